@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * Attach lifecycle. Layout under the pin root (docs/design.md):
+ *   na_socks na_attached na_sk_owner na_meta   maps shared by every attachment
+ *   tcp_state                                   tracepoint link, one for all
+ *   cg_<id>/{egress,ingress,connect4,connect6,sock_release,totals}
+ * Each attachment loads its own copy of the programs (rodata self_cgid) on
+ * the shared maps. An attach either completes or leaves nothing behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+#include "netacct.skel.h"
+
+static const struct {
+	const char *prog;
+	const char *pin;
+} cg_progs[] = {
+	{ "na_egress", "egress" },
+	{ "na_ingress", "ingress" },
+	{ "na_connect4", "connect4" },
+	{ "na_connect6", "connect6" },
+	{ "na_release", "sock_release" },
+};
+
+static int has_cap(int cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[cap / 32].effective & (1u << (cap % 32)));
+}
+
+int na_caps_check_attach(const char *what)
+{
+	static const struct {
+		int cap;
+		const char *name;
+	} need[] = {
+		{ CAP_BPF, "CAP_BPF" },
+		{ CAP_NET_ADMIN, "CAP_NET_ADMIN" },
+		{ CAP_PERFMON, "CAP_PERFMON" },
+	};
+	char missing[96] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		/* CAP_SYS_ADMIN still stands in for CAP_BPF and CAP_PERFMON. */
+		if (has_cap(need[i].cap) || (need[i].cap != CAP_NET_ADMIN && has_cap(CAP_SYS_ADMIN)))
+			continue;
+		if (missing[0])
+			strcat(missing, ", ");
+		strcat(missing, need[i].name);
+	}
+	if (!missing[0])
+		return 0;
+	na_log(NA_LOG_ERROR, "%s: missing capability %s (run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)",
+	       what, missing);
+	return -EPERM;
+}
+
+/* bpffs at the pin root's parent; /sys/fs/bpf is mounted when missing. */
+static int ensure_bpffs(const char *root)
+{
+	char buf[PATH_MAX], *parent;
+	struct statfs sfs;
+
+	snprintf(buf, sizeof(buf), "%s", root);
+	parent = dirname(buf);
+	if (!statfs(parent, &sfs) && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (!strcmp(parent, "/sys/fs/bpf")) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+			return na_err(-errno, "mount bpffs at /sys/fs/bpf");
+		na_log(NA_LOG_INFO, "mounted bpffs at /sys/fs/bpf");
+		return 0;
+	}
+	na_log(NA_LOG_ERROR, "pin root %s: %s is not on a bpffs mount (mount -t bpf bpf DIR, or use --pin-root /sys/fs/bpf/NAME)",
+	       root, parent);
+	return -EXDEV;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	if (remove(p) && errno != ENOENT)
+		na_err(-errno, "remove %s", p);
+	return 0;
+}
+
+int na_rm_tree(const char *path)
+{
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int na_root_lock(const char *root, int create, int *lockfd)
+{
+	struct stat a, b;
+	int fd, err;
+
+	for (;;) {
+		if (create) {
+			err = ensure_bpffs(root);
+			if (err)
+				return err;
+			if (mkdir(root, 0700) && errno != EEXIST)
+				return na_err(-errno, "create pin root %s", root);
+		}
+		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			if (err != -ENOENT)
+				na_err(err, "open pin root %s", root);
+			return err;
+		}
+		if (flock(fd, LOCK_EX)) {
+			err = -errno;
+			close(fd);
+			return na_err(err, "lock pin root %s", root);
+		}
+		/* A detach may have removed the root while we waited. */
+		if (!fstat(fd, &a) && !stat(root, &b) && a.st_ino == b.st_ino)
+			break;
+		close(fd);
+		if (!create)
+			return -ENOENT;
+	}
+	*lockfd = fd;
+	return 0;
+}
+
+static int pin_exists(const char *root, const char *name)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	return !access(p, F_OK);
+}
+
+static int attached_count(int fd)
+{
+	__u64 key, next;
+	int n = 0, err;
+
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	return n;
+}
+
+static struct bpf_link *attach_pin(struct bpf_link *link, const char *path, int *err)
+{
+	*err = libbpf_get_error(link);
+	if (*err) {
+		*err = -abs(*err);
+		return NULL;
+	}
+	*err = bpf_link__pin(link, path);
+	if (*err) {
+		bpf_link__destroy(link);
+		return NULL;
+	}
+	return link;
+}
+
+int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
+{
+	const char *root = o->pin_root;
+	char dir[PATH_MAX], tmp[PATH_MAX] = "", p[PATH_MAX];
+	struct bpf_link *links[sizeof(cg_progs) / sizeof(cg_progs[0]) + 1] = {};
+	struct netacct_bpf *skel = NULL;
+	struct na_attach att = {};
+	struct na_meta meta = {};
+	int lockfd = -1, cgfd = -1, err, have_meta, made_tp = 0, added = 0;
+	__u32 zero = 0, max_sockets;
+	struct timespec rt;
+	struct na_cgroup cg;
+	size_t i;
+
+	err = na_cgroup_resolve(path, &cg);
+	if (err)
+		return err;
+	if (strlen(cg.rel) >= sizeof(att.path)) {
+		na_log(NA_LOG_ERROR, "%s: cgroup path longer than %d bytes", path, NA_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	err = na_caps_check_attach("attach");
+	if (err)
+		return err;
+	err = na_root_lock(root, 1, &lockfd);
+	if (err)
+		return err;
+
+	err = na_meta_read(root, &meta, &have_meta);
+	if (err)
+		goto out_empty;
+	max_sockets = have_meta ? meta.max_sockets : (o->max_sockets ? o->max_sockets : NA_DEFAULT_MAX_SOCKETS);
+	if (have_meta && o->max_sockets && o->max_sockets != meta.max_sockets)
+		na_log(NA_LOG_WARN, "--max-sockets %u ignored: the maps already exist with %u (detach everything to change it)",
+		       o->max_sockets, meta.max_sockets);
+
+	snprintf(dir, sizeof(dir), "%s/cg_%llu", root, (unsigned long long)cg.id);
+	if (!access(dir, F_OK)) {
+		err = 1;
+		goto out;
+	}
+
+	skel = netacct_bpf__open();
+	if (!skel) {
+		err = na_err(-errno, "open BPF object");
+		goto out_empty;
+	}
+	skel->rodata->self_cgid = cg.id;
+	bpf_map__set_max_entries(skel->maps.na_socks, max_sockets);
+	{
+		struct bpf_map *shared[] = { skel->maps.na_socks, skel->maps.na_attached,
+					     skel->maps.na_sk_owner, skel->maps.na_meta };
+
+		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+			snprintf(p, sizeof(p), "%s/%s", root, bpf_map__name(shared[i]));
+			err = bpf_map__set_pin_path(shared[i], p);
+			if (err)
+				goto out_empty;
+		}
+	}
+	if (pin_exists(root, "tcp_state"))
+		bpf_program__set_autoload(skel->progs.na_tcp_state, false);
+
+	err = netacct_bpf__load(skel);
+	if (err) {
+		na_err(err, "load BPF programs%s",
+		       err == -EPERM ? " (need CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON; see -v for the verifier log)"
+				     : " (see -v for libbpf's log)");
+		goto out_empty;
+	}
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (!have_meta) {
+		meta.abi_version = NA_ABI_VERSION;
+		meta.max_sockets = max_sockets;
+		meta.created_realtime = (__u64)rt.tv_sec;
+		err = bpf_map__update_elem(skel->maps.na_meta, &zero, sizeof(zero), &meta, sizeof(meta), 0);
+		if (err) {
+			na_err(err, "write na_meta");
+			goto out_empty;
+		}
+	}
+
+	/* The row-ending tracepoint goes first: no row may outlive its socket. */
+	if (!pin_exists(root, "tcp_state")) {
+		snprintf(p, sizeof(p), "%s/tcp_state", root);
+		links[0] = attach_pin(bpf_program__attach(skel->progs.na_tcp_state), p, &err);
+		if (err) {
+			na_err(err, "attach tp_btf/inet_sock_set_state");
+			goto out_empty;
+		}
+		made_tp = 1;
+	}
+
+	/* Known as attached before any program runs, so that nested copies defer to it. */
+	att.cgroup_id = cg.id;
+	att.attach_ns = na_boot_ns();
+	att.attach_realtime = (__u64)rt.tv_sec;
+	memcpy(att.path, cg.rel, strlen(cg.rel) + 1);
+	err = bpf_map__update_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), &att, sizeof(att), BPF_NOEXIST);
+	if (err) {
+		na_err(err, "record attachment%s", err == -E2BIG ? " (too many attached cgroups)" : "");
+		goto out_empty;
+	}
+	added = 1;
+
+	cgfd = open(cg.abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		err = na_err(-errno, "open %s", cg.abs);
+		goto out_empty;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/new_cg_%llu", root, (unsigned long long)cg.id);
+	na_rm_tree(tmp);
+	if (mkdir(tmp, 0700)) {
+		err = na_err(-errno, "create %s", tmp);
+		goto out_empty;
+	}
+	snprintf(p, sizeof(p), "%s/totals", tmp);
+	err = bpf_map__pin(skel->maps.na_totals, p);
+	if (err) {
+		na_err(err, "pin %s", p);
+		goto out_empty;
+	}
+	for (i = 0; i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, cg_progs[i].prog);
+
+		snprintf(p, sizeof(p), "%s/%s", tmp, cg_progs[i].pin);
+		links[i + 1] = attach_pin(bpf_program__attach_cgroup(prog, cgfd), p, &err);
+		if (err) {
+			na_err(err, "attach %s to %s%s", bpf_program__section_name(prog), cg.abs,
+			       err == -EPERM ? " (need CAP_NET_ADMIN)" : "");
+			goto out_empty;
+		}
+	}
+	if (rename(tmp, dir)) {
+		err = na_err(-errno, "rename %s to %s", tmp, dir);
+		goto out_empty;
+	}
+	err = 0;
+	goto out;
+
+out_empty:
+	/* Undo: links first (stops counting), then the record, then empty state. */
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (links[i]) {
+			bpf_link__unpin(links[i]);
+			bpf_link__destroy(links[i]);
+			links[i] = NULL;
+		}
+	}
+	if (tmp[0])
+		na_rm_tree(tmp);
+	if (added)
+		bpf_map__delete_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), 0);
+	if (made_tp || !have_meta) {
+		int fd = skel ? bpf_map__fd(skel->maps.na_attached) : -1;
+
+		if (fd < 0 || attached_count(fd) == 0)
+			na_rm_tree(root);
+	}
+out:
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (links[i]) {
+			bpf_link__disconnect(links[i]); /* the pin keeps it attached */
+			bpf_link__destroy(links[i]);
+		}
+	}
+	netacct_bpf__destroy(skel);
+	if (cgfd >= 0)
+		close(cgfd);
+	close(lockfd);
+	return err;
+}
+
+/* The attached cgroup id for `path`: its inode, or, for a cgroup removed since, its recorded path. */
+static int attached_id(int attached_fd, const char *path, __u64 *id)
+{
+	struct na_attach att;
+	struct na_cg2mount m;
+	__u64 key, next;
+	struct stat st;
+	char rel[PATH_MAX];
+	int err;
+
+	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+		*id = st.st_ino;
+		return bpf_map_lookup_elem(attached_fd, id, &att) ? -ENOENT : 0;
+	}
+	if (na_cgroup2_mount(path, &m))
+		return -ENOENT;
+	snprintf(rel, sizeof(rel), "%s%s", strcmp(m.root, "/") ? m.root : "",
+		 path + (strcmp(m.dir, "/") ? strlen(m.dir) : 0));
+	for (err = bpf_map_get_next_key(attached_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(attached_fd, &key, &next)) {
+		key = next;
+		if (!bpf_map_lookup_elem(attached_fd, &key, &att) && !strcmp(att.path, rel)) {
+			*id = key;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int na_detach_cgroup(const char *root, const char *path)
+{
+	char p[PATH_MAX];
+	int lockfd = -1, fd = -1, err;
+	__u64 id;
+
+	err = na_root_lock(root, 0, &lockfd);
+	if (err == -ENOENT)
+		goto not_attached;
+	if (err)
+		return err;
+	err = na_meta_read(root, NULL, NULL);
+	if (err)
+		goto out;
+	snprintf(p, sizeof(p), "%s/na_attached", root);
+	fd = bpf_obj_get(p);
+	if (fd < 0) {
+		err = na_err(-errno, "open %s", p);
+		goto out;
+	}
+	err = attached_id(fd, path, &id);
+	if (err)
+		goto not_attached;
+	/* Forget the attachment first: surviving copies then take its rows over. */
+	bpf_map_delete_elem(fd, &id);
+	snprintf(p, sizeof(p), "%s/cg_%llu", root, (unsigned long long)id);
+	err = na_rm_tree(p);
+	if (err)
+		na_err(err, "remove %s", p);
+	if (attached_count(fd) == 0) {
+		close(fd);
+		fd = -1;
+		err = na_rm_tree(root);
+	}
+	goto out;
+not_attached:
+	na_log(NA_LOG_ERROR, "detach %s: not attached (netacct status lists what is)", path);
+	err = -ENOENT;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (lockfd >= 0)
+		close(lockfd);
+	return err;
+}
+
+int na_detach_all(const char *root)
+{
+	int lockfd = -1, err;
+
+	err = na_root_lock(root, 0, &lockfd);
+	if (err == -ENOENT) {
+		na_log(NA_LOG_ERROR, "detach --all: nothing attached (no pinned state at %s)", root);
+		return err;
+	}
+	if (err)
+		return err;
+	/* Unpinning every link detaches it; the maps go with their last pin. */
+	err = na_rm_tree(root);
+	if (err)
+		na_err(err, "remove %s", root);
+	close(lockfd);
+	return err;
+}

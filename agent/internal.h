@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/* Shared between the agent's own files; not part of its API. */
+#ifndef NETACCT_AGENT_INTERNAL_H
+#define NETACCT_AGENT_INTERNAL_H
+
+#include "netacct.h"
+
+/* Remove a bpffs tree (unpinning links detaches them). */
+int na_rm_tree(const char *path);
+/* Exclusive flock on the pin root (created when `create`); -ENOENT if absent. */
+int na_root_lock(const char *root, int create, int *lockfd);
+/*
+ * The pinned na_meta, checked against this build's ABI: -EPROTO (reported,
+ * with the fix) when it is of another version. *have = 0 when there is none.
+ * meta and have may be NULL to check only.
+ */
+int na_meta_read(const char *root, struct na_meta *meta, int *have);
+
+#endif

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "netacct.h"
+
+const char *na_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case NA_P_TCP:
+		return "tcp";
+	case NA_P_UDP:
+		return "udp";
+	case NA_P_ICMP:
+		return "icmp";
+	case NA_P_ICMPV6:
+		return "icmpv6";
+	}
+	return "other";
+}
+
+const char *na_family_name(uint8_t family)
+{
+	switch (family) {
+	case NA_F_IPV4:
+		return "ipv4";
+	case NA_F_IPV6:
+		return "ipv6";
+	}
+	return "";
+}
+
+void na_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len)
+{
+	static const uint8_t zero[16];
+
+	buf[0] = '\0';
+	if (family == NA_F_IPV4 && memcmp(addr, zero, 4))
+		inet_ntop(AF_INET, addr, buf, len);
+	else if (family == NA_F_IPV6 && memcmp(addr, zero, 16))
+		inet_ntop(AF_INET6, addr, buf, len);
+}
+
+const char *na_pin_root(const char *opt)
+{
+	const char *env = getenv(NA_PIN_ROOT_ENV);
+
+	if (opt && *opt)
+		return opt;
+	if (env && *env)
+		return env;
+	return NA_DEFAULT_PIN_ROOT;
+}
+
+uint64_t na_boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

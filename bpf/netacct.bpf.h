@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * Header parsing for netacct's cgroup_skb programs (BPF-only helpers).
+ *
+ * Offset 0 of BPF_HDR_START_NET is the IP header on both hooks. Every header is
+ * validated against skb->len here: the kernel checks nothing in test_run and
+ * length fields lie on big GSO skbs (IPv4 tot_len 0, IPv6 payload_len 0 with a
+ * jumbo hop-by-hop option), so lengths come from skb->len alone.
+ */
+#ifndef NETACCT_BPF_H
+#define NETACCT_BPF_H
+
+#define NA_TCP_CLOSE 7
+#define NA_MAX_EXTHDRS 8
+
+#define NA_IPPROTO_HOPOPTS 0
+#define NA_IPPROTO_ROUTING 43
+#define NA_IPPROTO_FRAGMENT 44
+#define NA_IPPROTO_AH 51
+#define NA_IPPROTO_ICMPV6 58
+#define NA_IPPROTO_DSTOPTS 60
+#define NA_IPV6_TLV_JUMBO 0xC2
+#define NA_IP_OFFSET 0x1FFF
+
+/* One skb's contribution, per direction. */
+struct na_pkt {
+	__u64 segs;          /* wire packets: max(gso_segs, 1) */
+	__u64 ip_hdr_bytes;  /* per-segment wire IP header x segs */
+	__u64 l4_hdr_bytes;  /* per-segment L4 header x segs */
+	__u64 payload_bytes; /* skb->len - this skb's headers */
+	__u32 l4_off;        /* offset of the L4 header, 0 when there is none */
+	__u8 family;
+	__u8 proto;
+	__u8 bad;            /* headers could not be parsed: all bytes are payload of 'other' */
+	__u8 has_ports;      /* TCP/UDP header present at l4_off */
+};
+
+union na_iphdr {
+	struct iphdr v4;
+	struct ipv6hdr v6;
+};
+
+static __always_inline int na_load(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+{
+	return bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET);
+}
+
+static __always_inline int na_is_exthdr(__u8 nh)
+{
+	return nh == NA_IPPROTO_HOPOPTS || nh == NA_IPPROTO_ROUTING || nh == NA_IPPROTO_DSTOPTS ||
+	       nh == NA_IPPROTO_FRAGMENT || nh == NA_IPPROTO_AH;
+}
+
+/* IP protocol number -> exported class (ICMP only over IPv4, ICMPv6 only over IPv6). */
+static __always_inline __u8 na_proto_class(__u8 ipproto, __u8 family)
+{
+	switch (ipproto) {
+	case IPPROTO_TCP:
+		return NA_P_TCP;
+	case IPPROTO_UDP:
+		return NA_P_UDP;
+	case IPPROTO_ICMP:
+		return family == NA_F_IPV4 ? NA_P_ICMP : NA_P_OTHER;
+	case NA_IPPROTO_ICMPV6:
+		return family == NA_F_IPV6 ? NA_P_ICMPV6 : NA_P_OTHER;
+	}
+	return NA_P_OTHER;
+}
+
+/*
+ * Length of the TCP/UDP/ICMP header at off (p->proto set), 0 for other
+ * protocols, -1 when the header is missing or lies about its length.
+ */
+static __always_inline int na_l4_len(struct __sk_buff *skb, __u32 off, __u32 len,
+				     struct na_pkt *p)
+{
+	__u8 doff;
+
+	switch (p->proto) {
+	case NA_P_TCP:
+		if (na_load(skb, off + 12, &doff, 1))
+			return -1;
+		doff = (doff >> 4) * 4;
+		if (doff < 20 || off + doff > len)
+			return -1;
+		p->has_ports = 1;
+		return doff;
+	case NA_P_UDP:
+		p->has_ports = 1;
+		return off + 8 > len ? -1 : 8;
+	case NA_P_ICMP:
+	case NA_P_ICMPV6:
+		return off + 8 > len ? -1 : 8;
+	}
+	return 0;
+}
+
+/*
+ * IPv6 extension headers, skipped in a bounded loop. Returns the offset of
+ * the upper-layer header (nexthdr in *nh), or -1. *jumbo gets the size of a
+ * host-only jumbo hop-by-hop header (BIG TCP), which no wire segment carries.
+ */
+static __always_inline int na_v6_exthdrs(struct __sk_buff *skb, const struct ipv6hdr *ip6,
+					 __u32 len, __u8 *nh, __u32 *jumbo, int *nonfirst)
+{
+	__u32 off = sizeof(struct ipv6hdr);
+	__u8 h[8];
+	__u32 sz;
+	int i;
+
+	*nh = ip6->nexthdr;
+	for (i = 0; i < NA_MAX_EXTHDRS; i++) {
+		if (!na_is_exthdr(*nh))
+			return off;
+		if (off + 8 > len || na_load(skb, off, h, 8))
+			return -1;
+		if (*nh == NA_IPPROTO_FRAGMENT) {
+			sz = 8;
+			*nonfirst = (h[2] << 8 | h[3]) & 0xFFF8;
+		} else if (*nh == NA_IPPROTO_AH) {
+			sz = ((__u32)h[1] + 2) * 4;
+		} else {
+			sz = ((__u32)h[1] + 1) * 8;
+			if (*nh == NA_IPPROTO_HOPOPTS && i == 0 && h[1] == 0 &&
+			    h[2] == NA_IPV6_TLV_JUMBO && h[3] == 4 && ip6->payload_len == 0)
+				*jumbo = 8;
+		}
+		if (off + sz > len)
+			return -1;
+		off += sz;
+		*nh = h[0];
+		if (*nonfirst)
+			return off;
+	}
+	/* Up to NA_MAX_EXTHDRS are skipped; a deeper chain is unparseable. */
+	return na_is_exthdr(*nh) ? -1 : (int)off;
+}
+
+static __always_inline void na_pkt_parse(struct __sk_buff *skb, struct na_pkt *p,
+					 union na_iphdr *ih)
+{
+	__u32 len = skb->len, segs = skb->gso_segs, ip = 0, jumbo = 0;
+	int l4 = 0, off, nonfirst = 0;
+	__u8 nh;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->segs = segs > 1 ? segs : 1;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		p->family = NA_F_IPV4;
+		if (na_load(skb, 0, &ih->v4, sizeof(ih->v4)) || ih->v4.version != 4 ||
+		    ih->v4.ihl < 5)
+			goto bad;
+		ip = ih->v4.ihl * 4;
+		if (ip > len)
+			goto bad;
+		nh = ih->v4.protocol;
+		nonfirst = ih->v4.frag_off & bpf_htons(NA_IP_OFFSET);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		p->family = NA_F_IPV6;
+		if (na_load(skb, 0, &ih->v6, sizeof(ih->v6)) || ih->v6.version != 6)
+			goto bad;
+		off = na_v6_exthdrs(skb, &ih->v6, len, &nh, &jumbo, &nonfirst);
+		if (off < 0)
+			goto bad;
+		ip = off;
+	} else {
+		goto bad;
+	}
+
+	p->proto = na_proto_class(nh, p->family);
+	/* A later fragment has no L4 header; its protocol is still known. */
+	if (!nonfirst) {
+		l4 = na_l4_len(skb, ip, len, p);
+		if (l4 < 0)
+			goto bad;
+		p->l4_off = ip;
+	}
+	p->ip_hdr_bytes = (__u64)(ip - jumbo) * p->segs;
+	p->l4_hdr_bytes = (__u64)l4 * p->segs;
+	p->payload_bytes = len - ip - l4;
+	return;
+bad:
+	p->bad = 1;
+	p->proto = NA_P_OTHER;
+	p->has_ports = 0;
+	p->l4_off = 0;
+	p->ip_hdr_bytes = 0;
+	p->l4_hdr_bytes = 0;
+	p->payload_bytes = len;
+}
+
+/* Local/remote address and port of a new row, from this packet's headers. */
+static __always_inline void na_pkt_endpoints(struct __sk_buff *skb, const struct na_pkt *p,
+					     const union na_iphdr *ih, int dir, int connected,
+					     struct na_sock *s)
+{
+	__u16 ports[2] = {};
+	__u8 src[16] = {}, dst[16] = {};
+	int l = dir == NA_TX ? 0 : 1;
+
+	if (p->bad)
+		return;
+	if (p->family == NA_F_IPV4) {
+		__builtin_memcpy(src, &ih->v4.saddr, 4);
+		__builtin_memcpy(dst, &ih->v4.daddr, 4);
+	} else {
+		__builtin_memcpy(src, &ih->v6.saddr, 16);
+		__builtin_memcpy(dst, &ih->v6.daddr, 16);
+	}
+	if (p->has_ports && na_load(skb, p->l4_off, ports, sizeof(ports)))
+		ports[0] = ports[1] = 0;
+	/* egress: we are the source; ingress: we are the destination */
+	__builtin_memcpy(s->laddr, l ? dst : src, 16);
+	s->lport = bpf_ntohs(ports[l]);
+	if (connected) {
+		__builtin_memcpy(s->raddr, l ? src : dst, 16);
+		s->rport = bpf_ntohs(ports[!l]);
+	}
+}
+
+#endif /* NETACCT_BPF_H */

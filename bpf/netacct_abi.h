@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * netacct kernel/user ABI: every struct, enum and constant that crosses the
+ * boundary between bpf/netacct.bpf.c and user space. Fixed-width fields only,
+ * explicit padding, sizes asserted. Bump NA_ABI_VERSION on any layout change:
+ * pinned state of another version is refused (see docs/design.md).
+ */
+#ifndef NETACCT_ABI_H
+#define NETACCT_ABI_H
+
+#include <linux/types.h>
+
+#define NA_ABI_VERSION 1
+
+#define NA_COMM_LEN 16
+#define NA_DEFAULT_MAX_SOCKETS 65536
+#define NA_MAX_ATTACHED 1024
+
+enum na_dir {
+	NA_TX = 0, /* cgroup_skb/egress */
+	NA_RX = 1, /* cgroup_skb/ingress */
+	NA_NDIR = 2,
+};
+
+/* Protocol classes, as exported (tcp, udp, icmp, icmpv6, other). */
+enum na_proto {
+	NA_P_OTHER = 0,
+	NA_P_TCP = 1,
+	NA_P_UDP = 2,
+	NA_P_ICMP = 3,
+	NA_P_ICMPV6 = 4,
+};
+
+enum na_family {
+	NA_F_UNSPEC = 0,
+	NA_F_IPV4 = 4,
+	NA_F_IPV6 = 6,
+};
+
+/* One direction's counters; wire semantics in docs/accounting.md. */
+struct na_counters {
+	__u64 packets;       /* wire segments: sum of max(gso_segs, 1) */
+	__u64 ip_hdr_bytes;  /* per-segment IP header (+ wire extension headers) x packets */
+	__u64 l4_hdr_bytes;  /* per-segment TCP/UDP/ICMP header x packets */
+	__u64 payload_bytes; /* skb->len minus one skb's headers */
+};
+
+/* na_socks value: one live socket, keyed by socket cookie (__u64). */
+struct na_sock {
+	__u64 cgroup_id;  /* leaf cgroup of the socket */
+	__u64 acct_cgid;  /* attachment whose programs update this row */
+	__u64 first_ns;   /* bpf_ktime_get_boot_ns() at the first packet */
+	__u32 pid;        /* owner tgid, 0 = unknown */
+	__u32 uid;        /* owner uid, (__u32)-1 = unknown */
+	char comm[NA_COMM_LEN];
+	__u8 laddr[16];   /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];   /* all zero: not connected to one peer */
+	__u16 lport;      /* host byte order */
+	__u16 rport;      /* host byte order, 0 = not connected */
+	__u8 family;      /* enum na_family */
+	__u8 proto;       /* enum na_proto */
+	__u8 pad[2];
+	struct na_counters dir[NA_NDIR];
+};
+
+/*
+ * na_totals value (per-CPU array, one per attachment): everything the
+ * attachment's programs saw since attach, whatever happened to socket rows.
+ */
+struct na_totals {
+	struct na_counters dir[NA_NDIR];
+	__u64 overflow_packets; /* packets whose socket got no na_socks entry (map full) */
+	__u64 overflow_bytes;
+	__u64 parse_errors;     /* packets counted as 'other' because headers were bad */
+	__u64 norow_packets;    /* packets counted without a socket row: no cookie, or the socket was already closed */
+};
+
+/* Socket-local storage (na_sk_owner): owner as seen by connect4/6. */
+struct na_owner {
+	__u32 pid;
+	__u32 uid;
+	char comm[NA_COMM_LEN];
+	__u32 flags;            /* NA_OWNER_* */
+	__u32 pad;
+};
+#define NA_OWNER_KNOWN    (1U << 0)
+#define NA_OWNER_RELEASED (1U << 1) /* sock_release seen: never re-create the row */
+
+/* na_attached value, keyed by attached cgroup id (__u64). */
+#define NA_PATH_MAX 512
+struct na_attach {
+	__u64 cgroup_id;
+	__u64 attach_ns;        /* CLOCK_BOOTTIME at attach */
+	__u64 attach_realtime;  /* CLOCK_REALTIME seconds at attach */
+	char path[NA_PATH_MAX]; /* relative to the cgroup2 root, as /proc/PID/cgroup shows */
+};
+
+/* na_meta value (array, one entry): what created the pinned state. */
+struct na_meta {
+	__u32 abi_version;
+	__u32 max_sockets;
+	__u64 created_realtime;
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
+_Static_assert(sizeof(struct na_sock) == 152, "na_sock layout");
+_Static_assert(sizeof(struct na_totals) == 96, "na_totals layout");
+_Static_assert(sizeof(struct na_owner) == 32, "na_owner layout");
+_Static_assert(sizeof(struct na_attach) == 536, "na_attach layout");
+_Static_assert(sizeof(struct na_meta) == 16, "na_meta layout");
+#endif
+
+#endif /* NETACCT_ABI_H */

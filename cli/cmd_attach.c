@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/* attach, detach, status */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "format.h"
+
+int cmd_attach(int argc, char **argv, const struct na_global *g)
+{
+	static const struct option opts[] = {
+		{ "max-sockets", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct na_attach_opts ao = { .pin_root = g->pin_root };
+	int o, i, err, rc = NA_EXIT_OK;
+	unsigned long v;
+	char *end;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'm':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v < 16 || v > (1ul << 24))
+				return na_usage_error("attach", "--max-sockets '%s': a number from 16 to 16777216",
+						      optarg);
+			ao.max_sockets = (uint32_t)v;
+			break;
+		case 'h':
+			return cmd_help(2, (char *[]){ "help", "attach" }, g);
+		default:
+			return na_usage_error("attach", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return na_usage_error("attach", "no cgroup PATH given");
+	for (i = optind; i < argc; i++) {
+		err = na_attach_cgroup(&ao, argv[i]);
+		if (err == 1)
+			printf("%s: already attached\n", argv[i]);
+		else if (!err)
+			printf("%s: attached\n", argv[i]);
+		else
+			rc = NA_EXIT_FAIL; /* reported; the other paths still get their turn */
+	}
+	return rc;
+}
+
+int cmd_detach(int argc, char **argv, const struct na_global *g)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int o, i, all = 0, rc = NA_EXIT_OK;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'a':
+			all = 1;
+			break;
+		case 'h':
+			return cmd_help(2, (char *[]){ "help", "detach" }, g);
+		default:
+			return na_usage_error("detach", "bad option");
+		}
+	}
+	if (all && optind < argc)
+		return na_usage_error("detach", "--all takes no PATH");
+	if (!all && optind >= argc)
+		return na_usage_error("detach", "no cgroup PATH given (or --all)");
+	if (all) {
+		if (na_detach_all(g->pin_root))
+			return NA_EXIT_FAIL;
+		printf("detached everything under %s\n", g->pin_root);
+		return NA_EXIT_OK;
+	}
+	for (i = optind; i < argc; i++) {
+		if (na_detach_cgroup(g->pin_root, argv[i]))
+			rc = NA_EXIT_FAIL;
+		else
+			printf("%s: detached\n", argv[i]);
+	}
+	return rc;
+}
+
+static json_object *counters_json(const struct na_counters *c)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "packets", json_object_new_uint64(c->packets));
+	json_object_object_add(o, "ip_hdr_bytes", json_object_new_uint64(c->ip_hdr_bytes));
+	json_object_object_add(o, "l4_hdr_bytes", json_object_new_uint64(c->l4_hdr_bytes));
+	json_object_object_add(o, "payload_bytes", json_object_new_uint64(c->payload_bytes));
+	return o;
+}
+
+static void status_json(const struct na_global *g, const struct na_snapshot *s)
+{
+	json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	size_t i;
+
+	json_object_object_add(root, "pin_root", json_object_new_string(g->pin_root));
+	json_object_object_add(root, "abi_version", json_object_new_int(s->meta.abi_version));
+	json_object_object_add(root, "live_sockets", json_object_new_uint64(s->nrows));
+	json_object_object_add(root, "max_sockets", json_object_new_uint64(s->meta.max_sockets));
+	for (i = 0; i < s->natt; i++) {
+		const struct na_att_state *a = &s->att[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "cgroup", json_object_new_string(a->a.path));
+		json_object_object_add(o, "cgroup_id", json_object_new_uint64(a->a.cgroup_id));
+		json_object_object_add(o, "cgroup_exists", json_object_new_boolean(a->cgroup_exists));
+		json_object_object_add(o, "attached_at", json_object_new_uint64(a->a.attach_realtime));
+		json_object_object_add(o, "programs", json_object_new_int(a->programs));
+		json_object_object_add(o, "tx", counters_json(&a->t.dir[NA_TX]));
+		json_object_object_add(o, "rx", counters_json(&a->t.dir[NA_RX]));
+		json_object_object_add(o, "overflow_packets", json_object_new_uint64(a->t.overflow_packets));
+		json_object_object_add(o, "overflow_bytes", json_object_new_uint64(a->t.overflow_bytes));
+		json_object_object_add(o, "parse_errors", json_object_new_uint64(a->t.parse_errors));
+		json_object_object_add(o, "norow_packets", json_object_new_uint64(a->t.norow_packets));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "attached", arr);
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	json_object_put(root);
+}
+
+/* Programs attached per cgroup: egress, ingress, connect4, connect6, sock_release. */
+#define NA_CG_PROGS 5
+
+static void status_text(const struct na_global *g, const struct na_snapshot *s)
+{
+	char when[32], tx[16], rx[16];
+	size_t i;
+
+	printf("pin root:     %s (ABI %u)\n", g->pin_root, s->meta.abi_version);
+	printf("live sockets: %zu of %u (%.1f%%)\n", s->nrows, s->meta.max_sockets,
+	       s->meta.max_sockets ? 100.0 * (double)s->nrows / s->meta.max_sockets : 0.0);
+	printf("attached:     %zu cgroup%s\n\n", s->natt, s->natt == 1 ? "" : "s");
+	printf("%-32s %10s %5s %-19s %10s %10s %9s %9s %9s\n", "CGROUP", "ID", "PROGS", "SINCE", "TX", "RX",
+	       "OVERFLOW", "PARSE_ERR", "NO_ROW");
+	for (i = 0; i < s->natt; i++) {
+		const struct na_att_state *a = &s->att[i];
+		char progs[16];
+
+		na_time_str(when, sizeof(when), a->a.attach_realtime);
+		na_human_bytes(tx, sizeof(tx), (double)na_counters_bytes(&a->t.dir[NA_TX]), 0);
+		na_human_bytes(rx, sizeof(rx), (double)na_counters_bytes(&a->t.dir[NA_RX]), 0);
+		snprintf(progs, sizeof(progs), "%d/%d", a->programs, NA_CG_PROGS);
+		printf("%-32s %10llu %5s %-19s %10s %10s %9llu %9llu %9llu%s\n", a->a.path,
+		       (unsigned long long)a->a.cgroup_id, progs, when, tx, rx,
+		       (unsigned long long)a->t.overflow_packets, (unsigned long long)a->t.parse_errors,
+		       (unsigned long long)a->t.norow_packets, a->cgroup_exists ? "" : "  (cgroup removed)");
+	}
+}
+
+int cmd_status(int argc, char **argv, const struct na_global *g)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	int o, json = 0, rc;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cmd_help(2, (char *[]){ "help", "status" }, g);
+		default:
+			return na_usage_error("status", "bad option");
+		}
+	}
+	if (optind < argc)
+		return na_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	rc = na_open_snapshot(g, &st, &snap);
+	if (rc)
+		return rc;
+	if (json)
+		status_json(g, &snap);
+	else
+		status_text(g, &snap);
+	na_snapshot_free(&snap);
+	na_state_close(st);
+	return NA_EXIT_OK;
+}

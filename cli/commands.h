@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+#ifndef NETACCT_CLI_COMMANDS_H
+#define NETACCT_CLI_COMMANDS_H
+
+#include <stdarg.h>
+
+#include "netacct.h"
+
+enum { NA_EXIT_OK = 0, NA_EXIT_FAIL = 1, NA_EXIT_USAGE = 2 };
+
+struct na_global {
+	const char *pin_root;
+};
+
+struct na_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv, const struct na_global *g);
+	const char *args;
+	const char *help;
+};
+
+int cmd_attach(int argc, char **argv, const struct na_global *g);
+int cmd_detach(int argc, char **argv, const struct na_global *g);
+int cmd_status(int argc, char **argv, const struct na_global *g);
+int cmd_export(int argc, char **argv, const struct na_global *g);
+int cmd_top(int argc, char **argv, const struct na_global *g);
+int cmd_help(int argc, char **argv, const struct na_global *g);
+int cmd_version(int argc, char **argv, const struct na_global *g);
+
+/* "netacct: CMD: <message>" plus the command's usage line; returns NA_EXIT_USAGE. */
+int na_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Open the pinned state for reading and take one snapshot. Reports
+ * "nothing attached" itself. 0 or NA_EXIT_FAIL.
+ */
+int na_open_snapshot(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
+
+/* PATH arguments of export/top: rows at or below any of them (all rows when none). */
+struct na_filter {
+	int n;
+	struct na_cgroup *cg;
+};
+int na_filter_init(struct na_filter *f, const char *cmd, char **paths, int n);
+int na_filter_match(const struct na_filter *f, const char *rel, uint64_t cgid);
+void na_filter_free(struct na_filter *f);
+
+#endif

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+
+void na_csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void na_human_bytes(char *buf, size_t len, double v, int bits)
+{
+	static const char *const bunits[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	static const char *const kunits[] = { "bit", "kbit", "Mbit", "Gbit", "Tbit", "Pbit" };
+	double div = bits ? 1000.0 : 1024.0;
+	int i = 0;
+
+	if (bits)
+		v *= 8;
+	while (v >= div && i < 5) {
+		v /= div;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%.0f %s", v, bits ? kunits[0] : bunits[0]);
+	else
+		snprintf(buf, len, "%.1f %s", v, bits ? kunits[i] : bunits[i]);
+}
+
+void na_time_str(char *buf, size_t len, uint64_t realtime_s)
+{
+	time_t t = (time_t)realtime_s;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+uint64_t na_counters_bytes(const struct na_counters *c)
+{
+	return c->ip_hdr_bytes + c->l4_hdr_bytes + c->payload_bytes;
+}

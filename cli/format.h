@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/* Presentation helpers shared by the commands. */
+#ifndef NETACCT_CLI_FORMAT_H
+#define NETACCT_CLI_FORMAT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "netacct.h"
+
+/* RFC 4180 field: quoted only when it holds , " CR or LF. */
+void na_csv_field(FILE *f, const char *s);
+/* 1536 -> "1.5 KiB" (bits: "12.3 Mbit"). */
+void na_human_bytes(char *buf, size_t len, double v, int bits);
+/* "2026-11-21 23:59:01" in local time. */
+void na_time_str(char *buf, size_t len, uint64_t realtime_s);
+/* Sum of a direction's counters. */
+uint64_t na_counters_bytes(const struct na_counters *c);
+
+#endif

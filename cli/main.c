@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/* netacct [global options] COMMAND [options] [args]: one table drives dispatch and help. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "commands.h"
+
+static const struct na_cmd cmds[] = {
+	{ "attach", cmd_attach, "[--max-sockets N] PATH...", "start counting the traffic of cgroup v2 PATHs" },
+	{ "detach", cmd_detach, "PATH... | --all", "stop counting (programs detach; the maps go with the last one)" },
+	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
+	{ "export", cmd_export, "[--csv|--json] [PATH...]", "snapshot of sockets and cgroup totals" },
+	{ "top", cmd_top, "--batch [-d S] [-n N] [--limit N]", "busiest sockets and cgroup rates" },
+	{ "help", cmd_help, "[COMMAND]", "this text" },
+	{ "version", cmd_version, "", "print the version and ABI version" },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: netacct [--pin-root DIR] [-v] COMMAND [options] [args]\n\n"
+		   "Exact per-socket network accounting for cgroup v2.\n\nCommands:\n");
+	for (i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-8s %-38s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+	fprintf(f, "\nGlobal options:\n"
+		   "  --pin-root DIR  where pinned state lives (default %s, or $%s)\n"
+		   "  -v, --verbose   show libbpf's log and debug messages\n"
+		   "  -h, --help      this text\n\n"
+		   "Examples:\n"
+		   "  netacct attach /sys/fs/cgroup/myapp\n"
+		   "  netacct top --batch -n 2\n"
+		   "  netacct export --csv > traffic.csv\n"
+		   "  netacct detach /sys/fs/cgroup/myapp\n",
+		NA_DEFAULT_PIN_ROOT, NA_PIN_ROOT_ENV);
+}
+
+int na_usage_error(const char *cmd, const char *fmt, ...)
+{
+	const struct na_cmd *c = NULL;
+	va_list ap;
+	size_t i;
+
+	fprintf(stderr, "netacct: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	for (i = 0; i < NCMDS; i++)
+		if (!strcmp(cmds[i].name, cmd))
+			c = &cmds[i];
+	if (c)
+		fprintf(stderr, "\nUsage: netacct %s %s\n", c->name, c->args);
+	else
+		fputc('\n', stderr);
+	return NA_EXIT_USAGE;
+}
+
+int cmd_help(int argc, char **argv, const struct na_global *g)
+{
+	size_t i;
+
+	(void)g;
+	if (argc > 1) {
+		for (i = 0; i < NCMDS; i++) {
+			if (!strcmp(cmds[i].name, argv[1])) {
+				printf("Usage: netacct %s %s\n  %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+				return 0;
+			}
+		}
+		return na_usage_error("help", "unknown command '%s'", argv[1]);
+	}
+	usage(stdout);
+	return 0;
+}
+
+int cmd_version(int argc, char **argv, const struct na_global *g)
+{
+	(void)argc;
+	(void)argv;
+	(void)g;
+	printf("netacct %s (ABI %d, libbpf %d.%d)\n", NETACCT_VERSION, NA_ABI_VERSION,
+	       libbpf_major_version(), libbpf_minor_version());
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	if (!na_log_verbose() || lvl == LIBBPF_DEBUG)
+		return na_log_verbose() > 1 ? vfprintf(stderr, fmt, ap) : 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Exact name, or a prefix that names one command only. */
+static const struct na_cmd *find_cmd(const char *name)
+{
+	const struct na_cmd *hit = NULL;
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < NCMDS; i++) {
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+		if (!strncmp(cmds[i].name, name, n)) {
+			if (hit)
+				return NULL;
+			hit = &cmds[i];
+		}
+	}
+	return hit;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pin-root", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	struct na_global g = { 0 };
+	const struct na_cmd *c;
+	const char *pin_opt = NULL;
+	int o, verbose = 0;
+
+	while ((o = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p':
+			pin_opt = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			return cmd_version(0, NULL, &g);
+		default:
+			usage(stderr);
+			return NA_EXIT_USAGE;
+		}
+	}
+	na_log_set_verbose(verbose);
+	libbpf_set_print(libbpf_print);
+	g.pin_root = na_pin_root(pin_opt);
+	if (g.pin_root[0] != '/') {
+		na_log(NA_LOG_ERROR, "pin root '%s': must be an absolute path on bpffs", g.pin_root);
+		return NA_EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return NA_EXIT_USAGE;
+	}
+	c = find_cmd(argv[optind]);
+	if (!c) {
+		na_log(NA_LOG_ERROR, "'%s': unknown or ambiguous command (netacct help lists them)", argv[optind]);
+		return NA_EXIT_USAGE;
+	}
+	argv += optind;
+	argc -= optind;
+	optind = 0; /* each command parses its own options; 0 re-initialises getopt */
+	return c->fn(argc, argv, &g);
+}

@@ -1,0 +1,31 @@
+# Build dependencies, each with the Debian package that provides it: a missing
+# one stops the configure step with a message naming the package.
+find_package(PkgConfig)
+if(NOT PKG_CONFIG_FOUND)
+  message(FATAL_ERROR "pkg-config not found: install the Debian package 'pkg-config'")
+endif()
+
+function(na_require_pkg var module debpkg)
+  pkg_check_modules(${var} QUIET IMPORTED_TARGET ${module})
+  if(NOT ${var}_FOUND)
+    message(FATAL_ERROR "${module} not found: install the Debian package '${debpkg}'")
+  endif()
+endfunction()
+
+na_require_pkg(LIBBPF libbpf libbpf-dev)
+na_require_pkg(LIBELF libelf libelf-dev)
+na_require_pkg(ZLIB zlib zlib1g-dev)
+# libcgroup: transient cgroups for `netacct run` (see docs/design.md).
+na_require_pkg(LIBCGROUP libcgroup libcgroup-dev)
+
+function(na_require_program var name debpkg)
+  find_program(${var} NAMES ${name} ${ARGN} PATHS /usr/sbin /sbin)
+  if(NOT ${var})
+    message(FATAL_ERROR "${name} not found: install the Debian package '${debpkg}'")
+  endif()
+endfunction()
+
+na_require_program(NA_CLANG clang clang)
+na_require_program(NA_LLVM_STRIP llvm-strip llvm)
+na_require_program(NA_BPFTOOL bpftool bpftool)
+na_require_pkg(JSONC json-c libjson-c-dev)
