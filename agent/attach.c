@@ -4,8 +4,10 @@
  *   na_socks na_attached na_sk_owner na_meta   maps shared by every attachment
  *   tcp_state                                   tracepoint link, one for all
  *   cg_<id>/{egress,ingress,connect4,connect6,sock_release,totals}
- * Each attachment loads its own copy of the programs (rodata self_cgid) on
- * the shared maps. An attach either completes or leaves nothing behind.
+ * Each attachment loads its own copy of the programs (rodata self_token) on
+ * the shared maps. An attach either completes or leaves nothing behind; a
+ * detach retires the copy so that no packet is counted twice or missed by
+ * the copies that stay (docs/design.md, "Nested attachments").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,6 +190,108 @@ static struct bpf_link *attach_pin(struct bpf_link *link, const char *path, int 
 	return link;
 }
 
+/* A copy of the programs on the pinned shared maps (created and pinned if new). */
+static int open_skel(const char *root, __u32 max_sockets, struct netacct_bpf **out)
+{
+	struct netacct_bpf *skel = netacct_bpf__open();
+	char p[PATH_MAX];
+	size_t i;
+	int err;
+
+	if (!skel)
+		return na_err(-errno, "open BPF object");
+	bpf_map__set_max_entries(skel->maps.na_socks, max_sockets);
+	{
+		struct bpf_map *shared[] = { skel->maps.na_socks, skel->maps.na_attached, skel->maps.na_active,
+					     skel->maps.na_sk_owner, skel->maps.na_meta };
+
+		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+			snprintf(p, sizeof(p), "%s/%s", root, bpf_map__name(shared[i]));
+			err = bpf_map__set_pin_path(shared[i], p);
+			if (err) {
+				netacct_bpf__destroy(skel);
+				return na_err(err, "pin path %s", p);
+			}
+		}
+	}
+	*out = skel;
+	return 0;
+}
+
+static int load_skel(struct netacct_bpf *skel)
+{
+	int err = netacct_bpf__load(skel);
+
+	if (err)
+		na_err(err, "load BPF programs%s",
+		       err == -EPERM ? " (need CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON; see -v for the verifier log)"
+				     : " (see -v for libbpf's log)");
+	return err;
+}
+
+/* Level of a cgroup below the hierarchy root ("/" is 0, "/a/b" is 2). */
+static int cgroup_level(const char *rel)
+{
+	int level = 0;
+
+	for (; *rel; rel++)
+		level += rel[0] == '/' && rel[1] && rel[1] != '/';
+	return level;
+}
+
+/* A free na_active slot (0 when the maps are new). */
+static int free_slot(const char *root, int have_meta, __u32 *slot)
+{
+	char p[PATH_MAX];
+	__u64 v;
+	__u32 i;
+	int fd;
+
+	*slot = 0;
+	if (!have_meta)
+		return 0;
+	snprintf(p, sizeof(p), "%s/na_active", root);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return na_err(-errno, "open %s", p);
+	for (i = 0; i < NA_MAX_ATTACHED; i++) {
+		if (!bpf_map_lookup_elem(fd, &i, &v) && !v) {
+			*slot = i;
+			close(fd);
+			return 0;
+		}
+	}
+	close(fd);
+	na_log(NA_LOG_ERROR, "attach: all %d attachment slots are in use (detach some first)", NA_MAX_ATTACHED);
+	return -ENOSPC;
+}
+
+/*
+ * Wait until every BPF program run that started before now has finished:
+ * updating a map-in-map makes the kernel call synchronize_rcu(), and a cgroup
+ * program chain runs in one RCU read-side section.
+ */
+static int sync_programs(void)
+{
+	int inner = -1, outer = -1, err = 0;
+	__u32 zero = 0;
+	DECLARE_LIBBPF_OPTS(bpf_map_create_opts, opts);
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "na_sync_in", 4, 4, 1, NULL);
+	if (inner < 0)
+		return na_err(-errno, "create sync map");
+	opts.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "na_sync", 4, 4, 1, &opts);
+	if (outer < 0)
+		err = na_err(-errno, "create sync map");
+	else if (bpf_map_update_elem(outer, &zero, &inner, 0))
+		err = na_err(-errno, "sync with running programs");
+	if (outer >= 0)
+		close(outer);
+	close(inner);
+	return err;
+}
+
 int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 {
 	const char *root = o->pin_root;
@@ -196,8 +300,9 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	struct netacct_bpf *skel = NULL;
 	struct na_attach att = {};
 	struct na_meta meta = {};
-	int lockfd = -1, cgfd = -1, err, have_meta, made_tp = 0, added = 0;
-	__u32 zero = 0, max_sockets;
+	int lockfd = -1, cgfd = -1, err, have_meta, made_tp = 0, added = 0, level, activated = 0;
+	__u32 zero = 0, max_sockets, slot;
+	__u64 token;
 	struct timespec rt;
 	struct na_cgroup cg;
 	size_t i;
@@ -230,45 +335,42 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		goto out;
 	}
 
-	skel = netacct_bpf__open();
-	if (!skel) {
-		err = na_err(-errno, "open BPF object");
+	level = cgroup_level(cg.rel);
+	if (level > NA_MAX_LEVEL) {
+		na_log(NA_LOG_ERROR, "%s: nested %d levels deep; netacct attaches up to level %d", path, level,
+		       NA_MAX_LEVEL);
+		err = -E2BIG;
 		goto out_empty;
 	}
-	skel->rodata->self_cgid = cg.id;
-	bpf_map__set_max_entries(skel->maps.na_socks, max_sockets);
-	{
-		struct bpf_map *shared[] = { skel->maps.na_socks, skel->maps.na_attached,
-					     skel->maps.na_sk_owner, skel->maps.na_meta };
-
-		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
-			snprintf(p, sizeof(p), "%s/%s", root, bpf_map__name(shared[i]));
-			err = bpf_map__set_pin_path(shared[i], p);
-			if (err)
-				goto out_empty;
-		}
-	}
-	if (pin_exists(root, "tcp_state"))
-		bpf_program__set_autoload(skel->progs.na_tcp_state, false);
-
-	err = netacct_bpf__load(skel);
-	if (err) {
-		na_err(err, "load BPF programs%s",
-		       err == -EPERM ? " (need CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON; see -v for the verifier log)"
-				     : " (see -v for libbpf's log)");
+	err = free_slot(root, have_meta, &slot);
+	if (err)
 		goto out_empty;
-	}
-
-	clock_gettime(CLOCK_REALTIME, &rt);
 	if (!have_meta) {
 		meta.abi_version = NA_ABI_VERSION;
 		meta.max_sockets = max_sockets;
+		meta.next_seq = 1;
+	}
+	token = NA_TOKEN(meta.next_seq, level, slot);
+
+	err = open_skel(root, max_sockets, &skel);
+	if (err)
+		goto out_empty;
+	skel->rodata->self_token = token;
+	bpf_program__set_autoload(skel->progs.na_sweep, false);
+	if (pin_exists(root, "tcp_state"))
+		bpf_program__set_autoload(skel->progs.na_tcp_state, false);
+	err = load_skel(skel);
+	if (err)
+		goto out_empty;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (!have_meta)
 		meta.created_realtime = (__u64)rt.tv_sec;
-		err = bpf_map__update_elem(skel->maps.na_meta, &zero, sizeof(zero), &meta, sizeof(meta), 0);
-		if (err) {
-			na_err(err, "write na_meta");
-			goto out_empty;
-		}
+	meta.next_seq++;
+	err = bpf_map__update_elem(skel->maps.na_meta, &zero, sizeof(zero), &meta, sizeof(meta), 0);
+	if (err) {
+		na_err(err, "write na_meta");
+		goto out_empty;
 	}
 
 	/* The row-ending tracepoint goes first: no row may outlive its socket. */
@@ -282,8 +384,9 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		made_tp = 1;
 	}
 
-	/* Known as attached before any program runs, so that nested copies defer to it. */
+	/* Live before any of its programs runs, so that nested copies defer to it. */
 	att.cgroup_id = cg.id;
+	att.token = token;
 	att.attach_ns = na_boot_ns();
 	att.attach_realtime = (__u64)rt.tv_sec;
 	memcpy(att.path, cg.rel, strlen(cg.rel) + 1);
@@ -293,6 +396,12 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		goto out_empty;
 	}
 	added = 1;
+	err = bpf_map__update_elem(skel->maps.na_active, &slot, sizeof(slot), &token, sizeof(token), 0);
+	if (err) {
+		na_err(err, "activate attachment");
+		goto out_empty;
+	}
+	activated = 1;
 
 	cgfd = open(cg.abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
@@ -340,6 +449,11 @@ out_empty:
 	}
 	if (tmp[0])
 		na_rm_tree(tmp);
+	if (activated) {
+		__u64 dead = 0;
+
+		bpf_map__update_elem(skel->maps.na_active, &slot, sizeof(slot), &dead, sizeof(dead), 0);
+	}
 	if (added)
 		bpf_map__delete_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), 0);
 	if (made_tp || !have_meta) {
@@ -391,10 +505,69 @@ static int attached_id(int attached_fd, const char *path, __u64 *id)
 	return -ENOENT;
 }
 
+/* Hand every row still owned by token to whichever live copy sees it next. */
+static int sweep_rows(const char *root, __u32 max_sockets, __u64 token)
+{
+	struct na_sweep_args args = { .token = token };
+	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &args, .ctx_size_in = sizeof(args));
+	struct netacct_bpf *skel = NULL;
+	struct bpf_program *prog;
+	int err;
+
+	err = open_skel(root, max_sockets, &skel);
+	if (err)
+		return err;
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == skel->progs.na_sweep);
+	err = load_skel(skel);
+	if (!err) {
+		err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.na_sweep), &run);
+		if (err)
+			na_err(err, "run na_sweep");
+		else
+			na_log(NA_LOG_DEBUG, "detach: %llu rows handed over", (unsigned long long)args.released);
+	}
+	netacct_bpf__destroy(skel);
+	return err;
+}
+
+/*
+ * Retire an attachment without counting a packet twice or missing one:
+ * mark it inactive, wait until no program run that saw it live is in flight,
+ * release its rows, unpin its links, and wait for their last runs.
+ */
+static int retire(const char *root, const struct na_meta *meta, const struct na_attach *att)
+{
+	__u32 slot = NA_TOKEN_SLOT(att->token);
+	char p[PATH_MAX];
+	__u64 dead = 0;
+	int fd, err;
+
+	snprintf(p, sizeof(p), "%s/na_active", root);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return na_err(-errno, "open %s", p);
+	err = bpf_map_update_elem(fd, &slot, &dead, 0) ? -errno : 0;
+	close(fd);
+	if (err)
+		return na_err(err, "deactivate %s", att->path);
+	err = sync_programs();
+	if (!err)
+		err = sweep_rows(root, meta->max_sockets, att->token);
+	snprintf(p, sizeof(p), "%s/cg_%llu", root, (unsigned long long)att->cgroup_id);
+	if (na_rm_tree(p))
+		err = na_err(-errno, "remove %s", p);
+	if (sync_programs())
+		err = err ? err : -EIO;
+	return err;
+}
+
 int na_detach_cgroup(const char *root, const char *path)
 {
+	struct na_attach att;
+	struct na_meta meta;
 	char p[PATH_MAX];
-	int lockfd = -1, fd = -1, err;
+	int lockfd = -1, fd = -1, err, have = 0;
 	__u64 id;
 
 	err = na_root_lock(root, 0, &lockfd);
@@ -402,9 +575,11 @@ int na_detach_cgroup(const char *root, const char *path)
 		goto not_attached;
 	if (err)
 		return err;
-	err = na_meta_read(root, NULL, NULL);
+	err = na_meta_read(root, &meta, &have);
 	if (err)
 		goto out;
+	if (!have)
+		goto not_attached;
 	snprintf(p, sizeof(p), "%s/na_attached", root);
 	fd = bpf_obj_get(p);
 	if (fd < 0) {
@@ -412,18 +587,15 @@ int na_detach_cgroup(const char *root, const char *path)
 		goto out;
 	}
 	err = attached_id(fd, path, &id);
-	if (err)
+	if (err || bpf_map_lookup_elem(fd, &id, &att))
 		goto not_attached;
-	/* Forget the attachment first: surviving copies then take its rows over. */
+	err = retire(root, &meta, &att);
 	bpf_map_delete_elem(fd, &id);
-	snprintf(p, sizeof(p), "%s/cg_%llu", root, (unsigned long long)id);
-	err = na_rm_tree(p);
-	if (err)
-		na_err(err, "remove %s", p);
 	if (attached_count(fd) == 0) {
 		close(fd);
 		fd = -1;
-		err = na_rm_tree(root);
+		if (na_rm_tree(root))
+			err = na_err(-errno, "remove %s", root);
 	}
 	goto out;
 not_attached:

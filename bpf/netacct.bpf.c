@@ -4,9 +4,15 @@
  * a cgroup sends and receives, split into IP header, transport header and
  * payload bytes. Semantics: docs/accounting.md. Design: docs/design.md.
  *
- * One copy of this object is loaded per attached cgroup (self_cgid in
- * rodata); na_socks, na_attached, na_sk_owner and na_meta are shared between
- * the copies through bpffs pins, na_totals is private to each copy.
+ * One copy of this object is loaded per attached cgroup (self_token in
+ * rodata); na_socks, na_attached, na_active, na_sk_owner and na_meta are
+ * shared between the copies through bpffs pins, na_totals is private to each.
+ *
+ * Nested attachments run several copies for one packet, innermost first (the
+ * kernel builds a cgroup's effective program array leaf first). Exactly one
+ * copy counts a row: its owner (acct_token). Ownership moves only by
+ * compare-and-swap, and only in ways that cannot count a packet twice or miss
+ * it while an attachment is detached mid-flow (row_is_mine()).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -21,8 +27,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The attached cgroup this copy of the programs accounts for. */
-const volatile __u64 self_cgid = 0;
+/* The attachment this copy of the programs accounts for (NA_TOKEN()). */
+const volatile __u64 self_token = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -37,6 +43,14 @@ struct {
 	__type(key, __u64); /* cgroup id */
 	__type(value, struct na_attach);
 } na_attached SEC(".maps");
+
+/* na_active[slot] == token while the attachment is live; 0 once detaching. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NA_MAX_ATTACHED);
+	__type(key, __u32);
+	__type(value, __u64);
+} na_active SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -101,7 +115,7 @@ static __always_inline int sock_row_create(struct __sk_buff *skb, __u64 cookie, 
 		return 1;
 
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
-	s.acct_cgid = self_cgid;
+	s.acct_token = self_token;
 	s.first_ns = bpf_ktime_get_boot_ns();
 	s.uid = (__u32)-1;
 	if (o && (o->flags & NA_OWNER_KNOWN))
@@ -120,24 +134,72 @@ static __always_inline int sock_row_create(struct __sk_buff *skb, __u64 cookie, 
 	return err ? err : 2;
 }
 
-/*
- * Nested attachments run every copy of the programs for the same packet; only
- * the copy named in acct_cgid updates the row. If that attachment is gone, the
- * first surviving copy takes the row over (compare-and-swap, so only one does).
- */
-static __always_inline int sock_row_is_mine(struct na_sock *s)
+static __always_inline int token_alive(__u64 token)
 {
-	__u64 acct = s->acct_cgid;
+	__u32 slot = NA_TOKEN_SLOT(token);
+	__u64 *live = bpf_map_lookup_elem(&na_active, &slot);
 
-	if (acct == self_cgid)
-		return 1;
-	if (bpf_map_lookup_elem(&na_attached, &acct))
+	return live && *live == token;
+}
+
+/* Will a live attachment above ours run after us for this packet? */
+static __always_inline int live_ancestor(struct __sk_buff *skb)
+{
+	__u32 level = NA_TOKEN_LEVEL(self_token);
+	struct na_attach *a;
+	__u64 id;
+	int l;
+
+	for (l = 0; l < NA_MAX_LEVEL; l++) {
+		if ((__u32)l >= level)
+			break;
+		id = bpf_skb_ancestor_cgroup_id(skb, l);
+		a = bpf_map_lookup_elem(&na_attached, &id);
+		if (a && token_alive(a->token))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Does this copy count the packet on row s? Copies run innermost first.
+ *  - The owner counts. A detaching (inactive) owner hands the row to a live
+ *    attachment above it, which runs later in this same chain, instead.
+ *  - A row without owner is taken by the first live copy that sees it.
+ *  - A dead owner above us runs after us: we take its row. A dead owner below
+ *    us already ran (and counted, or handed over): we leave its row alone.
+ * Inactive copies never take rows, so no packet is counted twice.
+ */
+static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_sock *s, int live)
+{
+	__u64 owner = s->acct_token, prev;
+	int i;
+
+	if (owner == self_token) {
+		if (live || !live_ancestor(skb))
+			return 1;
+		__sync_val_compare_and_swap(&s->acct_token, owner, 0);
 		return 0;
-	return __sync_val_compare_and_swap(&s->acct_cgid, acct, self_cgid) == acct;
+	}
+	if (!live)
+		return 0;
+	for (i = 0; i < 4; i++) {
+		if (owner == self_token)
+			return 1; /* another CPU took it for us */
+		if (owner && (token_alive(owner) ||
+			      NA_TOKEN_LEVEL(owner) >= NA_TOKEN_LEVEL(self_token)))
+			return 0;
+		prev = __sync_val_compare_and_swap(&s->acct_token, owner, self_token);
+		if (prev == owner)
+			return 1;
+		owner = prev;
+	}
+	return 0;
 }
 
 static __always_inline int account(struct __sk_buff *skb, int dir)
 {
+	int live = token_alive(self_token);
 	union na_iphdr ih;
 	struct na_pkt p;
 	struct na_totals *t;
@@ -151,15 +213,19 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 	t = bpf_map_lookup_elem(&na_totals, &zero);
 	if (!t)
 		return 1; /* cannot happen: a one-entry array always has its entry */
-	counters_add(&t->dir[dir], &p);
-	if (p.bad)
-		__sync_fetch_and_add(&t->parse_errors, 1);
+	if (live) {
+		counters_add(&t->dir[dir], &p);
+		if (p.bad)
+			__sync_fetch_and_add(&t->parse_errors, 1);
+	}
 
 	cookie = bpf_get_socket_cookie(skb);
 	if (!cookie)
 		goto norow;
 	s = bpf_map_lookup_elem(&na_socks, &cookie);
 	if (!s) {
+		if (!live)
+			return 1; /* a detaching copy creates nothing */
 		err = sock_row_create(skb, cookie, dir, &p, &ih);
 		if (err == 2)
 			return 1;
@@ -175,11 +241,12 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 		if (!s)
 			goto norow; /* deleted right after a racing insert: socket closed */
 	}
-	if (sock_row_is_mine(s))
+	if (row_is_mine(skb, s, live))
 		counters_add(&s->dir[dir], &p);
 	return 1;
 norow:
-	__sync_fetch_and_add(&t->norow_packets, p.segs);
+	if (live)
+		__sync_fetch_and_add(&t->norow_packets, p.segs);
 	return 1;
 }
 
@@ -269,5 +336,31 @@ int na_tcp_state(__u64 *ctx)
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
 	bpf_map_delete_elem(&na_socks, &cookie);
+	return 0;
+}
+
+static long sweep_one(void *map, const void *key, void *value, void *ctx)
+{
+	struct na_sock *s = value;
+	struct na_sweep_args *a = ctx;
+
+	(void)map;
+	(void)key;
+	if (__sync_val_compare_and_swap(&s->acct_token, a->token, 0) == a->token)
+		a->released++;
+	return 0;
+}
+
+/*
+ * Run by `detach` once the attachment is inactive and every program run that
+ * saw it live has finished: hands its remaining rows to whoever sees them next.
+ */
+SEC("syscall")
+int na_sweep(struct na_sweep_args *args)
+{
+	struct na_sweep_args a = { .token = args->token };
+
+	bpf_for_each_map_elem(&na_socks, sweep_one, &a, 0);
+	args->released = a.released;
 	return 0;
 }

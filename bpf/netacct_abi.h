@@ -14,7 +14,17 @@
 
 #define NA_COMM_LEN 16
 #define NA_DEFAULT_MAX_SOCKETS 65536
-#define NA_MAX_ATTACHED 1024
+#define NA_MAX_ATTACHED 1024 /* slots in na_active; a power of two */
+#define NA_MAX_LEVEL 63      /* deepest attachable cgroup level */
+
+/*
+ * An attachment's token: unique per attach (seq), with its cgroup level and
+ * its slot in na_active. A row's acct_token names the attachment whose copy
+ * of the programs counts it; 0 = no owner (handed over). docs/design.md.
+ */
+#define NA_TOKEN(seq, level, slot) (((__u64)(seq) << 16) | ((__u64)(level) << 10) | (__u64)(slot))
+#define NA_TOKEN_SLOT(t) ((__u32)((t) & (NA_MAX_ATTACHED - 1)))
+#define NA_TOKEN_LEVEL(t) ((__u32)(((t) >> 10) & NA_MAX_LEVEL))
 
 enum na_dir {
 	NA_TX = 0, /* cgroup_skb/egress */
@@ -48,7 +58,7 @@ struct na_counters {
 /* na_socks value: one live socket, keyed by socket cookie (__u64). */
 struct na_sock {
 	__u64 cgroup_id;  /* leaf cgroup of the socket */
-	__u64 acct_cgid;  /* attachment whose programs update this row */
+	__u64 acct_token; /* attachment whose copy of the programs counts this row */
 	__u64 first_ns;   /* bpf_ktime_get_boot_ns() at the first packet */
 	__u32 pid;        /* owner tgid, 0 = unknown */
 	__u32 uid;        /* owner uid, (__u32)-1 = unknown */
@@ -90,6 +100,7 @@ struct na_owner {
 #define NA_PATH_MAX 512
 struct na_attach {
 	__u64 cgroup_id;
+	__u64 token;            /* NA_TOKEN(); live while na_active[slot] == token */
 	__u64 attach_ns;        /* CLOCK_BOOTTIME at attach */
 	__u64 attach_realtime;  /* CLOCK_REALTIME seconds at attach */
 	char path[NA_PATH_MAX]; /* relative to the cgroup2 root, as /proc/PID/cgroup shows */
@@ -100,6 +111,13 @@ struct na_meta {
 	__u32 abi_version;
 	__u32 max_sockets;
 	__u64 created_realtime;
+	__u64 next_seq;         /* for NA_TOKEN() */
+};
+
+/* ctx of the na_sweep syscall program: release every row owned by token. */
+struct na_sweep_args {
+	__u64 token;
+	__u64 released;
 };
 
 #ifndef __cplusplus
@@ -107,8 +125,9 @@ _Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
 _Static_assert(sizeof(struct na_sock) == 152, "na_sock layout");
 _Static_assert(sizeof(struct na_totals) == 96, "na_totals layout");
 _Static_assert(sizeof(struct na_owner) == 32, "na_owner layout");
-_Static_assert(sizeof(struct na_attach) == 536, "na_attach layout");
-_Static_assert(sizeof(struct na_meta) == 16, "na_meta layout");
+_Static_assert(sizeof(struct na_attach) == 544, "na_attach layout");
+_Static_assert(sizeof(struct na_meta) == 24, "na_meta layout");
+_Static_assert(sizeof(struct na_sweep_args) == 16, "na_sweep_args layout");
 #endif
 
 #endif /* NETACCT_ABI_H */

@@ -96,7 +96,7 @@ static void print_frame(const struct top_opts *o, const struct na_snapshot *prev
 			rx = (double)(na_counters_bytes(&a->t.dir[NA_RX]) - na_counters_bytes(&p->t.dir[NA_RX])) / secs;
 		}
 		for (j = 0; j < cur->nrows; j++)
-			socks += cur->rows[j].s.acct_cgid == a->a.cgroup_id;
+			socks += na_path_below(cur->rows[j].cgroup, a->a.path);
 		na_human_bytes(t1, sizeof(t1), tx, o->bits);
 		na_human_bytes(t2, sizeof(t2), rx, o->bits);
 		na_human_bytes(t3, sizeof(t3), (double)na_counters_bytes(&a->t.dir[NA_TX]), 0);

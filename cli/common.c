@@ -47,21 +47,26 @@ int na_filter_init(struct na_filter *f, const char *cmd, char **paths, int n)
 	return NA_EXIT_OK;
 }
 
+int na_path_below(const char *rel, const char *dir)
+{
+	size_t l = strlen(dir);
+
+	if (!rel)
+		return 0;
+	if (!strcmp(dir, "/"))
+		return 1;
+	return !strncmp(rel, dir, l) && (rel[l] == '/' || rel[l] == '\0');
+}
+
 int na_filter_match(const struct na_filter *f, const char *rel, uint64_t cgid)
 {
 	int i;
 
 	if (!f->n)
 		return 1;
-	for (i = 0; i < f->n; i++) {
-		size_t l = strlen(f->cg[i].rel);
-
-		if (cgid == f->cg[i].id)
+	for (i = 0; i < f->n; i++)
+		if (cgid == f->cg[i].id || na_path_below(rel, f->cg[i].rel))
 			return 1;
-		if (rel && (!strcmp(f->cg[i].rel, "/") ||
-			    (!strncmp(rel, f->cg[i].rel, l) && (rel[l] == '/' || rel[l] == '\0'))))
-			return 1;
-	}
 	return 0;
 }
 

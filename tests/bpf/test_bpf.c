@@ -33,7 +33,8 @@
 
 #pragma GCC poison u8 u16 u32 u64
 
-#define SELF_CGID 4242ULL
+/* This copy of the programs: attachment seq 7, cgroup level 1, slot 3. */
+#define SELF_TOKEN NA_TOKEN(7, 1, 3)
 #define FRAME_MAX 4096 /* test_run takes at most about a page of data_in */
 #define MAX_ROWS 8
 
@@ -975,7 +976,7 @@ static void check_row(struct env *e, const struct na_sock *s, const struct tcase
 	int d;
 
 	ASSERT_EQ(s->cgroup_id, e->cgid, "row.cgroup_id");
-	ASSERT_EQ(s->acct_cgid, SELF_CGID, "row.acct_cgid");
+	ASSERT_EQ(s->acct_token, SELF_TOKEN, "row.acct_token");
 	ASSERT_TRUE(s->first_ns >= t0 && s->first_ns <= t1, "row.first_ns within the run");
 	/* no connect() was seen for the dummy socket: owner unknown */
 	ASSERT_EQ(s->pid, 0, "row.pid");
@@ -1136,7 +1137,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_bpf: open BPF object: %s\n", strerror(errno));
 		goto out;
 	}
-	e.skel->rodata->self_cgid = SELF_CGID;
+	e.skel->rodata->self_token = SELF_TOKEN;
+	bpf_program__set_autoload(e.skel->progs.na_sweep, false);
 	err = netacct_bpf__load(e.skel);
 	if (err == -EPERM || err == -EACCES) {
 		char why[160];
@@ -1153,6 +1155,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	{
+		/* A live attachment: its token in na_active, as `attach` writes it. */
+		__u32 slot = NA_TOKEN_SLOT(SELF_TOKEN);
+		__u64 token = SELF_TOKEN;
+
+		if (bpf_map__update_elem(e.skel->maps.na_active, &slot, sizeof(slot), &token, sizeof(token), 0)) {
+			fprintf(stderr, "test_bpf: activate: %s\n", strerror(errno));
+			goto out;
+		}
+	}
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (run_case(&e, &cases[i])) {
 			failed++;

@@ -9,10 +9,11 @@ row once, and the cgroup rows like cgroup statistics:
   * C's row == the sum of the socket rows in C;
   * P's row == the sum of all socket rows (P's whole subtree);
   * after close, both ends inside P: P's tx == P's rx.
-Done with P attached first, then again with C attached first. Finally C is
+Done with P attached first, then again with C attached first. Then C is
 detached while a paced bulk transfer runs: P takes C's socket rows over and
 the rows still match ss exactly (nothing lost, nothing counted twice); C's
-row and C's programs are gone.
+row and C's programs are gone. Last, the other way round: rows created by P,
+C attached later, P detached mid-flow: C takes the rows over, still exact.
 """
 
 import os
@@ -144,6 +145,58 @@ def detach_while_flowing(h):
     h.detach(P)
 
 
+def detach_parent_while_flowing(h):
+    tag = "detach parent mid-flow"
+    P = h.make_cgroup()
+    C = h.make_cgroup(P)
+    h.attach(P)
+    total = 128 * MiB
+    flows = [na.TcpFlow(h, fam, "bulk", (total, 65537, 4 * MiB, 100), (4 * MiB, 7919, total),
+                        C, P, "parent-detach v%d" % fam) for fam in (4, 6)]
+    deadline = time.monotonic() + 10
+    while True:
+        exp = h.export()
+        rows = [exp.socket("tcp", *f.client_tuple()) for f in flows]
+        if all(r and r["tx_payload_bytes"] > 4 * MiB for r in rows):
+            break
+        if time.monotonic() > deadline:
+            raise na.HarnessError("%s: the transfers did not start" % tag)
+        time.sleep(0.005)
+    # The clients' rows belong to P (C was not attached when they began).
+    h.attach(C)
+    time.sleep(0.05)
+    h.detach(P)
+    socks = na.ss_tcp()
+    for f, row in zip(flows, rows):
+        c_ss = na.ss_find(socks, *f.client_tuple())
+        h.check("%s: %s still running after the detach" % (tag, f.label),
+                c_ss is not None and c_ss.bytes_acked - 1 < total,
+                "acked %s of %d" % (c_ss and c_ss.bytes_acked - 1, total))
+    ports = set()
+    for f in flows:
+        f.wait_done()
+        ports |= f.ports
+    exp, socks = h.snapshot(ports)
+    for f in flows:
+        row = exp.socket("tcp", *f.client_tuple())
+        c_ss = na.ss_find(socks, *f.client_tuple())
+        s_ss = na.ss_find(socks, *f.server_tuple())
+        if row is None or c_ss is None or s_ss is None:
+            h.check("%s: %s client row and ss entries present" % (tag, f.label), False,
+                    "row %r ss %r/%r" % (row, c_ss, s_ss))
+            continue
+        h.eq("%s: %s client tx_payload == ss bytes_sent" % (tag, f.label),
+             row["tx_payload_bytes"], c_ss.bytes_sent)
+        h.eq("%s: %s client tx_packets == ss segs_out" % (tag, f.label),
+             row["tx_packets"], c_ss.segs_out)
+        h.eq("%s: %s client rx_payload == server ss bytes_sent" % (tag, f.label),
+             row["rx_payload_bytes"], s_ss.bytes_sent)
+    h.eq("%s: parent has no cgroup row after its detach" % tag, exp.cgroup(P), None)
+    for f in flows:
+        f.close()
+    h.detach(C)
+
+
 def main():
     h = na.Harness("nested")
     with h:
@@ -167,6 +220,7 @@ def main():
         h.detach(P2, C2)
 
         detach_while_flowing(h)
+        detach_parent_while_flowing(h)
         h.check("pin root removed once nothing is attached", not os.path.exists(h.pin_root),
                 h.pin_root)
 
