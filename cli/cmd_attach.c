@@ -129,7 +129,7 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "attached", arr);
-	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 }
 

@@ -64,7 +64,7 @@ static void emit(const struct field *f, int json)
 					       f[i].t == F_U64 ? json_object_new_uint64(f[i].u)
 					       : f[i].t == F_STR ? json_object_new_string(f[i].s)
 								 : NULL);
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 		return;
 	}
@@ -78,7 +78,7 @@ static void emit(const struct field *f, int json)
 			na_csv_field(stdout, f[i].s);
 		}
 	}
-	putchar('\n');
+	fputs("\r\n", stdout); /* RFC 4180 records end in CRLF */
 }
 
 static int cmp_str(const char *a, const char *b)
@@ -153,7 +153,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 	if (!json) {
 		for (i = 0; i < NCOLS; i++)
 			printf("%s%s", i ? "," : "", cols[i]);
-		putchar('\n');
+		fputs("\r\n", stdout);
 	}
 	for (i = 0; i < snap.natt; i++) {
 		const struct na_att_state *a = &snap.att[i];
