@@ -88,14 +88,16 @@ static __always_inline void copy_owner(struct na_sock *s, const struct na_owner 
 	__builtin_memcpy(s->comm, o->comm, NA_COMM_LEN);
 }
 
-/*
- * A new row for a socket seen for the first time. Returns 0 when a row now
- * exists (inserted here with the packet included, or by a racing CPU, in which
- * case the caller adds to it), 1 when the socket must stay without a row,
- * or a negative error (map full).
- */
-static __always_inline int sock_row_create(struct __sk_buff *skb, __u64 cookie, int dir,
-					   const struct na_pkt *p, const union na_iphdr *ih)
+enum row_create {
+	ROW_INSERTED, /* with this packet already in it */
+	ROW_RACED,    /* another CPU inserted it first: add to it */
+	ROW_NONE,     /* this socket gets no row (closed, or no full socket) */
+	ROW_FULL,     /* na_socks is full */
+};
+
+/* A new row for a socket seen for the first time. */
+static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __u64 cookie, int dir,
+						       const struct na_pkt *p, const union na_iphdr *ih)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct na_owner *o = NULL;
@@ -103,16 +105,16 @@ static __always_inline int sock_row_create(struct __sk_buff *skb, __u64 cookie, 
 	int err;
 
 	if (!sk)
-		return 1;
+		return ROW_NONE;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
-		return 1;
+		return ROW_NONE;
 	/* A TCP socket in CLOSE sends only its last RST: its row is gone for good. */
 	if (sk->protocol == IPPROTO_TCP && sk->state == NA_TCP_CLOSE)
-		return 1;
+		return ROW_NONE;
 	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, 0);
 	if (o && (o->flags & NA_OWNER_RELEASED))
-		return 1;
+		return ROW_NONE;
 
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.acct_token = self_token;
@@ -129,9 +131,9 @@ static __always_inline int sock_row_create(struct __sk_buff *skb, __u64 cookie, 
 	s.dir[dir].payload_bytes = p->payload_bytes;
 
 	err = bpf_map_update_elem(&na_socks, &cookie, &s, BPF_NOEXIST);
-	if (err == -17 /* EEXIST: another CPU won the race */)
-		return 0;
-	return err ? err : 2;
+	if (!err)
+		return ROW_INSERTED;
+	return err == -17 /* EEXIST */ ? ROW_RACED : ROW_FULL;
 }
 
 static __always_inline int token_alive(__u64 token)
@@ -206,7 +208,6 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 	struct na_sock *s;
 	__u32 zero = 0;
 	__u64 cookie;
-	int err;
 
 	na_pkt_parse(skb, &p, &ih);
 
@@ -226,16 +227,18 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 	if (!s) {
 		if (!live)
 			return 1; /* a detaching copy creates nothing */
-		err = sock_row_create(skb, cookie, dir, &p, &ih);
-		if (err == 2)
+		switch (sock_row_create(skb, cookie, dir, &p, &ih)) {
+		case ROW_INSERTED:
 			return 1;
-		if (err == 1)
+		case ROW_NONE:
 			goto norow;
-		if (err < 0) {
+		case ROW_FULL:
 			__sync_fetch_and_add(&t->overflow_packets, p.segs);
 			__sync_fetch_and_add(&t->overflow_bytes,
 					     p.ip_hdr_bytes + p.l4_hdr_bytes + p.payload_bytes);
 			return 1;
+		case ROW_RACED:
+			break;
 		}
 		s = bpf_map_lookup_elem(&na_socks, &cookie);
 		if (!s)
