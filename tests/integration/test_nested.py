@@ -92,35 +92,43 @@ def workloads(P, C, label):
     ]
 
 
-def detach_while_flowing(h):
-    tag = "detach child mid-flow"
-    P = h.make_cgroup()
-    C = h.make_cgroup(P)
-    h.attach(P, C)
-    total = 128 * MiB
-    # Paced so that the transfers last ~0.3-0.5 s and the detach (a few ms)
-    # falls in the middle; two connections to have packets in flight at any
-    # moment of the detach.
-    flows = [na.TcpFlow(h, fam, "bulk", (total, 65537, 4 * MiB, 100), (4 * MiB, 7919, total),
-                        C, P, "mid-detach v%d" % fam) for fam in (4, 6)]
+PACED_TOTAL = 128 * MiB
+
+
+def start_paced_flows(h, P, C, tag, label):
+    """Two paced bulk transfers (v4, v6), clients in C, servers in P, that
+    last ~0.3-0.5 s so that a detach (a few ms) falls in the middle with
+    packets in flight. Returns the flows and their client rows once both
+    have sent more than 4 MiB."""
+    flows = [na.TcpFlow(h, fam, "bulk", (PACED_TOTAL, 65537, 4 * MiB, 100),
+                        (4 * MiB, 7919, PACED_TOTAL), C, P, "%s v%d" % (label, fam))
+             for fam in (4, 6)]
     deadline = time.monotonic() + 10
     while True:
         exp = h.export()
         rows = [exp.socket("tcp", *f.client_tuple()) for f in flows]
         if all(r and r["tx_payload_bytes"] > 4 * MiB for r in rows):
-            break
+            return flows, rows
         if time.monotonic() > deadline:
             raise na.HarnessError("%s: the transfers did not start" % tag)
         time.sleep(0.005)
+
+
+def detach_while_flowing(h):
+    tag = "detach child mid-flow"
+    P = h.make_cgroup()
+    C = h.make_cgroup(P)
+    h.attach(P, C)
+    flows, rows = start_paced_flows(h, P, C, tag, "mid-detach")
     h.detach(C)
     socks = na.ss_tcp()
     for f, row in zip(flows, rows):
         c_ss = na.ss_find(socks, *f.client_tuple())
         h.check("%s: %s row counted before the detach, still running after it" % (tag, f.label),
-                row["tx_payload_bytes"] < total and c_ss is not None and
-                c_ss.bytes_acked - 1 < total,
+                row["tx_payload_bytes"] < PACED_TOTAL and c_ss is not None and
+                c_ss.bytes_acked - 1 < PACED_TOTAL,
                 "before %d, acked after %s, of %d" % (row["tx_payload_bytes"],
-                                                      c_ss and c_ss.bytes_acked - 1, total))
+                                                      c_ss and c_ss.bytes_acked - 1, PACED_TOTAL))
     progs = h.bpftool_cgroup_progs(C)
     if progs is not None:
         h.eq("%s: no program left on the child" % tag, progs, [])
@@ -150,28 +158,17 @@ def detach_parent_while_flowing(h):
     P = h.make_cgroup()
     C = h.make_cgroup(P)
     h.attach(P)
-    total = 128 * MiB
-    flows = [na.TcpFlow(h, fam, "bulk", (total, 65537, 4 * MiB, 100), (4 * MiB, 7919, total),
-                        C, P, "parent-detach v%d" % fam) for fam in (4, 6)]
-    deadline = time.monotonic() + 10
-    while True:
-        exp = h.export()
-        rows = [exp.socket("tcp", *f.client_tuple()) for f in flows]
-        if all(r and r["tx_payload_bytes"] > 4 * MiB for r in rows):
-            break
-        if time.monotonic() > deadline:
-            raise na.HarnessError("%s: the transfers did not start" % tag)
-        time.sleep(0.005)
+    flows, _ = start_paced_flows(h, P, C, tag, "parent-detach")
     # The clients' rows belong to P (C was not attached when they began).
     h.attach(C)
     time.sleep(0.05)
     h.detach(P)
     socks = na.ss_tcp()
-    for f, row in zip(flows, rows):
+    for f in flows:
         c_ss = na.ss_find(socks, *f.client_tuple())
         h.check("%s: %s still running after the detach" % (tag, f.label),
-                c_ss is not None and c_ss.bytes_acked - 1 < total,
-                "acked %s of %d" % (c_ss and c_ss.bytes_acked - 1, total))
+                c_ss is not None and c_ss.bytes_acked - 1 < PACED_TOTAL,
+                "acked %s of %d" % (c_ss and c_ss.bytes_acked - 1, PACED_TOTAL))
     ports = set()
     for f in flows:
         f.wait_done()
