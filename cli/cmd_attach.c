@@ -35,7 +35,7 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "attach" }, g);
 		default:
-			return na_usage_error("attach", "bad option");
+			return na_usage_error("attach", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
@@ -69,7 +69,7 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "detach" }, g);
 		default:
-			return na_usage_error("detach", "bad option");
+			return na_usage_error("detach", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (all && optind < argc)
@@ -181,7 +181,7 @@ int cmd_status(int argc, char **argv, const struct na_global *g)
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "status" }, g);
 		default:
-			return na_usage_error("status", "bad option");
+			return na_usage_error("status", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

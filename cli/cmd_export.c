@@ -138,7 +138,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "export" }, g);
 		default:
-			return na_usage_error("export", "bad option");
+			return na_usage_error("export", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	rc = na_filter_init(&flt, "export", argv + optind, argc - optind);

@@ -212,7 +212,7 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "top" }, g);
 		default:
-			return na_usage_error("top", "bad option");
+			return na_usage_error("top", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	rc = na_filter_init(&flt, "top", argv + optind, argc - optind);

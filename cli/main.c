@@ -14,7 +14,7 @@ static const struct na_cmd cmds[] = {
 	{ "detach", cmd_detach, "PATH... | --all", "stop counting (programs detach; the maps go with the last one)" },
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
 	{ "export", cmd_export, "[--csv|--json] [PATH...]", "snapshot of sockets and cgroup totals" },
-	{ "top", cmd_top, "--batch [-d S] [-n N] [--limit N]", "busiest sockets and cgroup rates" },
+	{ "top", cmd_top, "--batch [-d S] [-n N] [--limit N] [-b] [PATH...]", "busiest sockets and cgroup rates" },
 	{ "help", cmd_help, "[COMMAND]", "this text" },
 	{ "version", cmd_version, "", "print the version and ABI version" },
 };
@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 	const char *pin_opt = NULL;
 	int o, verbose = 0;
 
+	opterr = 0; /* every diagnostic goes through our reporter */
 	while ((o = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
@@ -142,7 +143,8 @@ int main(int argc, char **argv)
 		case 'V':
 			return cmd_version(0, NULL, &g);
 		default:
-			usage(stderr);
+			na_log(NA_LOG_ERROR, "unknown option or missing value: %s (netacct --help lists them)",
+			       argv[optind - 1]);
 			return NA_EXIT_USAGE;
 		}
 	}

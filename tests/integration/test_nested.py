@@ -95,12 +95,13 @@ def workloads(P, C, label):
 PACED_TOTAL = 128 * MiB
 
 
-def start_paced_flows(h, P, C, tag, label):
+def start_paced_flows(h, P, C, tag, label, pace_us=100):
     """Two paced bulk transfers (v4, v6), clients in C, servers in P, that
-    last ~0.3-0.5 s so that a detach (a few ms) falls in the middle with
+    last ~0.3-0.5 s (pace_us=100; each 64 KiB write is followed by a pause
+    of pace_us) so that a detach (a few ms) falls in the middle with
     packets in flight. Returns the flows and their client rows once both
     have sent more than 4 MiB."""
-    flows = [na.TcpFlow(h, fam, "bulk", (PACED_TOTAL, 65537, 4 * MiB, 100),
+    flows = [na.TcpFlow(h, fam, "bulk", (PACED_TOTAL, 65537, 4 * MiB, pace_us),
                         (4 * MiB, 7919, PACED_TOTAL), C, P, "%s v%d" % (label, fam))
              for fam in (4, 6)]
     deadline = time.monotonic() + 10
@@ -158,7 +159,8 @@ def detach_parent_while_flowing(h):
     P = h.make_cgroup()
     C = h.make_cgroup(P)
     h.attach(P)
-    flows, _ = start_paced_flows(h, P, C, tag, "parent-detach")
+    # Slower: an attach and a detach (~0.2 s) must both fall inside the transfer.
+    flows, _ = start_paced_flows(h, P, C, tag, "parent-detach", pace_us=500)
     # The clients' rows belong to P (C was not attached when they began).
     h.attach(C)
     time.sleep(0.05)

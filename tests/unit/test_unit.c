@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * unit.agent: the pure functions of libnetacct-agent and the CLI's format.c,
+ * on crafted input (mountinfo text through fmemopen, CSV through
+ * open_memstream). No privilege, no BPF, no filesystem state.
+ *
+ * One line per failed check ("FAIL file:line: what: actual ..., expected ...")
+ * and a last line "N passed, N failed". Exit 0 when all passed, 1 otherwise.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+#include "netacct.h"
+
+#pragma GCC poison u8 u16 u32 u64
+
+static int passed, failed;
+
+#define CHECK(ok, fmt, ...)                                                          \
+	do {                                                                         \
+		if (ok) {                                                            \
+			passed++;                                                    \
+		} else {                                                             \
+			failed++;                                                    \
+			fprintf(stderr, "FAIL %s:%d: " fmt "\n", __FILE__, __LINE__, \
+				__VA_ARGS__);                                        \
+		}                                                                    \
+	} while (0)
+
+#define ASSERT_EQ(actual, expected, what)                                             \
+	do {                                                                          \
+		long long a_ = (long long)(actual), e_ = (long long)(expected);       \
+		CHECK(a_ == e_, "%s: actual %lld, expected %lld", (what), a_, e_);    \
+	} while (0)
+
+#define ASSERT_STREQ(actual, expected, what)                                          \
+	do {                                                                          \
+		const char *a_ = (actual), *e_ = (expected);                          \
+		CHECK(a_ && !strcmp(a_, e_), "%s: actual \"%s\", expected \"%s\"",    \
+		      (what), a_ ? a_ : "(null)", e_);                                \
+	} while (0)
+
+/* ---- na_mountinfo_cgroup2 ------------------------------------------------ */
+/* A systemd hybrid layout: v1 controllers under a tmpfs, cgroup2 beside them. */
+static const char mi_hybrid[] =
+	"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+	"31 23 0:28 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+	"32 31 0:29 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate\n"
+	"33 31 0:30 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd\n"
+	"34 31 0:31 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,memory\n";
+
+static const char mi_v2[] =
+	"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+	"29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n"
+	"30 23 0:27 / /sys/fs/bpf rw,nosuid,nodev,noexec,relatime shared:5 - bpf bpf rw,mode=700\n";
+
+static const char mi_escaped[] =
+	"22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+	"40 22 0:38 / /mnt/my\\040cgroups rw,relatime - cgroup2 none rw\n";
+
+/* No optional fields at all next to several: the separator, not a column count, ends them. */
+static const char mi_optional[] =
+	"22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+	"41 22 0:39 / /run/cg2 rw,relatime shared:5 master:1 - cgroup2 cgroup2 rw\n";
+
+static const char mi_none[] =
+	"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+	"31 23 0:28 / /sys/fs/cgroup ro shared:9 - tmpfs tmpfs ro,mode=755\n"
+	"34 31 0:31 / /sys/fs/cgroup/memory rw shared:12 - cgroup cgroup rw,memory\n"
+	"35 22 0:40 / /mnt/cgroup2 rw - tmpfs cgroup2 rw\n";
+
+/* Two cgroup2 mounts, one inside the other, listed outer first and inner first. */
+static const char mi_two_outer_first[] =
+	"50 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+	"51 50 0:26 /app /sys/fs/cgroup/app-view rw - cgroup2 cgroup2 rw\n";
+static const char mi_two_inner_first[] =
+	"51 50 0:26 /app /sys/fs/cgroup/app-view rw - cgroup2 cgroup2 rw\n"
+	"50 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+
+/* In a container: the cgroup2 mount shows a subtree of the hierarchy. */
+static const char mi_rooted[] =
+	"22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+	"60 22 0:26 /foo /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+
+static int mountinfo(const char *text, const char *under, struct na_cg2mount *m)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int err;
+
+	if (!f) {
+		fprintf(stderr, "FAIL fmemopen: %s\n", strerror(errno));
+		return -errno;
+	}
+	memset(m, 0, sizeof(*m));
+	err = na_mountinfo_cgroup2(f, under, m);
+	fclose(f);
+	return err;
+}
+
+static void test_mountinfo(void)
+{
+	struct na_cg2mount m;
+
+	ASSERT_EQ(mountinfo(mi_hybrid, NULL, &m), 0, "hybrid: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/unified", "hybrid: dir");
+	ASSERT_STREQ(m.root, "/", "hybrid: root");
+	ASSERT_EQ(mountinfo(mi_hybrid, "/sys/fs/cgroup/unified/netacct-x", &m), 0, "hybrid under: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/unified", "hybrid under: dir");
+	ASSERT_EQ(mountinfo(mi_hybrid, "/sys/fs/cgroup/memory/x", &m), -ENOENT,
+		  "hybrid: a v1 path is under no cgroup2 mount");
+
+	ASSERT_EQ(mountinfo(mi_v2, NULL, &m), 0, "v2: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "v2: dir");
+	ASSERT_STREQ(m.root, "/", "v2: root");
+	ASSERT_EQ(mountinfo(mi_v2, "/sys/fs/cgroup", &m), 0, "v2 under the mount point itself");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "v2 under itself: dir");
+	ASSERT_EQ(mountinfo(mi_v2, "/sys/fs/cgroupx/a", &m), -ENOENT,
+		  "v2: a sibling sharing a string prefix is not under the mount");
+
+	ASSERT_EQ(mountinfo(mi_escaped, NULL, &m), 0, "escaped: found");
+	ASSERT_STREQ(m.dir, "/mnt/my cgroups", "escaped: \\040 becomes a space");
+	ASSERT_EQ(mountinfo(mi_escaped, "/mnt/my cgroups/netacct-a", &m), 0, "escaped under: found");
+
+	ASSERT_EQ(mountinfo(mi_optional, NULL, &m), 0, "optional fields: found");
+	ASSERT_STREQ(m.dir, "/run/cg2", "optional fields: dir");
+	ASSERT_STREQ(m.root, "/", "optional fields: root");
+
+	ASSERT_EQ(mountinfo(mi_none, NULL, &m), -ENOENT, "no cgroup2 (a tmpfs with source 'cgroup2' does not count)");
+	ASSERT_EQ(mountinfo("", NULL, &m), -ENOENT, "empty mountinfo");
+
+	ASSERT_EQ(mountinfo(mi_two_outer_first, "/sys/fs/cgroup/app-view/netacct-a", &m), 0,
+		  "two mounts, outer first: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/app-view", "two mounts, outer first: longest prefix");
+	ASSERT_STREQ(m.root, "/app", "two mounts, outer first: its root");
+	ASSERT_EQ(mountinfo(mi_two_inner_first, "/sys/fs/cgroup/app-view/netacct-a", &m), 0,
+		  "two mounts, inner first: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/app-view", "two mounts, inner first: longest prefix");
+	ASSERT_EQ(mountinfo(mi_two_inner_first, "/sys/fs/cgroup/netacct-b", &m), 0,
+		  "two mounts, path under the outer only: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "two mounts, path under the outer only: dir");
+	ASSERT_STREQ(m.root, "/", "two mounts, path under the outer only: root");
+	ASSERT_EQ(mountinfo(mi_two_inner_first, NULL, &m), 0, "two mounts, no under: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/app-view", "two mounts, no under: the first listed");
+
+	ASSERT_EQ(mountinfo(mi_rooted, NULL, &m), 0, "rooted: found");
+	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "rooted: dir");
+	ASSERT_STREQ(m.root, "/foo", "rooted: root");
+}
+
+/* ---- na_csv_field -------------------------------------------------------- */
+static void csv_case(const char *in, const char *expected)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		CHECK(0, "open_memstream: %s", strerror(errno));
+		return;
+	}
+	na_csv_field(f, in);
+	fclose(f);
+	CHECK(!strcmp(buf, expected), "csv field of \"%s\": actual [%s], expected [%s]", in, buf, expected);
+	free(buf);
+}
+
+static void test_csv(void)
+{
+	csv_case("plain", "plain");
+	csv_case("", "");
+	csv_case("/netacct-a/b c", "/netacct-a/b c");
+	csv_case("a,b", "\"a,b\"");
+	csv_case("say \"hi\"", "\"say \"\"hi\"\"\"");
+	csv_case("\"", "\"\"\"\"");
+	csv_case("two\nlines", "\"two\nlines\"");
+	csv_case("cr\rhere", "\"cr\rhere\"");
+}
+
+/* ---- na_human_bytes ------------------------------------------------------ */
+static void human_case(double v, int bits, const char *expected)
+{
+	char buf[32];
+
+	memset(buf, 'X', sizeof(buf));
+	na_human_bytes(buf, sizeof(buf), v, bits);
+	CHECK(!strcmp(buf, expected), "human %.0f%s: actual \"%s\", expected \"%s\"", v,
+	      bits ? " (bits)" : "", buf, expected);
+}
+
+static void test_human(void)
+{
+	human_case(0, 0, "0 B");
+	human_case(1, 0, "1 B");
+	human_case(1023, 0, "1023 B");
+	human_case(1024, 0, "1.0 KiB");
+	human_case(1536, 0, "1.5 KiB");
+	human_case(1.5 * 1024 * 1024, 0, "1.5 MiB");
+	human_case(3.0 * 1024 * 1024 * 1024, 0, "3.0 GiB");
+	human_case(0, 1, "0 bit");
+	human_case(124, 1, "992 bit");
+	human_case(125, 1, "1.0 kbit");
+	human_case(1536000, 1, "12.3 Mbit");
+	human_case(125e9, 1, "1.0 Tbit");
+}
+
+/* ---- addresses, names ---------------------------------------------------- */
+static void test_addr(void)
+{
+	uint8_t a[16] = { 0 };
+	char buf[64];
+
+	memcpy(a, (const uint8_t[]){ 127, 0, 0, 1 }, 4);
+	na_addr_str(NA_F_IPV4, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "127.0.0.1", "v4 loopback");
+
+	memcpy(a, (const uint8_t[]){ 192, 0, 2, 255 }, 4);
+	na_addr_str(NA_F_IPV4, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "192.0.2.255", "v4");
+
+	memset(a, 0, sizeof(a));
+	a[15] = 1;
+	na_addr_str(NA_F_IPV6, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "::1", "v6 loopback");
+
+	memcpy(a, (const uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34 }, 16);
+	na_addr_str(NA_F_IPV6, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "2001:db8::1234", "v6");
+
+	memcpy(a, (const uint8_t[]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1 }, 16);
+	na_addr_str(NA_F_IPV6, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "::ffff:10.0.0.1", "v4-mapped v6");
+
+	memset(a, 0, sizeof(a));
+	strcpy(buf, "stale");
+	na_addr_str(NA_F_IPV4, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "", "all-zero v4");
+	strcpy(buf, "stale");
+	na_addr_str(NA_F_IPV6, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "", "all-zero v6");
+	/* Only the first 4 bytes are a v4 address: junk after them does not count. */
+	a[8] = 1;
+	strcpy(buf, "stale");
+	na_addr_str(NA_F_IPV4, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "", "all-zero v4 with bytes beyond the first four");
+	a[0] = 10;
+	strcpy(buf, "stale");
+	na_addr_str(NA_F_UNSPEC, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "", "unknown family");
+}
+
+static void test_names(void)
+{
+	ASSERT_STREQ(na_proto_name(NA_P_TCP), "tcp", "proto tcp");
+	ASSERT_STREQ(na_proto_name(NA_P_UDP), "udp", "proto udp");
+	ASSERT_STREQ(na_proto_name(NA_P_ICMP), "icmp", "proto icmp");
+	ASSERT_STREQ(na_proto_name(NA_P_ICMPV6), "icmpv6", "proto icmpv6");
+	ASSERT_STREQ(na_proto_name(NA_P_OTHER), "other", "proto other");
+	ASSERT_STREQ(na_proto_name(200), "other", "proto out of range");
+	ASSERT_STREQ(na_family_name(NA_F_IPV4), "ipv4", "family ipv4");
+	ASSERT_STREQ(na_family_name(NA_F_IPV6), "ipv6", "family ipv6");
+	ASSERT_STREQ(na_family_name(NA_F_UNSPEC), "", "family unspec");
+	ASSERT_STREQ(na_family_name(2), "", "family AF_INET is not an NA_F_ value");
+}
+
+/* ---- na_pin_root: option > $NETACCT_PIN_ROOT > default ------------------- */
+static void test_pin_root(void)
+{
+	unsetenv(NA_PIN_ROOT_ENV);
+	ASSERT_STREQ(na_pin_root(NULL), NA_DEFAULT_PIN_ROOT, "no option, no env");
+	ASSERT_STREQ(na_pin_root(""), NA_DEFAULT_PIN_ROOT, "empty option, no env");
+	ASSERT_STREQ(na_pin_root("/sys/fs/bpf/opt"), "/sys/fs/bpf/opt", "option, no env");
+
+	setenv(NA_PIN_ROOT_ENV, "/sys/fs/bpf/env", 1);
+	ASSERT_STREQ(na_pin_root(NULL), "/sys/fs/bpf/env", "env, no option");
+	ASSERT_STREQ(na_pin_root(""), "/sys/fs/bpf/env", "env, empty option");
+	ASSERT_STREQ(na_pin_root("/sys/fs/bpf/opt"), "/sys/fs/bpf/opt", "option beats env");
+
+	setenv(NA_PIN_ROOT_ENV, "", 1);
+	ASSERT_STREQ(na_pin_root(NULL), NA_DEFAULT_PIN_ROOT, "empty env");
+	unsetenv(NA_PIN_ROOT_ENV);
+}
+
+/* ---- small format helpers ------------------------------------------------- */
+static void test_format_misc(void)
+{
+	struct na_counters c = { 0 };
+	char buf[64];
+
+	c.ip_hdr_bytes = 20;
+	c.l4_hdr_bytes = 32;
+	c.payload_bytes = 1000;
+	ASSERT_EQ(na_counters_bytes(&c), 1052, "counters bytes = ip + l4 + payload");
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	na_time_str(buf, sizeof(buf), 0);
+	ASSERT_STREQ(buf, "1970-01-01 00:00:00", "time_str epoch in UTC");
+	na_time_str(buf, sizeof(buf), 1700000000);
+	ASSERT_STREQ(buf, "2023-11-14 22:13:20", "time_str in UTC");
+}
+
+int main(void)
+{
+	test_mountinfo();
+	test_csv();
+	test_human();
+	test_addr();
+	test_names();
+	test_pin_root();
+	test_format_misc();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
