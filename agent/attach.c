@@ -300,7 +300,8 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	struct netacct_bpf *skel = NULL;
 	struct na_attach att = {};
 	struct na_meta meta = {};
-	int lockfd = -1, cgfd = -1, err, have_meta, made_tp = 0, added = 0, level, activated = 0;
+	int lockfd = -1, cgfd = -1, err, have_meta = 0, added = 0, level, activated = 0;
+	int fresh; /* the pin root was empty: a failed attach may remove it again */
 	__u32 zero = 0, max_sockets, slot;
 	__u64 token;
 	struct timespec rt;
@@ -320,6 +321,7 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	err = na_root_lock(root, 1, &lockfd);
 	if (err)
 		return err;
+	fresh = na_dir_is_empty(root);
 
 	err = na_meta_read(root, &meta, &have_meta);
 	if (err)
@@ -381,7 +383,6 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 			na_err(err, "attach tp_btf/inet_sock_set_state");
 			goto out_empty;
 		}
-		made_tp = 1;
 	}
 
 	/* Live before any of its programs runs, so that nested copies defer to it. */
@@ -456,9 +457,10 @@ out_empty:
 	}
 	if (added)
 		bpf_map__delete_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), 0);
-	if (made_tp || !have_meta) {
+	if (fresh) {
 		int fd = skel ? bpf_map__fd(skel->maps.na_attached) : -1;
 
+		/* Only what this attach created: never another version's or tool's pins. */
 		if (fd < 0 || attached_count(fd) == 0)
 			na_rm_tree(root);
 	}

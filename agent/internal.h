@@ -5,6 +5,8 @@
 
 #include "netacct.h"
 
+/* 1 when path is an empty directory (or cannot be read). */
+int na_dir_is_empty(const char *path);
 /* Remove a bpffs tree (unpinning links detaches them). */
 int na_rm_tree(const char *path);
 /* Exclusive flock on the pin root (created when `create`); -ENOENT if absent. */

@@ -29,7 +29,7 @@ static void abi_hint(const char *root, const char *why)
 	       root, why, NA_ABI_VERSION, root);
 }
 
-static int dir_is_empty(const char *path)
+int na_dir_is_empty(const char *path)
 {
 	struct dirent *e;
 	DIR *d = opendir(path);
@@ -61,7 +61,7 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 	fd = bpf_obj_get(p);
 	if (fd < 0) {
 		err = -errno;
-		if (err == -ENOENT && dir_is_empty(root))
+		if (err == -ENOENT && na_dir_is_empty(root))
 			return 0;
 		if (err == -ENOENT) {
 			abi_hint(root, "no na_meta (an older or foreign layout)");
