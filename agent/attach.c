@@ -135,7 +135,8 @@ int na_root_lock(const char *root, int create, int *lockfd)
 		if (fd < 0) {
 			err = -errno;
 			if (err != -ENOENT)
-				na_err(err, "open pin root %s", root);
+				na_err(err, "open pin root %s%s", root,
+				       err == -EACCES || err == -EPERM ? " (run as root)" : "");
 			return err;
 		}
 		if (flock(fd, LOCK_EX)) {
@@ -622,6 +623,12 @@ int na_detach_all(const char *root)
 	}
 	if (err)
 		return err;
+	/* Any netacct state, of any ABI version, has na_meta; never remove another tool's pins. */
+	if (!pin_exists(root, "na_meta") && !na_dir_is_empty(root)) {
+		na_log(NA_LOG_ERROR, "detach --all: %s holds no na_meta: not netacct's state, left alone", root);
+		close(lockfd);
+		return -EPROTO;
+	}
 	/* Unpinning every link detaches it; the maps go with their last pin. */
 	err = na_rm_tree(root);
 	if (err)

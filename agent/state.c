@@ -64,7 +64,9 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 		if (err == -ENOENT && na_dir_is_empty(root))
 			return 0;
 		if (err == -ENOENT) {
-			abi_hint(root, "no na_meta (an older or foreign layout)");
+			na_log(NA_LOG_ERROR,
+			       "%s: holds pinned objects but no na_meta: not netacct's state; use another --pin-root",
+			       root);
 			return -EPROTO;
 		}
 		return na_err(err, "open %s%s", p, err == -EACCES || err == -EPERM ? " (run as root)" : "");
