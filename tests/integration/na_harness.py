@@ -1058,3 +1058,48 @@ def check_udp_flow(h, flow, exp, client_in=True, server_in=True):
              row["rx_payload_bytes"], done["received"])
         check_hdrs(h, lbl, row, flow.family, "udp")
     return rows
+
+
+# --------------------------------------------------------------------------
+# status --json, kernel SNMP counters (generic helpers for later tests)
+# --------------------------------------------------------------------------
+
+def netacct_status(h):
+    """``netacct status --json`` of the harness's pin root, parsed."""
+    p = h.netacct_ok("status", "--json")
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        raise HarnessError("status --json printed no JSON: %r" % p.stdout[:300])
+
+
+def status_attachment(status, cg):
+    """The 'attached' entry of a status --json for a cgroup (Cgroup or id), or None."""
+    cgid = cg.id if isinstance(cg, Cgroup) else cg
+    for a in status.get("attached", []):
+        if a.get("cgroup_id") == cgid:
+            return a
+    return None
+
+
+def status_counters(att):
+    """An attachment of status --json as the eight export counter columns."""
+    return {d + "_" + c: att[d][c] for d in ("tx", "rx") for c in COUNTERS}
+
+
+def row_bytes(row, dirs=("tx", "rx")):
+    """ip + l4 header + payload bytes of a row (dict of counter columns)."""
+    return sum(row[d + "_" + c] for d in dirs
+               for c in ("ip_hdr_bytes", "l4_hdr_bytes", "payload_bytes"))
+
+
+def snmp_counter(group, name, path="/proc/net/snmp"):
+    """One counter of /proc/net/snmp (or /proc/net/netstat), e.g. ('Tcp',
+    'RetransSegs'). Global to the network namespace, not per cgroup."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    for head, vals in zip(lines[0::2], lines[1::2]):
+        hk, hv = head.split(), vals.split()
+        if hk and hk[0] == group + ":" and name in hk:
+            return int(hv[hk.index(name)])
+    raise HarnessError("no %s %s in %s" % (group, name, path))
