@@ -30,8 +30,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* The attachment this copy of the programs accounts for (NA_TOKEN()). */
 const volatile __u64 self_token = 0;
 
+/*
+ * Not preallocated: a deleted row is freed after an RCU grace period, so a
+ * program that looked it up just before the delete never adds to a row that
+ * another socket has meanwhile been given (preallocated elements are reused
+ * at once).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, NA_DEFAULT_MAX_SOCKETS);
 	__type(key, __u64); /* socket cookie */
 	__type(value, struct na_sock);
@@ -248,8 +255,10 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 		counters_add(&s->dir[dir], &p);
 	return 1;
 norow:
-	if (live)
+	if (live) {
 		__sync_fetch_and_add(&t->norow_packets, p.segs);
+		__sync_fetch_and_add(&t->norow_bytes, p.ip_hdr_bytes + p.l4_hdr_bytes + p.payload_bytes);
+	}
 	return 1;
 }
 
@@ -313,12 +322,11 @@ int na_release(struct bpf_sock *sk)
 
 	if (sk->protocol == IPPROTO_TCP)
 		return 1;
-	cookie = bpf_get_socket_cookie(sk);
-	if (!bpf_map_lookup_elem(&na_socks, &cookie))
-		return 1;
+	/* Marked even without a row: a packet racing with the close must not create one. */
 	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (o)
 		o->flags |= NA_OWNER_RELEASED;
+	cookie = bpf_get_socket_cookie(sk);
 	bpf_map_delete_elem(&na_socks, &cookie);
 	return 1;
 }

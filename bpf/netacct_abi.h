@@ -83,6 +83,7 @@ struct na_totals {
 	__u64 overflow_bytes;
 	__u64 parse_errors;     /* packets counted as 'other' because headers were bad */
 	__u64 norow_packets;    /* packets counted without a socket row: no cookie, or the socket was already closed */
+	__u64 norow_bytes;
 };
 
 /* Socket-local storage (na_sk_owner): owner as seen by connect4/6. */
@@ -123,7 +124,7 @@ struct na_sweep_args {
 #ifndef __cplusplus
 _Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
 _Static_assert(sizeof(struct na_sock) == 152, "na_sock layout");
-_Static_assert(sizeof(struct na_totals) == 96, "na_totals layout");
+_Static_assert(sizeof(struct na_totals) == 104, "na_totals layout");
 _Static_assert(sizeof(struct na_owner) == 32, "na_owner layout");
 _Static_assert(sizeof(struct na_attach) == 544, "na_attach layout");
 _Static_assert(sizeof(struct na_meta) == 24, "na_meta layout");

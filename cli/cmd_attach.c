@@ -126,6 +126,7 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 		json_object_object_add(o, "overflow_bytes", json_object_new_uint64(a->t.overflow_bytes));
 		json_object_object_add(o, "parse_errors", json_object_new_uint64(a->t.parse_errors));
 		json_object_object_add(o, "norow_packets", json_object_new_uint64(a->t.norow_packets));
+		json_object_object_add(o, "norow_bytes", json_object_new_uint64(a->t.norow_bytes));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "attached", arr);

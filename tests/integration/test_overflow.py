@@ -18,8 +18,8 @@
        a socket row, overflow, or norow, so
          sum(rows tx+rx packets) + overflow_packets + norow_packets
              == cgroup tx_packets + rx_packets
-       and, since norow has no byte counter, when norow_packets == 0:
-         sum(rows tx+rx ip+l4+payload bytes) + overflow_bytes
+       and
+         sum(rows tx+rx ip+l4+payload bytes) + overflow_bytes + norow_bytes
              == cgroup tx+rx ip+l4+payload bytes;
      * the identity's parts against ss (independent truth, so the identity
        is not just the code's own bookkeeping): every row == its socket's ss
@@ -404,7 +404,8 @@ def settled_status(h, cg, what, settle=0.2, tries=25):
 def delta(a, b):
     """Counter deltas between two status attachments (b - a)."""
     out = {k: v for k, v in na.counters_sub(na.status_counters(b), na.status_counters(a)).items()}
-    for k in ("overflow_packets", "overflow_bytes", "norow_packets", "parse_errors"):
+    for k in ("overflow_packets", "overflow_bytes", "norow_packets", "norow_bytes",
+              "parse_errors"):
         out[k] = b[k] - a[k]
     return out
 
@@ -517,13 +518,8 @@ def test_overflow(h):
     h.eq("identity: sum(rows tx+rx packets) + overflow_packets + norow_packets "
          "== cgroup tx+rx packets",
          row_pk + att["overflow_packets"] + att["norow_packets"], cg_pk)
-    if att["norow_packets"] == 0:
-        h.eq("identity: sum(rows tx+rx bytes) + overflow_bytes == cgroup tx+rx bytes "
-             "(norow_packets == 0, so no uncounted-by-kind bytes)",
-             na.row_bytes(rs) + att["overflow_bytes"], na.row_bytes(cg))
-    else:
-        h.check("identity: rows + overflow bytes <= cgroup bytes (norow has no byte count)",
-                na.row_bytes(rs) + att["overflow_bytes"] <= na.row_bytes(cg))
+    h.eq("identity: sum(rows tx+rx bytes) + overflow_bytes + norow_bytes == cgroup tx+rx bytes",
+         na.row_bytes(rs) + att["overflow_bytes"] + att["norow_bytes"], na.row_bytes(cg))
 
     # -- the parts of the identity against ss ---------------------------------------------
     rowkeys = set()
@@ -668,6 +664,12 @@ def test_lifecycle(h):
     h.note("Tcp OutRsts delta %d (global)" % (na.snmp_counter("Tcp", "OutRsts") - rst0))
     h.eq("aborts: norow_packets delta == %d RSTs sent after TCP_CLOSE" % ABORTS,
          d["norow_packets"], ABORTS)
+    # An active reset goes out through tcp_transmit_skb with the socket's options:
+    # the timestamp option (12 bytes padded) when net.ipv4.tcp_timestamps is on.
+    with open("/proc/sys/net/ipv4/tcp_timestamps") as f:
+        tcp_len = 32 if int(f.read()) else 20
+    h.eq("aborts: norow_bytes delta == %d IPv4 RSTs x (20 IP + %d TCP)" % (ABORTS, tcp_len),
+         d["norow_bytes"], ABORTS * (20 + tcp_len))
     if dr == 0:
         check_tx_eq_rx(h, "aborts", d)
         h.eq("aborts: tx_payload == application bytes", d["tx_payload_bytes"], ad["sent"])
