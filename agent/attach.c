@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
  * Attach lifecycle. Layout under the pin root (docs/design.md):
- *   na_socks na_attached na_sk_owner na_meta   maps shared by every attachment
+ *   na_socks na_attached na_active na_sk_owner na_meta na_closed na_log na_stats
+ *                                               maps shared by every attachment
  *   tcp_state                                   tracepoint link, one for all
- *   cg_<id>/{egress,ingress,connect4,connect6,sock_release,totals}
+ *   cg_<id>/{egress,ingress,sock_create,connect4,connect6,sendmsg4,sendmsg6,
+ *            sock_release,totals}
  * Each attachment loads its own copy of the programs (rodata self_token) on
  * the shared maps. An attach either completes or leaves nothing behind; a
  * detach retires the copy so that no packet is counted twice or missed by
@@ -37,10 +39,18 @@ static const struct {
 } cg_progs[] = {
 	{ "na_egress", "egress" },
 	{ "na_ingress", "ingress" },
+	{ "na_sock_create", "sock_create" },
 	{ "na_connect4", "connect4" },
 	{ "na_connect6", "connect6" },
+	{ "na_sendmsg4", "sendmsg4" },
+	{ "na_sendmsg6", "sendmsg6" },
 	{ "na_release", "sock_release" },
 };
+
+int na_cgroup_prog_count(void)
+{
+	return (int)(sizeof(cg_progs) / sizeof(cg_progs[0]));
+}
 
 static int has_cap(int cap)
 {
@@ -192,7 +202,7 @@ static struct bpf_link *attach_pin(struct bpf_link *link, const char *path, int 
 }
 
 /* A copy of the programs on the pinned shared maps (created and pinned if new). */
-static int open_skel(const char *root, __u32 max_sockets, struct netacct_bpf **out)
+static int open_skel(const char *root, const struct na_meta *meta, struct netacct_bpf **out)
 {
 	struct netacct_bpf *skel = netacct_bpf__open();
 	char p[PATH_MAX];
@@ -201,10 +211,13 @@ static int open_skel(const char *root, __u32 max_sockets, struct netacct_bpf **o
 
 	if (!skel)
 		return na_err(-errno, "open BPF object");
-	bpf_map__set_max_entries(skel->maps.na_socks, max_sockets);
+	bpf_map__set_max_entries(skel->maps.na_socks, meta->max_sockets);
+	bpf_map__set_max_entries(skel->maps.na_closed, meta->max_closed);
+	bpf_map__set_max_entries(skel->maps.na_log, meta->log_bytes);
 	{
-		struct bpf_map *shared[] = { skel->maps.na_socks, skel->maps.na_attached, skel->maps.na_active,
-					     skel->maps.na_sk_owner, skel->maps.na_meta };
+		struct bpf_map *shared[] = { skel->maps.na_socks,    skel->maps.na_attached, skel->maps.na_active,
+					     skel->maps.na_sk_owner, skel->maps.na_meta,     skel->maps.na_closed,
+					     skel->maps.na_log,      skel->maps.na_stats };
 
 		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 			snprintf(p, sizeof(p), "%s/%s", root, bpf_map__name(shared[i]));
@@ -303,7 +316,7 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	struct na_meta meta = {};
 	int lockfd = -1, cgfd = -1, err, have_meta = 0, added = 0, level, activated = 0;
 	int fresh; /* the pin root was empty: a failed attach may remove it again */
-	__u32 zero = 0, max_sockets, slot;
+	__u32 zero = 0, slot;
 	__u64 token;
 	struct timespec rt;
 	struct na_cgroup cg;
@@ -327,10 +340,11 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	err = na_meta_read(root, &meta, &have_meta);
 	if (err)
 		goto out_empty;
-	max_sockets = have_meta ? meta.max_sockets : (o->max_sockets ? o->max_sockets : NA_DEFAULT_MAX_SOCKETS);
-	if (have_meta && o->max_sockets && o->max_sockets != meta.max_sockets)
-		na_log(NA_LOG_WARN, "--max-sockets %u ignored: the maps already exist with %u (detach everything to change it)",
-		       o->max_sockets, meta.max_sockets);
+	if (have_meta && ((o->max_sockets && o->max_sockets != meta.max_sockets) ||
+			  (o->max_closed && o->max_closed != meta.max_closed) ||
+			  (o->log_bytes && o->log_bytes != meta.log_bytes)))
+		na_log(NA_LOG_WARN, "map sizes ignored: the maps exist with %u sockets, %u closed, %u log bytes (detach everything to change them)",
+		       meta.max_sockets, meta.max_closed, meta.log_bytes);
 
 	snprintf(dir, sizeof(dir), "%s/cg_%llu", root, (unsigned long long)cg.id);
 	if (!access(dir, F_OK)) {
@@ -350,16 +364,19 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		goto out_empty;
 	if (!have_meta) {
 		meta.abi_version = NA_ABI_VERSION;
-		meta.max_sockets = max_sockets;
+		meta.max_sockets = o->max_sockets ? o->max_sockets : NA_DEFAULT_MAX_SOCKETS;
+		meta.max_closed = o->max_closed ? o->max_closed : NA_DEFAULT_MAX_CLOSED;
+		meta.log_bytes = o->log_bytes ? o->log_bytes : NA_DEFAULT_LOG_BYTES;
 		meta.next_seq = 1;
 	}
 	token = NA_TOKEN(meta.next_seq, level, slot);
 
-	err = open_skel(root, max_sockets, &skel);
+	err = open_skel(root, &meta, &skel);
 	if (err)
 		goto out_empty;
 	skel->rodata->self_token = token;
 	bpf_program__set_autoload(skel->progs.na_sweep, false);
+	bpf_program__set_autoload(skel->progs.na_set_owner, false);
 	if (pin_exists(root, "tcp_state"))
 		bpf_program__set_autoload(skel->progs.na_tcp_state, false);
 	err = load_skel(skel);
@@ -508,29 +525,41 @@ static int attached_id(int attached_fd, const char *path, __u64 *id)
 	return -ENOENT;
 }
 
-/* Hand every row still owned by token to whichever live copy sees it next. */
-static int sweep_rows(const char *root, __u32 max_sockets, __u64 token)
+int na_syscall_run(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size)
 {
-	struct na_sweep_args args = { .token = token };
-	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &args, .ctx_size_in = sizeof(args));
+	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = ctx, .ctx_size_in = (__u32)size);
 	struct netacct_bpf *skel = NULL;
-	struct bpf_program *prog;
+	struct bpf_program *prog, *want;
 	int err;
 
-	err = open_skel(root, max_sockets, &skel);
+	err = open_skel(root, meta, &skel);
 	if (err)
 		return err;
+	want = bpf_object__find_program_by_name(skel->obj, name);
+	if (!want) {
+		netacct_bpf__destroy(skel);
+		return -ENOENT;
+	}
 	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog == skel->progs.na_sweep);
+		bpf_program__set_autoload(prog, prog == want);
 	err = load_skel(skel);
 	if (!err) {
-		err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.na_sweep), &run);
+		err = bpf_prog_test_run_opts(bpf_program__fd(want), &run);
 		if (err)
-			na_err(err, "run na_sweep");
-		else
-			na_log(NA_LOG_DEBUG, "detach: %llu rows handed over", (unsigned long long)args.released);
+			na_err(err, "run %s", name);
 	}
 	netacct_bpf__destroy(skel);
+	return err;
+}
+
+/* Hand every row still owned by token to whichever live copy sees it next. */
+static int sweep_rows(const char *root, const struct na_meta *meta, __u64 token)
+{
+	struct na_sweep_args args = { .token = token };
+	int err = na_syscall_run(root, meta, "na_sweep", &args, sizeof(args));
+
+	if (!err)
+		na_log(NA_LOG_DEBUG, "detach: %llu rows handed over", (unsigned long long)args.released);
 	return err;
 }
 
@@ -556,7 +585,7 @@ static int retire(const char *root, const struct na_meta *meta, const struct na_
 		return na_err(err, "deactivate %s", att->path);
 	err = sync_programs();
 	if (!err)
-		err = sweep_rows(root, meta->max_sockets, att->token);
+		err = sweep_rows(root, meta, att->token);
 	snprintf(p, sizeof(p), "%s/cg_%llu", root, (unsigned long long)att->cgroup_id);
 	if (na_rm_tree(p))
 		err = na_err(-errno, "remove %s", p);

@@ -18,4 +18,10 @@ int na_root_lock(const char *root, int create, int *lockfd);
  */
 int na_meta_read(const char *root, struct na_meta *meta, int *have);
 
+/*
+ * Load one `syscall` program of the object on the pinned maps of root and run
+ * it once with ctx (BPF_PROG_RUN). ctx is written back.
+ */
+int na_syscall_run(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size);
+
 #endif

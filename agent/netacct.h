@@ -57,8 +57,13 @@ int na_caps_check_attach(const char *what);
 /* ---- attach / detach ---------------------------------------------------- */
 struct na_attach_opts {
 	const char *pin_root;
-	uint32_t max_sockets; /* 0: default, or what the pinned state has */
+	/* Map sizes, fixed at the first attach (0: default, or what the pinned state has). */
+	uint32_t max_sockets;
+	uint32_t max_closed;
+	uint32_t log_bytes; /* a power of two, at least one page */
 };
+/* Cgroup programs attached per cgroup. */
+int na_cgroup_prog_count(void);
 /* 0 when attached now, 1 when it already was, -errno on failure (nothing left behind). */
 int na_attach_cgroup(const struct na_attach_opts *o, const char *path);
 /* 0, -ENOENT when not attached. */
@@ -80,13 +85,24 @@ struct na_sock_row {
 	const char *cgroup; /* relative path or NULL when unknown (points into the snapshot) */
 };
 
+struct na_closed_row {
+	struct na_closed_key k;
+	struct na_closed c;
+	const char *cgroup; /* relative path or NULL when unknown (points into the snapshot) */
+};
+
 struct na_snapshot {
-	uint64_t boot_ns; /* CLOCK_BOOTTIME when read */
+	uint64_t boot_ns;     /* CLOCK_BOOTTIME when read */
+	int64_t realtime_off; /* CLOCK_REALTIME - CLOCK_BOOTTIME, ns: boot ns -> wall clock */
 	struct na_meta meta;
+	struct na_stats stats;
+	uint64_t log_pending; /* bytes waiting in the connection log (ring buffer) */
 	struct na_att_state *att;
 	size_t natt;
 	struct na_sock_row *rows;
 	size_t nrows;
+	struct na_closed_row *closed;
+	size_t nclosed;
 	struct na_cgpaths *paths;
 };
 
@@ -100,9 +116,71 @@ void na_snapshot_free(struct na_snapshot *snap);
 /* ---- helpers shared by the front ends ---------------------------------- */
 const char *na_proto_name(uint8_t proto);
 const char *na_family_name(uint8_t family);
+/* ss-style TCP state name ("established", "listen", ...); "" for 0 (not TCP). */
+const char *na_tcp_state_name(uint8_t state);
 /* inet_ntop of a row address; "" for an all-zero address. */
 void na_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
 const char *na_pin_root(const char *opt);
 uint64_t na_boot_ns(void);
+
+/* ---- owner resolution (agent/owners.c) ----------------------------------- */
+/*
+ * Sockets that existed before attach get no sock_create/connect event, so
+ * their rows carry owner_src NA_OWN_NONE. na_owners_resolve() finds their
+ * owners the way `ss -p` does and writes them into the pinned rows through
+ * the na_set_owner syscall program:
+ *   1. one sock_diag dump per (AF_INET, AF_INET6) x (TCP, UDP) that a wanted
+ *      row needs (TIME_WAIT and request sockets excluded: they own nothing)
+ *      gives cookie -> inode, uid;
+ *   2. only when some wanted cookie was listed, one pass over /proc/PID/fd
+ *      maps inode -> pid (tgid), comm; it stops once every inode is found;
+ *   3. a found row gets NA_OWN_PROC (the lowest pid holding the socket); a
+ *      listed socket that no process holds (other pid namespace, orphaned)
+ *      gets NA_OWN_UNKNOWN with the socket's uid, so it is not tried again.
+ * The row's owner_src in the pinned map is the cache: only NA_OWN_NONE rows
+ * are looked at, and with none (the steady state) nothing is read at all.
+ * Rows that sock_diag does not list (closed meanwhile, another network
+ * namespace, not TCP/UDP) are left alone. The snapshot's rows are updated
+ * from the map afterwards (a kernel hook may have set the owner meanwhile).
+ * pid/comm/uid are as this process's pid and user namespaces see them.
+ *
+ * Returns 0 or -errno (reported); the snapshot stays usable either way.
+ * stats may be NULL.
+ */
+struct na_owners_stats {
+	size_t wanted;   /* rows with NA_OWN_NONE and TCP/UDP */
+	size_t listed;   /* ... whose socket sock_diag listed */
+	size_t resolved; /* ... set to NA_OWN_PROC */
+	size_t unknown;  /* ... set to NA_OWN_UNKNOWN */
+	size_t dumps;    /* sock_diag dumps done */
+	size_t diag_socks; /* sockets those dumps listed */
+	size_t procs;    /* /proc/PID/fd directories read */
+	size_t fds;      /* fd links read */
+};
+int na_owners_resolve(const char *pin_root, struct na_snapshot *snap, struct na_owners_stats *stats);
+
+/* Parsers, exposed for tests/unit/test_owners.c. */
+/* "socket:[12345]" (len bytes, no NUL needed) -> 0 and *inode; -EINVAL for anything else. */
+int na_owners_parse_fdlink(const char *link, size_t len, uint64_t *inode);
+/* /proc/PID/comm contents -> comm (one trailing newline dropped, at most 15 chars, NUL-padded). */
+void na_owners_parse_comm(const char *buf, size_t len, char comm[NA_COMM_LEN]);
+
+/* One socket of a sock_diag inet dump. */
+struct na_diag_sock {
+	uint64_t cookie; /* idiag_cookie[0] | idiag_cookie[1] << 32 == SO_COOKIE == bpf_get_socket_cookie */
+	uint64_t inode;  /* 0: no file (orphaned, closed by its process) */
+	uint32_t uid;
+	uint8_t family;  /* AF_INET / AF_INET6 */
+	uint8_t state;   /* enum na_tcp_state (UDP: 7 unconnected, 1 connected) */
+};
+typedef int (*na_diag_cb)(const struct na_diag_sock *d, void *ctx);
+/*
+ * Parse one datagram of a SOCK_DIAG_BY_FAMILY dump reply (untrusted lengths):
+ * cb for every inet_diag_msg of sequence seq (others are skipped). Returns
+ * 0 when more datagrams follow, 1 at NLMSG_DONE, the kernel's -errno for
+ * NLMSG_ERROR or a failed dump, -EBADMSG for a malformed message, or cb's
+ * non-zero return.
+ */
+int na_owners_parse_diag(const void *buf, size_t len, uint32_t seq, na_diag_cb cb, void *ctx);
 
 #endif /* NETACCT_AGENT_H */

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -18,6 +20,9 @@ struct na_state {
 	char root[PATH_MAX];
 	int socks_fd;
 	int attached_fd;
+	int closed_fd;
+	int stats_fd;
+	int log_fd;
 	int ncpu;
 	struct na_meta meta;
 };
@@ -123,7 +128,7 @@ int na_state_open(const char *root, struct na_state **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->socks_fd = st->attached_fd = -1;
+	st->socks_fd = st->attached_fd = st->closed_fd = st->stats_fd = st->log_fd = -1;
 	snprintf(st->root, sizeof(st->root), "%s", root);
 	err = na_meta_read(root, &st->meta, &have);
 	if (err)
@@ -143,8 +148,12 @@ int na_state_open(const char *root, struct na_state **out)
 		goto fail;
 	}
 	st->attached_fd = obj_get(root, "na_attached");
-	if (st->attached_fd < 0) {
-		err = st->attached_fd;
+	st->closed_fd = obj_get(root, "na_closed");
+	st->stats_fd = obj_get(root, "na_stats");
+	st->log_fd = obj_get(root, "na_log");
+	if (st->attached_fd < 0 || st->closed_fd < 0 || st->stats_fd < 0 || st->log_fd < 0) {
+		err = st->attached_fd < 0 ? st->attached_fd : st->closed_fd < 0 ? st->closed_fd
+			: st->stats_fd < 0 ? st->stats_fd : st->log_fd;
 		goto fail;
 	}
 	*out = st;
@@ -162,6 +171,12 @@ void na_state_close(struct na_state *st)
 		close(st->socks_fd);
 	if (st->attached_fd >= 0)
 		close(st->attached_fd);
+	if (st->closed_fd >= 0)
+		close(st->closed_fd);
+	if (st->stats_fd >= 0)
+		close(st->stats_fd);
+	if (st->log_fd >= 0)
+		close(st->log_fd);
 	free(st);
 }
 
@@ -254,61 +269,126 @@ static int read_attached(struct na_state *st, struct na_snapshot *snap)
 	return 0;
 }
 
-static int read_socks(struct na_state *st, struct na_snapshot *snap)
+/*
+ * Every entry of a hash map, NA_BATCH at a time (BPF_MAP_LOOKUP_BATCH: a few
+ * syscalls for the whole map). *keys and *vals are malloc'ed arrays of *n.
+ */
+static int batch_read(int fd, size_t ksz, size_t vsz, void **keys, void **vals, size_t *n)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct na_sock *vals = NULL;
-	__u64 *keys = NULL, token = 0;
-	size_t cap = 0, i;
-	int err = 0, first = 1;
-	__u32 n;
+	size_t cap = NA_BATCH;
+	__u64 token = 0;
+	int err, first = 1;
+	__u32 got;
+	void *k, *v;
 
-	keys = malloc(NA_BATCH * sizeof(*keys));
-	vals = malloc(NA_BATCH * sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
+	*n = 0;
+	*keys = malloc(cap * ksz);
+	*vals = malloc(cap * vsz);
+	if (!*keys || !*vals)
+		return -ENOMEM;
 	for (;;) {
-		n = NA_BATCH;
-		err = bpf_map_lookup_batch(st->socks_fd, first ? NULL : &token, &token, keys, vals, &n, &opts);
-		if (err)
-			err = -errno;
+		if (*n + NA_BATCH > cap) {
+			cap *= 2;
+			k = realloc(*keys, cap * ksz);
+			if (k)
+				*keys = k;
+			v = realloc(*vals, cap * vsz);
+			if (v)
+				*vals = v;
+			if (!k || !v)
+				return -ENOMEM;
+		}
+		got = NA_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, (char *)*keys + *n * ksz,
+					   (char *)*vals + *n * vsz, &got, &opts);
+		err = err ? -errno : 0;
 		first = 0;
-		if (snap->nrows + n > cap) {
-			struct na_sock_row *r;
-
-			cap = (snap->nrows + n) * 2;
-			r = realloc(snap->rows, cap * sizeof(*r));
-			if (!r) {
-				err = -ENOMEM;
-				goto out;
-			}
-			snap->rows = r;
-		}
-		for (i = 0; i < n; i++) {
-			snap->rows[snap->nrows].cookie = keys[i];
-			snap->rows[snap->nrows].s = vals[i];
-			snap->rows[snap->nrows].cgroup = NULL;
-			snap->nrows++;
-		}
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		if (err) {
-			na_err(err, "read %s/na_socks", st->root);
-			break;
-		}
+		*n += got;
+		if (err == -ENOENT)
+			return 0;
+		if (err)
+			return err;
 	}
-out:
+}
+
+static int read_socks(struct na_state *st, struct na_snapshot *snap)
+{
+	struct na_sock *vals = NULL;
+	__u64 *keys = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = batch_read(st->socks_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	if (!err) {
+		snap->rows = calloc(n ? n : 1, sizeof(*snap->rows));
+		err = snap->rows ? 0 : -ENOMEM;
+	}
+	for (i = 0; !err && i < n; i++) {
+		snap->rows[i].cookie = keys[i];
+		snap->rows[i].s = vals[i];
+	}
+	if (!err)
+		snap->nrows = n;
+	else
+		na_err(err, "read %s/na_socks", st->root);
 	free(keys);
 	free(vals);
 	return err;
 }
 
+static int read_closed(struct na_state *st, struct na_snapshot *snap)
+{
+	struct na_closed_key *keys = NULL;
+	struct na_closed *vals = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = batch_read(st->closed_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	if (!err) {
+		snap->closed = calloc(n ? n : 1, sizeof(*snap->closed));
+		err = snap->closed ? 0 : -ENOMEM;
+	}
+	for (i = 0; !err && i < n; i++) {
+		snap->closed[i].k = keys[i];
+		snap->closed[i].c = vals[i];
+	}
+	if (!err)
+		snap->nclosed = n;
+	else
+		na_err(err, "read %s/na_closed", st->root);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/*
+ * Bytes the connection log holds, from the ring buffer's consumer and
+ * producer positions (its first two pages, mapped read-only).
+ */
+static uint64_t log_pending(int fd)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t pending = 0;
+	void *cons, *prod;
+
+	cons = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+	if (cons == MAP_FAILED)
+		return 0;
+	prod = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, page);
+	if (prod != MAP_FAILED) {
+		pending = __atomic_load_n((uint64_t *)prod, __ATOMIC_ACQUIRE) -
+			  __atomic_load_n((uint64_t *)cons, __ATOMIC_ACQUIRE);
+		munmap(prod, page);
+	}
+	munmap(cons, page);
+	return pending;
+}
+
 int na_state_read(struct na_state *st, struct na_snapshot *snap)
 {
+	struct timespec rt;
+	__u32 zero = 0;
 	size_t i;
 	int err;
 
@@ -317,7 +397,16 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 	err = read_attached(st, snap);
 	if (!err)
 		err = read_socks(st, snap);
+	if (!err)
+		err = read_closed(st, snap);
+	if (!err && bpf_map_lookup_elem(st->stats_fd, &zero, &snap->stats))
+		err = na_err(-errno, "read %s/na_stats", st->root);
+	if (!err)
+		snap->log_pending = log_pending(st->log_fd);
 	snap->boot_ns = na_boot_ns();
+	clock_gettime(CLOCK_REALTIME, &rt);
+	snap->realtime_off = (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) -
+			     (int64_t)snap->boot_ns;
 	if (!err)
 		err = na_cgpaths_new(&snap->paths);
 	if (err) {
@@ -329,6 +418,8 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 			na_cgpaths_add_tree(snap->paths, snap->att[i].a.path);
 	for (i = 0; i < snap->nrows; i++)
 		snap->rows[i].cgroup = na_cgpaths_get(snap->paths, snap->rows[i].s.cgroup_id);
+	for (i = 0; i < snap->nclosed; i++)
+		snap->closed[i].cgroup = na_cgpaths_get(snap->paths, snap->closed[i].k.cgroup_id);
 	return 0;
 }
 
@@ -336,6 +427,7 @@ void na_snapshot_free(struct na_snapshot *snap)
 {
 	free(snap->att);
 	free(snap->rows);
+	free(snap->closed);
 	na_cgpaths_free(snap->paths);
 	memset(snap, 0, sizeof(*snap));
 }

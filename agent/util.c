@@ -61,3 +61,17 @@ uint64_t na_boot_ns(void)
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+const char *na_tcp_state_name(uint8_t state)
+{
+	static const char *const names[] = {
+		[NA_TCP_ESTABLISHED] = "established", [NA_TCP_SYN_SENT] = "syn-sent",
+		[NA_TCP_SYN_RECV] = "syn-recv",       [NA_TCP_FIN_WAIT1] = "fin-wait-1",
+		[NA_TCP_FIN_WAIT2] = "fin-wait-2",    [NA_TCP_TIME_WAIT] = "time-wait",
+		[NA_TCP_CLOSE] = "close",             [NA_TCP_CLOSE_WAIT] = "close-wait",
+		[NA_TCP_LAST_ACK] = "last-ack",       [NA_TCP_LISTEN] = "listen",
+		[NA_TCP_CLOSING] = "closing",         [NA_TCP_NEW_SYN_RECV] = "new-syn-recv",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "";
+}

@@ -5,8 +5,8 @@
  * payload bytes. Semantics: docs/accounting.md. Design: docs/design.md.
  *
  * One copy of this object is loaded per attached cgroup (self_token in
- * rodata); na_socks, na_attached, na_active, na_sk_owner and na_meta are
- * shared between the copies through bpffs pins, na_totals is private to each.
+ * rodata); every map but na_totals is shared between the copies through
+ * bpffs pins, na_totals is private to each.
  *
  * Nested attachments run several copies for one packet, innermost first (the
  * kernel builds a cgroup's effective program array leaf first). Exactly one
@@ -80,6 +80,28 @@ struct {
 	__type(value, struct na_meta);
 } na_meta SEC(".maps");
 
+/* Sockets that can send nothing more, folded per (cgroup, owner, peer). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NA_DEFAULT_MAX_CLOSED);
+	__type(key, struct na_closed_key);
+	__type(value, struct na_closed);
+} na_closed SEC(".maps");
+
+/* One struct na_conn per socket that ended, for `netacct log`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, NA_DEFAULT_LOG_BYTES);
+} na_log SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct na_stats);
+} na_stats SEC(".maps");
+
 static __always_inline void counters_add(struct na_counters *c, const struct na_pkt *p)
 {
 	__sync_fetch_and_add(&c->packets, p->segs);
@@ -88,11 +110,12 @@ static __always_inline void counters_add(struct na_counters *c, const struct na_
 	__sync_fetch_and_add(&c->payload_bytes, p->payload_bytes);
 }
 
-static __always_inline void copy_owner(struct na_sock *s, const struct na_owner *o)
+static __always_inline void copy_owner(struct na_sock *s, const struct na_owner *o, __u8 src)
 {
 	s->pid = o->pid;
 	s->uid = o->uid;
 	__builtin_memcpy(s->comm, o->comm, NA_COMM_LEN);
+	s->owner_src = src;
 }
 
 enum row_create {
@@ -119,23 +142,45 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	/* A TCP socket in CLOSE sends only its last RST: its row is gone for good. */
 	if (sk->protocol == IPPROTO_TCP && sk->state == NA_TCP_CLOSE)
 		return ROW_NONE;
-	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, 0);
+	/*
+	 * A listener gets storage at its first packet (the first SYN), so that the
+	 * kernel clones it into every connection it accepts from then on: a row
+	 * whose storage was made for another socket is the server side.
+	 */
+	o = bpf_sk_storage_get(&na_sk_owner, sk, 0,
+			       sk->state == NA_TCP_LISTEN ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 	if (o && (o->flags & NA_OWNER_RELEASED))
 		return ROW_NONE;
+	if (o && sk->state == NA_TCP_LISTEN && !o->cookie) {
+		o->cookie = cookie;
+		o->flags |= NA_OWNER_LISTENER;
+	}
 
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.acct_token = self_token;
 	s.first_ns = bpf_ktime_get_boot_ns();
+	s.last_ns = s.first_ns;
 	s.uid = (__u32)-1;
-	if (o && (o->flags & NA_OWNER_KNOWN))
-		copy_owner(&s, o);
+	if (o && o->cookie && o->cookie != cookie) {
+		s.flags |= NA_ROW_ACCEPTED;
+		if (o->flags & NA_OWNER_KNOWN)
+			copy_owner(&s, o, NA_OWN_LISTENER);
+	} else if (o && (o->flags & NA_OWNER_KNOWN)) {
+		copy_owner(&s, o, o->src);
+	}
 	s.family = p->family;
 	s.proto = p->proto;
+	if (sk->protocol == IPPROTO_TCP)
+		s.state = sk->state;
 	na_pkt_endpoints(skb, p, ih, dir, sk->dst_port != 0, &s);
 	s.dir[dir].packets = p->segs;
 	s.dir[dir].ip_hdr_bytes = p->ip_hdr_bytes;
 	s.dir[dir].l4_hdr_bytes = p->l4_hdr_bytes;
 	s.dir[dir].payload_bytes = p->payload_bytes;
+	if (p->proto == NA_P_TCP && p->has_ports) {
+		s.hi_seq[dir] = p->seq + (__u32)p->payload_bytes;
+		s.flags |= dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
+	}
 
 	err = bpf_map_update_elem(&na_socks, &cookie, &s, BPF_NOEXIST);
 	if (!err)
@@ -206,6 +251,53 @@ static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_sock *s,
 	return 0;
 }
 
+/*
+ * TCP payload below the highest sequence end seen in this direction was sent
+ * (or received) before: a retransmission (a duplicate). Serial numbers wrap,
+ * so comparisons are on the signed difference.
+ */
+static __always_inline void track_seq(struct na_sock *s, int dir, const struct na_pkt *p)
+{
+	__u32 bit = dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
+	__u32 seq = p->seq, end = seq + (__u32)p->payload_bytes, hi, prev;
+	__s32 below;
+	int i;
+
+	if (!(s->flags & bit)) {
+		s->hi_seq[dir] = end;
+		__sync_fetch_and_or(&s->flags, bit);
+		return;
+	}
+	hi = s->hi_seq[dir];
+	below = (__s32)(hi - seq);
+	if (below > 0)
+		__sync_fetch_and_add(&s->retrans_bytes[dir],
+				     (__u64)below < p->payload_bytes ? (__u64)below : p->payload_bytes);
+	for (i = 0; i < 3 && (__s32)(end - hi) > 0; i++) {
+		prev = __sync_val_compare_and_swap(&s->hi_seq[dir], hi, end);
+		if (prev == hi)
+			break;
+		hi = prev;
+	}
+}
+
+static __always_inline void row_add(struct __sk_buff *skb, struct na_sock *s, int dir,
+				    const struct na_pkt *p)
+{
+	struct bpf_tcp_sock *tp;
+	struct bpf_sock *sk;
+
+	counters_add(&s->dir[dir], p);
+	s->last_ns = bpf_ktime_get_boot_ns();
+	if (p->proto != NA_P_TCP || !p->has_ports)
+		return;
+	if (p->payload_bytes)
+		track_seq(s, dir, p);
+	/* RTT samples are taken on the ACKs that come in. */
+	if (dir == NA_RX && (sk = skb->sk) && (sk = bpf_sk_fullsock(sk)) && (tp = bpf_tcp_sock(sk)))
+		s->srtt_us = tp->srtt_us >> 3;
+}
+
 static __always_inline int account(struct __sk_buff *skb, int dir)
 {
 	int live = token_alive(self_token);
@@ -252,7 +344,7 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 			goto norow; /* deleted right after a racing insert: socket closed */
 	}
 	if (row_is_mine(skb, s, live))
-		counters_add(&s->dir[dir], &p);
+		row_add(skb, s, dir, &p);
 	return 1;
 norow:
 	if (live) {
@@ -274,39 +366,187 @@ int na_ingress(struct __sk_buff *skb)
 	return account(skb, NA_RX);
 }
 
-/* The caller of connect() owns the socket; pid/comm are meaningful only here. */
-static __always_inline void record_owner(struct bpf_sock_addr *ctx)
+/*
+ * The process in whose context socket(), connect() or an unconnected sendmsg()
+ * runs owns the socket; in cgroup_skb the current task is arbitrary. The owner
+ * goes into socket storage (cloned into accepted sockets) and into the row.
+ */
+static __always_inline void record_owner(struct bpf_sock *sk, __u64 cookie, __u8 src)
 {
 	struct na_owner *o;
 	struct na_sock *s;
-	__u64 cookie;
 
-	o = bpf_sk_storage_get(&na_sk_owner, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o)
 		return;
+	/* sendmsg runs per datagram: only the first sender is recorded. */
+	if (src == NA_OWN_SENDMSG && (o->flags & NA_OWNER_KNOWN))
+		return;
+	o->cookie = cookie;
 	o->pid = bpf_get_current_pid_tgid() >> 32;
 	o->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
-	o->flags = NA_OWNER_KNOWN;
+	o->flags |= NA_OWNER_KNOWN;
+	o->src = src;
 
-	cookie = bpf_get_socket_cookie(ctx);
 	s = bpf_map_lookup_elem(&na_socks, &cookie);
-	if (s)
-		copy_owner(s, o);
+	if (s && (src == NA_OWN_CONNECT || s->owner_src == NA_OWN_NONE || s->owner_src == NA_OWN_UNKNOWN))
+		copy_owner(s, o, src);
+}
+
+SEC("cgroup/sock_create")
+int na_sock_create(struct bpf_sock *sk)
+{
+	record_owner(sk, bpf_get_socket_cookie(sk), NA_OWN_CREATE);
+	return 1;
 }
 
 SEC("cgroup/connect4")
 int na_connect4(struct bpf_sock_addr *ctx)
 {
-	record_owner(ctx);
+	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_CONNECT);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int na_connect6(struct bpf_sock_addr *ctx)
 {
-	record_owner(ctx);
+	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_CONNECT);
 	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int na_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_SENDMSG);
+	return 1;
+}
+
+SEC("cgroup/sendmsg6")
+int na_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_SENDMSG);
+	return 1;
+}
+
+static __always_inline void stat_add(__u32 field, __u64 v)
+{
+	__u32 zero = 0;
+	struct na_stats *st = bpf_map_lookup_elem(&na_stats, &zero);
+
+	if (!st)
+		return;
+	if (field == 0)
+		__sync_fetch_and_add(&st->closed_evicted, v);
+	else if (field == 1)
+		__sync_fetch_and_add(&st->log_dropped, v);
+	else
+		__sync_fetch_and_add(&st->log_written, v);
+}
+
+static __always_inline void closed_add(struct na_closed *c, const struct na_sock *s, __u64 now)
+{
+	int d;
+
+	__sync_fetch_and_add(&c->conns, 1);
+	for (d = 0; d < NA_NDIR; d++) {
+		__sync_fetch_and_add(&c->dir[d].packets, s->dir[d].packets);
+		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, s->dir[d].ip_hdr_bytes);
+		__sync_fetch_and_add(&c->dir[d].l4_hdr_bytes, s->dir[d].l4_hdr_bytes);
+		__sync_fetch_and_add(&c->dir[d].payload_bytes, s->dir[d].payload_bytes);
+		__sync_fetch_and_add(&c->retrans_bytes[d], s->retrans_bytes[d]);
+	}
+	/* Times only order the rows; a lost race between two closes moves them by nanoseconds. */
+	if (s->first_ns < c->first_ns)
+		c->first_ns = s->first_ns;
+	if (now > c->last_ns)
+		c->last_ns = now;
+}
+
+static __always_inline void closed_fold(const struct na_sock *s, __u64 now)
+{
+	struct na_closed_key k = {};
+	struct na_closed *c, init = {};
+	int err;
+
+	k.cgroup_id = s->cgroup_id;
+	k.pid = s->pid;
+	__builtin_memcpy(k.comm, s->comm, NA_COMM_LEN);
+	k.proto = s->proto;
+	k.family = s->family;
+	__builtin_memcpy(k.raddr, s->raddr, 16);
+	/* A server's peers connect from ephemeral ports: fold them per peer address. */
+	if (!(s->flags & NA_ROW_ACCEPTED))
+		k.rport = s->rport;
+
+	c = bpf_map_lookup_elem(&na_closed, &k);
+	if (!c) {
+		init.first_ns = s->first_ns;
+		init.last_ns = now;
+		init.uid = s->uid;
+		if (s->flags & NA_ROW_ACCEPTED)
+			init.flags = NA_CLOSED_SERVER;
+		err = bpf_map_update_elem(&na_closed, &k, &init, BPF_NOEXIST);
+		if (err && err != -17 /* EEXIST: another CPU made it */) {
+			stat_add(0, 1);
+			return;
+		}
+		c = bpf_map_lookup_elem(&na_closed, &k);
+		if (!c) {
+			stat_add(0, 1);
+			return;
+		}
+	}
+	closed_add(c, s, now);
+}
+
+static __always_inline void log_conn(__u64 cookie, const struct na_sock *s, __u64 now)
+{
+	struct na_conn *r = bpf_ringbuf_reserve(&na_log, sizeof(*r), 0);
+
+	if (!r) {
+		stat_add(1, 1);
+		return;
+	}
+	r->cookie = cookie;
+	r->cgroup_id = s->cgroup_id;
+	r->start_ns = s->first_ns;
+	r->end_ns = now;
+	r->pid = s->pid;
+	r->uid = s->uid;
+	__builtin_memcpy(r->comm, s->comm, NA_COMM_LEN);
+	__builtin_memcpy(r->laddr, s->laddr, 16);
+	__builtin_memcpy(r->raddr, s->raddr, 16);
+	r->lport = s->lport;
+	r->rport = s->rport;
+	r->family = s->family;
+	r->proto = s->proto;
+	r->owner_src = s->owner_src;
+	r->flags = s->flags & NA_ROW_ACCEPTED;
+	__builtin_memcpy(r->dir, s->dir, sizeof(r->dir));
+	r->retrans_bytes[0] = s->retrans_bytes[0];
+	r->retrans_bytes[1] = s->retrans_bytes[1];
+	bpf_ringbuf_submit(r, 0);
+	stat_add(2, 1);
+}
+
+/*
+ * A socket can send nothing more: fold its row into na_closed, log it, drop
+ * it. NA_ROW_ENDED claims the row, so that two enders (nested sock_release
+ * copies) fold it once; the element stays readable until an RCU grace period
+ * after the delete.
+ */
+static __always_inline void row_end(__u64 cookie)
+{
+	struct na_sock *s = bpf_map_lookup_elem(&na_socks, &cookie);
+	__u64 now;
+
+	if (!s || (__sync_fetch_and_or(&s->flags, NA_ROW_ENDED) & NA_ROW_ENDED))
+		return;
+	now = bpf_ktime_get_boot_ns();
+	closed_fold(s, now);
+	log_conn(cookie, s, now);
+	bpf_map_delete_elem(&na_socks, &cookie);
 }
 
 /*
@@ -318,7 +558,6 @@ SEC("cgroup/sock_release")
 int na_release(struct bpf_sock *sk)
 {
 	struct na_owner *o;
-	__u64 cookie;
 
 	if (sk->protocol == IPPROTO_TCP)
 		return 1;
@@ -326,27 +565,53 @@ int na_release(struct bpf_sock *sk)
 	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (o)
 		o->flags |= NA_OWNER_RELEASED;
-	cookie = bpf_get_socket_cookie(sk);
-	bpf_map_delete_elem(&na_socks, &cookie);
+	row_end(bpf_get_socket_cookie(sk));
 	return 1;
 }
 
 /*
- * A full TCP socket that enters TCP_CLOSE can send only an RST (not given a
- * row, see sock_row_create); TIME_WAIT is handled by a minisock that cgroup
- * programs never see. This is the one point where a TCP row can go.
+ * Every TCP state change, system-wide: a row follows its socket's state, and
+ * ends when a full socket enters TCP_CLOSE. After that it can send only an
+ * RST (not given a row, see sock_row_create); TIME_WAIT and orphaned
+ * FIN_WAIT2 are minisocks that cgroup programs never see.
  */
 SEC("tp_btf/inet_sock_set_state")
 int na_tcp_state(__u64 *ctx)
 {
 	void *sk = (void *)ctx[0];
 	int newstate = (int)ctx[2];
+	struct na_sock *s;
 	__u64 cookie;
 
-	if (newstate != NA_TCP_CLOSE)
-		return 0;
 	cookie = bpf_get_socket_cookie(sk);
-	bpf_map_delete_elem(&na_socks, &cookie);
+	if (newstate == NA_TCP_CLOSE) {
+		row_end(cookie);
+		return 0;
+	}
+	s = bpf_map_lookup_elem(&na_socks, &cookie);
+	if (s)
+		s->state = newstate;
+	return 0;
+}
+
+/* An owner found in user space (sock_diag + /proc) for a row that had none. */
+SEC("syscall")
+int na_set_owner(struct na_set_owner_args *args)
+{
+	__u64 cookie = args->cookie;
+	struct na_sock *s = bpf_map_lookup_elem(&na_socks, &cookie);
+
+	if (!s) {
+		args->result = -2; /* -ENOENT */
+		return 0;
+	}
+	if (s->owner_src == NA_OWN_NONE || s->owner_src == NA_OWN_UNKNOWN) {
+		s->pid = args->pid;
+		s->uid = args->uid;
+		__builtin_memcpy(s->comm, args->comm, NA_COMM_LEN);
+		s->owner_src = args->src;
+	}
+	args->result = 0;
 	return 0;
 }
 

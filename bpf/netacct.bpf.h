@@ -10,7 +10,6 @@
 #ifndef NETACCT_BPF_H
 #define NETACCT_BPF_H
 
-#define NA_TCP_CLOSE 7
 #define NA_MAX_EXTHDRS 8
 
 #define NA_IPPROTO_HOPOPTS 0
@@ -33,6 +32,7 @@ struct na_pkt {
 	__u8 proto;
 	__u8 bad;            /* headers could not be parsed: all bytes are payload of 'other' */
 	__u8 has_ports;      /* TCP/UDP header present at l4_off */
+	__u32 seq;           /* TCP: sequence number of the first payload byte */
 };
 
 union na_iphdr {
@@ -74,15 +74,17 @@ static __always_inline __u8 na_proto_class(__u8 ipproto, __u8 family)
 static __always_inline int na_l4_len(struct __sk_buff *skb, __u32 off, __u32 len,
 				     struct na_pkt *p)
 {
-	__u8 doff;
+	__u8 h[9]; /* seq, ack_seq, data offset */
+	__u32 doff;
 
 	switch (p->proto) {
 	case NA_P_TCP:
-		if (na_load(skb, off + 12, &doff, 1))
+		if (na_load(skb, off + 4, h, sizeof(h)))
 			return -1;
-		doff = (doff >> 4) * 4;
+		doff = (h[8] >> 4) * 4;
 		if (doff < 20 || off + doff > len)
 			return -1;
+		p->seq = (__u32)h[0] << 24 | (__u32)h[1] << 16 | (__u32)h[2] << 8 | h[3];
 		p->has_ports = 1;
 		return doff;
 	case NA_P_UDP:

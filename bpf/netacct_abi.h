@@ -10,10 +10,12 @@
 
 #include <linux/types.h>
 
-#define NA_ABI_VERSION 1
+#define NA_ABI_VERSION 2
 
 #define NA_COMM_LEN 16
 #define NA_DEFAULT_MAX_SOCKETS 65536
+#define NA_DEFAULT_MAX_CLOSED 16384
+#define NA_DEFAULT_LOG_BYTES (4u << 20) /* ring buffer of connection records */
 #define NA_MAX_ATTACHED 1024 /* slots in na_active; a power of two */
 #define NA_MAX_LEVEL 63      /* deepest attachable cgroup level */
 
@@ -55,11 +57,45 @@ struct na_counters {
 	__u64 payload_bytes; /* skb->len minus one skb's headers */
 };
 
+/* Where a row's owner (pid, uid, comm) came from. */
+enum na_owner_src {
+	NA_OWN_NONE = 0,
+	NA_OWN_CREATE = 1,   /* cgroup/sock_create: the process that called socket() */
+	NA_OWN_CONNECT = 2,  /* cgroup/connect4/6 */
+	NA_OWN_SENDMSG = 3,  /* cgroup/sendmsg4/6: an unconnected UDP sender */
+	NA_OWN_LISTENER = 4, /* accepted connection: its listener's owner (cloned storage) */
+	NA_OWN_PROC = 5,     /* resolved in user space: sock_diag inode -> /proc/PID/fd */
+	NA_OWN_UNKNOWN = 6,  /* user space looked and found no process */
+};
+
+/* TCP states, the kernel's numbering (include/net/tcp_states.h). */
+enum na_tcp_state {
+	NA_TCP_ESTABLISHED = 1,
+	NA_TCP_SYN_SENT = 2,
+	NA_TCP_SYN_RECV = 3,
+	NA_TCP_FIN_WAIT1 = 4,
+	NA_TCP_FIN_WAIT2 = 5,
+	NA_TCP_TIME_WAIT = 6,
+	NA_TCP_CLOSE = 7,
+	NA_TCP_CLOSE_WAIT = 8,
+	NA_TCP_LAST_ACK = 9,
+	NA_TCP_LISTEN = 10,
+	NA_TCP_CLOSING = 11,
+	NA_TCP_NEW_SYN_RECV = 12,
+};
+
+/* na_sock.flags */
+#define NA_ROW_TX_SEQ   (1U << 0) /* hi_seq[NA_TX] is set */
+#define NA_ROW_RX_SEQ   (1U << 1) /* hi_seq[NA_RX] is set */
+#define NA_ROW_ACCEPTED (1U << 2) /* server side of a connection (accepted from a listener) */
+#define NA_ROW_ENDED    (1U << 3) /* being folded into na_closed: ends once */
+
 /* na_socks value: one live socket, keyed by socket cookie (__u64). */
 struct na_sock {
 	__u64 cgroup_id;  /* leaf cgroup of the socket */
 	__u64 acct_token; /* attachment whose copy of the programs counts this row */
 	__u64 first_ns;   /* bpf_ktime_get_boot_ns() at the first packet */
+	__u64 last_ns;    /* ... at the last packet */
 	__u32 pid;        /* owner tgid, 0 = unknown */
 	__u32 uid;        /* owner uid, (__u32)-1 = unknown */
 	char comm[NA_COMM_LEN];
@@ -69,8 +105,13 @@ struct na_sock {
 	__u16 rport;      /* host byte order, 0 = not connected */
 	__u8 family;      /* enum na_family */
 	__u8 proto;       /* enum na_proto */
-	__u8 pad[2];
+	__u8 state;       /* enum na_tcp_state; 0 for other protocols */
+	__u8 owner_src;   /* enum na_owner_src */
+	__u32 srtt_us;    /* TCP smoothed RTT (bpf_tcp_sock), 0 = no sample */
+	__u32 flags;      /* NA_ROW_* */
+	__u32 hi_seq[NA_NDIR]; /* TCP: end of the highest sequence seen, per direction */
 	struct na_counters dir[NA_NDIR];
+	__u64 retrans_bytes[NA_NDIR]; /* TCP payload below hi_seq: tx re-sent, rx duplicates */
 };
 
 /*
@@ -86,16 +127,84 @@ struct na_totals {
 	__u64 norow_bytes;
 };
 
-/* Socket-local storage (na_sk_owner): owner as seen by connect4/6. */
+/* Socket-local storage (na_sk_owner), cloned to accepted sockets. */
 struct na_owner {
+	__u64 cookie;           /* the socket it was created for: another one = inherited */
 	__u32 pid;
 	__u32 uid;
 	char comm[NA_COMM_LEN];
 	__u32 flags;            /* NA_OWNER_* */
-	__u32 pad;
+	__u8 src;               /* enum na_owner_src */
+	__u8 pad[3];
 };
 #define NA_OWNER_KNOWN    (1U << 0)
 #define NA_OWNER_RELEASED (1U << 1) /* sock_release seen: never re-create the row */
+#define NA_OWNER_LISTENER (1U << 2) /* a listener: sockets carrying a clone were accepted */
+
+/*
+ * na_closed: sockets that can send nothing more, folded per (cgroup, owner,
+ * proto, family, peer). A server's accepted connections fold without the
+ * peer's ephemeral port (rport 0) so that a busy server stays bounded.
+ */
+struct na_closed_key {
+	__u64 cgroup_id;
+	__u32 pid;
+	char comm[NA_COMM_LEN];
+	__u8 proto;
+	__u8 family;
+	__u16 rport;
+	__u8 raddr[16];
+};
+
+#define NA_CLOSED_SERVER (1U << 0) /* accepted connections */
+struct na_closed {
+	__u64 conns;
+	__u64 first_ns;         /* earliest first packet of the folded sockets */
+	__u64 last_ns;          /* latest close */
+	__u32 uid;
+	__u32 flags;            /* NA_CLOSED_* */
+	struct na_counters dir[NA_NDIR];
+	__u64 retrans_bytes[NA_NDIR];
+};
+
+/* Ring buffer record (na_log): one per socket that can send nothing more. */
+struct na_conn {
+	__u64 cookie;
+	__u64 cgroup_id;
+	__u64 start_ns;         /* first packet (boot ns) */
+	__u64 end_ns;           /* the socket's end (boot ns) */
+	__u32 pid;
+	__u32 uid;
+	char comm[NA_COMM_LEN];
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 proto;
+	__u8 owner_src;
+	__u8 flags;             /* NA_ROW_ACCEPTED */
+	struct na_counters dir[NA_NDIR];
+	__u64 retrans_bytes[NA_NDIR];
+};
+
+/* na_stats (array, one entry): shared counters that belong to no attachment. */
+struct na_stats {
+	__u64 closed_evicted;   /* closed sockets not folded: na_closed full (bytes stay in totals) */
+	__u64 log_dropped;      /* connection records lost: ring buffer full */
+	__u64 log_written;
+	__u64 pad;
+};
+
+/* ctx of the na_set_owner syscall program: an owner resolved in user space. */
+struct na_set_owner_args {
+	__u64 cookie;
+	__u32 pid;
+	__u32 uid;
+	char comm[NA_COMM_LEN];
+	__u32 src;              /* NA_OWN_PROC or NA_OWN_UNKNOWN */
+	__s32 result;           /* 0, or -ENOENT: no such row */
+};
 
 /* na_attached value, keyed by attached cgroup id (__u64). */
 #define NA_PATH_MAX 512
@@ -113,6 +222,8 @@ struct na_meta {
 	__u32 max_sockets;
 	__u64 created_realtime;
 	__u64 next_seq;         /* for NA_TOKEN() */
+	__u32 max_closed;
+	__u32 log_bytes;
 };
 
 /* ctx of the na_sweep syscall program: release every row owned by token. */
@@ -123,11 +234,16 @@ struct na_sweep_args {
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
-_Static_assert(sizeof(struct na_sock) == 152, "na_sock layout");
+_Static_assert(sizeof(struct na_sock) == 192, "na_sock layout");
+_Static_assert(sizeof(struct na_closed_key) == 48, "na_closed_key layout");
+_Static_assert(sizeof(struct na_closed) == 112, "na_closed layout");
+_Static_assert(sizeof(struct na_conn) == 176, "na_conn layout");
+_Static_assert(sizeof(struct na_stats) == 32, "na_stats layout");
+_Static_assert(sizeof(struct na_set_owner_args) == 40, "na_set_owner_args layout");
 _Static_assert(sizeof(struct na_totals) == 104, "na_totals layout");
-_Static_assert(sizeof(struct na_owner) == 32, "na_owner layout");
+_Static_assert(sizeof(struct na_owner) == 40, "na_owner layout");
 _Static_assert(sizeof(struct na_attach) == 544, "na_attach layout");
-_Static_assert(sizeof(struct na_meta) == 24, "na_meta layout");
+_Static_assert(sizeof(struct na_meta) == 32, "na_meta layout");
 _Static_assert(sizeof(struct na_sweep_args) == 16, "na_sweep_args layout");
 #endif
 

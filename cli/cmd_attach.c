@@ -10,27 +10,47 @@
 #include "commands.h"
 #include "format.h"
 
+static int parse_size(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno || *end || !*s || s[0] == '-' || *out < min || *out > max ? -EINVAL : 0;
+}
+
 int cmd_attach(int argc, char **argv, const struct na_global *g)
 {
 	static const struct option opts[] = {
 		{ "max-sockets", required_argument, NULL, 'm' },
+		{ "max-closed", required_argument, NULL, 'c' },
+		{ "log-size", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct na_attach_opts ao = { .pin_root = g->pin_root };
 	int o, i, err, rc = NA_EXIT_OK;
 	unsigned long v;
-	char *end;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'm':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' || v < 16 || v > (1ul << 24))
+			if (parse_size(optarg, 16, 1ul << 24, &v))
 				return na_usage_error("attach", "--max-sockets '%s': a number from 16 to 16777216",
 						      optarg);
 			ao.max_sockets = (uint32_t)v;
+			break;
+		case 'c':
+			if (parse_size(optarg, 16, 1ul << 24, &v))
+				return na_usage_error("attach", "--max-closed '%s': a number from 16 to 16777216",
+						      optarg);
+			ao.max_closed = (uint32_t)v;
+			break;
+		case 'l':
+			if (parse_size(optarg, 4096, 1ul << 30, &v) || (v & (v - 1)))
+				return na_usage_error("attach", "--log-size '%s': bytes, a power of two from 4096 to 1073741824",
+						      optarg);
+			ao.log_bytes = (uint32_t)v;
 			break;
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "attach" }, g);
@@ -111,6 +131,13 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 	json_object_object_add(root, "abi_version", json_object_new_int(s->meta.abi_version));
 	json_object_object_add(root, "live_sockets", json_object_new_uint64(s->nrows));
 	json_object_object_add(root, "max_sockets", json_object_new_uint64(s->meta.max_sockets));
+	json_object_object_add(root, "closed_aggregates", json_object_new_uint64(s->nclosed));
+	json_object_object_add(root, "max_closed", json_object_new_uint64(s->meta.max_closed));
+	json_object_object_add(root, "closed_evicted", json_object_new_uint64(s->stats.closed_evicted));
+	json_object_object_add(root, "log_bytes", json_object_new_uint64(s->meta.log_bytes));
+	json_object_object_add(root, "log_pending_bytes", json_object_new_uint64(s->log_pending));
+	json_object_object_add(root, "log_written", json_object_new_uint64(s->stats.log_written));
+	json_object_object_add(root, "log_dropped", json_object_new_uint64(s->stats.log_dropped));
 	for (i = 0; i < s->natt; i++) {
 		const struct na_att_state *a = &s->att[i];
 		json_object *o = json_object_new_object();
@@ -134,9 +161,6 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 	json_object_put(root);
 }
 
-/* Programs attached per cgroup: egress, ingress, connect4, connect6, sock_release. */
-#define NA_CG_PROGS 5
-
 static void status_text(const struct na_global *g, const struct na_snapshot *s)
 {
 	char when[32], tx[16], rx[16];
@@ -145,6 +169,13 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 	printf("pin root:     %s (ABI %u)\n", g->pin_root, s->meta.abi_version);
 	printf("live sockets: %zu of %u (%.1f%%)\n", s->nrows, s->meta.max_sockets,
 	       s->meta.max_sockets ? 100.0 * (double)s->nrows / s->meta.max_sockets : 0.0);
+	printf("closed:       %zu of %u aggregates (%.1f%%), %llu closed sockets not kept (table full)\n",
+	       s->nclosed, s->meta.max_closed,
+	       s->meta.max_closed ? 100.0 * (double)s->nclosed / s->meta.max_closed : 0.0,
+	       (unsigned long long)s->stats.closed_evicted);
+	printf("log:          %llu of %u bytes waiting, %llu records written, %llu dropped (buffer full)\n",
+	       (unsigned long long)s->log_pending, s->meta.log_bytes, (unsigned long long)s->stats.log_written,
+	       (unsigned long long)s->stats.log_dropped);
 	printf("attached:     %zu cgroup%s\n\n", s->natt, s->natt == 1 ? "" : "s");
 	printf("%-32s %10s %5s %-19s %10s %10s %9s %9s %9s\n", "CGROUP", "ID", "PROGS", "SINCE", "TX", "RX",
 	       "OVERFLOW", "PARSE_ERR", "NO_ROW");
@@ -155,7 +186,7 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 		na_time_str(when, sizeof(when), a->a.attach_realtime);
 		na_human_bytes(tx, sizeof(tx), (double)na_counters_bytes(&a->t.dir[NA_TX]), 0);
 		na_human_bytes(rx, sizeof(rx), (double)na_counters_bytes(&a->t.dir[NA_RX]), 0);
-		snprintf(progs, sizeof(progs), "%d/%d", a->programs, NA_CG_PROGS);
+		snprintf(progs, sizeof(progs), "%d/%d", a->programs, na_cgroup_prog_count());
 		printf("%-32s %10llu %5s %-19s %10s %10s %9llu %9llu %9llu%s\n", a->a.path,
 		       (unsigned long long)a->a.cgroup_id, progs, when, tx, rx,
 		       (unsigned long long)a->t.overflow_packets, (unsigned long long)a->t.parse_errors,

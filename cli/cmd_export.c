@@ -21,11 +21,12 @@ static const char *const cols[] = {
 	"kind", "cgroup_id", "cgroup", "pid", "comm", "proto", "family", "laddr", "lport", "raddr",
 	"rport", "conns", "tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
 	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes",
+	"uid", "state", "tx_retrans_bytes", "rx_dup_bytes", "srtt_us", "first_seen", "last_seen",
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 enum { C_KIND, C_CGID, C_CGROUP, C_PID, C_COMM, C_PROTO, C_FAMILY, C_LADDR, C_LPORT, C_RADDR,
-       C_RPORT, C_CONNS, C_TX };
+       C_RPORT, C_CONNS, C_TX, C_UID = C_TX + 8, C_STATE, C_RETRANS, C_DUP, C_SRTT, C_FIRST, C_LAST };
 
 static void put_str(struct field *f, const char *s)
 {
@@ -81,6 +82,28 @@ static void emit(const struct field *f, int json)
 	fputs("\r\n", stdout); /* RFC 4180 records end in CRLF */
 }
 
+/* Boot-time ns as ISO 8601 UTC with milliseconds. */
+static void put_time(struct field *f, char *buf, size_t len, const struct na_snapshot *snap, uint64_t boot_ns)
+{
+	if (!boot_ns) {
+		put_str(f, NULL);
+		return;
+	}
+	na_iso_time(buf, len, (int64_t)boot_ns + snap->realtime_off);
+	put_str(f, buf);
+}
+
+static void put_owner(struct field *f, uint32_t pid, uint32_t uid, const char *comm16, char *comm)
+{
+	memcpy(comm, comm16, NA_COMM_LEN);
+	comm[NA_COMM_LEN] = '\0';
+	if (pid)
+		put_u64(&f[C_PID], pid);
+	put_str(&f[C_COMM], comm);
+	if (uid != (uint32_t)-1)
+		put_u64(&f[C_UID], uid);
+}
+
 static int cmp_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
@@ -103,6 +126,19 @@ static int row_cmp(const void *pa, const void *pb)
 	return CMP(a->cookie, b->cookie);
 }
 
+static int closed_cmp(const void *pa, const void *pb)
+{
+	const struct na_closed_row *a = pa, *b = pb;
+	int c;
+
+	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = CMP(a->k.cgroup_id, b->k.cgroup_id)) ||
+	    (c = CMP(a->k.pid, b->k.pid)) || (c = strncmp(a->k.comm, b->k.comm, NA_COMM_LEN)) ||
+	    (c = CMP(a->k.proto, b->k.proto)) || (c = CMP(a->k.family, b->k.family)) ||
+	    (c = memcmp(a->k.raddr, b->k.raddr, 16)))
+		return c;
+	return CMP(a->k.rport, b->k.rport);
+}
+
 static int att_cmp(const void *pa, const void *pb)
 {
 	const struct na_att_state *a = pa, *b = pb;
@@ -120,6 +156,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 		{},
 	};
 	struct field f[NCOLS];
+	char t1[40], t2[40];
 	struct na_state *st = NULL;
 	struct na_snapshot snap;
 	struct na_filter flt;
@@ -150,6 +187,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 
 	qsort(snap.att, snap.natt, sizeof(*snap.att), att_cmp);
 	qsort(snap.rows, snap.nrows, sizeof(*snap.rows), row_cmp);
+	qsort(snap.closed, snap.nclosed, sizeof(*snap.closed), closed_cmp);
 	if (!json) {
 		for (i = 0; i < NCOLS; i++)
 			printf("%s%s", i ? "," : "", cols[i]);
@@ -176,11 +214,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 		put_str(&f[C_KIND], "socket");
 		put_u64(&f[C_CGID], r->s.cgroup_id);
 		put_str(&f[C_CGROUP], r->cgroup);
-		if (r->s.pid)
-			put_u64(&f[C_PID], r->s.pid);
-		memcpy(comm, r->s.comm, NA_COMM_LEN);
-		comm[NA_COMM_LEN] = '\0';
-		put_str(&f[C_COMM], comm);
+		put_owner(f, r->s.pid, r->s.uid, r->s.comm, comm);
 		put_str(&f[C_PROTO], na_proto_name(r->s.proto));
 		put_str(&f[C_FAMILY], na_family_name(r->s.family));
 		na_addr_str(r->s.family, r->s.laddr, laddr, sizeof(laddr));
@@ -193,6 +227,38 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 			put_u64(&f[C_RPORT], r->s.rport);
 		put_u64(&f[C_CONNS], 1);
 		put_counters(f, r->s.dir);
+		put_str(&f[C_STATE], na_tcp_state_name(r->s.state));
+		put_u64(&f[C_RETRANS], r->s.retrans_bytes[NA_TX]);
+		put_u64(&f[C_DUP], r->s.retrans_bytes[NA_RX]);
+		if (r->s.srtt_us)
+			put_u64(&f[C_SRTT], r->s.srtt_us);
+		put_time(&f[C_FIRST], t1, sizeof(t1), &snap, r->s.first_ns);
+		put_time(&f[C_LAST], t2, sizeof(t2), &snap, r->s.last_ns);
+		emit(f, json);
+	}
+	for (i = 0; i < snap.nclosed; i++) {
+		const struct na_closed_row *r = &snap.closed[i];
+
+		if (!na_filter_match(&flt, r->cgroup, r->k.cgroup_id))
+			continue;
+		memset(f, 0, sizeof(f));
+		put_str(&f[C_KIND], "closed");
+		put_u64(&f[C_CGID], r->k.cgroup_id);
+		put_str(&f[C_CGROUP], r->cgroup);
+		put_owner(f, r->k.pid, r->c.uid, r->k.comm, comm);
+		put_str(&f[C_PROTO], na_proto_name(r->k.proto));
+		put_str(&f[C_FAMILY], na_family_name(r->k.family));
+		na_addr_str(r->k.family, r->k.raddr, raddr, sizeof(raddr));
+		put_str(&f[C_RADDR], raddr);
+		if (r->k.rport)
+			put_u64(&f[C_RPORT], r->k.rport);
+		put_u64(&f[C_CONNS], r->c.conns);
+		put_counters(f, r->c.dir);
+		put_str(&f[C_STATE], "closed");
+		put_u64(&f[C_RETRANS], r->c.retrans_bytes[NA_TX]);
+		put_u64(&f[C_DUP], r->c.retrans_bytes[NA_RX]);
+		put_time(&f[C_FIRST], t1, sizeof(t1), &snap, r->c.first_ns);
+		put_time(&f[C_LAST], t2, sizeof(t2), &snap, r->c.last_ns);
 		emit(f, json);
 	}
 	if (fflush(stdout) || ferror(stdout)) {

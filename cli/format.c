@@ -47,6 +47,17 @@ void na_time_str(char *buf, size_t len, uint64_t realtime_s)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+void na_iso_time(char *buf, size_t len, int64_t realtime_ns)
+{
+	time_t t = (time_t)(realtime_ns / 1000000000);
+	struct tm tm;
+	char s[32];
+
+	gmtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03dZ", s, (int)(realtime_ns % 1000000000 / 1000000));
+}
+
 uint64_t na_counters_bytes(const struct na_counters *c)
 {
 	return c->ip_hdr_bytes + c->l4_hdr_bytes + c->payload_bytes;

@@ -14,6 +14,8 @@ void na_csv_field(FILE *f, const char *s);
 void na_human_bytes(char *buf, size_t len, double v, int bits);
 /* "2026-11-21 23:59:01" in local time. */
 void na_time_str(char *buf, size_t len, uint64_t realtime_s);
+/* ns since the epoch as ISO 8601 UTC with milliseconds: 2026-11-21T23:59:01.123Z */
+void na_iso_time(char *buf, size_t len, int64_t realtime_ns);
 /* Sum of a direction's counters. */
 uint64_t na_counters_bytes(const struct na_counters *c);
 

@@ -989,7 +989,14 @@ static void check_row(struct env *e, const struct na_sock *s, const struct tcase
 	/* the dummy socket has dst_port 0, i.e. is not connected: no remote side */
 	ASSERT_MEM_EQ(s->raddr, zero16, 16, "row.raddr");
 	ASSERT_EQ(s->rport, 0, "row.rport");
-	ASSERT_EQ(s->pad[0] | s->pad[1], 0, "row.pad");
+	ASSERT_EQ(s->owner_src, NA_OWN_NONE, "row.owner_src");
+	/* the dummy socket is not a TCP socket (protocol 0): no state */
+	ASSERT_EQ(s->state, 0, "row.state");
+	ASSERT_EQ(s->last_ns, s->first_ns, "row.last_ns (one packet)");
+	ASSERT_EQ(s->retrans_bytes[0] | s->retrans_bytes[1], 0, "row.retrans_bytes");
+	/* a TCP header was parsed: its sequence starts the direction's high mark */
+	ASSERT_EQ(!!(s->flags & (tc->dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ)),
+		  w->proto == NA_P_TCP && w->lport != 0, "row.flags seq bit");
 	for (d = 0; d < NA_NDIR; d++)
 		check_counters(&s->dir[d], d == tc->dir ? w : &want_zero, 1, dn[d]);
 }

@@ -20,8 +20,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 
-NETACCT_TYPES = {"cgroup_inet_egress", "cgroup_inet_ingress", "cgroup_inet4_connect",
-                 "cgroup_inet6_connect", "cgroup_inet_sock_release"}
+NETACCT_TYPES = {"cgroup_inet_egress", "cgroup_inet_ingress", "cgroup_inet_sock_create",
+                 "cgroup_inet4_connect", "cgroup_inet6_connect", "cgroup_udp4_sendmsg",
+                 "cgroup_udp6_sendmsg", "cgroup_inet_sock_release"}
 
 
 def prog_types(h, cg):

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * The connection log: reading <pin root>/na_log, the BPF ring buffer that
+ * row_end() fills with one struct na_conn per socket that can send nothing
+ * more, and <pin root>/na_stats, which counts the records the kernel could
+ * not write (ring buffer full).
+ *
+ * A ring buffer is a queue with one consumer position, shared by everybody
+ * who maps it: reading a record consumes it for every reader. One reader at a
+ * time; two concurrent readers would each see part of the records, and could
+ * both see one record.
+ *
+ * When a record counts as consumed (libbpf 1.1.2, src/ringbuf.c,
+ * ringbuf_process_ring()): the position is advanced in a local variable, the
+ * sample callback runs, and only then is the new position stored to the
+ * shared consumer page (smp_store_release(r->consumer_pos, cons_pos)), one
+ * record at a time. So a reader killed while its callback runs (kill -9 in
+ * the middle of printing) leaves that record in the buffer: the next reader
+ * gets it again. The catch: a callback that returns an error ALSO has the
+ * position stored past its record before libbpf bails out ("update consumer
+ * pos and bail out"), so a negative return means "this record is done". A
+ * callback that could not deliver its record must not return at all (exit
+ * instead) if the record is to stay in the buffer; see cli/cmd_log.c.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+
+#define NA_PATHS_REFRESH_NS 1000000000ull /* walk the attached trees at most once a second */
+
+struct na_connlog {
+	char root[PATH_MAX];
+	int log_fd;
+	int stats_fd;
+	int attached_fd;
+	struct ring_buffer *rb;
+	na_connlog_fn fn;
+	void *ctx;
+	struct na_cgpaths *paths;
+	uint64_t walked_ns; /* CLOCK_BOOTTIME of the last walk */
+};
+
+/* A pinned map of the expected type and value size, or -errno (reported). */
+static int map_get(const char *root, const char *name, __u32 type, __u32 value_size)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char p[PATH_MAX];
+	int fd, err;
+
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	fd = bpf_obj_get(p);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENOENT)
+			na_log(NA_LOG_ERROR,
+			       "%s: not pinned: the attached state has no connection log (attached by an older netacct? `netacct detach --all` and attach again)",
+			       p);
+		else
+			na_err(err, "open %s%s", p, err == -EACCES || err == -EPERM ? " (run as root)" : "");
+		return err;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = na_err(-errno, "inspect %s", p);
+		close(fd);
+		return err;
+	}
+	if (info.type != type || info.value_size != value_size) {
+		na_log(NA_LOG_ERROR, "%s: map type %u, value size %u; expected type %u, value size %u (not this netacct's layout)",
+		       p, info.type, info.value_size, type, value_size);
+		close(fd);
+		return -EPROTO;
+	}
+	return fd;
+}
+
+/* Add every cgroup below the attached ones; a cgroup removed meanwhile is skipped. */
+static int walk_attached(struct na_connlog *l)
+{
+	struct na_attach a;
+	__u64 key, next;
+	int err;
+
+	l->walked_ns = na_boot_ns();
+	for (err = bpf_map_get_next_key(l->attached_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(l->attached_fd, &key, &next)) {
+		key = next;
+		if (bpf_map_lookup_elem(l->attached_fd, &key, &a))
+			continue; /* detached meanwhile */
+		a.path[sizeof(a.path) - 1] = '\0';
+		if (na_cgpaths_add_tree(l->paths, a.path) == -ENOMEM)
+			return -ENOMEM;
+	}
+	return errno == ENOENT ? 0 : na_err(-errno, "read %s/na_attached", l->root);
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct na_connlog *l = ctx;
+	struct na_conn c;
+
+	if (size != sizeof(c)) {
+		na_log(NA_LOG_ERROR, "%s/na_log: a record of %zu bytes, expected %zu (another ABI version wrote it)",
+		       l->root, size, sizeof(c));
+		return -EPROTO;
+	}
+	memcpy(&c, data, sizeof(c)); /* 8-byte aligned in the ring, but the copy costs nothing */
+	return l->fn(l->ctx, &c);
+}
+
+int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na_connlog **out)
+{
+	struct na_connlog *l;
+	int have = 0, err;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->log_fd = l->stats_fd = l->attached_fd = -1;
+	l->fn = fn;
+	l->ctx = ctx;
+	snprintf(l->root, sizeof(l->root), "%s", pin_root);
+	err = na_meta_read(pin_root, NULL, &have);
+	if (!err && !have)
+		err = -ENOENT;
+	if (err)
+		goto fail;
+	l->log_fd = map_get(pin_root, "na_log", BPF_MAP_TYPE_RINGBUF, 0);
+	if (l->log_fd < 0) {
+		err = l->log_fd;
+		goto fail;
+	}
+	l->stats_fd = map_get(pin_root, "na_stats", BPF_MAP_TYPE_ARRAY, sizeof(struct na_stats));
+	if (l->stats_fd < 0) {
+		err = l->stats_fd;
+		goto fail;
+	}
+	l->attached_fd = map_get(pin_root, "na_attached", BPF_MAP_TYPE_HASH, sizeof(struct na_attach));
+	if (l->attached_fd < 0) {
+		err = l->attached_fd;
+		goto fail;
+	}
+	l->rb = ring_buffer__new(l->log_fd, on_sample, l, NULL);
+	if (!l->rb) {
+		err = na_err(-errno, "map the ring buffer %s/na_log", pin_root);
+		goto fail;
+	}
+	err = na_cgpaths_new(&l->paths);
+	if (err)
+		goto fail;
+	err = walk_attached(l);
+	if (err)
+		goto fail;
+	*out = l;
+	return 0;
+fail:
+	na_connlog_close(l);
+	return err;
+}
+
+int na_connlog_poll(struct na_connlog *l, int timeout_ms)
+{
+	return ring_buffer__poll(l->rb, timeout_ms);
+}
+
+int na_connlog_consume(struct na_connlog *l)
+{
+	return ring_buffer__consume(l->rb);
+}
+
+int na_connlog_stats(const struct na_connlog *l, struct na_stats *st)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(l->stats_fd, &zero, st))
+		return na_err(-errno, "read %s/na_stats", l->root);
+	return 0;
+}
+
+const char *na_connlog_cgroup(struct na_connlog *l, uint64_t cgroup_id)
+{
+	const char *p = na_cgpaths_get(l->paths, cgroup_id);
+
+	/* A cgroup created since the last walk: walk again, but not for every record of a removed one. */
+	if (!p && na_boot_ns() - l->walked_ns >= NA_PATHS_REFRESH_NS && !walk_attached(l))
+		p = na_cgpaths_get(l->paths, cgroup_id);
+	return p;
+}
+
+void na_connlog_close(struct na_connlog *l)
+{
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	if (l->log_fd >= 0)
+		close(l->log_fd);
+	if (l->stats_fd >= 0)
+		close(l->stats_fd);
+	if (l->attached_fd >= 0)
+		close(l->attached_fd);
+	na_cgpaths_free(l->paths);
+	free(l);
+}
+
+int64_t na_boot_offset_ns(void)
+{
+	struct timespec b0, r, b1;
+	int64_t boot, real;
+
+	/* The realtime sample sits between two boottime samples: take their middle. */
+	clock_gettime(CLOCK_BOOTTIME, &b0);
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_BOOTTIME, &b1);
+	boot = ((int64_t)b0.tv_sec + b1.tv_sec) * 500000000 + ((int64_t)b0.tv_nsec + b1.tv_nsec) / 2;
+	real = (int64_t)r.tv_sec * 1000000000 + r.tv_nsec;
+	return real - boot;
+}
