@@ -68,7 +68,8 @@ EXPORT_COLUMNS = (
     "rx_packets,rx_ip_hdr_bytes,rx_l4_hdr_bytes,rx_payload_bytes").split(",")
 COUNTERS = ("packets", "ip_hdr_bytes", "l4_hdr_bytes", "payload_bytes")
 COUNTER_COLUMNS = tuple(d + "_" + c for d in ("tx", "rx") for c in COUNTERS)
-_INT_COLUMNS = ("cgroup_id", "pid", "lport", "rport", "conns") + COUNTER_COLUMNS
+_INT_COLUMNS = ("cgroup_id", "pid", "lport", "rport", "conns", "uid", "tx_retrans_bytes",
+                "rx_dup_bytes", "srtt_us") + COUNTER_COLUMNS
 
 
 class SkipTest(Exception):
@@ -993,6 +994,19 @@ def check_tcp_flow(h, flow, exp, socks, client_in=True, server_in=True, drops=Fa
                  row["tx_payload_bytes"], done["sent"] + me.bytes_retrans)
         h.eq("%s application received == ss bytes_received" % lbl, done["received"],
              me.bytes_received)
+        if "tx_retrans_bytes" in row:
+            # Re-sent payload below the highest sequence already sent: exactly
+            # what the kernel counts as retransmitted (TLPs included).
+            h.eq("%s tx_retrans_bytes == ss bytes_retrans" % lbl, row["tx_retrans_bytes"],
+                 me.bytes_retrans)
+            # Duplicates received: the peer's retransmissions that arrived
+            # again; loopback loses nothing, so all of them unless drops.
+            if drops:
+                h.between("%s rx_dup_bytes within [0, peer bytes_retrans]" % lbl,
+                          row["rx_dup_bytes"], 0, peer.bytes_retrans)
+            else:
+                h.eq("%s rx_dup_bytes == peer ss bytes_retrans" % lbl, row["rx_dup_bytes"],
+                     peer.bytes_retrans)
         check_hdrs(h, lbl, row, flow.family, "tcp")
         if std:
             # Timestamps on every segment: at least 32 bytes, 40 for the client's
