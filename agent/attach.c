@@ -111,21 +111,24 @@ static int ensure_bpffs(const char *root)
 	return -EXDEV;
 }
 
+static int rm_err; /* nftw has no user pointer; callers hold the pin root lock */
+
 static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
 {
 	(void)sb;
 	(void)type;
 	(void)ftw;
-	if (remove(p) && errno != ENOENT)
-		na_err(-errno, "remove %s", p);
+	if (remove(p) && errno != ENOENT && !rm_err)
+		rm_err = na_err(-errno, "remove %s", p);
 	return 0;
 }
 
 int na_rm_tree(const char *path)
 {
+	rm_err = 0;
 	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
 		return -errno;
-	return 0;
+	return rm_err;
 }
 
 int na_root_lock(const char *root, int create, int *lockfd)
@@ -314,7 +317,7 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	struct netacct_bpf *skel = NULL;
 	struct na_attach att = {};
 	struct na_meta meta = {};
-	int lockfd = -1, cgfd = -1, err, have_meta = 0, added = 0, level, activated = 0;
+	int lockfd = -1, cgfd = -1, err, have_meta = 0, added = 0, level;
 	int fresh; /* the pin root was empty: a failed attach may remove it again */
 	__u32 zero = 0, slot;
 	__u64 token;
@@ -403,25 +406,10 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		}
 	}
 
-	/* Live before any of its programs runs, so that nested copies defer to it. */
-	att.cgroup_id = cg.id;
-	att.token = token;
-	att.attach_ns = na_boot_ns();
-	att.attach_realtime = (__u64)rt.tv_sec;
-	memcpy(att.path, cg.rel, strlen(cg.rel) + 1);
-	err = bpf_map__update_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), &att, sizeof(att), BPF_NOEXIST);
-	if (err) {
-		na_err(err, "record attachment%s", err == -E2BIG ? " (too many attached cgroups)" : "");
-		goto out_empty;
-	}
-	added = 1;
-	err = bpf_map__update_elem(skel->maps.na_active, &slot, sizeof(slot), &token, sizeof(token), 0);
-	if (err) {
-		na_err(err, "activate attachment");
-		goto out_empty;
-	}
-	activated = 1;
-
+	/*
+	 * The links go in while the copy is inactive (it counts and creates
+	 * nothing), so that it becomes live with all its hooks in place at once.
+	 */
 	cgfd = open(cg.abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
 		err = na_err(-errno, "open %s", cg.abs);
@@ -450,8 +438,27 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 			goto out_empty;
 		}
 	}
+	/* Recorded before it goes live, so that nested copies defer to it. */
+	att.cgroup_id = cg.id;
+	att.token = token;
+	att.attach_realtime = (__u64)rt.tv_sec;
+	memcpy(att.path, cg.rel, strlen(cg.rel) + 1);
+	att.attach_ns = na_boot_ns();
+	err = bpf_map__update_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), &att, sizeof(att), BPF_NOEXIST);
+	if (err) {
+		na_err(err, "record attachment%s", err == -E2BIG ? " (too many attached cgroups)" : "");
+		goto out_empty;
+	}
+	added = 1;
 	if (rename(tmp, dir)) {
 		err = na_err(-errno, "rename %s to %s", tmp, dir);
+		goto out_empty;
+	}
+	tmp[0] = '\0';
+	err = bpf_map__update_elem(skel->maps.na_active, &slot, sizeof(slot), &token, sizeof(token), 0);
+	if (err) {
+		na_err(err, "activate attachment");
+		snprintf(tmp, sizeof(tmp), "%s", dir); /* undone below like a new one */
 		goto out_empty;
 	}
 	err = 0;
@@ -468,11 +475,6 @@ out_empty:
 	}
 	if (tmp[0])
 		na_rm_tree(tmp);
-	if (activated) {
-		__u64 dead = 0;
-
-		bpf_map__update_elem(skel->maps.na_active, &slot, sizeof(slot), &dead, sizeof(dead), 0);
-	}
 	if (added)
 		bpf_map__delete_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), 0);
 	if (fresh) {
@@ -506,9 +508,14 @@ static int attached_id(int attached_fd, const char *path, __u64 *id)
 	char rel[PATH_MAX];
 	int err;
 
-	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+	struct statfs sfs;
+
+	/* A cgroup2 directory by its id; a removed (or re-created) one by its recorded path. */
+	if (!stat(path, &st) && S_ISDIR(st.st_mode) && !statfs(path, &sfs) &&
+	    sfs.f_type == CGROUP2_SUPER_MAGIC) {
 		*id = st.st_ino;
-		return bpf_map_lookup_elem(attached_fd, id, &att) ? -ENOENT : 0;
+		if (!bpf_map_lookup_elem(attached_fd, id, &att))
+			return 0;
 	}
 	if (na_cgroup2_mount(path, &m))
 		return -ENOENT;
@@ -571,8 +578,8 @@ static int sweep_rows(const char *root, const struct na_meta *meta, __u64 token)
 static int retire(const char *root, const struct na_meta *meta, const struct na_attach *att)
 {
 	__u32 slot = NA_TOKEN_SLOT(att->token);
+	__u64 dead = 0, live = att->token;
 	char p[PATH_MAX];
-	__u64 dead = 0;
 	int fd, err;
 
 	snprintf(p, sizeof(p), "%s/na_active", root);
@@ -580,17 +587,24 @@ static int retire(const char *root, const struct na_meta *meta, const struct na_
 	if (fd < 0)
 		return na_err(-errno, "open %s", p);
 	err = bpf_map_update_elem(fd, &slot, &dead, 0) ? -errno : 0;
-	close(fd);
-	if (err)
+	if (err) {
+		close(fd);
 		return na_err(err, "deactivate %s", att->path);
+	}
 	err = sync_programs();
 	if (!err)
 		err = sweep_rows(root, meta, att->token);
+	if (err) {
+		/* Nothing handed over yet, or not all of it: live again, unchanged. */
+		bpf_map_update_elem(fd, &slot, &live, 0);
+		close(fd);
+		return err;
+	}
+	close(fd);
 	snprintf(p, sizeof(p), "%s/cg_%llu", root, (unsigned long long)att->cgroup_id);
-	if (na_rm_tree(p))
-		err = na_err(-errno, "remove %s", p);
-	if (sync_programs())
-		err = err ? err : -EIO;
+	err = na_rm_tree(p);
+	if (!err)
+		err = sync_programs();
 	return err;
 }
 
@@ -622,6 +636,10 @@ int na_detach_cgroup(const char *root, const char *path)
 	if (err || bpf_map_lookup_elem(fd, &id, &att))
 		goto not_attached;
 	err = retire(root, &meta, &att);
+	if (err) {
+		na_log(NA_LOG_ERROR, "detach %s: not detached (still attached; try again)", path);
+		goto out;
+	}
 	bpf_map_delete_elem(fd, &id);
 	if (attached_count(fd) == 0) {
 		close(fd);

@@ -149,13 +149,14 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	 */
 	o = bpf_sk_storage_get(&na_sk_owner, sk, 0,
 			       sk->state == NA_TCP_LISTEN ? BPF_SK_STORAGE_GET_F_CREATE : 0);
-	if (o && (o->flags & NA_OWNER_RELEASED))
+	if (o && (o->flags & (NA_OWNER_RELEASED | NA_OWNER_ENDED)))
 		return ROW_NONE;
 	if (o && sk->state == NA_TCP_LISTEN && !o->cookie) {
 		o->cookie = cookie;
-		o->flags |= NA_OWNER_LISTENER;
+		__sync_fetch_and_or(&o->flags, NA_OWNER_LISTENER);
 	}
 
+	s.cookie = cookie;
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.acct_token = self_token;
 	s.first_ns = bpf_ktime_get_boot_ns();
@@ -177,15 +178,32 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	s.dir[dir].ip_hdr_bytes = p->ip_hdr_bytes;
 	s.dir[dir].l4_hdr_bytes = p->l4_hdr_bytes;
 	s.dir[dir].payload_bytes = p->payload_bytes;
-	if (p->proto == NA_P_TCP && p->has_ports) {
-		s.hi_seq[dir] = p->seq + (__u32)p->payload_bytes;
-		s.flags |= dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
+	if (p->proto == NA_P_TCP && p->has_ports && dir == NA_TX) {
+		s.hi_seq[NA_TX] = p->seq + (__u32)p->payload_bytes;
+		s.flags |= NA_ROW_TX_SEQ;
 	}
 
 	err = bpf_map_update_elem(&na_socks, &cookie, &s, BPF_NOEXIST);
-	if (!err)
-		return ROW_INSERTED;
-	return err == -17 /* EEXIST */ ? ROW_RACED : ROW_FULL;
+	if (err)
+		return err == -17 /* EEXIST */ ? ROW_RACED : ROW_FULL;
+	/*
+	 * The socket may have ended on another CPU while we made its row: the
+	 * ender marks the storage, then looks for the row; we inserted the row,
+	 * then look at the mark (an atomic read: a full barrier). One of us sees
+	 * the other. If the mark is there and the ender has not claimed the row,
+	 * the row goes again and the packet counts without a row.
+	 */
+	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, 0);
+	if (o && (__sync_fetch_and_or(&o->flags, 0) & (NA_OWNER_RELEASED | NA_OWNER_ENDED))) {
+		struct na_sock *mine = bpf_map_lookup_elem(&na_socks, &cookie);
+
+		if (mine && mine->cookie == cookie &&
+		    !(__sync_fetch_and_or(&mine->flags, NA_ROW_ENDED) & NA_ROW_ENDED)) {
+			bpf_map_delete_elem(&na_socks, &cookie);
+			return ROW_NONE;
+		}
+	}
+	return ROW_INSERTED;
 }
 
 static __always_inline int token_alive(__u64 token)
@@ -252,29 +270,27 @@ static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_sock *s,
 }
 
 /*
- * TCP payload below the highest sequence end seen in this direction was sent
- * (or received) before: a retransmission (a duplicate). Serial numbers wrap,
- * so comparisons are on the signed difference.
+ * Retransmitted payload: bytes of an outgoing segment below the highest
+ * sequence end already sent. Serial numbers wrap: compare signed differences.
  */
-static __always_inline void track_seq(struct na_sock *s, int dir, const struct na_pkt *p)
+static __always_inline void track_tx_seq(struct na_sock *s, const struct na_pkt *p)
 {
-	__u32 bit = dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
 	__u32 seq = p->seq, end = seq + (__u32)p->payload_bytes, hi, prev;
 	__s32 below;
 	int i;
 
-	if (!(s->flags & bit)) {
-		s->hi_seq[dir] = end;
-		__sync_fetch_and_or(&s->flags, bit);
+	if (!(s->flags & NA_ROW_TX_SEQ)) {
+		s->hi_seq[NA_TX] = end;
+		__sync_fetch_and_or(&s->flags, NA_ROW_TX_SEQ);
 		return;
 	}
-	hi = s->hi_seq[dir];
+	hi = s->hi_seq[NA_TX];
 	below = (__s32)(hi - seq);
 	if (below > 0)
-		__sync_fetch_and_add(&s->retrans_bytes[dir],
+		__sync_fetch_and_add(&s->retrans_bytes[NA_TX],
 				     (__u64)below < p->payload_bytes ? (__u64)below : p->payload_bytes);
 	for (i = 0; i < 3 && (__s32)(end - hi) > 0; i++) {
-		prev = __sync_val_compare_and_swap(&s->hi_seq[dir], hi, end);
+		prev = __sync_val_compare_and_swap(&s->hi_seq[NA_TX], hi, end);
 		if (prev == hi)
 			break;
 		hi = prev;
@@ -286,16 +302,33 @@ static __always_inline void row_add(struct __sk_buff *skb, struct na_sock *s, in
 {
 	struct bpf_tcp_sock *tp;
 	struct bpf_sock *sk;
+	__s32 dup;
 
 	counters_add(&s->dir[dir], p);
 	s->last_ns = bpf_ktime_get_boot_ns();
 	if (p->proto != NA_P_TCP || !p->has_ports)
 		return;
-	if (p->payload_bytes)
-		track_seq(s, dir, p);
-	/* RTT samples are taken on the ACKs that come in. */
-	if (dir == NA_RX && (sk = skb->sk) && (sk = bpf_sk_fullsock(sk)) && (tp = bpf_tcp_sock(sk)))
-		s->srtt_us = tp->srtt_us >> 3;
+	if (dir == NA_TX) {
+		if (p->payload_bytes)
+			track_tx_seq(s, p);
+		return;
+	}
+	/*
+	 * Ingress runs before TCP takes the segment: rcv_nxt is still the next
+	 * byte the socket expects, so payload below it arrived before (a
+	 * duplicate); a retransmission of a lost segment is not. RTT samples are
+	 * taken on these incoming ACKs too.
+	 */
+	sk = skb->sk;
+	if (!sk || !(sk = bpf_sk_fullsock(sk)) || !(tp = bpf_tcp_sock(sk)))
+		return;
+	s->srtt_us = tp->srtt_us >> 3;
+	if (!p->payload_bytes)
+		return;
+	dup = (__s32)(tp->rcv_nxt - p->seq);
+	if (dup > 0)
+		__sync_fetch_and_add(&s->retrans_bytes[NA_RX],
+				     (__u64)dup < p->payload_bytes ? (__u64)dup : p->payload_bytes);
 }
 
 static __always_inline int account(struct __sk_buff *skb, int dir)
@@ -343,6 +376,9 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 		if (!s)
 			goto norow; /* deleted right after a racing insert: socket closed */
 	}
+	/* A row freed and handed to another socket since the lookup is not ours. */
+	if (s->cookie != cookie)
+		goto norow;
 	if (row_is_mine(skb, s, live))
 		row_add(skb, s, dir, &p);
 	return 1;
@@ -386,7 +422,9 @@ static __always_inline void record_owner(struct bpf_sock *sk, __u64 cookie, __u8
 	o->pid = bpf_get_current_pid_tgid() >> 32;
 	o->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
-	o->flags |= NA_OWNER_KNOWN;
+	__sync_fetch_and_or(&o->flags, NA_OWNER_KNOWN);
+	if (src == NA_OWN_CONNECT)
+		__sync_fetch_and_and(&o->flags, ~NA_OWNER_ENDED); /* a closed TCP socket connects again */
 	o->src = src;
 
 	s = bpf_map_lookup_elem(&na_socks, &cookie);
@@ -564,7 +602,7 @@ int na_release(struct bpf_sock *sk)
 	/* Marked even without a row: a packet racing with the close must not create one. */
 	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (o)
-		o->flags |= NA_OWNER_RELEASED;
+		__sync_fetch_and_or(&o->flags, NA_OWNER_RELEASED);
 	row_end(bpf_get_socket_cookie(sk));
 	return 1;
 }
@@ -580,11 +618,16 @@ int na_tcp_state(__u64 *ctx)
 {
 	void *sk = (void *)ctx[0];
 	int newstate = (int)ctx[2];
+	struct na_owner *o;
 	struct na_sock *s;
 	__u64 cookie;
 
 	cookie = bpf_get_socket_cookie(sk);
 	if (newstate == NA_TCP_CLOSE) {
+		/* Marked first: a row created meanwhile on another CPU goes again. */
+		o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (o)
+			__sync_fetch_and_or(&o->flags, NA_OWNER_ENDED);
 		row_end(cookie);
 		return 0;
 	}

@@ -86,12 +86,12 @@ enum na_tcp_state {
 
 /* na_sock.flags */
 #define NA_ROW_TX_SEQ   (1U << 0) /* hi_seq[NA_TX] is set */
-#define NA_ROW_RX_SEQ   (1U << 1) /* hi_seq[NA_RX] is set */
 #define NA_ROW_ACCEPTED (1U << 2) /* server side of a connection (accepted from a listener) */
 #define NA_ROW_ENDED    (1U << 3) /* being folded into na_closed: ends once */
 
 /* na_socks value: one live socket, keyed by socket cookie (__u64). */
 struct na_sock {
+	__u64 cookie;     /* the key again: a row is checked before it is added to */
 	__u64 cgroup_id;  /* leaf cgroup of the socket */
 	__u64 acct_token; /* attachment whose copy of the programs counts this row */
 	__u64 first_ns;   /* bpf_ktime_get_boot_ns() at the first packet */
@@ -109,9 +109,9 @@ struct na_sock {
 	__u8 owner_src;   /* enum na_owner_src */
 	__u32 srtt_us;    /* TCP smoothed RTT (bpf_tcp_sock), 0 = no sample */
 	__u32 flags;      /* NA_ROW_* */
-	__u32 hi_seq[NA_NDIR]; /* TCP: end of the highest sequence seen, per direction */
+	__u32 hi_seq[NA_NDIR]; /* TCP: end of the highest sequence sent ([NA_TX]; [NA_RX] unused) */
 	struct na_counters dir[NA_NDIR];
-	__u64 retrans_bytes[NA_NDIR]; /* TCP payload below hi_seq: tx re-sent, rx duplicates */
+	__u64 retrans_bytes[NA_NDIR]; /* TCP: [tx] payload re-sent below hi_seq, [rx] payload below rcv_nxt */
 };
 
 /*
@@ -140,6 +140,7 @@ struct na_owner {
 #define NA_OWNER_KNOWN    (1U << 0)
 #define NA_OWNER_RELEASED (1U << 1) /* sock_release seen: never re-create the row */
 #define NA_OWNER_LISTENER (1U << 2) /* a listener: sockets carrying a clone were accepted */
+#define NA_OWNER_ENDED    (1U << 3) /* TCP_CLOSE seen: no new row until the next connect() */
 
 /*
  * na_closed: sockets that can send nothing more, folded per (cgroup, owner,
@@ -234,7 +235,7 @@ struct na_sweep_args {
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
-_Static_assert(sizeof(struct na_sock) == 192, "na_sock layout");
+_Static_assert(sizeof(struct na_sock) == 200, "na_sock layout");
 _Static_assert(sizeof(struct na_closed_key) == 48, "na_closed_key layout");
 _Static_assert(sizeof(struct na_closed) == 112, "na_closed layout");
 _Static_assert(sizeof(struct na_conn) == 176, "na_conn layout");

@@ -25,6 +25,12 @@ struct sock_rate {
 	double tx, rx, pkts; /* per second over the interval */
 };
 
+/* Counters only grow; a smaller value is another row or attachment: no rate. */
+static uint64_t delta(uint64_t now, uint64_t before)
+{
+	return now >= before ? now - before : 0;
+}
+
 static int cookie_cmp(const void *a, const void *b)
 {
 	uint64_t x = ((const struct na_sock_row *)a)->cookie, y = ((const struct na_sock_row *)b)->cookie;
@@ -88,12 +94,13 @@ static void print_frame(const struct top_opts *o, const struct na_snapshot *prev
 
 		if (!na_filter_match(flt, a->a.path, a->a.cgroup_id))
 			continue;
+		/* The same attachment (a detach and attach between frames starts a new one). */
 		for (j = 0; j < prev->natt; j++)
-			if (prev->att[j].a.cgroup_id == a->a.cgroup_id)
+			if (prev->att[j].a.token == a->a.token)
 				p = &prev->att[j];
 		if (p) {
-			tx = (double)(na_counters_bytes(&a->t.dir[NA_TX]) - na_counters_bytes(&p->t.dir[NA_TX])) / secs;
-			rx = (double)(na_counters_bytes(&a->t.dir[NA_RX]) - na_counters_bytes(&p->t.dir[NA_RX])) / secs;
+			tx = (double)delta(na_counters_bytes(&a->t.dir[NA_TX]), na_counters_bytes(&p->t.dir[NA_TX])) / secs;
+			rx = (double)delta(na_counters_bytes(&a->t.dir[NA_RX]), na_counters_bytes(&p->t.dir[NA_RX])) / secs;
 		}
 		for (j = 0; j < cur->nrows; j++)
 			socks += na_path_below(cur->rows[j].cgroup, a->a.path);
@@ -115,13 +122,15 @@ static void print_frame(const struct top_opts *o, const struct na_snapshot *prev
 		if (!na_filter_match(flt, r->cgroup, r->s.cgroup_id))
 			continue;
 		p = bsearch(r, prev->rows, prev->nrows, sizeof(*r), cookie_cmp);
+		if (p && p->s.first_ns != r->s.first_ns)
+			p = NULL; /* a new row for the same socket (it connected again) */
 		for (k = 0; k < NA_NDIR; k++) {
 			d[k] = r->s.dir[k];
 			if (p) {
-				d[k].packets -= p->s.dir[k].packets;
-				d[k].ip_hdr_bytes -= p->s.dir[k].ip_hdr_bytes;
-				d[k].l4_hdr_bytes -= p->s.dir[k].l4_hdr_bytes;
-				d[k].payload_bytes -= p->s.dir[k].payload_bytes;
+				d[k].packets = delta(d[k].packets, p->s.dir[k].packets);
+				d[k].ip_hdr_bytes = delta(d[k].ip_hdr_bytes, p->s.dir[k].ip_hdr_bytes);
+				d[k].l4_hdr_bytes = delta(d[k].l4_hdr_bytes, p->s.dir[k].l4_hdr_bytes);
+				d[k].payload_bytes = delta(d[k].payload_bytes, p->s.dir[k].payload_bytes);
 			}
 		}
 		rates[n].r = r;

@@ -89,10 +89,14 @@ int cmd_version(int argc, char **argv, const struct na_global *g)
 	return 0;
 }
 
+/* libbpf's own words, through our prefix: warnings always, the rest with -v (debug with -vv). */
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
-	if (!na_log_verbose() || lvl == LIBBPF_DEBUG)
-		return na_log_verbose() > 1 ? vfprintf(stderr, fmt, ap) : 0;
+	int v = na_log_verbose();
+
+	if ((lvl == LIBBPF_INFO && v < 1) || (lvl == LIBBPF_DEBUG && v < 2))
+		return 0;
+	fputs("netacct: ", stderr);
 	return vfprintf(stderr, fmt, ap);
 }
 
