@@ -3,7 +3,7 @@
  * Attach lifecycle. Layout under the pin root (docs/design.md):
  *   na_socks na_attached na_active na_sk_owner na_meta na_closed na_log na_stats
  *                                               maps shared by every attachment
- *   tcp_state                                   tracepoint link, one for all
+ *   tcp_state cgroup_mkdir                      tracepoint links, one for all
  *   cg_<id>/{egress,ingress,sock_create,connect4,connect6,sendmsg4,sendmsg6,
  *            sock_release,totals}
  * Each attachment loads its own copy of the programs (rodata self_token) on
@@ -46,6 +46,17 @@ static const struct {
 	{ "na_sendmsg6", "sendmsg6" },
 	{ "na_release", "sock_release" },
 };
+
+/* Tracepoints: attached once for all attachments, first (no row may outlive its socket). */
+static const struct {
+	const char *prog;
+	const char *pin;
+} global_progs[] = {
+	{ "na_tcp_state", "tcp_state" },
+	{ "na_cgroup_mkdir", "cgroup_mkdir" },
+};
+
+#define NA_NGLOBAL (sizeof(global_progs) / sizeof(global_progs[0]))
 
 int na_cgroup_prog_count(void)
 {
@@ -220,7 +231,7 @@ static int open_skel(const char *root, const struct na_meta *meta, struct netacc
 	{
 		struct bpf_map *shared[] = { skel->maps.na_socks,    skel->maps.na_attached, skel->maps.na_active,
 					     skel->maps.na_sk_owner, skel->maps.na_meta,     skel->maps.na_closed,
-					     skel->maps.na_log,      skel->maps.na_stats };
+					     skel->maps.na_log,      skel->maps.na_stats,    skel->maps.na_cgpath };
 
 		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 			snprintf(p, sizeof(p), "%s/%s", root, bpf_map__name(shared[i]));
@@ -313,7 +324,7 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 {
 	const char *root = o->pin_root;
 	char dir[PATH_MAX], tmp[PATH_MAX] = "", p[PATH_MAX];
-	struct bpf_link *links[sizeof(cg_progs) / sizeof(cg_progs[0]) + 1] = {};
+	struct bpf_link *links[sizeof(cg_progs) / sizeof(cg_progs[0]) + NA_NGLOBAL] = {};
 	struct netacct_bpf *skel = NULL;
 	struct na_attach att = {};
 	struct na_meta meta = {};
@@ -380,8 +391,10 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	skel->rodata->self_token = token;
 	bpf_program__set_autoload(skel->progs.na_sweep, false);
 	bpf_program__set_autoload(skel->progs.na_set_owner, false);
-	if (pin_exists(root, "tcp_state"))
-		bpf_program__set_autoload(skel->progs.na_tcp_state, false);
+	for (i = 0; i < NA_NGLOBAL; i++)
+		if (pin_exists(root, global_progs[i].pin))
+			bpf_program__set_autoload(bpf_object__find_program_by_name(skel->obj, global_progs[i].prog),
+						  false);
 	err = load_skel(skel);
 	if (err)
 		goto out_empty;
@@ -396,12 +409,15 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		goto out_empty;
 	}
 
-	/* The row-ending tracepoint goes first: no row may outlive its socket. */
-	if (!pin_exists(root, "tcp_state")) {
-		snprintf(p, sizeof(p), "%s/tcp_state", root);
-		links[0] = attach_pin(bpf_program__attach(skel->progs.na_tcp_state), p, &err);
+	for (i = 0; i < NA_NGLOBAL; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, global_progs[i].prog);
+
+		if (pin_exists(root, global_progs[i].pin))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", root, global_progs[i].pin);
+		links[i] = attach_pin(bpf_program__attach(prog), p, &err);
 		if (err) {
-			na_err(err, "attach tp_btf/inet_sock_set_state");
+			na_err(err, "attach %s", bpf_program__section_name(prog));
 			goto out_empty;
 		}
 	}
@@ -431,7 +447,7 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, cg_progs[i].prog);
 
 		snprintf(p, sizeof(p), "%s/%s", tmp, cg_progs[i].pin);
-		links[i + 1] = attach_pin(bpf_program__attach_cgroup(prog, cgfd), p, &err);
+		links[NA_NGLOBAL + i] = attach_pin(bpf_program__attach_cgroup(prog, cgfd), p, &err);
 		if (err) {
 			na_err(err, "attach %s to %s%s", bpf_program__section_name(prog), cg.abs,
 			       err == -EPERM ? " (need CAP_NET_ADMIN)" : "");

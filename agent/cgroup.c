@@ -159,7 +159,7 @@ static size_t slot(const struct na_cgpaths *p, uint64_t id)
 	return i;
 }
 
-static int cgpaths_put(struct na_cgpaths *p, uint64_t id, const char *rel)
+int na_cgpaths_put(struct na_cgpaths *p, uint64_t id, const char *rel)
 {
 	size_t i;
 
@@ -233,7 +233,7 @@ static int walk_one(const char *fpath, const struct stat *sb, int type, struct F
 	if (join_rel(rel, sizeof(rel), walk.mount_root,
 		     fpath + (strcmp(walk.mount_dir, "/") ? strlen(walk.mount_dir) : 0)))
 		return 0; /* too long to name: the row shows no path */
-	walk.err = cgpaths_put(walk.p, sb->st_ino, rel);
+	walk.err = na_cgpaths_put(walk.p, sb->st_ino, rel);
 	return walk.err ? 1 : 0;
 }
 

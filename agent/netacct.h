@@ -48,6 +48,8 @@ struct na_cgpaths;
 int na_cgpaths_new(struct na_cgpaths **out);
 int na_cgpaths_add_tree(struct na_cgpaths *p, const char *rel);
 const char *na_cgpaths_get(const struct na_cgpaths *p, uint64_t id);
+/* Add id -> rel (kept if id is there already). */
+int na_cgpaths_put(struct na_cgpaths *p, uint64_t id, const char *rel);
 void na_cgpaths_free(struct na_cgpaths *p);
 
 /* ---- privileges ---------------------------------------------------------- */

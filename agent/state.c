@@ -23,6 +23,7 @@ struct na_state {
 	int closed_fd;
 	int stats_fd;
 	int log_fd;
+	int cgpath_fd;
 	int ncpu;
 	struct na_meta meta;
 };
@@ -128,7 +129,7 @@ int na_state_open(const char *root, struct na_state **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->socks_fd = st->attached_fd = st->closed_fd = st->stats_fd = st->log_fd = -1;
+	st->socks_fd = st->attached_fd = st->closed_fd = st->stats_fd = st->log_fd = st->cgpath_fd = -1;
 	snprintf(st->root, sizeof(st->root), "%s", root);
 	err = na_meta_read(root, &st->meta, &have);
 	if (err)
@@ -151,10 +152,17 @@ int na_state_open(const char *root, struct na_state **out)
 	st->closed_fd = obj_get(root, "na_closed");
 	st->stats_fd = obj_get(root, "na_stats");
 	st->log_fd = obj_get(root, "na_log");
-	if (st->attached_fd < 0 || st->closed_fd < 0 || st->stats_fd < 0 || st->log_fd < 0) {
-		err = st->attached_fd < 0 ? st->attached_fd : st->closed_fd < 0 ? st->closed_fd
-			: st->stats_fd < 0 ? st->stats_fd : st->log_fd;
-		goto fail;
+	st->cgpath_fd = obj_get(root, "na_cgpath");
+	{
+		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd };
+		size_t i;
+
+		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+			if (fds[i] < 0) {
+				err = fds[i];
+				goto fail;
+			}
+		}
 	}
 	*out = st;
 	return 0;
@@ -177,6 +185,8 @@ void na_state_close(struct na_state *st)
 		close(st->stats_fd);
 	if (st->log_fd >= 0)
 		close(st->log_fd);
+	if (st->cgpath_fd >= 0)
+		close(st->cgpath_fd);
 	free(st);
 }
 
@@ -385,6 +395,32 @@ static uint64_t log_pending(int fd)
 	return pending;
 }
 
+/*
+ * A row's cgroup path: the live tree first (and remembered in na_cgpath, so
+ * that it outlives the directory), else the last path na_cgpath has for it
+ * (written by the cgroup_mkdir tracepoint, or by an earlier read).
+ */
+static const char *cgroup_path(struct na_state *st, struct na_cgpaths *paths, uint64_t id)
+{
+	const char *p = na_cgpaths_get(paths, id);
+	struct na_cgpath v;
+	size_t n;
+
+	if (p) {
+		n = strlen(p);
+		if (n < sizeof(v.path) && bpf_map_lookup_elem(st->cgpath_fd, &id, &v)) {
+			memset(&v, 0, sizeof(v));
+			memcpy(v.path, p, n);
+			bpf_map_update_elem(st->cgpath_fd, &id, &v, BPF_NOEXIST); /* best effort: readers may be read-only */
+		}
+		return p;
+	}
+	if (bpf_map_lookup_elem(st->cgpath_fd, &id, &v) || !v.path[0])
+		return NULL;
+	v.path[sizeof(v.path) - 1] = '\0';
+	return na_cgpaths_put(paths, id, v.path) ? NULL : na_cgpaths_get(paths, id);
+}
+
 int na_state_read(struct na_state *st, struct na_snapshot *snap)
 {
 	struct timespec rt;
@@ -417,9 +453,9 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 		if (snap->att[i].cgroup_exists)
 			na_cgpaths_add_tree(snap->paths, snap->att[i].a.path);
 	for (i = 0; i < snap->nrows; i++)
-		snap->rows[i].cgroup = na_cgpaths_get(snap->paths, snap->rows[i].s.cgroup_id);
+		snap->rows[i].cgroup = cgroup_path(st, snap->paths, snap->rows[i].s.cgroup_id);
 	for (i = 0; i < snap->nclosed; i++)
-		snap->closed[i].cgroup = na_cgpaths_get(snap->paths, snap->closed[i].k.cgroup_id);
+		snap->closed[i].cgroup = cgroup_path(st, snap->paths, snap->closed[i].k.cgroup_id);
 	return 0;
 }
 

@@ -102,6 +102,31 @@ struct {
 	__type(value, struct na_stats);
 } na_stats SEC(".maps");
 
+/* Cgroup id -> path, so that rows of a removed cgroup keep its last path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NA_MAX_CGPATHS);
+	__type(key, __u64);
+	__type(value, struct na_cgpath);
+} na_cgpath SEC(".maps");
+
+/*
+ * The few kernel fields cgroup_mkdir needs, relocated against the running
+ * kernel's BTF (CO-RE) at load time: no vmlinux.h.
+ */
+struct kernfs_node {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup_root {
+	int hierarchy_id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+	struct cgroup_root *root;
+} __attribute__((preserve_access_index));
+
 static __always_inline void counters_add(struct na_counters *c, const struct na_pkt *p)
 {
 	__sync_fetch_and_add(&c->packets, p->segs);
@@ -681,5 +706,27 @@ int na_sweep(struct na_sweep_args *args)
 
 	bpf_for_each_map_elem(&na_socks, sweep_one, &a, 0);
 	args->released = a.released;
+	return 0;
+}
+
+/*
+ * Every cgroup v2 directory made on the host (the default hierarchy has id
+ * 0): remember its path, since rows outlive the directory.
+ */
+SEC("tp_btf/cgroup_mkdir")
+int na_cgroup_mkdir(__u64 *ctx)
+{
+	struct cgroup *cgrp = (struct cgroup *)ctx[0];
+	const char *path = (const char *)ctx[1];
+	struct na_cgpath v;
+	__u64 id;
+
+	if (cgrp->root->hierarchy_id != 0)
+		return 0;
+	id = cgrp->kn->id;
+	/* A longer path is not kept (a cut one would name another cgroup). */
+	if ((__u32)bpf_probe_read_kernel_str(v.path, sizeof(v.path), path) >= sizeof(v.path))
+		return 0;
+	bpf_map_update_elem(&na_cgpath, &id, &v, BPF_ANY);
 	return 0;
 }

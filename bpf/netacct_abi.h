@@ -217,6 +217,13 @@ struct na_attach {
 	char path[NA_PATH_MAX]; /* relative to the cgroup2 root, as /proc/PID/cgroup shows */
 };
 
+/* na_cgpath value, keyed by cgroup id: the last path a cgroup had (LRU). */
+#define NA_CGPATH_LEN 256
+#define NA_MAX_CGPATHS 8192
+struct na_cgpath {
+	char path[NA_CGPATH_LEN]; /* as /proc/PID/cgroup shows it, "" if longer */
+};
+
 /* na_meta value (array, one entry): what created the pinned state. */
 struct na_meta {
 	__u32 abi_version;
@@ -245,6 +252,7 @@ _Static_assert(sizeof(struct na_totals) == 104, "na_totals layout");
 _Static_assert(sizeof(struct na_owner) == 40, "na_owner layout");
 _Static_assert(sizeof(struct na_attach) == 544, "na_attach layout");
 _Static_assert(sizeof(struct na_meta) == 32, "na_meta layout");
+_Static_assert(sizeof(struct na_cgpath) == 256, "na_cgpath layout");
 _Static_assert(sizeof(struct na_sweep_args) == 16, "na_sweep_args layout");
 #endif
 
