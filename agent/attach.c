@@ -63,6 +63,12 @@ int na_cgroup_prog_count(void)
 	return (int)(sizeof(cg_progs) / sizeof(cg_progs[0]));
 }
 
+/* dir/name into buf, or -ENAMETOOLONG. */
+static int join_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	return snprintf(buf, len, "%s/%s", dir, name) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
 static int has_cap(int cap)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -437,8 +443,9 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		err = na_err(-errno, "create %s", tmp);
 		goto out_empty;
 	}
-	snprintf(p, sizeof(p), "%s/totals", tmp);
-	err = bpf_map__pin(skel->maps.na_totals, p);
+	err = join_path(p, sizeof(p), tmp, "totals");
+	if (!err)
+		err = bpf_map__pin(skel->maps.na_totals, p);
 	if (err) {
 		na_err(err, "pin %s", p);
 		goto out_empty;
@@ -446,8 +453,9 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	for (i = 0; i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, cg_progs[i].prog);
 
-		snprintf(p, sizeof(p), "%s/%s", tmp, cg_progs[i].pin);
-		links[NA_NGLOBAL + i] = attach_pin(bpf_program__attach_cgroup(prog, cgfd), p, &err);
+		err = join_path(p, sizeof(p), tmp, cg_progs[i].pin);
+		if (!err)
+			links[NA_NGLOBAL + i] = attach_pin(bpf_program__attach_cgroup(prog, cgfd), p, &err);
 		if (err) {
 			na_err(err, "attach %s to %s%s", bpf_program__section_name(prog), cg.abs,
 			       err == -EPERM ? " (need CAP_NET_ADMIN)" : "");
@@ -548,11 +556,13 @@ static int attached_id(int attached_fd, const char *path, __u64 *id)
 	return -ENOENT;
 }
 
-int na_syscall_run(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size)
+int na_syscall_run_each(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size,
+			size_t count)
 {
-	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = ctx, .ctx_size_in = (__u32)size);
+	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_size_in = (__u32)size);
 	struct netacct_bpf *skel = NULL;
 	struct bpf_program *prog, *want;
+	size_t i;
 	int err;
 
 	err = open_skel(root, meta, &skel);
@@ -566,13 +576,19 @@ int na_syscall_run(const char *root, const struct na_meta *meta, const char *nam
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, prog == want);
 	err = load_skel(skel);
-	if (!err) {
+	for (i = 0; !err && i < count; i++) {
+		run.ctx_in = (char *)ctx + i * size;
 		err = bpf_prog_test_run_opts(bpf_program__fd(want), &run);
 		if (err)
 			na_err(err, "run %s", name);
 	}
 	netacct_bpf__destroy(skel);
 	return err;
+}
+
+int na_syscall_run(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size)
+{
+	return na_syscall_run_each(root, meta, name, ctx, size, 1);
 }
 
 /* Hand every row still owned by token to whichever live copy sees it next. */

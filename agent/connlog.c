@@ -33,6 +33,8 @@
 
 #include "internal.h"
 
+#pragma GCC poison u8 u16 u32 u64
+
 #define NA_PATHS_REFRESH_NS 1000000000ull /* walk the attached trees at most once a second */
 
 struct na_connlog {
@@ -40,6 +42,7 @@ struct na_connlog {
 	int log_fd;
 	int stats_fd;
 	int attached_fd;
+	__u32 log_id;       /* the ring buffer's map id, to tell it from a newer one */
 	struct ring_buffer *rb;
 	na_connlog_fn fn;
 	void *ctx;
@@ -48,7 +51,7 @@ struct na_connlog {
 };
 
 /* A pinned map of the expected type and value size, or -errno (reported). */
-static int map_get(const char *root, const char *name, __u32 type, __u32 value_size)
+static int map_get(const char *root, const char *name, __u32 type, __u32 value_size, __u32 *id)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -78,6 +81,8 @@ static int map_get(const char *root, const char *name, __u32 type, __u32 value_s
 		close(fd);
 		return -EPROTO;
 	}
+	if (id)
+		*id = info.id;
 	return fd;
 }
 
@@ -98,7 +103,7 @@ static int walk_attached(struct na_connlog *l)
 		if (na_cgpaths_add_tree(l->paths, a.path) == -ENOMEM)
 			return -ENOMEM;
 	}
-	return errno == ENOENT ? 0 : na_err(-errno, "read %s/na_attached", l->root);
+	return err == -ENOENT ? 0 : na_err(err, "read %s/na_attached", l->root);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -132,17 +137,17 @@ int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na
 		err = -ENOENT;
 	if (err)
 		goto fail;
-	l->log_fd = map_get(pin_root, "na_log", BPF_MAP_TYPE_RINGBUF, 0);
+	l->log_fd = map_get(pin_root, "na_log", BPF_MAP_TYPE_RINGBUF, 0, &l->log_id);
 	if (l->log_fd < 0) {
 		err = l->log_fd;
 		goto fail;
 	}
-	l->stats_fd = map_get(pin_root, "na_stats", BPF_MAP_TYPE_ARRAY, sizeof(struct na_stats));
+	l->stats_fd = map_get(pin_root, "na_stats", BPF_MAP_TYPE_ARRAY, sizeof(struct na_stats), NULL);
 	if (l->stats_fd < 0) {
 		err = l->stats_fd;
 		goto fail;
 	}
-	l->attached_fd = map_get(pin_root, "na_attached", BPF_MAP_TYPE_HASH, sizeof(struct na_attach));
+	l->attached_fd = map_get(pin_root, "na_attached", BPF_MAP_TYPE_HASH, sizeof(struct na_attach), NULL);
 	if (l->attached_fd < 0) {
 		err = l->attached_fd;
 		goto fail;
@@ -182,6 +187,22 @@ int na_connlog_stats(const struct na_connlog *l, struct na_stats *st)
 	if (bpf_map_lookup_elem(l->stats_fd, &zero, st))
 		return na_err(-errno, "read %s/na_stats", l->root);
 	return 0;
+}
+
+int na_connlog_pinned(const struct na_connlog *l)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char p[PATH_MAX + 8];
+	int fd, err;
+
+	snprintf(p, sizeof(p), "%s/na_log", l->root);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : na_err(-errno, "open %s", p);
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? na_err(-errno, "inspect %s", p) : info.id == l->log_id;
+	close(fd);
+	return err;
 }
 
 const char *na_connlog_cgroup(struct na_connlog *l, uint64_t cgroup_id)

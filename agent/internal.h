@@ -23,5 +23,8 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have);
  * it once with ctx (BPF_PROG_RUN). ctx is written back.
  */
 int na_syscall_run(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size);
+/* The same, loaded once and run on each of count contexts of size bytes (an array). */
+int na_syscall_run_each(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size,
+			size_t count);
 
 #endif

@@ -137,8 +137,9 @@ uint64_t na_boot_ns(void);
  *   2. only when some wanted cookie was listed, one pass over /proc/PID/fd
  *      maps inode -> pid (tgid), comm; it stops once every inode is found;
  *   3. a found row gets NA_OWN_PROC (the lowest pid holding the socket); a
- *      listed socket that no process holds (other pid namespace, orphaned)
- *      gets NA_OWN_UNKNOWN with the socket's uid, so it is not tried again.
+ *      listed socket that no process we can read holds (other pid namespace,
+ *      closed by its process, held by a process whose /proc/PID/fd we may not
+ *      read) gets NA_OWN_UNKNOWN with the socket's uid: not tried again.
  * The row's owner_src in the pinned map is the cache: only NA_OWN_NONE rows
  * are looked at, and with none (the steady state) nothing is read at all.
  * Rows that sock_diag does not list (closed meanwhile, another network
@@ -150,14 +151,15 @@ uint64_t na_boot_ns(void);
  * stats may be NULL.
  */
 struct na_owners_stats {
-	size_t wanted;   /* rows with NA_OWN_NONE and TCP/UDP */
-	size_t listed;   /* ... whose socket sock_diag listed */
-	size_t resolved; /* ... set to NA_OWN_PROC */
-	size_t unknown;  /* ... set to NA_OWN_UNKNOWN */
-	size_t dumps;    /* sock_diag dumps done */
-	size_t diag_socks; /* sockets those dumps listed */
-	size_t procs;    /* /proc/PID/fd directories read */
-	size_t fds;      /* fd links read */
+	size_t wanted;       /* rows with NA_OWN_NONE and TCP/UDP */
+	size_t listed;       /* ... whose socket sock_diag listed */
+	size_t resolved;     /* ... set to NA_OWN_PROC */
+	size_t unknown;      /* ... set to NA_OWN_UNKNOWN */
+	size_t dumps;        /* sock_diag dumps done */
+	size_t diag_socks;   /* sockets those dumps listed */
+	size_t procs;        /* /proc/PID/fd directories read */
+	size_t procs_denied; /* ... not readable (EACCES: ptrace access denied) */
+	size_t fds;          /* fd links read */
 };
 int na_owners_resolve(const char *pin_root, struct na_snapshot *snap, struct na_owners_stats *stats);
 
@@ -184,5 +186,35 @@ typedef int (*na_diag_cb)(const struct na_diag_sock *d, void *ctx);
  * non-zero return.
  */
 int na_owners_parse_diag(const void *buf, size_t len, uint32_t seq, na_diag_cb cb, void *ctx);
+
+/* ---- connection log (agent/connlog.c) ----------------------------------- */
+/*
+ * The na_log ring buffer: one struct na_conn per socket that can send nothing
+ * more. Reading consumes: the ring buffer has one consumer position, so one
+ * reader at a time. A record handed to the callback is consumed once the
+ * callback returns, whatever it returns; a negative return also stops the
+ * current poll/consume and is passed back. A callback that could not deliver
+ * its record and wants it kept for the next reader must end the process
+ * instead of returning (agent/connlog.c shows why, from libbpf's source).
+ */
+struct na_connlog;
+typedef int (*na_connlog_fn)(void *ctx, const struct na_conn *c);
+/* -ENOENT when nothing is attached; -EPROTO on another ABI or layout (reported). */
+int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na_connlog **out);
+/* Records handled, or a negative errno (-EINTR: a signal), or the callback's error. */
+int na_connlog_poll(struct na_connlog *l, int timeout_ms);
+int na_connlog_consume(struct na_connlog *l);
+/* The shared counters (log_dropped, log_written). */
+int na_connlog_stats(const struct na_connlog *l, struct na_stats *st);
+/*
+ * 1 while <pin root>/na_log is still the buffer being read; 0 once it was
+ * unpinned (detach --all) or replaced by a newer attach: nothing more comes.
+ */
+int na_connlog_pinned(const struct na_connlog *l);
+/* Path of a cgroup at or below an attached one, or NULL (removed before it was seen). */
+const char *na_connlog_cgroup(struct na_connlog *l, uint64_t cgroup_id);
+void na_connlog_close(struct na_connlog *l);
+/* CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns: boot ns + offset = Unix time in ns. */
+int64_t na_boot_offset_ns(void);
 
 #endif /* NETACCT_AGENT_H */

@@ -189,8 +189,19 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	s.uid = (__u32)-1;
 	if (o && o->cookie && o->cookie != cookie) {
 		s.flags |= NA_ROW_ACCEPTED;
-		if (o->flags & NA_OWNER_KNOWN)
+		if (o->flags & NA_OWNER_KNOWN) {
 			copy_owner(&s, o, NA_OWN_LISTENER);
+		} else {
+			/* A listener from before attach: user space may have found its owner (na_set_owner). */
+			struct na_sock *l = bpf_map_lookup_elem(&na_socks, &o->cookie);
+
+			if (l && l->owner_src == NA_OWN_PROC) {
+				s.pid = l->pid;
+				s.uid = l->uid;
+				__builtin_memcpy(s.comm, l->comm, NA_COMM_LEN);
+				s.owner_src = NA_OWN_LISTENER;
+			}
+		}
 	} else if (o && (o->flags & NA_OWNER_KNOWN)) {
 		copy_owner(&s, o, o->src);
 	}

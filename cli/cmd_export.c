@@ -184,6 +184,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 	rc = na_open_snapshot(g, &st, &snap);
 	if (rc)
 		goto out_filter;
+	na_owners_resolve(g->pin_root, &snap, NULL); /* best effort: reported, rows shown either way */
 
 	qsort(snap.att, snap.natt, sizeof(*snap.att), att_cmp);
 	qsort(snap.rows, snap.nrows, sizeof(*snap.rows), row_cmp);

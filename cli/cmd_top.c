@@ -230,6 +230,7 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 	rc = na_open_snapshot(g, &st, &prev);
 	if (rc)
 		goto out;
+	na_owners_resolve(g->pin_root, &prev, NULL);
 	qsort(prev.rows, prev.nrows, sizeof(*prev.rows), cookie_cmp);
 	for (it = 0; !o.iterations || it < o.iterations; it++) {
 		uint64_t t0 = prev.boot_ns;
@@ -242,6 +243,8 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 			rc = NA_EXIT_FAIL;
 			break;
 		}
+		/* Only rows still without an owner cost anything: none, in the steady state. */
+		na_owners_resolve(g->pin_root, &cur, NULL);
 		print_frame(&o, &prev, &cur, &flt, (double)(cur.boot_ns - t0) / 1e9);
 		na_snapshot_free(&prev);
 		prev = cur;

@@ -15,6 +15,7 @@ static const struct na_cmd cmds[] = {
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
 	{ "export", cmd_export, "[--csv|--json] [PATH...]", "snapshot of sockets and cgroup totals" },
 	{ "top", cmd_top, "--batch [-d S] [-n N] [--limit N] [-b] [PATH...]", "busiest sockets and cgroup rates" },
+	{ "log", cmd_log, "[-f] [--csv|--json] [-H]", "closed connections, one record each, like tcplife (reading consumes them)" },
 	{ "help", cmd_help, "[COMMAND]", "this text" },
 	{ "version", cmd_version, "", "print the version and ABI version" },
 };

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * log: one record per closed socket, read from the na_log ring buffer, as a
+ * table (like tcplife), CSV (RFC 4180) or JSON lines. CSV and JSON come from
+ * one field list so they cannot drift; the table reads the same fields.
+ *
+ * Reading consumes (agent/connlog.c): every record is written and flushed
+ * before the callback returns, and libbpf marks a record consumed only after
+ * that. A reader killed at any moment therefore loses nothing; at worst the
+ * record it had just written is printed again by the next reader (same
+ * cookie). A record that cannot be written (EPIPE, ENOSPC) is not returned
+ * from: the process exits inside the callback, leaving it in the buffer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "format.h"
+
+#pragma GCC poison u8 u16 u32 u64
+
+#define POLL_MS 200
+#define STATS_EVERY_NS 1000000000ull
+
+enum field_type { F_NULL, F_STR, F_U64, F_NUM };
+
+struct field {
+	enum field_type t;
+	const char *s; /* F_STR; F_NUM: a decimal number as text */
+	uint64_t u;
+};
+
+static const char *const cols[] = {
+	"end_time", "start_time", "duration_ms", "cookie", "cgroup_id", "cgroup", "pid", "uid", "comm",
+	"proto", "family", "laddr", "lport", "raddr", "rport", "side",
+	"tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
+	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes",
+	"tx_retrans_bytes", "rx_dup_bytes",
+};
+
+#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+enum { C_END, C_START, C_DUR, C_COOKIE, C_CGID, C_CGROUP, C_PID, C_UID, C_COMM, C_PROTO, C_FAMILY,
+       C_LADDR, C_LPORT, C_RADDR, C_RPORT, C_SIDE, C_TX, C_RETRANS = C_TX + 8, C_DUP };
+_Static_assert(C_DUP + 1 == NCOLS, "cols and their indices");
+
+enum log_fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+/* Text a record's fields point into. */
+struct rec_text {
+	char end[40], start[40], dur[32], laddr[64], raddr[64], comm[NA_COMM_LEN + 1];
+};
+
+struct log_ctx {
+	struct na_connlog *l;
+	enum log_fmt fmt;
+	int human;
+	int follow;
+	int64_t offset;         /* CLOCK_REALTIME - CLOCK_BOOTTIME, refreshed per batch */
+	uint64_t started_ns;    /* one-shot: records that ended after this are not "current" */
+	uint64_t dropped_seen;  /* na_stats.log_dropped already reported */
+	uint64_t records;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1; /* SA_RESETHAND: a second signal ends the process (nothing is lost either way) */
+}
+
+static void put_str(struct field *f, const char *s)
+{
+	f->t = s && *s ? F_STR : F_NULL;
+	f->s = s;
+}
+
+static void put_u64(struct field *f, uint64_t u)
+{
+	f->t = F_U64;
+	f->u = u;
+}
+
+static void put_time(struct field *f, char *buf, size_t len, uint64_t boot_ns, int64_t offset)
+{
+	if (!boot_ns) {
+		put_str(f, NULL);
+		return;
+	}
+	na_iso_time(buf, len, (int64_t)boot_ns + offset);
+	put_str(f, buf);
+}
+
+/* Which end of the connection: accepted sockets and listeners serve, sockets with a peer are clients. */
+static const char *side_name(const struct na_conn *c)
+{
+	if (c->flags & NA_ROW_ACCEPTED)
+		return "server";
+	if (c->proto == NA_P_TCP && !c->rport)
+		return "server"; /* a TCP socket with a row and no peer listened */
+	if (c->rport)
+		return "client";
+	return NULL; /* unconnected UDP and the like: either */
+}
+
+static void fill(struct field *f, struct rec_text *t, const struct na_conn *c, struct log_ctx *x)
+{
+	uint64_t dur = c->end_ns > c->start_ns && c->start_ns ? c->end_ns - c->start_ns : 0;
+	int d;
+
+	memset(f, 0, NCOLS * sizeof(*f));
+	put_time(&f[C_END], t->end, sizeof(t->end), c->end_ns, x->offset);
+	put_time(&f[C_START], t->start, sizeof(t->start), c->start_ns, x->offset);
+	snprintf(t->dur, sizeof(t->dur), "%llu.%03llu", (unsigned long long)(dur / 1000000),
+		 (unsigned long long)(dur / 1000 % 1000));
+	f[C_DUR].t = F_NUM;
+	f[C_DUR].s = t->dur;
+	put_u64(&f[C_COOKIE], c->cookie);
+	put_u64(&f[C_CGID], c->cgroup_id);
+	put_str(&f[C_CGROUP], na_connlog_cgroup(x->l, c->cgroup_id));
+	if (c->pid)
+		put_u64(&f[C_PID], c->pid);
+	if (c->uid != (uint32_t)-1)
+		put_u64(&f[C_UID], c->uid);
+	memcpy(t->comm, c->comm, NA_COMM_LEN);
+	t->comm[NA_COMM_LEN] = '\0';
+	put_str(&f[C_COMM], t->comm);
+	put_str(&f[C_PROTO], na_proto_name(c->proto));
+	put_str(&f[C_FAMILY], na_family_name(c->family));
+	na_addr_str(c->family, c->laddr, t->laddr, sizeof(t->laddr));
+	put_str(&f[C_LADDR], t->laddr);
+	if (c->lport || t->laddr[0])
+		put_u64(&f[C_LPORT], c->lport);
+	na_addr_str(c->family, c->raddr, t->raddr, sizeof(t->raddr));
+	put_str(&f[C_RADDR], t->raddr);
+	if (c->rport)
+		put_u64(&f[C_RPORT], c->rport);
+	put_str(&f[C_SIDE], side_name(c));
+	for (d = 0; d < NA_NDIR; d++) {
+		put_u64(&f[C_TX + d * 4 + 0], c->dir[d].packets);
+		put_u64(&f[C_TX + d * 4 + 1], c->dir[d].ip_hdr_bytes);
+		put_u64(&f[C_TX + d * 4 + 2], c->dir[d].l4_hdr_bytes);
+		put_u64(&f[C_TX + d * 4 + 3], c->dir[d].payload_bytes);
+	}
+	put_u64(&f[C_RETRANS], c->retrans_bytes[NA_TX]);
+	put_u64(&f[C_DUP], c->retrans_bytes[NA_RX]);
+}
+
+static void emit_machine(const struct field *f, int json)
+{
+	size_t i;
+
+	if (json) {
+		json_object *o = json_object_new_object();
+
+		for (i = 0; i < NCOLS; i++)
+			json_object_object_add(o, cols[i],
+					       f[i].t == F_U64   ? json_object_new_uint64(f[i].u)
+					       : f[i].t == F_NUM ? json_object_new_double_s(strtod(f[i].s, NULL), f[i].s)
+					       : f[i].t == F_STR ? json_object_new_string(f[i].s)
+								 : NULL);
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		return;
+	}
+	for (i = 0; i < NCOLS; i++) {
+		if (i)
+			putchar(',');
+		if (f[i].t == F_U64)
+			printf("%llu", (unsigned long long)f[i].u);
+		else if (f[i].t == F_NUM)
+			fputs(f[i].s, stdout);
+		else if (f[i].t == F_STR)
+			na_csv_field(stdout, f[i].s);
+	}
+	fputs("\r\n", stdout); /* RFC 4180 records end in CRLF */
+}
+
+#define TABLE_FMT "%-12s %7s %-15s %-24s %-5s %-21s %-21s %10s %10s %10s %10s %11s\n"
+
+static void table_header(void)
+{
+	printf(TABLE_FMT, "TIME", "PID", "COMM", "CGROUP", "PROTO", "LADDR:LPORT", "RADDR:RPORT", "TX_BYTES",
+	       "RX_BYTES", "TX_RETRANS", "RX_DUP", "DURATION_MS");
+}
+
+/* "addr:port", "[v6]:port", "*" for no address, "*:*" for no peer at all. */
+static void endpoint(char *buf, size_t len, const struct field *addr, const struct field *port)
+{
+	char p[8] = "*";
+
+	if (port->t == F_U64)
+		snprintf(p, sizeof(p), "%llu", (unsigned long long)port->u);
+	if (addr->t != F_STR)
+		snprintf(buf, len, "*:%s", p);
+	else if (strchr(addr->s, ':'))
+		snprintf(buf, len, "[%s]:%s", addr->s, p);
+	else
+		snprintf(buf, len, "%s:%s", addr->s, p);
+}
+
+static void bytes_cell(char *buf, size_t len, uint64_t v, int human)
+{
+	if (human)
+		na_human_bytes(buf, len, (double)v, 0);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* A comm is whatever the process set (prctl): no control characters in a table. */
+static const char *printable(char *s)
+{
+	char *p;
+
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
+static void emit_table(const struct field *f, struct rec_text *t, const struct na_conn *c, const struct log_ctx *x)
+{
+	char when[16] = "-", pid[16] = "-", le[96], re[96], b[4][24];
+	int64_t ns = (int64_t)c->end_ns + x->offset;
+	time_t s = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (c->end_ns && localtime_r(&s, &tm))
+		snprintf(when, sizeof(when), "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(ns % 1000000000 / 1000000));
+	if (f[C_PID].t == F_U64)
+		snprintf(pid, sizeof(pid), "%llu", (unsigned long long)f[C_PID].u);
+	endpoint(le, sizeof(le), &f[C_LADDR], &f[C_LPORT]);
+	endpoint(re, sizeof(re), &f[C_RADDR], &f[C_RPORT]);
+	bytes_cell(b[0], sizeof(b[0]), c->dir[NA_TX].payload_bytes, x->human);
+	bytes_cell(b[1], sizeof(b[1]), c->dir[NA_RX].payload_bytes, x->human);
+	bytes_cell(b[2], sizeof(b[2]), c->retrans_bytes[NA_TX], x->human);
+	bytes_cell(b[3], sizeof(b[3]), c->retrans_bytes[NA_RX], x->human);
+	printf(TABLE_FMT, when, pid, f[C_COMM].t == F_STR ? printable(t->comm) : "-",
+	       f[C_CGROUP].t == F_STR ? f[C_CGROUP].s : "-", f[C_PROTO].s, le, re, b[0], b[1], b[2], b[3],
+	       t->dur);
+}
+
+/* Could not write: the callback must not return (that would consume the record). */
+static void write_failed(void)
+{
+	int err = errno;
+
+	/* A reader that went away (| head) is the normal end of a pipeline: exit quietly. */
+	if (err != EPIPE)
+		na_log(NA_LOG_ERROR, "log: write to stdout: %s (the record being written stays in the buffer)",
+		       strerror(err ? err : EIO));
+	_exit(NA_EXIT_FAIL);
+}
+
+static int on_record(void *ctx, const struct na_conn *c)
+{
+	struct log_ctx *x = ctx;
+	struct field f[NCOLS];
+	struct rec_text t;
+
+	fill(f, &t, c, x);
+	errno = 0;
+	if (x->fmt == FMT_TABLE)
+		emit_table(f, &t, c, x);
+	else
+		emit_machine(f, x->fmt == FMT_JSON);
+	if (fflush(stdout) || ferror(stdout))
+		write_failed();
+	x->records++;
+	/*
+	 * Stopping after a record that is written is safe: libbpf stores the
+	 * consumer position past it before it passes our error back.
+	 */
+	if (stop)
+		return -EINTR;
+	if (!x->follow && c->end_ns > x->started_ns)
+		return -ECANCELED; /* one-shot: the buffer as it was at the start, not a stream without end */
+	return 0;
+}
+
+/* Report drops once at the start when there were any, then whenever they grow. */
+static int check_drops(struct log_ctx *x, int first)
+{
+	static const char hint[] =
+		"hint: read it more often (netacct log --follow) or attach with a bigger --log-size";
+	struct na_stats s;
+	int err = na_connlog_stats(x->l, &s);
+
+	if (err)
+		return err;
+	if (first && s.log_dropped)
+		na_log(NA_LOG_ERROR, "log: %llu connection records were dropped (ring buffer full) since the first attach; %s",
+		       (unsigned long long)s.log_dropped, hint);
+	else if (!first && s.log_dropped > x->dropped_seen)
+		na_log(NA_LOG_ERROR, "log: %llu connection records were dropped (ring buffer full) while reading; %s",
+		       (unsigned long long)(s.log_dropped - x->dropped_seen), hint);
+	x->dropped_seen = s.log_dropped;
+	return 0;
+}
+
+static void usage_help(void)
+{
+	printf("Usage: netacct log [-f|--follow] [--csv|--json] [-H|--human]\n\n"
+	       "One record per closed socket of the attached cgroups (client and server\n"
+	       "sides of TCP connections, listeners, UDP sockets): owner, addresses,\n"
+	       "duration, bytes each way, retransmitted and duplicate bytes.\n\n"
+	       "Reading CONSUMES the records: the kernel keeps them in one ring buffer\n"
+	       "(attach --log-size) with one read position, so run one reader at a time.\n"
+	       "Without --follow, the records waiting now are printed and the command\n"
+	       "exits. Each record is flushed before it counts as read: a reader killed\n"
+	       "at any moment loses nothing (the record it was printing may be printed\n"
+	       "again by the next reader; the cookie column tells them apart). Records\n"
+	       "the kernel could not store because the buffer was full are counted and\n"
+	       "reported on stderr. Records written into a pipe are gone once written:\n"
+	       "a reader that exits without reading them (| head) loses them.\n"
+	       "--follow stops by itself when the state is detached.\n\n"
+	       "  -f, --follow  keep reading (every %d ms) until SIGINT or SIGTERM\n"
+	       "      --csv     CSV (RFC 4180, CRLF, header row)\n"
+	       "      --json    JSON lines, the same keys; unknown values are null\n"
+	       "  -H, --human   table: bytes in KiB/MiB\n\n"
+	       "Table columns: TIME (end, local), PID, COMM, CGROUP, PROTO, LADDR:LPORT,\n"
+	       "RADDR:RPORT, TX_BYTES, RX_BYTES (payload), TX_RETRANS, RX_DUP, DURATION_MS.\n"
+	       "CSV/JSON: ",
+	       POLL_MS);
+	for (size_t i = 0; i < NCOLS; i++)
+		printf("%s%s", i ? "," : "", cols[i]);
+	printf("\n\nExamples:\n"
+	       "  netacct log\n"
+	       "  netacct log --follow --json > conns.jsonl\n");
+}
+
+int cmd_log(int argc, char **argv, const struct na_global *g)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "csv", no_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "human", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
+	struct log_ctx x = { .fmt = FMT_TABLE };
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	uint64_t stats_ns;
+	int o, rc = NA_EXIT_OK, err, pinned;
+
+	while ((o = getopt_long(argc, argv, "fHh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'f':
+			x.follow = 1;
+			break;
+		case 'c':
+			x.fmt = FMT_CSV;
+			break;
+		case 'j':
+			x.fmt = FMT_JSON;
+			break;
+		case 'H':
+			x.human = 1;
+			break;
+		case 'h':
+			usage_help();
+			return NA_EXIT_OK;
+		default:
+			return na_usage_error("log", "unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return na_usage_error("log", "unexpected argument '%s'", argv[optind]);
+
+	/* The same "nothing attached" and ABI checks, and messages, as every reader. */
+	rc = na_open_snapshot(g, &st, &snap);
+	if (rc)
+		return rc;
+	na_snapshot_free(&snap);
+	na_state_close(st);
+
+	err = na_connlog_open(g->pin_root, on_record, &x, &x.l);
+	if (err == -ENOENT && access(g->pin_root, F_OK))
+		na_log(NA_LOG_ERROR, "nothing attached (no pinned state at %s; start with: netacct attach PATH)",
+		       g->pin_root); /* detached between the two opens */
+	if (err)
+		return NA_EXIT_FAIL;
+
+	/* Write errors come back as EPIPE, inside the callback, where the record can still be kept. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (check_drops(&x, 1)) {
+		rc = NA_EXIT_FAIL;
+		goto out;
+	}
+	if (x.fmt == FMT_TABLE) {
+		table_header();
+	} else if (x.fmt == FMT_CSV) {
+		for (size_t i = 0; i < NCOLS; i++)
+			printf("%s%s", i ? "," : "", cols[i]);
+		fputs("\r\n", stdout);
+	}
+	if (fflush(stdout) || ferror(stdout))
+		write_failed();
+
+	x.offset = na_boot_offset_ns();
+	x.started_ns = na_boot_ns();
+	stats_ns = x.started_ns;
+	err = na_connlog_consume(x.l);
+	while (x.follow && !stop && (err >= 0 || err == -EINTR)) {
+		if (na_boot_ns() - stats_ns >= STATS_EVERY_NS) {
+			stats_ns = na_boot_ns();
+			if (check_drops(&x, 0)) {
+				rc = NA_EXIT_FAIL;
+				goto out;
+			}
+			pinned = na_connlog_pinned(x.l);
+			if (pinned < 0) {
+				rc = NA_EXIT_FAIL;
+				goto out;
+			}
+			if (!pinned) {
+				/* Detached (or attached anew): print what it still holds, then stop. */
+				err = na_connlog_consume(x.l);
+				na_log(NA_LOG_INFO, "log: %s/na_log was detached or replaced: no more records come to this reader",
+				       g->pin_root);
+				break;
+			}
+		}
+		x.offset = na_boot_offset_ns(); /* follows a wall clock that was set */
+		err = na_connlog_poll(x.l, POLL_MS);
+	}
+	if (err < 0 && err != -EINTR && err != -ECANCELED) {
+		na_err(err, "log: read %s/na_log", g->pin_root);
+		rc = NA_EXIT_FAIL;
+	}
+	if (check_drops(&x, 0))
+		rc = NA_EXIT_FAIL;
+	na_log(NA_LOG_DEBUG, "log: %llu records", (unsigned long long)x.records);
+out:
+	na_connlog_close(x.l);
+	return rc;
+}

@@ -1,0 +1,1079 @@
+#!/usr/bin/python3
+"""Scale and faults: churn, a full socket map, readers killed mid-run.
+
+The workload is tests/integration/na_churn.c (NA_CHURN_BIN): Python cannot
+make 250 000 connections in the time budget. Its TCP sides take TCP_INFO of
+every socket once the socket is in TCP_CLOSE (final counters: segs_out,
+segs_in, bytes_sent, which includes retransmissions) and close cleanly: the
+client shutdown(SHUT_WR)s, the server reads the FIN and shutdown(SHUT_WR)s,
+the client reads that FIN (it then sends the last ACK from the full socket
+and goes to TIME_WAIT), the server waits for TCP_CLOSE. So every segment of a
+connection passes a hook on a full socket, and the workload's own sums are
+an exact truth for the cgroup totals:
+
+    tx_packets  == sum(segs_out) + one SYN-ACK per connection (listener) + UDP datagrams
+    rx_packets  == sum(segs_in) + UDP datagrams
+    tx_payload  == sum(bytes_sent) + UDP bytes; rx_payload == the same
+    tx == rx for all four counters (both ends inside), and
+    payload == application bytes when no byte was retransmitted.
+
+1. Churn (fresh pin root, default sizes): 200 000 TCP connections (100 B each
+   way, over 3 IPv4 listeners on 127.0.0.1-3, clients bound to 127.0.1.1-3,
+   and one IPv6 listener on ::1; one client and one server thread each) and
+   50 000 UDP exchanges (a fresh connected client socket each, IPv4 and
+   IPv6), a client process and a server process, both in the attached
+   cgroup. Afterwards:
+     * live_sockets == baseline + the 6 listening/UDP server sockets kept open;
+     * closed rows: exactly one per (owner, peer): the client's per listener
+       (raddr, rport) with conns == its connections, the server's per client
+       address (rport empty) with conns == the accepted connections, the UDP
+       client's per server; sum(conns) == sockets that ended (450 000);
+     * each closed row's counters == the workload's TCP_INFO sums of exactly
+       the sockets folded into it (server side: segs_in - 2 per connection,
+       the handshake is on the listener's row); listener rows == 1 SYN-ACK out,
+       SYN + ACK in per connection;
+     * cgroup totals == the workload's sums (above); IP header bytes ==
+       20/40 x packets per family; TCP header bytes exact (32 per segment,
+       40 for SYN and SYN-ACK) when nothing was retransmitted;
+     * accounting identity: sum(closed rows) + sum(live rows) + norow + overflow
+       == cgroup totals, per counter;
+     * log_written + log_dropped == sockets that ended (no reader: the ring
+       buffer fills, the rest is counted as dropped); closed_evicted == 0;
+     * closing the listeners/UDP servers: live_sockets back to baseline, 6
+       more conns folded (one row per owner/proto/family, empty peer), totals
+       unchanged, the identity holds with no live row.
+2. Overflow (fresh pin root, attach --max-sockets 1024): 10 000 concurrent
+   connections between a client and a server process (each raises its soft
+   RLIMIT_NOFILE; two processes because the hard limit may not be raised
+   without CAP_SYS_RESOURCE), fan_up(i)/fan_down(i) bytes each (every 500th
+   200 kB: GSO skbs in overflow). While all are open (taken between two
+   identical status reads): live_sockets == 1024, overflow_packets/bytes > 0,
+   totals == the TCP_INFO sums (as above), tx == rx exactly (every socket is
+   a full socket: a packet lost between the hooks would show), identity with
+   overflow. After a clean close of all: totals == final TCP_INFO sums,
+   live_sockets == 0, every socket folded (rows free up as sockets end),
+   identity. Nothing dropped: the applications received every byte; the
+   sockets' TCP_INFO retransmissions and the global Tcp RetransSegs / InErrs,
+   TcpExt ListenOverflows / ListenDrops and softnet drop deltas are printed.
+2b. Closed table full (fresh pin root, attach --max-closed 16): 12 000 TCP
+   connections over 20 listeners and 20 client addresses (40 closed keys):
+   closed_aggregates == 16, sum(conns) + closed_evicted == sockets that
+   ended, closed_evicted == the sockets of exactly the keys not kept, the
+   kept rows == the TCP_INFO sums of their sockets, and the evicted sockets'
+   bytes are in the totals: totals - kept rows - live rows == their TCP_INFO
+   sums == the sum of their `netacct log` records.
+3. Readers killed with SIGKILL mid-run (fresh pin root, attach --log-size
+   32 MiB so that the ring buffer holds every record while no reader runs):
+   during a churn of 40 000 TCP connections + 10 000 UDP exchanges,
+   `netacct top --batch -d 0.2`, a loop of `netacct export --csv` (each killed
+   after a random 0-15 ms, or completed: then it must parse) and two
+   `netacct log --follow --json` runs one after the other are killed with -9.
+   Then: status --json works and shows the attachment with its programs;
+   the export's totals == the workload's sums, the identity holds; the killed
+   log runs' records plus a rerun of `netacct log --json` contain every
+   ended socket (log_written of them, none dropped) once by cookie — a killed
+   reader may print its last record again (documented in cmd_log.c), so at
+   most one duplicate per killed reader is tolerated and reported; the
+   records summed per closed-row key == the closed rows.
+"""
+
+import json
+import os
+import random
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import na_harness as na  # noqa: E402
+
+COMM = "na_churn"
+# churn layout: (listener address, client source address or None, connections)
+# (127.0.0.2 and 127.0.0.3 share a client address: two server threads fold into
+# one server aggregate at the same time)
+CHURN_TCP = [("127.0.0.1", "127.0.1.1", 50000), ("127.0.0.2", "127.0.1.2", 50000),
+             ("127.0.0.3", "127.0.1.2", 50000), ("::1", None, 50000)]
+CHURN_UDP = [("127.0.0.1", 25000), ("::1", 25000)]
+FAN_N = 10000
+FAN_MAP = 1024
+KILL_TCP = [("127.0.0.1", "127.0.1.1", 10000), ("127.0.0.2", "127.0.1.2", 10000),
+            ("127.0.0.3", "127.0.1.3", 10000), ("::1", None, 10000)]
+KILL_UDP = [("127.0.0.1", 5000), ("::1", 5000)]
+KILL_LOG_SIZE = 32 << 20
+# 2b: 20 listeners, 20 client addresses: 40 closed keys for a 16-row table
+EVICT_MAX = 16
+EVICT_TCP = [("127.0.0.%d" % (10 + i), "127.0.2.%d" % (10 + i), 600) for i in range(20)]
+EVICT_LOG_SIZE = 8 << 20
+HELPER_DEADLINE = "180"
+
+
+def fan_up(i):
+    return 200000 + i if i % 500 == 499 else 1000 + i % 997
+
+
+def fan_down(i):
+    return 500 + i % 509
+
+
+def udp_req(i):
+    return 1 + (i * 37) % 1400
+
+
+def udp_resp(q):
+    return 1 + (q * 53) % 1400
+
+
+def fam(addr):
+    return 6 if ":" in addr else 4
+
+
+def fam_of_row(v):
+    return 4 if na.family_matches(v, 4) else 6 if na.family_matches(v, 6) else v
+
+
+# ==========================================================================
+# workload
+# ==========================================================================
+
+def churn_bin():
+    b = os.environ.get("NA_CHURN_BIN", "")
+    if not b:
+        here = os.path.dirname(os.environ.get("NETACCT_BIN", ""))
+        cand = os.path.join(os.path.dirname(here), "tests", "integration", "na_churn")
+        b = cand if os.path.exists(cand) else ""
+    if not (b and os.access(b, os.X_OK)):
+        raise na.SkipTest("NA_CHURN_BIN (the na_churn helper) is not set or not executable")
+    return b
+
+
+def spawn_churn(h, cg, label, *args):
+    w = h.spawn([churn_bin()] + [str(a) for a in args], cgroup=cg, label=label,
+                env={"NA_CHURN_DEADLINE": HELPER_DEADLINE})
+    hello = w.expect("hello", 30)
+    if hello.get("cgroup") != cg.rel:
+        raise na.HarnessError("%s runs in %r, expected %r" % (label, hello.get("cgroup"), cg.rel))
+    return w
+
+
+class Churn:
+    """A na_churn server process and a client process, both in cg."""
+
+    def __init__(self, h, cg, tcp, udp, wait_go=False, label="churn"):
+        self.h, self.tcp, self.udp = h, tcp, udp
+        sspec = ["tcp/%s/%d" % (a, n) for a, _, n in tcp] + ["udp/%s/%d" % (a, n) for a, n in udp]
+        self.server = spawn_churn(h, cg, label + " server", "server", ",".join(sspec))
+        self.listening = self.server.expect("listening", 30)["specs"]
+        cspec = []
+        for e, t in zip(self.listening, tcp + udp):
+            s = "%s/%s/%d/%d" % (e["proto"], e["addr"], e["port"], e["count"])
+            if e["proto"] == "tcp" and t[1]:
+                s += "/" + t[1]
+            cspec.append(s)
+        argv = (["--wait-go"] if wait_go else []) + ["client", ",".join(cspec)]
+        self.client = spawn_churn(h, cg, label + " client", *argv)
+        self.client.expect("ready", 30)
+        self.cdone = self.sdone = None
+
+    @property
+    def tcp_eps(self):
+        return [e for e in self.listening if e["proto"] == "tcp"]
+
+    def go(self):
+        self.client.send("go")
+
+    def wait_done(self, timeout=150):
+        self.cdone = self.client.expect("done", timeout)
+        self.sdone = self.server.expect("done", timeout)
+        errs = [s["error"] for s in self.cdone["specs"] + self.sdone["specs"] if s["error"]]
+        if errs:
+            raise na.HarnessError("workload errors: %s" % errs[:4])
+        return self
+
+    def pairs(self):
+        """(listening endpoint, client sums, server sums, source address) per spec."""
+        srcs = [t[1] for t in self.tcp] + [None] * len(self.udp)
+        return list(zip(self.listening, self.cdone["specs"], self.sdone["specs"], srcs))
+
+    def close_servers(self):
+        self.server.send("close")
+        self.server.expect("closed", 30)
+
+    def finish(self):
+        self.client.finish()
+        self.server.finish()
+
+
+def churn_model(ch):
+    """The cgroup totals the workload's own sums predict, with the parts needed
+    for the header byte checks."""
+    m = {k: 0 for k in na.COUNTER_COLUMNS}
+    info = dict(tcp_conns=0, udp_conns=0, app=0, retrans=0, retrans_segs=0, tcp_pk=0, udp_dg=0,
+                not_closed=0, close_polls=0, syn=0)
+    pk = {4: [0, 0], 6: [0, 0]}   # family -> [tx, rx] packets
+    for e, c, s, _ in ch.pairs():
+        f = e["family"]
+        if e["proto"] == "tcp":
+            n = c["conns"]
+            info["tcp_conns"] += n
+            tx = c["segs_out"] + s["segs_out"] + n     # + SYN-ACKs sent by the listener
+            rx = c["segs_in"] + s["segs_in"]           # child's segs_in counts SYN and ACK
+            m["tx_payload_bytes"] += c["bytes_sent"] + s["bytes_sent"]
+            m["rx_payload_bytes"] += c["bytes_sent"] + s["bytes_sent"]
+            info["app"] += c["app_sent"] + s["app_sent"]
+            info["retrans"] += c["bytes_retrans"] + s["bytes_retrans"]
+            info["retrans_segs"] += c["total_retrans"] + s["total_retrans"]
+            info["tcp_pk"] += tx
+            info["not_closed"] += c["not_closed"] + s["not_closed"]
+            info["close_polls"] += s["close_polls"]
+            info["syn"] += 2 * n                         # SYN and SYN-ACK: 40-byte headers
+        else:
+            n = c["conns"]
+            info["udp_conns"] += n
+            tx = rx = c["datagrams"]
+            m["tx_payload_bytes"] += c["app_sent"] + s["app_sent"]
+            m["rx_payload_bytes"] += c["app_received"] + s["app_received"]
+            info["app"] += c["app_sent"] + s["app_sent"]
+            info["udp_dg"] += c["datagrams"]
+        m["tx_packets"] += tx
+        m["rx_packets"] += rx
+        pk[f][0] += tx
+        pk[f][1] += rx
+    for i, d in enumerate(("tx", "rx")):
+        m[d + "_ip_hdr_bytes"] = 20 * pk[4][i] + 40 * pk[6][i]
+    info["pk"] = pk
+    return m, info
+
+
+def check_app(h, what, ch, tcp, udp):
+    """Every exchange completed with the exact byte counts."""
+    for e, c, s, _ in ch.pairs():
+        n = e["count"]
+        lbl = "%s %s %s:%d" % (what, e["proto"], e["addr"], e["port"])
+        if e["proto"] == "tcp":
+            ok = (c["conns"], s["conns"], c["app_sent"], c["app_received"], s["app_sent"],
+                  s["app_received"]) == (n, n, 100 * n, 100 * n, 100 * n, 100 * n)
+            h.check("%s: %d connections, 100 B each way, all received" % (lbl, n), ok,
+                    "client %r server %r" % (c, s))
+        else:
+            q = sum(udp_req(i) for i in range(n))
+            a = sum(udp_resp(udp_req(i)) for i in range(n))
+            ok = (c["conns"], c["app_sent"], c["app_received"], s["app_received"],
+                  s["app_sent"]) == (n, q, a, q, a)
+            h.check("%s: %d exchanges, %d B requests, %d B answers, all received" % (lbl, n, q, a),
+                    ok, "client %r server %r" % (c, s))
+
+
+# ==========================================================================
+# netacct views
+# ==========================================================================
+
+def status(h, cg, what):
+    st = na.netacct_status(h)
+    att = na.status_attachment(st, cg)
+    if att is None:
+        raise na.HarnessError("%s: status --json has no entry for %s: %r" % (what, cg.rel, st))
+    return st, att
+
+
+def settled(h, cg, what, settle=0.2, tries=25):
+    """status --json and an export, taken while nothing moves: status, export,
+    status with the same totals and live_sockets on both status reads."""
+    prev = status(h, cg, what)
+    for _ in range(tries):
+        time.sleep(settle)
+        exp = h.export()
+        cur = status(h, cg, what)
+        key = lambda s: (s[0]["live_sockets"], s[0]["closed_aggregates"],  # noqa: E731
+                         json.dumps(s[1], sort_keys=True))
+        if key(prev) == key(cur):
+            return cur[0], cur[1], exp
+        prev = cur
+    raise na.HarnessError("%s: totals never settled" % what)
+
+
+def closed_key(pid, comm, proto, family, raddr, rport):
+    return (pid, comm or "", proto, family, raddr or "", rport or 0)
+
+
+def closed_rows(exp, cg):
+    rows = [r for r in exp.rows if r["kind"] == "closed" and r["cgroup_id"] == cg.id]
+    out = {}
+    for r in rows:
+        k = closed_key(r["pid"], r["comm"], r["proto"], fam_of_row(r["family"]), r["raddr"],
+                       r["rport"])
+        if k in out:
+            raise na.HarnessError("two closed rows with one key %r" % (k,))
+        out[k] = r
+    return out
+
+
+def identity(h, what, cgrow, att, rows):
+    """sum(rows) + norow + overflow == cgroup totals: per counter when norow and
+    overflow are 0, else packets and bytes (tx+rx), as those two are kept."""
+    rs = na.counters_sum(rows)
+    cg = na.counters(cgrow)
+    no_pk = att["norow_packets"] + att["overflow_packets"]
+    no_b = att["norow_bytes"] + att["overflow_bytes"]
+    h.note("%s: %d rows; rows packets %d + norow %d + overflow %d vs cgroup %d"
+           % (what, len(rows), rs["tx_packets"] + rs["rx_packets"], att["norow_packets"],
+              att["overflow_packets"], cg["tx_packets"] + cg["rx_packets"]))
+    h.eq("%s: identity packets: sum(rows) + norow + overflow == cgroup tx+rx packets" % what,
+         rs["tx_packets"] + rs["rx_packets"] + no_pk, cg["tx_packets"] + cg["rx_packets"])
+    h.eq("%s: identity bytes: sum(rows) + norow + overflow == cgroup tx+rx bytes" % what,
+         na.row_bytes(rs) + no_b, na.row_bytes(cg))
+    if no_pk == 0 and no_b == 0:
+        h.eq("%s: identity per counter (norow = overflow = 0): sum(rows) == cgroup row" % what,
+             rs, cg)
+
+
+def check_totals(h, what, cg, model, info, dr):
+    """The cgroup row against the workload's sums (churn_model)."""
+    h.note("%s: workload: %d TCP conns, %d UDP exchanges, app bytes %d, TCP_INFO "
+           "total_retrans %d bytes_retrans %d, read before TCP_CLOSE %d, server polls for the "
+           "last ACK %d; global Tcp RetransSegs delta %d"
+           % (what, info["tcp_conns"], info["udp_conns"], info["app"], info["retrans_segs"],
+              info["retrans"], info["not_closed"], info["close_polls"], dr))
+    h.eq("%s: every TCP_INFO read at TCP_CLOSE (final counters)" % what, info["not_closed"], 0)
+    exact = info["retrans_segs"] == 0
+    for k in ("tx_packets", "rx_packets", "tx_payload_bytes", "rx_payload_bytes",
+              "tx_ip_hdr_bytes", "rx_ip_hdr_bytes"):
+        if k == "rx_payload_bytes" and not exact:
+            # a retransmitted duplicate may meet a TIME_WAIT socket: not counted
+            h.between("%s: cgroup rx_payload_bytes <= workload sum (retransmissions)" % what,
+                      cg[k], cg[k] - info["retrans"], model[k])
+            continue
+        h.eq("%s: cgroup %s == workload sum" % (what, k), cg[k], model[k])
+    check_tx_eq_rx(h, what, cg, exact)
+    if exact:
+        h.eq("%s: tx_payload == application bytes (nothing retransmitted)" % what,
+             cg["tx_payload_bytes"], info["app"])
+        if na.tcp_standard_options():
+            exp_l4 = 32 * info["tcp_pk"] + 8 * info["syn"] + 8 * info["udp_dg"]
+            h.eq("%s: tx_l4_hdr_bytes == 32 x TCP packets + 8 x (SYN, SYN-ACK) + 8 x UDP" % what,
+                 cg["tx_l4_hdr_bytes"], exp_l4)
+    else:
+        h.note("%s: %d retransmitted segments (%d bytes) per TCP_INFO: payload == "
+               "application bytes + retransmitted bytes, header bytes not exact"
+               % (what, info["retrans_segs"], info["retrans"]))
+        h.eq("%s: tx_payload == application bytes + TCP_INFO bytes_retrans" % what,
+             cg["tx_payload_bytes"], info["app"] + info["retrans"])
+
+
+def check_tx_eq_rx(h, what, cg, exact=True):
+    for c in na.COUNTERS:
+        if exact:
+            h.eq("%s: cgroup tx_%s == rx_%s (both ends inside)" % (what, c, c), cg["tx_" + c],
+                 cg["rx_" + c])
+        else:
+            h.between("%s: cgroup rx_%s <= tx_%s (retransmitted: a duplicate may meet a "
+                      "TIME_WAIT socket)" % (what, c, c), cg["rx_" + c], 0, cg["tx_" + c])
+
+
+def drop_counters():
+    return {"Tcp RetransSegs": na.snmp_counter("Tcp", "RetransSegs"),
+            "Tcp InErrs": na.snmp_counter("Tcp", "InErrs"),
+            "Udp InErrors": na.snmp_counter("Udp", "InErrors"),
+            "Udp RcvbufErrors": na.snmp_counter("Udp", "RcvbufErrors"),
+            "TcpExt ListenOverflows": na.snmp_counter("TcpExt", "ListenOverflows",
+                                                      "/proc/net/netstat"),
+            "TcpExt ListenDrops": na.snmp_counter("TcpExt", "ListenDrops", "/proc/net/netstat"),
+            "TcpExt TCPBacklogDrop": na.snmp_counter("TcpExt", "TCPBacklogDrop",
+                                                     "/proc/net/netstat"),
+            "TcpExt TCPTimeWaitOverflow": na.snmp_counter("TcpExt", "TCPTimeWaitOverflow",
+                                                          "/proc/net/netstat"),
+            "softnet dropped": na.softnet_dropped()}
+
+
+def drop_delta(d0):
+    d1 = drop_counters()
+    return {k: d1[k] - d0[k] for k in d0}
+
+
+def expected_closed(ch, spid, cpid):
+    """closed-row key -> (conns, counters) that the workload's sums predict."""
+    exp = {}       # key -> (conns, expected counters)
+
+    def add(key, n, want):
+        if key in exp:     # several workload threads fold into one row
+            n0, w0 = exp[key]
+            n, want = n0 + n, {k: w0[k] + v for k, v in want.items()}
+        exp[key] = (n, want)
+
+    for e, c, s, src in ch.pairs():
+        f, n = e["family"], c["conns"]
+        if e["proto"] == "tcp":
+            add(closed_key(cpid, COMM, "tcp", f, e["addr"], e["port"]), n, {
+                "tx_packets": c["segs_out"], "rx_packets": c["segs_in"],
+                "tx_payload_bytes": c["bytes_sent"], "rx_payload_bytes": s["bytes_sent"]})
+            peer = src or e["addr"]          # an unbound client's source is the listener's address
+            add(closed_key(spid, COMM, "tcp", f, peer, 0), n, {
+                "tx_packets": s["segs_out"], "rx_packets": s["segs_in"] - 2 * n,
+                "tx_payload_bytes": s["bytes_sent"], "rx_payload_bytes": c["bytes_sent"]})
+        else:
+            add(closed_key(cpid, COMM, "udp", f, e["addr"], e["port"]), n, {
+                "tx_packets": n, "rx_packets": n, "tx_payload_bytes": c["app_sent"],
+                "rx_payload_bytes": c["app_received"],
+                "tx_l4_hdr_bytes": 8 * n, "rx_l4_hdr_bytes": 8 * n,
+                "tx_ip_hdr_bytes": (20 if f == 4 else 40) * n,
+                "rx_ip_hdr_bytes": (20 if f == 4 else 40) * n})
+    return exp
+
+
+def check_closed_rows(h, what, ch, crs, spid, cpid):
+    """One closed row per (owner, peer), with exactly the sockets folded into it."""
+    exp = expected_closed(ch, spid, cpid)
+    h.eq("%s: closed rows are exactly one per (owner, proto, family, peer)" % what,
+         sorted(crs), sorted(exp))
+    got_conns = {k: crs[k]["conns"] for k in crs}
+    h.eq("%s: conns of every closed row == the workload's connections behind it" % what,
+         got_conns, {k: v[0] for k, v in exp.items()})
+    h.eq("%s: every closed row's counters == TCP_INFO/application sums of its sockets "
+         "(client: segs_out/segs_in/bytes_sent; server: segs_in - 2 per conn; UDP: datagrams)"
+         % what, closed_row_mismatches(ch, crs, exp), [])
+    return sum(v[0] for v in exp.values())
+
+
+def closed_row_mismatches(ch, crs, exp):
+    """(key, column, row value, expected) for every closed row in crs that
+    differs from the workload's sums of its sockets."""
+    bad = []
+    retrans = sum(c.get("total_retrans", 0) + s.get("total_retrans", 0)
+                  for _, c, s, _ in ch.pairs())
+    for k, (n, want) in exp.items():
+        r = crs.get(k)
+        if r is None:
+            continue
+        for col, v in want.items():
+            if col == "rx_payload_bytes" and k[2] == "tcp" and retrans:
+                continue   # a duplicate may meet a TIME_WAIT socket: not exact then
+            if r[col] != v:
+                bad.append((k, col, r[col], v))
+        if k[2] == "tcp":
+            f = k[3]
+            for d in ("tx", "rx"):
+                if r[d + "_ip_hdr_bytes"] != (20 if f == 4 else 40) * r[d + "_packets"]:
+                    bad.append((k, d + "_ip_hdr_bytes", r[d + "_ip_hdr_bytes"], r[d + "_packets"]))
+    return bad
+
+
+def port_notes(h):
+    """What bounds the churn's ports: the ephemeral range, TIME_WAIT reuse, ss -s."""
+    vals = []
+    for k in ("ip_local_port_range", "tcp_tw_reuse", "tcp_max_tw_buckets"):
+        try:
+            with open("/proc/sys/net/ipv4/" + k) as f:
+                vals.append("%s %s" % (k, " ".join(f.read().split())))
+        except OSError:
+            pass
+    p = subprocess.run(["ss", "-s"], capture_output=True, text=True, timeout=30)
+    tcp = [l.strip() for l in p.stdout.splitlines() if l.startswith("TCP:")]
+    h.note("ports: %s; ss -s: %s" % (", ".join(vals), tcp[0] if tcp else p.stdout.strip()[:200]))
+
+
+def check_listener_rows(h, what, ch, live, spid):
+    """The live rows left: one per listener (handshakes) and UDP server."""
+    want = {}
+    for e, c, s, _ in ch.pairs():
+        n = c["conns"]
+        if e["proto"] == "tcp":
+            want[("tcp", e["port"])] = {"tx_packets": n, "rx_packets": 2 * n,
+                                        "tx_payload_bytes": 0, "rx_payload_bytes": 0}
+        else:
+            want[("udp", e["port"])] = {"tx_packets": n, "rx_packets": n,
+                                        "tx_payload_bytes": s["app_sent"],
+                                        "rx_payload_bytes": s["app_received"]}
+    got = {}
+    for r in live:
+        got[(r["proto"], r["lport"])] = {k: r[k] for k in ("tx_packets", "rx_packets",
+                                                           "tx_payload_bytes",
+                                                           "rx_payload_bytes")}
+    h.eq("%s: live rows == the listeners (1 SYN-ACK out, SYN + ACK in per connection) and "
+         "UDP servers (every datagram)" % what, got, want)
+    h.eq("%s: live rows have the server's pid, comm and no peer" % what,
+         sorted({(r["pid"], r["comm"], r["raddr"], r["rport"]) for r in live}),
+         [(spid, COMM, "", None)])
+
+
+# ==========================================================================
+# 1. churn
+# ==========================================================================
+
+def test_churn(h):
+    ntcp = sum(n for _, _, n in CHURN_TCP)
+    nudp = sum(n for _, n in CHURN_UDP)
+    h.note("== 1. churn: %d TCP connections + %d UDP exchanges" % (ntcp, nudp))
+    port_notes(h)
+    A = h.make_cgroup()
+    h.attach(A)
+    st0, a0 = status(h, A, "baseline")
+    base = st0["live_sockets"]
+    h.note("baseline: live_sockets %d, max_sockets %d, max_closed %d, log_bytes %s"
+           % (base, st0["max_sockets"], st0["max_closed"], st0.get("log_bytes")))
+    d0 = drop_counters()
+    t0 = time.monotonic()
+    ch = Churn(h, A, CHURN_TCP, CHURN_UDP)
+    ch.wait_done(150)
+    secs = time.monotonic() - t0
+    h.note("churn: %d TCP + %d UDP in %.1fs (client threads: %s)"
+           % (ntcp, nudp, secs, ", ".join("%s %s %.1fs" % (s["proto"], s["addr"], s["seconds"])
+                                          for s in ch.cdone["specs"])))
+    port_notes(h)
+    dd = drop_delta(d0)
+    h.note("kernel counters (global) during the churn: %s"
+           % ", ".join("%s %+d" % kv for kv in dd.items()))
+    check_app(h, "churn", ch, CHURN_TCP, CHURN_UDP)
+    spid, cpid = ch.server.pid, ch.client.pid
+
+    st, att, exp = settled(h, A, "after churn")
+    model, info = churn_model(ch)
+    cg = na.counters(exp.cgroup(A))
+    h.eq("status totals == export cgroup row", na.status_counters(att), cg)
+    kept = len(CHURN_TCP) + len(CHURN_UDP)
+    h.eq("after churn: live_sockets == baseline + %d listening/UDP server sockets" % kept,
+         st["live_sockets"], base + kept)
+    live = [r for r in exp.sockets if r["cgroup_id"] == A.id]
+    check_listener_rows(h, "after churn", ch, live, spid)
+    crs = closed_rows(exp, A)
+    ended = check_closed_rows(h, "after churn", ch, crs, spid, cpid)
+    total_conns = sum(r["conns"] for r in crs.values())
+    h.note("closed rows: %d, sum(conns) %d; status closed_aggregates %d/%d, closed_evicted %d, "
+           "log_written %d, log_dropped %d"
+           % (len(crs), total_conns, st["closed_aggregates"], st["max_closed"],
+              st["closed_evicted"], st["log_written"], st["log_dropped"]))
+    h.eq("sum(conns) of the closed rows == sockets that ended (2 x %d TCP + %d UDP)"
+         % (ntcp, nudp), total_conns, 2 * ntcp + nudp)
+    h.eq("ended == 2 x TCP + UDP per the workload", ended, 2 * ntcp + nudp)
+    h.eq("status closed_aggregates == closed rows exported", st["closed_aggregates"], len(crs))
+    h.eq("closed_evicted == 0", st["closed_evicted"], 0)
+    h.eq("log_written + log_dropped == sockets that ended (a record per end, kept or counted)",
+         st["log_written"] + st["log_dropped"], total_conns)
+    h.eq("norow and overflow == 0 (clean closes, big map)",
+         (att["norow_packets"], att["overflow_packets"]), (0, 0))
+    h.eq("parse_errors == 0", att["parse_errors"], 0)
+    check_totals(h, "churn", cg, model, info, dd["Tcp RetransSegs"])
+    identity(h, "churn (live listeners)", exp.cgroup(A), att, list(crs.values()) + live)
+
+    # the ring buffer kept what it could; a reader gets exactly those records
+    logged = _log_in_help(h)
+    if logged:
+        p = h.netacct("log", "--json", timeout=120)
+        recs, partial = parse_log_lines(p.stdout)
+        cookies = {r["cookie"] for r in recs}
+        h.note("log --json after the churn: %d records, exit %d, stderr %r"
+               % (len(recs), p.returncode, p.stderr.strip()[:300]))
+        h.eq("log --json exits 0 with whole lines", (p.returncode, partial), (0, ""))
+        h.eq("log --json prints log_written records, distinct cookies, all of this cgroup",
+             (len(recs), len(cookies), sum(r["cgroup_id"] == A.id for r in recs)),
+             (st["log_written"],) * 3)
+        h.check("log --json reports the %d dropped records on stderr" % st["log_dropped"],
+                str(st["log_dropped"]) in p.stderr, p.stderr.strip()[:300])
+    else:
+        h.note("NOTE: no `netacct log` in this build: log reading not checked")
+
+    # close the listening and UDP server sockets: they fold too
+    ch.close_servers()
+    st2, att2, exp2 = settled(h, A, "servers closed")
+    if logged:
+        h.eq("servers closed: 6 more records written (the buffer was read empty), none dropped",
+             (st2["log_written"], st2["log_dropped"]),
+             (st["log_written"] + kept, st["log_dropped"]))
+    h.eq("servers closed: live_sockets == baseline", st2["live_sockets"], base)
+    h.eq("servers closed: totals unchanged (closing sends nothing)", na.status_counters(att2),
+         na.status_counters(att))
+    crs2 = closed_rows(exp2, A)
+    new = {k: crs2[k]["conns"] for k in crs2 if k not in crs}
+    want = {}
+    for e, _, _, _ in ch.pairs():
+        k = closed_key(spid, COMM, e["proto"], e["family"], "", 0)
+        want[k] = want.get(k, 0) + 1
+    h.eq("servers closed: new closed rows, one per (proto, family), empty peer, conns == sockets",
+         new, want)
+    h.eq("servers closed: sum(conns) == %d + %d" % (total_conns, kept),
+         sum(r["conns"] for r in crs2.values()), total_conns + kept)
+    identity(h, "servers closed (no live row)", exp2.cgroup(A), att2,
+             list(crs2.values()) + [r for r in exp2.sockets if r["cgroup_id"] == A.id])
+    ch.finish()
+    h.detach(A)
+    h.check("pin root gone after the last detach", not os.path.exists(h.pin_root), h.pin_root)
+    return secs
+
+
+# ==========================================================================
+# 2. overflow
+# ==========================================================================
+
+def fan_model(s, n):
+    m = {"tx_packets": s["segs_out"] + n, "rx_packets": s["segs_in"],
+         "tx_payload_bytes": s["bytes_sent"], "rx_payload_bytes": s["bytes_sent"]}
+    return m
+
+
+def test_overflow(h):
+    h.note("== 2. overflow: %d concurrent connections through a %d-row socket map"
+           % (FAN_N, FAN_MAP))
+    B = h.make_cgroup()
+    p = h.netacct("attach", "--max-sockets", str(FAN_MAP), B.path)
+    h.eq("attach --max-sockets %d (fresh pin root) exits 0" % FAN_MAP, p.returncode, 0)
+    if p.returncode:
+        raise na.HarnessError("attach failed: %s" % p.stderr.strip())
+    st0, _ = status(h, B, "fresh")
+    h.eq("status max_sockets == %d" % FAN_MAP, st0["max_sockets"], FAN_MAP)
+    d0 = drop_counters()
+    t0 = time.monotonic()
+    ws = spawn_churn(h, B, "fan server", "fan-server", FAN_N, "127.0.0.1")
+    port = ws.expect("listening", 30)["port"]
+    wc = spawn_churn(h, B, "fan client", "fan-client", FAN_N, "127.0.0.1", port)
+    op = wc.expect("open", 60)
+    ws.expect("open", 60)
+    rd = wc.expect("ready", 90)
+    rs = ws.expect("ready", 90)
+    h.note("fan: %d connections open in %.2fs, data exchanged by %.2fs"
+           % (op["conns"], op["seconds"], rd["seconds"]))
+    up = sum(fan_up(i) for i in range(FAN_N))
+    down = sum(fan_down(i) for i in range(FAN_N))
+    h.eq("application: every byte up and down received (%d + %d)" % (up, down),
+         (rd["up"], rd["down"], rs["up"], rs["down"]), (up, down, up, down))
+
+    def both(cmd, event, timeout=60):
+        ws.send(cmd)
+        wc.send(cmd)
+        a, b = ws.expect(event, timeout), wc.expect(event, timeout)
+        return {k: a[k] + b[k] for k in a if isinstance(a[k], (int, float)) and k in b}
+
+    # a consistent moment: status, TCP_INFO of all 20 000 sockets, status again
+    for _ in range(30):
+        time.sleep(0.2)
+        s1, a1 = status(h, B, "overflow")
+        tcpi = both("stats", "stats")
+        exp = h.export()
+        s2, a2 = status(h, B, "overflow")
+        if json.dumps(a1, sort_keys=True) == json.dumps(a2, sort_keys=True) and \
+                s1["live_sockets"] == s2["live_sockets"]:
+            break
+    else:
+        raise na.HarnessError("overflow: totals never settled")
+    st, att = s2, a2
+    cgrow = exp.cgroup(B)
+    cg = na.counters(cgrow)
+    h.note("while open: live_sockets %d/%d, overflow_packets %d, overflow_bytes %d, norow %d, "
+           "closed_aggregates %d" % (st["live_sockets"], st["max_sockets"], att["overflow_packets"],
+                                     att["overflow_bytes"], att["norow_packets"],
+                                     st["closed_aggregates"]))
+    h.check("live_sockets <= %d" % FAN_MAP, st["live_sockets"] <= FAN_MAP, st["live_sockets"])
+    h.eq("live_sockets == %d (map full: %d sockets want rows)" % (FAN_MAP, 2 * FAN_N + 1),
+         st["live_sockets"], FAN_MAP)
+    h.check("overflow_packets > 0", att["overflow_packets"] > 0, att["overflow_packets"])
+    h.check("overflow_bytes > 0", att["overflow_bytes"] > 0, att["overflow_bytes"])
+    h.eq("status totals == export cgroup row", na.status_counters(att), cg)
+    rows = [r for r in exp.sockets if r["cgroup_id"] == B.id]
+    h.eq("export shows live_sockets socket rows", len(rows), st["live_sockets"])
+    m = fan_model(tcpi, FAN_N)
+    h.note("TCP_INFO over %d sockets: segs_out %d segs_in %d bytes_sent %d bytes_retrans %d"
+           % (2 * FAN_N, tcpi["segs_out"], tcpi["segs_in"], tcpi["bytes_sent"],
+              tcpi["bytes_retrans"]))
+    for k, v in m.items():
+        if k == "rx_payload_bytes" and tcpi["total_retrans"]:
+            continue
+        h.eq("while open: cgroup %s == TCP_INFO sum%s" % (k, " + SYN-ACKs" if k == "tx_packets"
+                                                          else ""), cg[k], v)
+    if tcpi["total_retrans"] == 0:
+        h.eq("while open: tx_payload == application bytes", cg["tx_payload_bytes"], up + down)
+    # every socket is a full socket now: a retransmitted duplicate is received
+    # and counted too, so tx == rx exactly means no packet was lost between
+    # the egress and the ingress hook
+    check_tx_eq_rx(h, "while open (no packet lost)", cg)
+    na.check_hdrs(h, "while open: cgroup", cgrow, 4, "tcp")
+    crs = closed_rows(exp, B)
+    identity(h, "while open", cgrow, att, rows + list(crs.values()))
+
+    # close all cleanly
+    cl = both("close", "closed", 90)
+    h.note("fan: all closed in %.2fs" % cl["seconds"])
+    st2, att2, exp2 = settled(h, B, "after close")
+    cg2 = na.counters(exp2.cgroup(B))
+    m2 = fan_model(cl, FAN_N)
+    h.note("after close: live_sockets %d, overflow_packets %d, overflow_bytes %d, norow %d, "
+           "closed rows %d, conns %d, closed_evicted %d, log_written %d, log_dropped %d"
+           % (st2["live_sockets"], att2["overflow_packets"], att2["overflow_bytes"],
+              att2["norow_packets"], st2["closed_aggregates"],
+              sum(r["conns"] for r in closed_rows(exp2, B).values()), st2["closed_evicted"],
+              st2["log_written"], st2["log_dropped"]))
+    h.eq("after close: every TCP_INFO read at TCP_CLOSE", cl["not_closed"], 0)
+    h.eq("after close: live_sockets == 0", st2["live_sockets"], 0)
+    for k, v in m2.items():
+        if k == "rx_payload_bytes" and cl["total_retrans"]:
+            continue
+        h.eq("after close: cgroup %s == final TCP_INFO sum%s" % (k, " + SYN-ACKs"
+                                                                 if k == "tx_packets" else ""),
+             cg2[k], v)
+    if cl["total_retrans"] == 0:
+        h.eq("after close: tx_payload == application bytes", cg2["tx_payload_bytes"], up + down)
+    check_tx_eq_rx(h, "after close", cg2, cl["total_retrans"] == 0)
+    h.check("after close: overflow_packets did not decrease",
+            att2["overflow_packets"] >= att["overflow_packets"])
+    crs2 = closed_rows(exp2, B)
+    conns = sum(r["conns"] for r in crs2.values())
+    h.between("after close: sum(conns) <= %d sockets (rowless ones fold nothing)"
+              % (2 * FAN_N + 1), conns, 1, 2 * FAN_N + 1)
+    h.eq("after close: closed_evicted == 0", st2["closed_evicted"], 0)
+    h.eq("after close: log_written + log_dropped == sum(conns)",
+         st2["log_written"] + st2["log_dropped"], conns)
+    identity(h, "after close", exp2.cgroup(B), att2,
+             list(crs2.values()) + [r for r in exp2.sockets if r["cgroup_id"] == B.id])
+    dd = drop_delta(d0)
+    h.note("kernel counters (global) during test 2: %s"
+           % ", ".join("%s %+d" % kv for kv in dd.items()))
+    h.note("TCP_INFO over all %d sockets: total_retrans %d, bytes_retrans %d (a listen queue "
+           "overflow or a lost segment shows here)" % (2 * FAN_N, cl["total_retrans"],
+                                                       cl["bytes_retrans"]))
+    wc.finish()
+    ws.finish()
+    h.check("the fan workload exited 0", (wc.p.returncode, ws.p.returncode) == (0, 0),
+            (wc.p.returncode, ws.p.returncode))
+    p = h.netacct("status")
+    h.eq("netacct status still works (exit 0)", p.returncode, 0)
+    h.detach(B)
+    h.check("pin root gone after the last detach", not os.path.exists(h.pin_root), h.pin_root)
+    return time.monotonic() - t0
+
+
+# ==========================================================================
+# 2b. closed table full
+# ==========================================================================
+
+def test_closed_full(h):
+    ntcp = sum(n for _, _, n in EVICT_TCP)
+    h.note("== 2b. closed table full: attach --max-closed %d, %d TCP connections that fold "
+           "into %d keys" % (EVICT_MAX, ntcp, 2 * len(EVICT_TCP)))
+    logged = _log_in_help(h)
+    D = h.make_cgroup()
+    h.attach(D, extra=["--max-closed", str(EVICT_MAX)] +
+             (["--log-size", str(EVICT_LOG_SIZE)] if logged else []))
+    st0, _ = status(h, D, "fresh")
+    h.eq("status max_closed == %d" % EVICT_MAX, st0["max_closed"], EVICT_MAX)
+    ch = Churn(h, D, EVICT_TCP, [], label="evict")
+    ch.wait_done(120)
+    check_app(h, "evict", ch, EVICT_TCP, [])
+    st, att, exp = settled(h, D, "closed table full")
+    model, info = churn_model(ch)
+    cgrow = exp.cgroup(D)
+    check_totals(h, "evict", na.counters(cgrow), model, info, 0)
+    crs = closed_rows(exp, D)
+    want = expected_closed(ch, ch.server.pid, ch.client.pid)
+    conns = sum(r["conns"] for r in crs.values())
+    lost = {k: v for k, v in want.items() if k not in crs}
+    h.note("closed rows %d (status closed_aggregates %d/%d), conns %d, closed_evicted %d; "
+           "%d keys not kept with %d sockets"
+           % (len(crs), st["closed_aggregates"], st["max_closed"], conns, st["closed_evicted"],
+              len(lost), sum(v[0] for v in lost.values())))
+    h.eq("closed_aggregates == max_closed == closed rows exported",
+         (st["closed_aggregates"], len(crs)), (EVICT_MAX, EVICT_MAX))
+    h.eq("every kept row has a key of the workload", sorted(set(crs) - set(want)), [])
+    h.check("closed_evicted > 0", st["closed_evicted"] > 0, st["closed_evicted"])
+    h.eq("sum(conns) + closed_evicted == sockets that ended (%d)" % (2 * ntcp),
+         conns + st["closed_evicted"], 2 * ntcp)
+    h.eq("closed_evicted == the sockets of the keys that found the table full",
+         st["closed_evicted"], sum(v[0] for v in lost.values()))
+    h.eq("kept rows == TCP_INFO sums of their sockets (no socket of an evicted key "
+         "folded into another row)", closed_row_mismatches(ch, crs, want), [])
+    h.eq("kept rows' conns == their sockets", {k: r["conns"] for k, r in crs.items()},
+         {k: want[k][0] for k in crs})
+    live = [r for r in exp.sockets if r["cgroup_id"] == D.id]
+    h.eq("live rows: the %d listeners" % len(EVICT_TCP), len(live), len(EVICT_TCP))
+    # the evicted sockets' bytes are in the totals: totals - kept rows - live rows
+    # == the workload's sums over the evicted keys
+    gone = na.counters_sub(na.counters(cgrow), na.counters_sum(list(crs.values()) + live))
+    wgone = {k: 0 for k in ("tx_packets", "rx_packets", "tx_payload_bytes")}
+    for n, w in lost.values():
+        for k in wgone:
+            wgone[k] += w[k]
+    h.eq("totals - kept rows - live rows == the evicted sockets' TCP_INFO sums "
+         "(bytes stay in the totals)", {k: gone[k] for k in wgone}, wgone)
+    if logged:
+        p = h.netacct("log", "--json", timeout=60)
+        recs, partial = parse_log_lines(p.stdout)
+        h.eq("log: exit 0, whole lines, a record per socket, none dropped",
+             (p.returncode, partial, len({r["cookie"] for r in recs}), st["log_dropped"]),
+             (0, "", 2 * ntcp, 0))
+        fold = {}
+        for r in recs:
+            k = record_key(r)
+            f = fold.setdefault(k, dict({c: 0 for c in na.COUNTER_COLUMNS}, conns=0))
+            f["conns"] += 1
+            for c in na.COUNTER_COLUMNS:
+                f[c] += r[c]
+        h.eq("log records of kept keys, summed == the kept rows",
+             {k: v for k, v in fold.items() if k in crs},
+             {k: dict({c: r[c] for c in na.COUNTER_COLUMNS}, conns=r["conns"])
+              for k, r in crs.items()})
+        ev = na.counters_sum([v for k, v in fold.items() if k not in crs])
+        h.eq("log records of evicted keys, summed == totals - kept rows - live rows",
+             ev, gone)
+        h.eq("log records of evicted keys == closed_evicted",
+             sum(v["conns"] for k, v in fold.items() if k not in crs), st["closed_evicted"])
+    ch.close_servers()
+    ch.finish()
+    h.detach(D)
+
+
+# ==========================================================================
+# 3. readers killed mid-run
+# ==========================================================================
+
+def popen_netacct(h, tmp, name, *args):
+    """netacct ARGS in the background, stdout/stderr to files (no pipe to
+    fill), registered with the harness so cleanup kills it."""
+    out = open(os.path.join(tmp, name + ".out"), "wb")
+    err = open(os.path.join(tmp, name + ".err"), "wb")
+    p = subprocess.Popen([h.bin, "--pin-root", h.pin_root] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=out, stderr=err, env=dict(os.environ, NETACCT_PIN_ROOT=h.pin_root))
+    out.close()
+    err.close()
+    h.workers.append(na.Worker(p, "netacct " + " ".join(args)))
+    return p
+
+
+def read_file(tmp, name):
+    with open(os.path.join(tmp, name), "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def kill9(p):
+    """SIGKILL our own child; True when it was still running."""
+    running = p.poll() is None
+    if running:
+        os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=10)
+    return running
+
+
+def worker_has_line(w):
+    if b"\n" in w.buf:
+        return True
+    r, _, _ = select.select([w.p.stdout.fileno()], [], [], 0)
+    return bool(r)
+
+
+def parse_log_lines(text):
+    """JSON lines -> (records, partial trailing line or '')."""
+    recs, partial = [], ""
+    lines = text.split("\n")
+    if lines and lines[-1] != "":
+        partial = lines[-1]
+    for line in lines[:-1]:
+        if line.strip():
+            recs.append(json.loads(line))
+    return recs, partial
+
+
+def record_key(r):
+    rport = 0 if r.get("side") == "server" else (r.get("rport") or 0)
+    return closed_key(r.get("pid"), r.get("comm"), r.get("proto"), fam_of_row(r.get("family")),
+                      r.get("raddr"), rport)
+
+
+def _log_in_help(h):
+    p = h.netacct("help")
+    return any(l.split()[:1] == ["log"] for l in p.stdout.splitlines())
+
+
+def test_readers(h, churn_rate):
+    ntcp = sum(n for _, _, n in KILL_TCP)
+    nudp = sum(n for _, n in KILL_UDP)
+    est = max(0.5, (ntcp + nudp / 4.0) / churn_rate)
+    h.note("== 3. readers killed with SIGKILL during %d TCP + %d UDP (expected to take %.1fs)"
+           % (ntcp, nudp, est))
+    has_log = _log_in_help(h)
+    if not has_log:
+        h.note("NOTE: `netacct log` does not exist in this build: the log part is skipped")
+    C = h.make_cgroup()
+    extra = ["--log-size", str(KILL_LOG_SIZE)] if has_log else []
+    h.attach(C, extra=extra)
+    st0, a0 = status(h, C, "fresh")
+    progs0 = a0.get("programs")
+    tmp = tempfile.mkdtemp(prefix="netacct-test-scale-")
+    try:
+        return _readers(h, C, tmp, has_log, progs0, ntcp, nudp, est)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _readers(h, C, tmp, has_log, progs0, ntcp, nudp, est):
+    d0 = drop_counters()
+    ch = Churn(h, C, KILL_TCP, KILL_UDP, wait_go=True, label="kill")
+    top = popen_netacct(h, tmp, "top", "top", "--batch", "-d", "0.2")
+    logs = []
+    if has_log:
+        logs.append(popen_netacct(h, tmp, "log1", "log", "--follow", "--json"))
+    # top printed its first screen: it runs
+    t_wait = time.monotonic() + 5
+    while time.monotonic() < t_wait and not read_file(tmp, "top.out"):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    ch.go()
+    ev = []              # (time, what, killed while running, workload still running)
+    exports = dict(killed=0, completed=0, bad=[])
+    rnd = random.Random(4711)
+    # kill times: fractions of the run's expected length (from test 1's rate)
+    plan = [(0.45 * est, "top")] + ([(0.3 * est, "log1"), (0.6 * est, "log2")] if has_log else [])
+    done = False
+    n_exp = 0
+    while time.monotonic() - t0 < 60 and n_exp < 400:
+        el = time.monotonic() - t0
+        done = done or worker_has_line(ch.client)
+        for when, what in list(plan):
+            if el >= when:
+                plan.remove((when, what))
+                if what == "top":
+                    ev.append((el, "top", kill9(top), not done))
+                elif what == "log1":
+                    ev.append((el, "log --follow #1", kill9(logs[0]), not done))
+                    logs.append(popen_netacct(h, tmp, "log2", "log", "--follow", "--json"))
+                else:
+                    ev.append((el, "log --follow #2", kill9(logs[1]), not done))
+        if done and not plan:
+            break
+        n_exp += 1
+        name = "export%d" % n_exp
+        e = popen_netacct(h, tmp, name, "export", "--csv")
+        time.sleep(rnd.uniform(0, 0.015))
+        if kill9(e):
+            exports["killed"] += 1
+        else:
+            exports["completed"] += 1
+            try:
+                if e.returncode != 0:
+                    raise na.HarnessError("exit %d: %s" % (e.returncode,
+                                                         read_file(tmp, name + ".err")[:200]))
+                na.parse_export_csv(read_file(tmp, name + ".out"))
+            except (na.HarnessError, ValueError) as x:
+                exports["bad"].append((name, str(x)[:200]))
+        for suffix in (".out", ".err"):
+            os.unlink(os.path.join(tmp, name + suffix))
+    for el, what, running, wl in ev:
+        h.note("t=%.2fs: kill -9 %s (%s, workload %s)"
+               % (el, what, "was running" if running else "had exited",
+                  "running" if wl else "finished"))
+        h.check("%s was running when killed with SIGKILL" % what, running)
+        h.check("%s killed while the workload ran" % what, wl)
+    h.note("export --csv loop: %d killed mid-run, %d completed" % (exports["killed"],
+                                                                   exports["completed"]))
+    h.check("at least one export killed mid-run", exports["killed"] > 0, exports)
+    h.eq("every export that completed exited 0 with valid CSV", exports["bad"], [])
+    top_out = read_file(tmp, "top.out")
+    h.check("top printed before it was killed (mentions the cgroup)", C.rel in top_out,
+            top_out[:300])
+    ch.wait_done(120)
+    h.note("workload: %.1fs" % ch.cdone["seconds"])
+    check_app(h, "readers", ch, KILL_TCP, KILL_UDP)
+    dd = drop_delta(d0)
+
+    # the pinned state is intact
+    p = h.netacct("status")
+    h.eq("status (text) exits 0 after the kills", p.returncode, 0)
+    st, att, exp = settled(h, C, "after kills")
+    h.eq("status: the attachment still has all its programs", att.get("programs"), progs0)
+    kept = len(KILL_TCP) + len(KILL_UDP)
+    h.eq("live_sockets == %d listening/UDP server sockets" % kept, st["live_sockets"], kept)
+    model, info = churn_model(ch)
+    cgrow = exp.cgroup(C)
+    check_totals(h, "readers", na.counters(cgrow), model, info, dd["Tcp RetransSegs"])
+    live = [r for r in exp.sockets if r["cgroup_id"] == C.id]
+    crs = closed_rows(exp, C)
+    spid, cpid = ch.server.pid, ch.client.pid
+    ended = check_closed_rows(h, "readers", ch, crs, spid, cpid)
+    check_listener_rows(h, "readers", ch, live, spid)
+    identity(h, "readers", cgrow, att, list(crs.values()) + live)
+    h.eq("closed_evicted == 0", st["closed_evicted"], 0)
+
+    if has_log:
+        check_log(h, tmp, C, st, crs, ended, len(logs))
+    ch.close_servers()
+    ch.finish()
+    h.detach(C)
+    h.check("pin root gone after the last detach", not os.path.exists(h.pin_root), h.pin_root)
+
+
+def check_log(h, tmp, C, st, crs, ended, nkilled):
+    h.note("log: log_bytes %s, log_written %d, log_dropped %d, pending %s bytes"
+           % (st.get("log_bytes"), st["log_written"], st["log_dropped"],
+              st.get("log_pending_bytes")))
+    h.eq("log_dropped == 0 (a %d MiB ring buffer holds every record)" % (KILL_LOG_SIZE >> 20),
+         st["log_dropped"], 0)
+    h.eq("log_written == sockets that ended", st["log_written"], ended)
+    killed = []
+    partials = 0
+    for i in range(nkilled):
+        name = "log%d" % (i + 1)
+        recs, partial = parse_log_lines(read_file(tmp, name + ".out"))
+        partials += bool(partial)
+        h.note("killed log --follow #%d printed %d records%s; stderr: %r"
+               % (i + 1, len(recs), " and a partial line" if partial else "",
+                  read_file(tmp, name + ".err")[:200]))
+        killed += recs
+    p = h.netacct("log", "--json", timeout=120)
+    h.eq("netacct log --json (rerun) exits 0", p.returncode, 0)
+    rerun, partial = parse_log_lines(p.stdout)
+    h.eq("rerun output ends with a complete line", partial, "")
+    h.note("rerun printed %d records; stderr %r" % (len(rerun), p.stderr[:200]))
+    allrec = [r for r in killed + rerun if r.get("cgroup_id") == C.id]
+    h.eq("every record belongs to the attached cgroup", len(allrec), len(killed + rerun))
+    seen = {}
+    for r in allrec:
+        seen.setdefault(r["cookie"], []).append(r)
+    dups = {c: v for c, v in seen.items() if len(v) > 1}
+    h.note("records: %d from killed runs + %d rerun = %d, %d distinct cookies, %d duplicated"
+           % (len(killed), len(rerun), len(killed) + len(rerun), len(seen), len(dups)))
+    h.eq("every ended socket has a record: distinct cookies == log_written", len(seen),
+         st["log_written"])
+    same = all(all(x == v[0] for x in v) for v in dups.values())
+    h.check("duplicates (a killed reader's last record printed again) are identical records",
+            same, list(dups.items())[:2])
+    h.between("duplicates <= 1 per killed reader (at-least-once at the kill boundary; exactly "
+              "once otherwise)", len(dups), 0, nkilled)
+    if dups:
+        h.note("NOTE: %d record(s) printed by a killed reader and again by the next: %s"
+               % (len(dups), sorted(dups)[:4]))
+    # the records, folded like na_closed, are the closed rows
+    fold = {}
+    for c, v in seen.items():
+        r = v[0]
+        k = record_key(r)
+        f = fold.setdefault(k, dict({c2: 0 for c2 in na.COUNTER_COLUMNS}, conns=0))
+        f["conns"] += 1
+        for c2 in na.COUNTER_COLUMNS:
+            f[c2] += r[c2]
+    want = {k: dict({c2: r[c2] for c2 in na.COUNTER_COLUMNS}, conns=r["conns"])
+            for k, r in crs.items()}
+    h.eq("records summed per closed-row key == the closed rows (conns and all counters)",
+         fold, want)
+    st2 = na.netacct_status(h)
+    h.eq("after the rerun: nothing pending in the ring buffer", st2.get("log_pending_bytes"), 0)
+
+
+def main():
+    h = na.Harness("scale")
+    with h:
+        churn_bin()
+        t0 = time.monotonic()
+        s1 = test_churn(h)
+        t1 = time.monotonic()
+        h.note("test 1: %.1fs (workload %.1fs)" % (t1 - t0, s1))
+        test_overflow(h)
+        t2 = time.monotonic()
+        h.note("test 2: %.1fs" % (t2 - t1))
+        test_closed_full(h)
+        h.note("test 2b: %.1fs" % (time.monotonic() - t2))
+        t2 = time.monotonic()
+        # TCP connections per second in test 1 (UDP exchanges ran alongside)
+        test_readers(h, sum(n for _, _, n in CHURN_TCP) / max(s1, 0.1))
+        h.note("test 3: %.1fs; total %.1fs" % (time.monotonic() - t2, time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    main()
