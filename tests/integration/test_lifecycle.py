@@ -90,6 +90,35 @@ def main():
         h.eq("counters kept across the second attach", na.counters(h.export().cgroup(A)),
              before)
 
+        # -- a cgroup made after attach, then removed: its rows keep its path ----
+        C = h.make_cgroup(A)
+        f = na.TcpFlow(h, 4, "rr", (20,), (20,), C, C, "child")
+        f.wait_done()
+        exp = h.export()
+        live = [r for r in exp.sockets if r["cgroup_id"] == C.id]
+        h.check("rows of a cgroup created after attach show its path",
+                live and all(r["cgroup"] == C.rel for r in live), repr(live))
+        f.close()
+        h.wait_tcp_gone(f.ports)
+        cid, crel = C.id, C.rel
+        h.remove_cgroup(C)
+        closed = [r for r in h.export().rows if r["kind"] == "closed" and r["cgroup_id"] == cid]
+        h.check("closed rows of the removed cgroup (client and server side)", len(closed) >= 2,
+                repr(closed))
+        h.check("... show its last path %s" % crel,
+                closed and all(r["cgroup"] == crel for r in closed), repr(closed))
+        # No netacct run sees D alive: only the kernel's cgroup_mkdir record names it.
+        D = h.make_cgroup(A)
+        f = na.TcpFlow(h, 4, "rr", (20,), (20,), D, D, "unseen child")
+        f.wait_done()
+        f.close()
+        h.wait_tcp_gone(f.ports)
+        did, drel = D.id, D.rel
+        h.remove_cgroup(D)
+        closed = [r for r in h.export().rows if r["kind"] == "closed" and r["cgroup_id"] == did]
+        h.check("a cgroup made and removed between two exports: its closed rows show %s" % drel,
+                len(closed) >= 2 and all(r["cgroup"] == drel for r in closed), repr(closed))
+
         # -- export --json == export --csv ---------------------------------------
         f = na.TcpFlow(h, 6, "rr", (50,), (50,), A, A, "json")
         f.wait_done()
