@@ -8,8 +8,9 @@ One process, three threads, 127.0.0.1 only:
 
 It prints what it sent and received (the application's own count, to compare
 with netacct's payload columns), then "exchange done", and keeps its sockets
-open for up to --linger seconds (netacct forgets a socket's row when the socket
-closes) or until SIGTERM/SIGINT, then closes everything and exits 0.
+open for up to --linger seconds (so that netacct shows them as live rows; a
+closed socket folds into a kind=closed row) or until SIGTERM/SIGINT, then
+closes everything and exits 0.
 Every blocking call has a timeout: it cannot hang.
 """
 
