@@ -42,6 +42,7 @@ struct na_connlog {
 	int log_fd;
 	int stats_fd;
 	int attached_fd;
+	int cgpath_fd;      /* na_cgpath: the last path of every cgroup made since attach */
 	__u32 log_id;       /* the ring buffer's map id, to tell it from a newer one */
 	struct ring_buffer *rb;
 	na_connlog_fn fn;
@@ -128,7 +129,7 @@ int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->log_fd = l->stats_fd = l->attached_fd = -1;
+	l->log_fd = l->stats_fd = l->attached_fd = l->cgpath_fd = -1;
 	l->fn = fn;
 	l->ctx = ctx;
 	snprintf(l->root, sizeof(l->root), "%s", pin_root);
@@ -150,6 +151,11 @@ int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na
 	l->attached_fd = map_get(pin_root, "na_attached", BPF_MAP_TYPE_HASH, sizeof(struct na_attach), NULL);
 	if (l->attached_fd < 0) {
 		err = l->attached_fd;
+		goto fail;
+	}
+	l->cgpath_fd = map_get(pin_root, "na_cgpath", BPF_MAP_TYPE_LRU_HASH, sizeof(struct na_cgpath), NULL);
+	if (l->cgpath_fd < 0) {
+		err = l->cgpath_fd;
 		goto fail;
 	}
 	l->rb = ring_buffer__new(l->log_fd, on_sample, l, NULL);
@@ -205,12 +211,24 @@ int na_connlog_pinned(const struct na_connlog *l)
 	return err;
 }
 
+/*
+ * The trees walked at open (and again at most once a second), then what the
+ * cgroup_mkdir tracepoint recorded in na_cgpath: a connection's cgroup is
+ * often gone by the time its record is read (a finished job, a container).
+ */
 const char *na_connlog_cgroup(struct na_connlog *l, uint64_t cgroup_id)
 {
 	const char *p = na_cgpaths_get(l->paths, cgroup_id);
+	struct na_cgpath v;
 
-	/* A cgroup created since the last walk: walk again, but not for every record of a removed one. */
-	if (!p && na_boot_ns() - l->walked_ns >= NA_PATHS_REFRESH_NS && !walk_attached(l))
+	if (p)
+		return p;
+	if (!bpf_map_lookup_elem(l->cgpath_fd, &cgroup_id, &v) && v.path[0]) {
+		v.path[sizeof(v.path) - 1] = '\0';
+		return na_cgpaths_put(l->paths, cgroup_id, v.path) ? NULL : na_cgpaths_get(l->paths, cgroup_id);
+	}
+	/* Made before attach and after the last walk: walk again, but not for every record of a removed one. */
+	if (na_boot_ns() - l->walked_ns >= NA_PATHS_REFRESH_NS && !walk_attached(l))
 		p = na_cgpaths_get(l->paths, cgroup_id);
 	return p;
 }
@@ -226,6 +244,8 @@ void na_connlog_close(struct na_connlog *l)
 		close(l->stats_fd);
 	if (l->attached_fd >= 0)
 		close(l->attached_fd);
+	if (l->cgpath_fd >= 0)
+		close(l->cgpath_fd);
 	na_cgpaths_free(l->paths);
 	free(l);
 }

@@ -211,7 +211,7 @@ int na_connlog_stats(const struct na_connlog *l, struct na_stats *st);
  * unpinned (detach --all) or replaced by a newer attach: nothing more comes.
  */
 int na_connlog_pinned(const struct na_connlog *l);
-/* Path of a cgroup at or below an attached one, or NULL (removed before it was seen). */
+/* A cgroup's path: the live tree, else the last path na_cgpath has for it; NULL if neither. */
 const char *na_connlog_cgroup(struct na_connlog *l, uint64_t cgroup_id);
 void na_connlog_close(struct na_connlog *l);
 /* CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns: boot ns + offset = Unix time in ns. */

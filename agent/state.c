@@ -335,8 +335,15 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 		err = snap->rows ? 0 : -ENOMEM;
 	}
 	for (i = 0; !err && i < n; i++) {
+		struct na_sock *r = &snap->rows[i].s;
+		int d;
+
 		snap->rows[i].cookie = keys[i];
-		snap->rows[i].s = vals[i];
+		*r = vals[i];
+		/* Payload seen again: what did not move the stream forward (bpf/netacct_abi.h). */
+		for (d = 0; d < NA_NDIR; d++)
+			r->retrans_bytes[d] = r->proto == NA_P_TCP && r->dir[d].payload_bytes > r->seq_adv[d]
+						      ? r->dir[d].payload_bytes - r->seq_adv[d] : 0;
 	}
 	if (!err)
 		snap->nrows = n;

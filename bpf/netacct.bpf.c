@@ -214,9 +214,10 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	s.dir[dir].ip_hdr_bytes = p->ip_hdr_bytes;
 	s.dir[dir].l4_hdr_bytes = p->l4_hdr_bytes;
 	s.dir[dir].payload_bytes = p->payload_bytes;
-	if (p->proto == NA_P_TCP && p->has_ports && dir == NA_TX) {
-		s.hi_seq[NA_TX] = p->seq + (__u32)p->payload_bytes;
-		s.flags |= NA_ROW_TX_SEQ;
+	if (p->proto == NA_P_TCP && p->has_ports) {
+		s.hi_seq[dir] = p->seq + p->syn + (__u32)p->payload_bytes;
+		s.seq_adv[dir] = p->payload_bytes;
+		s.flags |= dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
 	}
 
 	err = bpf_map_update_elem(&na_socks, &cookie, &s, BPF_NOEXIST);
@@ -306,29 +307,42 @@ static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_sock *s,
 }
 
 /*
- * Retransmitted payload: bytes of an outgoing segment below the highest
- * sequence end already sent. Serial numbers wrap: compare signed differences.
+ * How far this direction's byte stream moved: payload above the highest
+ * sequence end seen before advances it; payload below it was seen before (a
+ * retransmission sent, or a duplicate received). payload - seq_adv is then
+ * exact whenever no reordering hole is open (a segment that jumps ahead
+ * counts the hole as advance; the late segment that fills it does not:
+ * segments of one direction do pass the hook out of order, on two CPUs).
+ * Serial numbers wrap: compare signed differences.
  */
-static __always_inline void track_tx_seq(struct na_sock *s, const struct na_pkt *p)
+static __always_inline void track_seq(struct na_sock *s, int dir, const struct na_pkt *p)
 {
-	__u32 seq = p->seq, end = seq + (__u32)p->payload_bytes, hi, prev;
-	__s32 below;
+	__u32 bit = dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
+	__u32 end = p->seq + p->syn + (__u32)p->payload_bytes, hi, prev;
+	__s32 ahead;
 	int i;
 
-	if (!(s->flags & NA_ROW_TX_SEQ)) {
-		s->hi_seq[NA_TX] = end;
-		__sync_fetch_and_or(&s->flags, NA_ROW_TX_SEQ);
+	if (!(s->flags & bit)) {
+		s->hi_seq[dir] = end;
+		__sync_fetch_and_add(&s->seq_adv[dir], p->payload_bytes);
+		__sync_fetch_and_or(&s->flags, bit);
 		return;
 	}
-	hi = s->hi_seq[NA_TX];
-	below = (__s32)(hi - seq);
-	if (below > 0)
-		__sync_fetch_and_add(&s->retrans_bytes[NA_TX],
-				     (__u64)below < p->payload_bytes ? (__u64)below : p->payload_bytes);
-	for (i = 0; i < 3 && (__s32)(end - hi) > 0; i++) {
-		prev = __sync_val_compare_and_swap(&s->hi_seq[NA_TX], hi, end);
-		if (prev == hi)
-			break;
+	hi = s->hi_seq[dir];
+	for (i = 0; i < 4; i++) {
+		ahead = (__s32)(end - hi);
+		if (ahead <= 0)
+			return;
+		prev = __sync_val_compare_and_swap(&s->hi_seq[dir], hi, end);
+		if (prev == hi) {
+			/*
+			 * All of it, a hole included: the segments of the hole
+			 * (sent on another CPU, still on their way) come later
+			 * and then move nothing. A SYN's sequence number is no byte.
+			 */
+			__sync_fetch_and_add(&s->seq_adv[dir], (__u64)ahead - p->syn);
+			return;
+		}
 		hi = prev;
 	}
 }
@@ -338,33 +352,23 @@ static __always_inline void row_add(struct __sk_buff *skb, struct na_sock *s, in
 {
 	struct bpf_tcp_sock *tp;
 	struct bpf_sock *sk;
-	__s32 dup;
 
 	counters_add(&s->dir[dir], p);
 	s->last_ns = bpf_ktime_get_boot_ns();
 	if (p->proto != NA_P_TCP || !p->has_ports)
 		return;
-	if (dir == NA_TX) {
-		if (p->payload_bytes)
-			track_tx_seq(s, p);
-		return;
-	}
-	/*
-	 * Ingress runs before TCP takes the segment: rcv_nxt is still the next
-	 * byte the socket expects, so payload below it arrived before (a
-	 * duplicate); a retransmission of a lost segment is not. RTT samples are
-	 * taken on these incoming ACKs too.
-	 */
-	sk = skb->sk;
-	if (!sk || !(sk = bpf_sk_fullsock(sk)) || !(tp = bpf_tcp_sock(sk)))
-		return;
-	s->srtt_us = tp->srtt_us >> 3;
-	if (!p->payload_bytes)
-		return;
-	dup = (__s32)(tp->rcv_nxt - p->seq);
-	if (dup > 0)
-		__sync_fetch_and_add(&s->retrans_bytes[NA_RX],
-				     (__u64)dup < p->payload_bytes ? (__u64)dup : p->payload_bytes);
+	track_seq(s, dir, p);
+	/* RTT samples are taken on the ACKs that come in. */
+	if (dir == NA_RX && (sk = skb->sk) && (sk = bpf_sk_fullsock(sk)) && (tp = bpf_tcp_sock(sk)))
+		s->srtt_us = tp->srtt_us >> 3;
+}
+
+/* Payload seen again (retransmitted, duplicated); see track_seq(). */
+static __always_inline __u64 retrans_of(const struct na_sock *s, int dir)
+{
+	__u64 pay = s->dir[dir].payload_bytes, adv = s->seq_adv[dir];
+
+	return s->proto == NA_P_TCP && pay > adv ? pay - adv : 0;
 }
 
 static __always_inline int account(struct __sk_buff *skb, int dir)
@@ -528,7 +532,7 @@ static __always_inline void closed_add(struct na_closed *c, const struct na_sock
 		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, s->dir[d].ip_hdr_bytes);
 		__sync_fetch_and_add(&c->dir[d].l4_hdr_bytes, s->dir[d].l4_hdr_bytes);
 		__sync_fetch_and_add(&c->dir[d].payload_bytes, s->dir[d].payload_bytes);
-		__sync_fetch_and_add(&c->retrans_bytes[d], s->retrans_bytes[d]);
+		__sync_fetch_and_add(&c->retrans_bytes[d], retrans_of(s, d));
 	}
 	/* Times only order the rows; a lost race between two closes moves them by nanoseconds. */
 	if (s->first_ns < c->first_ns)
@@ -598,8 +602,8 @@ static __always_inline void log_conn(__u64 cookie, const struct na_sock *s, __u6
 	r->owner_src = s->owner_src;
 	r->flags = s->flags & NA_ROW_ACCEPTED;
 	__builtin_memcpy(r->dir, s->dir, sizeof(r->dir));
-	r->retrans_bytes[0] = s->retrans_bytes[0];
-	r->retrans_bytes[1] = s->retrans_bytes[1];
+	r->retrans_bytes[0] = retrans_of(s, 0);
+	r->retrans_bytes[1] = retrans_of(s, 1);
 	bpf_ringbuf_submit(r, 0);
 	stat_add(2, 1);
 }

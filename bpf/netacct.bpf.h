@@ -32,7 +32,8 @@ struct na_pkt {
 	__u8 proto;
 	__u8 bad;            /* headers could not be parsed: all bytes are payload of 'other' */
 	__u8 has_ports;      /* TCP/UDP header present at l4_off */
-	__u32 seq;           /* TCP: sequence number of the first payload byte */
+	__u32 seq;           /* TCP: sequence number of the segment */
+	__u8 syn;            /* TCP: SYN set (it takes one sequence number) */
 };
 
 union na_iphdr {
@@ -74,7 +75,7 @@ static __always_inline __u8 na_proto_class(__u8 ipproto, __u8 family)
 static __always_inline int na_l4_len(struct __sk_buff *skb, __u32 off, __u32 len,
 				     struct na_pkt *p)
 {
-	__u8 h[9]; /* seq, ack_seq, data offset */
+	__u8 h[10]; /* seq, ack_seq, data offset, flags */
 	__u32 doff;
 
 	switch (p->proto) {
@@ -85,6 +86,7 @@ static __always_inline int na_l4_len(struct __sk_buff *skb, __u32 off, __u32 len
 		if (doff < 20 || off + doff > len)
 			return -1;
 		p->seq = (__u32)h[0] << 24 | (__u32)h[1] << 16 | (__u32)h[2] << 8 | h[3];
+		p->syn = !!(h[9] & 0x02);
 		p->has_ports = 1;
 		return doff;
 	case NA_P_UDP:

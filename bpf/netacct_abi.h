@@ -86,6 +86,7 @@ enum na_tcp_state {
 
 /* na_sock.flags */
 #define NA_ROW_TX_SEQ   (1U << 0) /* hi_seq[NA_TX] is set */
+#define NA_ROW_RX_SEQ   (1U << 1) /* hi_seq[NA_RX] is set */
 #define NA_ROW_ACCEPTED (1U << 2) /* server side of a connection (accepted from a listener) */
 #define NA_ROW_ENDED    (1U << 3) /* being folded into na_closed: ends once */
 
@@ -109,9 +110,14 @@ struct na_sock {
 	__u8 owner_src;   /* enum na_owner_src */
 	__u32 srtt_us;    /* TCP smoothed RTT (bpf_tcp_sock), 0 = no sample */
 	__u32 flags;      /* NA_ROW_* */
-	__u32 hi_seq[NA_NDIR]; /* TCP: end of the highest sequence sent ([NA_TX]; [NA_RX] unused) */
+	__u32 hi_seq[NA_NDIR]; /* TCP: end of the highest sequence seen, per direction */
 	struct na_counters dir[NA_NDIR];
-	__u64 retrans_bytes[NA_NDIR]; /* TCP: [tx] payload re-sent below hi_seq, [rx] payload below rcv_nxt */
+	__u64 seq_adv[NA_NDIR];  /* TCP: payload bytes that moved hi_seq forward (new stream bytes) */
+	/*
+	 * Payload seen again: payload_bytes - seq_adv (0 while a reordering hole
+	 * is open). Not kept in the map: readers (na_state_read) derive it.
+	 */
+	__u64 retrans_bytes[NA_NDIR];
 };
 
 /*
@@ -242,7 +248,7 @@ struct na_sweep_args {
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
-_Static_assert(sizeof(struct na_sock) == 200, "na_sock layout");
+_Static_assert(sizeof(struct na_sock) == 216, "na_sock layout");
 _Static_assert(sizeof(struct na_closed_key) == 48, "na_closed_key layout");
 _Static_assert(sizeof(struct na_closed) == 112, "na_closed layout");
 _Static_assert(sizeof(struct na_conn) == 176, "na_conn layout");

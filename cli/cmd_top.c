@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
- * top --batch: cgroup totals and the busiest sockets, with rates computed in
- * user space as deltas between two snapshots one interval apart.
+ * top: cgroup totals and the busiest sockets (or processes, cgroups, peers),
+ * with rates computed in user space as deltas between two snapshots one
+ * interval apart. --batch prints plain text (like top -b); on a terminal the
+ * interactive view (top_tui.c) draws the same frames.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -9,171 +11,352 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "commands.h"
 #include "format.h"
+#include "top.h"
 
-struct top_opts {
-	double interval;
-	long iterations; /* 0: until interrupted */
-	long limit;
-	int bits;
-};
-
-struct sock_rate {
-	const struct na_sock_row *r;
-	double tx, rx, pkts; /* per second over the interval */
-};
-
-/* Counters only grow; a smaller value is another row or attachment: no rate. */
-static uint64_t delta(uint64_t now, uint64_t before)
+static uint64_t sub0(uint64_t a, uint64_t b)
 {
-	return now >= before ? now - before : 0;
+	return a >= b ? a - b : 0;
 }
 
-static int cookie_cmp(const void *a, const void *b)
+int top_start(const struct na_global *g, struct top_state *ts)
 {
-	uint64_t x = ((const struct na_sock_row *)a)->cookie, y = ((const struct na_sock_row *)b)->cookie;
+	int rc;
 
-	return x < y ? -1 : x > y;
+	memset(ts, 0, sizeof(*ts));
+	rc = na_open_snapshot(g, &ts->st, &ts->first);
+	if (rc)
+		return rc;
+	na_owners_resolve(g->pin_root, &ts->first, NULL);
+	rc = na_state_read(ts->st, &ts->prev);
+	if (rc) {
+		na_snapshot_free(&ts->first);
+		na_state_close(ts->st);
+		return NA_EXIT_FAIL;
+	}
+	ts->have_prev = 1;
+	return NA_EXIT_OK;
 }
 
-static int rate_cmp(const void *pa, const void *pb)
+void top_stop(struct top_state *ts)
 {
-	const struct sock_rate *a = pa, *b = pb;
-	double x = a->tx + a->rx, y = b->tx + b->rx;
-	uint64_t ta, tb;
-
-	if (x != y)
-		return x < y ? 1 : -1;
-	ta = na_counters_bytes(&a->r->s.dir[NA_TX]) + na_counters_bytes(&a->r->s.dir[NA_RX]);
-	tb = na_counters_bytes(&b->r->s.dir[NA_TX]) + na_counters_bytes(&b->r->s.dir[NA_RX]);
-	if (ta != tb)
-		return ta < tb ? 1 : -1;
-	return a->r->cookie < b->r->cookie ? -1 : a->r->cookie > b->r->cookie;
+	na_snapshot_free(&ts->first);
+	na_snapshot_free(&ts->before);
+	na_snapshot_free(&ts->prev);
+	na_snapshot_free(&ts->cur);
+	na_state_close(ts->st);
+	memset(ts, 0, sizeof(*ts));
 }
 
-static double hdr_pct(const struct na_counters *dir)
+void top_frame_free(struct top_frame *f)
 {
-	uint64_t all = na_counters_bytes(&dir[NA_TX]) + na_counters_bytes(&dir[NA_RX]);
-	uint64_t hdr = dir[NA_TX].ip_hdr_bytes + dir[NA_TX].l4_hdr_bytes + dir[NA_RX].ip_hdr_bytes +
-		       dir[NA_RX].l4_hdr_bytes;
-
-	return all ? 100.0 * (double)hdr / (double)all : 0.0;
+	free(f->cg);
+	free(f->rows);
+	memset(f, 0, sizeof(*f));
 }
 
-static void endpoint(char *buf, size_t len, uint8_t family, const uint8_t *addr, uint16_t port)
+static uint64_t closed_conns_below(const struct na_snapshot *s, const char *path)
 {
-	char a[48]; /* INET6_ADDRSTRLEN: leaves room for brackets and port */
+	uint64_t n = 0;
+	size_t i;
 
-	na_addr_str(family, addr, a, sizeof(a));
-	if (!a[0])
-		snprintf(buf, len, "*");
-	else if (family == NA_F_IPV6)
-		snprintf(buf, len, "[%s]:%u", a, port);
-	else
-		snprintf(buf, len, "%s:%u", a, port);
+	for (i = 0; i < s->nclosed; i++)
+		if (na_path_below(s->closed[i].cgroup, path))
+			n += s->closed[i].c.conns;
+	return n;
 }
 
-static void print_frame(const struct top_opts *o, const struct na_snapshot *prev, const struct na_snapshot *cur,
-			const struct na_filter *flt, double secs)
+static const struct na_att_state *find_att(const struct na_snapshot *s, uint64_t token)
 {
-	char t1[16], t2[16], t3[16], t4[16], when[32], loc[64], rem[64], pid[12];
-	struct sock_rate *rates = NULL;
-	size_t i, j, n = 0;
-	time_t now = time(NULL);
+	size_t i;
 
-	na_time_str(when, sizeof(when), (uint64_t)now);
-	printf("netacct top - %s, interval %.1f s, %zu live sockets\n", when, secs, cur->nrows);
-	printf("%-32s %11s %11s %11s %11s %6s %8s\n", "CGROUP", "TX/s", "RX/s", "TX", "RX", "HDR%", "SOCKETS");
+	for (i = 0; i < s->natt; i++)
+		if (s->att[i].a.token == token)
+			return &s->att[i];
+	return NULL;
+}
+
+static int build_header(const struct na_snapshot *cur, const struct na_snapshot *prev,
+			const struct na_snapshot *first, const struct top_opts *o, struct top_frame *f)
+{
+	size_t i, j;
+
+	f->cg = calloc(cur->natt ? cur->natt : 1, sizeof(*f->cg));
+	if (!f->cg)
+		return -ENOMEM;
 	for (i = 0; i < cur->natt; i++) {
-		const struct na_att_state *a = &cur->att[i];
-		const struct na_att_state *p = NULL;
-		double tx = 0, rx = 0;
-		size_t socks = 0;
+		const struct na_att_state *a = &cur->att[i], *p, *s;
+		struct top_cg *c = &f->cg[f->ncg];
+		struct na_vrow tmp = { 0 };
 
-		if (!na_filter_match(flt, a->a.path, a->a.cgroup_id))
+		if (o->paths.n && !na_filter_match(&o->paths, a->a.path, a->a.cgroup_id))
 			continue;
-		/* The same attachment (a detach and attach between frames starts a new one). */
-		for (j = 0; j < prev->natt; j++)
-			if (prev->att[j].a.token == a->a.token)
-				p = &prev->att[j];
-		if (p) {
-			tx = (double)delta(na_counters_bytes(&a->t.dir[NA_TX]), na_counters_bytes(&p->t.dir[NA_TX])) / secs;
-			rx = (double)delta(na_counters_bytes(&a->t.dir[NA_RX]), na_counters_bytes(&p->t.dir[NA_RX])) / secs;
+		c->path = a->a.path;
+		c->tx = na_counters_bytes(&a->t.dir[NA_TX]);
+		c->rx = na_counters_bytes(&a->t.dir[NA_RX]);
+		/* The same attachment: a detach and attach between frames starts a new one. */
+		p = find_att(prev, a->a.token);
+		if (p && f->secs > 0) {
+			c->tx_rate = (double)sub0(c->tx, na_counters_bytes(&p->t.dir[NA_TX])) / f->secs;
+			c->rx_rate = (double)sub0(c->rx, na_counters_bytes(&p->t.dir[NA_RX])) / f->secs;
 		}
+		memcpy(tmp.tot, a->t.dir, sizeof(tmp.tot));
+		c->hdr_pct = na_vrow_hdr_pct(&tmp);
 		for (j = 0; j < cur->nrows; j++)
-			socks += na_path_below(cur->rows[j].cgroup, a->a.path);
-		na_human_bytes(t1, sizeof(t1), tx, o->bits);
-		na_human_bytes(t2, sizeof(t2), rx, o->bits);
-		na_human_bytes(t3, sizeof(t3), (double)na_counters_bytes(&a->t.dir[NA_TX]), 0);
-		na_human_bytes(t4, sizeof(t4), (double)na_counters_bytes(&a->t.dir[NA_RX]), 0);
-		printf("%-32s %9s/s %9s/s %11s %11s %5.1f%% %8zu\n", a->a.path, t1, t2, t3, t4, hdr_pct(a->t.dir), socks);
+			c->live += na_path_below(cur->rows[j].cgroup, a->a.path);
+		s = find_att(first, a->a.token);
+		c->closed_since = sub0(closed_conns_below(cur, a->a.path), s ? closed_conns_below(first, a->a.path) : 0);
+		f->ncg++;
 	}
+	return 0;
+}
 
-	rates = calloc(cur->nrows ? cur->nrows : 1, sizeof(*rates));
-	if (!rates)
-		return;
-	for (i = 0; i < cur->nrows; i++) {
-		const struct na_sock_row *r = &cur->rows[i], *p;
-		struct na_counters d[NA_NDIR];
-		int k;
+/* A new snapshot in cur becomes prev; the old prev stays as the baseline. */
+static int take_snapshot(const struct na_global *g, struct top_state *ts)
+{
+	int err = na_state_read(ts->st, &ts->cur);
 
-		if (!na_filter_match(flt, r->cgroup, r->s.cgroup_id))
-			continue;
-		p = bsearch(r, prev->rows, prev->nrows, sizeof(*r), cookie_cmp);
-		if (p && p->s.first_ns != r->s.first_ns)
-			p = NULL; /* a new row for the same socket (it connected again) */
-		for (k = 0; k < NA_NDIR; k++) {
-			d[k] = r->s.dir[k];
-			if (p) {
-				d[k].packets = delta(d[k].packets, p->s.dir[k].packets);
-				d[k].ip_hdr_bytes = delta(d[k].ip_hdr_bytes, p->s.dir[k].ip_hdr_bytes);
-				d[k].l4_hdr_bytes = delta(d[k].l4_hdr_bytes, p->s.dir[k].l4_hdr_bytes);
-				d[k].payload_bytes = delta(d[k].payload_bytes, p->s.dir[k].payload_bytes);
-			}
+	if (err)
+		return err;
+	/* Only rows still without an owner cost anything: none, in the steady state. */
+	na_owners_resolve(g->pin_root, &ts->cur, NULL);
+	na_snapshot_free(&ts->before);
+	ts->before = ts->prev;
+	ts->prev = ts->cur;
+	memset(&ts->cur, 0, sizeof(ts->cur));
+	ts->have_before = 1;
+	return 0;
+}
+
+int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top_frame *f)
+{
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	if (!ts->have_before)
+		return -EAGAIN;
+	f->secs = (double)(ts->prev.boot_ns - ts->before.boot_ns) / 1e9;
+	f->live_sockets = ts->prev.nrows;
+	err = build_header(&ts->prev, &ts->before, &ts->first, o, f);
+	if (!err)
+		err = na_view_build(&ts->prev, &ts->before, f->secs, &o->view, &f->rows, &f->nrows);
+	if (!err)
+		na_view_sort(f->rows, f->nrows, o->sort, o->reverse);
+	if (err)
+		top_frame_free(f);
+	return err;
+}
+
+int top_rebase(const struct na_global *g, struct top_state *ts)
+{
+	return take_snapshot(g, ts);
+}
+
+int top_next(const struct na_global *g, struct top_state *ts, const struct top_opts *o, struct top_frame *f)
+{
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	err = take_snapshot(g, ts);
+	return err ? err : top_rebuild(ts, o, f);
+}
+
+/* ---- cells ------------------------------------------------------------------- */
+
+static const int col_width[NA_C_COUNT] = {
+	[NA_C_PID] = 7,	    [NA_C_COMM] = 15,	 [NA_C_CGROUP] = 24, [NA_C_PROTO] = 6,
+	[NA_C_LOCAL] = 24,  [NA_C_REMOTE] = 24,	 [NA_C_TX_RATE] = 11, [NA_C_RX_RATE] = 11,
+	[NA_C_TX] = 10,	    [NA_C_RX] = 10,	 [NA_C_HDR] = 6,      [NA_C_PKT_RATE] = 8,
+	[NA_C_CONNS] = 6,
+};
+
+int top_col_width(enum na_col c)
+{
+	return c < NA_C_COUNT ? col_width[c] : 0;
+}
+
+int top_col_left(enum na_col c)
+{
+	return c >= NA_C_COMM && c <= NA_C_REMOTE;
+}
+
+int top_col_shown(enum na_col c, enum na_group g)
+{
+	switch (c) {
+	case NA_C_PID:
+	case NA_C_COMM:
+		return g == NA_G_SOCKET || g == NA_G_PROCESS;
+	case NA_C_CGROUP:
+		return g != NA_G_PEER;
+	case NA_C_LOCAL:
+		return g == NA_G_SOCKET;
+	case NA_C_REMOTE:
+		return g == NA_G_SOCKET || g == NA_G_PEER;
+	case NA_C_CONNS:
+		return g != NA_G_SOCKET;
+	default:
+		return 1;
+	}
+}
+
+static void rate_cell(char *buf, size_t len, double v, int bits)
+{
+	char h[24];
+	size_t n;
+
+	na_human_bytes(h, sizeof(h), v, bits);
+	n = strlen(h);
+	if (n + 3 <= len) {
+		memcpy(buf, h, n);
+		memcpy(buf + n, "/s", 3);
+	} else {
+		buf[0] = '\0';
+	}
+}
+
+void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, const struct top_opts *o)
+{
+	buf[0] = '\0';
+	switch (c) {
+	case NA_C_PID:
+		if (r->pid)
+			snprintf(buf, len, "%u", r->pid);
+		else
+			snprintf(buf, len, "-");
+		break;
+	case NA_C_COMM:
+		snprintf(buf, len, "%s", r->comm[0] ? r->comm : "-");
+		break;
+	case NA_C_CGROUP:
+		snprintf(buf, len, "%s", r->cgroup ? r->cgroup : "-");
+		break;
+	case NA_C_PROTO:
+		snprintf(buf, len, "%s", r->proto == 0xff ? "*" : na_proto_name(r->proto));
+		break;
+	case NA_C_LOCAL:
+		na_vrow_endpoint(buf, len, r->family, r->laddr, r->lport);
+		break;
+	case NA_C_REMOTE:
+		na_vrow_endpoint(buf, len, r->family, r->raddr, r->rport);
+		break;
+	case NA_C_TX_RATE:
+	case NA_C_RX_RATE:
+		rate_cell(buf, len, na_vrow_rate(r, c == NA_C_TX_RATE ? NA_TX : NA_RX), o->bits);
+		break;
+	case NA_C_TX:
+	case NA_C_RX:
+		na_human_bytes(buf, len, (double)na_vrow_bytes(r, c == NA_C_TX ? NA_TX : NA_RX), 0);
+		break;
+	case NA_C_HDR:
+		snprintf(buf, len, "%.1f%%", na_vrow_hdr_pct(r));
+		break;
+	case NA_C_PKT_RATE:
+		snprintf(buf, len, "%.0f", na_vrow_pkt_rate(r));
+		break;
+	case NA_C_CONNS:
+		snprintf(buf, len, "%llu", (unsigned long long)r->conns);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- batch ------------------------------------------------------------------- */
+
+static void print_cell(const char *text, enum na_col c)
+{
+	int w = top_col_width(c);
+
+	if (top_col_left(c))
+		printf(" %-*.*s", w, w, text);
+	else
+		printf(" %*s", w, text);
+}
+
+static void print_frame(const struct top_opts *o, const struct top_frame *f)
+{
+	char when[32], t1[24], t2[24], t3[24], t4[24], cell[96];
+	size_t i;
+	int c;
+
+	na_time_str(when, sizeof(when), (uint64_t)time(NULL));
+	printf("netacct top - %s, interval %.1f s, %zu live sockets, by %s\n", when, f->secs, f->live_sockets,
+	       na_group_name(o->view.group));
+	printf("%-32s %13s %13s %10s %10s %6s %6s %7s\n", "CGROUP", "TX/s", "RX/s", "TX", "RX", "HDR%", "LIVE",
+	       "CLOSED");
+	for (i = 0; i < f->ncg; i++) {
+		const struct top_cg *g = &f->cg[i];
+
+		rate_cell(t1, sizeof(t1), g->tx_rate, o->bits);
+		rate_cell(t2, sizeof(t2), g->rx_rate, o->bits);
+		na_human_bytes(t3, sizeof(t3), (double)g->tx, 0);
+		na_human_bytes(t4, sizeof(t4), (double)g->rx, 0);
+		printf("%-32s %13s %13s %10s %10s %5.1f%% %6llu %7llu\n", g->path, t1, t2, t3, t4, g->hdr_pct,
+		       (unsigned long long)g->live, (unsigned long long)g->closed_since);
+	}
+	putchar('\n');
+	for (c = 0; c < NA_C_COUNT; c++)
+		if (top_col_shown(c, o->view.group))
+			print_cell(na_col_name(c), c);
+	putchar('\n');
+	for (i = 0; i < f->nrows && (o->limit <= 0 || (long)i < o->limit); i++) {
+		for (c = 0; c < NA_C_COUNT; c++) {
+			if (!top_col_shown(c, o->view.group))
+				continue;
+			top_cell(cell, sizeof(cell), &f->rows[i], c, o);
+			print_cell(cell, c);
 		}
-		rates[n].r = r;
-		rates[n].tx = (double)na_counters_bytes(&d[NA_TX]) / secs;
-		rates[n].rx = (double)na_counters_bytes(&d[NA_RX]) / secs;
-		rates[n].pkts = (double)(d[NA_TX].packets + d[NA_RX].packets) / secs;
-		n++;
+		putchar('\n');
 	}
-	qsort(rates, n, sizeof(*rates), rate_cmp);
-	printf("\n%7s %-15s %-24s %-6s %-24s %-24s %11s %11s %10s %10s %6s %8s\n", "PID", "COMM", "CGROUP", "PROTO",
-	       "LOCAL", "REMOTE", "TX/s", "RX/s", "TX", "RX", "HDR%", "PKTS/s");
-	for (i = 0; i < n && (o->limit <= 0 || (long)i < o->limit); i++) {
-		const struct na_sock *s = &rates[i].r->s;
-		char comm[NA_COMM_LEN + 1];
-
-		memcpy(comm, s->comm, NA_COMM_LEN);
-		comm[NA_COMM_LEN] = '\0';
-		snprintf(pid, sizeof(pid), "%u", s->pid);
-		endpoint(loc, sizeof(loc), s->family, s->laddr, s->lport);
-		endpoint(rem, sizeof(rem), s->family, s->raddr, s->rport);
-		na_human_bytes(t1, sizeof(t1), rates[i].tx, o->bits);
-		na_human_bytes(t2, sizeof(t2), rates[i].rx, o->bits);
-		na_human_bytes(t3, sizeof(t3), (double)na_counters_bytes(&s->dir[NA_TX]), 0);
-		na_human_bytes(t4, sizeof(t4), (double)na_counters_bytes(&s->dir[NA_RX]), 0);
-		printf("%7s %-15s %-24.24s %-6s %-24s %-24s %9s/s %9s/s %10s %10s %5.1f%% %8.0f\n", s->pid ? pid : "-",
-		       comm[0] ? comm : "-", rates[i].r->cgroup ? rates[i].r->cgroup : "?", na_proto_name(s->proto),
-		       loc, rem, t1, t2, t3, t4, hdr_pct(s->dir), rates[i].pkts);
-	}
-	if (n > i)
-		printf("(%zu more; --limit N shows more)\n", n - i);
+	if (f->nrows > i)
+		printf("(%zu more; --limit N shows more)\n", f->nrows - i);
 	putchar('\n');
 	fflush(stdout);
-	free(rates);
 }
 
-static int parse_num(const char *cmd, const char *opt, const char *s, double min, double max, double *out)
+int top_batch(const struct na_global *g, const struct top_opts *o)
+{
+	struct top_state ts;
+	struct top_frame f;
+	struct timespec d;
+	long it;
+	int rc;
+
+	rc = top_start(g, &ts);
+	if (rc)
+		return rc;
+	for (it = 0; !o->iterations || it < o->iterations; it++) {
+		d.tv_sec = (time_t)o->interval;
+		d.tv_nsec = (long)((o->interval - (double)d.tv_sec) * 1e9);
+		while (nanosleep(&d, &d) && errno == EINTR)
+			;
+		if (top_next(g, &ts, o, &f)) {
+			rc = NA_EXIT_FAIL;
+			break;
+		}
+		print_frame(o, &f);
+		top_frame_free(&f);
+		if (ferror(stdout)) {
+			rc = NA_EXIT_FAIL;
+			break;
+		}
+	}
+	top_stop(&ts);
+	return rc;
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+static int parse_num(const char *opt, const char *s, double min, double max, double *out)
 {
 	char *end;
 
 	errno = 0;
 	*out = strtod(s, &end);
 	if (errno || *end || !*s || !isfinite(*out) || *out < min || *out > max)
-		return na_usage_error(cmd, "%s '%s': a number from %g to %g", opt, s, min, max);
+		return na_usage_error("top", "%s '%s': a number from %g to %g", opt, s, min, max);
 	return 0;
 }
 
@@ -185,38 +368,67 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "bits", no_argument, NULL, 'b' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "group-by", required_argument, NULL, 'g' },
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "proto", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct top_opts o = { .interval = 1.0, .iterations = 0, .limit = 20 };
-	struct na_snapshot prev = { 0 }, cur = { 0 };
-	struct na_state *st = NULL;
-	struct na_filter flt;
-	struct timespec ts;
+	struct top_opts o = { .interval = 1.0, .limit = 0, .sort = NA_C_COUNT };
+	char *cgroups[64];
+	int ncg = 0, c, rc, i;
 	double v;
-	long it;
-	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "Bd:n:l:bh", opts, NULL)) != -1) {
+	o.view.proto = -1;
+	while ((c = getopt_long(argc, argv, "Bd:n:l:bs:g:c:p:P:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'B':
-			break; /* the only mode until the interactive view lands */
+			o.batch = 1;
+			break;
 		case 'd':
-			if (parse_num("top", "--interval", optarg, 0.1, 3600, &o.interval))
+			if (parse_num("--interval", optarg, 0.1, 3600, &o.interval))
 				return NA_EXIT_USAGE;
 			break;
 		case 'n':
-			if (parse_num("top", "--iterations", optarg, 1, 1e9, &v))
+			if (parse_num("--iterations", optarg, 1, 1e9, &v))
 				return NA_EXIT_USAGE;
 			o.iterations = (long)v;
 			break;
 		case 'l':
-			if (parse_num("top", "--limit", optarg, 0, 1e9, &v))
+			if (parse_num("--limit", optarg, 0, 1e9, &v))
 				return NA_EXIT_USAGE;
 			o.limit = (long)v;
 			break;
 		case 'b':
 			o.bits = 1;
+			break;
+		case 's':
+			if (na_col_parse(optarg, &o.sort))
+				return na_usage_error("top", "--sort '%s': one of pid comm cgroup proto local remote txrate rxrate tx rx hdr pktrate conns",
+						      optarg);
+			break;
+		case 'g':
+			if (na_group_parse(optarg, &o.view.group))
+				return na_usage_error("top", "--group-by '%s': socket, process, cgroup or peer", optarg);
+			break;
+		case 'c':
+			if (ncg == (int)(sizeof(cgroups) / sizeof(cgroups[0])))
+				return na_usage_error("top", "too many --cgroup");
+			cgroups[ncg++] = optarg;
+			break;
+		case 'p':
+			if (parse_num("--pid", optarg, 1, 4194304, &v))
+				return NA_EXIT_USAGE;
+			o.view.pid = (uint32_t)v;
+			break;
+		case 'P':
+			for (i = 0; i <= NA_P_ICMPV6; i++)
+				if (!strcmp(optarg, na_proto_name((uint8_t)i)))
+					o.view.proto = i;
+			if (o.view.proto < 0)
+				return na_usage_error("top", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
 			break;
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "top" }, g);
@@ -224,36 +436,17 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 			return na_usage_error("top", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
-	rc = na_filter_init(&flt, "top", argv + optind, argc - optind);
+	/* PATH arguments and --cgroup both filter by cgroup. */
+	for (i = optind; i < argc && ncg < (int)(sizeof(cgroups) / sizeof(cgroups[0])); i++)
+		cgroups[ncg++] = argv[i];
+	rc = na_filter_init(&o.paths, "top", cgroups, ncg);
 	if (rc)
 		return rc;
-	rc = na_open_snapshot(g, &st, &prev);
-	if (rc)
-		goto out;
-	na_owners_resolve(g->pin_root, &prev, NULL);
-	qsort(prev.rows, prev.nrows, sizeof(*prev.rows), cookie_cmp);
-	for (it = 0; !o.iterations || it < o.iterations; it++) {
-		uint64_t t0 = prev.boot_ns;
-
-		ts.tv_sec = (time_t)o.interval;
-		ts.tv_nsec = (long)((o.interval - (double)ts.tv_sec) * 1e9);
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
-		if (na_state_read(st, &cur)) {
-			rc = NA_EXIT_FAIL;
-			break;
-		}
-		/* Only rows still without an owner cost anything: none, in the steady state. */
-		na_owners_resolve(g->pin_root, &cur, NULL);
-		print_frame(&o, &prev, &cur, &flt, (double)(cur.boot_ns - t0) / 1e9);
-		na_snapshot_free(&prev);
-		prev = cur;
-		memset(&cur, 0, sizeof(cur));
-		qsort(prev.rows, prev.nrows, sizeof(*prev.rows), cookie_cmp);
-	}
-	na_snapshot_free(&prev);
-	na_state_close(st);
-out:
-	na_filter_free(&flt);
+	o.view.paths = &o.paths;
+	if (!o.batch && isatty(STDOUT_FILENO))
+		rc = top_interactive(g, &o);
+	else
+		rc = top_batch(g, &o);
+	na_filter_free(&o.paths);
 	return rc;
 }

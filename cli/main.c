@@ -14,7 +14,7 @@ static const struct na_cmd cmds[] = {
 	{ "detach", cmd_detach, "PATH... | --all", "stop counting (programs detach; the maps go with the last one)" },
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
 	{ "export", cmd_export, "[--csv|--json] [PATH...]", "snapshot of sockets and cgroup totals" },
-	{ "top", cmd_top, "--batch [-d S] [-n N] [--limit N] [-b] [PATH...]", "busiest sockets and cgroup rates" },
+	{ "top", cmd_top, "[--batch] [-d S] [-n N] [--sort COL] [--group-by G] [--cgroup PATH] [--pid N] [--proto P] [--limit N] [-b] [PATH...]", "busiest sockets (or processes, cgroups, peers) and cgroup rates" },
 	{ "log", cmd_log, "[-f] [--csv|--json] [-H]", "closed connections, one record each, like tcplife (reading consumes them)" },
 	{ "help", cmd_help, "[COMMAND]", "this text" },
 	{ "version", cmd_version, "", "print the version and ABI version" },

@@ -994,9 +994,10 @@ static void check_row(struct env *e, const struct na_sock *s, const struct tcase
 	ASSERT_EQ(s->state, 0, "row.state");
 	ASSERT_EQ(s->last_ns, s->first_ns, "row.last_ns (one packet)");
 	ASSERT_EQ(s->retrans_bytes[0] | s->retrans_bytes[1], 0, "row.retrans_bytes");
-	/* an outgoing TCP header was parsed: its sequence starts the high mark */
-	ASSERT_EQ(!!(s->flags & NA_ROW_TX_SEQ), tc->dir == NA_TX && w->proto == NA_P_TCP && w->lport != 0,
-		  "row.flags tx seq bit");
+	/* a TCP header was parsed: its sequence starts the direction's stream, all payload new */
+	ASSERT_EQ(!!(s->flags & (tc->dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ)),
+		  w->proto == NA_P_TCP && w->lport != 0, "row.flags seq bit");
+	ASSERT_EQ(s->seq_adv[tc->dir], w->proto == NA_P_TCP && w->lport != 0 ? w->payload : 0, "row.seq_adv");
 	for (d = 0; d < NA_NDIR; d++)
 		check_counters(&s->dir[d], d == tc->dir ? w : &want_zero, 1, dn[d]);
 }

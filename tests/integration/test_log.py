@@ -15,6 +15,8 @@
     bytes waiting;
   * --csv: the header, CRLF line ends, the same records; the table prints a
     header and one line per record;
+  * the cgroup path of a cgroup made after attach and removed before the
+    log is read, and of one made after a --follow reader started;
   * --follow in the background prints a new connection's records within a
     second of its close, and exits 0 on SIGTERM;
   * kill -9 of `log --follow` in the middle of a stream of 1500 short
@@ -457,6 +459,28 @@ def main():
                 repr(p.stdout))
         h.check("table: every line names the cgroup and the server port",
                 all(A.rel in l and ":%d" % e[0].key[4] in l for l in tl[1:]), repr(tl))
+
+        # -- cgroup paths: made after attach, removed before the log is read ------
+        class Pinned:
+            """A Cgroup whose id outlives its directory."""
+            def __init__(self, cg):
+                self.id, self.rel = cg.id, cg.rel
+        child = h.make_cgroup(parent=A)
+        e, w = tcp_batch(h, child, 1, lambda i: 4, "removed child")
+        gone = Pinned(child)
+        h.remove_cgroup(child)
+        p = log_run(h, "--json")
+        recs, _ = parse_json_lines(p.stdout)
+        check_records(h, "cgroup made after attach, removed before log", recs, e, gone, w)
+
+        follow = Follow(h)
+        time.sleep(0.3)
+        child = h.make_cgroup(parent=A)  # made after the follower walked the tree
+        e, w = tcp_batch(h, child, 1, lambda i: 6, "new child")
+        follow.read_until(lambda rs: len(rs) >= len(e), 5)
+        rc, err = follow.stop(signal.SIGINT)
+        check_records(h, "--follow, cgroup made after it started", follow.recs, e, child, w)
+        h.remove_cgroup(child)
 
         # -- --follow -------------------------------------------------------------
         follow = Follow(h)

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/* netacct top: what the batch printer and the interactive view share. */
+#ifndef NETACCT_CLI_TOP_H
+#define NETACCT_CLI_TOP_H
+
+#include "view.h"
+
+struct top_opts {
+	double interval;     /* seconds */
+	long iterations;     /* 0: until interrupted (or q) */
+	long limit;          /* rows shown, 0: all */
+	int bits;            /* rates in bit/s */
+	int totals;          /* TX/RX columns and the order by totals instead of rates */
+	int batch;
+	enum na_col sort;    /* NA_C_COUNT: busiest first */
+	int reverse;
+	struct na_view_opts view;
+	struct na_filter paths;
+	char text[64];       /* interactive filter */
+};
+
+/* One attached cgroup's line of the header. */
+struct top_cg {
+	const char *path;
+	double tx_rate, rx_rate;
+	uint64_t tx, rx;
+	double hdr_pct;
+	uint64_t live;          /* live sockets at or below it */
+	uint64_t closed_since;  /* connections closed since top started */
+};
+
+/* Everything one frame shows. */
+struct top_frame {
+	double secs;
+	size_t live_sockets;
+	struct top_cg *cg;
+	size_t ncg;
+	struct na_vrow *rows;
+	size_t nrows;
+};
+
+struct top_state {
+	struct na_state *st;
+	struct na_snapshot first, prev, cur;
+	struct na_snapshot before; /* the one before prev: the baseline of the last frame */
+	int have_prev;
+	int have_before;
+};
+
+/* Open the pinned state and take the first snapshot. NA_EXIT_*. */
+int top_start(const struct na_global *g, struct top_state *ts);
+/* Take the next snapshot and build the frame against the previous one. 0 or -errno. */
+int top_next(const struct na_global *g, struct top_state *ts, const struct top_opts *o, struct top_frame *f);
+/*
+ * The last frame again from the two snapshots it came from, after o changed
+ * (order, grouping, filter): no map reads. -EAGAIN before the first top_next.
+ */
+int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top_frame *f);
+/* Take a snapshot as the new baseline, without a frame (after a pause). 0 or -errno. */
+int top_rebase(const struct na_global *g, struct top_state *ts);
+void top_frame_free(struct top_frame *f);
+void top_stop(struct top_state *ts);
+
+/* Cell text of column c for row r (rates or totals as o says). */
+void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, const struct top_opts *o);
+/* Is column c shown for this grouping? (LOCAL is meaningless for a process, ...) */
+int top_col_shown(enum na_col c, enum na_group g);
+/* Width of column c; left-aligned columns are names, the rest numbers. */
+int top_col_width(enum na_col c);
+int top_col_left(enum na_col c);
+
+/* Plain-text frames on stdout (--batch); NA_EXIT_*. */
+int top_batch(const struct na_global *g, const struct top_opts *o);
+/* The interactive view (top_tui.c); NA_EXIT_*. */
+int top_interactive(const struct na_global *g, struct top_opts *o);
+
+#endif

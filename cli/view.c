@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * Grouping, rates, filters and order for top and export --group-by.
+ * Rates of a group are the difference of the group's totals between two
+ * snapshots, live sockets and closed connections together: a connection that
+ * closed during the interval moves from one to the other and still counts.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "format.h"
+#include "view.h"
+
+static const char *const group_names[NA_G_COUNT] = { "socket", "process", "cgroup", "peer" };
+
+static const struct {
+	const char *name;  /* header */
+	const char *alias; /* for --sort */
+	char key;          /* interactive sort key */
+} cols[NA_C_COUNT] = {
+	[NA_C_PID] = { "PID", "pid", 'P' },	   [NA_C_COMM] = { "COMM", "comm", 'C' },
+	[NA_C_CGROUP] = { "CGROUP", "cgroup", 'G' }, [NA_C_PROTO] = { "PROTO", "proto", 'O' },
+	[NA_C_LOCAL] = { "LOCAL", "local", 'L' },    [NA_C_REMOTE] = { "REMOTE", "remote", 'M' },
+	[NA_C_TX_RATE] = { "TX/s", "txrate", 'T' },  [NA_C_RX_RATE] = { "RX/s", "rxrate", 'R' },
+	[NA_C_TX] = { "TX", "tx", 'S' },	   [NA_C_RX] = { "RX", "rx", 'E' },
+	[NA_C_HDR] = { "HDR%", "hdr", 'H' },	   [NA_C_PKT_RATE] = { "PKTS/s", "pktrate", 'K' },
+	[NA_C_CONNS] = { "CONNS", "conns", 'N' },
+};
+
+const char *na_group_name(enum na_group g)
+{
+	return g < NA_G_COUNT ? group_names[g] : "?";
+}
+
+int na_group_parse(const char *s, enum na_group *g)
+{
+	int i;
+
+	for (i = 0; i < NA_G_COUNT; i++) {
+		if (!strcasecmp(s, group_names[i])) {
+			*g = (enum na_group)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *na_col_name(enum na_col c)
+{
+	return c < NA_C_COUNT ? cols[c].name : "?";
+}
+
+char na_col_key(enum na_col c)
+{
+	return c < NA_C_COUNT ? cols[c].key : '?';
+}
+
+int na_col_parse(const char *s, enum na_col *c)
+{
+	int i;
+
+	for (i = 0; i < NA_C_COUNT; i++) {
+		if (!strcasecmp(s, cols[i].name) || !strcasecmp(s, cols[i].alias) ||
+		    (s[0] == cols[i].key && !s[1])) {
+			*c = (enum na_col)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+uint64_t na_vrow_bytes(const struct na_vrow *r, int dir)
+{
+	return na_counters_bytes(&r->tot[dir]);
+}
+
+double na_vrow_rate(const struct na_vrow *r, int dir)
+{
+	return r->secs > 0 ? (double)na_counters_bytes(&r->delta[dir]) / r->secs : 0.0;
+}
+
+double na_vrow_pkt_rate(const struct na_vrow *r)
+{
+	return r->secs > 0 ? (double)(r->delta[NA_TX].packets + r->delta[NA_RX].packets) / r->secs : 0.0;
+}
+
+double na_vrow_hdr_pct(const struct na_vrow *r)
+{
+	uint64_t all = na_vrow_bytes(r, NA_TX) + na_vrow_bytes(r, NA_RX);
+	uint64_t hdr = r->tot[NA_TX].ip_hdr_bytes + r->tot[NA_TX].l4_hdr_bytes + r->tot[NA_RX].ip_hdr_bytes +
+		       r->tot[NA_RX].l4_hdr_bytes;
+
+	return all ? 100.0 * (double)hdr / (double)all : 0.0;
+}
+
+void na_vrow_endpoint(char *buf, size_t len, uint8_t family, const uint8_t *addr, uint16_t port)
+{
+	char a[48];
+
+	na_addr_str(family, addr, a, sizeof(a));
+	if (!a[0])
+		snprintf(buf, len, "*");
+	else if (!port)
+		snprintf(buf, len, "%s", a);
+	else if (family == NA_F_IPV6)
+		snprintf(buf, len, "[%s]:%u", a, port);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+}
+
+/* ---- building ------------------------------------------------------------- */
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/* Identity order within a group kind: cgroup, owner, peer, local end. */
+static int key_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_group g)
+{
+	int c = 0;
+
+	switch (g) {
+	case NA_G_SOCKET:
+		if (!(c = CMP(a->cookie, b->cookie)))
+			c = CMP(a->first_ns, b->first_ns);
+		break;
+	case NA_G_PROCESS:
+		if (!(c = CMP(a->pid, b->pid)))
+			c = strcmp(a->comm, b->comm);
+		break;
+	case NA_G_CGROUP:
+		c = CMP(a->cgroup_id, b->cgroup_id);
+		break;
+	case NA_G_PEER:
+		if (!(c = CMP(a->family, b->family)))
+			c = memcmp(a->raddr, b->raddr, 16);
+		break;
+	default:
+		break;
+	}
+	return c;
+}
+
+static enum na_group sort_group; /* qsort has no user pointer */
+
+static int key_qcmp(const void *a, const void *b)
+{
+	return key_cmp(a, b, sort_group);
+}
+
+static void counters_add(struct na_counters *d, const struct na_counters *s)
+{
+	d->packets += s->packets;
+	d->ip_hdr_bytes += s->ip_hdr_bytes;
+	d->l4_hdr_bytes += s->l4_hdr_bytes;
+	d->payload_bytes += s->payload_bytes;
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a >= b ? a - b : 0; /* counters only grow: less is another row, no rate */
+}
+
+static void counters_delta(struct na_counters *d, const struct na_counters *now, const struct na_counters *then)
+{
+	d->packets = sub0(now->packets, then->packets);
+	d->ip_hdr_bytes = sub0(now->ip_hdr_bytes, then->ip_hdr_bytes);
+	d->l4_hdr_bytes = sub0(now->l4_hdr_bytes, then->l4_hdr_bytes);
+	d->payload_bytes = sub0(now->payload_bytes, then->payload_bytes);
+}
+
+static int text_match(const struct na_vrow *r, const char *text)
+{
+	char a[48];
+
+	if (!text || !*text)
+		return 1;
+	if (strstr(r->comm, text) || (r->cgroup && strstr(r->cgroup, text)) ||
+	    strstr(na_proto_name(r->proto), text))
+		return 1;
+	na_addr_str(r->family, r->laddr, a, sizeof(a));
+	if (a[0] && strstr(a, text))
+		return 1;
+	na_addr_str(r->family, r->raddr, a, sizeof(a));
+	return a[0] && strstr(a, text);
+}
+
+static int keep(const struct na_vrow *r, const struct na_view_opts *o)
+{
+	if (o->paths && !na_filter_match(o->paths, r->cgroup, r->cgroup_id))
+		return 0;
+	if (o->pid && r->pid != o->pid)
+		return 0;
+	if (o->proto >= 0 && r->proto != o->proto)
+		return 0;
+	return text_match(r, o->text);
+}
+
+static void from_sock(struct na_vrow *v, const struct na_sock_row *r)
+{
+	memset(v, 0, sizeof(*v));
+	v->cookie = r->cookie;
+	v->first_ns = r->s.first_ns;
+	v->pid = r->s.pid;
+	memcpy(v->comm, r->s.comm, NA_COMM_LEN);
+	v->cgroup_id = r->s.cgroup_id;
+	v->cgroup = r->cgroup;
+	v->family = r->s.family;
+	v->proto = r->s.proto;
+	v->state = r->s.state;
+	memcpy(v->laddr, r->s.laddr, 16);
+	memcpy(v->raddr, r->s.raddr, 16);
+	v->lport = r->s.lport;
+	v->rport = r->s.rport;
+	v->conns = v->live = 1;
+	memcpy(v->tot, r->s.dir, sizeof(v->tot));
+	v->retrans[NA_TX] = r->s.retrans_bytes[NA_TX];
+	v->retrans[NA_RX] = r->s.retrans_bytes[NA_RX];
+}
+
+static void from_closed(struct na_vrow *v, const struct na_closed_row *r)
+{
+	memset(v, 0, sizeof(*v));
+	v->pid = r->k.pid;
+	memcpy(v->comm, r->k.comm, NA_COMM_LEN);
+	v->cgroup_id = r->k.cgroup_id;
+	v->cgroup = r->cgroup;
+	v->family = r->k.family;
+	v->proto = r->k.proto;
+	memcpy(v->raddr, r->k.raddr, 16);
+	v->rport = r->k.rport;
+	v->conns = r->c.conns;
+	memcpy(v->tot, r->c.dir, sizeof(v->tot));
+	v->retrans[NA_TX] = r->c.retrans_bytes[NA_TX];
+	v->retrans[NA_RX] = r->c.retrans_bytes[NA_RX];
+}
+
+/* What a group keeps of its members' identity; the rest is cleared. */
+static void reduce_identity(struct na_vrow *v, enum na_group g)
+{
+	if (g != NA_G_PROCESS) {
+		v->pid = 0;
+		v->comm[0] = '\0';
+	}
+	if (g == NA_G_PEER) {
+		v->cgroup = NULL;
+		v->cgroup_id = 0;
+	}
+	if (g != NA_G_PEER)
+		memset(v->raddr, 0, 16);
+	memset(v->laddr, 0, 16);
+	v->lport = v->rport = 0;
+	v->state = 0;
+	v->cookie = 0;
+	v->first_ns = 0;
+}
+
+/* Fold members sorted by key into groups, in place. Returns the group count. */
+static size_t merge(struct na_vrow *v, size_t n, enum na_group g)
+{
+	size_t i, out = 0;
+	int d;
+
+	for (i = 0; i < n; i++) {
+		if (out && !key_cmp(&v[out - 1], &v[i], g)) {
+			struct na_vrow *m = &v[out - 1];
+
+			if (m->proto != v[i].proto)
+				m->proto = 0xff;
+			if (m->family != v[i].family && g != NA_G_PEER)
+				m->family = 0;
+			if (m->cgroup_id != v[i].cgroup_id) {
+				m->cgroup_id = 0;
+				m->cgroup = NULL;
+			}
+			m->conns += v[i].conns;
+			m->live += v[i].live;
+			for (d = 0; d < NA_NDIR; d++) {
+				counters_add(&m->tot[d], &v[i].tot[d]);
+				m->retrans[d] += v[i].retrans[d];
+			}
+			continue;
+		}
+		if (out != i)
+			v[out] = v[i];
+		out++;
+	}
+	return out;
+}
+
+/* Members of a snapshot (live sockets, plus closed rows unless by socket), filtered. */
+static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n)
+{
+	size_t i, k = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed);
+	struct na_vrow *v = calloc(cap ? cap : 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < s->nrows; i++) {
+		from_sock(&v[k], &s->rows[i]);
+		k += keep(&v[k], o);
+	}
+	for (i = 0; o->group != NA_G_SOCKET && i < s->nclosed; i++) {
+		from_closed(&v[k], &s->closed[i]);
+		k += keep(&v[k], o);
+	}
+	if (o->group != NA_G_SOCKET)
+		for (i = 0; i < k; i++)
+			reduce_identity(&v[i], o->group);
+	sort_group = o->group;
+	qsort(v, k, sizeof(*v), key_qcmp);
+	*n = o->group == NA_G_SOCKET ? k : merge(v, k, o->group);
+	*out = v;
+	return 0;
+}
+
+int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
+		  const struct na_view_opts *o, struct na_vrow **out, size_t *n)
+{
+	struct na_vrow *now = NULL, *then = NULL, *p;
+	size_t nn = 0, nt = 0, i;
+	int err, d;
+
+	err = members(cur, o, &now, &nn);
+	if (!err && prev)
+		err = members(prev, o, &then, &nt);
+	if (err) {
+		free(now);
+		return err;
+	}
+	sort_group = o->group;
+	for (i = 0; prev && i < nn; i++) {
+		now[i].secs = secs;
+		p = bsearch(&now[i], then, nt, sizeof(*then), key_qcmp);
+		/* A socket's row made anew (it connected again) starts from zero. */
+		for (d = 0; d < NA_NDIR; d++) {
+			if (p)
+				counters_delta(&now[i].delta[d], &now[i].tot[d], &p->tot[d]);
+			else
+				now[i].delta[d] = now[i].tot[d];
+		}
+	}
+	free(then);
+	*out = now;
+	*n = nn;
+	return 0;
+}
+
+/* ---- order ------------------------------------------------------------------ */
+
+static enum na_col sort_col;
+static int sort_reverse;
+
+static int ident_cmp(const struct na_vrow *a, const struct na_vrow *b)
+{
+	int c;
+
+	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = CMP(a->pid, b->pid)) || (c = strcmp(a->comm, b->comm)) ||
+	    (c = CMP(a->proto, b->proto)) || (c = CMP(a->family, b->family)) ||
+	    (c = memcmp(a->raddr, b->raddr, 16)) || (c = CMP(a->rport, b->rport)) ||
+	    (c = memcmp(a->laddr, b->laddr, 16)) || (c = CMP(a->lport, b->lport)))
+		return c;
+	return CMP(a->cookie, b->cookie);
+}
+
+#define DESC(x, y) ((x) > (y) ? -1 : (x) < (y) ? 1 : 0) /* figures: biggest first */
+
+static int col_cmp(const void *pa, const void *pb)
+{
+	const struct na_vrow *a = pa, *b = pb;
+	int c = 0;
+
+	switch (sort_col) {
+	case NA_C_PID:
+		c = CMP(a->pid, b->pid);
+		break;
+	case NA_C_COMM:
+		c = strcmp(a->comm, b->comm);
+		break;
+	case NA_C_CGROUP:
+		c = cmp_str(a->cgroup, b->cgroup);
+		break;
+	case NA_C_PROTO:
+		c = strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
+		break;
+	case NA_C_LOCAL:
+		if (!(c = memcmp(a->laddr, b->laddr, 16)))
+			c = CMP(a->lport, b->lport);
+		break;
+	case NA_C_REMOTE:
+		if (!(c = memcmp(a->raddr, b->raddr, 16)))
+			c = CMP(a->rport, b->rport);
+		break;
+	case NA_C_TX_RATE:
+		c = DESC(na_vrow_rate(a, NA_TX), na_vrow_rate(b, NA_TX));
+		break;
+	case NA_C_RX_RATE:
+		c = DESC(na_vrow_rate(a, NA_RX), na_vrow_rate(b, NA_RX));
+		break;
+	case NA_C_TX:
+		c = DESC(na_vrow_bytes(a, NA_TX), na_vrow_bytes(b, NA_TX));
+		break;
+	case NA_C_RX:
+		c = DESC(na_vrow_bytes(a, NA_RX), na_vrow_bytes(b, NA_RX));
+		break;
+	case NA_C_HDR:
+		c = DESC(na_vrow_hdr_pct(a), na_vrow_hdr_pct(b));
+		break;
+	case NA_C_PKT_RATE:
+		c = DESC(na_vrow_pkt_rate(a), na_vrow_pkt_rate(b));
+		break;
+	case NA_C_CONNS:
+		c = DESC(a->conns, b->conns);
+		break;
+	default:
+		if (!(c = DESC(na_vrow_rate(a, NA_TX) + na_vrow_rate(a, NA_RX),
+			       na_vrow_rate(b, NA_TX) + na_vrow_rate(b, NA_RX))))
+			c = DESC(na_vrow_bytes(a, NA_TX) + na_vrow_bytes(a, NA_RX),
+				 na_vrow_bytes(b, NA_TX) + na_vrow_bytes(b, NA_RX));
+		break;
+	}
+	if (sort_reverse)
+		c = -c;
+	return c ? c : ident_cmp(a, b);
+}
+
+void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse)
+{
+	sort_col = col;
+	sort_reverse = reverse;
+	qsort(rows, n, sizeof(*rows), col_cmp);
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * The rows people and scripts look at: live sockets and closed-connection
+ * aggregates grouped by socket, process, cgroup or peer, with totals and
+ * rates over an interval, filtered and sorted. Shared by top (both modes)
+ * and export --group-by, so that they cannot disagree.
+ */
+#ifndef NETACCT_CLI_VIEW_H
+#define NETACCT_CLI_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "commands.h"
+
+enum na_group {
+	NA_G_SOCKET,  /* one row per live socket */
+	NA_G_PROCESS, /* pid + comm (live sockets and closed connections) */
+	NA_G_CGROUP,  /* leaf cgroup */
+	NA_G_PEER,    /* remote address */
+	NA_G_COUNT,
+};
+
+/* Columns, in display order; each has a sort key letter. */
+enum na_col {
+	NA_C_PID,
+	NA_C_COMM,
+	NA_C_CGROUP,
+	NA_C_PROTO,
+	NA_C_LOCAL,
+	NA_C_REMOTE,
+	NA_C_TX_RATE,
+	NA_C_RX_RATE,
+	NA_C_TX,
+	NA_C_RX,
+	NA_C_HDR,
+	NA_C_PKT_RATE,
+	NA_C_CONNS,
+	NA_C_COUNT,
+};
+
+struct na_vrow {
+	/* identity: what the group keeps (the rest is zero / NULL) */
+	uint64_t cookie;    /* NA_G_SOCKET */
+	uint64_t first_ns;  /* NA_G_SOCKET: with the cookie, which row of the socket */
+	uint32_t pid;
+	char comm[NA_COMM_LEN + 1];
+	uint64_t cgroup_id;
+	const char *cgroup; /* points into the snapshot */
+	uint8_t family;
+	uint8_t proto;      /* NA_G_SOCKET; other groups: one protocol, or 0xff for several */
+	uint8_t state;
+	uint8_t laddr[16];
+	uint8_t raddr[16];
+	uint16_t lport;
+	uint16_t rport;
+	/* figures */
+	uint64_t conns;     /* live sockets + closed connections in the group */
+	uint64_t live;      /* live sockets */
+	struct na_counters tot[NA_NDIR];
+	struct na_counters delta[NA_NDIR]; /* since the previous snapshot */
+	uint64_t retrans[NA_NDIR];
+	double secs;        /* the interval the delta covers; 0: no rates */
+};
+
+struct na_view_opts {
+	enum na_group group;
+	const struct na_filter *paths; /* cgroup PATHs, may be NULL */
+	uint32_t pid;                   /* 0: any */
+	int proto;                      /* enum na_proto, -1: any */
+	const char *text;               /* substring of comm, cgroup, addresses; NULL: any */
+};
+
+/* Rows of cur, grouped; rates against prev (may be NULL) over secs. *out is malloc'ed. */
+int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
+		  const struct na_view_opts *o, struct na_vrow **out, size_t *n);
+/*
+ * Stable order: by col (descending for figures, ascending for names), ties by
+ * identity. NA_C_COUNT: the busiest first (TX/s + RX/s, then TX + RX).
+ */
+void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse);
+
+const char *na_group_name(enum na_group g);
+int na_group_parse(const char *s, enum na_group *g);
+const char *na_col_name(enum na_col c);
+/* "tx", "TX/s", "pid", ... or the column's key letter. */
+int na_col_parse(const char *s, enum na_col *c);
+char na_col_key(enum na_col c);
+
+/* Per-row figures. */
+uint64_t na_vrow_bytes(const struct na_vrow *r, int dir);       /* total */
+double na_vrow_rate(const struct na_vrow *r, int dir);          /* bytes/s, 0 without rates */
+double na_vrow_pkt_rate(const struct na_vrow *r);
+double na_vrow_hdr_pct(const struct na_vrow *r);
+/* "127.0.0.1:80", "[::1]:80", "*" */
+void na_vrow_endpoint(char *buf, size_t len, uint8_t family, const uint8_t *addr, uint16_t port);
+
+#endif
