@@ -250,16 +250,3 @@ void na_connlog_close(struct na_connlog *l)
 	free(l);
 }
 
-int64_t na_boot_offset_ns(void)
-{
-	struct timespec b0, r, b1;
-	int64_t boot, real;
-
-	/* The realtime sample sits between two boottime samples: take their middle. */
-	clock_gettime(CLOCK_BOOTTIME, &b0);
-	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_BOOTTIME, &b1);
-	boot = ((int64_t)b0.tv_sec + b1.tv_sec) * 500000000 + ((int64_t)b0.tv_nsec + b1.tv_nsec) / 2;
-	real = (int64_t)r.tv_sec * 1000000000 + r.tv_nsec;
-	return real - boot;
-}

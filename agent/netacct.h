@@ -95,7 +95,7 @@ struct na_closed_row {
 
 struct na_snapshot {
 	uint64_t boot_ns;     /* CLOCK_BOOTTIME when read */
-	int64_t realtime_off; /* CLOCK_REALTIME - CLOCK_BOOTTIME, ns: boot ns -> wall clock */
+	int64_t realtime_off; /* na_boot_offset_ns(): boot ns + this = Unix time in ns */
 	struct na_meta meta;
 	struct na_stats stats;
 	uint64_t log_pending; /* bytes waiting in the connection log (ring buffer) */

@@ -430,7 +430,6 @@ static const char *cgroup_path(struct na_state *st, struct na_cgpaths *paths, ui
 
 int na_state_read(struct na_state *st, struct na_snapshot *snap)
 {
-	struct timespec rt;
 	__u32 zero = 0;
 	size_t i;
 	int err;
@@ -447,9 +446,7 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 	if (!err)
 		snap->log_pending = log_pending(st->log_fd);
 	snap->boot_ns = na_boot_ns();
-	clock_gettime(CLOCK_REALTIME, &rt);
-	snap->realtime_off = (int64_t)((uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec) -
-			     (int64_t)snap->boot_ns;
+	snap->realtime_off = na_boot_offset_ns();
 	if (!err)
 		err = na_cgpaths_new(&snap->paths);
 	if (err) {

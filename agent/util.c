@@ -75,3 +75,23 @@ const char *na_tcp_state_name(uint8_t state)
 
 	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "";
 }
+
+int64_t na_boot_offset_ns(void)
+{
+	struct timespec b0, r, b1;
+	int64_t boot, real, off;
+
+	/* The realtime sample sits between two boottime samples: take their middle. */
+	clock_gettime(CLOCK_BOOTTIME, &b0);
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_BOOTTIME, &b1);
+	boot = ((int64_t)b0.tv_sec + b1.tv_sec) * 500000000 + ((int64_t)b0.tv_nsec + b1.tv_nsec) / 2;
+	real = (int64_t)r.tv_sec * 1000000000 + r.tv_nsec;
+	off = real - boot;
+	/*
+	 * Whole milliseconds (the precision times are printed with), so that two
+	 * reads of an idle state print the same times instead of flipping at a
+	 * millisecond boundary; the error is at most 0.5 ms.
+	 */
+	return (off >= 0 ? off + 500000 : off - 500000) / 1000000 * 1000000;
+}

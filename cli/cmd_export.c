@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
-/* export: CSV (RFC 4180) or JSON lines from one field list, so they cannot drift. */
+/*
+ * export: CSV (RFC 4180) or JSON lines from one field list, so they cannot
+ * drift; rows as they are or grouped like top (view.c); or the Prometheus
+ * text (prom.c). To stdout, or with -o to a file that appears whole or not
+ * at all (atomic_out.c).
+ */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "atomic_out.h"
 #include "commands.h"
 #include "format.h"
+#include "prom.h"
+#include "view.h"
 
 enum field_type { F_NULL, F_STR, F_U64 };
 
@@ -52,9 +61,8 @@ static void put_counters(struct field *f, const struct na_counters *dir)
 	}
 }
 
-static void emit(const struct field *f, int json)
+static void emit(FILE *out, const struct field *f, int json)
 {
-	char num[24];
 	size_t i;
 
 	if (json) {
@@ -65,24 +73,32 @@ static void emit(const struct field *f, int json)
 					       f[i].t == F_U64 ? json_object_new_uint64(f[i].u)
 					       : f[i].t == F_STR ? json_object_new_string(f[i].s)
 								 : NULL);
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), out);
+		fputc('\n', out);
 		json_object_put(o);
 		return;
 	}
 	for (i = 0; i < NCOLS; i++) {
 		if (i)
-			putchar(',');
-		if (f[i].t == F_U64) {
-			snprintf(num, sizeof(num), "%llu", (unsigned long long)f[i].u);
-			fputs(num, stdout);
-		} else if (f[i].t == F_STR) {
-			na_csv_field(stdout, f[i].s);
-		}
+			fputc(',', out);
+		if (f[i].t == F_U64)
+			fprintf(out, "%llu", (unsigned long long)f[i].u);
+		else if (f[i].t == F_STR)
+			na_csv_field(out, f[i].s);
 	}
-	fputs("\r\n", stdout); /* RFC 4180 records end in CRLF */
+	fputs("\r\n", out); /* RFC 4180 records end in CRLF */
 }
 
-/* Boot-time ns as ISO 8601 UTC with milliseconds. */
+static void emit_header(FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < NCOLS; i++)
+		fprintf(out, "%s%s", i ? "," : "", cols[i]);
+	fputs("\r\n", out);
+}
+
+/* Boot-time ns as ISO 8601 UTC with milliseconds (the offset: na_boot_offset_ns()). */
 static void put_time(struct field *f, char *buf, size_t len, const struct na_snapshot *snap, uint64_t boot_ns)
 {
 	if (!boot_ns) {
@@ -147,30 +163,262 @@ static int att_cmp(const void *pa, const void *pb)
 	return c ? c : CMP(a->a.cgroup_id, b->a.cgroup_id);
 }
 
+/* Strings a row's fields point to, until it is emitted. */
+struct row_bufs {
+	char laddr[64], raddr[64];
+	char comm[NA_COMM_LEN + 1];
+	char t1[40], t2[40];
+};
+
+static void put_sock_row(struct field *f, struct row_bufs *b, const struct na_snapshot *snap,
+			 const struct na_sock_row *r)
+{
+	memset(f, 0, sizeof(*f) * NCOLS);
+	put_str(&f[C_KIND], "socket");
+	put_u64(&f[C_CGID], r->s.cgroup_id);
+	put_str(&f[C_CGROUP], r->cgroup);
+	put_owner(f, r->s.pid, r->s.uid, r->s.comm, b->comm);
+	put_str(&f[C_PROTO], na_proto_name(r->s.proto));
+	put_str(&f[C_FAMILY], na_family_name(r->s.family));
+	na_addr_str(r->s.family, r->s.laddr, b->laddr, sizeof(b->laddr));
+	put_str(&f[C_LADDR], b->laddr);
+	if (r->s.lport || b->laddr[0])
+		put_u64(&f[C_LPORT], r->s.lport);
+	na_addr_str(r->s.family, r->s.raddr, b->raddr, sizeof(b->raddr));
+	put_str(&f[C_RADDR], b->raddr);
+	if (r->s.rport)
+		put_u64(&f[C_RPORT], r->s.rport);
+	put_u64(&f[C_CONNS], 1);
+	put_counters(f, r->s.dir);
+	put_str(&f[C_STATE], na_tcp_state_name(r->s.state));
+	put_u64(&f[C_RETRANS], r->s.retrans_bytes[NA_TX]);
+	put_u64(&f[C_DUP], r->s.retrans_bytes[NA_RX]);
+	if (r->s.srtt_us)
+		put_u64(&f[C_SRTT], r->s.srtt_us);
+	put_time(&f[C_FIRST], b->t1, sizeof(b->t1), snap, r->s.first_ns);
+	put_time(&f[C_LAST], b->t2, sizeof(b->t2), snap, r->s.last_ns);
+}
+
+static void put_closed_row(struct field *f, struct row_bufs *b, const struct na_snapshot *snap,
+			   const struct na_closed_row *r)
+{
+	memset(f, 0, sizeof(*f) * NCOLS);
+	put_str(&f[C_KIND], "closed");
+	put_u64(&f[C_CGID], r->k.cgroup_id);
+	put_str(&f[C_CGROUP], r->cgroup);
+	put_owner(f, r->k.pid, r->c.uid, r->k.comm, b->comm);
+	put_str(&f[C_PROTO], na_proto_name(r->k.proto));
+	put_str(&f[C_FAMILY], na_family_name(r->k.family));
+	na_addr_str(r->k.family, r->k.raddr, b->raddr, sizeof(b->raddr));
+	put_str(&f[C_RADDR], b->raddr);
+	if (r->k.rport)
+		put_u64(&f[C_RPORT], r->k.rport);
+	put_u64(&f[C_CONNS], r->c.conns);
+	put_counters(f, r->c.dir);
+	put_str(&f[C_STATE], "closed");
+	put_u64(&f[C_RETRANS], r->c.retrans_bytes[NA_TX]);
+	put_u64(&f[C_DUP], r->c.retrans_bytes[NA_RX]);
+	put_time(&f[C_FIRST], b->t1, sizeof(b->t1), snap, r->c.first_ns);
+	put_time(&f[C_LAST], b->t2, sizeof(b->t2), snap, r->c.last_ns);
+}
+
+/*
+ * A group of na_view_build(): the identity it keeps, empty columns for the
+ * rest. With --group-by socket the row is the socket's own row (uid, srtt,
+ * times), so that it reads like the default output.
+ */
+static void put_group_row(struct field *f, struct row_bufs *b, const struct na_snapshot *snap,
+			  const struct na_vrow *v, enum na_group g, const struct na_sock_row *sock)
+{
+	if (g == NA_G_SOCKET && sock) {
+		put_sock_row(f, b, snap, sock);
+	} else {
+		memset(f, 0, sizeof(*f) * NCOLS);
+		if (v->cgroup_id)
+			put_u64(&f[C_CGID], v->cgroup_id);
+		put_str(&f[C_CGROUP], v->cgroup);
+		if (v->pid)
+			put_u64(&f[C_PID], v->pid);
+		put_str(&f[C_COMM], v->comm);
+		if (v->proto != 0xff) /* several protocols: empty */
+			put_str(&f[C_PROTO], na_proto_name(v->proto));
+		put_str(&f[C_FAMILY], na_family_name(v->family));
+		na_addr_str(v->family, v->laddr, b->laddr, sizeof(b->laddr));
+		put_str(&f[C_LADDR], b->laddr);
+		if (v->lport)
+			put_u64(&f[C_LPORT], v->lport);
+		na_addr_str(v->family, v->raddr, b->raddr, sizeof(b->raddr));
+		put_str(&f[C_RADDR], b->raddr);
+		if (v->rport)
+			put_u64(&f[C_RPORT], v->rport);
+		if (g == NA_G_SOCKET)
+			put_str(&f[C_STATE], na_tcp_state_name(v->state));
+	}
+	/* Not "cgroup": that kind is an attached cgroup's totals; these are leaf groups. */
+	put_str(&f[C_KIND], g == NA_G_CGROUP ? "leaf_cgroup" : na_group_name(g));
+	put_u64(&f[C_CONNS], v->conns);
+	put_counters(f, v->tot);
+	put_u64(&f[C_RETRANS], v->retrans[NA_TX]);
+	put_u64(&f[C_DUP], v->retrans[NA_RX]);
+}
+
+/* The order of the other rows: cgroup, owner, peer, then local end. */
+static int vrow_cmp(const void *pa, const void *pb)
+{
+	const struct na_vrow *a = pa, *b = pb;
+	int c;
+
+	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = CMP(a->cgroup_id, b->cgroup_id)) ||
+	    (c = CMP(a->pid, b->pid)) || (c = strcmp(a->comm, b->comm)) ||
+	    (c = CMP(a->proto, b->proto)) || (c = CMP(a->family, b->family)) ||
+	    (c = memcmp(a->raddr, b->raddr, 16)) || (c = CMP(a->rport, b->rport)) ||
+	    (c = memcmp(a->laddr, b->laddr, 16)) || (c = CMP(a->lport, b->lport)))
+		return c;
+	return CMP(a->cookie, b->cookie);
+}
+
+static int cookie_cmp(const void *pa, const void *pb)
+{
+	const struct na_sock_row *a = pa, *b = pb;
+
+	return CMP(a->cookie, b->cookie);
+}
+
+enum out_fmt { OUT_CSV, OUT_JSON, OUT_PROM };
+
+struct export_opts {
+	enum out_fmt fmt;
+	int header;
+	int grouped;
+	enum na_group group;
+	const char *out; /* -o FILE, NULL: stdout */
+};
+
+/* The attachments PATH... selects, as a snapshot that shares everything else with snap. */
+static int prom_write(FILE *out, const struct na_snapshot *snap, const struct na_filter *flt)
+{
+	struct na_snapshot sel = *snap;
+	size_t i;
+	int err;
+
+	sel.att = calloc(snap->natt ? snap->natt : 1, sizeof(*sel.att));
+	if (!sel.att)
+		return na_err(-ENOMEM, "export");
+	sel.natt = 0;
+	for (i = 0; i < snap->natt; i++)
+		if (na_filter_match(flt, snap->att[i].a.path, snap->att[i].a.cgroup_id))
+			sel.att[sel.natt++] = snap->att[i];
+	err = na_prom_write(out, &sel);
+	free(sel.att);
+	return err == -ENOMEM ? na_err(err, "export") : 0; /* a write error is the commit's to report */
+}
+
+static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
+		      const struct export_opts *eo)
+{
+	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1 };
+	struct na_vrow *vr = NULL;
+	struct field f[NCOLS];
+	struct row_bufs b;
+	int json = eo->fmt == OUT_JSON;
+	size_t i, nv = 0;
+	int err;
+
+	if (eo->grouped) {
+		err = na_view_build(snap, NULL, 0, &vo, &vr, &nv);
+		if (err)
+			return na_err(err, "export: group by %s", na_group_name(eo->group));
+		qsort(vr, nv, sizeof(*vr), vrow_cmp);
+		if (eo->group == NA_G_SOCKET)
+			qsort(snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
+	} else {
+		qsort(snap->rows, snap->nrows, sizeof(*snap->rows), row_cmp);
+		qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
+	}
+	qsort(snap->att, snap->natt, sizeof(*snap->att), att_cmp);
+
+	if (!json && eo->header)
+		emit_header(out);
+	for (i = 0; i < snap->natt; i++) {
+		const struct na_att_state *a = &snap->att[i];
+
+		if (!na_filter_match(flt, a->a.path, a->a.cgroup_id))
+			continue;
+		memset(f, 0, sizeof(f));
+		put_str(&f[C_KIND], "cgroup");
+		put_u64(&f[C_CGID], a->a.cgroup_id);
+		put_str(&f[C_CGROUP], a->a.path);
+		put_counters(f, a->t.dir);
+		emit(out, f, json);
+	}
+	if (eo->grouped) {
+		for (i = 0; i < nv; i++) {
+			struct na_sock_row key = { .cookie = vr[i].cookie }, *sock = NULL;
+
+			if (eo->group == NA_G_SOCKET)
+				sock = bsearch(&key, snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
+			put_group_row(f, &b, snap, &vr[i], eo->group, sock);
+			emit(out, f, json);
+		}
+		free(vr);
+		return 0;
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		if (!na_filter_match(flt, snap->rows[i].cgroup, snap->rows[i].s.cgroup_id))
+			continue;
+		put_sock_row(f, &b, snap, &snap->rows[i]);
+		emit(out, f, json);
+	}
+	for (i = 0; i < snap->nclosed; i++) {
+		if (!na_filter_match(flt, snap->closed[i].cgroup, snap->closed[i].k.cgroup_id))
+			continue;
+		put_closed_row(f, &b, snap, &snap->closed[i]);
+		emit(out, f, json);
+	}
+	return 0;
+}
+
 int cmd_export(int argc, char **argv, const struct na_global *g)
 {
 	static const struct option opts[] = {
 		{ "csv", no_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'P' },
+		{ "group-by", required_argument, NULL, 'g' },
+		{ "no-header", no_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct field f[NCOLS];
-	char t1[40], t2[40];
+	struct export_opts eo = { .fmt = OUT_CSV, .header = 1 };
+	struct na_out out = { .fd = -1 };
 	struct na_state *st = NULL;
 	struct na_snapshot snap;
 	struct na_filter flt;
-	char laddr[64], raddr[64], comm[NA_COMM_LEN + 1];
-	int o, json = 0, rc;
-	size_t i;
+	int o, rc, err;
 
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
-			json = 0;
+			eo.fmt = OUT_CSV;
 			break;
 		case 'j':
-			json = 1;
+			eo.fmt = OUT_JSON;
+			break;
+		case 'P':
+			eo.fmt = OUT_PROM;
+			break;
+		case 'g':
+			if (na_group_parse(optarg, &eo.group))
+				return na_usage_error("export", "--group-by %s: expected socket, process, cgroup or peer",
+						      optarg);
+			eo.grouped = 1;
+			break;
+		case 'n':
+			eo.header = 0;
+			break;
+		case 'o':
+			eo.out = optarg;
 			break;
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "export" }, g);
@@ -178,6 +426,8 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 			return na_usage_error("export", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
+	if (eo.fmt == OUT_PROM && (eo.grouped || !eo.header))
+		return na_usage_error("export", "--prometheus takes neither --group-by nor --no-header");
 	rc = na_filter_init(&flt, "export", argv + optind, argc - optind);
 	if (rc)
 		return rc;
@@ -186,86 +436,17 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 		goto out_filter;
 	na_owners_resolve(g->pin_root, &snap, NULL); /* best effort: reported, rows shown either way */
 
-	qsort(snap.att, snap.natt, sizeof(*snap.att), att_cmp);
-	qsort(snap.rows, snap.nrows, sizeof(*snap.rows), row_cmp);
-	qsort(snap.closed, snap.nclosed, sizeof(*snap.closed), closed_cmp);
-	if (!json) {
-		for (i = 0; i < NCOLS; i++)
-			printf("%s%s", i ? "," : "", cols[i]);
-		fputs("\r\n", stdout);
+	rc = NA_EXIT_FAIL;
+	if (na_out_open(&out, eo.out, "export"))
+		goto out_snap;
+	err = eo.fmt == OUT_PROM ? prom_write(out.f, &snap, &flt) : rows_write(out.f, &snap, &flt, &eo);
+	if (err) {
+		na_out_abort(&out);
+		goto out_snap;
 	}
-	for (i = 0; i < snap.natt; i++) {
-		const struct na_att_state *a = &snap.att[i];
-
-		if (!na_filter_match(&flt, a->a.path, a->a.cgroup_id))
-			continue;
-		memset(f, 0, sizeof(f));
-		put_str(&f[C_KIND], "cgroup");
-		put_u64(&f[C_CGID], a->a.cgroup_id);
-		put_str(&f[C_CGROUP], a->a.path);
-		put_counters(f, a->t.dir);
-		emit(f, json);
-	}
-	for (i = 0; i < snap.nrows; i++) {
-		const struct na_sock_row *r = &snap.rows[i];
-
-		if (!na_filter_match(&flt, r->cgroup, r->s.cgroup_id))
-			continue;
-		memset(f, 0, sizeof(f));
-		put_str(&f[C_KIND], "socket");
-		put_u64(&f[C_CGID], r->s.cgroup_id);
-		put_str(&f[C_CGROUP], r->cgroup);
-		put_owner(f, r->s.pid, r->s.uid, r->s.comm, comm);
-		put_str(&f[C_PROTO], na_proto_name(r->s.proto));
-		put_str(&f[C_FAMILY], na_family_name(r->s.family));
-		na_addr_str(r->s.family, r->s.laddr, laddr, sizeof(laddr));
-		put_str(&f[C_LADDR], laddr);
-		if (r->s.lport || laddr[0])
-			put_u64(&f[C_LPORT], r->s.lport);
-		na_addr_str(r->s.family, r->s.raddr, raddr, sizeof(raddr));
-		put_str(&f[C_RADDR], raddr);
-		if (r->s.rport)
-			put_u64(&f[C_RPORT], r->s.rport);
-		put_u64(&f[C_CONNS], 1);
-		put_counters(f, r->s.dir);
-		put_str(&f[C_STATE], na_tcp_state_name(r->s.state));
-		put_u64(&f[C_RETRANS], r->s.retrans_bytes[NA_TX]);
-		put_u64(&f[C_DUP], r->s.retrans_bytes[NA_RX]);
-		if (r->s.srtt_us)
-			put_u64(&f[C_SRTT], r->s.srtt_us);
-		put_time(&f[C_FIRST], t1, sizeof(t1), &snap, r->s.first_ns);
-		put_time(&f[C_LAST], t2, sizeof(t2), &snap, r->s.last_ns);
-		emit(f, json);
-	}
-	for (i = 0; i < snap.nclosed; i++) {
-		const struct na_closed_row *r = &snap.closed[i];
-
-		if (!na_filter_match(&flt, r->cgroup, r->k.cgroup_id))
-			continue;
-		memset(f, 0, sizeof(f));
-		put_str(&f[C_KIND], "closed");
-		put_u64(&f[C_CGID], r->k.cgroup_id);
-		put_str(&f[C_CGROUP], r->cgroup);
-		put_owner(f, r->k.pid, r->c.uid, r->k.comm, comm);
-		put_str(&f[C_PROTO], na_proto_name(r->k.proto));
-		put_str(&f[C_FAMILY], na_family_name(r->k.family));
-		na_addr_str(r->k.family, r->k.raddr, raddr, sizeof(raddr));
-		put_str(&f[C_RADDR], raddr);
-		if (r->k.rport)
-			put_u64(&f[C_RPORT], r->k.rport);
-		put_u64(&f[C_CONNS], r->c.conns);
-		put_counters(f, r->c.dir);
-		put_str(&f[C_STATE], "closed");
-		put_u64(&f[C_RETRANS], r->c.retrans_bytes[NA_TX]);
-		put_u64(&f[C_DUP], r->c.retrans_bytes[NA_RX]);
-		put_time(&f[C_FIRST], t1, sizeof(t1), &snap, r->c.first_ns);
-		put_time(&f[C_LAST], t2, sizeof(t2), &snap, r->c.last_ns);
-		emit(f, json);
-	}
-	if (fflush(stdout) || ferror(stdout)) {
-		na_log(NA_LOG_ERROR, "export: write to stdout failed");
-		rc = NA_EXIT_FAIL;
-	}
+	if (!na_out_commit(&out))
+		rc = NA_EXIT_OK;
+out_snap:
 	na_snapshot_free(&snap);
 	na_state_close(st);
 out_filter:

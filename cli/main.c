@@ -13,7 +13,7 @@ static const struct na_cmd cmds[] = {
 	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--log-size BYTES] PATH...", "start counting the traffic of cgroup v2 PATHs" },
 	{ "detach", cmd_detach, "PATH... | --all", "stop counting (programs detach; the maps go with the last one)" },
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
-	{ "export", cmd_export, "[--csv|--json] [PATH...]", "snapshot of sockets and cgroup totals" },
+	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by G] [--no-header] [-o FILE] [PATH...]", "cgroup totals, then live sockets and closed connections, or one row per group G (socket, process, cgroup, peer); -o FILE (.gz: gzip) appears whole or not at all" },
 	{ "top", cmd_top, "[--batch] [-d S] [-n N] [--sort COL] [--group-by G] [--cgroup PATH] [--pid N] [--proto P] [--limit N] [-b] [PATH...]", "busiest sockets (or processes, cgroups, peers) and cgroup rates" },
 	{ "log", cmd_log, "[-f] [--csv|--json] [-H]", "closed connections, one record each, like tcplife (reading consumes them)" },
 	{ "help", cmd_help, "[COMMAND]", "this text" },

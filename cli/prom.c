@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * Prometheus text exposition (format 0.0.4) of the per-cgroup counters.
+ *
+ * Every family is written whole (HELP, TYPE, then all of its samples): the
+ * format does not allow a family's samples to be split. Counters are the
+ * kernel's own, so they only grow while an attachment lives; a detach and a
+ * new attach start them again at 0, which Prometheus reads as a reset.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prom.h"
+
+#pragma GCC poison u8 u16 u32 u64
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 when it is not valid UTF-8. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* no overlong forms, no surrogates, nothing above U+10FFFF */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++) /* the NUL terminator fails this too */
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+void na_prom_label_value(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n;
+
+	while (*s) {
+		if (*s == '\\' || *s == '"') {
+			fputc('\\', f);
+			fputc(*s++, f);
+		} else if (*s == '\n') {
+			fputs("\\n", f);
+			s++;
+		} else if ((n = utf8_len(s)) == 0) {
+			fputs("\xef\xbf\xbd", f); /* U+FFFD */
+			s++;
+		} else {
+			fwrite(s, 1, n, f);
+			s += n;
+		}
+	}
+}
+
+/* What the rows say about one leaf cgroup. */
+struct leaf {
+	uint64_t id;
+	const char *path;     /* NULL when unknown */
+	uint64_t live;        /* live socket rows */
+	uint64_t closed;      /* connections folded into closed rows */
+	uint64_t retrans;     /* tx_retrans_bytes of live + closed rows */
+};
+
+static int leaf_cmp(const void *pa, const void *pb)
+{
+	const struct leaf *a = pa, *b = pb;
+
+	return CMP(a->id, b->id);
+}
+
+/* One entry per leaf cgroup of the rows, summed. *out is malloc'ed (NULL when there are none). */
+static int leaves_build(const struct na_snapshot *snap, struct leaf **out, size_t *n)
+{
+	size_t i, j, total = snap->nrows + snap->nclosed;
+	struct leaf *l;
+
+	*out = NULL;
+	*n = 0;
+	if (!total)
+		return 0;
+	l = calloc(total, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	for (i = 0; i < snap->nrows; i++) {
+		const struct na_sock_row *r = &snap->rows[i];
+
+		l[i] = (struct leaf){ .id = r->s.cgroup_id, .path = r->cgroup, .live = 1,
+				      .retrans = r->s.retrans_bytes[NA_TX] };
+	}
+	for (j = 0; j < snap->nclosed; j++) {
+		const struct na_closed_row *r = &snap->closed[j];
+
+		l[i + j] = (struct leaf){ .id = r->k.cgroup_id, .path = r->cgroup, .closed = r->c.conns,
+					  .retrans = r->c.retrans_bytes[NA_TX] };
+	}
+	qsort(l, total, sizeof(*l), leaf_cmp);
+	for (i = 0, j = 0; i < total; i++) {
+		if (j && l[j - 1].id == l[i].id) {
+			l[j - 1].live += l[i].live;
+			l[j - 1].closed += l[i].closed;
+			l[j - 1].retrans += l[i].retrans;
+			if (!l[j - 1].path)
+				l[j - 1].path = l[i].path;
+		} else {
+			l[j++] = l[i];
+		}
+	}
+	/* a row whose path is unknown is in the attached cgroup of its id, if any */
+	for (i = 0; i < j; i++) {
+		size_t a;
+
+		for (a = 0; !l[i].path && a < snap->natt; a++)
+			if (snap->att[a].a.cgroup_id == l[i].id)
+				l[i].path = snap->att[a].a.path;
+	}
+	*out = l;
+	*n = j;
+	return 0;
+}
+
+/* Is cgroup path rel at or below dir? Paths as /proc/PID/cgroup shows them. */
+static int path_below(const char *rel, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (!rel)
+		return 0;
+	if (!strcmp(dir, "/"))
+		return 1;
+	return !strncmp(rel, dir, len) && (rel[len] == '/' || rel[len] == '\0');
+}
+
+/* An attachment and the sums of the rows in its subtree. */
+struct att_sum {
+	const struct na_att_state *a;
+	uint64_t live, closed, retrans;
+};
+
+static int att_sum_cmp(const void *pa, const void *pb)
+{
+	const struct att_sum *a = pa, *b = pb;
+	int c = strcmp(a->a->a.path, b->a->a.path);
+
+	/* of two attachments with one path (removed, made again), the live cgroup first */
+	if (!c)
+		c = CMP(b->a->cgroup_exists, a->a->cgroup_exists);
+	return c ? c : CMP(a->a->a.cgroup_id, b->a->a.cgroup_id);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample_cg(FILE *f, const char *name, const struct att_sum *s, uint64_t v)
+{
+	fprintf(f, "%s{cgroup=\"", name);
+	na_prom_label_value(f, s->a->a.path);
+	fprintf(f, "\"} %llu\n", (unsigned long long)v);
+}
+
+static const char *const dir_names[NA_NDIR] = { [NA_TX] = "tx", [NA_RX] = "rx" };
+
+int na_prom_write(FILE *f, const struct na_snapshot *snap)
+{
+	static const struct {
+		const char *label;
+		size_t off;
+	} parts[] = {
+		{ "ip_header", offsetof(struct na_counters, ip_hdr_bytes) },
+		{ "l4_header", offsetof(struct na_counters, l4_hdr_bytes) },
+		{ "payload", offsetof(struct na_counters, payload_bytes) },
+	};
+	struct att_sum *as = NULL;
+	struct leaf *lv = NULL;
+	size_t i, j, n = 0, nl = 0;
+	int err, d;
+
+	err = leaves_build(snap, &lv, &nl);
+	if (err)
+		return err;
+	if (snap->natt) {
+		as = calloc(snap->natt, sizeof(*as));
+		if (!as) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	for (i = 0; i < snap->natt; i++)
+		as[i].a = &snap->att[i];
+	qsort(as, snap->natt, sizeof(*as), att_sum_cmp);
+	for (i = 0; i < snap->natt; i++) {
+		struct att_sum *s = &as[i];
+
+		if (n && !strcmp(as[n - 1].a->a.path, s->a->a.path))
+			continue; /* one series per label set: the first (live) one */
+		for (j = 0; j < nl; j++) {
+			if (lv[j].id != s->a->a.cgroup_id && !path_below(lv[j].path, s->a->a.path))
+				continue;
+			s->live += lv[j].live;
+			s->closed += lv[j].closed;
+			s->retrans += lv[j].retrans;
+		}
+		as[n++] = *s;
+	}
+
+	family(f, "netacct_bytes_total", "counter",
+	       "Bytes the cgroup's sockets sent (tx) and received (rx) since attach, by part of the packet.");
+	for (i = 0; i < n; i++) {
+		for (d = 0; d < NA_NDIR; d++) {
+			for (j = 0; j < sizeof(parts) / sizeof(parts[0]); j++) {
+				const char *base = (const char *)&as[i].a->t.dir[d];
+				uint64_t v;
+
+				memcpy(&v, base + parts[j].off, sizeof(v));
+				fputs("netacct_bytes_total{cgroup=\"", f);
+				na_prom_label_value(f, as[i].a->a.path);
+				fprintf(f, "\",direction=\"%s\",part=\"%s\"} %llu\n", dir_names[d], parts[j].label,
+					(unsigned long long)v);
+			}
+		}
+	}
+	family(f, "netacct_packets_total", "counter",
+	       "Wire packets (GSO segments counted one by one) sent and received since attach.");
+	for (i = 0; i < n; i++) {
+		for (d = 0; d < NA_NDIR; d++) {
+			fputs("netacct_packets_total{cgroup=\"", f);
+			na_prom_label_value(f, as[i].a->a.path);
+			fprintf(f, "\",direction=\"%s\"} %llu\n", dir_names[d],
+				(unsigned long long)as[i].a->t.dir[d].packets);
+		}
+	}
+	family(f, "netacct_connections_closed_total", "counter",
+	       "Sockets at or below the cgroup that ended and were folded into closed-connection rows.");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_connections_closed_total", &as[i], as[i].closed);
+	family(f, "netacct_retransmitted_bytes_total", "counter",
+	       "TCP payload bytes sent again, live and closed sockets at or below the cgroup.");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_retransmitted_bytes_total", &as[i], as[i].retrans);
+	family(f, "netacct_live_sockets", "gauge", "Live socket rows at or below the cgroup.");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_live_sockets", &as[i], as[i].live);
+	family(f, "netacct_overflow_packets_total", "counter",
+	       "Packets counted in the cgroup's totals without a socket row: the socket map was full.");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_overflow_packets_total", &as[i], as[i].a->t.overflow_packets);
+	family(f, "netacct_parse_errors_total", "counter",
+	       "Packets whose headers could not be parsed (counted as payload of protocol other).");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_parse_errors_total", &as[i], as[i].a->t.parse_errors);
+
+	family(f, "netacct_socket_map_entries", "gauge", "Rows in the live socket map.");
+	fprintf(f, "netacct_socket_map_entries %zu\n", snap->nrows);
+	family(f, "netacct_socket_map_capacity", "gauge", "Size of the live socket map (attach --max-sockets).");
+	fprintf(f, "netacct_socket_map_capacity %llu\n", (unsigned long long)snap->meta.max_sockets);
+	family(f, "netacct_closed_map_entries", "gauge", "Rows in the closed-connection map.");
+	fprintf(f, "netacct_closed_map_entries %zu\n", snap->nclosed);
+	family(f, "netacct_closed_map_capacity", "gauge", "Size of the closed-connection map (attach --max-closed).");
+	fprintf(f, "netacct_closed_map_capacity %llu\n", (unsigned long long)snap->meta.max_closed);
+	family(f, "netacct_closed_evicted_total", "counter",
+	       "Closed sockets not folded into a row because the closed-connection map was full.");
+	fprintf(f, "netacct_closed_evicted_total %llu\n", (unsigned long long)snap->stats.closed_evicted);
+	family(f, "netacct_log_dropped_total", "counter",
+	       "Connection log records lost because the ring buffer was full.");
+	fprintf(f, "netacct_log_dropped_total %llu\n", (unsigned long long)snap->stats.log_dropped);
+	err = ferror(f) ? -EIO : 0;
+out:
+	free(as);
+	free(lv);
+	return err;
+}

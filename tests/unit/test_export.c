@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * unit.export: the pieces of `netacct export` that need no BPF state.
+ *   - cli/prom.c: label value escaping (backslash, double quote, newline,
+ *     bytes that are not UTF-8) and the whole exposition of a crafted
+ *     snapshot (nested attachments, rows below and beside them, a path two
+ *     attachments share), compared line by line;
+ *   - cli/atomic_out.c: -o FILE in a private temporary directory: the file
+ *     appears whole, the temporary file goes, permissions are kept, gzip
+ *     round trip through zlib; on a write error (RLIMIT_FSIZE), an abort, a
+ *     SIGTERM in the middle the target stays as it was and nothing is left;
+ *     a SIGKILL leaves only .FILE.XXXXXX; non-regular targets are refused.
+ *
+ * One line per failed check ("FAIL file:line: what: actual ..., expected ...")
+ * and a last line "N passed, N failed". Exit 0 when all passed, 1 otherwise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "atomic_out.h"
+#include "netacct.h"
+#include "prom.h"
+
+#pragma GCC poison u8 u16 u32 u64
+
+static int passed, failed;
+
+#define CHECK(ok, fmt, ...)                                                          \
+	do {                                                                         \
+		if (ok) {                                                            \
+			passed++;                                                    \
+		} else {                                                             \
+			failed++;                                                    \
+			fprintf(stderr, "FAIL %s:%d: " fmt "\n", __FILE__, __LINE__, \
+				__VA_ARGS__);                                        \
+		}                                                                    \
+	} while (0)
+
+#define ASSERT_EQ(actual, expected, what)                                             \
+	do {                                                                          \
+		long long a_ = (long long)(actual), e_ = (long long)(expected);       \
+		CHECK(a_ == e_, "%s: actual %lld, expected %lld", (what), a_, e_);    \
+	} while (0)
+
+#define ASSERT_STREQ(actual, expected, what)                                          \
+	do {                                                                          \
+		const char *a_ = (actual), *e_ = (expected);                          \
+		CHECK(a_ && !strcmp(a_, e_), "%s: actual \"%s\", expected \"%s\"",    \
+		      (what), a_ ? a_ : "(null)", e_);                                \
+	} while (0)
+
+/* ---- label values ----------------------------------------------------------- */
+
+static void label_case(const char *in, const char *expected, const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		CHECK(0, "open_memstream: %s", strerror(errno));
+		return;
+	}
+	na_prom_label_value(f, in);
+	fclose(f);
+	ASSERT_STREQ(buf, expected, what);
+	free(buf);
+}
+
+static void test_label(void)
+{
+	label_case("/app/web", "/app/web", "plain path unchanged");
+	label_case("", "", "empty");
+	label_case(NULL, "", "NULL is empty");
+	label_case("a\\b", "a\\\\b", "backslash doubled");
+	label_case("say \"hi\"", "say \\\"hi\\\"", "double quotes escaped");
+	label_case("two\nlines", "two\\nlines", "newline as \\n");
+	label_case("\\\"\n", "\\\\\\\"\\n", "all three in a row");
+	label_case("tab\there\r", "tab\there\r", "tab and CR stay (only \\ \" and LF are escaped)");
+	label_case("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7",
+		   "valid UTF-8 (2, 3, 4 bytes) unchanged");
+	label_case("a\xff" "b", "a\xef\xbf\xbd" "b", "invalid byte becomes U+FFFD");
+	label_case("\xc3", "\xef\xbf\xbd", "truncated sequence at the end");
+	label_case("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", "overlong form: each byte U+FFFD");
+	label_case("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "surrogate rejected");
+	label_case("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+		   "above U+10FFFF rejected");
+	label_case("\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd", "cut 3-byte sequence");
+}
+
+/* ---- the exposition of a crafted snapshot ---------------------------------- */
+
+static void counters(struct na_counters *c, uint64_t base)
+{
+	c->packets = base;
+	c->ip_hdr_bytes = base * 20;
+	c->l4_hdr_bytes = base * 32;
+	c->payload_bytes = base * 1000;
+}
+
+/* Does text hold this exact line? */
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = text;
+
+	while ((p = strstr(p, line))) {
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+static int count_str(const char *text, const char *s)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, s)); p++)
+		n++;
+	return n;
+}
+
+#define ASSERT_LINE(text, line) CHECK(has_line(text, line), "missing line: %s", line)
+
+static void test_prom(void)
+{
+	struct na_att_state att[4];
+	struct na_sock_row rows[4];
+	struct na_closed_row closed[3];
+	struct na_snapshot s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	memset(&s, 0, sizeof(s));
+	memset(att, 0, sizeof(att));
+	memset(rows, 0, sizeof(rows));
+	memset(closed, 0, sizeof(closed));
+	/* /app and /app/worker nested; a "quoted" one; /gone twice (removed, made again) */
+	att[0].a.cgroup_id = 10;
+	snprintf(att[0].a.path, sizeof(att[0].a.path), "/app");
+	counters(&att[0].t.dir[NA_TX], 7);
+	counters(&att[0].t.dir[NA_RX], 9);
+	att[0].t.overflow_packets = 3;
+	att[0].t.parse_errors = 2;
+	att[0].cgroup_exists = 1;
+	att[1].a.cgroup_id = 11;
+	snprintf(att[1].a.path, sizeof(att[1].a.path), "/app/worker");
+	counters(&att[1].t.dir[NA_TX], 5);
+	att[1].cgroup_exists = 1;
+	att[2].a.cgroup_id = 20;
+	snprintf(att[2].a.path, sizeof(att[2].a.path), "/we\"ird\\na\nme");
+	att[2].cgroup_exists = 1;
+	att[3].a.cgroup_id = 30;
+	snprintf(att[3].a.path, sizeof(att[3].a.path), "/we\"ird\\na\nme");
+	att[3].cgroup_exists = 0; /* the removed one: left out */
+	counters(&att[3].t.dir[NA_TX], 99);
+
+	/* live rows: two in /app/worker/x (below both), one in /app, one in /other */
+	rows[0].s.cgroup_id = 12;
+	rows[0].cgroup = "/app/worker/x";
+	rows[0].s.retrans_bytes[NA_TX] = 100;
+	rows[0].s.retrans_bytes[NA_RX] = 5000; /* rx duplicates are not retransmissions */
+	rows[1].s.cgroup_id = 12;
+	rows[1].cgroup = "/app/worker/x";
+	rows[1].s.retrans_bytes[NA_TX] = 1;
+	rows[2].s.cgroup_id = 10;
+	rows[2].cgroup = "/app";
+	rows[2].s.retrans_bytes[NA_TX] = 10;
+	rows[3].s.cgroup_id = 40;
+	rows[3].cgroup = "/appendix"; /* a prefix of the string, not a child */
+	rows[3].s.retrans_bytes[NA_TX] = 1000;
+	/* closed rows: one in /app/worker (path unknown: matched by id), one in /app, one in the quoted one */
+	closed[0].k.cgroup_id = 11;
+	closed[0].cgroup = NULL;
+	closed[0].c.conns = 4;
+	closed[0].c.retrans_bytes[NA_TX] = 20000;
+	closed[1].k.cgroup_id = 10;
+	closed[1].cgroup = "/app";
+	closed[1].c.conns = 6;
+	closed[2].k.cgroup_id = 20;
+	closed[2].cgroup = "/we\"ird\\na\nme";
+	closed[2].c.conns = 1;
+
+	s.att = att;
+	s.natt = 4;
+	s.rows = rows;
+	s.nrows = 4;
+	s.closed = closed;
+	s.nclosed = 3;
+	s.meta.max_sockets = 65536;
+	s.meta.max_closed = 16384;
+	s.stats.closed_evicted = 17;
+	s.stats.log_dropped = 18;
+
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		CHECK(0, "open_memstream: %s", strerror(errno));
+		return;
+	}
+	err = na_prom_write(f, &s);
+	fclose(f);
+	ASSERT_EQ(err, 0, "na_prom_write");
+
+	ASSERT_LINE(buf, "# TYPE netacct_bytes_total counter");
+	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"ip_header\"} 140");
+	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"l4_header\"} 224");
+	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"payload\"} 7000");
+	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"rx\",part=\"payload\"} 9000");
+	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app/worker\",direction=\"rx\",part=\"payload\"} 0");
+	ASSERT_LINE(buf, "netacct_packets_total{cgroup=\"/app\",direction=\"rx\"} 9");
+	ASSERT_LINE(buf, "netacct_packets_total{cgroup=\"/app/worker\",direction=\"tx\"} 5");
+	/* subtree sums: /app has everything but /appendix and the quoted one */
+	ASSERT_LINE(buf, "netacct_live_sockets{cgroup=\"/app\"} 3");
+	ASSERT_LINE(buf, "netacct_live_sockets{cgroup=\"/app/worker\"} 2");
+	ASSERT_LINE(buf, "netacct_connections_closed_total{cgroup=\"/app\"} 10");
+	ASSERT_LINE(buf, "netacct_connections_closed_total{cgroup=\"/app/worker\"} 4");
+	ASSERT_LINE(buf, "netacct_retransmitted_bytes_total{cgroup=\"/app\"} 20111");
+	ASSERT_LINE(buf, "netacct_retransmitted_bytes_total{cgroup=\"/app/worker\"} 20101");
+	ASSERT_LINE(buf, "netacct_overflow_packets_total{cgroup=\"/app\"} 3");
+	ASSERT_LINE(buf, "netacct_parse_errors_total{cgroup=\"/app\"} 2");
+	/* escaped label, and the live cgroup's series only */
+	ASSERT_LINE(buf, "netacct_connections_closed_total{cgroup=\"/we\\\"ird\\\\na\\nme\"} 1");
+	ASSERT_LINE(buf, "netacct_packets_total{cgroup=\"/we\\\"ird\\\\na\\nme\",direction=\"tx\"} 0");
+	ASSERT_EQ(count_str(buf, "netacct_packets_total{cgroup=\"/we"), 2, "a shared path: one series per direction");
+	ASSERT_EQ(count_str(buf, "} 99\n"), 0, "the removed attachment of a shared path is left out");
+	ASSERT_LINE(buf, "netacct_socket_map_entries 4");
+	ASSERT_LINE(buf, "netacct_socket_map_capacity 65536");
+	ASSERT_LINE(buf, "netacct_closed_map_entries 3");
+	ASSERT_LINE(buf, "netacct_closed_map_capacity 16384");
+	ASSERT_LINE(buf, "netacct_closed_evicted_total 17");
+	ASSERT_LINE(buf, "netacct_log_dropped_total 18");
+	ASSERT_LINE(buf, "# TYPE netacct_live_sockets gauge");
+	ASSERT_EQ(count_str(buf, "# TYPE "), 13, "families");
+	ASSERT_EQ(count_str(buf, "# HELP "), 13, "HELP lines");
+	/* 3 cgroups: 6 byte series + 2 packet series + 5 single ones each, then 6 globals */
+	ASSERT_EQ(count_str(buf, "\n") - 2 * 13, 3 * (6 + 2 + 5) + 6, "sample lines");
+	CHECK(len && buf[len - 1] == '\n', "ends with a newline: ...%s", len > 20 ? buf + len - 20 : buf);
+	free(buf);
+
+	/* an empty snapshot is still well-formed */
+	memset(&s, 0, sizeof(s));
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	ASSERT_EQ(na_prom_write(f, &s), 0, "na_prom_write of an empty snapshot");
+	fclose(f);
+	ASSERT_LINE(buf, "netacct_socket_map_entries 0");
+	free(buf);
+}
+
+/* ---- -o FILE ----------------------------------------------------------------- */
+
+static char tmpdir[] = "/tmp/netacct-unit-XXXXXX";
+
+static void path_in(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&buf, &n);
+	FILE *f = fopen(path, "rb");
+	char chunk[4096];
+	size_t r;
+
+	if (!m || !f) {
+		if (m)
+			fclose(m);
+		free(buf);
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, r, m);
+	fclose(f);
+	fclose(m);
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Files in tmpdir other than the named ones ("." entries are temp files). */
+static int stray_files(const char *keep1, const char *keep2)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if ((keep1 && !strcmp(e->d_name, keep1)) || (keep2 && !strcmp(e->d_name, keep2)))
+			continue;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void remove_all(void)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	char p[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+}
+
+#define BIG 200000 /* more than the stream's buffer: writes reach the file before commit */
+
+static void write_body(FILE *f)
+{
+	int i;
+
+	for (i = 0; i < BIG / 10; i++)
+		fprintf(f, "line %04d\n", i % 10000);
+}
+
+static char *expected_body(size_t *len)
+{
+	char *buf = NULL;
+	FILE *m = open_memstream(&buf, len);
+
+	if (!m)
+		return NULL;
+	write_body(m);
+	fclose(m);
+	return buf;
+}
+
+static void test_out_plain(void)
+{
+	char path[PATH_MAX], *got, *want;
+	size_t glen = 0, wlen = 0;
+	struct na_out o;
+	struct stat st;
+
+	path_in(path, sizeof(path), "out.csv");
+	want = expected_body(&wlen);
+	ASSERT_EQ(na_out_open(&o, path, "test"), 0, "open");
+	CHECK(o.tmp && strstr(o.tmp, "/.out.csv.") != NULL, "temp name .FILE.XXXXXX beside FILE: %s",
+	      o.tmp ? o.tmp : "(null)");
+	write_body(o.f);
+	CHECK(access(path, F_OK) != 0, "%s", "FILE does not exist before commit");
+	ASSERT_EQ(stray_files(NULL, NULL), 1, "only the temp file exists while writing");
+	ASSERT_EQ(na_out_commit(&o), 0, "commit");
+	got = slurp(path, &glen);
+	ASSERT_EQ(glen, wlen, "file length");
+	CHECK(got && want && glen == wlen && !memcmp(got, want, wlen), "%s", "file content == what was written");
+	ASSERT_EQ(stray_files("out.csv", NULL), 0, "no temp file left after commit");
+	free(got);
+
+	/* an existing file: replaced, its permission bits kept */
+	chmod(path, 0640);
+	ASSERT_EQ(na_out_open(&o, path, "test"), 0, "open over an existing file");
+	fputs("new\n", o.f);
+	ASSERT_EQ(na_out_commit(&o), 0, "commit over an existing file");
+	got = slurp(path, NULL);
+	ASSERT_STREQ(got, "new\n", "replaced content");
+	free(got);
+	ASSERT_EQ(stat(path, &st), 0, "stat");
+	ASSERT_EQ(st.st_mode & 07777, 0640, "permission bits kept");
+	if (geteuid() == 0) { /* only root can give a file away */
+		struct stat st2;
+
+		CHECK(chown(path, 12345, 23456) == 0, "chown: %s", strerror(errno));
+		ASSERT_EQ(na_out_open(&o, path, "test"), 0, "open over a file of another user");
+		fputs("again\n", o.f);
+		ASSERT_EQ(na_out_commit(&o), 0, "commit over a file of another user");
+		ASSERT_EQ(stat(path, &st2), 0, "stat");
+		ASSERT_EQ(st2.st_uid, 12345, "owner kept");
+		ASSERT_EQ(st2.st_gid, 23456, "group kept");
+		ASSERT_EQ(st2.st_mode & 07777, 0640, "mode kept with the owner");
+		ASSERT_EQ(na_out_open(&o, path, "test"), 0, "reopen");
+		fputs("new\n", o.f);
+		ASSERT_EQ(na_out_commit(&o), 0, "commit");
+	}
+
+	/* abort: target unchanged, temp gone */
+	ASSERT_EQ(na_out_open(&o, path, "test"), 0, "open for abort");
+	write_body(o.f);
+	na_out_abort(&o);
+	na_out_abort(&o); /* twice is harmless */
+	got = slurp(path, NULL);
+	ASSERT_STREQ(got, "new\n", "abort leaves FILE as it was");
+	free(got);
+	ASSERT_EQ(stray_files("out.csv", NULL), 0, "abort removes the temp file");
+	free(want);
+	remove_all();
+}
+
+static void test_out_gz(void)
+{
+	char path[PATH_MAX], *want, got[4096];
+	size_t wlen = 0, total = 0;
+	struct na_out o;
+	gzFile gz;
+	int r, same = 1;
+
+	ASSERT_EQ(na_out_is_gz("a.csv.gz"), 1, "is_gz a.csv.gz");
+	ASSERT_EQ(na_out_is_gz("a.csv"), 0, "is_gz a.csv");
+	ASSERT_EQ(na_out_is_gz(".gz"), 0, "is_gz .gz (no name)");
+	ASSERT_EQ(na_out_is_gz(NULL), 0, "is_gz NULL");
+
+	path_in(path, sizeof(path), "out.csv.gz");
+	want = expected_body(&wlen);
+	ASSERT_EQ(na_out_open(&o, path, "test"), 0, "open .gz");
+	write_body(o.f);
+	ASSERT_EQ(na_out_commit(&o), 0, "commit .gz");
+	gz = gzopen(path, "rb");
+	CHECK(gz != NULL, "gzopen %s", path);
+	while (gz && (r = gzread(gz, got, sizeof(got))) > 0) {
+		if (total + (size_t)r > wlen || memcmp(want + total, got, (size_t)r))
+			same = 0;
+		total += (size_t)r;
+	}
+	if (gz) {
+		int zerr;
+
+		gzerror(gz, &zerr);
+		ASSERT_EQ(zerr, Z_OK, "gzread to the end without error");
+		gzclose(gz);
+	}
+	ASSERT_EQ(total, wlen, "gunzipped length");
+	CHECK(same, "%s", "gunzipped content == what was written");
+	{
+		unsigned char magic[2] = { 0 };
+		FILE *f = fopen(path, "rb");
+
+		if (f) {
+			CHECK(fread(magic, 1, 2, f) == 2, "%s", "read magic");
+			fclose(f);
+		}
+		CHECK(magic[0] == 0x1f && magic[1] == 0x8b, "gzip magic: %02x %02x", magic[0], magic[1]);
+	}
+	ASSERT_EQ(stray_files("out.csv.gz", NULL), 0, "no temp file left after a gz commit");
+	free(want);
+	remove_all();
+}
+
+/* A write error (the file size limit) fails the commit; FILE stays, the temp file goes. */
+static void test_out_write_error(void)
+{
+	char path[PATH_MAX], *got;
+	struct rlimit old, lim;
+	int gz;
+
+	for (gz = 0; gz < 2; gz++) {
+		struct na_out o;
+		int err;
+
+		path_in(path, sizeof(path), gz ? "full.csv.gz" : "full.csv");
+		put_file(path, "old\n");
+		getrlimit(RLIMIT_FSIZE, &old);
+		lim = old;
+		lim.rlim_cur = 4096;
+		signal(SIGXFSZ, SIG_IGN); /* write() then fails with EFBIG */
+		setrlimit(RLIMIT_FSIZE, &lim);
+		ASSERT_EQ(na_out_open(&o, path, "test (an error message is expected)"), 0, "open");
+		write_body(o.f);
+		if (gz) { /* random bytes do not compress: make the gzip output big */
+			unsigned int x = 1;
+			int i;
+
+			for (i = 0; i < 100000; i++) {
+				x = x * 1103515245u + 12345u;
+				fputc((int)(x >> 16) & 0xff, o.f);
+			}
+		}
+		err = na_out_commit(&o);
+		setrlimit(RLIMIT_FSIZE, &old);
+		signal(SIGXFSZ, SIG_DFL);
+		ASSERT_EQ(err, -EFBIG, gz ? "gz commit fails with EFBIG" : "commit fails with EFBIG");
+		got = slurp(path, NULL);
+		ASSERT_STREQ(got, "old\n", "FILE untouched after a write error");
+		free(got);
+		ASSERT_EQ(stray_files(gz ? "full.csv.gz" : "full.csv", NULL), 0, "temp file removed after a write error");
+		remove_all();
+	}
+}
+
+/* A child writes half of its output and gets sig: FILE is the old one, and the temp file... */
+static void signal_case(int sig, int temp_left)
+{
+	char path[PATH_MAX], *got;
+	int status = 0;
+	pid_t pid;
+
+	path_in(path, sizeof(path), "sig.csv");
+	put_file(path, "old\n");
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct na_out o;
+
+		if (na_out_open(&o, path, "child"))
+			_exit(3);
+		write_body(o.f);
+		fflush(o.f); /* part of the data in the temp file */
+		raise(sig);
+		_exit(4); /* not reached */
+	}
+	CHECK(pid > 0, "fork: %s", strerror(errno));
+	if (pid <= 0)
+		return;
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == sig, "child died by signal %d (status 0x%x)", sig, status);
+	got = slurp(path, NULL);
+	ASSERT_STREQ(got, "old\n", "FILE untouched after the signal");
+	free(got);
+	ASSERT_EQ(stray_files("sig.csv", NULL), temp_left,
+		  sig == SIGKILL ? "SIGKILL: only the temp file is left" : "the handler removed the temp file");
+	remove_all();
+}
+
+static void test_out_signals(void)
+{
+	signal_case(SIGTERM, 0);
+	signal_case(SIGINT, 0);
+	signal_case(SIGHUP, 0);
+	signal_case(SIGPIPE, 0);
+	signal_case(SIGKILL, 1);
+}
+
+static void test_out_refuse(void)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct na_out o;
+
+	fprintf(stderr, "# the next messages are expected:\n");
+	ASSERT_EQ(na_out_open(&o, "/dev/null", "test"), -EINVAL, "a device is refused");
+	ASSERT_EQ(na_out_open(&o, tmpdir, "test"), -EINVAL, "a directory is refused");
+	path_in(path, sizeof(path), "sub/");
+	ASSERT_EQ(na_out_open(&o, path, "test"), -EINVAL, "a name ending in / is refused");
+	path_in(path, sizeof(path), "target");
+	path_in(link, sizeof(link), "link");
+	put_file(path, "t\n");
+	CHECK(symlink(path, link) == 0, "symlink: %s", strerror(errno));
+	ASSERT_EQ(na_out_open(&o, link, "test"), -EINVAL, "a symlink is refused (not replaced)");
+	path_in(path, sizeof(path), "no/such/dir.csv");
+	ASSERT_EQ(na_out_open(&o, path, "test"), -ENOENT, "a missing directory");
+	ASSERT_EQ(stray_files("target", "link"), 0, "nothing made by refused opens");
+	remove_all();
+
+	ASSERT_EQ(na_out_open(&o, NULL, "test"), 0, "NULL is stdout");
+	CHECK(o.f == stdout && !o.tmp, "%s", "stdout, no temp file");
+	ASSERT_EQ(na_out_commit(&o), 0, "stdout commit");
+	ASSERT_EQ(na_out_open(&o, "-", "test"), 0, "- is stdout");
+	CHECK(o.f == stdout, "%s", "- writes to stdout");
+	ASSERT_EQ(na_out_commit(&o), 0, "stdout commit");
+}
+
+int main(void)
+{
+	test_label();
+	test_prom();
+	if (!mkdtemp(tmpdir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+	} else {
+		test_out_plain();
+		test_out_gz();
+		test_out_write_error();
+		test_out_signals();
+		test_out_refuse();
+		remove_all();
+		rmdir(tmpdir);
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
