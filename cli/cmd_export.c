@@ -10,21 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 
 #include "atomic_out.h"
 #include "commands.h"
 #include "format.h"
+#include "record.h"
 #include "prom.h"
 #include "view.h"
-
-enum field_type { F_NULL, F_STR, F_U64 };
-
-struct field {
-	enum field_type t;
-	const char *s;
-	uint64_t u;
-};
 
 static const char *const cols[] = {
 	"kind", "cgroup_id", "cgroup", "pid", "comm", "proto", "family", "laddr", "lport", "raddr",
@@ -37,87 +29,27 @@ static const char *const cols[] = {
 enum { C_KIND, C_CGID, C_CGROUP, C_PID, C_COMM, C_PROTO, C_FAMILY, C_LADDR, C_LPORT, C_RADDR,
        C_RPORT, C_CONNS, C_TX, C_UID = C_TX + 8, C_STATE, C_RETRANS, C_DUP, C_SRTT, C_FIRST, C_LAST };
 
-static void put_str(struct field *f, const char *s)
-{
-	f->t = s && *s ? F_STR : F_NULL;
-	f->s = s;
-}
-
-static void put_u64(struct field *f, uint64_t u)
-{
-	f->t = F_U64;
-	f->u = u;
-}
-
-static void put_counters(struct field *f, const struct na_counters *dir)
+static void put_counters(struct na_field *f, const struct na_counters *dir)
 {
 	int d;
 
 	for (d = 0; d < NA_NDIR; d++) {
-		put_u64(&f[C_TX + d * 4 + 0], dir[d].packets);
-		put_u64(&f[C_TX + d * 4 + 1], dir[d].ip_hdr_bytes);
-		put_u64(&f[C_TX + d * 4 + 2], dir[d].l4_hdr_bytes);
-		put_u64(&f[C_TX + d * 4 + 3], dir[d].payload_bytes);
+		na_field_u64(&f[C_TX + d * 4 + 0], dir[d].packets);
+		na_field_u64(&f[C_TX + d * 4 + 1], dir[d].ip_hdr_bytes);
+		na_field_u64(&f[C_TX + d * 4 + 2], dir[d].l4_hdr_bytes);
+		na_field_u64(&f[C_TX + d * 4 + 3], dir[d].payload_bytes);
 	}
 }
 
-static void emit(FILE *out, const struct field *f, int json)
-{
-	size_t i;
-
-	if (json) {
-		json_object *o = json_object_new_object();
-
-		for (i = 0; i < NCOLS; i++)
-			json_object_object_add(o, cols[i],
-					       f[i].t == F_U64 ? json_object_new_uint64(f[i].u)
-					       : f[i].t == F_STR ? json_object_new_string(f[i].s)
-								 : NULL);
-		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), out);
-		fputc('\n', out);
-		json_object_put(o);
-		return;
-	}
-	for (i = 0; i < NCOLS; i++) {
-		if (i)
-			fputc(',', out);
-		if (f[i].t == F_U64)
-			fprintf(out, "%llu", (unsigned long long)f[i].u);
-		else if (f[i].t == F_STR)
-			na_csv_field(out, f[i].s);
-	}
-	fputs("\r\n", out); /* RFC 4180 records end in CRLF */
-}
-
-static void emit_header(FILE *out)
-{
-	size_t i;
-
-	for (i = 0; i < NCOLS; i++)
-		fprintf(out, "%s%s", i ? "," : "", cols[i]);
-	fputs("\r\n", out);
-}
-
-/* Boot-time ns as ISO 8601 UTC with milliseconds (the offset: na_boot_offset_ns()). */
-static void put_time(struct field *f, char *buf, size_t len, const struct na_snapshot *snap, uint64_t boot_ns)
-{
-	if (!boot_ns) {
-		put_str(f, NULL);
-		return;
-	}
-	na_iso_time(buf, len, (int64_t)boot_ns + snap->realtime_off);
-	put_str(f, buf);
-}
-
-static void put_owner(struct field *f, uint32_t pid, uint32_t uid, const char *comm16, char *comm)
+static void put_owner(struct na_field *f, uint32_t pid, uint32_t uid, const char *comm16, char *comm)
 {
 	memcpy(comm, comm16, NA_COMM_LEN);
 	comm[NA_COMM_LEN] = '\0';
 	if (pid)
-		put_u64(&f[C_PID], pid);
-	put_str(&f[C_COMM], comm);
+		na_field_u64(&f[C_PID], pid);
+	na_field_str(&f[C_COMM], comm);
 	if (uid != (uint32_t)-1)
-		put_u64(&f[C_UID], uid);
+		na_field_u64(&f[C_UID], uid);
 }
 
 static int cmp_str(const char *a, const char *b)
@@ -170,56 +102,56 @@ struct row_bufs {
 	char t1[40], t2[40];
 };
 
-static void put_sock_row(struct field *f, struct row_bufs *b, const struct na_snapshot *snap,
+static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,
 			 const struct na_sock_row *r)
 {
 	memset(f, 0, sizeof(*f) * NCOLS);
-	put_str(&f[C_KIND], "socket");
-	put_u64(&f[C_CGID], r->s.cgroup_id);
-	put_str(&f[C_CGROUP], r->cgroup);
+	na_field_str(&f[C_KIND], "socket");
+	na_field_u64(&f[C_CGID], r->s.cgroup_id);
+	na_field_str(&f[C_CGROUP], r->cgroup);
 	put_owner(f, r->s.pid, r->s.uid, r->s.comm, b->comm);
-	put_str(&f[C_PROTO], na_proto_name(r->s.proto));
-	put_str(&f[C_FAMILY], na_family_name(r->s.family));
+	na_field_str(&f[C_PROTO], na_proto_name(r->s.proto));
+	na_field_str(&f[C_FAMILY], na_family_name(r->s.family));
 	na_addr_str(r->s.family, r->s.laddr, b->laddr, sizeof(b->laddr));
-	put_str(&f[C_LADDR], b->laddr);
+	na_field_str(&f[C_LADDR], b->laddr);
 	if (r->s.lport || b->laddr[0])
-		put_u64(&f[C_LPORT], r->s.lport);
+		na_field_u64(&f[C_LPORT], r->s.lport);
 	na_addr_str(r->s.family, r->s.raddr, b->raddr, sizeof(b->raddr));
-	put_str(&f[C_RADDR], b->raddr);
+	na_field_str(&f[C_RADDR], b->raddr);
 	if (r->s.rport)
-		put_u64(&f[C_RPORT], r->s.rport);
-	put_u64(&f[C_CONNS], 1);
+		na_field_u64(&f[C_RPORT], r->s.rport);
+	na_field_u64(&f[C_CONNS], 1);
 	put_counters(f, r->s.dir);
-	put_str(&f[C_STATE], na_tcp_state_name(r->s.state));
-	put_u64(&f[C_RETRANS], r->s.retrans_bytes[NA_TX]);
-	put_u64(&f[C_DUP], r->s.retrans_bytes[NA_RX]);
+	na_field_str(&f[C_STATE], na_tcp_state_name(r->s.state));
+	na_field_u64(&f[C_RETRANS], r->s.retrans_bytes[NA_TX]);
+	na_field_u64(&f[C_DUP], r->s.retrans_bytes[NA_RX]);
 	if (r->s.srtt_us)
-		put_u64(&f[C_SRTT], r->s.srtt_us);
-	put_time(&f[C_FIRST], b->t1, sizeof(b->t1), snap, r->s.first_ns);
-	put_time(&f[C_LAST], b->t2, sizeof(b->t2), snap, r->s.last_ns);
+		na_field_u64(&f[C_SRTT], r->s.srtt_us);
+	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->s.first_ns, snap->realtime_off);
+	na_field_time(&f[C_LAST], b->t2, sizeof(b->t2), r->s.last_ns, snap->realtime_off);
 }
 
-static void put_closed_row(struct field *f, struct row_bufs *b, const struct na_snapshot *snap,
+static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,
 			   const struct na_closed_row *r)
 {
 	memset(f, 0, sizeof(*f) * NCOLS);
-	put_str(&f[C_KIND], "closed");
-	put_u64(&f[C_CGID], r->k.cgroup_id);
-	put_str(&f[C_CGROUP], r->cgroup);
+	na_field_str(&f[C_KIND], "closed");
+	na_field_u64(&f[C_CGID], r->k.cgroup_id);
+	na_field_str(&f[C_CGROUP], r->cgroup);
 	put_owner(f, r->k.pid, r->c.uid, r->k.comm, b->comm);
-	put_str(&f[C_PROTO], na_proto_name(r->k.proto));
-	put_str(&f[C_FAMILY], na_family_name(r->k.family));
+	na_field_str(&f[C_PROTO], na_proto_name(r->k.proto));
+	na_field_str(&f[C_FAMILY], na_family_name(r->k.family));
 	na_addr_str(r->k.family, r->k.raddr, b->raddr, sizeof(b->raddr));
-	put_str(&f[C_RADDR], b->raddr);
+	na_field_str(&f[C_RADDR], b->raddr);
 	if (r->k.rport)
-		put_u64(&f[C_RPORT], r->k.rport);
-	put_u64(&f[C_CONNS], r->c.conns);
+		na_field_u64(&f[C_RPORT], r->k.rport);
+	na_field_u64(&f[C_CONNS], r->c.conns);
 	put_counters(f, r->c.dir);
-	put_str(&f[C_STATE], "closed");
-	put_u64(&f[C_RETRANS], r->c.retrans_bytes[NA_TX]);
-	put_u64(&f[C_DUP], r->c.retrans_bytes[NA_RX]);
-	put_time(&f[C_FIRST], b->t1, sizeof(b->t1), snap, r->c.first_ns);
-	put_time(&f[C_LAST], b->t2, sizeof(b->t2), snap, r->c.last_ns);
+	na_field_str(&f[C_STATE], "closed");
+	na_field_u64(&f[C_RETRANS], r->c.retrans_bytes[NA_TX]);
+	na_field_u64(&f[C_DUP], r->c.retrans_bytes[NA_RX]);
+	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->c.first_ns, snap->realtime_off);
+	na_field_time(&f[C_LAST], b->t2, sizeof(b->t2), r->c.last_ns, snap->realtime_off);
 }
 
 /*
@@ -227,7 +159,7 @@ static void put_closed_row(struct field *f, struct row_bufs *b, const struct na_
  * rest. With --group-by socket the row is the socket's own row (uid, srtt,
  * times), so that it reads like the default output.
  */
-static void put_group_row(struct field *f, struct row_bufs *b, const struct na_snapshot *snap,
+static void put_group_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,
 			  const struct na_vrow *v, enum na_group g, const struct na_sock_row *sock)
 {
 	if (g == NA_G_SOCKET && sock) {
@@ -235,31 +167,31 @@ static void put_group_row(struct field *f, struct row_bufs *b, const struct na_s
 	} else {
 		memset(f, 0, sizeof(*f) * NCOLS);
 		if (v->cgroup_id)
-			put_u64(&f[C_CGID], v->cgroup_id);
-		put_str(&f[C_CGROUP], v->cgroup);
+			na_field_u64(&f[C_CGID], v->cgroup_id);
+		na_field_str(&f[C_CGROUP], v->cgroup);
 		if (v->pid)
-			put_u64(&f[C_PID], v->pid);
-		put_str(&f[C_COMM], v->comm);
+			na_field_u64(&f[C_PID], v->pid);
+		na_field_str(&f[C_COMM], v->comm);
 		if (v->proto != 0xff) /* several protocols: empty */
-			put_str(&f[C_PROTO], na_proto_name(v->proto));
-		put_str(&f[C_FAMILY], na_family_name(v->family));
+			na_field_str(&f[C_PROTO], na_proto_name(v->proto));
+		na_field_str(&f[C_FAMILY], na_family_name(v->family));
 		na_addr_str(v->family, v->laddr, b->laddr, sizeof(b->laddr));
-		put_str(&f[C_LADDR], b->laddr);
+		na_field_str(&f[C_LADDR], b->laddr);
 		if (v->lport)
-			put_u64(&f[C_LPORT], v->lport);
+			na_field_u64(&f[C_LPORT], v->lport);
 		na_addr_str(v->family, v->raddr, b->raddr, sizeof(b->raddr));
-		put_str(&f[C_RADDR], b->raddr);
+		na_field_str(&f[C_RADDR], b->raddr);
 		if (v->rport)
-			put_u64(&f[C_RPORT], v->rport);
+			na_field_u64(&f[C_RPORT], v->rport);
 		if (g == NA_G_SOCKET)
-			put_str(&f[C_STATE], na_tcp_state_name(v->state));
+			na_field_str(&f[C_STATE], na_tcp_state_name(v->state));
 	}
 	/* Not "cgroup": that kind is an attached cgroup's totals; these are leaf groups. */
-	put_str(&f[C_KIND], g == NA_G_CGROUP ? "leaf_cgroup" : na_group_name(g));
-	put_u64(&f[C_CONNS], v->conns);
+	na_field_str(&f[C_KIND], g == NA_G_CGROUP ? "leaf_cgroup" : na_group_name(g));
+	na_field_u64(&f[C_CONNS], v->conns);
 	put_counters(f, v->tot);
-	put_u64(&f[C_RETRANS], v->retrans[NA_TX]);
-	put_u64(&f[C_DUP], v->retrans[NA_RX]);
+	na_field_u64(&f[C_RETRANS], v->retrans[NA_TX]);
+	na_field_u64(&f[C_DUP], v->retrans[NA_RX]);
 }
 
 /* The order of the other rows: cgroup, owner, peer, then local end. */
@@ -318,7 +250,7 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 {
 	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1 };
 	struct na_vrow *vr = NULL;
-	struct field f[NCOLS];
+	struct na_field f[NCOLS];
 	struct row_bufs b;
 	int json = eo->fmt == OUT_JSON;
 	size_t i, nv = 0;
@@ -338,18 +270,18 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 	qsort(snap->att, snap->natt, sizeof(*snap->att), att_cmp);
 
 	if (!json && eo->header)
-		emit_header(out);
+		na_record_header(out, cols, NCOLS);
 	for (i = 0; i < snap->natt; i++) {
 		const struct na_att_state *a = &snap->att[i];
 
 		if (!na_filter_match(flt, a->a.path, a->a.cgroup_id))
 			continue;
 		memset(f, 0, sizeof(f));
-		put_str(&f[C_KIND], "cgroup");
-		put_u64(&f[C_CGID], a->a.cgroup_id);
-		put_str(&f[C_CGROUP], a->a.path);
+		na_field_str(&f[C_KIND], "cgroup");
+		na_field_u64(&f[C_CGID], a->a.cgroup_id);
+		na_field_str(&f[C_CGROUP], a->a.path);
 		put_counters(f, a->t.dir);
-		emit(out, f, json);
+		na_record_write(out, cols, f, NCOLS, json);
 	}
 	if (eo->grouped) {
 		for (i = 0; i < nv; i++) {
@@ -358,7 +290,7 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 			if (eo->group == NA_G_SOCKET)
 				sock = bsearch(&key, snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
 			put_group_row(f, &b, snap, &vr[i], eo->group, sock);
-			emit(out, f, json);
+			na_record_write(out, cols, f, NCOLS, json);
 		}
 		free(vr);
 		return 0;
@@ -367,13 +299,13 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		if (!na_filter_match(flt, snap->rows[i].cgroup, snap->rows[i].s.cgroup_id))
 			continue;
 		put_sock_row(f, &b, snap, &snap->rows[i]);
-		emit(out, f, json);
+		na_record_write(out, cols, f, NCOLS, json);
 	}
 	for (i = 0; i < snap->nclosed; i++) {
 		if (!na_filter_match(flt, snap->closed[i].cgroup, snap->closed[i].k.cgroup_id))
 			continue;
 		put_closed_row(f, &b, snap, &snap->closed[i]);
-		emit(out, f, json);
+		na_record_write(out, cols, f, NCOLS, json);
 	}
 	return 0;
 }

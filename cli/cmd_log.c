@@ -19,23 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 
 #include "commands.h"
 #include "format.h"
+#include "record.h"
 
 #pragma GCC poison u8 u16 u32 u64
 
 #define POLL_MS 200
 #define STATS_EVERY_NS 1000000000ull
-
-enum field_type { F_NULL, F_STR, F_U64, F_NUM };
-
-struct field {
-	enum field_type t;
-	const char *s; /* F_STR; F_NUM: a decimal number as text */
-	uint64_t u;
-};
 
 static const char *const cols[] = {
 	"end_time", "start_time", "duration_ms", "cookie", "cgroup_id", "cgroup", "pid", "uid", "comm",
@@ -76,28 +68,6 @@ static void on_signal(int sig)
 	stop = 1; /* SA_RESETHAND: a second signal ends the process (nothing is lost either way) */
 }
 
-static void put_str(struct field *f, const char *s)
-{
-	f->t = s && *s ? F_STR : F_NULL;
-	f->s = s;
-}
-
-static void put_u64(struct field *f, uint64_t u)
-{
-	f->t = F_U64;
-	f->u = u;
-}
-
-static void put_time(struct field *f, char *buf, size_t len, uint64_t boot_ns, int64_t offset)
-{
-	if (!boot_ns) {
-		put_str(f, NULL);
-		return;
-	}
-	na_iso_time(buf, len, (int64_t)boot_ns + offset);
-	put_str(f, buf);
-}
-
 /* Which end of the connection: accepted sockets and listeners serve, sockets with a peer are clients. */
 static const char *side_name(const struct na_conn *c)
 {
@@ -110,77 +80,46 @@ static const char *side_name(const struct na_conn *c)
 	return NULL; /* unconnected UDP and the like: either */
 }
 
-static void fill(struct field *f, struct rec_text *t, const struct na_conn *c, struct log_ctx *x)
+static void fill(struct na_field *f, struct rec_text *t, const struct na_conn *c, struct log_ctx *x)
 {
 	uint64_t dur = c->end_ns > c->start_ns && c->start_ns ? c->end_ns - c->start_ns : 0;
 	int d;
 
 	memset(f, 0, NCOLS * sizeof(*f));
-	put_time(&f[C_END], t->end, sizeof(t->end), c->end_ns, x->offset);
-	put_time(&f[C_START], t->start, sizeof(t->start), c->start_ns, x->offset);
+	na_field_time(&f[C_END], t->end, sizeof(t->end), c->end_ns, x->offset);
+	na_field_time(&f[C_START], t->start, sizeof(t->start), c->start_ns, x->offset);
 	snprintf(t->dur, sizeof(t->dur), "%llu.%03llu", (unsigned long long)(dur / 1000000),
 		 (unsigned long long)(dur / 1000 % 1000));
-	f[C_DUR].t = F_NUM;
-	f[C_DUR].s = t->dur;
-	put_u64(&f[C_COOKIE], c->cookie);
-	put_u64(&f[C_CGID], c->cgroup_id);
-	put_str(&f[C_CGROUP], na_connlog_cgroup(x->l, c->cgroup_id));
+	na_field_num(&f[C_DUR], t->dur);
+	na_field_u64(&f[C_COOKIE], c->cookie);
+	na_field_u64(&f[C_CGID], c->cgroup_id);
+	na_field_str(&f[C_CGROUP], na_connlog_cgroup(x->l, c->cgroup_id));
 	if (c->pid)
-		put_u64(&f[C_PID], c->pid);
+		na_field_u64(&f[C_PID], c->pid);
 	if (c->uid != (uint32_t)-1)
-		put_u64(&f[C_UID], c->uid);
+		na_field_u64(&f[C_UID], c->uid);
 	memcpy(t->comm, c->comm, NA_COMM_LEN);
 	t->comm[NA_COMM_LEN] = '\0';
-	put_str(&f[C_COMM], t->comm);
-	put_str(&f[C_PROTO], na_proto_name(c->proto));
-	put_str(&f[C_FAMILY], na_family_name(c->family));
+	na_field_str(&f[C_COMM], t->comm);
+	na_field_str(&f[C_PROTO], na_proto_name(c->proto));
+	na_field_str(&f[C_FAMILY], na_family_name(c->family));
 	na_addr_str(c->family, c->laddr, t->laddr, sizeof(t->laddr));
-	put_str(&f[C_LADDR], t->laddr);
+	na_field_str(&f[C_LADDR], t->laddr);
 	if (c->lport || t->laddr[0])
-		put_u64(&f[C_LPORT], c->lport);
+		na_field_u64(&f[C_LPORT], c->lport);
 	na_addr_str(c->family, c->raddr, t->raddr, sizeof(t->raddr));
-	put_str(&f[C_RADDR], t->raddr);
+	na_field_str(&f[C_RADDR], t->raddr);
 	if (c->rport)
-		put_u64(&f[C_RPORT], c->rport);
-	put_str(&f[C_SIDE], side_name(c));
+		na_field_u64(&f[C_RPORT], c->rport);
+	na_field_str(&f[C_SIDE], side_name(c));
 	for (d = 0; d < NA_NDIR; d++) {
-		put_u64(&f[C_TX + d * 4 + 0], c->dir[d].packets);
-		put_u64(&f[C_TX + d * 4 + 1], c->dir[d].ip_hdr_bytes);
-		put_u64(&f[C_TX + d * 4 + 2], c->dir[d].l4_hdr_bytes);
-		put_u64(&f[C_TX + d * 4 + 3], c->dir[d].payload_bytes);
+		na_field_u64(&f[C_TX + d * 4 + 0], c->dir[d].packets);
+		na_field_u64(&f[C_TX + d * 4 + 1], c->dir[d].ip_hdr_bytes);
+		na_field_u64(&f[C_TX + d * 4 + 2], c->dir[d].l4_hdr_bytes);
+		na_field_u64(&f[C_TX + d * 4 + 3], c->dir[d].payload_bytes);
 	}
-	put_u64(&f[C_RETRANS], c->retrans_bytes[NA_TX]);
-	put_u64(&f[C_DUP], c->retrans_bytes[NA_RX]);
-}
-
-static void emit_machine(const struct field *f, int json)
-{
-	size_t i;
-
-	if (json) {
-		json_object *o = json_object_new_object();
-
-		for (i = 0; i < NCOLS; i++)
-			json_object_object_add(o, cols[i],
-					       f[i].t == F_U64   ? json_object_new_uint64(f[i].u)
-					       : f[i].t == F_NUM ? json_object_new_double_s(strtod(f[i].s, NULL), f[i].s)
-					       : f[i].t == F_STR ? json_object_new_string(f[i].s)
-								 : NULL);
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
-		return;
-	}
-	for (i = 0; i < NCOLS; i++) {
-		if (i)
-			putchar(',');
-		if (f[i].t == F_U64)
-			printf("%llu", (unsigned long long)f[i].u);
-		else if (f[i].t == F_NUM)
-			fputs(f[i].s, stdout);
-		else if (f[i].t == F_STR)
-			na_csv_field(stdout, f[i].s);
-	}
-	fputs("\r\n", stdout); /* RFC 4180 records end in CRLF */
+	na_field_u64(&f[C_RETRANS], c->retrans_bytes[NA_TX]);
+	na_field_u64(&f[C_DUP], c->retrans_bytes[NA_RX]);
 }
 
 #define TABLE_FMT "%-12s %7s %-15s %-24s %-5s %-21s %-21s %10s %10s %10s %10s %11s\n"
@@ -192,13 +131,13 @@ static void table_header(void)
 }
 
 /* "addr:port", "[v6]:port", "*" for no address, "*:*" for no peer at all. */
-static void endpoint(char *buf, size_t len, const struct field *addr, const struct field *port)
+static void endpoint(char *buf, size_t len, const struct na_field *addr, const struct na_field *port)
 {
 	char p[8] = "*";
 
-	if (port->t == F_U64)
+	if (port->t == NA_FT_U64)
 		snprintf(p, sizeof(p), "%llu", (unsigned long long)port->u);
-	if (addr->t != F_STR)
+	if (addr->t != NA_FT_STR)
 		snprintf(buf, len, "*:%s", p);
 	else if (strchr(addr->s, ':'))
 		snprintf(buf, len, "[%s]:%s", addr->s, p);
@@ -225,7 +164,7 @@ static const char *printable(char *s)
 	return s;
 }
 
-static void emit_table(const struct field *f, struct rec_text *t, const struct na_conn *c, const struct log_ctx *x)
+static void emit_table(const struct na_field *f, struct rec_text *t, const struct na_conn *c, const struct log_ctx *x)
 {
 	char when[16] = "-", pid[16] = "-", le[96], re[96], b[4][24];
 	int64_t ns = (int64_t)c->end_ns + x->offset;
@@ -235,7 +174,7 @@ static void emit_table(const struct field *f, struct rec_text *t, const struct n
 	if (c->end_ns && localtime_r(&s, &tm))
 		snprintf(when, sizeof(when), "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 (int)(ns % 1000000000 / 1000000));
-	if (f[C_PID].t == F_U64)
+	if (f[C_PID].t == NA_FT_U64)
 		snprintf(pid, sizeof(pid), "%llu", (unsigned long long)f[C_PID].u);
 	endpoint(le, sizeof(le), &f[C_LADDR], &f[C_LPORT]);
 	endpoint(re, sizeof(re), &f[C_RADDR], &f[C_RPORT]);
@@ -243,8 +182,8 @@ static void emit_table(const struct field *f, struct rec_text *t, const struct n
 	bytes_cell(b[1], sizeof(b[1]), c->dir[NA_RX].payload_bytes, x->human);
 	bytes_cell(b[2], sizeof(b[2]), c->retrans_bytes[NA_TX], x->human);
 	bytes_cell(b[3], sizeof(b[3]), c->retrans_bytes[NA_RX], x->human);
-	printf(TABLE_FMT, when, pid, f[C_COMM].t == F_STR ? printable(t->comm) : "-",
-	       f[C_CGROUP].t == F_STR ? f[C_CGROUP].s : "-", f[C_PROTO].s, le, re, b[0], b[1], b[2], b[3],
+	printf(TABLE_FMT, when, pid, f[C_COMM].t == NA_FT_STR ? printable(t->comm) : "-",
+	       f[C_CGROUP].t == NA_FT_STR ? f[C_CGROUP].s : "-", f[C_PROTO].s, le, re, b[0], b[1], b[2], b[3],
 	       t->dur);
 }
 
@@ -263,7 +202,7 @@ static void write_failed(void)
 static int on_record(void *ctx, const struct na_conn *c)
 {
 	struct log_ctx *x = ctx;
-	struct field f[NCOLS];
+	struct na_field f[NCOLS];
 	struct rec_text t;
 
 	fill(f, &t, c, x);
@@ -271,7 +210,7 @@ static int on_record(void *ctx, const struct na_conn *c)
 	if (x->fmt == FMT_TABLE)
 		emit_table(f, &t, c, x);
 	else
-		emit_machine(f, x->fmt == FMT_JSON);
+		na_record_write(stdout, cols, f, NCOLS, x->fmt == FMT_JSON);
 	if (fflush(stdout) || ferror(stdout))
 		write_failed();
 	x->records++;

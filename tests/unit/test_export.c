@@ -34,31 +34,7 @@
 
 #pragma GCC poison u8 u16 u32 u64
 
-static int passed, failed;
-
-#define CHECK(ok, fmt, ...)                                                          \
-	do {                                                                         \
-		if (ok) {                                                            \
-			passed++;                                                    \
-		} else {                                                             \
-			failed++;                                                    \
-			fprintf(stderr, "FAIL %s:%d: " fmt "\n", __FILE__, __LINE__, \
-				__VA_ARGS__);                                        \
-		}                                                                    \
-	} while (0)
-
-#define ASSERT_EQ(actual, expected, what)                                             \
-	do {                                                                          \
-		long long a_ = (long long)(actual), e_ = (long long)(expected);       \
-		CHECK(a_ == e_, "%s: actual %lld, expected %lld", (what), a_, e_);    \
-	} while (0)
-
-#define ASSERT_STREQ(actual, expected, what)                                          \
-	do {                                                                          \
-		const char *a_ = (actual), *e_ = (expected);                          \
-		CHECK(a_ && !strcmp(a_, e_), "%s: actual \"%s\", expected \"%s\"",    \
-		      (what), a_ ? a_ : "(null)", e_);                                \
-	} while (0)
+#include "check.h"
 
 /* ---- label values ----------------------------------------------------------- */
 
@@ -604,6 +580,5 @@ int main(void)
 		remove_all();
 		rmdir(tmpdir);
 	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_summary();
 }

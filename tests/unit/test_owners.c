@@ -21,32 +21,7 @@
 
 #pragma GCC poison u8 u16 u32 u64
 
-static int passed, failed;
-
-#define CHECK(ok, fmt, ...)                                                          \
-	do {                                                                         \
-		if (ok) {                                                            \
-			passed++;                                                    \
-		} else {                                                             \
-			failed++;                                                    \
-			fprintf(stderr, "FAIL %s:%d: " fmt "\n", __FILE__, __LINE__, \
-				__VA_ARGS__);                                        \
-		}                                                                    \
-	} while (0)
-
-#define ASSERT_EQ(actual, expected, what)                                                  \
-	do {                                                                               \
-		unsigned long long a_ = (unsigned long long)(actual),                      \
-				   e_ = (unsigned long long)(expected);                    \
-		CHECK(a_ == e_, "%s: actual %lld (%#llx), expected %lld (%#llx)", (what), \
-		      (long long)a_, a_, (long long)e_, e_);                               \
-	} while (0)
-
-#define ASSERT_MEMEQ(actual, expected, n, what)                                        \
-	do {                                                                           \
-		CHECK(!memcmp((actual), (expected), (n)), "%s: actual \"%.*s\", expected \"%.*s\"", \
-		      (what), (int)(n), (const char *)(actual), (int)(n), (const char *)(expected)); \
-	} while (0)
+#include "check.h"
 
 /* ---- /proc/PID/fd links ------------------------------------------------- */
 
@@ -331,6 +306,5 @@ int main(void)
 	test_fdlink();
 	test_comm();
 	test_diag();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_summary();
 }
