@@ -1,8 +1,782 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
-/* The interactive view of top (ncurses). */
+/*
+ * The interactive view of top: the frames of top_next() drawn full screen with
+ * ncurses, one snapshot per interval. Keys that change what is shown (order,
+ * grouping, filter, totals) make the frame again from the two snapshots it
+ * came from (top_rebuild): a key never reads the maps, so top costs one batch
+ * of map reads per interval however fast someone types.
+ *
+ * The terminal is restored on every way out: q, --iterations, SIGINT, SIGTERM,
+ * SIGHUP and a failed read. Diagnostics written while the screen is ours go to
+ * a temporary file and are replayed on stderr once it is restored: a line
+ * written over the screen would be lost at the next frame.
+ */
+#include <curses.h>
+#include <errno.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
 #include "top.h"
+
+#define MIN_INTERVAL 0.1
+#define MAX_INTERVAL 3600.0
+/* The longest wait for a key: how late a SIGTERM is noticed (a due frame waits less). */
+#define POLL_MS 200
+#define ESCAPE 27
+#define KEY_CTRL(c) ((c) & 0x1f)
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+struct tui {
+	const struct na_global *g;
+	struct top_opts *o;
+	struct top_state ts;
+	struct top_frame f;
+	int have_frame;
+	long frames;
+	time_t frame_time;
+	double last_at;     /* monotonic time of the last snapshot */
+	int paused;
+	int help;
+	int hskip;          /* columns scrolled off on the left (arrow keys) */
+	int ncols, nfit;    /* columns of this grouping, and of those on the screen */
+	int prompt;         /* the filter line is open */
+	char edit[sizeof(((struct top_opts *)0)->text)];
+	int busiest_totals; /* t turned "busiest" into TX: t again turns it back */
+	/* stderr while the screen is ours */
+	int saved_err;
+	FILE *errlog;
+};
+
+static double mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- drawing ------------------------------------------------------------------- */
+
+/*
+ * s in exactly w columns: padded left or right, control and non-ASCII bytes
+ * shown as '?' (one byte, one column: the table stays aligned whatever a comm
+ * holds). Too long: cut on the right, or on the left for paths, whose end (the
+ * leaf) says more than their start.
+ */
+static void fit(char *out, const char *s, int w, int left, int keep_tail)
+{
+	int n = (int)strlen(s), i, pad;
+
+	if (n > w) {
+		if (keep_tail && w > 2) {
+			s += n - (w - 2);
+			memcpy(out, "..", 2);
+			out += 2;
+			w -= 2;
+		}
+		n = w;
+	}
+	pad = w - n;
+	if (!left) {
+		memset(out, ' ', (size_t)pad);
+		out += pad;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out += n;
+	if (left) {
+		memset(out, ' ', (size_t)pad);
+		out += pad;
+	}
+	*out = '\0';
+}
+
+/* At most COLS - x columns of s at (y, x). */
+static void put(int y, int x, const char *s, attr_t a)
+{
+	int n = COLS - x;
+
+	if (y < 0 || y >= LINES || n <= 0)
+		return;
+	if (a)
+		attron(a);
+	mvaddnstr(y, x, s, n);
+	if (a)
+		attroff(a);
+}
+
+static void rate_str(char *buf, size_t len, double v, int bits)
+{
+	char h[24];
+
+	na_human_bytes(h, sizeof(h), v, bits);
+	snprintf(buf, len, "%s/s", h);
+}
+
+/* The two columns t ("totals") puts first: TX and RX, or TX/s and RX/s. */
+static int emphasised(const struct top_opts *o, enum na_col c)
+{
+	return o->totals ? c == NA_C_TX || c == NA_C_RX : c == NA_C_TX_RATE || c == NA_C_RX_RATE;
+}
+
+static void sort_name(char *buf, size_t len, const struct top_opts *o)
+{
+	snprintf(buf, len, "%s%s", o->sort == NA_C_COUNT ? "busiest" : na_col_name(o->sort),
+		 o->reverse ? " (reversed)" : "");
+}
+
+static int draw_title(const struct tui *t, int y)
+{
+	const struct top_opts *o = t->o;
+	char when[32], sort[48], line[512];
+	int n;
+
+	int x = 0;
+
+	na_time_str(when, sizeof(when), (uint64_t)(t->have_frame ? t->frame_time : time(NULL)));
+	sort_name(sort, sizeof(sort), o);
+	/* The time of day only: a live view needs no date, and the width is short. */
+	n = snprintf(line, sizeof(line), "netacct top - %s, interval %.3g s, %zu live sockets, by %s, sort %s, %s",
+		     strchr(when, ' ') ? strchr(when, ' ') + 1 : when, o->interval,
+		     t->have_frame ? t->f.live_sockets : (size_t)0, na_group_name(o->view.group), sort,
+		     o->totals ? "totals" : "rates");
+	if (o->text[0] && n > 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, ", filter \"%s\"", o->text);
+	/* First, where a narrow screen cannot cut it off. */
+	if (t->paused) {
+		put(y, 0, "PAUSED", A_REVERSE | A_BOLD);
+		x = 7;
+	}
+	put(y, x, line, 0);
+	return y + 1;
+}
+
+/* The cgroup lines: the same fields as the batch header, dropped from the right. */
+enum { H_PATH, H_TX_RATE, H_RX_RATE, H_TX, H_RX, H_HDR, H_LIVE, H_CLOSED, H_COUNT };
+
+static const struct {
+	const char *name;
+	int width;
+} hcols[H_COUNT] = {
+	[H_PATH] = { "CGROUP", 32 }, [H_TX_RATE] = { "TX/s", 13 }, [H_RX_RATE] = { "RX/s", 13 },
+	[H_TX] = { "TX", 10 },	     [H_RX] = { "RX", 10 },	    [H_HDR] = { "HDR%", 6 },
+	[H_LIVE] = { "LIVE", 6 },    [H_CLOSED] = { "CLOSED", 7 },
+};
+
+static int hcol_emphasised(const struct top_opts *o, int c)
+{
+	return o->totals ? c == H_TX || c == H_RX : c == H_TX_RATE || c == H_RX_RATE;
+}
+
+static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g)
+{
+	char cell[64], out[128];
+	int c, x = 0;
+
+	for (c = 0; c < H_COUNT; c++) {
+		int w = hcols[c].width, sep = c ? 1 : 0;
+
+		if (x + sep + w > COLS)
+			break;
+		if (!g) {
+			snprintf(cell, sizeof(cell), "%s", hcols[c].name);
+		} else {
+			switch (c) {
+			case H_PATH:
+				snprintf(cell, sizeof(cell), "%s", g->path);
+				break;
+			case H_TX_RATE:
+			case H_RX_RATE:
+				rate_str(cell, sizeof(cell), c == H_TX_RATE ? g->tx_rate : g->rx_rate, o->bits);
+				break;
+			case H_TX:
+			case H_RX:
+				na_human_bytes(cell, sizeof(cell), (double)(c == H_TX ? g->tx : g->rx), 0);
+				break;
+			case H_HDR:
+				snprintf(cell, sizeof(cell), "%.1f%%", g->hdr_pct);
+				break;
+			case H_LIVE:
+				snprintf(cell, sizeof(cell), "%llu", (unsigned long long)g->live);
+				break;
+			default:
+				snprintf(cell, sizeof(cell), "%llu", (unsigned long long)g->closed_since);
+				break;
+			}
+		}
+		if (c == H_PATH && g)
+			fit(out, cell, w, 1, 1);
+		else
+			fit(out, cell, w, c == H_PATH, 0);
+		put(y, x + sep, out, (!g ? A_BOLD : 0) | (g && hcol_emphasised(o, c) ? A_BOLD : 0));
+		x += sep + w;
+	}
+}
+
+static int draw_cgroups(const struct tui *t, int y)
+{
+	const struct top_frame *f = &t->f;
+	/* A screen full of cgroups would leave no room for the rows. */
+	size_t room = LINES > 12 ? (size_t)(LINES - 6) / 3 : 1, i, n;
+	char more[64];
+
+	draw_cg_line(y++, t->o, NULL);
+	n = f->ncg <= room ? f->ncg : room - 1;
+	for (i = 0; i < n && y < LINES - 1; i++)
+		draw_cg_line(y++, t->o, &f->cg[i]);
+	if (i < f->ncg) {
+		snprintf(more, sizeof(more), "(%zu more cgroups)", f->ncg - i);
+		put(y++, 0, more, A_DIM);
+	}
+	return y;
+}
+
+/*
+ * The table's columns that fit the width, in order, after the first `skip`
+ * of this grouping (scrolled off with the arrow keys): -1 ends the list.
+ * Returns how many columns the grouping has.
+ */
+static int table_layout(const struct top_opts *o, int skip, int *cols, int *xs)
+{
+	int c, k = 0, x = 0, n = 0, full = 0;
+
+	for (c = 0; c < NA_C_COUNT; c++) {
+		int need = 1 + top_col_width(c);
+
+		if (!top_col_shown(c, o->view.group) || n++ < skip)
+			continue;
+		if (full || x + need > COLS) {
+			full = 1; /* dropped from the right, never wrapped */
+			continue;
+		}
+		cols[k] = c;
+		xs[k++] = x + 1;
+		x += need;
+	}
+	cols[k] = -1;
+	return n;
+}
+
+static int draw_table(struct tui *t, int y, int bottom)
+{
+	const struct top_opts *o = t->o;
+	const struct top_frame *f = &t->f;
+	int cols[NA_C_COUNT + 1], xs[NA_C_COUNT + 1], k;
+	char cell[128], out[160];
+	size_t i, shown;
+
+	t->ncols = table_layout(o, t->hskip, cols, xs);
+	for (k = 0; cols[k] >= 0; k++) {
+		enum na_col c = cols[k];
+		attr_t a = A_BOLD;
+
+		if (c == o->sort || (o->sort == NA_C_COUNT && (c == NA_C_TX_RATE || c == NA_C_RX_RATE)))
+			a |= A_REVERSE;
+		fit(out, na_col_name(c), top_col_width(c), top_col_left(c), 0);
+		put(y, xs[k], out, a);
+	}
+	t->nfit = k;
+	y++;
+	shown = f->nrows;
+	if (o->limit > 0 && (size_t)o->limit < shown)
+		shown = (size_t)o->limit;
+	for (i = 0; i < shown && y < bottom; i++, y++) {
+		for (k = 0; cols[k] >= 0; k++) {
+			enum na_col c = cols[k];
+
+			top_cell(cell, sizeof(cell), &f->rows[i], c, o);
+			fit(out, cell, top_col_width(c), top_col_left(c), c == NA_C_CGROUP);
+			put(y, xs[k], out, emphasised(o, c) ? A_BOLD : 0);
+		}
+	}
+	return (int)i;
+}
+
+/* The last line: the filter being typed, or what the keys do and how much is shown. */
+static void draw_bottom(const struct tui *t, int rows_drawn)
+{
+	static const char hint[] =
+		" h help  q quit  g group  / filter  < > sort  r reverse  t totals  space pause  + - interval";
+	char right[96] = "", line[256];
+	int y = LINES - 1, w = COLS - 1, n = 0;
+
+	if (y < 1 || w < 1)
+		return;
+	if (t->prompt) {
+		snprintf(line, sizeof(line), "Filter: %s", t->edit);
+		put(y, 0, line, A_BOLD);
+		move(y, (int)strlen(line) < COLS ? (int)strlen(line) : COLS - 1);
+		return;
+	}
+	if (t->have_frame) {
+		if (t->nfit < t->ncols)
+			n = snprintf(right, sizeof(right), " columns %d-%d of %d,", t->hskip + 1, t->hskip + t->nfit,
+				     t->ncols);
+		if ((size_t)rows_drawn < t->f.nrows)
+			snprintf(right + n, sizeof(right) - (size_t)n, " %d of %zu rows ", rows_drawn, t->f.nrows);
+		else
+			snprintf(right + n, sizeof(right) - (size_t)n, " %zu rows ", t->f.nrows);
+		n = (int)strlen(right);
+		if (n > w)
+			n = 0;
+	}
+	/* Never the last column of the last line: writing there may scroll. */
+	fit(line, hint, w - n, 1, 0);
+	put(y, 0, line, A_REVERSE);
+	if (n)
+		put(y, w - n, right, A_REVERSE);
+}
+
+static void draw_help(void)
+{
+	static const char *const keys[] = {
+		"q          quit (also Ctrl-C)",
+		"space      pause: keep this frame (keys still sort, group and filter it)",
+		"g          group by socket, process, cgroup, peer",
+		"< >        sort by the column to the left / right",
+		"left right scroll the columns (those that do not fit are cut on the right)",
+		"r          reverse the order",
+		"t          totals (TX, RX) instead of rates (TX/s, RX/s)",
+		"/          filter rows by text: Enter applies, Esc cancels, empty clears",
+		"+ -        interval x2 / /2 (0.1 to 3600 s)",
+		"Ctrl-L     redraw",
+		"h ?        this help",
+		"Sort by a column: its letter (the same letter again reverses):",
+	};
+	char lines[32][96], *l;
+	int n = 0, i, c, k, w = 0, h, y0, x0;
+
+	for (i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
+		snprintf(lines[n++], sizeof(lines[0]), "%s", keys[i]);
+	for (c = 0; c < NA_C_COUNT;) {
+		l = lines[n++];
+		l[0] = '\0';
+		for (k = 0; k < 7 && c < NA_C_COUNT; k++, c++) {
+			size_t len = strlen(l);
+
+			snprintf(l + len, sizeof(lines[0]) - len, "%c %-8s", na_col_key(c), na_col_name(c));
+		}
+	}
+	for (i = 0; i < n; i++)
+		if ((int)strlen(lines[i]) > w)
+			w = (int)strlen(lines[i]);
+	w += 4;
+	h = n + 2;
+	if (w > COLS)
+		w = COLS;
+	if (h > LINES)
+		h = LINES;
+	y0 = (LINES - h) / 2;
+	x0 = (COLS - w) / 2;
+	if (w < 4 || h < 3)
+		return;
+	for (i = 0; i < h; i++)
+		mvhline(y0 + i, x0, ' ', w);
+	mvhline(y0, x0 + 1, ACS_HLINE, w - 2);
+	mvhline(y0 + h - 1, x0 + 1, ACS_HLINE, w - 2);
+	mvvline(y0 + 1, x0, ACS_VLINE, h - 2);
+	mvvline(y0 + 1, x0 + w - 1, ACS_VLINE, h - 2);
+	mvaddch(y0, x0, ACS_ULCORNER);
+	mvaddch(y0, x0 + w - 1, ACS_URCORNER);
+	mvaddch(y0 + h - 1, x0, ACS_LLCORNER);
+	mvaddch(y0 + h - 1, x0 + w - 1, ACS_LRCORNER);
+	put(y0, x0 + 2, " netacct top: keys ", A_BOLD);
+	if (w > 30)
+		put(y0 + h - 1, x0 + w - 28, " any key closes this help ", 0);
+	for (i = 0; i < n && i < h - 2; i++)
+		mvaddnstr(y0 + 1 + i, x0 + 2, lines[i], w - 4);
+}
+
+/* The whole screen: erase, draw, one refresh. ncurses sends only what changed. */
+static void draw(struct tui *t)
+{
+	int y = 0, rows = 0;
+
+	erase();
+	y = draw_title(t, y);
+	if (t->have_frame) {
+		y = draw_cgroups(t, y);
+		y++;
+		if (y < LINES - 1)
+			rows = draw_table(t, y, LINES - 1);
+	} else {
+		put(y + 1, 0, "collecting the first interval...", A_DIM);
+	}
+	if (t->help)
+		draw_help();
+	draw_bottom(t, rows);
+	curs_set(t->prompt ? 1 : 0);
+	refresh();
+}
+
+/* ---- frames -------------------------------------------------------------------- */
+
+static int sample(struct tui *t)
+{
+	int err;
+
+	top_frame_free(&t->f);
+	t->have_frame = 0;
+	/* Before the read: frames one interval apart, however long a read takes. */
+	t->last_at = mono();
+	err = top_next(t->g, &t->ts, t->o, &t->f);
+	if (err)
+		return err;
+	t->have_frame = 1;
+	t->frame_time = time(NULL);
+	t->frames++;
+	return 0;
+}
+
+/* After o changed: the same two snapshots, shown the new way. */
+static int rebuild(struct tui *t)
+{
+	int err;
+
+	if (!t->have_frame)
+		return 0;
+	top_frame_free(&t->f);
+	t->have_frame = 0;
+	err = top_rebuild(&t->ts, t->o, &t->f);
+	if (!err)
+		t->have_frame = 1;
+	return err;
+}
+
+/* ---- keys ---------------------------------------------------------------------- */
+
+/* < and >: the next column of this grouping; "busiest" sits just before TX/s. */
+static void sort_step(struct top_opts *o, int dir)
+{
+	int c = o->sort;
+
+	if (c == NA_C_COUNT) {
+		c = o->totals ? NA_C_TX : NA_C_TX_RATE;
+		if (dir > 0) {
+			o->sort = c;
+			return;
+		}
+	}
+	for (c += dir; c >= 0 && c < NA_C_COUNT; c += dir) {
+		if (top_col_shown(c, o->view.group)) {
+			o->sort = c;
+			return;
+		}
+	}
+}
+
+static void toggle_totals(struct tui *t)
+{
+	struct top_opts *o = t->o;
+
+	o->totals = !o->totals;
+	if (o->totals) {
+		if (o->sort == NA_C_COUNT) {
+			o->sort = NA_C_TX;
+			t->busiest_totals = 1;
+		} else if (o->sort == NA_C_TX_RATE) {
+			o->sort = NA_C_TX;
+		} else if (o->sort == NA_C_RX_RATE) {
+			o->sort = NA_C_RX;
+		}
+		return;
+	}
+	if (o->sort == NA_C_TX)
+		o->sort = t->busiest_totals ? NA_C_COUNT : NA_C_TX_RATE;
+	else if (o->sort == NA_C_RX)
+		o->sort = NA_C_RX_RATE;
+	t->busiest_totals = 0;
+}
+
+static void prompt_key(struct tui *t, int ch, int *changed)
+{
+	size_t n = strlen(t->edit);
+
+	switch (ch) {
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+		memcpy(t->o->text, t->edit, sizeof(t->o->text));
+		t->o->view.text = t->o->text[0] ? t->o->text : NULL;
+		t->prompt = 0;
+		*changed = 1;
+		break;
+	case ESCAPE:
+		t->prompt = 0;
+		break;
+	case KEY_BACKSPACE:
+	case 127:
+	case '\b':
+		if (n)
+			t->edit[n - 1] = '\0';
+		break;
+	case KEY_CTRL('u'):
+		t->edit[0] = '\0';
+		break;
+	default:
+		if (ch >= 0x20 && ch < 0x7f && n + 1 < sizeof(t->edit)) {
+			t->edit[n] = (char)ch;
+			t->edit[n + 1] = '\0';
+		}
+		break;
+	}
+}
+
+/*
+ * One key. *changed: the rows must be made again (order, grouping, filter);
+ * returns 1 to quit, -errno when a baseline could not be taken.
+ */
+static int key(struct tui *t, int ch, int *changed)
+{
+	struct top_opts *o = t->o;
+	int c;
+
+	*changed = 0;
+	if (ch == KEY_RESIZE)
+		return 0;
+	if (t->prompt) {
+		prompt_key(t, ch, changed);
+		return 0;
+	}
+	if (t->help) {
+		t->help = 0; /* any key closes it */
+		return 0;
+	}
+	switch (ch) {
+	case 'q':
+	case 'Q':
+		return 1;
+	case 'h':
+	case '?':
+		t->help = 1;
+		return 0;
+	case ' ':
+		t->paused = !t->paused;
+		/* Rates after a pause are over the next interval, not over the pause. */
+		if (!t->paused && t->have_frame) {
+			int err = top_rebase(t->g, &t->ts);
+
+			t->last_at = mono();
+			return err;
+		}
+		return 0;
+	case 'g':
+		o->view.group = (enum na_group)((o->view.group + 1) % NA_G_COUNT);
+		t->hskip = 0;
+		if (o->sort != NA_C_COUNT && !top_col_shown(o->sort, o->view.group))
+			o->sort = o->totals ? NA_C_TX : NA_C_COUNT;
+		*changed = 1;
+		return 0;
+	case '<':
+	case '>':
+		sort_step(o, ch == '<' ? -1 : 1);
+		*changed = 1;
+		return 0;
+	case 'r':
+		o->reverse = !o->reverse;
+		*changed = 1;
+		return 0;
+	case 't':
+		toggle_totals(t);
+		*changed = 1;
+		return 0;
+	case '/':
+		memcpy(t->edit, o->text, sizeof(t->edit));
+		t->prompt = 1;
+		return 0;
+	case '+':
+	case '=':
+		o->interval = o->interval * 2 > MAX_INTERVAL ? MAX_INTERVAL : o->interval * 2;
+		return 0;
+	case '-':
+		o->interval = o->interval / 2 < MIN_INTERVAL ? MIN_INTERVAL : o->interval / 2;
+		return 0;
+	case KEY_LEFT:
+		if (t->hskip > 0)
+			t->hskip--;
+		return 0;
+	case KEY_RIGHT:
+		if (t->hskip + 1 < t->ncols)
+			t->hskip++;
+		return 0;
+	case KEY_CTRL('l'):
+		clearok(curscr, TRUE);
+		return 0;
+	default:
+		break;
+	}
+	for (c = 0; c < NA_C_COUNT; c++) {
+		if (ch != na_col_key(c))
+			continue;
+		if (!top_col_shown(c, o->view.group)) {
+			beep();
+			return 0;
+		}
+		if (o->sort == (enum na_col)c)
+			o->reverse = !o->reverse;
+		else
+			o->sort = c;
+		*changed = 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- the terminal -------------------------------------------------------------- */
+
+/* Diagnostics go to a temporary file while the screen is ours (stderr a terminal). */
+static void errlog_start(struct tui *t)
+{
+	t->saved_err = -1;
+	t->errlog = NULL;
+	if (!isatty(STDERR_FILENO))
+		return;
+	t->errlog = tmpfile();
+	if (!t->errlog)
+		return;
+	fflush(stderr);
+	t->saved_err = dup(STDERR_FILENO);
+	if (t->saved_err < 0 || dup2(fileno(t->errlog), STDERR_FILENO) < 0) {
+		if (t->saved_err >= 0)
+			close(t->saved_err);
+		t->saved_err = -1;
+		fclose(t->errlog);
+		t->errlog = NULL;
+	}
+}
+
+static void errlog_replay(struct tui *t)
+{
+	char buf[4096];
+	size_t n;
+
+	if (!t->errlog)
+		return;
+	fflush(stderr);
+	dup2(t->saved_err, STDERR_FILENO);
+	close(t->saved_err);
+	rewind(t->errlog);
+	while ((n = fread(buf, 1, sizeof(buf), t->errlog)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(t->errlog);
+	t->errlog = NULL;
+}
+
+static int run(struct tui *t)
+{
+	struct top_opts *o = t->o;
+	int ch, changed, err = 0, wait_ms;
+	double now;
+
+	t->last_at = mono();
+	draw(t);
+	while (!stop_signal) {
+		now = mono();
+		if (!t->paused && now >= t->last_at + o->interval) {
+			/* --iterations: the last frame stays on the screen for its interval. */
+			if (o->iterations && t->frames >= o->iterations)
+				break;
+			err = sample(t);
+			if (err)
+				break;
+			draw(t);
+			now = mono();
+		}
+		wait_ms = POLL_MS;
+		if (!t->paused && (t->last_at + o->interval - now) * 1000 < wait_ms)
+			wait_ms = (int)((t->last_at + o->interval - now) * 1000);
+		timeout(wait_ms > 0 ? wait_ms : 0);
+		ch = getch();
+		if (ch == ERR)
+			continue;
+		err = key(t, ch, &changed);
+		if (err)
+			break;
+		if (changed)
+			err = rebuild(t);
+		if (err)
+			break;
+		draw(t);
+	}
+	return err > 0 ? 0 : err;
+}
 
 int top_interactive(const struct na_global *g, struct top_opts *o)
 {
-	return top_batch(g, o);
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, old[3];
+	struct tui t;
+	SCREEN *scr;
+	int rc, err, i;
+
+	/* Keys need a terminal too: with stdin elsewhere, top prints plain frames. */
+	if (!isatty(STDIN_FILENO))
+		return top_batch(g, o);
+	memset(&t, 0, sizeof(t));
+	t.g = g;
+	t.o = o;
+	o->view.text = o->text[0] ? o->text : NULL;
+	rc = top_start(g, &t.ts);
+	if (rc)
+		return rc;
+	/*
+	 * Ours before ncurses starts: it leaves handlers alone that are not
+	 * SIG_DFL. No SA_RESTART, so that a signal ends the wait for a key.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	setlocale(LC_CTYPE, "");
+	scr = newterm(NULL, stdout, stdin);
+	/* A terminal that cannot move the cursor (TERM=dumb) gets plain frames too. */
+	if (scr && (!tigetstr("cup") || tigetstr("cup") == (char *)-1)) {
+		endwin();
+		delscreen(scr);
+		scr = NULL;
+	}
+	if (!scr) {
+		for (i = 0; i < 3; i++)
+			sigaction(sigs[i], &old[i], NULL);
+		top_stop(&t.ts);
+		na_log(NA_LOG_WARN, "top: cannot drive terminal '%s' (TERM): printing plain frames",
+		       getenv("TERM") ? getenv("TERM") : "");
+		return top_batch(g, o);
+	}
+	errlog_start(&t);
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+
+	err = run(&t);
+
+	endwin();
+	delscreen(scr);
+	errlog_replay(&t);
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+	top_frame_free(&t.f);
+	top_stop(&t.ts);
+	if (err) {
+		na_err(err, "top: reading the counters");
+		return NA_EXIT_FAIL;
+	}
+	/* q, --iterations or SIGINT/SIGTERM/SIGHUP: an orderly end, like top(1). */
+	return NA_EXIT_OK;
 }

@@ -29,3 +29,5 @@ na_require_program(NA_CLANG clang clang)
 na_require_program(NA_LLVM_STRIP llvm-strip llvm)
 na_require_program(NA_BPFTOOL bpftool bpftool)
 na_require_pkg(JSONC json-c libjson-c-dev)
+# ncursesw: the interactive view of `netacct top`.
+na_require_pkg(NCURSES ncursesw libncurses-dev)

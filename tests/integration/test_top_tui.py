@@ -1,0 +1,468 @@
+#!/usr/bin/python3
+"""The interactive `netacct top`, driven in tmux like a person would.
+
+A known workload: two paced TCP flows on loopback, both ends inside the test
+cgroups, one much busier than the other:
+
+  busy  (cgroup A): the client writes 16 KiB every 20 ms   ~ 800 KiB/s
+  slow  (cgroup B): the client writes  1 KiB every 100 ms  ~  10 KiB/s
+
+`netacct top -d 0.5` runs in a pane of a private tmux server (its own socket,
+its own config: remain-on-exit, so that a pane's exit status can be read), and
+capture-pane is checked:
+
+  * the header has a line for each attached cgroup;
+  * the busiest rows come first (the busy flow's two sockets), each with its
+    owner's pid (client: the connect() caller; accepted socket: the server,
+    which made the listener) and comm;
+  * TX/s and RX/s of both flows within a broad range of the paced rates (it
+    fails on a rate computed over the wrong interval or in the wrong unit);
+  * S sorts by TX totals: the busy client first, "sort TX" in the title and
+    the TX column header in reverse video (capture-pane -e);
+  * g groups by process: "by process" in the title, a CONNS column, one row
+    per worker;
+  * / text Enter filters: only the slow cgroup's rows remain;
+  * t shows totals (and back to rates: sort TX/s), + and - change the
+    interval, h shows the help (with the column letters) and any key closes
+    it, space pauses ("PAUSED", the screen stays the same over 4 intervals)
+    and resumes (the rows move on);
+  * a resize (KEY_RESIZE) from 120 to 80 columns drops columns, wraps none;
+  * q quits: exit status 0, the alternate screen is off, the TUI is gone
+    from the pane and the tty is back in cooked mode (stty: icanon echo);
+  * SIGTERM to netacct: the same restoration, exit status 0;
+  * -n 2 ends after two frames by itself;
+  * an 80-column pane: no line wrapped (capture-pane -J joins wrapped lines:
+    none is longer than 80), the columns that do not fit are dropped from the
+    right (PID COMM CGROUP PROTO remain), and the arrow keys scroll to the rest.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import na_harness as na  # noqa: E402
+
+BUSY_CHUNK, BUSY_PACE_US = 16384, 20000
+SLOW_CHUNK, SLOW_PACE_US = 1024, 100000
+FLOW_SECS = 80  # more than the test needs; the workers are killed at the end
+INTERVAL = 0.5
+UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+
+
+def nominal(chunk, pace_us):
+    """Payload bytes per second of a paced writer (an upper bound: the write
+    itself and the sleep's lateness only make it slower)."""
+    return chunk * 1e6 / pace_us
+
+
+def parse_rate(text):
+    m = re.fullmatch(r"([\d.]+) (B|KiB|MiB|GiB)/s", text.strip())
+    if not m:
+        raise na.HarnessError("not a rate: %r" % text)
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+class Tmux:
+    """A private tmux server (its own socket and config): nothing of anyone
+    else's is touched, and kill() ends all of it."""
+
+    def __init__(self, tmpdir):
+        self.sock = na.TEST_PREFIX + na._rand()
+        self.conf = os.path.join(tmpdir, "tmux.conf")
+        with open(self.conf, "w") as f:
+            f.write("set -g remain-on-exit on\nset -g history-limit 0\nset -g status off\n")
+        self.sessions = []
+        self.path = None  # the server's socket, known once it runs
+
+    def run(self, *args, check=True):
+        p = subprocess.run(["tmux", "-L", self.sock, "-f", self.conf] + list(args),
+                           capture_output=True, text=True, timeout=20)
+        if check and p.returncode != 0:
+            raise na.HarnessError("tmux %s: %s" % (" ".join(args), p.stderr.strip()))
+        return p.stdout
+
+    def kill(self):
+        for s in self.sessions:
+            self.run("kill-session", "-t", s, check=False)
+        self.sessions = []
+        self.run("kill-server", check=False)
+        # tmux leaves its socket file behind.
+        if self.path and os.path.basename(self.path) == self.sock:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+class Pane:
+    """One session running a shell command; the shell records netacct's exit
+    status and the tty modes after it."""
+
+    def __init__(self, tmux, tmpdir, cmd, width, height):
+        self.t = tmux
+        self.name = na.TEST_PREFIX + na._rand()
+        self.status_file = os.path.join(tmpdir, self.name + ".status")
+        self.stty_file = os.path.join(tmpdir, self.name + ".stty")
+        script = "%s; echo $? > %s; stty -a > %s" % (cmd, self.status_file, self.stty_file)
+        tmux.run("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                 "/bin/sh", "-c", script)
+        tmux.sessions.append(self.name)
+        tmux.path = tmux.path or self.fmt("#{socket_path}")
+        self.shell = int(self.fmt("#{pane_pid}"))
+
+    def fmt(self, f):
+        return self.t.run("display-message", "-p", "-t", self.name, f).strip()
+
+    def capture(self, escapes=False, join=False):
+        args = ["capture-pane", "-p", "-t", self.name]
+        if escapes:
+            args.append("-e")
+        if join:
+            args.append("-J")
+        return self.t.run(*args)
+
+    def keys(self, *keys):
+        self.t.run("send-keys", "-t", self.name, *keys)
+
+    def literal(self, text):
+        self.t.run("send-keys", "-t", self.name, "-l", text)
+
+    def wait(self, what, pred, timeout=10):
+        """Poll the screen until pred(lines) is true; the last screen otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.capture().splitlines()
+            if pred(lines):
+                return lines
+            if time.monotonic() > deadline:
+                raise na.HarnessError("%s: not on the screen after %ds:\n%s"
+                                      % (what, timeout, "\n".join(lines)))
+            time.sleep(0.1)
+
+    def netacct_pid(self):
+        """The shell's child (netacct), found through /proc."""
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == self.shell:
+                return int(d)
+        return None
+
+    def wait_exit(self, timeout=10):
+        """netacct's exit status, once the shell wrote it (None: still running)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.fmt("#{pane_dead}") == "1":
+                with open(self.status_file) as f:
+                    return int(f.read().strip())
+            time.sleep(0.1)
+        return None
+
+
+class TuiHarness(na.Harness):
+    """The harness, whose cleanup (also on a signal or the deadline) first
+    ends our tmux server, then removes cgroups and pins."""
+
+    tmux = None
+    tmpdir = None
+
+    def cleanup(self):
+        if self.tmux is not None:
+            self.tmux.kill()
+            self.tmux = None
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+        super().cleanup()
+
+
+def screen_parts(lines):
+    """(title, cgroup lines, table header, rows) of a top screen."""
+    # The table's header: labels only, indented (the cgroup header starts at 0).
+    hdr = next((i for i, l in enumerate(lines) if re.fullmatch(r"( +[A-Z][A-Za-z/%]*)+ *", l)),
+               None)
+    if hdr is None:
+        return None
+    rows = []
+    for l in lines[hdr + 1:]:
+        if not l.strip() or l.startswith(" h help") or l.startswith("Filter:"):
+            break
+        rows.append(l)
+    cgs = [l for l in lines[2:hdr] if l.strip()]
+    return lines[0], cgs, lines[hdr], rows
+
+
+# Column widths of cli/cmd_top.c (top_col_width): names are left-aligned under
+# their label, figures right-aligned to its end.
+WIDTHS = {"PID": 7, "COMM": 15, "CGROUP": 24, "PROTO": 6, "LOCAL": 24, "REMOTE": 24,
+          "TX/s": 11, "RX/s": 11, "TX": 10, "RX": 10, "HDR%": 6, "PKTS/s": 8, "CONNS": 6}
+NAMES = ("COMM", "CGROUP", "PROTO", "LOCAL", "REMOTE")
+
+
+def row_fields(header, row):
+    """A row's cells, cut where the header's labels say its columns are."""
+    out = {}
+    for m in re.finditer(r"\S+", header):
+        name = m.group()
+        w = WIDTHS.get(name, len(name))
+        lo = m.start() if name in NAMES else m.end() - w
+        out[name] = row[lo:lo + w].strip()
+    return out
+
+
+def table(lines):
+    parts = screen_parts(lines)
+    if parts is None:
+        return None, []
+    title, cgs, header, rows = parts
+    return header, [row_fields(header, r) for r in rows]
+
+
+def endpoint(addr, port):
+    return "%s:%d" % (addr, port)
+
+
+def main():
+    h = TuiHarness("top_tui")
+    with h:
+        if not shutil.which("tmux"):
+            raise na.SkipTest("tmux not found (install the Debian package tmux)")
+        tmpdir = h.tmpdir = tempfile.mkdtemp(prefix=na.TEST_PREFIX)
+        h.tmux = Tmux(tmpdir)
+        A, B = h.make_cgroup(), h.make_cgroup()
+        h.attach(A, B)
+
+        busy_bytes = BUSY_CHUNK * int(FLOW_SECS * 1e6 / BUSY_PACE_US)
+        slow_bytes = SLOW_CHUNK * int(FLOW_SECS * 1e6 / SLOW_PACE_US)
+        busy = na.TcpFlow(h, 4, "bulk", (busy_bytes, BUSY_CHUNK, 0, BUSY_PACE_US),
+                          (0, BUSY_CHUNK, busy_bytes), A, A, "busy")
+        slow = na.TcpFlow(h, 4, "bulk", (slow_bytes, SLOW_CHUNK, 0, SLOW_PACE_US),
+                          (0, SLOW_CHUNK, slow_bytes), B, B, "slow")
+        owner = {}  # LOCAL endpoint -> (pid, what); a listener's is its server's
+        for f in (busy, slow):
+            c, s = f.cready, f.sready
+            owner[endpoint(c["laddr"], c["lport"])] = (f.client.pid, f.label + " client")
+            owner[endpoint(s["laddr"], s["lport"])] = (f.server.pid, f.label + " server")
+        busy_pair = {(endpoint(c["laddr"], c["lport"]), endpoint(c["raddr"], c["rport"]))
+                     for c in (busy.cready, busy.sready)}
+        busy_client = endpoint(busy.cready["laddr"], busy.cready["lport"])
+        busy_server = endpoint(busy.sready["laddr"], busy.sready["lport"])
+        slow_client = endpoint(slow.cready["laddr"], slow.cready["lport"])
+        slow_server = endpoint(slow.sready["laddr"], slow.sready["lport"])
+        h.note("busy %s -> %s (pids %d, %d), slow %s -> %s (pids %d, %d)"
+               % (busy_client, busy_server, busy.client.pid, busy.server.pid, slow_client,
+                  slow_server, slow.client.pid, slow.server.pid))
+
+        top = "NETACCT_PIN_ROOT=%s %s top -d %s" % (h.pin_root, h.bin, INTERVAL)
+
+        # -- a 200x50 pane: header, order, owners, rates --------------------------
+        p = Pane(h.tmux, tmpdir, top, 200, 50)
+        p.wait("the first frame", lambda l: screen_parts(l) is not None)
+        h.eq("alternate screen on while top runs", p.fmt("#{alternate_on}"), "1")
+        # Two frames after the flows are in their stride: rates over a whole interval.
+        time.sleep(3 * INTERVAL)
+        lines = p.wait("the busy flow", lambda l: any(busy_client in x for x in l))
+        title, cgs, header, rows = screen_parts(lines)
+        h.note("screen:\n" + "\n".join(x.rstrip() for x in lines if x.strip()))
+        h.check("title says top, by socket", title.startswith("netacct top - ") and
+                "by socket" in title, title)
+        for cg in (A, B):
+            h.check("header has a line for %s" % cg.rel,
+                    any(x.split()[0] == cg.rel for x in cgs), repr(cgs))
+        _, rows = table(lines)
+        h.check("at least the 4 connected sockets and 2 listeners", len(rows) >= 6, repr(rows))
+        first_two = {(r.get("LOCAL"), r.get("REMOTE")) for r in rows[:2]}
+        h.eq("the two busiest rows are the busy flow's sockets", first_two, busy_pair)
+        for r in rows:
+            if r.get("LOCAL") in owner:
+                pid, what = owner[r["LOCAL"]]
+                if r.get("REMOTE") == "*":
+                    what = what.replace("server", "listener")
+                h.eq("%s row: PID is its owner's" % what, r["PID"], str(pid))
+                h.eq("%s row: COMM" % what, r["COMM"], "python3")
+        by_local = {r["LOCAL"]: r for r in rows if r.get("REMOTE") != "*"}
+        bn, sn = nominal(BUSY_CHUNK, BUSY_PACE_US), nominal(SLOW_CHUNK, SLOW_PACE_US)
+        # Upper bounds: the pace plus headers (TCP/IP 52 bytes a segment) and
+        # two writes of jitter over the interval; lower: 60 % of the pace (a
+        # rate over 1 s instead of 0.5 s would be 50 %).
+        for what, local, col, n, chunk in (
+                ("busy client TX/s", busy_client, "TX/s", bn, BUSY_CHUNK),
+                ("busy server RX/s", busy_server, "RX/s", bn, BUSY_CHUNK),
+                ("slow client TX/s", slow_client, "TX/s", sn, SLOW_CHUNK),
+                ("slow server RX/s", slow_server, "RX/s", sn, SLOW_CHUNK)):
+            r = by_local.get(local)
+            if not h.check("%s: row shown" % what, r is not None, repr(rows)):
+                continue
+            hi = n * (chunk + 52) / chunk + 2 * chunk / INTERVAL
+            h.between("%s (bytes/s) within the paced rate" % what, parse_rate(r[col]),
+                      0.6 * n, hi)
+        cgline = {x.split()[0]: x for x in cgs}
+        if A.rel in cgline:
+            rates = re.findall(r"([\d.]+ (?:B|KiB|MiB|GiB)/s)", cgline[A.rel])
+            h.between("header: cgroup A TX/s within the busy pace", parse_rate(rates[0]),
+                      0.6 * bn, 2 * (bn * (BUSY_CHUNK + 52) / BUSY_CHUNK + BUSY_CHUNK / INTERVAL))
+
+        # -- S: by TX totals ------------------------------------------------------
+        p.keys("S")
+        lines = p.wait("sort TX", lambda l: "sort TX," in l[0])
+        _, rows = table(lines)
+        h.eq("S: the busy client first (most bytes sent)", rows[0].get("LOCAL"), busy_client)
+        h.eq("S: its PID is the connect() caller", rows[0].get("PID"), str(busy.client.pid))
+        hdr_esc = next((x for x in p.capture(escapes=True).splitlines()
+                        if re.search(r"PID.*COMM", x)), "")
+        h.eq("S: the TX column header is the one in reverse video",
+             reverse_text(hdr_esc).split(), ["TX"])
+
+        # -- g: by process --------------------------------------------------------
+        p.keys("g")
+        lines = p.wait("by process", lambda l: "by process" in l[0])
+        header, rows = table(lines)
+        h.check("g: a CONNS column", "CONNS" in header.split(), header)
+        h.check("g: no LOCAL column", "LOCAL" not in header.split(), header)
+        h.eq("g: one row per worker process", sorted(int(r["PID"]) for r in rows),
+             sorted([busy.client.pid, busy.server.pid, slow.client.pid, slow.server.pid]))
+
+        # -- / filter ------------------------------------------------------------
+        p.keys("/")
+        p.wait("the filter prompt", lambda l: any(x.startswith("Filter:") for x in l))
+        p.literal(B.name)
+        p.keys("Enter")
+        lines = p.wait("the filter", lambda l: ('filter "%s"' % B.name) in l[0])
+        _, rows = table(lines)
+        h.check("filter: rows remain", len(rows) > 0, repr(lines))
+        h.eq("filter: only the slow cgroup's rows", sorted({r["CGROUP"] for r in rows}), [B.rel])
+        h.eq("filter: the slow flow's processes", sorted(int(r["PID"]) for r in rows),
+             sorted([slow.client.pid, slow.server.pid]))
+
+        # -- t, + -, h, space ---------------------------------------------------------
+        p.keys("t")
+        p.wait("t: totals", lambda l: l[0].endswith("sort TX, totals, filter \"%s\"" % B.name))
+        p.keys("t")
+        p.wait("t again: rates, sorted by TX/s", lambda l: "sort TX/s, rates" in l[0])
+        p.keys("+")
+        p.wait("+: interval 1 s", lambda l: "interval 1 s," in l[0])
+        p.keys("-")
+        p.wait("-: interval 0.5 s", lambda l: "interval 0.5 s," in l[0])
+        p.keys("h")
+        lines = p.wait("h: the help", lambda l: any("netacct top: keys" in x for x in l))
+        h.check("help lists the column letters (S TX)",
+                any(re.search(r"\bS TX\b", x) for x in lines), "\n".join(lines))
+        p.keys("x")
+        p.wait("any key closes the help", lambda l: not any("netacct top: keys" in x for x in l))
+        p.keys("Space")
+        before = p.wait("space: PAUSED", lambda l: l[0].startswith("PAUSED "))
+        time.sleep(4 * INTERVAL)
+        after = p.capture().splitlines()
+        h.check("paused: the same frame after 4 intervals", after == before,
+                "\n".join(after))
+        p.keys("Space")
+        moved = p.wait("space again: running", lambda l: not l[0].startswith("PAUSED") and
+                       table(l)[1] != table(before)[1])
+        h.check("space again: the frame moves on (the rows changed)",
+                table(moved)[1] != table(before)[1])
+
+        # -- q ---------------------------------------------------------------------
+        p.keys("q")
+        status = p.wait_exit()
+        h.eq("q: netacct exits with status 0", status, 0)
+        check_restored(h, p, "q")
+
+        # -- SIGTERM ---------------------------------------------------------------
+        p = Pane(h.tmux, tmpdir, top, 120, 30)
+        p.wait("the first frame", lambda l: screen_parts(l) is not None)
+        # KEY_RESIZE: 120 columns show up to TX/s, 80 only the first four.
+        h.eq("120 columns: up to TX/s", table(p.capture().splitlines())[0].split()[-1], "TX/s")
+        h.tmux.run("resize-window", "-t", p.name, "-x", "80", "-y", "24")
+        lines = p.wait("resized to 80 columns", lambda l: len(l) == 24 and table(l)[0] is not None
+                       and table(l)[0].split()[-1] == "PROTO")
+        h.check("resized: nothing longer than 80 columns",
+                all(len(x) <= 80 for x in p.capture(join=True).splitlines()))
+        pid = p.netacct_pid()
+        if h.check("SIGTERM: netacct's pid found", pid is not None):
+            os.kill(pid, signal.SIGTERM)
+            h.eq("SIGTERM: netacct exits with status 0", p.wait_exit(), 0)
+            check_restored(h, p, "SIGTERM")
+
+        # -- --iterations ends the interactive view too ----------------------------
+        t0 = time.monotonic()
+        p = Pane(h.tmux, tmpdir, top + " -n 2", 120, 30)
+        h.eq("-n 2: exits by itself with status 0", p.wait_exit(timeout=10), 0)
+        h.between("-n 2: after about two frames and the last one's interval (s)",
+                  time.monotonic() - t0, 2 * INTERVAL, 8)
+        check_restored(h, p, "-n 2")
+
+        # -- 80 columns: dropped from the right, never wrapped ---------------------
+        p = Pane(h.tmux, tmpdir, top, 80, 24)
+        lines = p.wait("the rows", lambda l: (table(l)[0] is not None and len(table(l)[1]) >= 6))
+        joined = p.capture(join=True).splitlines()
+        h.note("80 columns:\n" + "\n".join(x.rstrip() for x in lines if x.strip()))
+        h.check("80 columns: no wrapped line (capture -J: none longer than 80)",
+                all(len(x) <= 80 for x in joined), repr([x for x in joined if len(x) > 80]))
+        header, rows = table(lines)
+        h.eq("80 columns: the columns that fit, from the left", header.split(),
+             ["PID", "COMM", "CGROUP", "PROTO"])
+        h.check("80 columns: every row a whole row", all(
+            re.fullmatch(r"\d+", r["PID"]) and r["PROTO"] == "tcp" for r in rows), repr(rows))
+        h.check("80 columns: the last line says which columns show",
+                "columns 1-4 of 12" in lines[-1], lines[-1])
+        p.keys("Right", "Right", "Right", "Right")
+        lines = p.wait("scrolled columns", lambda l: "columns 5-" in l[-1])
+        header, rows = table(lines)
+        h.eq("80 columns, scrolled right 4: LOCAL first", header.split()[:2], ["LOCAL", "REMOTE"])
+        p.keys("q")
+        h.eq("80 columns: q exits 0", p.wait_exit(), 0)
+
+
+def reverse_text(esc_line):
+    """The characters of a capture-pane -e line drawn in reverse video."""
+    out, rev, i = [], False, 0
+    while i < len(esc_line):
+        m = re.match(r"\x1b\[([\d;]*)m", esc_line[i:])
+        if m:
+            codes = [int(c) if c else 0 for c in m.group(1).split(";")]
+            for c in codes:
+                if c == 7:
+                    rev = True
+                elif c in (0, 27):
+                    rev = False
+            i += m.end()
+            continue
+        m = re.match(r"\x1b[^a-zA-Z]*[a-zA-Z]", esc_line[i:])
+        if m:
+            i += m.end()
+            continue
+        if rev:
+            out.append(esc_line[i])
+        else:
+            out.append(" ")
+        i += 1
+    return "".join(out)
+
+
+def check_restored(h, p, how):
+    h.eq("%s: alternate screen off" % how, p.fmt("#{alternate_on}"), "0")
+    screen = p.capture()
+    h.check("%s: the TUI is gone from the pane" % how,
+            "netacct top - " not in screen and " h help " not in screen, screen)
+    try:
+        with open(p.stty_file) as f:
+            modes = f.read().split()
+    except OSError as e:
+        modes = ["(%s)" % e]
+    h.check("%s: tty back in cooked mode (icanon echo)" % how,
+            "icanon" in modes and "echo" in modes, " ".join(modes))
+
+
+if __name__ == "__main__":
+    main()
