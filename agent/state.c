@@ -428,8 +428,19 @@ static const char *cgroup_path(struct na_state *st, struct na_cgpaths *paths, ui
 	return na_cgpaths_put(paths, id, v.path) ? NULL : na_cgpaths_get(paths, id);
 }
 
+static const char *cgroup_path_once(struct na_state *st, struct na_cgpaths *paths, struct na_cgpaths *seen,
+				    uint64_t id)
+{
+	if (!na_cgpaths_get(seen, id)) {
+		na_cgpaths_put(seen, id, "");
+		return cgroup_path(st, paths, id);
+	}
+	return na_cgpaths_get(paths, id);
+}
+
 int na_state_read(struct na_state *st, struct na_snapshot *snap)
 {
+	struct na_cgpaths *seen = NULL;
 	__u32 zero = 0;
 	size_t i;
 	int err;
@@ -456,10 +467,16 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 	for (i = 0; i < snap->natt; i++)
 		if (snap->att[i].cgroup_exists)
 			na_cgpaths_add_tree(snap->paths, snap->att[i].a.path);
+	/* Once per distinct cgroup (map lookups are syscalls; rows are many, cgroups few). */
+	if (na_cgpaths_new(&seen)) {
+		na_snapshot_free(snap);
+		return -ENOMEM;
+	}
 	for (i = 0; i < snap->nrows; i++)
-		snap->rows[i].cgroup = cgroup_path(st, snap->paths, snap->rows[i].s.cgroup_id);
+		snap->rows[i].cgroup = cgroup_path_once(st, snap->paths, seen, snap->rows[i].s.cgroup_id);
 	for (i = 0; i < snap->nclosed; i++)
-		snap->closed[i].cgroup = cgroup_path(st, snap->paths, snap->closed[i].k.cgroup_id);
+		snap->closed[i].cgroup = cgroup_path_once(st, snap->paths, seen, snap->closed[i].k.cgroup_id);
+	na_cgpaths_free(seen);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  * closed during the interval moves from one to the other and still counts.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -260,44 +261,41 @@ static void reduce_identity(struct na_vrow *v, enum na_group g)
 	v->first_ns = 0;
 }
 
-/* Fold members sorted by key into groups, in place. Returns the group count. */
-static size_t merge(struct na_vrow *v, size_t n, enum na_group g)
+static int key_pcmp(const void *a, const void *b)
 {
-	size_t i, out = 0;
-	int d;
-
-	for (i = 0; i < n; i++) {
-		if (out && !key_cmp(&v[out - 1], &v[i], g)) {
-			struct na_vrow *m = &v[out - 1];
-
-			if (m->proto != v[i].proto)
-				m->proto = 0xff;
-			if (m->family != v[i].family && g != NA_G_PEER)
-				m->family = 0;
-			if (m->cgroup_id != v[i].cgroup_id) {
-				m->cgroup_id = 0;
-				m->cgroup = NULL;
-			}
-			m->conns += v[i].conns;
-			m->live += v[i].live;
-			for (d = 0; d < NA_NDIR; d++) {
-				counters_add(&m->tot[d], &v[i].tot[d]);
-				m->retrans[d] += v[i].retrans[d];
-			}
-			continue;
-		}
-		if (out != i)
-			v[out] = v[i];
-		out++;
-	}
-	return out;
+	return key_cmp(*(const struct na_vrow *const *)a, *(const struct na_vrow *const *)b, sort_group);
 }
 
-/* Members of a snapshot (live sockets, plus closed rows unless by socket), filtered. */
+/* Fold a member into its group (same key). */
+static void fold(struct na_vrow *m, const struct na_vrow *v, enum na_group g)
+{
+	int d;
+
+	if (m->proto != v->proto)
+		m->proto = 0xff;
+	if (m->family != v->family && g != NA_G_PEER)
+		m->family = 0;
+	if (m->cgroup_id != v->cgroup_id) {
+		m->cgroup_id = 0;
+		m->cgroup = NULL;
+	}
+	m->conns += v->conns;
+	m->live += v->live;
+	for (d = 0; d < NA_NDIR; d++) {
+		counters_add(&m->tot[d], &v->tot[d]);
+		m->retrans[d] += v->retrans[d];
+	}
+}
+
+/*
+ * Members of a snapshot (live sockets, plus closed rows unless by socket),
+ * filtered, in key order, folded into groups. Pointers are sorted rather
+ * than rows: top does this for 10 000 rows every frame.
+ */
 static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n)
 {
-	size_t i, k = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed);
-	struct na_vrow *v = calloc(cap ? cap : 1, sizeof(*v));
+	size_t i, k = 0, m = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed);
+	struct na_vrow *v = calloc(cap ? cap : 1, sizeof(*v)), *res = NULL, **ord = NULL;
 
 	if (!v)
 		return -ENOMEM;
@@ -309,13 +307,31 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 		from_closed(&v[k], &s->closed[i]);
 		k += keep(&v[k], o);
 	}
-	if (o->group != NA_G_SOCKET)
-		for (i = 0; i < k; i++)
+	ord = malloc((k ? k : 1) * sizeof(*ord));
+	res = malloc((k ? k : 1) * sizeof(*res));
+	if (!ord || !res) {
+		free(v);
+		free(ord);
+		free(res);
+		return -ENOMEM;
+	}
+	for (i = 0; i < k; i++) {
+		if (o->group != NA_G_SOCKET)
 			reduce_identity(&v[i], o->group);
+		ord[i] = &v[i];
+	}
 	sort_group = o->group;
-	qsort(v, k, sizeof(*v), key_qcmp);
-	*n = o->group == NA_G_SOCKET ? k : merge(v, k, o->group);
-	*out = v;
+	qsort(ord, k, sizeof(*ord), key_pcmp);
+	for (i = 0; i < k; i++) {
+		if (m && o->group != NA_G_SOCKET && !key_cmp(&res[m - 1], ord[i], o->group))
+			fold(&res[m - 1], ord[i], o->group);
+		else
+			res[m++] = *ord[i];
+	}
+	free(ord);
+	free(v);
+	*out = res;
+	*n = m;
 	return 0;
 }
 
@@ -429,9 +445,83 @@ static int col_cmp(const void *pa, const void *pb)
 	return c ? c : ident_cmp(a, b);
 }
 
+/* A figure to order by, biggest first; NAN for the name columns. */
+static double sort_value(const struct na_vrow *r, enum na_col col)
+{
+	switch (col) {
+	case NA_C_TX_RATE:
+		return na_vrow_rate(r, NA_TX);
+	case NA_C_RX_RATE:
+		return na_vrow_rate(r, NA_RX);
+	case NA_C_TX:
+		return (double)na_vrow_bytes(r, NA_TX);
+	case NA_C_RX:
+		return (double)na_vrow_bytes(r, NA_RX);
+	case NA_C_HDR:
+		return na_vrow_hdr_pct(r);
+	case NA_C_PKT_RATE:
+		return na_vrow_pkt_rate(r);
+	case NA_C_CONNS:
+		return (double)r->conns;
+	case NA_C_COUNT: /* busiest: rates, then totals far below any rate difference */
+		return na_vrow_rate(r, NA_TX) + na_vrow_rate(r, NA_RX);
+	default:
+		return NAN;
+	}
+}
+
+struct sort_key {
+	double v;
+	double v2; /* busiest: the totals, for rows of equal rate */
+	const struct na_vrow *r;
+};
+
+static int key_sort_cmp(const void *pa, const void *pb)
+{
+	const struct sort_key *a = pa, *b = pb;
+	int c = DESC(a->v, b->v);
+
+	if (!c)
+		c = DESC(a->v2, b->v2);
+	if (sort_reverse)
+		c = -c;
+	return c ? c : ident_cmp(a->r, b->r);
+}
+
+/*
+ * Figures are worked out once per row and the rows are ordered through small
+ * keys (top sorts every frame: 10 000 rows must stay cheap); name columns
+ * compare the rows themselves.
+ */
 void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse)
 {
+	struct sort_key *k;
+	struct na_vrow *out;
+	size_t i;
+
 	sort_col = col;
 	sort_reverse = reverse;
-	qsort(rows, n, sizeof(*rows), col_cmp);
+	if (n < 2)
+		return;
+	if (isnan(sort_value(&rows[0], col)) || !(k = malloc(n * sizeof(*k)))) {
+		qsort(rows, n, sizeof(*rows), col_cmp);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		k[i].v = sort_value(&rows[i], col);
+		k[i].v2 = col == NA_C_COUNT ? (double)(na_vrow_bytes(&rows[i], NA_TX) + na_vrow_bytes(&rows[i], NA_RX)) : 0;
+		k[i].r = &rows[i];
+	}
+	qsort(k, n, sizeof(*k), key_sort_cmp);
+	out = malloc(n * sizeof(*out));
+	if (!out) {
+		free(k);
+		qsort(rows, n, sizeof(*rows), col_cmp);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = *k[i].r;
+	memcpy(rows, out, n * sizeof(*out));
+	free(out);
+	free(k);
 }
