@@ -177,18 +177,19 @@ static void counters_delta(struct na_counters *d, const struct na_counters *now,
 
 static int text_match(const struct na_vrow *r, const char *text)
 {
-	char a[48];
+	char a[64];
 
 	if (!text || !*text)
 		return 1;
 	if (strstr(r->comm, text) || (r->cgroup && strstr(r->cgroup, text)) ||
 	    strstr(na_proto_name(r->proto), text))
 		return 1;
-	na_addr_str(r->family, r->laddr, a, sizeof(a));
-	if (a[0] && strstr(a, text))
+	/* Endpoints as shown ("127.0.0.1:8080"), so that a port matches too. */
+	na_vrow_endpoint(a, sizeof(a), r->family, r->laddr, r->lport);
+	if (strstr(a, text))
 		return 1;
-	na_addr_str(r->family, r->raddr, a, sizeof(a));
-	return a[0] && strstr(a, text);
+	na_vrow_endpoint(a, sizeof(a), r->family, r->raddr, r->rport);
+	return strstr(a, text) != NULL;
 }
 
 static int keep(const struct na_vrow *r, const struct na_view_opts *o)

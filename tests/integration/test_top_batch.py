@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""netacct top --batch, parsed, against the workload's own pace and owners.
+
+A paced TCP flow (client and server in one test cgroup) sends about
+1.25 MiB/s one way while a second flow stays idle. `top --batch` must show:
+  * by socket: the busy client's row first, with its pid, TX/s within the
+    pace (a rate computed over a wrong interval, or doubled, fails);
+  * by process: the client process's TX/s and the server process's RX/s
+    within the pace; a CONNS column;
+  * --pid keeps only that process's rows, --proto udp none of these TCP
+    rows, --limit 1 one row and a "(N more" line, --sort rx puts the
+    busy server first;
+  * the header line of the cgroup with its path and the live sockets.
+"""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import na_harness as na  # noqa: E402
+
+MiB = 1 << 20
+CHUNK = 65536
+PACE_US = 50000                        # one 64 KiB write every 50 ms
+RATE = CHUNK / (PACE_US / 1e6)         # 1.25 MiB/s of payload, headers on top
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def parse_rate(text):
+    m = re.fullmatch(r"([0-9.]+) (B|KiB|MiB|GiB|TiB)/s", text)
+    if not m:
+        raise na.HarnessError("not a rate: %r" % text)
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def frames(text):
+    """The tables of each frame: [{"header": [...], "rows": [[...]]}, ...]."""
+    out = []
+    for block in text.split("netacct top - ")[1:]:
+        lines = block.splitlines()
+        heads = [i for i, l in enumerate(lines) if l.split()[:1] in (["PID"], ["CGROUP"], ["PROTO"])]
+        table = heads[-1]                   # the last header is the table's
+        cols = re.split(r"\s{1,}", lines[table].strip())
+        rows = [l for l in lines[table + 1:] if l.strip() and not l.startswith("(")]
+        more = [l for l in lines[table + 1:] if l.startswith("(")]
+        out.append({"title": lines[0], "top": lines[1:table], "cols": cols, "rows": rows, "more": more})
+    return out
+
+
+def split_row(line, ncols):
+    """Cells of a row: rates and sizes carry a unit, so split on 2+ spaces or
+    single spaces between tokens that are not number+unit pairs."""
+    toks = line.split()
+    cells, i = [], 0
+    while i < len(toks):
+        if i + 1 < len(toks) and re.fullmatch(r"[0-9.]+", toks[i]) and \
+                re.fullmatch(r"(B|KiB|MiB|GiB|TiB)(/s)?", toks[i + 1]):
+            cells.append(toks[i] + " " + toks[i + 1])
+            i += 2
+        else:
+            cells.append(toks[i])
+            i += 1
+    if len(cells) != ncols:
+        raise na.HarnessError("row %r: %d cells for %d columns" % (line, len(cells), ncols))
+    return cells
+
+
+def table(frame):
+    return [dict(zip(frame["cols"], split_row(r, len(frame["cols"])))) for r in frame["rows"]]
+
+
+def main():
+    h = na.Harness("top_batch")
+    with h:
+        A = h.make_cgroup()
+        h.attach(A)
+        total = 24 * MiB                  # ~19 s at the pace: outlasts the six top runs (~13 s)
+        busy = na.TcpFlow(h, 4, "bulk", (total, CHUNK, 1, PACE_US), (1, 1, total), A, A, "busy")
+        idle = na.TcpFlow(h, 4, "rr", (10,), (10,), A, A, "idle")
+        idle.wait_done()
+        cpid, spid = busy.client.pid, busy.server.pid
+        lo, hi = 0.6 * RATE, 1.25 * RATE * 1.1   # pace jitter; headers add < 5 %
+
+        def top(*args):
+            p = h.netacct("top", "--batch", "-d", "1", "-n", "2", *args)
+            h.eq("top %s exits 0" % " ".join(args), p.returncode, 0)
+            f = frames(p.stdout)
+            h.eq("top %s: two frames" % " ".join(args), len(f), 2)
+            return f[-1]
+
+        f = top()
+        h.check("header lists the cgroup %s" % A.rel, any(A.rel in l for l in f["top"]), repr(f["top"]))
+        rows = table(f)
+        first = rows[0]
+        h.eq("by socket: the busy client's row is first (pid)", int(first["PID"]), cpid)
+        h.between("by socket: its TX/s within the pace", parse_rate(first["TX/s"]), lo, hi)
+        h.eq("by socket: six live sockets (2 clients, 2 accepted, 2 listeners)", len(rows), 6)
+
+        f = top("--group-by", "process")
+        h.check("by process: title says so", "by process" in f["title"], f["title"])
+        h.check("by process: a CONNS column", "CONNS" in f["cols"], repr(f["cols"]))
+        rows = {int(r["PID"]): r for r in table(f)}
+        h.between("by process: client TX/s within the pace", parse_rate(rows[cpid]["TX/s"]), lo, hi)
+        h.between("by process: server RX/s within the pace", parse_rate(rows[spid]["RX/s"]), lo, hi)
+
+        f = top("--pid", str(cpid))
+        pids = {int(r["PID"]) for r in table(f)}
+        h.eq("--pid keeps only that process", pids, {cpid})
+
+        f = top("--proto", "udp")
+        h.eq("--proto udp: no TCP rows", table(f), [])
+
+        f = top("--limit", "1")
+        h.eq("--limit 1: one row", len(f["rows"]), 1)
+        h.check("--limit 1: says how many more", f["more"] and "5 more" in f["more"][0], repr(f["more"]))
+
+        f = top("--sort", "rxrate")
+        h.eq("--sort rxrate: the busy server's row first", int(table(f)[0]["PID"]), spid)
+
+        busy.close()
+        idle.close()
+
+
+if __name__ == "__main__":
+    main()
