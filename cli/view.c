@@ -147,13 +147,6 @@ static int key_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_gro
 	return c;
 }
 
-static enum na_group sort_group; /* qsort has no user pointer */
-
-static int key_qcmp(const void *a, const void *b)
-{
-	return key_cmp(a, b, sort_group);
-}
-
 static void counters_add(struct na_counters *d, const struct na_counters *s)
 {
 	d->packets += s->packets;
@@ -262,9 +255,71 @@ static void reduce_identity(struct na_vrow *v, enum na_group g)
 	v->first_ns = 0;
 }
 
-static int key_pcmp(const void *a, const void *b)
+/*
+ * Groups are found through a hash of their key (open addressing over
+ * indices): a frame of top handles 100 000 rows twice, and sorting them by
+ * key each time cost more than everything else.
+ */
+struct vhash {
+	uint32_t *slot; /* index + 1, 0 = empty */
+	size_t mask;
+};
+
+static uint64_t mix(uint64_t x)
 {
-	return key_cmp(*(const struct na_vrow *const *)a, *(const struct na_vrow *const *)b, sort_group);
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static uint64_t key_hash(const struct na_vrow *v, enum na_group g)
+{
+	uint64_t h = 0, w[2];
+	size_t i;
+
+	switch (g) {
+	case NA_G_SOCKET:
+		return mix(v->cookie ^ mix(v->first_ns));
+	case NA_G_PROCESS:
+		h = v->pid;
+		for (i = 0; v->comm[i]; i++)
+			h = h * 131 + (unsigned char)v->comm[i];
+		return mix(h);
+	case NA_G_CGROUP:
+		return mix(v->cgroup_id);
+	case NA_G_PEER:
+		memcpy(w, v->raddr, 16);
+		return mix(w[0] ^ mix(w[1] ^ v->family));
+	default:
+		return 0;
+	}
+}
+
+static int vhash_init(struct vhash *t, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	t->slot = calloc(cap, sizeof(*t->slot));
+	t->mask = cap - 1;
+	return t->slot ? 0 : -ENOMEM;
+}
+
+/* The row of rows[] with v's key, or NULL; with add, v's slot is taken for index `add - 1`. */
+static struct na_vrow *vhash_find(struct vhash *t, struct na_vrow *rows, const struct na_vrow *v, enum na_group g,
+				  uint32_t add)
+{
+	size_t i = key_hash(v, g) & t->mask;
+
+	for (; t->slot[i]; i = (i + 1) & t->mask)
+		if (!key_cmp(&rows[t->slot[i] - 1], v, g))
+			return &rows[t->slot[i] - 1];
+	if (add)
+		t->slot[i] = add;
+	return NULL;
 }
 
 /* Fold a member into its group (same key). */
@@ -290,49 +345,43 @@ static void fold(struct na_vrow *m, const struct na_vrow *v, enum na_group g)
 
 /*
  * Members of a snapshot (live sockets, plus closed rows unless by socket),
- * filtered, in key order, folded into groups. Pointers are sorted rather
- * than rows: top does this for 10 000 rows every frame.
+ * filtered and folded into groups, in no particular order (callers sort).
+ * With idx, *idx is a hash of the result by group key.
  */
-static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n)
+static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n,
+		   struct vhash *idx)
 {
-	size_t i, k = 0, m = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed);
-	struct na_vrow *v = calloc(cap ? cap : 1, sizeof(*v)), *res = NULL, **ord = NULL;
+	size_t i, m = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed);
+	struct na_vrow *res = calloc(cap ? cap : 1, sizeof(*res)), *g;
+	struct vhash t = { 0 };
 
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < s->nrows; i++) {
-		from_sock(&v[k], &s->rows[i]);
-		k += keep(&v[k], o);
-	}
-	for (i = 0; o->group != NA_G_SOCKET && i < s->nclosed; i++) {
-		from_closed(&v[k], &s->closed[i]);
-		k += keep(&v[k], o);
-	}
-	ord = malloc((k ? k : 1) * sizeof(*ord));
-	res = malloc((k ? k : 1) * sizeof(*res));
-	if (!ord || !res) {
-		free(v);
-		free(ord);
+	if (!res || vhash_init(&t, cap)) {
 		free(res);
 		return -ENOMEM;
 	}
-	for (i = 0; i < k; i++) {
-		if (o->group != NA_G_SOCKET)
-			reduce_identity(&v[i], o->group);
-		ord[i] = &v[i];
-	}
-	sort_group = o->group;
-	qsort(ord, k, sizeof(*ord), key_pcmp);
-	for (i = 0; i < k; i++) {
-		if (m && o->group != NA_G_SOCKET && !key_cmp(&res[m - 1], ord[i], o->group))
-			fold(&res[m - 1], ord[i], o->group);
+	for (i = 0; i < cap; i++) {
+		struct na_vrow *v = &res[m];
+
+		if (i < s->nrows)
+			from_sock(v, &s->rows[i]);
 		else
-			res[m++] = *ord[i];
+			from_closed(v, &s->closed[i - s->nrows]);
+		if (!keep(v, o))
+			continue;
+		if (o->group != NA_G_SOCKET)
+			reduce_identity(v, o->group);
+		g = vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
+		if (g)
+			fold(g, v, o->group); /* v's place is reused by the next member */
+		else
+			m++;
 	}
-	free(ord);
-	free(v);
 	*out = res;
 	*n = m;
+	if (idx)
+		*idx = t;
+	else
+		free(t.slot);
 	return 0;
 }
 
@@ -340,20 +389,20 @@ int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev,
 		  const struct na_view_opts *o, struct na_vrow **out, size_t *n)
 {
 	struct na_vrow *now = NULL, *then = NULL, *p;
+	struct vhash idx = { 0 };
 	size_t nn = 0, nt = 0, i;
 	int err, d;
 
-	err = members(cur, o, &now, &nn);
+	err = members(cur, o, &now, &nn, NULL);
 	if (!err && prev)
-		err = members(prev, o, &then, &nt);
+		err = members(prev, o, &then, &nt, &idx);
 	if (err) {
 		free(now);
 		return err;
 	}
-	sort_group = o->group;
 	for (i = 0; prev && i < nn; i++) {
 		now[i].secs = secs;
-		p = bsearch(&now[i], then, nt, sizeof(*then), key_qcmp);
+		p = vhash_find(&idx, then, &now[i], o->group, 0);
 		/* A socket's row made anew (it connected again) starts from zero. */
 		for (d = 0; d < NA_NDIR; d++) {
 			if (p)
@@ -362,6 +411,7 @@ int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev,
 				now[i].delta[d] = now[i].tot[d];
 		}
 	}
+	free(idx.slot);
 	free(then);
 	*out = now;
 	*n = nn;
