@@ -353,8 +353,8 @@ static __always_inline void row_add(struct __sk_buff *skb, struct na_sock *s, in
 	struct bpf_tcp_sock *tp;
 	struct bpf_sock *sk;
 
+	/* No clock read here: it was a quarter of the per-packet cost (docs/performance.md). */
 	counters_add(&s->dir[dir], p);
-	s->last_ns = bpf_ktime_get_boot_ns();
 	if (p->proto != NA_P_TCP || !p->has_ports)
 		return;
 	track_seq(s, dir, p);

@@ -96,7 +96,7 @@ struct na_sock {
 	__u64 cgroup_id;  /* leaf cgroup of the socket */
 	__u64 acct_token; /* attachment whose copy of the programs counts this row */
 	__u64 first_ns;   /* bpf_ktime_get_boot_ns() at the first packet */
-	__u64 last_ns;    /* ... at the last packet */
+	__u64 last_ns;    /* = first_ns (not kept per packet: a clock read costs ~40 ns) */
 	__u32 pid;        /* owner tgid, 0 = unknown */
 	__u32 uid;        /* owner uid, (__u32)-1 = unknown */
 	char comm[NA_COMM_LEN];

@@ -128,7 +128,7 @@ static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na
 	if (r->s.srtt_us)
 		na_field_u64(&f[C_SRTT], r->s.srtt_us);
 	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->s.first_ns, snap->realtime_off);
-	na_field_time(&f[C_LAST], b->t2, sizeof(b->t2), r->s.last_ns, snap->realtime_off);
+	/* last_seen: closed rows only (a live row's last packet is not timed, see accounting.md) */
 }
 
 static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,
