@@ -21,28 +21,36 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 	return a >= b ? a - b : 0;
 }
 
+static uint64_t closed_conns_below(const struct na_snapshot *s, const char *path);
+
 int top_start(const struct na_global *g, struct top_state *ts)
 {
 	int rc;
 
+	size_t i;
+
 	memset(ts, 0, sizeof(*ts));
-	rc = na_open_snapshot(g, &ts->st, &ts->first);
+	rc = na_open_snapshot(g, &ts->st, &ts->prev);
 	if (rc)
 		return rc;
-	na_owners_resolve(g->pin_root, &ts->first, NULL);
-	rc = na_state_read(ts->st, &ts->prev);
-	if (rc) {
-		na_snapshot_free(&ts->first);
-		na_state_close(ts->st);
+	na_owners_resolve(g->pin_root, &ts->prev, NULL);
+	ts->base = calloc(ts->prev.natt ? ts->prev.natt : 1, sizeof(*ts->base));
+	if (!ts->base) {
+		top_stop(ts);
 		return NA_EXIT_FAIL;
 	}
+	for (i = 0; i < ts->prev.natt; i++) {
+		ts->base[i].token = ts->prev.att[i].a.token;
+		ts->base[i].closed = closed_conns_below(&ts->prev, ts->prev.att[i].a.path);
+	}
+	ts->nbase = ts->prev.natt;
 	ts->have_prev = 1;
 	return NA_EXIT_OK;
 }
 
 void top_stop(struct top_state *ts)
 {
-	na_snapshot_free(&ts->first);
+	free(ts->base);
 	na_snapshot_free(&ts->before);
 	na_snapshot_free(&ts->prev);
 	na_snapshot_free(&ts->cur);
@@ -79,7 +87,7 @@ static const struct na_att_state *find_att(const struct na_snapshot *s, uint64_t
 }
 
 static int build_header(const struct na_snapshot *cur, const struct na_snapshot *prev,
-			const struct na_snapshot *first, const struct top_opts *o, struct top_frame *f)
+			const struct top_state *ts, const struct top_opts *o, struct top_frame *f)
 {
 	size_t i, j;
 
@@ -87,9 +95,10 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 	if (!f->cg)
 		return -ENOMEM;
 	for (i = 0; i < cur->natt; i++) {
-		const struct na_att_state *a = &cur->att[i], *p, *s;
+		const struct na_att_state *a = &cur->att[i], *p;
 		struct top_cg *c = &f->cg[f->ncg];
 		struct na_vrow tmp = { 0 };
+		uint64_t since;
 
 		if (o->paths.n && !na_filter_match(&o->paths, a->a.path, a->a.cgroup_id))
 			continue;
@@ -106,8 +115,10 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 		c->hdr_pct = na_vrow_hdr_pct(&tmp);
 		for (j = 0; j < cur->nrows; j++)
 			c->live += na_path_below(cur->rows[j].cgroup, a->a.path);
-		s = find_att(first, a->a.token);
-		c->closed_since = sub0(closed_conns_below(cur, a->a.path), s ? closed_conns_below(first, a->a.path) : 0);
+		for (j = 0, since = 0; j < ts->nbase; j++)
+			if (ts->base[j].token == a->a.token)
+				since = ts->base[j].closed;
+		c->closed_since = sub0(closed_conns_below(cur, a->a.path), since);
 		f->ncg++;
 	}
 	return 0;
@@ -139,7 +150,7 @@ int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top
 		return -EAGAIN;
 	f->secs = (double)(ts->prev.boot_ns - ts->before.boot_ns) / 1e9;
 	f->live_sockets = ts->prev.nrows;
-	err = build_header(&ts->prev, &ts->before, &ts->first, o, f);
+	err = build_header(&ts->prev, &ts->before, ts, o, f);
 	if (!err)
 		err = na_view_build(&ts->prev, &ts->before, f->secs, &o->view, &f->rows, &f->nrows);
 	if (!err)

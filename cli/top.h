@@ -39,9 +39,17 @@ struct top_frame {
 	size_t nrows;
 };
 
+/* At start: connections closed so far at or below each attachment. */
+struct top_base {
+	uint64_t token;
+	uint64_t closed;
+};
+
 struct top_state {
 	struct na_state *st;
-	struct na_snapshot first, prev, cur;
+	struct top_base *base; /* not a whole snapshot: top keeps few rows in memory */
+	size_t nbase;
+	struct na_snapshot prev, cur;
 	struct na_snapshot before; /* the one before prev: the baseline of the last frame */
 	int have_prev;
 	int have_before;
