@@ -249,6 +249,24 @@ static int cmd_exec(int argc, char **argv)
 }
 
 /* ---- remove -------------------------------------------------------------- */
+/* The next child directory of d, or NULL (errno set on a read error, 0 at the end). */
+static struct dirent *next_subdir(DIR *d)
+{
+	struct dirent *de;
+	struct stat st;
+
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR)
+			return de;
+		if (de->d_type == DT_UNKNOWN && !fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISDIR(st.st_mode))
+			return de;
+	}
+	return NULL;
+}
+
 /*
  * Check the whole tree before removing anything: every child directory is a
  * netacct-* cgroup, and no process is left in any of them. Returns 0, or 1
@@ -289,17 +307,7 @@ static int check_tree(const char *path)
 	d = opendir(path);
 	if (!d)
 		return fail(-errno, "remove: open %s", path);
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (de->d_type != DT_DIR) {
-			if (de->d_type != DT_UNKNOWN)
-				continue;
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
-				continue;
-		}
+	while ((de = next_subdir(d))) {
 		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub)) {
 			fail(-ENAMETOOLONG, "remove %s/%s", path, de->d_name);
 			bad = 1;
@@ -345,17 +353,7 @@ static int remove_tree(const char *path)
 	d = opendir(path);
 	if (!d)
 		return fail(-errno, "remove: open %s", path);
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (de->d_type != DT_DIR) {
-			if (de->d_type != DT_UNKNOWN)
-				continue;
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
-				continue;
-		}
+	while ((de = next_subdir(d))) {
 		/* check_tree() vetted these names; re-check in case the tree changed since. */
 		if (!name_ok(de->d_name, strlen(de->d_name)) ||
 		    snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub)) {

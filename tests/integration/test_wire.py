@@ -73,44 +73,9 @@ FRAG_SIZE = 4000                    # > MTU: 3 fragments per datagram
 # speaking the harness's JSON-line protocol (hello/listening/ready/done/closed).
 # ==========================================================================
 
-def _emit(**kw):
-    sys.stdout.write(json.dumps(kw) + "\n")
-    sys.stdout.flush()
-
-
-def _fail(msg):
-    _emit(event="error", message=msg)
-    os._exit(1)
-
-
-def _fam(f):
-    return socket.AF_INET if int(f) == 4 else socket.AF_INET6
-
-
-def _tuple(s):
-    la, lp = s.getsockname()[:2]
-    try:
-        ra, rp = s.getpeername()[:2]
-    except OSError:
-        ra, rp = "", 0
-    return dict(laddr=la, lport=lp, raddr=ra, rport=rp)
-
-
-def _wait_line(word):
-    for line in sys.stdin:
-        if line.strip() == word:
-            return
-    _fail("stdin closed before %r" % word)
-
-
-def _recv_exact(s, n):
-    got, view = 0, memoryview(bytearray(1 << 20))
-    while got < n:
-        k = s.recv_into(view, min(len(view), n - got))
-        if k == 0:
-            _fail("peer closed after %d of %d bytes" % (got, n))
-        got += k
-    return got
+# The endpoint helpers of the loopback workers, shared.
+from na_workload import emit as _emit, fail as _fail, fam as _fam  # noqa: E402
+from na_workload import recv_exact as _recv_exact, tuple_of as _tuple, wait_line as _wait_line  # noqa: E402
 
 
 def rr_sizes(i):

@@ -8,6 +8,7 @@
 #define NETACCT_TESTS_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int passed, failed;
@@ -44,6 +45,24 @@ static int passed, failed;
 		CHECK(!memcmp((actual), (expected), (n)), "%s: actual \"%.*s\", expected \"%.*s\"", \
 		      (what), (int)(n), (const char *)(actual), (int)(n), (const char *)(expected)); \
 	} while (0)
+
+/* What fn(stream, in) prints equals expected (formatters of text fields). */
+static inline void check_printed(void (*fn)(FILE *, const char *), const char *in, const char *expected,
+				 const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		CHECK(0, "%s: open_memstream failed", what);
+		return;
+	}
+	fn(f, in);
+	fclose(f);
+	ASSERT_STREQ(buf, expected, what);
+	free(buf);
+}
 
 static inline int check_summary(void)
 {

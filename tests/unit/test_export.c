@@ -40,18 +40,7 @@
 
 static void label_case(const char *in, const char *expected, const char *what)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f) {
-		CHECK(0, "open_memstream: %s", strerror(errno));
-		return;
-	}
-	na_prom_label_value(f, in);
-	fclose(f);
-	ASSERT_STREQ(buf, expected, what);
-	free(buf);
+	check_printed(na_prom_label_value, in, expected, what);
 }
 
 static void test_label(void)
