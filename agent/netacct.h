@@ -81,6 +81,38 @@ struct na_att_state {
 	int cgroup_exists;
 };
 
+/*
+ * A live row as user space sees it: struct na_row (bpf/netacct_abi.h) without
+ * its cache-line padding, plus what readers derive.
+ */
+struct na_sock {
+	uint64_t cookie;
+	uint64_t cgroup_id;
+	uint64_t acct_token;
+	uint64_t first_ns;
+	uint32_t pid;
+	uint32_t uid;
+	char comm[NA_COMM_LEN];
+	uint8_t laddr[16];
+	uint8_t raddr[16];
+	uint16_t lport;
+	uint16_t rport;
+	uint8_t family;
+	uint8_t proto;
+	uint8_t state;
+	uint8_t owner_src;
+	uint32_t srtt_us;
+	uint32_t flags;
+	uint32_t hi_seq[NA_NDIR];
+	struct na_counters dir[NA_NDIR];
+	uint64_t seq_adv[NA_NDIR];
+	/* Payload seen again: payload_bytes - seq_adv (0 while a reordering hole is open). */
+	uint64_t retrans_bytes[NA_NDIR];
+};
+
+/* The user-space view of a kernel row. */
+void na_sock_from_row(struct na_sock *s, const struct na_row *r);
+
 struct na_sock_row {
 	uint64_t cookie;
 	struct na_sock s;

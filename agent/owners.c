@@ -441,7 +441,7 @@ static int set_owners(const char *root, struct na_snapshot *snap, struct resolve
 	}
 	for (i = 0; i < n; i++) {
 		struct na_sock_row *row = &snap->rows[which[i]->row];
-		struct na_sock s;
+		struct na_row s;
 
 		if (a[i].result)
 			continue; /* the row ended meanwhile */

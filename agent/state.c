@@ -108,7 +108,8 @@ static int obj_get(const char *root, const char *name)
 	char p[PATH_MAX];
 	int fd;
 
-	snprintf(p, sizeof(p), "%s/%s", root, name);
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", root, name) >= sizeof(p))
+		return na_err(-ENAMETOOLONG, "open %s/%s", root, name);
 	fd = bpf_obj_get(p);
 	if (fd < 0)
 		return na_err(-errno, "open %s%s", p, errno == EACCES || errno == EPERM ? " (run as root)" : "");
@@ -322,9 +323,42 @@ static int batch_read(int fd, size_t ksz, size_t vsz, void **keys, void **vals, 
 	}
 }
 
+void na_sock_from_row(struct na_sock *s, const struct na_row *r)
+{
+	int d;
+
+	s->cookie = r->cookie;
+	s->cgroup_id = r->cgroup_id;
+	s->acct_token = r->acct_token;
+	s->first_ns = r->first_ns;
+	s->pid = r->pid;
+	s->uid = r->uid;
+	memcpy(s->comm, r->comm, NA_COMM_LEN);
+	memcpy(s->laddr, r->laddr, 16);
+	memcpy(s->raddr, r->raddr, 16);
+	s->lport = r->lport;
+	s->rport = r->rport;
+	s->family = r->family;
+	s->proto = r->proto;
+	s->state = r->state;
+	s->owner_src = r->owner_src;
+	s->srtt_us = r->rx.srtt_us;
+	s->flags = r->flags;
+	for (d = 0; d < NA_NDIR; d++) {
+		const struct na_row_dir *rd = NA_ROW_DIR(r, d);
+
+		s->hi_seq[d] = rd->hi_seq;
+		s->dir[d] = rd->c;
+		s->seq_adv[d] = rd->seq_adv;
+		/* Payload seen again: what did not move the stream forward. */
+		s->retrans_bytes[d] = r->proto == NA_P_TCP && rd->c.payload_bytes > rd->seq_adv
+					      ? rd->c.payload_bytes - rd->seq_adv : 0;
+	}
+}
+
 static int read_socks(struct na_state *st, struct na_snapshot *snap)
 {
-	struct na_sock *vals = NULL;
+	struct na_row *vals = NULL;
 	__u64 *keys = NULL;
 	size_t n = 0, i;
 	int err;
@@ -335,15 +369,8 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 		err = snap->rows ? 0 : -ENOMEM;
 	}
 	for (i = 0; !err && i < n; i++) {
-		struct na_sock *r = &snap->rows[i].s;
-		int d;
-
 		snap->rows[i].cookie = keys[i];
-		*r = vals[i];
-		/* Payload seen again: what did not move the stream forward (bpf/netacct_abi.h). */
-		for (d = 0; d < NA_NDIR; d++)
-			r->retrans_bytes[d] = r->proto == NA_P_TCP && r->dir[d].payload_bytes > r->seq_adv[d]
-						      ? r->dir[d].payload_bytes - r->seq_adv[d] : 0;
+		na_sock_from_row(&snap->rows[i].s, &vals[i]);
 	}
 	if (!err)
 		snap->nrows = n;

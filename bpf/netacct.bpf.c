@@ -41,7 +41,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, NA_DEFAULT_MAX_SOCKETS);
 	__type(key, __u64); /* socket cookie */
-	__type(value, struct na_sock);
+	__type(value, struct na_row);
 } na_socks SEC(".maps");
 
 struct {
@@ -135,7 +135,7 @@ static __always_inline void counters_add(struct na_counters *c, const struct na_
 	__sync_fetch_and_add(&c->payload_bytes, p->payload_bytes);
 }
 
-static __always_inline void copy_owner(struct na_sock *s, const struct na_owner *o, __u8 src)
+static __always_inline void copy_owner(struct na_row *s, const struct na_owner *o, __u8 src)
 {
 	s->pid = o->pid;
 	s->uid = o->uid;
@@ -150,13 +150,18 @@ enum row_create {
 	ROW_FULL,     /* na_socks is full */
 };
 
-/* A new row for a socket seen for the first time. */
-static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __u64 cookie, int dir,
+/*
+ * A new row for a socket seen for the first time. Not inlined, like every
+ * path that runs once per socket: the per-packet path stays a short run of
+ * code, which matters because each packet mostly finds it out of the CPU's
+ * caches (docs/performance.md).
+ */
+static __noinline enum row_create sock_row_create(struct __sk_buff *skb, __u64 cookie, int dir,
 						       const struct na_pkt *p, const union na_iphdr *ih)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct na_owner *o = NULL;
-	struct na_sock s = {};
+	struct na_row s = {};
 	int err;
 
 	if (!sk)
@@ -185,7 +190,6 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.acct_token = self_token;
 	s.first_ns = bpf_ktime_get_boot_ns();
-	s.last_ns = s.first_ns;
 	s.uid = (__u32)-1;
 	if (o && o->cookie && o->cookie != cookie) {
 		s.flags |= NA_ROW_ACCEPTED;
@@ -193,7 +197,7 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 			copy_owner(&s, o, NA_OWN_LISTENER);
 		} else {
 			/* A listener from before attach: user space may have found its owner (na_set_owner). */
-			struct na_sock *l = bpf_map_lookup_elem(&na_socks, &o->cookie);
+			struct na_row *l = bpf_map_lookup_elem(&na_socks, &o->cookie);
 
 			if (l && l->owner_src == NA_OWN_PROC) {
 				s.pid = l->pid;
@@ -210,13 +214,13 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	if (sk->protocol == IPPROTO_TCP)
 		s.state = sk->state;
 	na_pkt_endpoints(skb, p, ih, dir, sk->dst_port != 0, &s);
-	s.dir[dir].packets = p->segs;
-	s.dir[dir].ip_hdr_bytes = p->ip_hdr_bytes;
-	s.dir[dir].l4_hdr_bytes = p->l4_hdr_bytes;
-	s.dir[dir].payload_bytes = p->payload_bytes;
+	NA_ROW_DIR(&s, dir)->c.packets = p->segs;
+	NA_ROW_DIR(&s, dir)->c.ip_hdr_bytes = p->ip_hdr_bytes;
+	NA_ROW_DIR(&s, dir)->c.l4_hdr_bytes = p->l4_hdr_bytes;
+	NA_ROW_DIR(&s, dir)->c.payload_bytes = p->payload_bytes;
 	if (p->proto == NA_P_TCP && p->has_ports) {
-		s.hi_seq[dir] = p->seq + p->syn + (__u32)p->payload_bytes;
-		s.seq_adv[dir] = p->payload_bytes;
+		NA_ROW_DIR(&s, dir)->hi_seq = p->seq + p->syn + (__u32)p->payload_bytes;
+		NA_ROW_DIR(&s, dir)->seq_adv = p->payload_bytes;
 		s.flags |= dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
 	}
 
@@ -232,7 +236,7 @@ static __always_inline enum row_create sock_row_create(struct __sk_buff *skb, __
 	 */
 	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, 0);
 	if (o && (__sync_fetch_and_or(&o->flags, 0) & (NA_OWNER_RELEASED | NA_OWNER_ENDED))) {
-		struct na_sock *mine = bpf_map_lookup_elem(&na_socks, &cookie);
+		struct na_row *mine = bpf_map_lookup_elem(&na_socks, &cookie);
 
 		if (mine && mine->cookie == cookie &&
 		    !(__sync_fetch_and_or(&mine->flags, NA_ROW_ENDED) & NA_ROW_ENDED)) {
@@ -252,7 +256,7 @@ static __always_inline int token_alive(__u64 token)
 }
 
 /* Will a live attachment above ours run after us for this packet? */
-static __always_inline int live_ancestor(struct __sk_buff *skb)
+static __noinline int live_ancestor(struct __sk_buff *skb)
 {
 	__u32 level = NA_TOKEN_LEVEL(self_token);
 	struct na_attach *a;
@@ -279,7 +283,7 @@ static __always_inline int live_ancestor(struct __sk_buff *skb)
  *    us already ran (and counted, or handed over): we leave its row alone.
  * Inactive copies never take rows, so no packet is counted twice.
  */
-static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_sock *s, int live)
+static __noinline int row_take(struct __sk_buff *skb, struct na_row *s, int live)
 {
 	__u64 owner = s->acct_token, prev;
 	int i;
@@ -306,6 +310,11 @@ static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_sock *s,
 	return 0;
 }
 
+static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_row *s, int live)
+{
+	return (live && s->acct_token == self_token) || row_take(skb, s, live);
+}
+
 /*
  * How far this direction's byte stream moved: payload above the highest
  * sequence end seen before advances it; payload below it was seen before (a
@@ -315,58 +324,82 @@ static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_sock *s,
  * segments of one direction do pass the hook out of order, on two CPUs).
  * Serial numbers wrap: compare signed differences.
  */
-static __always_inline void track_seq(struct na_sock *s, int dir, const struct na_pkt *p)
+static __noinline void track_seq_start(struct na_row_dir *rd, __u32 bit, __u32 *flags,
+				      const struct na_pkt *p)
 {
-	__u32 bit = dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
+	rd->hi_seq = p->seq + p->syn + (__u32)p->payload_bytes;
+	__sync_fetch_and_add(&rd->seq_adv, p->payload_bytes);
+	__sync_fetch_and_or(flags, bit);
+}
+
+static __always_inline void track_seq(struct na_row_dir *rd, __u32 bit, __u32 *flags,
+				      const struct na_pkt *p)
+{
 	__u32 end = p->seq + p->syn + (__u32)p->payload_bytes, hi, prev;
 	__s32 ahead;
 	int i;
 
-	if (!(s->flags & bit)) {
-		s->hi_seq[dir] = end;
-		__sync_fetch_and_add(&s->seq_adv[dir], p->payload_bytes);
-		__sync_fetch_and_or(&s->flags, bit);
+	if (!(*flags & bit)) {
+		track_seq_start(rd, bit, flags, p);
 		return;
 	}
-	hi = s->hi_seq[dir];
+	hi = rd->hi_seq;
 	for (i = 0; i < 4; i++) {
 		ahead = (__s32)(end - hi);
 		if (ahead <= 0)
 			return;
-		prev = __sync_val_compare_and_swap(&s->hi_seq[dir], hi, end);
+		prev = __sync_val_compare_and_swap(&rd->hi_seq, hi, end);
 		if (prev == hi) {
 			/*
 			 * All of it, a hole included: the segments of the hole
 			 * (sent on another CPU, still on their way) come later
 			 * and then move nothing. A SYN's sequence number is no byte.
 			 */
-			__sync_fetch_and_add(&s->seq_adv[dir], (__u64)ahead - p->syn);
+			__sync_fetch_and_add(&rd->seq_adv, (__u64)ahead - p->syn);
 			return;
 		}
 		hi = prev;
 	}
 }
 
-static __always_inline void row_add(struct __sk_buff *skb, struct na_sock *s, int dir,
-				    const struct na_pkt *p)
+/* The socket's smoothed RTT, from an ingress packet (the ACKs come in). */
+static __noinline void sample_srtt(struct __sk_buff *skb, struct na_row_dir *rx)
 {
 	struct bpf_tcp_sock *tp;
 	struct bpf_sock *sk;
 
+	if ((sk = skb->sk) && (sk = bpf_sk_fullsock(sk)) && (tp = bpf_tcp_sock(sk)))
+		rx->srtt_us = tp->srtt_us >> 3;
+}
+
+static __always_inline void row_add(struct __sk_buff *skb, struct na_row *s, int dir,
+				    const struct na_pkt *p)
+{
+	struct na_row_dir *rd = NA_ROW_DIR(s, dir);
+	__u64 before;
+
 	/* No clock read here: it was a quarter of the per-packet cost (docs/performance.md). */
-	counters_add(&s->dir[dir], p);
+	before = __sync_fetch_and_add(&rd->c.packets, p->segs);
+	__sync_fetch_and_add(&rd->c.ip_hdr_bytes, p->ip_hdr_bytes);
+	__sync_fetch_and_add(&rd->c.l4_hdr_bytes, p->l4_hdr_bytes);
+	__sync_fetch_and_add(&rd->c.payload_bytes, p->payload_bytes);
 	if (p->proto != NA_P_TCP || !p->has_ports)
 		return;
-	track_seq(s, dir, p);
-	/* RTT samples are taken on the ACKs that come in. */
-	if (dir == NA_RX && (sk = skb->sk) && (sk = bpf_sk_fullsock(sk)) && (tp = bpf_tcp_sock(sk)))
-		s->srtt_us = tp->srtt_us >> 3;
+	track_seq(rd, dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ, &s->flags, p);
+	/*
+	 * The RTT is sampled on the first ingress packets of a row and on every
+	 * 64th after: reading it costs two helper calls and the socket's cache
+	 * lines, and it moves slowly.
+	 */
+	if (dir == NA_RX && (before < 8 || !(before & 63)))
+		sample_srtt(skb, rd);
 }
 
 /* Payload seen again (retransmitted, duplicated); see track_seq(). */
-static __always_inline __u64 retrans_of(const struct na_sock *s, int dir)
+static __always_inline __u64 retrans_of(const struct na_row *s, int dir)
 {
-	__u64 pay = s->dir[dir].payload_bytes, adv = s->seq_adv[dir];
+	const struct na_row_dir *rd = NA_ROW_DIR(s, dir);
+	__u64 pay = rd->c.payload_bytes, adv = rd->seq_adv;
 
 	return s->proto == NA_P_TCP && pay > adv ? pay - adv : 0;
 }
@@ -377,7 +410,7 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 	union na_iphdr ih;
 	struct na_pkt p;
 	struct na_totals *t;
-	struct na_sock *s;
+	struct na_row *s;
 	__u32 zero = 0;
 	__u64 cookie;
 
@@ -450,7 +483,7 @@ int na_ingress(struct __sk_buff *skb)
 static __always_inline void record_owner(struct bpf_sock *sk, __u64 cookie, __u8 src)
 {
 	struct na_owner *o;
-	struct na_sock *s;
+	struct na_row *s;
 
 	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o)
@@ -522,16 +555,18 @@ static __always_inline void stat_add(__u32 field, __u64 v)
 		__sync_fetch_and_add(&st->log_written, v);
 }
 
-static __always_inline void closed_add(struct na_closed *c, const struct na_sock *s, __u64 now)
+static __always_inline void closed_add(struct na_closed *c, const struct na_row *s, __u64 now)
 {
 	int d;
 
 	__sync_fetch_and_add(&c->conns, 1);
 	for (d = 0; d < NA_NDIR; d++) {
-		__sync_fetch_and_add(&c->dir[d].packets, s->dir[d].packets);
-		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, s->dir[d].ip_hdr_bytes);
-		__sync_fetch_and_add(&c->dir[d].l4_hdr_bytes, s->dir[d].l4_hdr_bytes);
-		__sync_fetch_and_add(&c->dir[d].payload_bytes, s->dir[d].payload_bytes);
+		const struct na_counters *sc = &NA_ROW_DIR(s, d)->c;
+
+		__sync_fetch_and_add(&c->dir[d].packets, sc->packets);
+		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, sc->ip_hdr_bytes);
+		__sync_fetch_and_add(&c->dir[d].l4_hdr_bytes, sc->l4_hdr_bytes);
+		__sync_fetch_and_add(&c->dir[d].payload_bytes, sc->payload_bytes);
 		__sync_fetch_and_add(&c->retrans_bytes[d], retrans_of(s, d));
 	}
 	/* Times only order the rows; a lost race between two closes moves them by nanoseconds. */
@@ -541,7 +576,7 @@ static __always_inline void closed_add(struct na_closed *c, const struct na_sock
 		c->last_ns = now;
 }
 
-static __always_inline void closed_fold(const struct na_sock *s, __u64 now)
+static __always_inline void closed_fold(const struct na_row *s, __u64 now)
 {
 	struct na_closed_key k = {};
 	struct na_closed *c, init = {};
@@ -578,7 +613,7 @@ static __always_inline void closed_fold(const struct na_sock *s, __u64 now)
 	closed_add(c, s, now);
 }
 
-static __always_inline void log_conn(__u64 cookie, const struct na_sock *s, __u64 now)
+static __always_inline void log_conn(__u64 cookie, const struct na_row *s, __u64 now)
 {
 	struct na_conn *r = bpf_ringbuf_reserve(&na_log, sizeof(*r), 0);
 
@@ -601,7 +636,8 @@ static __always_inline void log_conn(__u64 cookie, const struct na_sock *s, __u6
 	r->proto = s->proto;
 	r->owner_src = s->owner_src;
 	r->flags = s->flags & NA_ROW_ACCEPTED;
-	__builtin_memcpy(r->dir, s->dir, sizeof(r->dir));
+	r->dir[NA_TX] = s->tx.c;
+	r->dir[NA_RX] = s->rx.c;
 	r->retrans_bytes[0] = retrans_of(s, 0);
 	r->retrans_bytes[1] = retrans_of(s, 1);
 	bpf_ringbuf_submit(r, 0);
@@ -616,7 +652,7 @@ static __always_inline void log_conn(__u64 cookie, const struct na_sock *s, __u6
  */
 static __always_inline void row_end(__u64 cookie)
 {
-	struct na_sock *s = bpf_map_lookup_elem(&na_socks, &cookie);
+	struct na_row *s = bpf_map_lookup_elem(&na_socks, &cookie);
 	__u64 now;
 
 	if (!s || (__sync_fetch_and_or(&s->flags, NA_ROW_ENDED) & NA_ROW_ENDED))
@@ -659,7 +695,7 @@ int na_tcp_state(__u64 *ctx)
 	void *sk = (void *)ctx[0];
 	int newstate = (int)ctx[2];
 	struct na_owner *o;
-	struct na_sock *s;
+	struct na_row *s;
 	__u64 cookie;
 
 	cookie = bpf_get_socket_cookie(sk);
@@ -682,7 +718,7 @@ SEC("syscall")
 int na_set_owner(struct na_set_owner_args *args)
 {
 	__u64 cookie = args->cookie;
-	struct na_sock *s = bpf_map_lookup_elem(&na_socks, &cookie);
+	struct na_row *s = bpf_map_lookup_elem(&na_socks, &cookie);
 
 	if (!s) {
 		args->result = -2; /* -ENOENT */
@@ -700,7 +736,7 @@ int na_set_owner(struct na_set_owner_args *args)
 
 static long sweep_one(void *map, const void *key, void *value, void *ctx)
 {
-	struct na_sock *s = value;
+	struct na_row *s = value;
 	struct na_sweep_args *a = ctx;
 
 	(void)map;

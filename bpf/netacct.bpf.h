@@ -39,6 +39,10 @@ struct na_pkt {
 union na_iphdr {
 	struct iphdr v4;
 	struct ipv6hdr v6;
+	struct {
+		struct iphdr ip;
+		__u8 tcp[14]; /* ports, seq, ack_seq, data offset, flags */
+	} v4tcp;      /* one load for the common case: IPv4 without options, then TCP */
 };
 
 static __always_inline int na_load(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
@@ -72,23 +76,29 @@ static __always_inline __u8 na_proto_class(__u8 ipproto, __u8 family)
  * Length of the TCP/UDP/ICMP header at off (p->proto set), 0 for other
  * protocols, -1 when the header is missing or lies about its length.
  */
+/* TCP header length from bytes 4..13 of a TCP header at off (seq, ack_seq, data offset, flags). */
+static __always_inline int na_tcp_len(const __u8 *h, __u32 off, __u32 len, struct na_pkt *p)
+{
+	__u32 doff = (h[8] >> 4) * 4;
+
+	if (doff < 20 || off + doff > len)
+		return -1;
+	p->seq = (__u32)h[0] << 24 | (__u32)h[1] << 16 | (__u32)h[2] << 8 | h[3];
+	p->syn = !!(h[9] & 0x02);
+	p->has_ports = 1;
+	return doff;
+}
+
 static __always_inline int na_l4_len(struct __sk_buff *skb, __u32 off, __u32 len,
 				     struct na_pkt *p)
 {
-	__u8 h[10]; /* seq, ack_seq, data offset, flags */
-	__u32 doff;
+	__u8 h[10];
 
 	switch (p->proto) {
 	case NA_P_TCP:
 		if (na_load(skb, off + 4, h, sizeof(h)))
 			return -1;
-		doff = (h[8] >> 4) * 4;
-		if (doff < 20 || off + doff > len)
-			return -1;
-		p->seq = (__u32)h[0] << 24 | (__u32)h[1] << 16 | (__u32)h[2] << 8 | h[3];
-		p->syn = !!(h[9] & 0x02);
-		p->has_ports = 1;
-		return doff;
+		return na_tcp_len(h, off, len, p);
 	case NA_P_UDP:
 		p->has_ports = 1;
 		return off + 8 > len ? -1 : 8;
@@ -144,7 +154,7 @@ static __always_inline void na_pkt_parse(struct __sk_buff *skb, struct na_pkt *p
 					 union na_iphdr *ih)
 {
 	__u32 len = skb->len, segs = skb->gso_segs, ip = 0, jumbo = 0;
-	int l4 = 0, off, nonfirst = 0;
+	int l4 = 0, off, nonfirst = 0, whole = 0;
 	__u8 nh;
 
 	__builtin_memset(p, 0, sizeof(*p));
@@ -152,9 +162,14 @@ static __always_inline void na_pkt_parse(struct __sk_buff *skb, struct na_pkt *p
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		p->family = NA_F_IPV4;
-		if (na_load(skb, 0, &ih->v4, sizeof(ih->v4)) || ih->v4.version != 4 ||
-		    ih->v4.ihl < 5)
+		/* One helper call reads both headers when they can be there. */
+		whole = len >= sizeof(ih->v4tcp);
+		if (whole ? na_load(skb, 0, &ih->v4tcp, sizeof(ih->v4tcp))
+			  : na_load(skb, 0, &ih->v4, sizeof(ih->v4)))
 			goto bad;
+		if (ih->v4.version != 4 || ih->v4.ihl < 5)
+			goto bad;
+		whole = whole && ih->v4.ihl == 5;
 		ip = ih->v4.ihl * 4;
 		if (ip > len)
 			goto bad;
@@ -175,7 +190,10 @@ static __always_inline void na_pkt_parse(struct __sk_buff *skb, struct na_pkt *p
 	p->proto = na_proto_class(nh, p->family);
 	/* A later fragment has no L4 header; its protocol is still known. */
 	if (!nonfirst) {
-		l4 = na_l4_len(skb, ip, len, p);
+		if (whole && p->proto == NA_P_TCP)
+			l4 = na_tcp_len(&ih->v4tcp.tcp[4], ip, len, p);
+		else
+			l4 = na_l4_len(skb, ip, len, p);
 		if (l4 < 0)
 			goto bad;
 		p->l4_off = ip;
@@ -197,11 +215,11 @@ bad:
 /* Local/remote address and port of a new row, from this packet's headers. */
 static __always_inline void na_pkt_endpoints(struct __sk_buff *skb, const struct na_pkt *p,
 					     const union na_iphdr *ih, int dir, int connected,
-					     struct na_sock *s)
+					     struct na_row *s)
 {
 	__u16 ports[2] = {};
 	__u8 src[16] = {}, dst[16] = {};
-	int l = dir == NA_TX ? 0 : 1;
+	__u16 sport, dport;
 
 	if (p->bad)
 		return;
@@ -214,12 +232,23 @@ static __always_inline void na_pkt_endpoints(struct __sk_buff *skb, const struct
 	}
 	if (p->has_ports && na_load(skb, p->l4_off, ports, sizeof(ports)))
 		ports[0] = ports[1] = 0;
+	sport = bpf_ntohs(ports[0]);
+	dport = bpf_ntohs(ports[1]);
 	/* egress: we are the source; ingress: we are the destination */
-	__builtin_memcpy(s->laddr, l ? dst : src, 16);
-	s->lport = bpf_ntohs(ports[l]);
-	if (connected) {
-		__builtin_memcpy(s->raddr, l ? src : dst, 16);
-		s->rport = bpf_ntohs(ports[!l]);
+	if (dir == NA_TX) {
+		__builtin_memcpy(s->laddr, src, 16);
+		s->lport = sport;
+		if (connected) {
+			__builtin_memcpy(s->raddr, dst, 16);
+			s->rport = dport;
+		}
+	} else {
+		__builtin_memcpy(s->laddr, dst, 16);
+		s->lport = dport;
+		if (connected) {
+			__builtin_memcpy(s->raddr, src, 16);
+			s->rport = sport;
+		}
 	}
 }
 

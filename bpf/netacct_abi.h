@@ -10,7 +10,7 @@
 
 #include <linux/types.h>
 
-#define NA_ABI_VERSION 2
+#define NA_ABI_VERSION 3
 
 #define NA_COMM_LEN 16
 #define NA_DEFAULT_MAX_SOCKETS 65536
@@ -90,13 +90,36 @@ enum na_tcp_state {
 #define NA_ROW_ACCEPTED (1U << 2) /* server side of a connection (accepted from a listener) */
 #define NA_ROW_ENDED    (1U << 3) /* being folded into na_closed: ends once */
 
-/* na_socks value: one live socket, keyed by socket cookie (__u64). */
-struct na_sock {
+/* One direction of a live row: everything a packet of that direction writes. */
+struct na_row_dir {
+	struct na_counters c;
+	__u64 seq_adv;   /* TCP: payload bytes that moved hi_seq forward (new stream bytes) */
+	__u32 hi_seq;    /* TCP: end of the highest sequence seen (valid with NA_ROW_*_SEQ) */
+	__u32 srtt_us;   /* rx: TCP smoothed RTT (bpf_tcp_sock), 0 = no sample; tx: 0 */
+};
+
+/*
+ * na_socks value: one live socket, keyed by socket cookie (__u64).
+ *
+ * Laid out for the CPUs that share it: the two directions of a socket are
+ * often handled on two CPUs (on loopback a packet's ingress runs on its
+ * sender's CPU). The first 24 bytes are read on every packet and written
+ * rarely; tx and rx are written on every packet of their direction. 64 bytes
+ * or more lie between any two of the three, so whatever the row's alignment
+ * in memory no cache line holds two of them (docs/performance.md).
+ */
+struct na_row {
+	/* hot, read-mostly */
 	__u64 cookie;     /* the key again: a row is checked before it is added to */
-	__u64 cgroup_id;  /* leaf cgroup of the socket */
 	__u64 acct_token; /* attachment whose copy of the programs counts this row */
+	__u32 flags;      /* NA_ROW_* */
+	__u8 family;      /* enum na_family */
+	__u8 proto;       /* enum na_proto */
+	__u8 state;       /* enum na_tcp_state; 0 for other protocols */
+	__u8 owner_src;   /* enum na_owner_src */
+	/* cold: written when the row is made, or when its owner is found */
+	__u64 cgroup_id;  /* leaf cgroup of the socket */
 	__u64 first_ns;   /* bpf_ktime_get_boot_ns() at the first packet */
-	__u64 last_ns;    /* = first_ns (not kept per packet: a clock read costs ~40 ns) */
 	__u32 pid;        /* owner tgid, 0 = unknown */
 	__u32 uid;        /* owner uid, (__u32)-1 = unknown */
 	char comm[NA_COMM_LEN];
@@ -104,21 +127,14 @@ struct na_sock {
 	__u8 raddr[16];   /* all zero: not connected to one peer */
 	__u16 lport;      /* host byte order */
 	__u16 rport;      /* host byte order, 0 = not connected */
-	__u8 family;      /* enum na_family */
-	__u8 proto;       /* enum na_proto */
-	__u8 state;       /* enum na_tcp_state; 0 for other protocols */
-	__u8 owner_src;   /* enum na_owner_src */
-	__u32 srtt_us;    /* TCP smoothed RTT (bpf_tcp_sock), 0 = no sample */
-	__u32 flags;      /* NA_ROW_* */
-	__u32 hi_seq[NA_NDIR]; /* TCP: end of the highest sequence seen, per direction */
-	struct na_counters dir[NA_NDIR];
-	__u64 seq_adv[NA_NDIR];  /* TCP: payload bytes that moved hi_seq forward (new stream bytes) */
-	/*
-	 * Payload seen again: payload_bytes - seq_adv (0 while a reordering hole
-	 * is open). Not kept in the map: readers (na_state_read) derive it.
-	 */
-	__u64 retrans_bytes[NA_NDIR];
+	__u32 pad0;
+	struct na_row_dir tx;
+	__u8 pad1[64];
+	struct na_row_dir rx;
 };
+
+/* A row's direction d (enum na_dir). */
+#define NA_ROW_DIR(r, d) ((d) == NA_TX ? &(r)->tx : &(r)->rx)
 
 /*
  * na_totals value (per-CPU array, one per attachment): everything the
@@ -248,7 +264,11 @@ struct na_sweep_args {
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
-_Static_assert(sizeof(struct na_sock) == 216, "na_sock layout");
+_Static_assert(sizeof(struct na_row_dir) == 48, "na_row_dir layout");
+_Static_assert(sizeof(struct na_row) == 264, "na_row layout");
+_Static_assert(__builtin_offsetof(struct na_row, tx) >= 24 + 63 &&
+	       __builtin_offsetof(struct na_row, rx) >= __builtin_offsetof(struct na_row, tx) + 48 + 63,
+	       "na_row: 64 bytes between the hot fields, tx and rx");
 _Static_assert(sizeof(struct na_closed_key) == 48, "na_closed_key layout");
 _Static_assert(sizeof(struct na_closed) == 112, "na_closed layout");
 _Static_assert(sizeof(struct na_conn) == 176, "na_conn layout");

@@ -9,7 +9,7 @@ Method: a test cgroup and a fresh pin root, `attach --max-sockets`, then the
 pinned na_socks map is filled with N fake rows through BPF_MAP_UPDATE_BATCH
 (bpf(2) via ctypes: a few syscalls for the whole fill, no helper to build).
 Keys are fake cookies (1<<62) + i, far from real ones; each value is a
-struct na_sock (bpf/netacct_abi.h) with cookie == key, the test cgroup's id,
+struct na_row (bpf/netacct_abi.h) with cookie == key, the test cgroup's id,
 the attachment's token, an owner (so no owner resolution is attempted),
 addresses, ports and counters. The rows are idle: nothing changes between two
 snapshots, so every rate is 0 and the sort falls through to its tie-breaks.
@@ -102,10 +102,13 @@ def map_update_batch(fd, keys, vals, count):
         raise OSError(0, "map update batch: %d of %d" % (done, count))
 
 
-# ---- struct na_sock (bpf/netacct_abi.h, 216 bytes) --------------------------
+# ---- struct na_row (bpf/netacct_abi.h, 264 bytes) ---------------------------
 
-NA_SOCK = struct.Struct("<5Q2I16s16s16s2H4B2I2I8Q2Q2Q")
-assert NA_SOCK.size == 216, NA_SOCK.size
+# hot (cookie, acct_token, flags, family, proto, state, owner_src), cold
+# (cgroup_id, first_ns, pid, uid, comm, laddr, raddr, lport, rport, pad0),
+# tx (4 counters, seq_adv, hi_seq, srtt_us), 64 bytes of padding, rx
+NA_ROW = struct.Struct("<QQI4B" "QQII16s16s16sHHI" "4QQII" "64x" "4QQII")
+assert NA_ROW.size == 264, NA_ROW.size
 NA_P_TCP, NA_P_UDP = 1, 2
 NA_OWN_CREATE = 1
 NA_TCP_ESTABLISHED = 1
@@ -140,15 +143,12 @@ def make_rows(start, count, cgid, token, now):
         tx = (txp, txp * (40 if v6 else 20), txp * (32 if tcp else 8), txb)
         rx = (rxp, rxp * (40 if v6 else 20), rxp * (32 if tcp else 8), rxb)
         keys += struct.pack("<Q", cookie)
-        vals += NA_SOCK.pack(
-            cookie, cgid, token, now - 60_000_000_000 - i, now - (i % 1000) * 1_000_000,
-            pid, 1000, comm, laddr, raddr, lport, rport,
+        vals += NA_ROW.pack(
+            cookie, token, (NA_ROW_TX_SEQ | NA_ROW_RX_SEQ) if tcp else 0,
             6 if v6 else 4, NA_P_TCP if tcp else NA_P_UDP, NA_TCP_ESTABLISHED if tcp else 0, NA_OWN_CREATE,
-            (100 + i % 5000) if tcp else 0, (NA_ROW_TX_SEQ | NA_ROW_RX_SEQ) if tcp else 0,
-            i & 0xffffffff if tcp else 0, (i * 3) & 0xffffffff if tcp else 0,
-            *tx, *rx,
-            txb if tcp else 0, rxb if tcp else 0,
-            0, 0)
+            cgid, now - 60_000_000_000 - i, pid, 1000, comm, laddr, raddr, lport, rport, 0,
+            *tx, txb if tcp else 0, i & 0xffffffff if tcp else 0, 0,
+            *rx, rxb if tcp else 0, (i * 3) & 0xffffffff if tcp else 0, (100 + i % 5000) if tcp else 0)
     return bytes(keys), bytes(vals)
 
 
