@@ -26,6 +26,9 @@ struct na_state {
 	int cgpath_fd;
 	int ncpu;
 	struct na_meta meta;
+	size_t last_nrows; /* rows at the last read: the next read's first guess */
+	__u64 *chunk_keys; /* NA_BATCH of each, reused by every read */
+	struct na_row *chunk_rows;
 };
 
 static void abi_hint(const char *root, const char *why)
@@ -176,6 +179,8 @@ void na_state_close(struct na_state *st)
 {
 	if (!st)
 		return;
+	free(st->chunk_keys);
+	free(st->chunk_rows);
 	if (st->socks_fd >= 0)
 		close(st->socks_fd);
 	if (st->attached_fd >= 0)
@@ -356,29 +361,60 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 	}
 }
 
+/*
+ * na_socks NA_BATCH rows at a time through one reused buffer, each converted
+ * into the snapshot at once: no copy of the whole map in its kernel layout.
+ */
 static int read_socks(struct na_state *st, struct na_snapshot *snap)
 {
-	struct na_row *vals = NULL;
-	__u64 *keys = NULL;
-	size_t n = 0, i;
-	int err;
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	size_t cap = st->last_nrows + st->last_nrows / 8 + NA_BATCH, n = 0, i;
+	struct na_sock_row *rows;
+	__u64 token = 0;
+	int err = 0, first = 1;
+	__u32 got;
 
-	err = batch_read(st->socks_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
-	if (!err) {
-		snap->rows = calloc(n ? n : 1, sizeof(*snap->rows));
-		err = snap->rows ? 0 : -ENOMEM;
+	if (!st->chunk_keys)
+		st->chunk_keys = malloc(NA_BATCH * sizeof(*st->chunk_keys));
+	if (!st->chunk_rows)
+		st->chunk_rows = malloc(NA_BATCH * sizeof(*st->chunk_rows));
+	snap->rows = malloc(cap * sizeof(*snap->rows));
+	if (!st->chunk_keys || !st->chunk_rows || !snap->rows)
+		err = -ENOMEM;
+	while (!err) {
+		got = NA_BATCH;
+		err = bpf_map_lookup_batch(st->socks_fd, first ? NULL : &token, &token, st->chunk_keys,
+					   st->chunk_rows, &got, &opts);
+		err = err ? -errno : 0;
+		first = 0;
+		if (n + got > cap) {
+			cap = 2 * (n + got);
+			rows = realloc(snap->rows, cap * sizeof(*rows));
+			if (!rows) {
+				err = -ENOMEM;
+				break;
+			}
+			snap->rows = rows;
+		}
+		for (i = 0; i < got; i++) {
+			memset(&snap->rows[n], 0, sizeof(snap->rows[n]));
+			snap->rows[n].cookie = st->chunk_keys[i];
+			na_sock_from_row(&snap->rows[n].s, &st->chunk_rows[i]);
+			n++;
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
 	}
-	for (i = 0; !err && i < n; i++) {
-		snap->rows[i].cookie = keys[i];
-		na_sock_from_row(&snap->rows[i].s, &vals[i]);
+	if (err) {
+		free(snap->rows);
+		snap->rows = NULL;
+		return na_err(err, "read %s/na_socks", st->root);
 	}
-	if (!err)
-		snap->nrows = n;
-	else
-		na_err(err, "read %s/na_socks", st->root);
-	free(keys);
-	free(vals);
-	return err;
+	snap->nrows = n;
+	st->last_nrows = n;
+	return 0;
 }
 
 static int read_closed(struct na_state *st, struct na_snapshot *snap)

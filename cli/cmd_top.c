@@ -127,8 +127,12 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 /* A new snapshot in cur becomes prev; the old prev stays as the baseline. */
 static int take_snapshot(const struct na_global *g, struct top_state *ts)
 {
-	int err = na_state_read(ts->st, &ts->cur);
+	int err;
 
+	/* Two snapshots in memory, not three: the oldest has served its frame. */
+	na_snapshot_free(&ts->before);
+	ts->have_before = 0;
+	err = na_state_read(ts->st, &ts->cur);
 	if (err)
 		return err;
 	/* Only rows still without an owner cost anything: none, in the steady state. */
@@ -154,7 +158,9 @@ int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top
 	if (!err)
 		err = na_view_build(&ts->prev, &ts->before, f->secs, &o->view, &f->rows, &f->nrows);
 	if (!err)
-		na_view_sort(f->rows, f->nrows, o->sort, o->reverse);
+		na_view_sort_top(f->rows, f->nrows, o->sort, o->reverse,
+				 o->limit > 0 && (!o->ordered || (size_t)o->limit < o->ordered) ? (size_t)o->limit
+												  : o->ordered);
 	if (err)
 		top_frame_free(f);
 	return err;

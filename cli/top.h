@@ -9,6 +9,7 @@ struct top_opts {
 	double interval;     /* seconds */
 	long iterations;     /* 0: until interrupted (or q) */
 	long limit;          /* rows shown, 0: all */
+	size_t ordered;      /* rows a frame must order (the screen's), 0: all */
 	int bits;            /* rates in bit/s */
 	int totals;          /* TX/RX columns and the order by totals instead of rates */
 	int batch;

@@ -431,6 +431,7 @@ static int sample(struct tui *t)
 	t->have_frame = 0;
 	/* Before the read: frames one interval apart, however long a read takes. */
 	t->last_at = mono();
+	t->o->ordered = LINES > 0 ? (size_t)LINES : 0; /* no more rows fit on the screen */
 	err = top_next(t->g, &t->ts, t->o, &t->f);
 	if (err)
 		return err;
@@ -449,6 +450,7 @@ static int rebuild(struct tui *t)
 		return 0;
 	top_frame_free(&t->f);
 	t->have_frame = 0;
+	t->o->ordered = LINES > 0 ? (size_t)LINES : 0;
 	err = top_rebuild(&t->ts, t->o, &t->f);
 	if (!err)
 		t->have_frame = 1;

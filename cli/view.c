@@ -370,6 +370,10 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 			continue;
 		if (o->group != NA_G_SOCKET)
 			reduce_identity(v, o->group);
+		else if (!idx) {
+			m++; /* a socket's row is a group of its own: no lookup */
+			continue;
+		}
 		g = vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
 		if (g)
 			fold(g, v, o->group); /* v's place is reused by the next member */
@@ -385,6 +389,51 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 	return 0;
 }
 
+/*
+ * By socket, the previous figures of a row are its socket's row in prev
+ * (same cookie and first packet): found through a hash of prev's rows
+ * themselves, without making view rows of them (top does this every frame).
+ */
+static int socket_deltas(const struct na_snapshot *prev, struct na_vrow *now, size_t nn)
+{
+	struct vhash t = { 0 };
+	size_t i, j;
+	int d;
+
+	if (vhash_init(&t, prev->nrows))
+		return -ENOMEM;
+	for (j = 0; j < prev->nrows; j++) {
+		const struct na_sock_row *r = &prev->rows[j];
+		size_t k = mix(r->cookie ^ mix(r->s.first_ns)) & t.mask;
+
+		while (t.slot[k])
+			k = (k + 1) & t.mask;
+		t.slot[k] = (uint32_t)j + 1;
+	}
+	for (i = 0; i < nn; i++) {
+		const struct na_sock_row *p = NULL;
+		size_t k = key_hash(&now[i], NA_G_SOCKET) & t.mask;
+
+		for (; t.slot[k]; k = (k + 1) & t.mask) {
+			const struct na_sock_row *r = &prev->rows[t.slot[k] - 1];
+
+			if (r->cookie == now[i].cookie && r->s.first_ns == now[i].first_ns) {
+				p = r;
+				break;
+			}
+		}
+		/* A socket's row made anew (it connected again) starts from zero. */
+		for (d = 0; d < NA_NDIR; d++) {
+			if (p)
+				counters_delta(&now[i].delta[d], &now[i].tot[d], &p->s.dir[d]);
+			else
+				now[i].delta[d] = now[i].tot[d];
+		}
+	}
+	free(t.slot);
+	return 0;
+}
+
 int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 		  const struct na_view_opts *o, struct na_vrow **out, size_t *n)
 {
@@ -394,6 +443,12 @@ int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev,
 	int err, d;
 
 	err = members(cur, o, &now, &nn, NULL);
+	if (!err && prev && o->group == NA_G_SOCKET) {
+		for (i = 0; i < nn; i++)
+			now[i].secs = secs;
+		err = socket_deltas(prev, now, nn);
+		prev = NULL;
+	}
 	if (!err && prev)
 		err = members(prev, o, &then, &nt, &idx);
 	if (err) {
@@ -575,4 +630,88 @@ void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse)
 	memcpy(rows, out, n * sizeof(*out));
 	free(out);
 	free(k);
+}
+
+/* Is key a before key b in the order? */
+static int key_before(const struct sort_key *a, const struct sort_key *b)
+{
+	return key_sort_cmp(a, b) < 0;
+}
+
+/* Sift down in a heap whose root is the key that comes last in the order. */
+static void heap_down(struct sort_key *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct sort_key t;
+
+		if (l < n && key_before(&h[m], &h[l]))
+			m = l;
+		if (r < n && key_before(&h[m], &h[r]))
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+void na_view_sort_top(struct na_vrow *rows, size_t n, enum na_col col, int reverse, size_t k)
+{
+	struct sort_key *h, key;
+	struct na_vrow *tmp;
+	unsigned char *chosen;
+	size_t i, j, hole;
+
+	sort_col = col;
+	sort_reverse = reverse;
+	/* Few rows, most of them wanted, or a name column: the whole sort. */
+	if (!k || k >= n / 4 || isnan(sort_value(&rows[0], col))) {
+		na_view_sort(rows, n, col, reverse);
+		return;
+	}
+	h = malloc(k * sizeof(*h));
+	tmp = malloc(k * sizeof(*tmp));
+	chosen = calloc(n, 1);
+	if (!h || !tmp || !chosen) {
+		free(h);
+		free(tmp);
+		free(chosen);
+		na_view_sort(rows, n, col, reverse);
+		return;
+	}
+	/* The k first in the order: a heap of the best so far, its worst on top. */
+	for (i = 0; i < n; i++) {
+		key.v = sort_value(&rows[i], col);
+		key.v2 = col == NA_C_COUNT ? (double)(na_vrow_bytes(&rows[i], NA_TX) + na_vrow_bytes(&rows[i], NA_RX)) : 0;
+		key.r = &rows[i];
+		if (i < k) {
+			h[i] = key;
+			if (i == k - 1)
+				for (j = k / 2 + 1; j-- > 0;)
+					heap_down(h, k, j);
+		} else if (key_before(&key, &h[0])) {
+			h[0] = key;
+			heap_down(h, k, 0);
+		}
+	}
+	qsort(h, k, sizeof(*h), key_sort_cmp);
+	for (i = 0; i < k; i++) {
+		tmp[i] = *h[i].r;
+		chosen[h[i].r - rows] = 1;
+	}
+	/* Rows in the first k places that were not chosen move to the places of chosen ones further on. */
+	for (i = 0, hole = k; i < k; i++) {
+		if (chosen[i])
+			continue;
+		while (!chosen[hole])
+			hole++;
+		rows[hole++] = rows[i];
+	}
+	memcpy(rows, tmp, k * sizeof(*tmp));
+	free(h);
+	free(tmp);
+	free(chosen);
 }

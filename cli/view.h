@@ -79,6 +79,11 @@ int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev,
  * identity. NA_C_COUNT: the busiest first (TX/s + RX/s, then TX + RX).
  */
 void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse);
+/*
+ * The same order for the first k rows only (k = 0: all); the rest follow in
+ * no particular order. O(n log k): top shows a screenful of 100 000 rows.
+ */
+void na_view_sort_top(struct na_vrow *rows, size_t n, enum na_col col, int reverse, size_t k);
 
 const char *na_group_name(enum na_group g);
 int na_group_parse(const char *s, enum na_group *g);

@@ -238,8 +238,8 @@ def main():
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure (median); 1 for the largest size")
     ap.add_argument("--max-sockets", type=int, default=0,
-                    help="attach --max-sockets (default: max(1100000, largest size + 100000)); the kernel's batch "
-                         "read walks every bucket, so this sets part of the read cost")
+                    help="attach --max-sockets for every size (default: max(65536, 1.25 x the size), attached anew "
+                         "per size); the kernel's batch read walks every bucket, so this sets part of the read cost")
     ap.add_argument("--cpu-iterations", type=int, default=10, help="frames of `top -d 1` for the CPU share")
     ap.add_argument("--perf", metavar="DIR", default=None,
                     help="also `perf record -g` export and top (-n 11) at 100 000 rows (or the largest size below), "
@@ -285,6 +285,17 @@ def main():
             except OSError as e:
                 print("rmdir %s: %s" % (cgdir, e), file=sys.stderr)
 
+    def attachment_token(pin, cgid):
+        afd = obj_get(pin + "/na_attached")
+        try:
+            for k in map_keys(afd, 8):
+                a = map_lookup(afd, k, 544)
+                if struct.unpack_from("<Q", a, 0)[0] == cgid:
+                    return struct.unpack_from("<Q", a, 8)[0]
+        finally:
+            os.close(afd)
+        raise SystemExit("no attachment for cgroup %d in %s" % (cgid, pin))
+
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     try:
         os.mkdir(cgdir)
@@ -295,19 +306,14 @@ def main():
         kmem = map_memlock(pin_def)
         run([exe, "--pin-root", pin_def, "detach", "--all"])
 
-        run(na + ["attach", "--max-sockets", str(args.max_sockets or max(1100000, max(sizes) + 100000)), cgdir])
-        token = 0
-        afd = obj_get(pin + "/na_attached")
-        try:
-            for k in map_keys(afd, 8):
-                a = map_lookup(afd, k, 544)
-                if struct.unpack_from("<Q", a, 0)[0] == cgid:
-                    token = struct.unpack_from("<Q", a, 8)[0]
-        finally:
-            os.close(afd)
-
-        have = 0
         for n in sizes:
+            # A map sized for the load, as an operator would (--max-sockets),
+            # since the kernel's batch read walks every bucket.
+            run([exe, "--pin-root", pin, "detach", "--all"], check=False)
+            maxs = args.max_sockets or max(65536, n + n // 4)
+            run(na + ["attach", "--max-sockets", str(maxs), cgdir])
+            token = attachment_token(pin, cgid)
+            have = 0
             have0, ml0 = have, map_memlock(pin).get("na_socks", (0,))[0]
             slab0, t0 = slab_kib(), time.perf_counter()
             fill(pin + "/na_socks", have, n - have, cgid, token)

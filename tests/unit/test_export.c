@@ -9,7 +9,9 @@
  *     appears whole, the temporary file goes, permissions are kept, gzip
  *     round trip through zlib; on a write error (RLIMIT_FSIZE), an abort, a
  *     SIGTERM in the middle the target stays as it was and nothing is left;
- *     a SIGKILL leaves only .FILE.XXXXXX; non-regular targets are refused.
+ *     a SIGKILL leaves only .FILE.XXXXXX; non-regular targets are refused;
+ *   - cli/view.c: na_view_sort_top() puts the same first k rows, in the same
+ *     order, as the whole sort, and keeps every row.
  *
  * One line per failed check ("FAIL file:line: what: actual ..., expected ...")
  * and a last line "N passed, N failed". Exit 0 when all passed, 1 otherwise.
@@ -31,6 +33,7 @@
 #include "atomic_out.h"
 #include "netacct.h"
 #include "prom.h"
+#include "view.h"
 
 #pragma GCC poison u8 u16 u32 u64
 
@@ -554,9 +557,58 @@ static void test_out_refuse(void)
 	ASSERT_EQ(na_out_commit(&o), 0, "stdout commit");
 }
 
+/* ---- partial order ------------------------------------------------------------ */
+
+static void sort_top_case(enum na_col col, int reverse, size_t n, size_t k)
+{
+	struct na_vrow *all = calloc(n, sizeof(*all)), *part = calloc(n, sizeof(*part));
+	uint64_t seed = 12345 + n + k + (uint64_t)col, sum_all = 0, sum_part = 0;
+	size_t i, same = 0;
+
+	if (!all || !part) {
+		CHECK(0, "calloc %s", "failed");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		all[i].cookie = i + 1;
+		all[i].pid = (uint32_t)(seed >> 60); /* ties in the figures are broken by identity */
+		all[i].secs = 1.0;
+		all[i].tot[NA_TX].payload_bytes = (seed >> 40) & 0xff;
+		all[i].delta[NA_TX].payload_bytes = (seed >> 20) & 0x1f;
+		all[i].delta[NA_RX].payload_bytes = (seed >> 10) & 0x3;
+		all[i].conns = 1;
+		sum_all += all[i].cookie;
+	}
+	memcpy(part, all, n * sizeof(*all));
+	na_view_sort(all, n, col, reverse);
+	na_view_sort_top(part, n, col, reverse, k);
+	for (i = 0; i < n; i++) {
+		sum_part += part[i].cookie;
+		if (i < k && part[i].cookie == all[i].cookie)
+			same++;
+	}
+	CHECK(same == k, "sort_top col %d reverse %d n %zu: %zu of the first %zu rows as the whole sort", col,
+	      reverse, n, same, k);
+	CHECK(sum_part == sum_all, "sort_top keeps every row (n %zu)", n);
+out:
+	free(all);
+	free(part);
+}
+
+static void test_sort_top(void)
+{
+	sort_top_case(NA_C_COUNT, 0, 5000, 37);
+	sort_top_case(NA_C_COUNT, 1, 5000, 1);
+	sort_top_case(NA_C_TX, 0, 5000, 100);
+	sort_top_case(NA_C_TX_RATE, 1, 4000, 999);
+	sort_top_case(NA_C_COUNT, 0, 10, 3); /* few rows: the whole sort */
+}
+
 int main(void)
 {
 	test_label();
+	test_sort_top();
 	test_prom();
 	if (!mkdtemp(tmpdir)) {
 		CHECK(0, "mkdtemp: %s", strerror(errno));
