@@ -83,12 +83,11 @@ struct na_att_state {
 
 /*
  * A live row as user space sees it: struct na_row (bpf/netacct_abi.h) without
- * its cache-line padding, plus what readers derive.
+ * its cache-line padding and sequence tracking, with what readers derive
+ * from them (a snapshot holds one per live socket: 100 000 in top).
  */
 struct na_sock {
-	uint64_t cookie;
 	uint64_t cgroup_id;
-	uint64_t acct_token;
 	uint64_t first_ns;
 	uint32_t pid;
 	uint32_t uid;
@@ -103,9 +102,7 @@ struct na_sock {
 	uint8_t owner_src;
 	uint32_t srtt_us;
 	uint32_t flags;
-	uint32_t hi_seq[NA_NDIR];
 	struct na_counters dir[NA_NDIR];
-	uint64_t seq_adv[NA_NDIR];
 	/* Payload seen again: payload_bytes - seq_adv (0 while a reordering hole is open). */
 	uint64_t retrans_bytes[NA_NDIR];
 };

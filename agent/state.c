@@ -332,9 +332,7 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 {
 	int d;
 
-	s->cookie = r->cookie;
 	s->cgroup_id = r->cgroup_id;
-	s->acct_token = r->acct_token;
 	s->first_ns = r->first_ns;
 	s->pid = r->pid;
 	s->uid = r->uid;
@@ -352,9 +350,7 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 	for (d = 0; d < NA_NDIR; d++) {
 		const struct na_row_dir *rd = NA_ROW_DIR(r, d);
 
-		s->hi_seq[d] = rd->hi_seq;
 		s->dir[d] = rd->c;
-		s->seq_adv[d] = rd->seq_adv;
 		/* Payload seen again: what did not move the stream forward. */
 		s->retrans_bytes[d] = r->proto == NA_P_TCP && rd->c.payload_bytes > rd->seq_adv
 					      ? rd->c.payload_bytes - rd->seq_adv : 0;

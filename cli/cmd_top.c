@@ -156,11 +156,10 @@ int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top
 	f->live_sockets = ts->prev.nrows;
 	err = build_header(&ts->prev, &ts->before, ts, o, f);
 	if (!err)
-		err = na_view_build(&ts->prev, &ts->before, f->secs, &o->view, &f->rows, &f->nrows);
-	if (!err)
-		na_view_sort_top(f->rows, f->nrows, o->sort, o->reverse,
-				 o->limit > 0 && (!o->ordered || (size_t)o->limit < o->ordered) ? (size_t)o->limit
-												  : o->ordered);
+		err = na_view_build_top(&ts->prev, &ts->before, f->secs, &o->view, o->sort, o->reverse,
+					o->limit > 0 && (!o->ordered || (size_t)o->limit < o->ordered)
+						? (size_t)o->limit : o->ordered,
+					&f->rows, &f->nrows, &f->total_rows);
 	if (err)
 		top_frame_free(f);
 	return err;
@@ -327,8 +326,8 @@ static void print_frame(const struct top_opts *o, const struct top_frame *f)
 		}
 		putchar('\n');
 	}
-	if (f->nrows > i)
-		printf("(%zu more; --limit N shows more)\n", f->nrows - i);
+	if (f->total_rows > i)
+		printf("(%zu more; --limit N shows more)\n", f->total_rows - i);
 	putchar('\n');
 	fflush(stdout);
 }

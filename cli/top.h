@@ -36,8 +36,9 @@ struct top_frame {
 	size_t live_sockets;
 	struct top_cg *cg;
 	size_t ncg;
-	struct na_vrow *rows;
+	struct na_vrow *rows;   /* the first nrows in order (a screenful, or --limit) */
 	size_t nrows;
+	size_t total_rows;      /* rows there are in all */
 };
 
 /* At start: connections closed so far at or below each attachment. */

@@ -324,10 +324,11 @@ static void draw_bottom(const struct tui *t, int rows_drawn)
 		if (t->nfit < t->ncols)
 			n = snprintf(right, sizeof(right), " columns %d-%d of %d,", t->hskip + 1, t->hskip + t->nfit,
 				     t->ncols);
-		if ((size_t)rows_drawn < t->f.nrows)
-			snprintf(right + n, sizeof(right) - (size_t)n, " %d of %zu rows ", rows_drawn, t->f.nrows);
+		if ((size_t)rows_drawn < t->f.total_rows)
+			snprintf(right + n, sizeof(right) - (size_t)n, " %d of %zu rows ", rows_drawn,
+				 t->f.total_rows);
 		else
-			snprintf(right + n, sizeof(right) - (size_t)n, " %zu rows ", t->f.nrows);
+			snprintf(right + n, sizeof(right) - (size_t)n, " %zu rows ", t->f.total_rows);
 		n = (int)strlen(right);
 		if (n > w)
 			n = 0;

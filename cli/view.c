@@ -394,42 +394,56 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
  * (same cookie and first packet): found through a hash of prev's rows
  * themselves, without making view rows of them (top does this every frame).
  */
-static int socket_deltas(const struct na_snapshot *prev, struct na_vrow *now, size_t nn)
+static int prev_index(const struct na_snapshot *prev, struct vhash *t)
 {
-	struct vhash t = { 0 };
-	size_t i, j;
-	int d;
+	size_t j;
 
-	if (vhash_init(&t, prev->nrows))
+	if (vhash_init(t, prev->nrows))
 		return -ENOMEM;
 	for (j = 0; j < prev->nrows; j++) {
 		const struct na_sock_row *r = &prev->rows[j];
-		size_t k = mix(r->cookie ^ mix(r->s.first_ns)) & t.mask;
+		size_t k = mix(r->cookie ^ mix(r->s.first_ns)) & t->mask;
 
-		while (t.slot[k])
-			k = (k + 1) & t.mask;
-		t.slot[k] = (uint32_t)j + 1;
+		while (t->slot[k])
+			k = (k + 1) & t->mask;
+		t->slot[k] = (uint32_t)j + 1;
 	}
-	for (i = 0; i < nn; i++) {
-		const struct na_sock_row *p = NULL;
-		size_t k = key_hash(&now[i], NA_G_SOCKET) & t.mask;
+	return 0;
+}
 
-		for (; t.slot[k]; k = (k + 1) & t.mask) {
-			const struct na_sock_row *r = &prev->rows[t.slot[k] - 1];
+/* v's delta against its socket's row in prev (all of it for a new row). */
+static void socket_delta(const struct na_snapshot *prev, const struct vhash *t, struct na_vrow *v)
+{
+	const struct na_sock_row *p = NULL;
+	size_t k = key_hash(v, NA_G_SOCKET) & t->mask;
+	int d;
 
-			if (r->cookie == now[i].cookie && r->s.first_ns == now[i].first_ns) {
-				p = r;
-				break;
-			}
-		}
-		/* A socket's row made anew (it connected again) starts from zero. */
-		for (d = 0; d < NA_NDIR; d++) {
-			if (p)
-				counters_delta(&now[i].delta[d], &now[i].tot[d], &p->s.dir[d]);
-			else
-				now[i].delta[d] = now[i].tot[d];
+	for (; t->slot[k]; k = (k + 1) & t->mask) {
+		const struct na_sock_row *r = &prev->rows[t->slot[k] - 1];
+
+		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns) {
+			p = r;
+			break;
 		}
 	}
+	/* A socket's row made anew (it connected again) starts from zero. */
+	for (d = 0; d < NA_NDIR; d++) {
+		if (p)
+			counters_delta(&v->delta[d], &v->tot[d], &p->s.dir[d]);
+		else
+			v->delta[d] = v->tot[d];
+	}
+}
+
+static int socket_deltas(const struct na_snapshot *prev, struct na_vrow *now, size_t nn)
+{
+	struct vhash t = { 0 };
+	size_t i;
+
+	if (prev_index(prev, &t))
+		return -ENOMEM;
+	for (i = 0; i < nn; i++)
+		socket_delta(prev, &t, &now[i]);
 	free(t.slot);
 	return 0;
 }
@@ -714,4 +728,105 @@ void na_view_sort_top(struct na_vrow *rows, size_t n, enum na_col col, int rever
 	free(h);
 	free(tmp);
 	free(chosen);
+}
+
+/* ---- top's screenful -------------------------------------------------------- */
+
+struct hent {
+	double v, v2;
+	struct na_vrow r;
+};
+
+static int hent_cmp(const void *pa, const void *pb)
+{
+	const struct hent *a = pa, *b = pb;
+	int c = DESC(a->v, b->v);
+
+	if (!c)
+		c = DESC(a->v2, b->v2);
+	if (sort_reverse)
+		c = -c;
+	return c ? c : ident_cmp(&a->r, &b->r);
+}
+
+static void hent_down(struct hent *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct hent t;
+
+		if (l < n && hent_cmp(&h[m], &h[l]) < 0)
+			m = l;
+		if (r < n && hent_cmp(&h[m], &h[r]) < 0)
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
+		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
+		      struct na_vrow **out, size_t *n, size_t *total)
+{
+	struct na_vrow probe = { 0 }, *res;
+	struct vhash t = { 0 };
+	struct hent *h, e;
+	size_t i, j, m = 0;
+	int err;
+
+	/* By socket, by a figure, a screenful: otherwise every row is made. */
+	if (o->group != NA_G_SOCKET || !k || isnan(sort_value(&probe, col))) {
+		err = na_view_build(cur, prev, secs, o, out, n);
+		if (!err)
+			na_view_sort_top(*out, *n, col, reverse, k);
+		*total = err ? 0 : *n;
+		return err;
+	}
+	sort_col = col;
+	sort_reverse = reverse;
+	h = malloc(k * sizeof(*h));
+	if (!h || (prev && prev_index(prev, &t))) {
+		free(h);
+		return -ENOMEM;
+	}
+	*total = 0;
+	for (i = 0; i < cur->nrows; i++) {
+		from_sock(&e.r, &cur->rows[i]);
+		if (!keep(&e.r, o))
+			continue;
+		(*total)++;
+		if (prev) {
+			e.r.secs = secs;
+			socket_delta(prev, &t, &e.r);
+		}
+		e.v = sort_value(&e.r, col);
+		e.v2 = col == NA_C_COUNT ? (double)(na_vrow_bytes(&e.r, NA_TX) + na_vrow_bytes(&e.r, NA_RX)) : 0;
+		/* The k first so far in a heap, the last of them on top. */
+		if (m < k) {
+			h[m++] = e;
+			if (m == k)
+				for (j = k / 2 + 1; j-- > 0;)
+					hent_down(h, k, j);
+		} else if (hent_cmp(&e, &h[0]) < 0) {
+			h[0] = e;
+			hent_down(h, k, 0);
+		}
+	}
+	free(t.slot);
+	qsort(h, m, sizeof(*h), hent_cmp);
+	res = malloc((m ? m : 1) * sizeof(*res));
+	if (!res) {
+		free(h);
+		return -ENOMEM;
+	}
+	for (i = 0; i < m; i++)
+		res[i] = h[i].r;
+	free(h);
+	*out = res;
+	*n = m;
+	return 0;
 }

@@ -84,6 +84,15 @@ void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse);
  * no particular order. O(n log k): top shows a screenful of 100 000 rows.
  */
 void na_view_sort_top(struct na_vrow *rows, size_t n, enum na_col col, int reverse, size_t k);
+/*
+ * na_view_build() then na_view_sort_top(), keeping only the first k rows
+ * (k = 0: all); *total is how many rows there are in all. By socket, the
+ * rows that do not make the first k are never made: top keeps a screenful
+ * of view rows, not one per socket.
+ */
+int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
+		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
+		      struct na_vrow **out, size_t *n, size_t *total);
 
 const char *na_group_name(enum na_group g);
 int na_group_parse(const char *s, enum na_group *g);

@@ -596,8 +596,59 @@ out:
 	free(part);
 }
 
+/* na_view_build_top() by socket against the whole build and sort, with rates from a prev snapshot. */
+static void build_top_case(enum na_col col, size_t n, size_t k)
+{
+	struct na_snapshot cur = { 0 }, prev = { 0 };
+	struct na_view_opts vo = { .group = NA_G_SOCKET, .proto = -1 };
+	struct na_vrow *all = NULL, *top = NULL;
+	size_t nall = 0, ntop = 0, total = 0, i, same = 0;
+	uint64_t seed = 99 + n + k;
+
+	cur.rows = calloc(n, sizeof(*cur.rows));
+	prev.rows = calloc(n, sizeof(*prev.rows));
+	if (!cur.rows || !prev.rows) {
+		CHECK(0, "calloc %s", "failed");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct na_sock_row *r = &cur.rows[i];
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		r->cookie = 1000 + i;
+		r->s.first_ns = 7 * i;
+		r->s.pid = (uint32_t)(seed >> 61);
+		r->s.dir[NA_TX].payload_bytes = 1000 + ((seed >> 30) & 0xfff);
+		r->s.dir[NA_RX].packets = (seed >> 20) & 0xff;
+		/* every third socket is new since prev; the others had part of their bytes then */
+		if (i % 3) {
+			prev.rows[prev.nrows] = *r;
+			prev.rows[prev.nrows].s.dir[NA_TX].payload_bytes -= (seed >> 45) & 0x1ff;
+			prev.nrows++;
+		}
+	}
+	cur.nrows = n;
+	CHECK(!na_view_build(&cur, &prev, 2.0, &vo, &all, &nall), "na_view_build %s", "failed");
+	na_view_sort(all, nall, col, 0);
+	CHECK(!na_view_build_top(&cur, &prev, 2.0, &vo, col, 0, k, &top, &ntop, &total), "na_view_build_top %s",
+	      "failed");
+	CHECK(total == n && ntop == k, "build_top: %zu rows of %zu, expected %zu of %zu", ntop, total, k, n);
+	for (i = 0; i < ntop && i < nall; i++)
+		if (top[i].cookie == all[i].cookie && top[i].delta[NA_TX].payload_bytes == all[i].delta[NA_TX].payload_bytes)
+			same++;
+	CHECK(same == k, "build_top col %d: %zu of the first %zu rows as the whole build and sort", col, same, k);
+out:
+	free(all);
+	free(top);
+	free(cur.rows);
+	free(prev.rows);
+}
+
 static void test_sort_top(void)
 {
+	build_top_case(NA_C_COUNT, 3000, 40);
+	build_top_case(NA_C_TX_RATE, 3000, 7);
+	build_top_case(NA_C_RX, 3000, 100);
 	sort_top_case(NA_C_COUNT, 0, 5000, 37);
 	sort_top_case(NA_C_COUNT, 1, 5000, 1);
 	sort_top_case(NA_C_TX, 0, 5000, 100);
