@@ -596,16 +596,30 @@ struct sort_key {
 	const struct na_vrow *r;
 };
 
+/* The figures to order row r by (v2: busiest, the totals for rows of equal rate). */
+static void row_key(const struct na_vrow *r, enum na_col col, double *v, double *v2)
+{
+	*v = sort_value(r, col);
+	*v2 = col == NA_C_COUNT ? (double)(na_vrow_bytes(r, NA_TX) + na_vrow_bytes(r, NA_RX)) : 0;
+}
+
+static int fig_cmp(double av, double av2, const struct na_vrow *a, double bv, double bv2,
+		   const struct na_vrow *b)
+{
+	int c = DESC(av, bv);
+
+	if (!c)
+		c = DESC(av2, bv2);
+	if (sort_reverse)
+		c = -c;
+	return c ? c : ident_cmp(a, b);
+}
+
 static int key_sort_cmp(const void *pa, const void *pb)
 {
 	const struct sort_key *a = pa, *b = pb;
-	int c = DESC(a->v, b->v);
 
-	if (!c)
-		c = DESC(a->v2, b->v2);
-	if (sort_reverse)
-		c = -c;
-	return c ? c : ident_cmp(a->r, b->r);
+	return fig_cmp(a->v, a->v2, a->r, b->v, b->v2, b->r);
 }
 
 /*
@@ -628,8 +642,7 @@ void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		k[i].v = sort_value(&rows[i], col);
-		k[i].v2 = col == NA_C_COUNT ? (double)(na_vrow_bytes(&rows[i], NA_TX) + na_vrow_bytes(&rows[i], NA_RX)) : 0;
+		row_key(&rows[i], col, &k[i].v, &k[i].v2);
 		k[i].r = &rows[i];
 	}
 	qsort(k, n, sizeof(*k), key_sort_cmp);
@@ -646,29 +659,46 @@ void na_view_sort(struct na_vrow *rows, size_t n, enum na_col col, int reverse)
 	free(k);
 }
 
-/* Is key a before key b in the order? */
-static int key_before(const struct sort_key *a, const struct sort_key *b)
+/*
+ * Sift element i down a heap of n elements of size sz whose root is the one
+ * that comes last in cmp's order (a heap of the k first, worst on top).
+ */
+static void heap_down(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *), size_t i)
 {
-	return key_sort_cmp(a, b) < 0;
-}
+	char *h = base, t[sizeof(struct na_vrow) + 2 * sizeof(double)];
 
-/* Sift down in a heap whose root is the key that comes last in the order. */
-static void heap_down(struct sort_key *h, size_t n, size_t i)
-{
+	if (sz > sizeof(t))
+		return; /* cannot happen: the largest element is struct hent */
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		struct sort_key t;
 
-		if (l < n && key_before(&h[m], &h[l]))
+		if (l < n && cmp(h + m * sz, h + l * sz) < 0)
 			m = l;
-		if (r < n && key_before(&h[m], &h[r]))
+		if (r < n && cmp(h + m * sz, h + r * sz) < 0)
 			m = r;
 		if (m == i)
 			return;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
+		memcpy(t, h + i * sz, sz);
+		memcpy(h + i * sz, h + m * sz, sz);
+		memcpy(h + m * sz, t, sz);
 		i = m;
+	}
+}
+
+/* Offer e to the heap h of the k first so far (*m of them yet). */
+static void heap_offer(void *h, size_t *m, size_t k, size_t sz, int (*cmp)(const void *, const void *),
+		       const void *e)
+{
+	size_t j;
+
+	if (*m < k) {
+		memcpy((char *)h + (*m)++ * sz, e, sz);
+		if (*m == k)
+			for (j = k / 2 + 1; j-- > 0;)
+				heap_down(h, k, sz, cmp, j);
+	} else if (cmp(e, h) < 0) {
+		memcpy(h, e, sz);
+		heap_down(h, k, sz, cmp, 0);
 	}
 }
 
@@ -677,7 +707,7 @@ void na_view_sort_top(struct na_vrow *rows, size_t n, enum na_col col, int rever
 	struct sort_key *h, key;
 	struct na_vrow *tmp;
 	unsigned char *chosen;
-	size_t i, j, hole;
+	size_t i, m = 0, hole;
 
 	sort_col = col;
 	sort_reverse = reverse;
@@ -698,18 +728,9 @@ void na_view_sort_top(struct na_vrow *rows, size_t n, enum na_col col, int rever
 	}
 	/* The k first in the order: a heap of the best so far, its worst on top. */
 	for (i = 0; i < n; i++) {
-		key.v = sort_value(&rows[i], col);
-		key.v2 = col == NA_C_COUNT ? (double)(na_vrow_bytes(&rows[i], NA_TX) + na_vrow_bytes(&rows[i], NA_RX)) : 0;
+		row_key(&rows[i], col, &key.v, &key.v2);
 		key.r = &rows[i];
-		if (i < k) {
-			h[i] = key;
-			if (i == k - 1)
-				for (j = k / 2 + 1; j-- > 0;)
-					heap_down(h, k, j);
-		} else if (key_before(&key, &h[0])) {
-			h[0] = key;
-			heap_down(h, k, 0);
-		}
+		heap_offer(h, &m, k, sizeof(*h), key_sort_cmp, &key);
 	}
 	qsort(h, k, sizeof(*h), key_sort_cmp);
 	for (i = 0; i < k; i++) {
@@ -740,32 +761,8 @@ struct hent {
 static int hent_cmp(const void *pa, const void *pb)
 {
 	const struct hent *a = pa, *b = pb;
-	int c = DESC(a->v, b->v);
 
-	if (!c)
-		c = DESC(a->v2, b->v2);
-	if (sort_reverse)
-		c = -c;
-	return c ? c : ident_cmp(&a->r, &b->r);
-}
-
-static void hent_down(struct hent *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		struct hent t;
-
-		if (l < n && hent_cmp(&h[m], &h[l]) < 0)
-			m = l;
-		if (r < n && hent_cmp(&h[m], &h[r]) < 0)
-			m = r;
-		if (m == i)
-			return;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
+	return fig_cmp(a->v, a->v2, &a->r, b->v, b->v2, &b->r);
 }
 
 int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
@@ -775,7 +772,7 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 	struct na_vrow probe = { 0 }, *res;
 	struct vhash t = { 0 };
 	struct hent *h, e;
-	size_t i, j, m = 0;
+	size_t i, m = 0;
 	int err;
 
 	/* By socket, by a figure, a screenful: otherwise every row is made. */
@@ -803,18 +800,8 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 			e.r.secs = secs;
 			socket_delta(prev, &t, &e.r);
 		}
-		e.v = sort_value(&e.r, col);
-		e.v2 = col == NA_C_COUNT ? (double)(na_vrow_bytes(&e.r, NA_TX) + na_vrow_bytes(&e.r, NA_RX)) : 0;
-		/* The k first so far in a heap, the last of them on top. */
-		if (m < k) {
-			h[m++] = e;
-			if (m == k)
-				for (j = k / 2 + 1; j-- > 0;)
-					hent_down(h, k, j);
-		} else if (hent_cmp(&e, &h[0]) < 0) {
-			h[0] = e;
-			hent_down(h, k, 0);
-		}
+		row_key(&e.r, col, &e.v, &e.v2);
+		heap_offer(h, &m, k, sizeof(*h), hent_cmp, &e);
 	}
 	free(t.slot);
 	qsort(h, m, sizeof(*h), hent_cmp);
