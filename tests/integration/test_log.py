@@ -145,10 +145,12 @@ def key_of(r):
 
 
 def index_records(recs):
-    """{(proto, laddr, lport, raddr, rport): [records]}."""
+    """{(proto, laddr, lport, raddr, rport, pid): [records]}. The pid is part of
+    the key: a later batch's listener or UDP server may get a port an earlier,
+    closed one had, but every flow has its own worker processes."""
     idx = {}
     for r in recs:
-        idx.setdefault(key_of(r), []).append(r)
+        idx.setdefault(key_of(r) + (r["pid"],), []).append(r)
     return idx
 
 
@@ -181,7 +183,7 @@ def check_records(h, what, recs, expected, cg, window):
     h.eq("%s: cookies are unique" % what, len(set(cookies)), len(cookies))
     bad = []
     for e in expected:
-        got = idx.get(e.key, [])
+        got = idx.get(e.key + (e.pid,), [])
         if len(got) != 1:
             bad.append("%s %r: %d records" % (e.label, e.key, len(got)))
             continue
@@ -206,7 +208,7 @@ def check_records(h, what, recs, expected, cg, window):
         if abs((end - start) * 1000 - r["duration_ms"]) > 1.5:
             bad.append("%s: duration_ms %r vs end - start %.3f ms"
                        % (e.label, r["duration_ms"], (end - start) * 1000))
-    extra = [k for k in idx if k not in {e.key for e in expected}]
+    extra = [k for k in idx if k not in {e.key + (e.pid,) for e in expected}]
     h.check("%s: every socket's record has the exact owner, cgroup, side, payload bytes, "
             "times" % what, not bad, "\n    " + "\n    ".join(bad[:20]))
     h.check("%s: no record for a socket that was not expected" % what, not extra, repr(extra[:10]))
