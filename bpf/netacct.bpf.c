@@ -157,7 +157,7 @@ enum row_create {
  * caches (docs/performance.md).
  */
 static __noinline enum row_create sock_row_create(struct __sk_buff *skb, __u64 cookie, int dir,
-						       const struct na_pkt *p, const union na_iphdr *ih)
+						       const struct na_pkt *p)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct na_owner *o = NULL;
@@ -213,7 +213,7 @@ static __noinline enum row_create sock_row_create(struct __sk_buff *skb, __u64 c
 	s.proto = p->proto;
 	if (sk->protocol == IPPROTO_TCP)
 		s.state = sk->state;
-	na_pkt_endpoints(skb, p, ih, dir, sk->dst_port != 0, &s);
+	na_pkt_endpoints(skb, p, dir, sk->dst_port != 0, &s);
 	NA_ROW_DIR(&s, dir)->c.packets = p->segs;
 	NA_ROW_DIR(&s, dir)->c.ip_hdr_bytes = p->ip_hdr_bytes;
 	NA_ROW_DIR(&s, dir)->c.l4_hdr_bytes = p->l4_hdr_bytes;
@@ -407,14 +407,13 @@ static __always_inline __u64 retrans_of(const struct na_row *s, int dir)
 static __always_inline int account(struct __sk_buff *skb, int dir)
 {
 	int live = token_alive(self_token);
-	union na_iphdr ih;
 	struct na_pkt p;
 	struct na_totals *t;
 	struct na_row *s;
 	__u32 zero = 0;
 	__u64 cookie;
 
-	na_pkt_parse(skb, &p, &ih);
+	na_pkt_parse(skb, &p);
 
 	t = bpf_map_lookup_elem(&na_totals, &zero);
 	if (!t)
@@ -432,7 +431,7 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 	if (!s) {
 		if (!live)
 			return 1; /* a detaching copy creates nothing */
-		switch (sock_row_create(skb, cookie, dir, &p, &ih)) {
+		switch (sock_row_create(skb, cookie, dir, &p)) {
 		case ROW_INSERTED:
 			return 1;
 		case ROW_NONE:
