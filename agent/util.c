@@ -32,13 +32,31 @@ const char *na_family_name(uint8_t family)
 	return "";
 }
 
+/* Dotted quad without stdio (glibc's inet_ntop formats IPv4 with sprintf). */
+static void v4_str(const uint8_t a[4], char *buf, size_t len)
+{
+	char t[16], *p = t;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (a[i] >= 100)
+			*p++ = (char)('0' + a[i] / 100);
+		if (a[i] >= 10)
+			*p++ = (char)('0' + a[i] / 10 % 10);
+		*p++ = (char)('0' + a[i] % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	if ((size_t)(p - t) <= len)
+		memcpy(buf, t, (size_t)(p - t));
+}
+
 void na_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len)
 {
 	static const uint8_t zero[16];
 
 	buf[0] = '\0';
 	if (family == NA_F_IPV4 && memcmp(addr, zero, 4))
-		inet_ntop(AF_INET, addr, buf, len);
+		v4_str(addr, buf, len);
 	else if (family == NA_F_IPV6 && memcmp(addr, zero, 16))
 		inet_ntop(AF_INET6, addr, buf, len);
 }

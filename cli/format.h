@@ -8,8 +8,6 @@
 
 #include "netacct.h"
 
-/* RFC 4180 field: quoted only when it holds , " CR or LF. */
-void na_csv_field(FILE *f, const char *s);
 /* 1536 -> "1.5 KiB" (bits: "12.3 Mbit"). */
 void na_human_bytes(char *buf, size_t len, double v, int bits);
 /* "2026-11-21 23:59:01" in local time. */

@@ -10,6 +10,9 @@
  *     round trip through zlib; on a write error (RLIMIT_FSIZE), an abort, a
  *     SIGTERM in the middle the target stays as it was and nothing is left;
  *     a SIGKILL leaves only .FILE.XXXXXX; non-regular targets are refused;
+ *   - cli/record.c: CSV records (RFC 4180 quoting, integers up to
+ *     UINT64_MAX, empty fields, a field longer than the record buffer) and
+ *     the JSON line with the same fields;
  *   - cli/view.c: na_view_sort_top() puts the same first k rows, in the same
  *     order, as the whole sort, and keeps every row.
  *
@@ -33,6 +36,7 @@
 #include "atomic_out.h"
 #include "netacct.h"
 #include "prom.h"
+#include "record.h"
 #include "view.h"
 
 #pragma GCC poison u8 u16 u32 u64
@@ -44,6 +48,79 @@
 static void label_case(const char *in, const char *expected, const char *what)
 {
 	check_printed(na_prom_label_value, in, expected, what);
+}
+
+/* ---- cli/record.c: CSV and JSON records ---------------------------------- */
+static void csv_one(FILE *f, const char *s)
+{
+	static const char *const col[] = { "x" };
+	struct na_field fld;
+
+	na_field_str(&fld, s);
+	na_record_write(f, col, &fld, 1, 0);
+}
+
+static void csv_case(const char *in, const char *expected)
+{
+	char what[128], want[128];
+
+	snprintf(what, sizeof(what), "csv field of \"%s\"", in);
+	snprintf(want, sizeof(want), "%s\r\n", expected);
+	check_printed(csv_one, in, want, what);
+}
+
+static const char *const rec_cols[] = { "zero", "max", "none", "num", "str" };
+
+static void rec_write(FILE *f, const char *json)
+{
+	struct na_field fld[5];
+
+	na_field_u64(&fld[0], 0);
+	na_field_u64(&fld[1], UINT64_MAX);
+	na_field_str(&fld[2], NULL);
+	na_field_num(&fld[3], "12.345");
+	na_field_str(&fld[4], "a,b");
+	na_record_write(f, rec_cols, fld, 5, *json == 'j');
+}
+
+/* A field longer than the record buffer (4 KiB), with a quote in it. */
+static void long_write(FILE *f, const char *s)
+{
+	struct na_field fld[2];
+
+	na_field_str(&fld[0], s);
+	na_field_u64(&fld[1], 7);
+	na_record_write(f, rec_cols, fld, 2, 0);
+}
+
+static void test_record(void)
+{
+	static char big[10001], want[10010];
+	size_t i, n = 0;
+
+	csv_case("plain", "plain");
+	csv_case("", "");
+	csv_case("/netacct-a/b c", "/netacct-a/b c");
+	csv_case("a,b", "\"a,b\"");
+	csv_case("say \"hi\"", "\"say \"\"hi\"\"\"");
+	csv_case("\"", "\"\"\"\"");
+	csv_case("two\nlines", "\"two\nlines\"");
+	csv_case("cr\rhere", "\"cr\rhere\"");
+	check_printed(rec_write, "csv", "0,18446744073709551615,,12.345,\"a,b\"\r\n",
+		      "csv record: integers, empty, number, quoted string");
+	check_printed(rec_write, "json",
+		      "{\"zero\":0,\"max\":18446744073709551615,\"none\":null,\"num\":12.345,\"str\":\"a,b\"}\n",
+		      "json record: the same fields");
+	memset(big, 'x', sizeof(big) - 1);
+	big[5000] = '"';
+	want[n++] = '"';
+	for (i = 0; i < sizeof(big) - 1; i++) {
+		if (big[i] == '"')
+			want[n++] = '"';
+		want[n++] = big[i];
+	}
+	memcpy(want + n, "\",7\r\n", 5);
+	check_printed(long_write, big, want, "csv record longer than its buffer");
 }
 
 static void test_label(void)
@@ -644,8 +721,69 @@ out:
 	free(prev.rows);
 }
 
+/*
+ * Rates by socket: each row's delta is its bytes minus its socket's bytes in
+ * prev (same cookie and first packet), whatever the order of prev's rows;
+ * a new socket, or a cookie whose row was made anew, counts from zero.
+ */
+static void delta_case(const char *what, int order)
+{
+	enum { N = 1000 };
+	struct na_snapshot cur = { 0 }, prev = { 0 };
+	struct na_view_opts vo = { .group = NA_G_SOCKET, .proto = -1 };
+	static uint64_t want[N];
+	struct na_vrow *v = NULL;
+	size_t nv = 0, i, j, bad = 0;
+
+	cur.rows = calloc(N, sizeof(*cur.rows));
+	prev.rows = calloc(N, sizeof(*prev.rows));
+	if (!cur.rows || !prev.rows) {
+		CHECK(0, "calloc %s", "failed");
+		goto out;
+	}
+	for (i = 0; i < N; i++) {
+		cur.rows[i].cookie = 500 + i;
+		cur.rows[i].s.first_ns = 1000 + i;
+		cur.rows[i].s.dir[NA_TX].payload_bytes = 10000 + 3 * i;
+		want[i] = cur.rows[i].s.dir[NA_TX].payload_bytes;
+		if (i % 3 == 0)
+			continue; /* new since prev */
+		/* order 0: prev in the same order; 1: reversed; 2: every other row changed places */
+		j = prev.nrows++;
+		prev.rows[j] = cur.rows[i];
+		prev.rows[j].s.dir[NA_TX].payload_bytes -= i % 17;
+		want[i] = i % 17;
+		if (i % 7 == 0) { /* the cookie's row was made anew since prev: counts from zero */
+			prev.rows[j].s.first_ns = 1;
+			want[i] = cur.rows[i].s.dir[NA_TX].payload_bytes;
+		}
+	}
+	for (i = 0; order && i < prev.nrows / 2; i += order == 1 ? 1 : 2) {
+		struct na_sock_row t = prev.rows[i];
+		size_t o = order == 1 ? prev.nrows - 1 - i : i + 1;
+
+		prev.rows[i] = prev.rows[o];
+		prev.rows[o] = t;
+	}
+	cur.nrows = N;
+	CHECK(!na_view_build(&cur, &prev, 1.0, &vo, &v, &nv), "%s: na_view_build failed", what);
+	CHECK(nv == N, "%s: %zu rows, expected %d", what, nv, (int)N);
+	for (i = 0; i < nv; i++)
+		if (v[i].cookie < 500 || v[i].cookie >= 500 + N ||
+		    v[i].delta[NA_TX].payload_bytes != want[v[i].cookie - 500])
+			bad++;
+	CHECK(!bad, "%s: %zu rows with a wrong delta", what, bad);
+out:
+	free(v);
+	free(cur.rows);
+	free(prev.rows);
+}
+
 static void test_sort_top(void)
 {
+	delta_case("deltas, prev in the same order", 0);
+	delta_case("deltas, prev reversed", 1);
+	delta_case("deltas, prev with neighbours swapped", 2);
 	build_top_case(NA_C_COUNT, 3000, 40);
 	build_top_case(NA_C_TX_RATE, 3000, 7);
 	build_top_case(NA_C_RX, 3000, 100);
@@ -658,6 +796,7 @@ static void test_sort_top(void)
 
 int main(void)
 {
+	test_record();
 	test_label();
 	test_sort_top();
 	test_prom();

@@ -127,27 +127,6 @@ static void test_mountinfo(void)
 	ASSERT_STREQ(m.root, "/foo", "rooted: root");
 }
 
-/* ---- na_csv_field -------------------------------------------------------- */
-static void csv_case(const char *in, const char *expected)
-{
-	char what[128];
-
-	snprintf(what, sizeof(what), "csv field of \"%s\"", in);
-	check_printed(na_csv_field, in, expected, what);
-}
-
-static void test_csv(void)
-{
-	csv_case("plain", "plain");
-	csv_case("", "");
-	csv_case("/netacct-a/b c", "/netacct-a/b c");
-	csv_case("a,b", "\"a,b\"");
-	csv_case("say \"hi\"", "\"say \"\"hi\"\"\"");
-	csv_case("\"", "\"\"\"\"");
-	csv_case("two\nlines", "\"two\nlines\"");
-	csv_case("cr\rhere", "\"cr\rhere\"");
-}
-
 /* ---- na_human_bytes ------------------------------------------------------ */
 static void human_case(double v, int bits, const char *expected)
 {
@@ -188,6 +167,16 @@ static void test_addr(void)
 	memcpy(a, (const uint8_t[]){ 192, 0, 2, 255 }, 4);
 	na_addr_str(NA_F_IPV4, a, buf, sizeof(buf));
 	ASSERT_STREQ(buf, "192.0.2.255", "v4");
+
+	memcpy(a, (const uint8_t[]){ 10, 100, 9, 200 }, 4);
+	na_addr_str(NA_F_IPV4, a, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "10.100.9.200", "v4: one, two and three digits");
+
+	memcpy(a, (const uint8_t[]){ 255, 255, 255, 255 }, 4);
+	na_addr_str(NA_F_IPV4, a, buf, 15);
+	ASSERT_STREQ(buf, "", "v4 that does not fit the buffer: empty");
+	na_addr_str(NA_F_IPV4, a, buf, 16);
+	ASSERT_STREQ(buf, "255.255.255.255", "v4 in a buffer just large enough");
 
 	memset(a, 0, sizeof(a));
 	a[15] = 1;
@@ -269,12 +258,25 @@ static void test_format_misc(void)
 	ASSERT_STREQ(buf, "1970-01-01 00:00:00", "time_str epoch in UTC");
 	na_time_str(buf, sizeof(buf), 1700000000);
 	ASSERT_STREQ(buf, "2023-11-14 22:13:20", "time_str in UTC");
+
+	/* ISO times: the text of a second is kept; the milliseconds are not. */
+	na_iso_time(buf, sizeof(buf), 1700000000LL * 1000000000 + 7000000);
+	ASSERT_STREQ(buf, "2023-11-14T22:13:20.007Z", "iso time, 7 ms");
+	na_iso_time(buf, sizeof(buf), 1700000000LL * 1000000000 + 999999999);
+	ASSERT_STREQ(buf, "2023-11-14T22:13:20.999Z", "iso time, same second, 999 ms");
+	na_iso_time(buf, sizeof(buf), 1700000001LL * 1000000000 + 120000000);
+	ASSERT_STREQ(buf, "2023-11-14T22:13:21.120Z", "iso time, next second");
+	na_iso_time(buf, sizeof(buf), 0);
+	ASSERT_STREQ(buf, "1970-01-01T00:00:00.000Z", "iso time, epoch");
+	na_iso_time(buf, 24, 1700000000LL * 1000000000);
+	ASSERT_STREQ(buf, "", "iso time in a buffer one byte short: empty");
+	na_iso_time(buf, 25, 1700000000LL * 1000000000);
+	ASSERT_STREQ(buf, "2023-11-14T22:13:20.000Z", "iso time in a buffer just large enough");
 }
 
 int main(void)
 {
 	test_mountinfo();
-	test_csv();
 	test_human();
 	test_addr();
 	test_names();
