@@ -328,6 +328,9 @@ static int batch_read(int fd, size_t ksz, size_t vsz, void **keys, void **vals, 
 	}
 }
 
+/* No padding: na_sock_from_row() sets every byte (read_socks() does not clear rows first). */
+_Static_assert(sizeof(struct na_sock) == 168, "struct na_sock has no padding");
+
 void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 {
 	int d;
@@ -393,9 +396,9 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 			snap->rows = rows;
 		}
 		for (i = 0; i < got; i++) {
-			memset(&snap->rows[n], 0, sizeof(snap->rows[n]));
 			snap->rows[n].cookie = st->chunk_keys[i];
-			na_sock_from_row(&snap->rows[n].s, &st->chunk_rows[i]);
+			na_sock_from_row(&snap->rows[n].s, &st->chunk_rows[i]); /* every field */
+			snap->rows[n].cgroup = NULL;
 			n++;
 		}
 		if (err == -ENOENT) {
@@ -531,8 +534,15 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 		na_snapshot_free(snap);
 		return -ENOMEM;
 	}
-	for (i = 0; i < snap->nrows; i++)
-		snap->rows[i].cgroup = cgroup_path_once(st, snap->paths, seen, snap->rows[i].s.cgroup_id);
+	for (i = 0; i < snap->nrows; i++) {
+		uint64_t id = snap->rows[i].s.cgroup_id;
+
+		/* Rows of one cgroup are many: the previous row's answer first. */
+		if (i && id == snap->rows[i - 1].s.cgroup_id)
+			snap->rows[i].cgroup = snap->rows[i - 1].cgroup;
+		else
+			snap->rows[i].cgroup = cgroup_path_once(st, snap->paths, seen, id);
+	}
 	for (i = 0; i < snap->nclosed; i++)
 		snap->closed[i].cgroup = cgroup_path_once(st, snap->paths, seen, snap->closed[i].k.cgroup_id);
 	na_cgpaths_free(seen);

@@ -98,7 +98,9 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 		const struct na_att_state *a = &cur->att[i], *p;
 		struct top_cg *c = &f->cg[f->ncg];
 		struct na_vrow tmp = { 0 };
+		const char *last;
 		uint64_t since;
+		int below;
 
 		if (o->paths.n && !na_filter_match(&o->paths, a->a.path, a->a.cgroup_id))
 			continue;
@@ -113,8 +115,14 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 		}
 		memcpy(tmp.tot, a->t.dir, sizeof(tmp.tot));
 		c->hdr_pct = na_vrow_hdr_pct(&tmp);
-		for (j = 0; j < cur->nrows; j++)
-			c->live += na_path_below(cur->rows[j].cgroup, a->a.path);
+		/* Rows' paths are interned: one answer per run of rows with the same path. */
+		for (j = 0, last = NULL, below = 0; j < cur->nrows; j++) {
+			if (!j || cur->rows[j].cgroup != last) {
+				last = cur->rows[j].cgroup;
+				below = na_path_below(last, a->a.path);
+			}
+			c->live += below;
+		}
 		for (j = 0, since = 0; j < ts->nbase; j++)
 			if (ts->base[j].token == a->a.token)
 				since = ts->base[j].closed;

@@ -391,9 +391,18 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 
 /*
  * By socket, the previous figures of a row are its socket's row in prev
- * (same cookie and first packet): found through a hash of prev's rows
- * themselves, without making view rows of them (top does this every frame).
+ * (same cookie and first packet), without making view rows of prev (top does
+ * this every frame). The kernel's batch read returns a map's rows in bucket
+ * order, the same from one poll to the next, so the row after the last match
+ * is tried first: an unchanged map is matched in one sequential pass. Other
+ * rows are found through a hash of prev's rows, built at the first miss.
  */
+struct prev_match {
+	const struct na_snapshot *prev;
+	struct vhash t; /* t.slot NULL until the first miss */
+	size_t next;
+};
+
 static int prev_index(const struct na_snapshot *prev, struct vhash *t)
 {
 	size_t j;
@@ -411,21 +420,41 @@ static int prev_index(const struct na_snapshot *prev, struct vhash *t)
 	return 0;
 }
 
-/* v's delta against its socket's row in prev (all of it for a new row). */
-static void socket_delta(const struct na_snapshot *prev, const struct vhash *t, struct na_vrow *v)
+/* *out: v's socket's row in prev, or NULL (a new row). */
+static int prev_find(struct prev_match *pm, const struct na_vrow *v, const struct na_sock_row **out)
 {
-	const struct na_sock_row *p = NULL;
-	size_t k = key_hash(v, NA_G_SOCKET) & t->mask;
+	const struct na_snapshot *prev = pm->prev;
+	const struct na_sock_row *r;
+	size_t k;
+
+	*out = NULL;
+	if (pm->next < prev->nrows) {
+		r = &prev->rows[pm->next];
+		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns)
+			goto found;
+	}
+	if (!pm->t.slot && prev_index(prev, &pm->t))
+		return -ENOMEM;
+	for (k = key_hash(v, NA_G_SOCKET) & pm->t.mask; pm->t.slot[k]; k = (k + 1) & pm->t.mask) {
+		r = &prev->rows[pm->t.slot[k] - 1];
+		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns)
+			goto found;
+	}
+	return 0;
+found:
+	pm->next = (size_t)(r - prev->rows) + 1;
+	*out = r;
+	return 0;
+}
+
+/* v's delta against its socket's row in prev (all of it for a new row). */
+static int socket_delta(struct prev_match *pm, struct na_vrow *v)
+{
+	const struct na_sock_row *p;
 	int d;
 
-	for (; t->slot[k]; k = (k + 1) & t->mask) {
-		const struct na_sock_row *r = &prev->rows[t->slot[k] - 1];
-
-		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns) {
-			p = r;
-			break;
-		}
-	}
+	if (prev_find(pm, v, &p))
+		return -ENOMEM;
 	/* A socket's row made anew (it connected again) starts from zero. */
 	for (d = 0; d < NA_NDIR; d++) {
 		if (p)
@@ -433,19 +462,19 @@ static void socket_delta(const struct na_snapshot *prev, const struct vhash *t, 
 		else
 			v->delta[d] = v->tot[d];
 	}
+	return 0;
 }
 
 static int socket_deltas(const struct na_snapshot *prev, struct na_vrow *now, size_t nn)
 {
-	struct vhash t = { 0 };
+	struct prev_match pm = { .prev = prev };
 	size_t i;
+	int err = 0;
 
-	if (prev_index(prev, &t))
-		return -ENOMEM;
-	for (i = 0; i < nn; i++)
-		socket_delta(prev, &t, &now[i]);
-	free(t.slot);
-	return 0;
+	for (i = 0; i < nn && !err; i++)
+		err = socket_delta(&pm, &now[i]);
+	free(pm.t.slot);
+	return err;
 }
 
 int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
@@ -770,7 +799,7 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 		      struct na_vrow **out, size_t *n, size_t *total)
 {
 	struct na_vrow probe = { 0 }, *res;
-	struct vhash t = { 0 };
+	struct prev_match pm = { .prev = prev };
 	struct hent *h, e;
 	size_t i, m = 0;
 	int err;
@@ -786,10 +815,8 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 	sort_col = col;
 	sort_reverse = reverse;
 	h = malloc(k * sizeof(*h));
-	if (!h || (prev && prev_index(prev, &t))) {
-		free(h);
+	if (!h)
 		return -ENOMEM;
-	}
 	*total = 0;
 	for (i = 0; i < cur->nrows; i++) {
 		from_sock(&e.r, &cur->rows[i]);
@@ -798,12 +825,16 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 		(*total)++;
 		if (prev) {
 			e.r.secs = secs;
-			socket_delta(prev, &t, &e.r);
+			if (socket_delta(&pm, &e.r)) {
+				free(h);
+				free(pm.t.slot);
+				return -ENOMEM;
+			}
 		}
 		row_key(&e.r, col, &e.v, &e.v2);
 		heap_offer(h, &m, k, sizeof(*h), hent_cmp, &e);
 	}
-	free(t.slot);
+	free(pm.t.slot);
 	qsort(h, m, sizeof(*h), hent_cmp);
 	res = malloc((m ? m : 1) * sizeof(*res));
 	if (!res) {
