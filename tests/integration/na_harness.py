@@ -252,10 +252,14 @@ def ss_tcp_all(netns=(None,), all_states=False):
 
 
 def tcp_ports_alive(ports, netns=(None,)):
-    """TCP sockets (not TIME-WAIT, not listening) using any of these local ports."""
+    """TCP sockets (not TIME-WAIT, not listening) between two of these ports.
+    Both ends: a connection of another program on the host may use one of our
+    ports as its local port (an ephemeral port is shared across destinations),
+    but not both (CI once waited 20 s on such a stranger)."""
     ports = set(ports)
     return [s for s in ss_tcp_all(netns, all_states=True)
-            if s.lport in ports and s.state not in ("TIME-WAIT", "LISTEN", "UNCONN")]
+            if s.lport in ports and s.rport in ports
+            and s.state not in ("TIME-WAIT", "LISTEN", "UNCONN")]
 
 
 def softnet_dropped():
