@@ -79,6 +79,11 @@ static int has_cap(int cap)
 	return !!(d[cap / 32].effective & (1u << (cap % 32)));
 }
 
+int na_can_write_state(void)
+{
+	return has_cap(CAP_BPF) || has_cap(CAP_SYS_ADMIN);
+}
+
 int na_caps_check_attach(const char *what)
 {
 	static const struct {
@@ -138,6 +143,54 @@ static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ft
 	if (remove(p) && errno != ENOENT && !rm_err)
 		rm_err = na_err(-errno, "remove %s", p);
 	return 0;
+}
+
+/*
+ * Access to the pinned state (attach --group): directories 0750 and objects
+ * 0640 with group share_gid, so that its members open the maps read-only;
+ * na_log 0660, because reading the connection log consumes it (the ring
+ * buffer's consumer position is written through a writable mapping). Links,
+ * programs and maps stay writable by root alone. share_gid 0: back to 0700
+ * and 0600, root's alone.
+ */
+static uint32_t share_gid;
+
+static int share_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	mode_t mode;
+
+	(void)sb;
+	if (type == FTW_D || type == FTW_DP)
+		mode = share_gid ? 0750 : 0700;
+	else
+		mode = !share_gid ? 0600 : strcmp(p + ftw->base, "na_log") ? 0640 : 0660;
+	if (lchown(p, (uid_t)-1, share_gid) || chmod(p, mode)) {
+		rm_err = na_err(-errno, "%s: set group %u and mode %o", p, share_gid, mode);
+		return 1;
+	}
+	return 0;
+}
+
+/* Apply group gid (0: none) to everything under root; callers hold the pin root lock. */
+static int share_tree(const char *root, uint32_t gid)
+{
+	rm_err = 0;
+	share_gid = gid;
+	if (nftw(root, share_one, 16, FTW_PHYS) && !rm_err)
+		return na_err(-errno, "%s: set group", root);
+	return rm_err;
+}
+
+/* What attach leaves readable: the group asked for, or the one the pin root has. */
+static int share_after_attach(const char *root, const struct na_attach_opts *o)
+{
+	struct stat st;
+
+	if (o->group_set)
+		return share_tree(root, o->gid);
+	if (stat(root, &st))
+		return na_err(-errno, "stat %s", root);
+	return st.st_gid && (st.st_mode & 0050) == 0050 ? share_tree(root, st.st_gid) : 0;
 }
 
 int na_rm_tree(const char *path)
@@ -509,6 +562,15 @@ out_empty:
 			na_rm_tree(root);
 	}
 out:
+	if (err >= 0) {
+		int e = share_after_attach(root, o);
+
+		if (e) {
+			na_log(NA_LOG_ERROR, "%s: %s, but its pinned state keeps its previous access", path,
+			       err ? "was attached already" : "attached");
+			err = e;
+		}
+	}
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		if (links[i]) {
 			bpf_link__disconnect(links[i]); /* the pin keeps it attached */
@@ -648,6 +710,9 @@ int na_detach_cgroup(const char *root, const char *path)
 	int lockfd = -1, fd = -1, err, have = 0;
 	__u64 id;
 
+	err = na_caps_check_attach("detach");
+	if (err)
+		return err;
 	err = na_root_lock(root, 0, &lockfd);
 	if (err == -ENOENT)
 		goto not_attached;
@@ -695,6 +760,9 @@ int na_detach_all(const char *root)
 {
 	int lockfd = -1, err;
 
+	err = na_caps_check_attach("detach");
+	if (err)
+		return err;
 	err = na_root_lock(root, 0, &lockfd);
 	if (err == -ENOENT) {
 		na_log(NA_LOG_ERROR, "detach --all: nothing attached (no pinned state at %s)", root);

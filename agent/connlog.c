@@ -60,15 +60,15 @@ static int map_get(const char *root, const char *name, __u32 type, __u32 value_s
 	int fd, err;
 
 	snprintf(p, sizeof(p), "%s/%s", root, name);
-	fd = bpf_obj_get(p);
+	fd = na_obj_get(p, NULL);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		if (err == -ENOENT)
 			na_log(NA_LOG_ERROR,
 			       "%s: not pinned: the attached state has no connection log (attached by an older netacct? `netacct detach --all` and attach again)",
 			       p);
 		else
-			na_err(err, "open %s%s", p, err == -EACCES || err == -EPERM ? " (run as root)" : "");
+			na_err(err, "open %s%s", p, na_perm_hint(err));
 		return err;
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
@@ -203,9 +203,9 @@ int na_connlog_pinned(const struct na_connlog *l)
 	int fd, err;
 
 	snprintf(p, sizeof(p), "%s/na_log", l->root);
-	fd = bpf_obj_get(p);
+	fd = na_obj_get(p, NULL);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : na_err(-errno, "open %s", p);
+		return fd == -ENOENT ? 0 : na_err(fd, "open %s%s", p, na_perm_hint(fd));
 	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? na_err(-errno, "inspect %s", p) : info.id == l->log_id;
 	close(fd);
 	return err;

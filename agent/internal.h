@@ -9,6 +9,20 @@
 int na_dir_is_empty(const char *path);
 /* Remove a bpffs tree (unpinning links detaches them). */
 int na_rm_tree(const char *path);
+/*
+ * Open a pinned object read-write, or read-only when its file allows only
+ * reading (a member of the group given to `attach --group`): an fd, or the
+ * -errno of the read-write attempt. *rdonly (may be NULL) tells which.
+ */
+int na_obj_get(const char *path, int *rdonly);
+/*
+ * 1 when this process may change pinned state (CAP_BPF, or CAP_SYS_ADMIN):
+ * readers without it (`attach --group`) skip what writes, such as filling in
+ * the owners of sockets from before attach.
+ */
+int na_can_write_state(void);
+/* " (hint)" for an error opening pinned state: "" unless err is -EACCES or -EPERM. */
+const char *na_perm_hint(int err);
 /* Exclusive flock on the pin root (created when `create`); -ENOENT if absent. */
 int na_root_lock(const char *root, int create, int *lockfd);
 /*

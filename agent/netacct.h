@@ -63,6 +63,13 @@ struct na_attach_opts {
 	uint32_t max_sockets;
 	uint32_t max_closed;
 	uint32_t log_bytes; /* a power of two, at least one page */
+	/*
+	 * Who may read (attach --group): with group_set, the pin root becomes
+	 * readable by group gid (0: root's alone again); without, new pins get
+	 * what the pin root already has.
+	 */
+	int group_set;
+	uint32_t gid;
 };
 /* Cgroup programs attached per cgroup. */
 int na_cgroup_prog_count(void);

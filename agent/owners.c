@@ -488,6 +488,8 @@ int na_owners_resolve(const char *root, struct na_snapshot *snap, struct na_owne
 	r.st.wanted = r.n;
 	if (!r.n)
 		goto out; /* the steady state: every row has an owner or was looked at */
+	if (!na_can_write_state())
+		goto out; /* a reader of `attach --group`: owners stay unknown until root reads */
 	r.w = calloc(r.n, sizeof(*r.w));
 	if (!r.w) {
 		err = -ENOMEM;

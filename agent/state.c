@@ -56,6 +56,31 @@ int na_dir_is_empty(const char *path)
 	return empty;
 }
 
+int na_obj_get(const char *path, int *rdonly)
+{
+	DECLARE_LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
+	int fd = bpf_obj_get(path), err;
+
+	if (rdonly)
+		*rdonly = 0;
+	if (fd >= 0 || (errno != EACCES && errno != EPERM))
+		return fd >= 0 ? fd : -errno;
+	err = -errno;
+	fd = bpf_obj_get_opts(path, &ro);
+	if (fd < 0)
+		return err;
+	if (rdonly)
+		*rdonly = 1;
+	return fd;
+}
+
+const char *na_perm_hint(int err)
+{
+	return err == -EACCES || err == -EPERM
+		       ? " (run as root, or as a member of the group given to `netacct attach --group`)"
+		       : "";
+}
+
 int na_meta_read(const char *root, struct na_meta *meta, int *have)
 {
 	struct bpf_map_info info = {};
@@ -67,9 +92,9 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 	if (have)
 		*have = 0;
 	snprintf(p, sizeof(p), "%s/na_meta", root);
-	fd = bpf_obj_get(p);
+	fd = na_obj_get(p, NULL);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		if (err == -ENOENT && na_dir_is_empty(root))
 			return 0;
 		if (err == -ENOENT) {
@@ -78,7 +103,7 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 			       root);
 			return -EPROTO;
 		}
-		return na_err(err, "open %s%s", p, err == -EACCES || err == -EPERM ? " (run as root)" : "");
+		return na_err(err, "open %s%s", p, na_perm_hint(err));
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(m)) {
 		abi_hint(root, "na_meta has another layout");
@@ -113,9 +138,9 @@ static int obj_get(const char *root, const char *name)
 
 	if ((size_t)snprintf(p, sizeof(p), "%s/%s", root, name) >= sizeof(p))
 		return na_err(-ENAMETOOLONG, "open %s/%s", root, name);
-	fd = bpf_obj_get(p);
+	fd = na_obj_get(p, NULL);
 	if (fd < 0)
-		return na_err(-errno, "open %s%s", p, errno == EACCES || errno == EPERM ? " (run as root)" : "");
+		return na_err(fd, "open %s%s", p, na_perm_hint(fd));
 	return fd;
 }
 

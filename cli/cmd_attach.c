@@ -2,6 +2,7 @@
 /* attach, detach, status */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,10 +26,12 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 		{ "max-sockets", required_argument, NULL, 'm' },
 		{ "max-closed", required_argument, NULL, 'c' },
 		{ "log-size", required_argument, NULL, 'l' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct na_attach_opts ao = { .pin_root = g->pin_root };
+	struct group *gr;
 	int o, i, err, rc = NA_EXIT_OK;
 	unsigned long v;
 
@@ -51,6 +54,17 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 				return na_usage_error("attach", "--log-size '%s': bytes, a power of two from 4096 to 1073741824",
 						      optarg);
 			ao.log_bytes = (uint32_t)v;
+			break;
+		case 'g':
+			/* A name, or a number (a group with no name here, as in a container). */
+			gr = getgrnam(optarg);
+			if (gr)
+				v = gr->gr_gid;
+			else if (parse_size(optarg, 0, 0xfffffffeul, &v))
+				return na_usage_error("attach", "--group '%s': no such group (a name from /etc/group, or a number)",
+						      optarg);
+			ao.group_set = 1;
+			ao.gid = (uint32_t)v;
 			break;
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "attach" }, g);

@@ -10,7 +10,7 @@
 #include "commands.h"
 
 static const struct na_cmd cmds[] = {
-	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--log-size BYTES] PATH...", "start counting the traffic of cgroup v2 PATHs" },
+	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of cgroup v2 PATHs" },
 	{ "detach", cmd_detach, "PATH... | --all", "stop counting (programs detach; the maps go with the last one)" },
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
 	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by G] [--no-header] [-o FILE] [PATH...]", "cgroup totals, then live sockets and closed connections, or one row per group G (socket, process, cgroup, peer); -o FILE (.gz: gzip) appears whole or not at all" },

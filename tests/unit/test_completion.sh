@@ -145,6 +145,7 @@ if [[ -n $NETACCT_BIN ]]; then
 		case $1 in
 		--max-sockets | --max-closed) echo 1024 ;;
 		--log-size) echo 65536 ;;
+		--group) echo root ;;
 		--group-by) echo socket ;;
 		-o | --output) echo "$TMP/never-written.csv" ;;
 		-d | --interval | -n | --iterations | --limit | --pid) echo 1 ;;
