@@ -244,7 +244,7 @@ def main():
         for cmd in (["export"], ["status"], ["detach", "--all"], ["detach", A.path],
                     ["attach", B.path]):
             cli.expect("%s as nobody, A attached" % " ".join(cmd), cmd, 1,
-                       ["missing capability"] if cmd[0] == "attach" else ["Permission denied"],
+                       ["missing capability"] if cmd[0] in ("attach", "detach") else ["Permission denied"],
                        nobody=True, pins=True)
         h.eq("after the unprivileged attempts: A still attached", prog_count(h, A), NA_PROGS)
         h.eq("... B not attached", prog_count(h, B), 0)
