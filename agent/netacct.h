@@ -80,6 +80,25 @@ int na_detach_cgroup(const char *pin_root, const char *path);
 /* Unpin everything under pin_root, whatever its ABI version. 0, or -ENOENT if nothing. */
 int na_detach_all(const char *pin_root);
 
+/* ---- the agent's configuration (agent/conf.c, docs/agent.md) -------------- */
+#define NA_CONF_DEFAULT_PATH "/etc/netacct/netacct.conf"
+#define NA_CONF_DEFAULT_PORT 9477
+struct na_conf {
+	char **attach;          /* absolute cgroup paths or glob(7) patterns */
+	size_t nattach;
+	int group_set;          /* group: attach --group */
+	uint32_t gid;
+	char listen_addr[64];   /* numeric address */
+	uint16_t listen_port;
+	unsigned rescan_s;      /* seconds between glob re-scans */
+	uint32_t max_sockets, max_closed, log_bytes; /* attach sizes, 0 = default */
+};
+void na_conf_defaults(struct na_conf *c);
+/* Parse a whole file; errors name FILE:LINE. 0 or -EINVAL/-EIO, *out untouched on error. */
+int na_conf_parse(FILE *f, const char *name, struct na_conf *out);
+int na_conf_load(const char *path, struct na_conf *out);
+void na_conf_free(struct na_conf *c);
+
 /* ---- reading ------------------------------------------------------------ */
 struct na_att_state {
 	struct na_attach a;

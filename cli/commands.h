@@ -25,6 +25,7 @@ int cmd_status(int argc, char **argv, const struct na_global *g);
 int cmd_export(int argc, char **argv, const struct na_global *g);
 int cmd_top(int argc, char **argv, const struct na_global *g);
 int cmd_log(int argc, char **argv, const struct na_global *g);
+int cmd_agent(int argc, char **argv, const struct na_global *g);
 int cmd_help(int argc, char **argv, const struct na_global *g);
 int cmd_version(int argc, char **argv, const struct na_global *g);
 

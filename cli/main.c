@@ -16,6 +16,7 @@ static const struct na_cmd cmds[] = {
 	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by G] [--no-header] [-o FILE] [PATH...]", "cgroup totals, then live sockets and closed connections, or one row per group G (socket, process, cgroup, peer); -o FILE (.gz: gzip) appears whole or not at all" },
 	{ "top", cmd_top, "[--batch] [-d S] [-n N] [--sort COL] [--group-by G] [--cgroup PATH] [--pid N] [--proto P] [--limit N] [-b] [PATH...]", "busiest sockets (or processes, cgroups, peers) and cgroup rates" },
 	{ "log", cmd_log, "[-f] [--csv|--json] [-H]", "closed connections, one record each, like tcplife (reading consumes them)" },
+	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--detach-on-exit]", "run as a service: attach what the configuration names, serve Prometheus metrics on /metrics" },
 	{ "help", cmd_help, "[COMMAND]", "this text" },
 	{ "version", cmd_version, "", "print the version and ABI version" },
 };

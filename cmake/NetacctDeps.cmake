@@ -29,5 +29,8 @@ na_require_program(NA_CLANG clang clang)
 na_require_program(NA_LLVM_STRIP llvm-strip llvm)
 na_require_program(NA_BPFTOOL bpftool bpftool)
 na_require_pkg(JSONC json-c libjson-c-dev)
+# libmicrohttpd: the agent's /metrics endpoint.
+na_require_pkg(MHD libmicrohttpd libmicrohttpd-dev)
+find_package(Threads REQUIRED)
 # ncursesw: the interactive view of `netacct top`.
 na_require_pkg(NCURSES ncursesw libncurses-dev)

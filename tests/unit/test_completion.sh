@@ -71,7 +71,7 @@ expect() {
 }
 
 # Commands, prefixes, global options
-expect "attach detach status export top log help version" netacct ""
+expect "attach detach status export top log agent help version" netacct ""
 expect "export" netacct ex
 expect "top" netacct t
 expect "--pin-root" netacct --pin
@@ -91,6 +91,7 @@ expect "-f --follow -H --human -h --help --csv --json" netacct log -
 expect "--all" netacct detach --a
 expect "--max-sockets --max-closed" netacct attach --max
 expect "--json" netacct status --j
+expect "--config" netacct agent --co
 
 # Option values
 expect "process peer" netacct top --group-by p
@@ -146,6 +147,8 @@ if [[ -n $NETACCT_BIN ]]; then
 		--max-sockets | --max-closed) echo 1024 ;;
 		--log-size) echo 65536 ;;
 		--group) echo root ;;
+		--config) echo "$TMP/never-read.conf" ;;
+		--listen) echo 127.0.0.1:9477 ;;
 		--group-by) echo socket ;;
 		-o | --output) echo "$TMP/never-written.csv" ;;
 		-d | --interval | -n | --iterations | --limit | --pid) echo 1 ;;

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * The agent's configuration file (docs/agent.md): one "key value" per line,
+ * '#' starts a comment, blank lines are ignored. A bad line is an error that
+ * names the file and the line; nothing of a file with an error is used.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netacct.h"
+
+#define NA_CONF_MAX_ATTACH 256
+
+void na_conf_defaults(struct na_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen_addr, sizeof(c->listen_addr), "127.0.0.1");
+	c->listen_port = NA_CONF_DEFAULT_PORT;
+	c->rescan_s = 10;
+}
+
+void na_conf_free(struct na_conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nattach; i++)
+		free(c->attach[i]);
+	free(c->attach);
+	c->attach = NULL;
+	c->nattach = 0;
+}
+
+static int num(const char *v, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return errno || *end || !*v || v[0] == '-' || *out < min || *out > max ? -1 : 0;
+}
+
+static int parse_listen(const char *v, struct na_conf *c)
+{
+	const char *colon = strrchr(v, ':');
+	unsigned long long port;
+	size_t n;
+
+	if (!colon || colon == v || num(colon + 1, 1, 65535, &port))
+		return -1;
+	n = (size_t)(colon - v);
+	/* [::1]:9477 for IPv6 */
+	if (v[0] == '[') {
+		if (n < 3 || v[n - 1] != ']')
+			return -1;
+		v++;
+		n -= 2;
+	}
+	if (n >= sizeof(c->listen_addr))
+		return -1;
+	memcpy(c->listen_addr, v, n);
+	c->listen_addr[n] = '\0';
+	c->listen_port = (uint16_t)port;
+	return 0;
+}
+
+/* One line's key and value; *err_why set on failure. */
+static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, const char **why)
+{
+	static const char *const keys[] = { "attach", "group", "listen", "rescan",
+					    "max-sockets", "max-closed", "log-size" };
+	unsigned long long v;
+	struct group *gr;
+	size_t k;
+	char **a;
+
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (!strcmp(key, keys[k]))
+			break;
+	if (k == sizeof(keys) / sizeof(keys[0])) {
+		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size)";
+		return -1;
+	}
+	if (!*val) {
+		*why = "a value is missing";
+		return -1;
+	}
+	if (k && (*seen & (1u << k))) {
+		*why = "given twice (only attach may repeat)";
+		return -1;
+	}
+	*seen |= 1u << k;
+	switch (k) {
+	case 0: /* attach */
+		if (val[0] != '/') {
+			*why = "takes an absolute cgroup path or glob";
+			return -1;
+		}
+		if (c->nattach >= NA_CONF_MAX_ATTACH) {
+			*why = "more than 256 attach lines";
+			return -1;
+		}
+		a = realloc(c->attach, (c->nattach + 1) * sizeof(*a));
+		if (!a || !(a[c->nattach] = strdup(val))) {
+			if (a)
+				c->attach = a;
+			*why = "out of memory";
+			return -1;
+		}
+		c->attach = a;
+		c->nattach++;
+		return 0;
+	case 1: /* group: a name, a number, or root (no group) */
+		gr = getgrnam(val);
+		if (gr)
+			v = gr->gr_gid;
+		else if (num(val, 0, 0xfffffffeull, &v)) {
+			*why = "no such group (a name from /etc/group, or a number)";
+			return -1;
+		}
+		c->group_set = 1;
+		c->gid = (uint32_t)v;
+		return 0;
+	case 2:
+		if (parse_listen(val, c)) {
+			*why = "takes ADDRESS:PORT (127.0.0.1:9477, [::1]:9477, 0.0.0.0:9477)";
+			return -1;
+		}
+		return 0;
+	case 3:
+		if (num(val, 1, 3600, &v)) {
+			*why = "takes seconds, 1 to 3600";
+			return -1;
+		}
+		c->rescan_s = (unsigned)v;
+		return 0;
+	case 4:
+	case 5:
+		if (num(val, 16, 1ull << 24, &v)) {
+			*why = "takes a number from 16 to 16777216";
+			return -1;
+		}
+		*(k == 4 ? &c->max_sockets : &c->max_closed) = (uint32_t)v;
+		return 0;
+	default: /* log-size */
+		if (num(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {
+			*why = "takes bytes, a power of two from 4096 to 1073741824";
+			return -1;
+		}
+		c->log_bytes = (uint32_t)v;
+		return 0;
+	}
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int na_conf_parse(FILE *f, const char *name, struct na_conf *out)
+{
+	struct na_conf c;
+	char line[4096], *key = NULL, *val, *hash;
+	unsigned seen = 0, n = 0;
+	const char *why = NULL;
+
+	na_conf_defaults(&c);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		key = NULL;
+		if (!strchr(line, '\n') && !feof(f)) {
+			why = "line longer than 4095 bytes";
+			goto bad;
+		}
+		/* A comment starts at a '#' at the line's start or after a blank. */
+		for (hash = line; (hash = strchr(hash, '#')); hash++)
+			if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+				*hash = '\0';
+				break;
+			}
+		key = trim(line);
+		if (!*key)
+			continue;
+		val = key + strcspn(key, " \t");
+		if (*val)
+			*val++ = '\0';
+		val = trim(val);
+		if (conf_line(&c, key, val, &seen, &why))
+			goto bad;
+	}
+	if (ferror(f)) {
+		na_conf_free(&c);
+		return na_err(-EIO, "read %s", name);
+	}
+	if (!c.nattach) {
+		na_conf_free(&c);
+		na_log(NA_LOG_ERROR, "%s: no attach line: nothing to count", name);
+		return -EINVAL;
+	}
+	*out = c;
+	return 0;
+bad:
+	na_log(NA_LOG_ERROR, "%s:%u: %s: %s", name, n, key && *key ? key : "line", why);
+	na_conf_free(&c);
+	return -EINVAL;
+}
+
+int na_conf_load(const char *path, struct na_conf *out)
+{
+	FILE *f = fopen(path, "re");
+	int err;
+
+	if (!f)
+		return na_err(-errno, "open config %s%s", path,
+			      errno == ENOENT ? " (write one: docs/agent.md, or --config FILE)" : "");
+	err = na_conf_parse(f, path, out);
+	fclose(f);
+	return err;
+}

@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * agent: the long-running service (docs/agent.md). It attaches the cgroups
+ * its configuration names (paths or globs, scanned again every `rescan`
+ * seconds), and serves the Prometheus text of prom.c on /metrics with
+ * libmicrohttpd. SIGHUP reloads the configuration (a bad one is reported and
+ * the running one kept); SIGTERM and SIGINT end it, leaving the attachments
+ * in place unless --detach-on-exit. One agent per pin root: a second one
+ * finds the lock taken and says who holds it.
+ *
+ * The counters come from the pinned maps, so they do not go back when the
+ * agent restarts; the agent holds no counting state of its own.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <glob.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "commands.h"
+#include "prom.h"
+
+#define NA_AGENT_LOCK_DIR "/run/netacct"
+
+struct agent {
+	const char *pin_root;
+	const char *conf_path;
+	struct na_conf conf;
+	char **attached;        /* paths this agent attached or found attached, from the config */
+	size_t nattached;
+	struct MHD_Daemon *http;
+	pthread_mutex_t lock;   /* one snapshot at a time */
+	int lockfd;
+};
+
+/* ---- one agent per pin root ---------------------------------------------- */
+
+static int take_lock(struct agent *a)
+{
+	char p[PATH_MAX], pid[32], *s;
+	ssize_t n;
+	int fd;
+
+	if (mkdir(NA_AGENT_LOCK_DIR, 0755) && errno != EEXIST)
+		return na_err(-errno, "agent: create %s", NA_AGENT_LOCK_DIR);
+	/* The pin root's path, its slashes made underscores, names the lock. */
+	if ((size_t)snprintf(p, sizeof(p), "%s/agent%s.lock", NA_AGENT_LOCK_DIR, a->pin_root) >= sizeof(p))
+		return na_err(-ENAMETOOLONG, "agent: lock file for %s", a->pin_root);
+	for (s = p + strlen(NA_AGENT_LOCK_DIR) + 6; *s; s++)
+		if (*s == '/')
+			*s = '_';
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return na_err(-errno, "agent: open %s", p);
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = -errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (err == -EWOULDBLOCK) {
+			na_log(NA_LOG_ERROR, "agent: another agent runs for pin root %s (pid %s, lock %s)", a->pin_root,
+			       pid[0] ? pid : "?", p);
+			return -EBUSY;
+		}
+		return na_err(err, "agent: lock %s", p);
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
+		na_log(NA_LOG_WARN, "agent: could not write the pid into %s", p);
+	a->lockfd = fd;
+	return 0;
+}
+
+/* ---- attaching what the configuration names ------------------------------ */
+
+static int is_cgroup2_dir(const char *p)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	return !stat(p, &st) && S_ISDIR(st.st_mode) && !statfs(p, &sfs) && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static int listed(char **v, size_t n, const char *p)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i], p))
+			return 1;
+	return 0;
+}
+
+/* Every cgroup2 directory the configuration's lines match now, without repeats. */
+static int expand(const struct na_conf *c, char ***out, size_t *n)
+{
+	char **v = NULL, **nv;
+	size_t i, j;
+	glob_t g;
+	int r;
+
+	*n = 0;
+	for (i = 0; i < c->nattach; i++) {
+		r = glob(c->attach[i], GLOB_ONLYDIR | GLOB_BRACE, NULL, &g);
+		if (r == GLOB_NOMATCH)
+			continue; /* a service that does not exist yet: the next scan looks again */
+		if (r) {
+			globfree(&g);
+			goto nomem;
+		}
+		for (j = 0; j < g.gl_pathc; j++) {
+			if (!is_cgroup2_dir(g.gl_pathv[j]) || listed(v, *n, g.gl_pathv[j]))
+				continue;
+			nv = realloc(v, (*n + 1) * sizeof(*v));
+			if (!nv || !(nv[*n] = strdup(g.gl_pathv[j]))) {
+				v = nv ? nv : v;
+				globfree(&g);
+				goto nomem;
+			}
+			v = nv;
+			(*n)++;
+		}
+		globfree(&g);
+	}
+	*out = v;
+	return 0;
+nomem:
+	for (i = 0; i < *n; i++)
+		free(v[i]);
+	free(v);
+	return -ENOMEM;
+}
+
+static void free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * Attach what the configuration matches now; with `prune`, detach what this
+ * agent attached for an earlier configuration and the new one no longer
+ * names. Failures are reported and the rest goes on (a next scan retries).
+ */
+static int sync_attachments(struct agent *a, int prune)
+{
+	struct na_attach_opts ao = {
+		.pin_root = a->pin_root,
+		.max_sockets = a->conf.max_sockets,
+		.max_closed = a->conf.max_closed,
+		.log_bytes = a->conf.log_bytes,
+		.group_set = a->conf.group_set,
+		.gid = a->conf.gid,
+	};
+	char **now = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = expand(&a->conf, &now, &n);
+	if (err)
+		return na_err(err, "agent: expand attach patterns");
+	for (i = 0; prune && i < a->nattached; i++) {
+		if (listed(now, n, a->attached[i]))
+			continue;
+		err = na_detach_cgroup(a->pin_root, a->attached[i]);
+		if (!err || err == -ENOENT)
+			na_log(NA_LOG_INFO, "agent: %s: detached (no longer in %s)", a->attached[i], a->conf_path);
+	}
+	for (i = 0; i < n; i++) {
+		/* group is applied on every attach: a changed group in the config takes effect */
+		err = na_attach_cgroup(&ao, now[i]);
+		if (!err)
+			na_log(NA_LOG_INFO, "agent: %s: attached", now[i]);
+		else if (err < 0)
+			na_log(NA_LOG_WARN, "agent: %s: not attached (the next scan tries again)", now[i]);
+	}
+	free_list(a->attached, a->nattached);
+	a->attached = now;
+	a->nattached = n;
+	return 0;
+}
+
+/* ---- /metrics ------------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result text_reply(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	char *b = strdup(msg);
+
+	return b ? reply(c, status, "text/plain; charset=utf-8", b, strlen(b)) : MHD_NO;
+}
+
+/* The exposition of one fresh snapshot, in a buffer the caller frees. */
+static int metrics_text(struct agent *a, char **out, size_t *len)
+{
+	struct na_snapshot snap;
+	struct na_state *st = NULL;
+	FILE *f;
+	int err;
+
+	*out = NULL;
+	*len = 0;
+	err = na_state_open(a->pin_root, &st);
+	if (!err)
+		err = na_state_read(st, &snap);
+	if (err) {
+		na_state_close(st);
+		return err;
+	}
+	na_owners_resolve(a->pin_root, &snap, NULL);
+	f = open_memstream(out, len);
+	err = f ? na_prom_write(f, &snap) : -ENOMEM;
+	if (f && fclose(f) && !err)
+		err = -ENOMEM;
+	na_snapshot_free(&snap);
+	na_state_close(st);
+	if (err) {
+		free(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *data, size_t *data_len, void **state)
+{
+	struct agent *a = cls;
+	size_t len;
+	char *body;
+	int err;
+
+	(void)version;
+	(void)data;
+	(void)data_len;
+	if (!*state) { /* the headers: answer when the (empty) body is in */
+		*state = a;
+		return MHD_YES;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return text_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "netacct agent: GET /metrics\n");
+	if (strcmp(url, "/metrics"))
+		return text_reply(c, MHD_HTTP_NOT_FOUND, "netacct agent: the metrics are on /metrics\n");
+	pthread_mutex_lock(&a->lock);
+	err = metrics_text(a, &body, &len);
+	pthread_mutex_unlock(&a->lock);
+	if (err)
+		return text_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "netacct agent: cannot read the pinned state (see the agent's log)\n");
+	return reply(c, MHD_HTTP_OK, NA_PROM_CONTENT_TYPE, body, len);
+}
+
+static int http_start(struct agent *a)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (inet_pton(AF_INET, a->conf.listen_addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(a->conf.listen_port);
+	} else if (inet_pton(AF_INET6, a->conf.listen_addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(a->conf.listen_port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		na_log(NA_LOG_ERROR, "agent: listen %s: not a numeric IPv4 or IPv6 address", a->conf.listen_addr);
+		return -EINVAL;
+	}
+	a->http = MHD_start_daemon(flags, a->conf.listen_port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
+				   (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	if (!a->http) {
+		na_log(NA_LOG_ERROR, "agent: cannot listen on %s:%u (in use, or not an address of this host)",
+		       a->conf.listen_addr, a->conf.listen_port);
+		return -EADDRINUSE;
+	}
+	na_log(NA_LOG_INFO, "agent: metrics on http://%s%s%s:%u/metrics", ss.ss_family == AF_INET6 ? "[" : "",
+	       a->conf.listen_addr, ss.ss_family == AF_INET6 ? "]" : "", a->conf.listen_port);
+	return 0;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static void usage_help(void)
+{
+	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--detach-on-exit]\n"
+	       "\n"
+	       "Run as a service: attach the cgroups the configuration names (paths or globs,\n"
+	       "scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
+	       "http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
+	       "agent and leaves the attachments counting.\n"
+	       "\n"
+	       "  --config FILE        the configuration (default %s; docs/agent.md)\n"
+	       "  --listen ADDR:PORT   where to serve /metrics (overrides the config's listen;\n"
+	       "                       default 127.0.0.1:%d)\n"
+	       "  --detach-on-exit     detach what the configuration attached when ending\n"
+	       "  -h, --help           this text\n",
+	       NA_CONF_DEFAULT_PATH, NA_CONF_DEFAULT_PORT);
+}
+
+static int apply_listen(struct na_conf *c, const char *listen)
+{
+	FILE *f;
+	char buf[128];
+	struct na_conf tmp;
+	int err;
+
+	/* Parsed by the configuration's own rules: one grammar for both. */
+	snprintf(buf, sizeof(buf), "attach /\nlisten %s\n", listen);
+	f = fmemopen(buf, strlen(buf), "r");
+	if (!f)
+		return -ENOMEM;
+	err = na_conf_parse(f, "--listen", &tmp);
+	fclose(f);
+	if (err)
+		return err;
+	snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", tmp.listen_addr);
+	c->listen_port = tmp.listen_port;
+	na_conf_free(&tmp);
+	return 0;
+}
+
+int cmd_agent(int argc, char **argv, const struct na_global *g)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "detach-on-exit", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct agent a = { .pin_root = g->pin_root, .conf_path = NA_CONF_DEFAULT_PATH, .lockfd = -1 };
+	const char *listen = NULL;
+	struct signalfd_siginfo si;
+	struct pollfd pfd;
+	struct na_conf nc;
+	int o, detach_on_exit = 0, sfd = -1, rc = NA_EXIT_FAIL, done = 0;
+	time_t next_scan;
+	sigset_t sigs;
+	size_t i;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			a.conf_path = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'D':
+			detach_on_exit = 1;
+			break;
+		case 'h':
+			usage_help();
+			return NA_EXIT_OK;
+		default:
+			return na_usage_error("agent", "unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return na_usage_error("agent", "no arguments (the cgroups are in the configuration)");
+	if (na_caps_check_attach("agent"))
+		return NA_EXIT_FAIL;
+	if (na_conf_load(a.conf_path, &a.conf))
+		return NA_EXIT_FAIL;
+	if (listen && apply_listen(&a.conf, listen)) {
+		na_conf_free(&a.conf);
+		return NA_EXIT_USAGE;
+	}
+	pthread_mutex_init(&a.lock, NULL);
+	if (take_lock(&a))
+		goto out;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) || (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
+		na_err(-errno, "agent: signals");
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (sync_attachments(&a, 0) || http_start(&a))
+		goto out;
+	na_log(NA_LOG_INFO, "agent: running, %zu cgroup(s) attached from %s", a.nattached, a.conf_path);
+
+	next_scan = time(NULL) + a.conf.rescan_s;
+	while (!done) {
+		time_t now = time(NULL);
+		int wait_ms = next_scan > now ? (int)(next_scan - now) * 1000 : 0;
+
+		pfd.fd = sfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
+			na_err(-errno, "agent: poll");
+			goto out;
+		}
+		if (pfd.revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo != SIGHUP) {
+				done = 1;
+				break;
+			}
+			if (na_conf_load(a.conf_path, &nc)) {
+				na_log(NA_LOG_ERROR, "agent: reload: %s has errors; the running configuration stays",
+				       a.conf_path);
+				continue;
+			}
+			if (listen)
+				apply_listen(&nc, listen);
+			pthread_mutex_lock(&a.lock);
+			if (strcmp(nc.listen_addr, a.conf.listen_addr) || nc.listen_port != a.conf.listen_port)
+				na_log(NA_LOG_WARN, "agent: reload: listen changed; it takes effect at the next start");
+			snprintf(nc.listen_addr, sizeof(nc.listen_addr), "%s", a.conf.listen_addr);
+			nc.listen_port = a.conf.listen_port;
+			na_conf_free(&a.conf);
+			a.conf = nc;
+			sync_attachments(&a, 1);
+			pthread_mutex_unlock(&a.lock);
+			na_log(NA_LOG_INFO, "agent: reloaded %s: %zu cgroup(s) attached", a.conf_path, a.nattached);
+			next_scan = time(NULL) + a.conf.rescan_s;
+			continue;
+		}
+		if (time(NULL) >= next_scan) {
+			pthread_mutex_lock(&a.lock);
+			sync_attachments(&a, 0);
+			pthread_mutex_unlock(&a.lock);
+			next_scan = time(NULL) + a.conf.rescan_s;
+		}
+	}
+	rc = NA_EXIT_OK;
+	if (a.http)
+		MHD_stop_daemon(a.http);
+	a.http = NULL;
+	for (i = 0; detach_on_exit && i < a.nattached; i++)
+		if (na_detach_cgroup(a.pin_root, a.attached[i]) && rc == NA_EXIT_OK)
+			rc = NA_EXIT_FAIL;
+	na_log(NA_LOG_INFO, "agent: ending%s", detach_on_exit ? ", attachments detached" : "; attachments keep counting");
+out:
+	if (a.http)
+		MHD_stop_daemon(a.http);
+	if (sfd >= 0)
+		close(sfd);
+	if (a.lockfd >= 0)
+		close(a.lockfd);
+	free_list(a.attached, a.nattached);
+	na_conf_free(&a.conf);
+	pthread_mutex_destroy(&a.lock);
+	return rc;
+}

@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""netacct agent (issue 6): configuration, attaching by glob, /metrics, reload,
+restart, one agent per pin root.
+
+With a configuration whose attach line is a glob over the children of a
+cgroup of this test's own (P/*), rescan 1 s, and a free loopback port:
+
+  * bad configurations: an unknown key, a bad value, no attach line and a
+    missing file each exit 1 with FILE:LINE (or the fix) in the message,
+    and attach nothing;
+  * the agent attaches the two cgroups the glob matches, and a third one
+    made while it runs within a few rescans;
+  * /metrics: promtool accepts it; after a TCP flow in cgroup A, the
+    payload counters of A equal what the workers wrote and read, and the
+    other cgroups' are 0; other paths answer 404;
+  * a real Prometheus server (Debian's prometheus) scraping the agent on
+    loopback returns the same payload bytes through its query API;
+  * a second agent on the same pin root exits 1 naming the first one's pid;
+  * SIGHUP with a broken configuration: the agent keeps running and
+    serving, the error names the line; SIGHUP with the glob narrowed to A:
+    the others are detached, A stays;
+  * SIGTERM: exit 0, A stays attached; a new agent serves the same
+    counters (no reset), which then grow with new traffic;
+  * --detach-on-exit: SIGTERM detaches what the configuration attached.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import na_harness as na  # noqa: E402
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(url, timeout=5):
+    """(status, body) of a GET; (None, reason) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, OSError) as e:
+        return None, str(e)
+
+
+def samples(text, name):
+    """{frozenset(labels): value} of one metric family in an exposition."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^%s\{(.*)\} (\S+)$' % re.escape(name), line)
+        if m:
+            labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(1)))
+            out[labels] = float(m.group(2))
+    return out
+
+
+def payload(text, cg, direction):
+    v = samples(text, "netacct_bytes_total")
+    return v.get(frozenset({("cgroup", cg.rel), ("direction", direction), ("part", "payload")}))
+
+
+class Agent:
+    def __init__(self, h, conf, port, *extra):
+        self.h, self.port = h, port
+        self.err = tempfile.TemporaryFile()
+        self.p = subprocess.Popen([h.bin, "--pin-root", h.pin_root, "agent", "--config", conf] + list(extra),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
+        h.workers.append(na.Worker(self.p, "agent"))  # killed by the harness's cleanup
+
+    def url(self, path="/metrics"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def wait_serving(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.p.poll() is not None:
+                raise na.HarnessError("agent exited (%s): %s" % (self.p.returncode, self.log()))
+            st, body = http_get(self.url(), timeout=2)
+            if st == 200:
+                return body
+            time.sleep(0.1)
+        raise na.HarnessError("agent never served /metrics: %s" % self.log())
+
+    def metrics(self):
+        st, body = http_get(self.url())
+        if st != 200:
+            raise na.HarnessError("GET /metrics: %s %s" % (st, body[:200]))
+        return body
+
+    def log(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        self.p.send_signal(sig)
+        return self.p.wait(timeout=20)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def attached_ids(h):
+    p = h.netacct("status", "--json")
+    if p.returncode != 0:
+        return set()
+    return {a["cgroup_id"] for a in json.loads(p.stdout)["attached"]}
+
+
+def wait_until(pred, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def prometheus_query(h, tmp, agent_port, query, want, timeout=40):
+    """Start a Prometheus server scraping the agent every second; wait until
+    query returns want (or timeout); returns the last value seen."""
+    web = free_port()
+    cfg = os.path.join(tmp, "prometheus.yml")
+    write(cfg, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+               "scrape_configs:\n  - job_name: netacct\n    static_configs:\n"
+               "      - targets: ['127.0.0.1:%d']\n" % agent_port)
+    p = subprocess.Popen(["prometheus", "--config.file=" + cfg,
+                          "--storage.tsdb.path=" + os.path.join(tmp, "tsdb"),
+                          "--web.listen-address=127.0.0.1:%d" % web],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    h.workers.append(na.Worker(p, "prometheus"))
+    last = None
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st, body = http_get("http://127.0.0.1:%d/api/v1/query?query=%s"
+                                % (web, urllib.parse.quote(query)), timeout=2)
+            if st == 200:
+                res = json.loads(body)["data"]["result"]
+                if res:
+                    last = float(res[0]["value"][1])
+                    if last == want:
+                        return last
+            time.sleep(0.5)
+        return last
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
+
+
+def main():
+    h = na.Harness("agent")
+    tmp = tempfile.mkdtemp(prefix="netacct-test-agent-")
+    lock = "/run/netacct/agent%s.lock" % h.pin_root.replace("/", "_")
+    try:
+        run(h, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.exists(lock):
+            os.unlink(lock)
+
+
+def run(h, tmp):
+    with h:
+        for tool in ("promtool", "prometheus"):
+            if not shutil.which(tool):
+                h.skip("%s not found (Debian: apt-get install prometheus)" % tool)
+        # The glob matches the children of a parent cgroup of this test's own.
+        P = h.make_cgroup()
+        A = h.make_cgroup(P)
+        B = h.make_cgroup(P)
+        pattern = P.path + "/*"
+        conf = os.path.join(tmp, "netacct.conf")
+        port = free_port()
+
+        # -- bad configurations -------------------------------------------------
+        cases = [
+            ("unknown key", "attach %s\nfrobnicate 3\n" % pattern, ":2: frobnicate: unknown key"),
+            ("bad value", "# comment\nattach %s\nrescan 0\n" % pattern, ":3: rescan: takes seconds"),
+            ("relative path", "attach cgroup/x\n", ":1: attach: takes an absolute"),
+            ("no attach line", "rescan 5\n", "no attach line"),
+        ]
+        for what, text, msg in cases:
+            write(conf, text)
+            p = h.netacct("agent", "--config", conf)
+            h.check("bad configuration (%s): exit 1, the message names the line" % what,
+                    p.returncode == 1 and (conf + msg if msg.startswith(":") else msg) in p.stderr,
+                    repr((p.returncode, p.stderr)))
+        p = h.netacct("agent", "--config", os.path.join(tmp, "missing.conf"))
+        h.check("missing configuration: exit 1, names the file and the fix",
+                p.returncode == 1 and "missing.conf" in p.stderr and "--config" in p.stderr,
+                repr(p.stderr))
+        h.eq("bad configurations attached nothing", attached_ids(h), set())
+
+        # -- start: the glob's cgroups are attached, /metrics is served --------
+        write(conf, "# netacct agent test\nattach %s   # every test cgroup\nrescan 1\n"
+                    "listen 127.0.0.1:%d\n" % (pattern, port))
+        ag = Agent(h, conf, port)
+        body = ag.wait_serving()
+        h.eq("agent attached the glob's cgroups", attached_ids(h), {A.id, B.id})
+        r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                           text=True, timeout=30)
+        h.check("promtool check metrics accepts /metrics", r.returncode == 0,
+                (r.stdout + r.stderr)[:500])
+        st, _ = http_get(ag.url("/other"))
+        h.eq("a path other than /metrics: 404", st, 404)
+
+        C = h.make_cgroup(P)
+        h.check("a cgroup made while the agent runs is attached within a few rescans",
+                wait_until(lambda: C.id in attached_ids(h), 6), repr(attached_ids(h)))
+
+        # -- exact bytes on /metrics ---------------------------------------------
+        f = na.TcpFlow(h, 4, "rr", (20,), (20,), A, A, "flow")
+        f.wait_done()
+        sent = f.cdone["sent"] + f.sdone["sent"]
+        f.close()
+        text = ag.metrics()
+        h.eq("/metrics: A's tx and rx payload == what the workers wrote and read",
+             (payload(text, A, "tx"), payload(text, A, "rx")), (sent, sent))
+        h.eq("/metrics: B's payload is 0", (payload(text, B, "tx"), payload(text, B, "rx")), (0, 0))
+
+        # -- a real Prometheus server -------------------------------------------
+        q = 'netacct_bytes_total{cgroup="%s",direction="tx",part="payload"}' % A.rel
+        got = prometheus_query(h, tmp, port, q, float(sent))
+        h.eq("Prometheus scraped the agent: PromQL returns A's payload bytes", got, float(sent))
+
+        # -- one agent per pin root ----------------------------------------------
+        p = h.netacct("agent", "--config", conf, "--listen", "127.0.0.1:%d" % free_port())
+        h.check("a second agent on the pin root: exit 1, names the first one's pid",
+                p.returncode == 1 and "another agent" in p.stderr and str(ag.p.pid) in p.stderr,
+                repr(p.stderr))
+
+        # -- reload ---------------------------------------------------------------
+        write(conf, "attach %s\nrescan one\n" % pattern)
+        ag.p.send_signal(signal.SIGHUP)
+        h.check("SIGHUP with a broken configuration: the error names the line",
+                wait_until(lambda: conf + ":2: rescan" in ag.log(), 5), ag.log()[-500:])
+        h.check("... and the agent keeps running and serving",
+                ag.p.poll() is None and payload(ag.metrics(), A, "tx") == sent)
+        h.eq("... with the same cgroups attached", attached_ids(h), {A.id, B.id, C.id})
+        write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\n" % (A.path, port))
+        ag.p.send_signal(signal.SIGHUP)
+        h.check("SIGHUP with the glob narrowed to A: B and C are detached, A stays",
+                wait_until(lambda: attached_ids(h) == {A.id}, 5), repr(attached_ids(h)))
+
+        # -- restart: no reset ----------------------------------------------------
+        h.eq("SIGTERM: exit 0", ag.stop(), 0)
+        h.eq("... A still attached", attached_ids(h), {A.id})
+        ag = Agent(h, conf, port)
+        text = ag.wait_serving()
+        h.eq("restarted agent: the same counters (no reset)",
+             (payload(text, A, "tx"), payload(text, A, "rx")), (sent, sent))
+        f = na.TcpFlow(h, 6, "rr", (5,), (5,), A, A, "flow 2")
+        f.wait_done()
+        more = f.cdone["sent"] + f.sdone["sent"]
+        f.close()
+        h.eq("restarted agent: counters grow by the new flow's bytes", payload(ag.metrics(), A, "tx"),
+             sent + more)
+        h.eq("SIGTERM: exit 0", ag.stop(), 0)
+
+        # -- --detach-on-exit -----------------------------------------------------
+        ag = Agent(h, conf, port, "--detach-on-exit")
+        ag.wait_serving()
+        h.eq("--detach-on-exit, SIGTERM: exit 0", ag.stop(), 0)
+        h.eq("... and A is detached", attached_ids(h), set())
+
+
+if __name__ == "__main__":
+    main()
