@@ -20,6 +20,9 @@ void na_conf_defaults(struct na_conf *c)
 	snprintf(c->listen_addr, sizeof(c->listen_addr), "127.0.0.1");
 	c->listen_port = NA_CONF_DEFAULT_PORT;
 	c->rescan_s = 10;
+	snprintf(c->log_file, sizeof(c->log_file), "%s", NA_CONF_DEFAULT_LOG_FILE);
+	c->log_max_bytes = 16ull << 20;
+	c->log_keep = 5;
 }
 
 void na_conf_free(struct na_conf *c)
@@ -69,8 +72,8 @@ static int parse_listen(const char *v, struct na_conf *c)
 /* One line's key and value; *err_why set on failure. */
 static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, const char **why)
 {
-	static const char *const keys[] = { "attach", "group", "listen", "rescan",
-					    "max-sockets", "max-closed", "log-size" };
+	static const char *const keys[] = { "attach",   "group",       "listen",      "rescan",     "max-sockets",
+					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep" };
 	unsigned long long v;
 	struct group *gr;
 	size_t k;
@@ -80,7 +83,8 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		if (!strcmp(key, keys[k]))
 			break;
 	if (k == sizeof(keys) / sizeof(keys[0])) {
-		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size)";
+		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size, log-file, "
+		       "log-max-bytes, log-keep)";
 		return -1;
 	}
 	if (!*val) {
@@ -143,6 +147,31 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			return -1;
 		}
 		*(k == 4 ? &c->max_sockets : &c->max_closed) = (uint32_t)v;
+		return 0;
+	case 7:
+		if (strcmp(val, "none") && val[0] != '/') {
+			*why = "takes an absolute path, or none";
+			return -1;
+		}
+		if (strlen(val) >= sizeof(c->log_file) - 16) {
+			*why = "path too long";
+			return -1;
+		}
+		snprintf(c->log_file, sizeof(c->log_file), "%s", strcmp(val, "none") ? val : "");
+		return 0;
+	case 8:
+		if (num(val, 4096, 1ull << 40, &v)) {
+			*why = "takes bytes, 4096 to 1099511627776";
+			return -1;
+		}
+		c->log_max_bytes = v;
+		return 0;
+	case 9:
+		if (num(val, 0, 100, &v)) {
+			*why = "takes a count of compressed files to keep, 0 to 100";
+			return -1;
+		}
+		c->log_keep = (unsigned)v;
 		return 0;
 	default: /* log-size */
 		if (num(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {

@@ -83,6 +83,7 @@ int na_detach_all(const char *pin_root);
 /* ---- the agent's configuration (agent/conf.c, docs/agent.md) -------------- */
 #define NA_CONF_DEFAULT_PATH "/etc/netacct/netacct.conf"
 #define NA_CONF_DEFAULT_PORT 9477
+#define NA_CONF_DEFAULT_LOG_FILE "/var/log/netacct/connections.jsonl"
 struct na_conf {
 	char **attach;          /* absolute cgroup paths or glob(7) patterns */
 	size_t nattach;
@@ -91,6 +92,9 @@ struct na_conf {
 	char listen_addr[64];   /* numeric address */
 	uint16_t listen_port;
 	unsigned rescan_s;      /* seconds between glob re-scans */
+	char log_file[4096];    /* the connection log follows into it; "" = none */
+	uint64_t log_max_bytes; /* rotate before the file grows past this */
+	unsigned log_keep;      /* rotated files kept, gzip-compressed */
 	uint32_t max_sockets, max_closed, log_bytes; /* attach sizes, 0 = default */
 };
 void na_conf_defaults(struct na_conf *c);

@@ -33,6 +33,7 @@
 
 #include "commands.h"
 #include "prom.h"
+#include "rotlog.h"
 
 #define NA_AGENT_LOCK_DIR "/run/netacct"
 
@@ -45,6 +46,9 @@ struct agent {
 	struct MHD_Daemon *http;
 	pthread_mutex_t lock;   /* one snapshot at a time */
 	int lockfd;
+	struct na_connlog *log; /* the connection log, followed into rl */
+	struct na_rotlog rl;
+	int log_failing;        /* a write failed: reported once until one succeeds */
 };
 
 /* ---- one agent per pin root ---------------------------------------------- */
@@ -197,6 +201,76 @@ static int sync_attachments(struct agent *a, int prune)
 	a->attached = now;
 	a->nattached = n;
 	return 0;
+}
+
+/* ---- the connection log, into a file rotated by size -------------------- */
+
+/* One record: consumed only once its line is in the file (else it stays in the ring buffer). */
+static int on_log_record(void *ctx, const struct na_conn *c)
+{
+	struct agent *a = ctx;
+	char *line = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&line, &len);
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	err = na_conn_json(m, a->log, c, na_boot_offset_ns());
+	if (fclose(m) && !err)
+		err = -ENOMEM;
+	if (!err) {
+		err = na_rotlog_write(&a->rl, line, len);
+		if (err && !a->log_failing)
+			na_log(NA_LOG_ERROR, "agent: connection records stay in the ring buffer until %s can be written",
+			       a->rl.path);
+		a->log_failing = !!err;
+	}
+	free(line);
+	return err;
+}
+
+static void log_close(struct agent *a)
+{
+	if (a->log) {
+		na_connlog_consume(a->log);
+		na_connlog_close(a->log);
+	}
+	a->log = NULL;
+	na_rotlog_close(&a->rl);
+}
+
+/* Follow the pinned ring buffer into the configured file (none: nothing to do). */
+static int log_open(struct agent *a)
+{
+	char dir[PATH_MAX], *slash;
+	int err;
+
+	log_close(a);
+	if (!a->conf.log_file[0])
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", a->conf.log_file);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) && errno != EEXIST)
+			return na_err(-errno, "agent: create %s", dir);
+	}
+	err = na_rotlog_open(&a->rl, a->conf.log_file, a->conf.log_max_bytes, a->conf.log_keep);
+	if (!err)
+		err = na_connlog_open(a->pin_root, on_log_record, a, &a->log);
+	if (err) {
+		na_rotlog_close(&a->rl);
+		a->log = NULL;
+	}
+	return err;
+}
+
+/* The pinned ring buffer may have been replaced (detach --all, attach): follow the new one. */
+static void log_check(struct agent *a)
+{
+	if (a->conf.log_file[0] && (!a->log || na_connlog_pinned(a->log) != 1))
+		log_open(a);
 }
 
 /* ---- /metrics ------------------------------------------------------------- */
@@ -415,6 +489,8 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 	signal(SIGPIPE, SIG_IGN);
 	if (sync_attachments(&a, 0) || http_start(&a))
 		goto out;
+	if (log_open(&a))
+		na_log(NA_LOG_WARN, "agent: the connection log is not followed yet (retried at every scan)");
 	na_log(NA_LOG_INFO, "agent: running, %zu cgroup(s) attached from %s", a.nattached, a.conf_path);
 
 	next_scan = time(NULL) + a.conf.rescan_s;
@@ -422,12 +498,17 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		time_t now = time(NULL);
 		int wait_ms = next_scan > now ? (int)(next_scan - now) * 1000 : 0;
 
+		/* Records reach the file within a quarter of a second. */
+		if (a.log && wait_ms > 250)
+			wait_ms = 250;
 		pfd.fd = sfd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
 			na_err(-errno, "agent: poll");
 			goto out;
 		}
+		if (a.log)
+			na_connlog_consume(a.log);
 		if (pfd.revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
 				done = 1;
@@ -449,6 +530,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			a.conf = nc;
 			sync_attachments(&a, 1);
 			pthread_mutex_unlock(&a.lock);
+			log_open(&a);
 			na_log(NA_LOG_INFO, "agent: reloaded %s: %zu cgroup(s) attached", a.conf_path, a.nattached);
 			next_scan = time(NULL) + a.conf.rescan_s;
 			continue;
@@ -457,10 +539,12 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			pthread_mutex_lock(&a.lock);
 			sync_attachments(&a, 0);
 			pthread_mutex_unlock(&a.lock);
+			log_check(&a);
 			next_scan = time(NULL) + a.conf.rescan_s;
 		}
 	}
 	rc = NA_EXIT_OK;
+	log_close(&a); /* what the ring buffer holds now goes into the file first */
 	if (a.http)
 		MHD_stop_daemon(a.http);
 	a.http = NULL;
@@ -469,6 +553,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			rc = NA_EXIT_FAIL;
 	na_log(NA_LOG_INFO, "agent: ending%s", detach_on_exit ? ", attachments detached" : "; attachments keep counting");
 out:
+	log_close(&a);
 	if (a.http)
 		MHD_stop_daemon(a.http);
 	if (sfd >= 0)

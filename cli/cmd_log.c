@@ -122,6 +122,17 @@ static void fill(struct na_field *f, struct rec_text *t, const struct na_conn *c
 	na_field_u64(&f[C_DUP], c->retrans_bytes[NA_RX]);
 }
 
+int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset)
+{
+	struct log_ctx x = { .l = l, .fmt = FMT_JSON, .offset = offset };
+	struct na_field f[NCOLS];
+	struct rec_text t;
+
+	fill(f, &t, c, &x);
+	na_record_write(out, cols, f, NCOLS, 1);
+	return ferror(out) ? -EIO : 0;
+}
+
 #define TABLE_FMT "%-12s %7s %-15s %-24s %-5s %-21s %-21s %10s %10s %10s %10s %11s\n"
 
 static void table_header(void)

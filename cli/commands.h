@@ -38,6 +38,13 @@ int na_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(
  */
 int na_open_snapshot(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
 
+/*
+ * One connection record as `netacct log --json` writes it (a JSON line);
+ * offset is CLOCK_REALTIME - CLOCK_BOOTTIME in ns. 0, or -EIO when out
+ * failed.
+ */
+int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset);
+
 /* PATH arguments of export/top: rows at or below any of them (all rows when none). */
 struct na_filter {
 	int n;

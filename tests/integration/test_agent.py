@@ -21,9 +21,17 @@ cgroup of this test's own (P/*), rescan 1 s, and a free loopback port:
     the others are detached, A stays;
   * SIGTERM: exit 0, A stays attached; a new agent serves the same
     counters (no reset), which then grow with new traffic;
-  * --detach-on-exit: SIGTERM detaches what the configuration attached.
+  * --detach-on-exit: SIGTERM detaches what the configuration attached;
+  * the connection log: the agent follows it into log-file (one JSON line
+    per socket, payloads as the workers wrote them, within a second of the
+    close); with log-max-bytes 4096 and log-keep 3 and 40 connections, the
+    file rotates: FILE.1.gz to FILE.3.gz exist and no FILE.4.gz, every file
+    holds at most 4096 bytes, every line of every file (gunzipped) is a
+    whole record, no record twice, the newest connection's records kept.
 """
 
+import glob
+import gzip
 import json
 import os
 import re
@@ -168,6 +176,28 @@ def prometheus_query(h, tmp, agent_port, query, want, timeout=40):
         p.wait(timeout=20)
 
 
+CHURN = r"""
+import os, socket, sys
+open(sys.argv[1] + "/cgroup.procs", "w").write(str(os.getpid()))
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(64)
+ports = []
+for i in range(int(sys.argv[2])):
+    c = socket.create_connection(ls.getsockname()); s, _ = ls.accept()
+    c.sendall(b"x" * 100); s.recv(100); s.sendall(b"y" * 100); c.recv(100)
+    ports.append(c.getsockname()[1])
+    c.close(); s.close()
+ls.close()
+print(ports[-1])
+"""
+
+
+def log_lines(path):
+    """Lines of a log file or of its gzip-compressed rotation."""
+    op = gzip.open if path.endswith(".gz") else open
+    with op(path, "rt") as f:
+        return f.read().splitlines()
+
+
 def main():
     h = na.Harness("agent")
     tmp = tempfile.mkdtemp(prefix="netacct-test-agent-")
@@ -213,8 +243,10 @@ def run(h, tmp):
         h.eq("bad configurations attached nothing", attached_ids(h), set())
 
         # -- start: the glob's cgroups are attached, /metrics is served --------
+        logf = os.path.join(tmp, "log", "conn.jsonl")
+        logconf = "log-file %s\nlog-max-bytes 4096\nlog-keep 3\n" % logf
         write(conf, "# netacct agent test\nattach %s   # every test cgroup\nrescan 1\n"
-                    "listen 127.0.0.1:%d\n" % (pattern, port))
+                    "listen 127.0.0.1:%d\n%s" % (pattern, port, logconf))
         ag = Agent(h, conf, port)
         body = ag.wait_serving()
         h.eq("agent attached the glob's cgroups", attached_ids(h), {A.id, B.id})
@@ -238,6 +270,14 @@ def run(h, tmp):
         h.eq("/metrics: A's tx and rx payload == what the workers wrote and read",
              (payload(text, A, "tx"), payload(text, A, "rx")), (sent, sent))
         h.eq("/metrics: B's payload is 0", (payload(text, B, "tx"), payload(text, B, "rx")), (0, 0))
+        h.check("log file: one line per socket within a second of the close",
+                wait_until(lambda: os.path.exists(logf) and len(log_lines(logf)) == 3, 1.5),
+                repr(os.path.exists(logf) and log_lines(logf)))
+        recs = [json.loads(l) for l in log_lines(logf)] if os.path.exists(logf) else []
+        h.eq("log file: payloads as the workers wrote them (listener, client, server)",
+             sorted(r["tx_payload_bytes"] for r in recs), sorted([0, f.cdone["sent"], f.sdone["sent"]]))
+        p = h.netacct("log", "--json")
+        h.eq("... and `netacct log` finds them consumed", (p.returncode, p.stdout), (0, ""))
 
         # -- a real Prometheus server -------------------------------------------
         q = 'netacct_bytes_total{cgroup="%s",direction="tx",part="payload"}' % A.rel
@@ -258,7 +298,7 @@ def run(h, tmp):
         h.check("... and the agent keeps running and serving",
                 ag.p.poll() is None and payload(ag.metrics(), A, "tx") == sent)
         h.eq("... with the same cgroups attached", attached_ids(h), {A.id, B.id, C.id})
-        write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\n" % (A.path, port))
+        write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\n%s" % (A.path, port, logconf))
         ag.p.send_signal(signal.SIGHUP)
         h.check("SIGHUP with the glob narrowed to A: B and C are detached, A stays",
                 wait_until(lambda: attached_ids(h) == {A.id}, 5), repr(attached_ids(h)))
@@ -276,6 +316,46 @@ def run(h, tmp):
         f.close()
         h.eq("restarted agent: counters grow by the new flow's bytes", payload(ag.metrics(), A, "tx"),
              sent + more)
+        recs = [json.loads(l) for l in log_lines(logf)]
+        h.eq("restarted agent: the log file goes on (the first flow's 3 lines, then the new one's 3)",
+             len(recs), 6)
+
+        # -- the log rotates -----------------------------------------------------
+        r = subprocess.run(["/usr/bin/python3", "-c", CHURN, A.path, "40"], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise na.HarnessError("churn: %s" % r.stderr)
+        last_port = int(r.stdout)
+        files = [logf] + ["%s.%d.gz" % (logf, k) for k in (1, 2, 3)]
+
+        def settled():
+            """The last connection's two records written: nothing more comes, no more rotation."""
+            try:
+                lines = log_lines(logf) + log_lines(files[1]) + log_lines(files[3])
+            except (OSError, EOFError):  # a rotation under way
+                return False
+            return sum(1 for l in lines if '"lport":%d,' % last_port in l or
+                       '"rport":%d,' % last_port in l) == 2
+        h.check("log rotated: FILE.1.gz .. FILE.3.gz exist",
+                wait_until(settled, 5), repr(sorted(glob.glob(logf + "*"))))
+        h.eq("... and no FILE.4.gz (log-keep 3)", os.path.exists(logf + ".4.gz"), False)
+        h.eq("... no temporary file left", glob.glob(logf + "*.tmp"), [])
+        sizes = {x: sum(len(l) + 1 for l in log_lines(x)) for x in files if os.path.exists(x)}
+        h.check("... every file holds at most 4096 bytes (gunzipped)",
+                all(v <= 4096 for v in sizes.values()), repr(sizes))
+        allrecs, bad = [], []
+        for x in files:
+            for l in log_lines(x) if os.path.exists(x) else []:
+                try:
+                    allrecs.append(json.loads(l))
+                except ValueError:
+                    bad.append(l[:80])
+        h.eq("... every line a whole JSON record", bad, [])
+        cookies = [r["cookie"] for r in allrecs]
+        h.eq("... no record twice", len(set(cookies)), len(cookies))
+        h.check("... the newest connection's two records kept",
+                sum(1 for r in allrecs if last_port in (r["lport"], r["rport"])) == 2,
+                repr(last_port))
         h.eq("SIGTERM: exit 0", ag.stop(), 0)
 
         # -- --detach-on-exit -----------------------------------------------------

@@ -335,6 +335,17 @@ static void test_conf(void)
 	ASSERT_EQ(conf_of("attach /a\nmax-sockets 15\n", &c), -EINVAL, "conf: max-sockets too small");
 	ASSERT_EQ(conf_of("attach /a\nlog-size 5000\n", &c), -EINVAL, "conf: log-size not a power of two");
 	ASSERT_EQ(conf_of("attach /a\nrescan -1\n", &c), -EINVAL, "conf: negative");
+	ASSERT_EQ(conf_of("attach /a\nlog-file var/log/x\n", &c), -EINVAL, "conf: relative log-file");
+	ASSERT_EQ(conf_of("attach /a\nlog-max-bytes 4095\n", &c), -EINVAL, "conf: log-max-bytes too small");
+	ASSERT_EQ(conf_of("attach /a\nlog-keep 101\n", &c), -EINVAL, "conf: log-keep too many");
+
+	ASSERT_EQ(conf_of("attach /a\n", &c), 0, "conf: log defaults");
+	ASSERT_STREQ(c.log_file, NA_CONF_DEFAULT_LOG_FILE, "conf: default log-file");
+	ASSERT_EQ(c.log_max_bytes == 16u << 20 && c.log_keep == 5, 1, "conf: default rotation");
+	na_conf_free(&c);
+	ASSERT_EQ(conf_of("attach /a\nlog-file none\nlog-max-bytes 4096\nlog-keep 0\n", &c), 0, "conf: log keys");
+	ASSERT_EQ(!c.log_file[0] && c.log_max_bytes == 4096 && c.log_keep == 0, 1, "conf: log-file none, sizes");
+	na_conf_free(&c);
 }
 
 int main(int argc, char **argv)
