@@ -503,6 +503,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			wait_ms = 250;
 		pfd.fd = sfd;
 		pfd.events = POLLIN;
+		pfd.revents = 0;
 		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
 			na_err(-errno, "agent: poll");
 			goto out;
