@@ -23,6 +23,7 @@ void na_conf_defaults(struct na_conf *c)
 	snprintf(c->log_file, sizeof(c->log_file), "%s", NA_CONF_DEFAULT_LOG_FILE);
 	c->log_max_bytes = 16ull << 20;
 	c->log_keep = 5;
+	c->per_process_max = 1000;
 }
 
 void na_conf_free(struct na_conf *c)
@@ -73,7 +74,8 @@ static int parse_listen(const char *v, struct na_conf *c)
 static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, const char **why)
 {
 	static const char *const keys[] = { "attach",   "group",       "listen",      "rescan",     "max-sockets",
-					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep" };
+					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep",
+					    "per-process", "per-process-max" };
 	unsigned long long v;
 	struct group *gr;
 	size_t k;
@@ -84,7 +86,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			break;
 	if (k == sizeof(keys) / sizeof(keys[0])) {
 		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size, log-file, "
-		       "log-max-bytes, log-keep)";
+		       "log-max-bytes, log-keep, per-process, per-process-max)";
 		return -1;
 	}
 	if (!*val) {
@@ -172,6 +174,20 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			return -1;
 		}
 		c->log_keep = (unsigned)v;
+		return 0;
+	case 10:
+		if (strcmp(val, "yes") && strcmp(val, "no")) {
+			*why = "takes yes or no";
+			return -1;
+		}
+		c->per_process = !strcmp(val, "yes");
+		return 0;
+	case 11:
+		if (num(val, 1, 100000, &v)) {
+			*why = "takes a number of processes, 1 to 100000";
+			return -1;
+		}
+		c->per_process_max = (unsigned)v;
 		return 0;
 	default: /* log-size */
 		if (num(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {

@@ -95,6 +95,8 @@ struct na_conf {
 	char log_file[4096];    /* the connection log follows into it; "" = none */
 	uint64_t log_max_bytes; /* rotate before the file grows past this */
 	unsigned log_keep;      /* rotated files kept, gzip-compressed */
+	int per_process;        /* per-process series on /metrics */
+	unsigned per_process_max; /* processes with a series of their own */
 	uint32_t max_sockets, max_closed, log_bytes; /* attach sizes, 0 = default */
 };
 void na_conf_defaults(struct na_conf *c);

@@ -34,6 +34,7 @@
 #include "commands.h"
 #include "prom.h"
 #include "rotlog.h"
+#include "series.h"
 
 #define NA_AGENT_LOCK_DIR "/run/netacct"
 
@@ -45,6 +46,7 @@ struct agent {
 	size_t nattached;
 	struct MHD_Daemon *http;
 	pthread_mutex_t lock;   /* one snapshot at a time */
+	struct na_series *series; /* what was published of the derived series */
 	int lockfd;
 	struct na_connlog *log; /* the connection log, followed into rl */
 	struct na_rotlog rl;
@@ -317,6 +319,8 @@ static int metrics_text(struct agent *a, char **out, size_t *len)
 	na_owners_resolve(a->pin_root, &snap, NULL);
 	f = open_memstream(out, len);
 	err = f ? na_prom_write(f, &snap) : -ENOMEM;
+	if (!err)
+		err = na_series_write(f, &snap, a->series, a->conf.per_process ? a->conf.per_process_max : 0);
 	if (f && fclose(f) && !err)
 		err = -ENOMEM;
 	na_snapshot_free(&snap);
@@ -475,7 +479,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		return NA_EXIT_USAGE;
 	}
 	pthread_mutex_init(&a.lock, NULL);
-	if (take_lock(&a))
+	if (na_series_new(&a.series) || take_lock(&a))
 		goto out;
 
 	sigemptyset(&sigs);
@@ -563,6 +567,7 @@ out:
 		close(a.lockfd);
 	free_list(a.attached, a.nattached);
 	na_conf_free(&a.conf);
+	na_series_free(a.series);
 	pthread_mutex_destroy(&a.lock);
 	return rc;
 }

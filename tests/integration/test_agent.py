@@ -21,6 +21,9 @@ cgroup of this test's own (P/*), rescan 1 s, and a free loopback port:
     the others are detached, A stays;
   * SIGTERM: exit 0, A stays attached; a new agent serves the same
     counters (no reset), which then grow with new traffic;
+  * leaf-cgroup series equal the workers' payload; with per-process yes and
+    per-process-max 1, one worker has its own series (its exact payload)
+    and the other is summed under pid="other"; promtool accepts it all;
   * --detach-on-exit: SIGTERM detaches what the configuration attached;
   * the connection log: the agent follows it into log-file (one JSON line
     per socket, payloads as the workers wrote them, within a second of the
@@ -246,7 +249,7 @@ def run(h, tmp):
         logf = os.path.join(tmp, "log", "conn.jsonl")
         logconf = "log-file %s\nlog-max-bytes 4096\nlog-keep 3\n" % logf
         write(conf, "# netacct agent test\nattach %s   # every test cgroup\nrescan 1\n"
-                    "listen 127.0.0.1:%d\n%s" % (pattern, port, logconf))
+                    "listen 127.0.0.1:%d\n%sper-process yes\nper-process-max 1\n" % (pattern, port, logconf))
         ag = Agent(h, conf, port)
         body = ag.wait_serving()
         h.eq("agent attached the glob's cgroups", attached_ids(h), {A.id, B.id})
@@ -270,6 +273,24 @@ def run(h, tmp):
         h.eq("/metrics: A's tx and rx payload == what the workers wrote and read",
              (payload(text, A, "tx"), payload(text, A, "rx")), (sent, sent))
         h.eq("/metrics: B's payload is 0", (payload(text, B, "tx"), payload(text, B, "rx")), (0, 0))
+        leaf = samples(text, "netacct_leaf_cgroup_bytes_total")
+        h.eq("/metrics: leaf cgroup A's tx and rx payload == what the workers wrote and read",
+             [leaf.get(frozenset({("cgroup", A.rel), ("direction", dr), ("part", "payload")}))
+              for dr in ("tx", "rx")], [sent, sent])
+        procs = {dict(k)["pid"]: v for k, v in samples(text, "netacct_process_payload_bytes_total").items()
+                 if dict(k)["cgroup"] == A.rel and dict(k)["direction"] == "tx"}
+        named = [p_ for p_ in procs if p_ != "other"]
+        h.check("/metrics, per-process-max 1: one worker has its series, the other is under pid=\"other\"",
+                len(named) == 1 and "other" in procs and
+                int(named[0]) in (f.client.pid, f.server.pid), repr(procs))
+        h.eq("... and the two sum to the payload the workers wrote", sum(procs.values()), sent)
+        mine = {f.client.pid: f.cdone["sent"], f.server.pid: f.sdone["sent"]}
+        h.eq("... the named worker's series is its own payload",
+             procs.get(named[0]) if named else None, mine.get(int(named[0])) if named else 0)
+        r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=30)
+        h.check("promtool accepts /metrics with the leaf and process families", r.returncode == 0,
+                (r.stdout + r.stderr)[:500])
         h.check("log file: one line per socket within a second of the close",
                 wait_until(lambda: os.path.exists(logf) and len(log_lines(logf)) == 3, 1.5),
                 repr(os.path.exists(logf) and log_lines(logf)))
@@ -316,9 +337,8 @@ def run(h, tmp):
         f.close()
         h.eq("restarted agent: counters grow by the new flow's bytes", payload(ag.metrics(), A, "tx"),
              sent + more)
-        recs = [json.loads(l) for l in log_lines(logf)]
-        h.eq("restarted agent: the log file goes on (the first flow's 3 lines, then the new one's 3)",
-             len(recs), 6)
+        h.check("restarted agent: the log file goes on (the first flow's 3 lines, then the new one's 3)",
+                wait_until(lambda: len(log_lines(logf)) == 6, 2), repr(len(log_lines(logf))))
 
         # -- the log rotates -----------------------------------------------------
         r = subprocess.run(["/usr/bin/python3", "-c", CHURN, A.path, "40"], capture_output=True,

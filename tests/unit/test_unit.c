@@ -345,7 +345,13 @@ static void test_conf(void)
 	na_conf_free(&c);
 	ASSERT_EQ(conf_of("attach /a\nlog-file none\nlog-max-bytes 4096\nlog-keep 0\n", &c), 0, "conf: log keys");
 	ASSERT_EQ(!c.log_file[0] && c.log_max_bytes == 4096 && c.log_keep == 0, 1, "conf: log-file none, sizes");
+	ASSERT_EQ(c.per_process == 0 && c.per_process_max == 1000, 1, "conf: per-process defaults");
 	na_conf_free(&c);
+	ASSERT_EQ(conf_of("attach /a\nper-process yes\nper-process-max 7\n", &c), 0, "conf: per-process keys");
+	ASSERT_EQ(c.per_process == 1 && c.per_process_max == 7, 1, "conf: per-process yes, max 7");
+	na_conf_free(&c);
+	ASSERT_EQ(conf_of("attach /a\nper-process maybe\n", &c), -EINVAL, "conf: per-process not yes/no");
+	ASSERT_EQ(conf_of("attach /a\nper-process-max 0\n", &c), -EINVAL, "conf: per-process-max 0");
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prom.h"
+#include "series.h"
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+/* What one row says: where it belongs and what it counted. */
+struct item {
+	uint64_t cgid;
+	const char *path;
+	uint32_t pid;
+	char comm[NA_COMM_LEN + 1];
+	struct na_counters dir[NA_NDIR];
+};
+
+/* A published value, by the series' text (family and labels). */
+struct pub {
+	char *key;
+	uint64_t v;
+};
+
+struct na_series {
+	struct pub *pub;       /* sorted by key */
+	size_t npub, cap;
+	char **procs;          /* processes that have their own series, sorted */
+	size_t nprocs, pcap;
+};
+
+int na_series_new(struct na_series **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void na_series_free(struct na_series *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->npub; i++)
+		free(s->pub[i].key);
+	for (i = 0; i < s->nprocs; i++)
+		free(s->procs[i]);
+	free(s->pub);
+	free(s->procs);
+	free(s);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Index of key in a sorted string array (what str_cmp orders), or where it would go (*found 0). */
+static size_t find(char *const *v, size_t stride, size_t n, const char *key, int *found)
+{
+	size_t lo = 0, hi = n, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		c = strcmp(*(char *const *)((const char *)v + mid * stride), key);
+		if (!c) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* max(what was published for key, v), remembered. */
+static int publish(struct na_series *s, const char *key, uint64_t v, uint64_t *out)
+{
+	int found;
+	size_t i = find((char *const *)s->pub, sizeof(*s->pub), s->npub, key, &found);
+	struct pub *p;
+
+	if (found) {
+		if (v > s->pub[i].v)
+			s->pub[i].v = v;
+		*out = s->pub[i].v;
+		return 0;
+	}
+	if (s->npub == s->cap) {
+		p = realloc(s->pub, (s->cap ? 2 * s->cap : 256) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->pub = p;
+		s->cap = s->cap ? 2 * s->cap : 256;
+	}
+	memmove(&s->pub[i + 1], &s->pub[i], (s->npub - i) * sizeof(*s->pub));
+	s->pub[i].key = strdup(key);
+	if (!s->pub[i].key) {
+		memmove(&s->pub[i], &s->pub[i + 1], (s->npub - i) * sizeof(*s->pub));
+		return -ENOMEM;
+	}
+	s->pub[i].v = v;
+	s->npub++;
+	*out = v;
+	return 0;
+}
+
+/* One sample: the labels as text (escaped), then the published value. */
+static int sample(FILE *f, struct na_series *s, const char *name, const char *labels, uint64_t v)
+{
+	char key[1024];
+	uint64_t out;
+
+	if ((size_t)snprintf(key, sizeof(key), "%s{%s}", name, labels) >= sizeof(key))
+		return 0; /* labels this long are not published (a cgroup path near PATH_MAX) */
+	if (publish(s, key, v, &out))
+		return -ENOMEM;
+	fprintf(f, "%s %llu\n", key, (unsigned long long)out);
+	return 0;
+}
+
+/* A label value, escaped, into buf. */
+static void label(char *buf, size_t len, const char *v)
+{
+	char *t = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&t, &n);
+
+	buf[0] = '\0';
+	if (!m)
+		return;
+	na_prom_label_value(m, v);
+	fclose(m);
+	snprintf(buf, len, "%s", t ? t : "");
+	free(t);
+}
+
+static int item_cmp(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int c = CMP(a->cgid, b->cgid);
+
+	if (c)
+		return c;
+	return (c = CMP(a->pid, b->pid)) ? c : strcmp(a->comm, b->comm);
+}
+
+static void add(struct na_counters *to, const struct na_counters *c)
+{
+	to->packets += c->packets;
+	to->ip_hdr_bytes += c->ip_hdr_bytes;
+	to->l4_hdr_bytes += c->l4_hdr_bytes;
+	to->payload_bytes += c->payload_bytes;
+}
+
+static const char *const dirs[NA_NDIR] = { "tx", "rx" };
+
+/* The items of the cgroup at it[i]: their sums and the cgroup's label value; returns the end. */
+static size_t cgroup_group(const struct item *it, size_t n, size_t i, struct na_counters sum[NA_NDIR],
+			   char *cg, size_t len)
+{
+	size_t j;
+	int d;
+
+	memset(sum, 0, NA_NDIR * sizeof(*sum));
+	for (j = i; j < n && it[j].cgid == it[i].cgid; j++)
+		for (d = 0; d < NA_NDIR; d++)
+			add(&sum[d], &it[j].dir[d]);
+	if (it[i].path)
+		label(cg, len, it[i].path);
+	else
+		snprintf(cg, len, "cgroup-id:%llu", (unsigned long long)it[i].cgid);
+	return j;
+}
+
+int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max)
+{
+	size_t n = snap->nrows + snap->nclosed, i, j, k;
+	struct na_counters sum[NA_NDIR];
+	char cg[640], comm[80], key[800], lab[1024];
+	struct item *it;
+	int d, found, err = 0;
+	char **pp;
+
+	it = calloc(n ? n : 1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	for (i = 0; i < snap->nrows; i++) {
+		const struct na_sock_row *r = &snap->rows[i];
+
+		it[i] = (struct item){ .cgid = r->s.cgroup_id, .path = r->cgroup, .pid = r->s.pid };
+		memcpy(it[i].comm, r->s.comm, NA_COMM_LEN);
+		memcpy(it[i].dir, r->s.dir, sizeof(it[i].dir));
+	}
+	for (j = 0; j < snap->nclosed; j++, i++) {
+		const struct na_closed_row *r = &snap->closed[j];
+
+		it[i] = (struct item){ .cgid = r->k.cgroup_id, .path = r->cgroup, .pid = r->k.pid };
+		memcpy(it[i].comm, r->k.comm, NA_COMM_LEN);
+		memcpy(it[i].dir, r->c.dir, sizeof(it[i].dir));
+	}
+	qsort(it, n, sizeof(*it), item_cmp);
+
+	fprintf(f, "# HELP netacct_leaf_cgroup_bytes_total Bytes of the sockets in one cgroup (where they are, below an attached cgroup), summed from socket rows; never decreases.\n"
+		   "# TYPE netacct_leaf_cgroup_bytes_total counter\n");
+	for (i = 0; i < n && !err; i = j) {
+		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
+		for (d = 0; d < NA_NDIR && !err; d++) {
+			static const char *const parts[] = { "ip_header", "l4_header", "payload" };
+			const uint64_t v[] = { sum[d].ip_hdr_bytes, sum[d].l4_hdr_bytes, sum[d].payload_bytes };
+
+			for (k = 0; k < 3 && !err; k++) {
+				snprintf(lab, sizeof(lab), "cgroup=\"%s\",direction=\"%s\",part=\"%s\"", cg, dirs[d], parts[k]);
+				err = sample(f, s, "netacct_leaf_cgroup_bytes_total", lab, v[k]);
+			}
+		}
+	}
+	fprintf(f, "# HELP netacct_leaf_cgroup_packets_total Wire packets of the sockets in one cgroup, summed from socket rows; never decreases.\n"
+		   "# TYPE netacct_leaf_cgroup_packets_total counter\n");
+	for (i = 0; i < n && !err; i = j) {
+		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
+		for (d = 0; d < NA_NDIR && !err; d++) {
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\",direction=\"%s\"", cg, dirs[d]);
+			err = sample(f, s, "netacct_leaf_cgroup_packets_total", lab, sum[d].packets);
+		}
+	}
+	if (!per_process_max || err)
+		goto out;
+
+	/*
+	 * Per process (cgroup, pid, comm): payload bytes. A process gets a series
+	 * the first time it is seen while there is room, and keeps it; the others
+	 * of a cgroup go to pid="other", which therefore only grows too.
+	 */
+	fprintf(f, "# HELP netacct_process_payload_bytes_total Payload bytes of one process's sockets (pid and comm of the socket's owner) in one cgroup; pid=\"other\" sums the processes beyond per-process-max.\n"
+		   "# TYPE netacct_process_payload_bytes_total counter\n");
+	for (i = 0; i < n && !err; i = j) {
+		struct na_counters other[NA_NDIR];
+		int any_other = 0;
+
+		memset(other, 0, sizeof(other));
+		cgroup_group(it, n, i, sum, cg, sizeof(cg));
+		for (j = i; j < n && it[j].cgid == it[i].cgid; j = k) {
+			memset(sum, 0, sizeof(sum));
+			for (k = j; k < n && !item_cmp(&it[k], &it[j]); k++)
+				for (d = 0; d < NA_NDIR; d++)
+					add(&sum[d], &it[k].dir[d]);
+			label(comm, sizeof(comm), it[j].comm);
+			snprintf(key, sizeof(key), "%s|%u|%s", cg, it[j].pid, comm);
+			find(s->procs, sizeof(*s->procs), s->nprocs, key, &found);
+			if (!found && s->nprocs < per_process_max) {
+				if (s->nprocs == s->pcap) {
+					pp = realloc(s->procs, (s->pcap ? 2 * s->pcap : 64) * sizeof(*pp));
+					if (!pp) {
+						err = -ENOMEM;
+						break;
+					}
+					s->procs = pp;
+					s->pcap = s->pcap ? 2 * s->pcap : 64;
+				}
+				if (!(s->procs[s->nprocs] = strdup(key))) {
+					err = -ENOMEM;
+					break;
+				}
+				s->nprocs++;
+				qsort(s->procs, s->nprocs, sizeof(*s->procs), str_cmp);
+				found = 1;
+			}
+			if (!found) {
+				for (d = 0; d < NA_NDIR; d++)
+					add(&other[d], &sum[d]);
+				any_other = 1;
+				continue;
+			}
+			for (d = 0; d < NA_NDIR && !err; d++) {
+				snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"%u\",comm=\"%s\",direction=\"%s\"", cg,
+					 it[j].pid, comm, dirs[d]);
+				err = sample(f, s, "netacct_process_payload_bytes_total", lab, sum[d].payload_bytes);
+			}
+		}
+		for (d = 0; any_other && d < NA_NDIR && !err; d++) {
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"other\",comm=\"\",direction=\"%s\"", cg, dirs[d]);
+			err = sample(f, s, "netacct_process_payload_bytes_total", lab, other[d].payload_bytes);
+		}
+	}
+out:
+	free(it);
+	return err;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * Series the agent adds to prom.c's: per leaf cgroup and (optionally) per
+ * process, summed from the socket rows, live and closed. A sum of rows can
+ * fall when the closed-connection table is full and a closed socket is not
+ * kept; the agent publishes each series' highest value so far, so that what
+ * Prometheus reads as a counter never goes back (docs/agent.md).
+ */
+#ifndef NETACCT_CLI_SERIES_H
+#define NETACCT_CLI_SERIES_H
+
+#include <stdio.h>
+
+#include "netacct.h"
+
+struct na_series;
+
+int na_series_new(struct na_series **out);
+void na_series_free(struct na_series *s);
+/*
+ * The leaf-cgroup families, and with per_process_max > 0 the per-process
+ * family: a process keeps its series once it has one; beyond per_process_max
+ * processes, the others of a cgroup are summed under pid="other". 0 or -ENOMEM.
+ */
+int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max);
+
+#endif
