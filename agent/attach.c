@@ -154,6 +154,7 @@ static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ft
  * and 0600, root's alone.
  */
 static uint32_t share_gid;
+static mode_t share_log_mode;
 
 static int share_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -163,7 +164,7 @@ static int share_one(const char *p, const struct stat *sb, int type, struct FTW 
 	if (type == FTW_D || type == FTW_DP)
 		mode = share_gid ? 0750 : 0700;
 	else
-		mode = !share_gid ? 0600 : strcmp(p + ftw->base, "na_log") ? 0640 : 0660;
+		mode = !share_gid ? 0600 : strcmp(p + ftw->base, "na_log") ? 0640 : share_log_mode;
 	if (lchown(p, (uid_t)-1, share_gid) || chmod(p, mode)) {
 		rm_err = na_err(-errno, "%s: set group %u and mode %o", p, share_gid, mode);
 		return 1;
@@ -172,25 +173,41 @@ static int share_one(const char *p, const struct stat *sb, int type, struct FTW 
 }
 
 /* Apply group gid (0: none) to everything under root; callers hold the pin root lock. */
-static int share_tree(const char *root, uint32_t gid)
+static int share_tree(const char *root, uint32_t gid, mode_t log_mode)
 {
 	rm_err = 0;
 	share_gid = gid;
+	share_log_mode = log_mode;
 	if (nftw(root, share_one, 16, FTW_PHYS) && !rm_err)
 		return na_err(-errno, "%s: set group", root);
 	return rm_err;
 }
 
-/* What attach leaves readable: the group asked for, or the one the pin root has. */
-static int share_after_attach(const char *root, const struct na_attach_opts *o)
+/*
+ * What attach leaves readable: the group asked for, or the one the pin root
+ * has. An attach that found the cgroup attached made no pins: the tree is
+ * walked only when the group or the log's mode is to change.
+ */
+static int share_after_attach(const char *root, const struct na_attach_opts *o, int fresh_pins)
 {
-	struct stat st;
+	mode_t log_mode = o->log_private ? 0640 : 0660;
+	char p[PATH_MAX];
+	struct stat st, lg;
+	uint32_t gid;
 
-	if (o->group_set)
-		return share_tree(root, o->gid);
 	if (stat(root, &st))
 		return na_err(-errno, "stat %s", root);
-	return st.st_gid && (st.st_mode & 0050) == 0050 ? share_tree(root, st.st_gid) : 0;
+	if (o->group_set)
+		gid = o->gid;
+	else if (st.st_gid && (st.st_mode & 0050) == 0050)
+		gid = st.st_gid;
+	else
+		return 0; /* root's alone, as pins are made */
+	snprintf(p, sizeof(p), "%s/na_log", root);
+	if (!fresh_pins && st.st_gid == gid && (st.st_mode & 07777) == (gid ? 0750u : 0700u) && !stat(p, &lg) &&
+	    (lg.st_mode & 07777) == (gid ? log_mode : 0600u))
+		return 0;
+	return share_tree(root, gid, log_mode);
 }
 
 int na_rm_tree(const char *path)
@@ -563,11 +580,11 @@ out_empty:
 	}
 out:
 	if (err >= 0) {
-		int e = share_after_attach(root, o);
+		int e = share_after_attach(root, o, err == 0);
 
 		if (e) {
-			na_log(NA_LOG_ERROR, "%s: %s, but its pinned state keeps its previous access", path,
-			       err ? "was attached already" : "attached");
+			na_log(NA_LOG_ERROR, "%s: %s, but the access to its pinned state may be only partly set (attach --group again)",
+			       path, err ? "was attached already" : "attached");
 			err = e;
 		}
 	}

@@ -215,8 +215,8 @@ void na_cgpaths_free(struct na_cgpaths *p)
 	free(p);
 }
 
-/* nftw has no user pointer: the walk runs under one lock-free static context. */
-static struct {
+/* nftw has no user pointer: the walk's context is static, one per thread (the agent reads on two). */
+static _Thread_local struct {
 	struct na_cgpaths *p;
 	const char *mount_dir;
 	const char *mount_root;

@@ -70,6 +70,8 @@ struct na_attach_opts {
 	 */
 	int group_set;
 	uint32_t gid;
+	/* With a group: the connection log 0640 too, not 0660 (an agent follows it; members only read). */
+	int log_private;
 };
 /* Cgroup programs attached per cgroup. */
 int na_cgroup_prog_count(void);

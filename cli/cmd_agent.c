@@ -50,25 +50,43 @@ struct agent {
 	int lockfd;
 	struct na_connlog *log; /* the connection log, followed into rl */
 	struct na_rotlog rl;
-	int log_failing;        /* a write failed: reported once until one succeeds */
+	char *pending;          /* a record taken from the ring buffer, not yet in the file */
+	size_t pending_len;
 };
 
 /* ---- one agent per pin root ---------------------------------------------- */
 
 static int take_lock(struct agent *a)
 {
-	char p[PATH_MAX], pid[32], *s;
+	char p[PATH_MAX], pid[32];
+	const char *s;
 	ssize_t n;
 	int fd;
 
+	const char *r;
+	size_t k;
+
 	if (mkdir(NA_AGENT_LOCK_DIR, 0755) && errno != EEXIST)
 		return na_err(-errno, "agent: create %s", NA_AGENT_LOCK_DIR);
-	/* The pin root's path, its slashes made underscores, names the lock. */
-	if ((size_t)snprintf(p, sizeof(p), "%s/agent%s.lock", NA_AGENT_LOCK_DIR, a->pin_root) >= sizeof(p))
+	/*
+	 * The pin root's path names the lock, '/' written %2F and '%' %25 (one
+	 * name per path); repeated and trailing slashes do not count.
+	 */
+	k = (size_t)snprintf(p, sizeof(p), "%s/agent", NA_AGENT_LOCK_DIR);
+	for (r = a->pin_root; *r && k + 8 < sizeof(p); r++) {
+		if (*r == '/' && (r[1] == '/' || !r[1]))
+			continue;
+		s = *r == '/' ? "%2F" : *r == '%' ? "%25" : NULL;
+		if (s) {
+			memcpy(p + k, s, 3);
+			k += 3;
+		} else {
+			p[k++] = *r;
+		}
+	}
+	if (*r || k + 6 > sizeof(p))
 		return na_err(-ENAMETOOLONG, "agent: lock file for %s", a->pin_root);
-	for (s = p + strlen(NA_AGENT_LOCK_DIR) + 6; *s; s++)
-		if (*s == '/')
-			*s = '_';
+	memcpy(p + k, ".lock", 6);
 	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return na_err(-errno, "agent: open %s", p);
@@ -163,9 +181,12 @@ static void free_list(char **v, size_t n)
 }
 
 /*
- * Attach what the configuration matches now; with `prune`, detach what this
- * agent attached for an earlier configuration and the new one no longer
- * names. Failures are reported and the rest goes on (a next scan retries).
+ * Attach what the configuration matches now; with `prune` (a reload),
+ * detach what an earlier configuration matched and this one no longer does,
+ * after attaching (so that a reload that swaps the whole set never empties
+ * the pin root in between). A cgroup that no configuration matched is never
+ * touched. A failed detach is kept on the list and tried again at the next
+ * reload; other failures are reported and the next scan tries again.
  */
 static int sync_attachments(struct agent *a, int prune)
 {
@@ -176,6 +197,7 @@ static int sync_attachments(struct agent *a, int prune)
 		.log_bytes = a->conf.log_bytes,
 		.group_set = a->conf.group_set,
 		.gid = a->conf.gid,
+		.log_private = a->conf.log_file[0] != '\0',
 	};
 	char **now = NULL;
 	size_t n = 0, i;
@@ -184,20 +206,30 @@ static int sync_attachments(struct agent *a, int prune)
 	err = expand(&a->conf, &now, &n);
 	if (err)
 		return na_err(err, "agent: expand attach patterns");
-	for (i = 0; prune && i < a->nattached; i++) {
-		if (listed(now, n, a->attached[i]))
-			continue;
-		err = na_detach_cgroup(a->pin_root, a->attached[i]);
-		if (!err || err == -ENOENT)
-			na_log(NA_LOG_INFO, "agent: %s: detached (no longer in %s)", a->attached[i], a->conf_path);
-	}
 	for (i = 0; i < n; i++) {
 		/* group is applied on every attach: a changed group in the config takes effect */
 		err = na_attach_cgroup(&ao, now[i]);
 		if (!err)
 			na_log(NA_LOG_INFO, "agent: %s: attached", now[i]);
 		else if (err < 0)
-			na_log(NA_LOG_WARN, "agent: %s: not attached (the next scan tries again)", now[i]);
+			na_log(NA_LOG_WARN, "agent: %s: attach failed (the next scan tries again)", now[i]);
+	}
+	for (i = 0; prune && i < a->nattached; i++) {
+		char **v;
+
+		if (listed(now, n, a->attached[i]))
+			continue;
+		err = na_detach_cgroup(a->pin_root, a->attached[i]);
+		if (!err || err == -ENOENT) {
+			na_log(NA_LOG_INFO, "agent: %s: detached (no longer in %s)", a->attached[i], a->conf_path);
+			continue;
+		}
+		v = realloc(now, (n + 1) * sizeof(*now)); /* kept: the next reload tries again */
+		if (v) {
+			now = v;
+			now[n++] = a->attached[i];
+			a->attached[i] = NULL;
+		}
 	}
 	free_list(a->attached, a->nattached);
 	a->attached = now;
@@ -207,7 +239,12 @@ static int sync_attachments(struct agent *a, int prune)
 
 /* ---- the connection log, into a file rotated by size -------------------- */
 
-/* One record: consumed only once its line is in the file (else it stays in the ring buffer). */
+/*
+ * One record. libbpf stores the consumer position past a record even when
+ * its callback fails (agent/connlog.c), so a record whose line could not be
+ * written is kept here (`pending`) and consuming stops: the records after it
+ * stay in the ring buffer until the file takes the pending line.
+ */
 static int on_log_record(void *ctx, const struct na_conn *c)
 {
 	struct agent *a = ctx;
@@ -217,28 +254,48 @@ static int on_log_record(void *ctx, const struct na_conn *c)
 	int err;
 
 	if (!m)
-		return -ENOMEM;
+		return na_err(-ENOMEM, "agent: a connection record is lost"); /* consumed all the same */
 	err = na_conn_json(m, a->log, c, na_boot_offset_ns());
 	if (fclose(m) && !err)
-		err = -ENOMEM;
-	if (!err) {
-		err = na_rotlog_write(&a->rl, line, len);
-		if (err && !a->log_failing)
-			na_log(NA_LOG_ERROR, "agent: connection records stay in the ring buffer until %s can be written",
-			       a->rl.path);
-		a->log_failing = !!err;
+		err = na_err(-ENOMEM, "agent: a connection record is lost");
+	if (!err && na_rotlog_write(&a->rl, line, len)) {
+		na_log(NA_LOG_ERROR, "agent: connection records wait in the ring buffer until %s can be written",
+		       a->rl.path);
+		a->pending = line;
+		a->pending_len = len;
+		return -EAGAIN;
 	}
 	free(line);
 	return err;
 }
 
+/* Consume the ring buffer into the file, the pending line first; under a->lock. */
+static void log_drain(struct agent *a)
+{
+	if (!a->log)
+		return;
+	if (a->pending) {
+		if (na_rotlog_write(&a->rl, a->pending, a->pending_len))
+			return;
+		free(a->pending);
+		a->pending = NULL;
+		na_log(NA_LOG_INFO, "agent: %s is written again", a->rl.path);
+	}
+	na_connlog_consume(a->log);
+}
+
 static void log_close(struct agent *a)
 {
 	if (a->log) {
-		na_connlog_consume(a->log);
+		log_drain(a);
 		na_connlog_close(a->log);
 	}
 	a->log = NULL;
+	if (a->pending)
+		na_log(NA_LOG_ERROR, "agent: one connection record could not be written to %s and is lost",
+		       a->rl.path);
+	free(a->pending);
+	a->pending = NULL;
 	na_rotlog_close(&a->rl);
 }
 
@@ -392,6 +449,15 @@ static int http_start(struct agent *a)
 
 /* ---- the command ---------------------------------------------------------- */
 
+/* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 static void usage_help(void)
 {
 	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--detach-on-exit]\n"
@@ -446,9 +512,16 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 	struct pollfd pfd;
 	struct na_conf nc;
 	int o, detach_on_exit = 0, sfd = -1, rc = NA_EXIT_FAIL, done = 0;
-	time_t next_scan;
+	int64_t next_scan;
 	sigset_t sigs;
 	size_t i;
+
+	/* First: a SIGHUP (systemctl reload) while starting must not end the agent. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -482,25 +555,23 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 	if (na_series_new(&a.series) || take_lock(&a))
 		goto out;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &sigs, NULL) || (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
+	if ((sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
 		na_err(-errno, "agent: signals");
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (sync_attachments(&a, 0) || http_start(&a))
 		goto out;
+	pthread_mutex_lock(&a.lock);
 	if (log_open(&a))
 		na_log(NA_LOG_WARN, "agent: the connection log is not followed yet (retried at every scan)");
+	pthread_mutex_unlock(&a.lock);
 	na_log(NA_LOG_INFO, "agent: running, %zu cgroup(s) attached from %s", a.nattached, a.conf_path);
 
-	next_scan = time(NULL) + a.conf.rescan_s;
+	next_scan = mono_s() + a.conf.rescan_s;
 	while (!done) {
-		time_t now = time(NULL);
-		int wait_ms = next_scan > now ? (int)(next_scan - now) * 1000 : 0;
+		int64_t now = mono_s();
+		int wait_ms = next_scan > now ? (int)(next_scan - now) * 1000 : 0; /* rescan <= 3600 s */
 
 		/* Records reach the file within a quarter of a second. */
 		if (a.log && wait_ms > 250)
@@ -512,8 +583,9 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			na_err(-errno, "agent: poll");
 			goto out;
 		}
-		if (a.log)
-			na_connlog_consume(a.log);
+		pthread_mutex_lock(&a.lock); /* the cgroup path tables are the HTTP thread's too */
+		log_drain(&a);
+		pthread_mutex_unlock(&a.lock);
 		if (pfd.revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
 				done = 1;
@@ -534,33 +606,33 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			na_conf_free(&a.conf);
 			a.conf = nc;
 			sync_attachments(&a, 1);
-			pthread_mutex_unlock(&a.lock);
 			log_open(&a);
+			pthread_mutex_unlock(&a.lock);
 			na_log(NA_LOG_INFO, "agent: reloaded %s: %zu cgroup(s) attached", a.conf_path, a.nattached);
-			next_scan = time(NULL) + a.conf.rescan_s;
+			next_scan = mono_s() + a.conf.rescan_s;
 			continue;
 		}
-		if (time(NULL) >= next_scan) {
+		if (mono_s() >= next_scan) {
 			pthread_mutex_lock(&a.lock);
 			sync_attachments(&a, 0);
-			pthread_mutex_unlock(&a.lock);
 			log_check(&a);
-			next_scan = time(NULL) + a.conf.rescan_s;
+			pthread_mutex_unlock(&a.lock);
+			next_scan = mono_s() + a.conf.rescan_s;
 		}
 	}
 	rc = NA_EXIT_OK;
-	log_close(&a); /* what the ring buffer holds now goes into the file first */
 	if (a.http)
-		MHD_stop_daemon(a.http);
+		MHD_stop_daemon(a.http); /* no request runs from here on */
 	a.http = NULL;
+	log_close(&a); /* what the ring buffer holds now goes into the file first */
 	for (i = 0; detach_on_exit && i < a.nattached; i++)
 		if (na_detach_cgroup(a.pin_root, a.attached[i]) && rc == NA_EXIT_OK)
 			rc = NA_EXIT_FAIL;
 	na_log(NA_LOG_INFO, "agent: ending%s", detach_on_exit ? ", attachments detached" : "; attachments keep counting");
 out:
-	log_close(&a);
 	if (a.http)
 		MHD_stop_daemon(a.http);
+	log_close(&a);
 	if (sfd >= 0)
 		close(sfd);
 	if (a.lockfd >= 0)

@@ -18,6 +18,7 @@ struct na_rotlog {
 	uint64_t size;  /* bytes in the current file */
 	uint64_t max;   /* rotate before going past this */
 	unsigned keep;  /* compressed files kept (0: the file is only truncated) */
+	uint64_t retry_size; /* after a failed rotation: not again before this size */
 };
 
 /* Open (append) path, creating it 0640; 0 or -errno (reported). */

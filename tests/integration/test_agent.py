@@ -34,6 +34,7 @@ cgroup of this test's own (P/*), rescan 1 s, and a free loopback port:
 """
 
 import glob
+import grp
 import gzip
 import json
 import os
@@ -204,16 +205,16 @@ def log_lines(path):
 def main():
     h = na.Harness("agent")
     tmp = tempfile.mkdtemp(prefix="netacct-test-agent-")
-    lock = "/run/netacct/agent%s.lock" % h.pin_root.replace("/", "_")
+    lock = "/run/netacct/agent%s.lock" % h.pin_root.replace("%", "%25").replace("/", "%2F")
     try:
-        run(h, tmp)
+        run(h, tmp, lock)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if os.path.exists(lock):
             os.unlink(lock)
 
 
-def run(h, tmp):
+def run(h, tmp, lock):
     with h:
         for tool in ("promtool", "prometheus"):
             if not shutil.which(tool):
@@ -225,6 +226,13 @@ def run(h, tmp):
         pattern = P.path + "/*"
         conf = os.path.join(tmp, "netacct.conf")
         port = free_port()
+        group = 64250
+        while True:  # a group number no group on this host uses
+            try:
+                grp.getgrgid(group)
+                group += 1
+            except KeyError:
+                break
 
         # -- bad configurations -------------------------------------------------
         cases = [
@@ -249,10 +257,16 @@ def run(h, tmp):
         logf = os.path.join(tmp, "log", "conn.jsonl")
         logconf = "log-file %s\nlog-max-bytes 4096\nlog-keep 3\n" % logf
         write(conf, "# netacct agent test\nattach %s   # every test cgroup\nrescan 1\n"
-                    "listen 127.0.0.1:%d\n%sper-process yes\nper-process-max 1\n" % (pattern, port, logconf))
+                    "listen 127.0.0.1:%d\n%sper-process yes\nper-process-max 1\ngroup %d\n"
+                    % (pattern, port, logconf, group))
         ag = Agent(h, conf, port)
         body = ag.wait_serving()
         h.eq("agent attached the glob's cgroups", attached_ids(h), {A.id, B.id})
+        st = {n: os.stat(os.path.join(h.pin_root, n)) for n in ("na_meta", "na_log")}
+        h.eq("group in the config: maps 0640 with the group, and na_log 0640 too (the agent follows it)",
+             {n: (oct(v.st_mode & 0o7777), v.st_gid) for n, v in st.items()},
+             {n: (oct(0o640), group) for n in st})
+        h.eq("... and the agent's lock file names it", os.path.exists(lock), True)
         r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
                            text=True, timeout=30)
         h.check("promtool check metrics accepts /metrics", r.returncode == 0,

@@ -37,6 +37,7 @@
 #include "netacct.h"
 #include "prom.h"
 #include "record.h"
+#include "rotlog.h"
 #include "view.h"
 
 #pragma GCC poison u8 u16 u32 u64
@@ -388,6 +389,72 @@ static void remove_all(void)
 		unlink(p);
 	}
 	closedir(d);
+}
+
+/* ---- cli/rotlog.c: the agent's log file, rotated by size --------------- */
+
+/* The whole (gunzipped) text of a file, or "" when it does not exist. */
+static void file_text(const char *path, char *out, size_t len)
+{
+	gzFile g = gzopen(path, "rb");
+	int n = 0;
+
+	out[0] = '\0';
+	if (!g)
+		return;
+	n = gzread(g, out, (unsigned)len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	gzclose(g);
+}
+
+static void test_rotlog(void)
+{
+	struct na_rotlog r;
+	char p[256], q[PATH_MAX], line[64], txt[4096];
+	struct stat st;
+	pid_t pid;
+	int i, status;
+
+	snprintf(p, sizeof(p), "%s/conn.jsonl", tmpdir);
+	CHECK(!na_rotlog_open(&r, p, 100, 2), "rotlog: open %s", p);
+	for (i = 0; i < 10; i++) { /* 30-byte lines, 3 to a 100-byte file */
+		snprintf(line, sizeof(line), "line %02d ......................\n", i);
+		CHECK(!na_rotlog_write(&r, line, strlen(line)), "rotlog: write line %d", i);
+	}
+	na_rotlog_close(&r);
+	file_text(p, txt, sizeof(txt));
+	ASSERT_STREQ(txt, "line 09 ......................\n", "rotlog: the file holds the newest line");
+	snprintf(q, sizeof(q), "%s.1.gz", p);
+	file_text(q, txt, sizeof(txt));
+	ASSERT_STREQ(txt, "line 06 ......................\nline 07 ......................\n"
+			  "line 08 ......................\n", "rotlog: .1.gz the three before, gzip round trip");
+	snprintf(q, sizeof(q), "%s.2.gz", p);
+	file_text(q, txt, sizeof(txt));
+	ASSERT_STREQ(txt, "line 03 ......................\nline 04 ......................\n"
+			  "line 05 ......................\n", "rotlog: .2.gz the three before those");
+	snprintf(q, sizeof(q), "%s.3.gz", p);
+	ASSERT_EQ(access(q, F_OK), -1, "rotlog: no .3.gz (keep 2)");
+	snprintf(q, sizeof(q), "%s.1.gz.tmp", p);
+	ASSERT_EQ(access(q, F_OK), -1, "rotlog: no temporary file");
+	snprintf(q, sizeof(q), "%s.1.gz", p);
+	ASSERT_EQ(!stat(q, &st) && (st.st_mode & 0777) == 0640, 1, "rotlog: archives are 0640");
+
+	/* A write that fails part-way (file size limit): no half line stays. */
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 40, 40 }; /* the file holds 30 bytes: 10 more fit */
+
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		if (na_rotlog_open(&r, p, 1000, 2))
+			_exit(2);
+		_exit(na_rotlog_write(&r, line, strlen(line)) ? 0 : 3);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "rotlog: the write past the size limit failed (child status %d)", status);
+	file_text(p, txt, sizeof(txt));
+	ASSERT_STREQ(txt, "line 09 ......................\n", "rotlog: after a failed write, whole lines only");
+	remove_all();
 }
 
 #define BIG 200000 /* more than the stream's buffer: writes reach the file before commit */
@@ -809,6 +876,8 @@ int main(void)
 		test_out_signals();
 		test_out_refuse();
 		remove_all();
+		fprintf(stderr, "# the next message is expected (a write past the file size limit):\n");
+		test_rotlog();
 		rmdir(tmpdir);
 	}
 	return check_summary();
