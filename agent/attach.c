@@ -84,6 +84,12 @@ int na_can_write_state(void)
 	return has_cap(CAP_BPF) || has_cap(CAP_SYS_ADMIN);
 }
 
+int na_can_attach(void)
+{
+	return has_cap(CAP_NET_ADMIN) && (has_cap(CAP_BPF) || has_cap(CAP_SYS_ADMIN)) &&
+	       (has_cap(CAP_PERFMON) || has_cap(CAP_SYS_ADMIN));
+}
+
 int na_caps_check_attach(const char *what)
 {
 	static const struct {

@@ -71,6 +71,42 @@ int na_mountinfo_cgroup2(FILE *f, const char *under, struct na_cg2mount *m)
 	return found ? 0 : -ENOENT;
 }
 
+int na_mountinfo_v1(FILE *f, struct na_v1mounts *v)
+{
+	char *line = NULL, *sep, *fields[5], *save = NULL, *tok, *opts, *o, *osave = NULL;
+	size_t cap = 0;
+	int i;
+
+	memset(v, 0, sizeof(*v));
+	while (getline(&line, &cap, f) > 0) {
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup ", 7))
+			continue;
+		/* " - cgroup SOURCE SUPEROPTS" */
+		opts = strrchr(sep + 3, ' ');
+		if (!opts)
+			continue;
+		opts++;
+		opts[strcspn(opts, "\n")] = '\0';
+		*sep = '\0';
+		tok = strtok_r(line, " ", &save);
+		for (i = 0; i < 5 && tok; i++, tok = strtok_r(NULL, " ", &save))
+			fields[i] = tok;
+		if (i < 5)
+			continue;
+		unescape(fields[4]);
+		v->any = 1;
+		for (o = strtok_r(opts, ",", &osave); o; o = strtok_r(NULL, ",", &osave)) {
+			if (strcmp(o, "net_cls") && strcmp(o, "net_prio"))
+				continue;
+			if (!v->net[0])
+				snprintf(v->net, sizeof(v->net), "%s", fields[4]);
+		}
+	}
+	free(line);
+	return 0;
+}
+
 int na_cgroup2_mount(const char *under, struct na_cg2mount *m)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");

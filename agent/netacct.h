@@ -42,6 +42,12 @@ struct na_cg2mount {
 int na_mountinfo_cgroup2(FILE *mountinfo, const char *under, struct na_cg2mount *m);
 int na_cgroup2_mount(const char *under, struct na_cg2mount *m);
 int na_cgroup_resolve(const char *path, struct na_cgroup *cg);
+/* cgroup v1 hierarchies in a mountinfo: any at all (a hybrid layout), and where net_cls or net_prio is. */
+struct na_v1mounts {
+	int any;
+	char net[PATH_MAX]; /* mount point of a net_cls or net_prio hierarchy, "" if none */
+};
+int na_mountinfo_v1(FILE *mountinfo, struct na_v1mounts *v);
 
 /* id -> relative path, for the subtrees of the attached cgroups. */
 struct na_cgpaths;
@@ -55,6 +61,8 @@ void na_cgpaths_free(struct na_cgpaths *p);
 /* ---- privileges ---------------------------------------------------------- */
 /* 0, or -EPERM after logging which capability is missing for `what`. */
 int na_caps_check_attach(const char *what);
+/* The same, quietly: 1 when attach and detach can run. */
+int na_can_attach(void);
 
 /* ---- attach / detach ---------------------------------------------------- */
 struct na_attach_opts {
@@ -174,6 +182,8 @@ struct na_snapshot {
 struct na_state;
 /* -ENOENT when nothing is attached (no pin root); -EPROTO on an ABI mismatch. */
 int na_state_open(const char *pin_root, struct na_state **out);
+/* The pinned na_meta: 0 (*have 0 when there is none), -EPROTO for another ABI (reported), -errno. */
+int na_state_meta(const char *pin_root, struct na_meta *meta, int *have);
 int na_state_read(struct na_state *st, struct na_snapshot *snap);
 void na_state_close(struct na_state *st);
 void na_snapshot_free(struct na_snapshot *snap);

@@ -144,6 +144,11 @@ static int obj_get(const char *root, const char *name)
 	return fd;
 }
 
+int na_state_meta(const char *root, struct na_meta *meta, int *have)
+{
+	return na_meta_read(root, meta, have);
+}
+
 int na_state_open(const char *root, struct na_state **out)
 {
 	struct na_state *st;

@@ -36,7 +36,6 @@
 #include "rotlog.h"
 #include "series.h"
 
-#define NA_AGENT_LOCK_DIR "/run/netacct"
 
 struct agent {
 	const char *pin_root;
@@ -56,24 +55,17 @@ struct agent {
 
 /* ---- one agent per pin root ---------------------------------------------- */
 
-static int take_lock(struct agent *a)
+int na_agent_lock_path(const char *pin_root, char *p, size_t len)
 {
-	char p[PATH_MAX], pid[32];
-	const char *s;
-	ssize_t n;
-	int fd;
-
-	const char *r;
+	const char *r, *s;
 	size_t k;
 
-	if (mkdir(NA_AGENT_LOCK_DIR, 0755) && errno != EEXIST)
-		return na_err(-errno, "agent: create %s", NA_AGENT_LOCK_DIR);
 	/*
 	 * The pin root's path names the lock, '/' written %2F and '%' %25 (one
 	 * name per path); repeated and trailing slashes do not count.
 	 */
-	k = (size_t)snprintf(p, sizeof(p), "%s/agent", NA_AGENT_LOCK_DIR);
-	for (r = a->pin_root; *r && k + 8 < sizeof(p); r++) {
+	k = (size_t)snprintf(p, len, "%s/agent", NA_AGENT_LOCK_DIR);
+	for (r = pin_root; *r && k + 8 < len; r++) {
 		if (*r == '/' && (r[1] == '/' || !r[1]))
 			continue;
 		s = *r == '/' ? "%2F" : *r == '%' ? "%25" : NULL;
@@ -84,9 +76,22 @@ static int take_lock(struct agent *a)
 			p[k++] = *r;
 		}
 	}
-	if (*r || k + 6 > sizeof(p))
-		return na_err(-ENAMETOOLONG, "agent: lock file for %s", a->pin_root);
+	if (*r || k + 6 > len)
+		return -ENAMETOOLONG;
 	memcpy(p + k, ".lock", 6);
+	return 0;
+}
+
+static int take_lock(struct agent *a)
+{
+	char p[PATH_MAX], pid[32];
+	ssize_t n;
+	int fd;
+
+	if (mkdir(NA_AGENT_LOCK_DIR, 0755) && errno != EEXIST)
+		return na_err(-errno, "agent: create %s", NA_AGENT_LOCK_DIR);
+	if (na_agent_lock_path(a->pin_root, p, sizeof(p)))
+		return na_err(-ENAMETOOLONG, "agent: lock file for %s", a->pin_root);
 	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return na_err(-errno, "agent: open %s", p);

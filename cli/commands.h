@@ -26,6 +26,11 @@ int cmd_export(int argc, char **argv, const struct na_global *g);
 int cmd_top(int argc, char **argv, const struct na_global *g);
 int cmd_log(int argc, char **argv, const struct na_global *g);
 int cmd_agent(int argc, char **argv, const struct na_global *g);
+int cmd_doctor(int argc, char **argv, const struct na_global *g);
+
+/* The agent's lock file for a pin root (/run/netacct/agent<pin root, '/' as %2F>.lock). */
+#define NA_AGENT_LOCK_DIR "/run/netacct"
+int na_agent_lock_path(const char *pin_root, char *p, size_t len);
 int cmd_help(int argc, char **argv, const struct na_global *g);
 int cmd_version(int argc, char **argv, const struct na_global *g);
 

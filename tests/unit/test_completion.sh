@@ -71,7 +71,7 @@ expect() {
 }
 
 # Commands, prefixes, global options
-expect "attach detach status export top log agent help version" netacct ""
+expect "attach detach status export top log agent doctor help version" netacct ""
 expect "export" netacct ex
 expect "top" netacct t
 expect "--pin-root" netacct --pin

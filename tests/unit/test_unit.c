@@ -354,6 +354,38 @@ static void test_conf(void)
 	ASSERT_EQ(conf_of("attach /a\nper-process-max 0\n", &c), -EINVAL, "conf: per-process-max 0");
 }
 
+/* ---- cgroup v1 hierarchies in mountinfo (doctor) ------------------------ */
+static void v1_case(const char *text, int any, const char *net, const char *what)
+{
+	struct na_v1mounts v;
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+
+	if (!f) {
+		CHECK(0, "%s: fmemopen", what);
+		return;
+	}
+	na_mountinfo_v1(f, &v);
+	fclose(f);
+	ASSERT_EQ(v.any, any, what);
+	ASSERT_STREQ(v.net, net, what);
+}
+
+static void test_v1(void)
+{
+	v1_case("30 25 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n", 0, "",
+		"unified: no v1");
+	v1_case("30 25 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+		"31 25 0:27 / /sys/fs/cgroup/cpu rw,nosuid - cgroup cgroup rw,cpu\n", 1, "",
+		"hybrid without net_cls");
+	v1_case("31 25 0:27 / /sys/fs/cgroup/net_cls,net_prio rw shared:9 - cgroup cgroup rw,net_cls,net_prio\n", 1,
+		"/sys/fs/cgroup/net_cls,net_prio", "net_cls,net_prio hierarchy (optional field before -)");
+	v1_case("31 25 0:27 / /mnt/my\\040prio rw - cgroup none rw,net_prio\n", 1, "/mnt/my prio",
+		"net_prio alone, escaped mount point");
+	v1_case("31 25 0:27 / /x rw - cgroup none rw,name=net_cls_not\n", 1, "",
+		"a named hierarchy is not net_cls");
+	v1_case("31 25 0:27 / /x rw - tmpfs cgroup rw,net_cls\n", 0, "", "not a cgroup filesystem");
+}
+
 int main(int argc, char **argv)
 {
 	struct na_conf c;
@@ -369,6 +401,7 @@ int main(int argc, char **argv)
 		return check_summary();
 	}
 	test_mountinfo();
+	test_v1();
 	test_human();
 	test_addr();
 	test_names();
