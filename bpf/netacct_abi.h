@@ -262,7 +262,55 @@ struct na_sweep_args {
 	__u64 released;
 };
 
+/*
+ * netacct trace (bpf/trace.bpf.c): what to show, set in rodata at load, and
+ * one event per packet shown. Not part of the pinned state.
+ */
+struct na_trace_cfg {
+	__u32 pid;      /* owner pid, 0 = any */
+	__u32 rate;     /* events per second per CPU, 0 = no limit */
+	__u16 port;     /* either port, host order, 0 = any */
+	__u8 proto;     /* enum na_proto + 1, 0 = any */
+	__u8 dir;       /* 1 = egress (tx), 2 = ingress (rx), 0 = both */
+};
+
+#define NA_TRACE_BAD 1 /* headers could not be parsed */
+struct na_trace_ev {
+	__u64 ts_ns;        /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;
+	__u64 cookie;
+	__u32 pid;          /* socket owner (na_sk_owner), 0 = unknown */
+	__u32 len;          /* skb->len */
+	char comm[NA_COMM_LEN];
+	__u8 saddr[16];     /* as in the packet: IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport;        /* host order */
+	__u16 dport;
+	__u16 ip_hdr_len;   /* one segment's IP header (+ extension headers) */
+	__u16 l4_hdr_len;   /* one segment's TCP/UDP/ICMP header */
+	__u32 payload;      /* this skb's payload */
+	__u16 segs;         /* max(gso_segs, 1) */
+	__u8 dir;           /* enum na_dir */
+	__u8 family;        /* enum na_family */
+	__u8 proto;         /* enum na_proto */
+	__u8 tcp_flags;     /* FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20 */
+	__u8 flags;         /* NA_TRACE_BAD */
+	__u8 pad[5];
+};
+
+/* Counters of one trace session (a per-CPU array entry). */
+struct na_trace_stats {
+	__u64 seen;         /* packets that passed the filters */
+	__u64 shown;
+	__u64 dropped_rate; /* over the rate limit */
+	__u64 dropped_full; /* the ring buffer was full */
+	__u64 window_ns;    /* rate limit: start of the current second */
+	__u64 window_n;
+};
+
 #ifndef __cplusplus
+_Static_assert(sizeof(struct na_trace_ev) == 104, "na_trace_ev layout");
+_Static_assert(sizeof(struct na_trace_cfg) == 12, "na_trace_cfg layout");
 _Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
 _Static_assert(sizeof(struct na_row_dir) == 48, "na_row_dir layout");
 _Static_assert(sizeof(struct na_row) == 264, "na_row layout");

@@ -71,12 +71,12 @@ expect() {
 }
 
 # Commands, prefixes, global options
-expect "attach detach status export top log agent doctor help version" netacct ""
+expect "attach detach status export top log trace agent doctor help version" netacct ""
 expect "export" netacct ex
-expect "top" netacct t
+expect "top trace" netacct t
 expect "--pin-root" netacct --pin
 expect "--verbose --version" netacct --ver
-expect "top" netacct -v --pin-root /x t
+expect "top trace" netacct -v --pin-root /x t
 comp netacct --pin-root "$TMP/c"
 checks=$((checks + 1))
 [[ ${COMPREPLY[*]} == "$TMP/cg2/" ]] || { echo "FAIL: --pin-root DIR: got [${COMPREPLY[*]}]"; fails=$((fails + 1)); }
@@ -92,6 +92,7 @@ expect "--all" netacct detach --a
 expect "--max-sockets --max-closed" netacct attach --max
 expect "--json" netacct status --j
 expect "--config" netacct agent --co
+expect "tx rx" netacct trace --dir ""
 
 # Option values
 expect "process peer" netacct top --group-by p
@@ -149,6 +150,8 @@ if [[ -n $NETACCT_BIN ]]; then
 		--group) echo root ;;
 		--config) echo "$TMP/never-read.conf" ;;
 		--listen) echo 127.0.0.1:9477 ;;
+		--port | --rate | --count) echo 5 ;;
+		--dir) echo rx ;;
 		--group-by) echo socket ;;
 		-o | --output) echo "$TMP/never-written.csv" ;;
 		-d | --interval | -n | --iterations | --limit | --pid) echo 1 ;;

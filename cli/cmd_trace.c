@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * trace: one line per packet of the traced cgroups, while it runs
+ * (bpf/trace.bpf.c). The programs are attached through links this process
+ * holds and never pins: when it ends, however it ends, they are gone, and
+ * tracing costs nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "format.h"
+#include "trace.skel.h"
+
+#define NA_TRACE_MAX_CG 64
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct tctx {
+	int json;
+	int64_t offset;
+	unsigned long long count, max;
+	struct na_cgroup cg[NA_TRACE_MAX_CG];
+	int ncg;
+};
+
+static const char *cg_name(const struct tctx *t, uint64_t id, char *buf, size_t len)
+{
+	int i;
+
+	for (i = 0; i < t->ncg; i++)
+		if (t->cg[i].id == id)
+			return t->cg[i].rel;
+	snprintf(buf, len, "cgroup-id:%llu", (unsigned long long)id);
+	return buf;
+}
+
+static void flags_str(uint8_t f, char *out)
+{
+	static const char names[] = "FSRPAU";
+	int i, n = 0;
+
+	for (i = 0; i < 6; i++)
+		if (f & (1u << i))
+			out[n++] = names[i];
+	if (!n)
+		out[n++] = '.';
+	out[n] = '\0';
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct tctx *t = ctx;
+	const struct na_trace_ev *e = data;
+	char when[40], src[64], dst[64], fl[8], comm[NA_COMM_LEN + 1], cgb[40], pid[16] = "-";
+	const char *cg;
+
+	if (size < sizeof(*e))
+		return 0;
+	if (t->max && t->count >= t->max)
+		return -ECANCELED; /* --count reached: libbpf stops handing out events */
+	na_iso_time(when, sizeof(when), (int64_t)e->ts_ns + t->offset);
+	na_addr_str(e->family, e->saddr, src, sizeof(src));
+	na_addr_str(e->family, e->daddr, dst, sizeof(dst));
+	flags_str(e->tcp_flags, fl);
+	memcpy(comm, e->comm, NA_COMM_LEN);
+	comm[NA_COMM_LEN] = '\0';
+	cg = cg_name(t, e->cgroup_id, cgb, sizeof(cgb));
+	if (t->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "time", json_object_new_string(when));
+		json_object_object_add(o, "direction", json_object_new_string(e->dir == NA_TX ? "tx" : "rx"));
+		json_object_object_add(o, "cgroup", json_object_new_string(cg));
+		json_object_object_add(o, "pid", e->pid ? json_object_new_uint64(e->pid) : NULL);
+		json_object_object_add(o, "comm", comm[0] ? json_object_new_string(comm) : NULL);
+		json_object_object_add(o, "proto", json_object_new_string(na_proto_name(e->proto)));
+		json_object_object_add(o, "family", json_object_new_string(na_family_name(e->family)));
+		json_object_object_add(o, "saddr", json_object_new_string(src));
+		json_object_object_add(o, "sport", json_object_new_uint64(e->sport));
+		json_object_object_add(o, "daddr", json_object_new_string(dst));
+		json_object_object_add(o, "dport", json_object_new_uint64(e->dport));
+		json_object_object_add(o, "ip_hdr_len", json_object_new_uint64(e->ip_hdr_len));
+		json_object_object_add(o, "l4_hdr_len", json_object_new_uint64(e->l4_hdr_len));
+		json_object_object_add(o, "payload_len", json_object_new_uint64(e->payload));
+		json_object_object_add(o, "len", json_object_new_uint64(e->len));
+		json_object_object_add(o, "segs", json_object_new_uint64(e->segs));
+		json_object_object_add(o, "tcp_flags", json_object_new_string(e->proto == NA_P_TCP ? fl : ""));
+		json_object_object_add(o, "cookie", json_object_new_uint64(e->cookie));
+		json_object_object_add(o, "bad", json_object_new_boolean(e->flags & NA_TRACE_BAD));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		if (e->pid)
+			snprintf(pid, sizeof(pid), "%u", e->pid);
+		printf("%s %s %-20s %7s %-15s %-5s %s:%u -> %s:%u ip %u l4 %u payload %u segs %u %s\n", when + 11,
+		       e->dir == NA_TX ? "tx" : "rx", cg, pid, comm[0] ? comm : "-",
+		       na_proto_name(e->proto), src[0] ? src : "?", e->sport, dst[0] ? dst : "?", e->dport,
+		       e->ip_hdr_len, e->l4_hdr_len, e->payload, e->segs, e->proto == NA_P_TCP ? fl : "");
+	}
+	if (fflush(stdout))
+		stop = 1; /* the reader went away */
+	t->count++;
+	return 0;
+}
+
+static void usage_help(void)
+{
+	printf("Usage: netacct trace [--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N]\n"
+	       "                     [--json] [PATH...]\n"
+	       "\n"
+	       "One line per packet of the cgroup PATHs (default: every attached cgroup) while it\n"
+	       "runs: time, direction, cgroup, owner, protocol, addresses and ports, IP and L4\n"
+	       "header lengths, payload length, segments, TCP flags. The filters and the rate\n"
+	       "limit apply in the kernel; nothing is traced, and nothing costs, once it ends.\n"
+	       "\n"
+	       "  --pid N       packets of sockets owned by process N\n"
+	       "  --port N      packets from or to port N\n"
+	       "  --proto P     tcp, udp, icmp, icmpv6 or other\n"
+	       "  --dir D       tx (egress) or rx (ingress)\n"
+	       "  --rate N      at most N events per second per CPU (default 10000; 0: no limit)\n"
+	       "  --count N     stop after N events\n"
+	       "  --json        one JSON object per line\n"
+	       "  -h, --help    this text\n");
+}
+
+static int parse_num(const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	return errno || *end || !*s || s[0] == '-' || *v > max ? -1 : 0;
+}
+
+/* The attached cgroups of the pin root, when no PATH is given. */
+static int attached_cgroups(const struct na_global *g, struct tctx *t)
+{
+	struct na_snapshot snap;
+	struct na_cg2mount m;
+	struct na_state *st;
+	char abs[PATH_MAX];
+	const char *rel;
+	size_t i;
+
+	if (na_open_snapshot(g, &st, &snap))
+		return -1;
+	for (i = 0; i < snap.natt && t->ncg < NA_TRACE_MAX_CG; i++) {
+		if (!snap.att[i].cgroup_exists || na_cgroup2_mount(NULL, &m))
+			continue;
+		/* the recorded path is below the hierarchy's root; the mount shows m.root at m.dir */
+		rel = snap.att[i].a.path;
+		if (strcmp(m.root, "/") && !strncmp(rel, m.root, strlen(m.root)))
+			rel += strlen(m.root);
+		if ((size_t)snprintf(abs, sizeof(abs), "%s%s", strcmp(m.dir, "/") ? m.dir : "", rel) >= sizeof(abs) ||
+		    na_cgroup_resolve(abs, &t->cg[t->ncg]))
+			continue;
+		t->ncg++;
+	}
+	na_snapshot_free(&snap);
+	na_state_close(st);
+	if (!t->ncg) {
+		na_log(NA_LOG_ERROR, "trace: no attached cgroup exists any more: give a PATH");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_trace(int argc, char **argv, const struct na_global *g)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },   { "port", required_argument, NULL, 'P' },
+		{ "proto", required_argument, NULL, 'r' }, { "dir", required_argument, NULL, 'd' },
+		{ "rate", required_argument, NULL, 'R' },  { "count", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct na_trace_cfg cfg = { .rate = 10000 };
+	struct bpf_link *links[2 * NA_TRACE_MAX_CG] = {};
+	struct na_trace_stats sum = {}, *per = NULL;
+	struct ring_buffer *rb = NULL;
+	struct trace_bpf *skel = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct tctx t = { 0 };
+	char p[PATH_MAX];
+	unsigned long v;
+	int o, i, fd, err, rc = NA_EXIT_FAIL, ncpu, nlinks = 0;
+	__u32 zero = 0;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p':
+			if (parse_num(optarg, 0x7fffffff, &v) || !v)
+				return na_usage_error("trace", "--pid '%s': a process id", optarg);
+			cfg.pid = (uint32_t)v;
+			break;
+		case 'P':
+			if (parse_num(optarg, 65535, &v) || !v)
+				return na_usage_error("trace", "--port '%s': 1 to 65535", optarg);
+			cfg.port = (uint16_t)v;
+			break;
+		case 'r':
+			for (v = 0; v <= NA_P_ICMPV6 && strcmp(optarg, na_proto_name((uint8_t)v)); v++)
+				;
+			if (v > NA_P_ICMPV6)
+				return na_usage_error("trace", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
+			cfg.proto = (uint8_t)(v + 1);
+			break;
+		case 'd':
+			if (strcmp(optarg, "tx") && strcmp(optarg, "rx"))
+				return na_usage_error("trace", "--dir '%s': tx or rx", optarg);
+			cfg.dir = !strcmp(optarg, "tx") ? 1 : 2;
+			break;
+		case 'R':
+			if (parse_num(optarg, 10000000, &v))
+				return na_usage_error("trace", "--rate '%s': events per second, 0 to 10000000", optarg);
+			cfg.rate = (uint32_t)v;
+			break;
+		case 'c':
+			if (parse_num(optarg, 1ul << 40, &v) || !v)
+				return na_usage_error("trace", "--count '%s': a number of events", optarg);
+			t.max = v;
+			break;
+		case 'j':
+			t.json = 1;
+			break;
+		case 'h':
+			usage_help();
+			return NA_EXIT_OK;
+		default:
+			return na_usage_error("trace", "unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > NA_TRACE_MAX_CG)
+		return na_usage_error("trace", "at most %d cgroup PATHs", NA_TRACE_MAX_CG);
+	if (na_caps_check_attach("trace"))
+		return NA_EXIT_FAIL;
+	for (i = optind; i < argc; i++)
+		if (na_cgroup_resolve(argv[i], &t.cg[t.ncg++]))
+			return NA_EXIT_FAIL;
+	if (!t.ncg && attached_cgroups(g, &t))
+		return NA_EXIT_FAIL;
+
+	skel = trace_bpf__open();
+	if (!skel) {
+		na_err(-errno, "trace: open the BPF object");
+		goto out;
+	}
+	skel->rodata->cfg = cfg;
+	/* Owners: the attached state's socket storage, when there is one. */
+	snprintf(p, sizeof(p), "%s/na_sk_owner", g->pin_root);
+	fd = bpf_obj_get(p);
+	if (fd >= 0) {
+		err = bpf_map__reuse_fd(skel->maps.na_sk_owner, fd);
+		close(fd);
+		if (err)
+			na_log(NA_LOG_WARN, "trace: owners unknown (%s/na_sk_owner: %s)", g->pin_root, strerror(-err));
+	}
+	err = trace_bpf__load(skel);
+	if (err) {
+		na_err(err, "trace: load the BPF programs");
+		goto out;
+	}
+	for (i = 0; i < t.ncg; i++) {
+		fd = open(t.cg[i].abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			na_err(-errno, "trace: open %s", t.cg[i].abs);
+			goto out;
+		}
+		links[nlinks] = bpf_program__attach_cgroup(skel->progs.na_trace_egress, fd);
+		err = links[nlinks] ? 0 : -errno;
+		if (!err) {
+			nlinks++;
+			links[nlinks] = bpf_program__attach_cgroup(skel->progs.na_trace_ingress, fd);
+			err = links[nlinks] ? 0 : -errno;
+			if (!err)
+				nlinks++;
+		}
+		close(fd);
+		if (err) {
+			na_err(err, "trace: attach to %s", t.cg[i].abs);
+			goto out;
+		}
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &t, NULL);
+	if (!rb) {
+		na_err(-errno, "trace: ring buffer");
+		goto out;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	t.offset = na_boot_offset_ns();
+	na_log(NA_LOG_INFO, "trace: tracing %d cgroup(s); Ctrl-C to stop", t.ncg);
+	while (!stop) {
+		err = ring_buffer__poll(rb, 200);
+		if (err == -ECANCELED || (t.max && t.count >= t.max))
+			break;
+		if (err < 0 && err != -EINTR) {
+			na_err(err, "trace: read events");
+			goto out;
+		}
+	}
+	ring_buffer__consume(rb);
+	rc = NA_EXIT_OK;
+	/* What the kernel did not show: over the rate limit, or the ring buffer full. */
+	ncpu = libbpf_num_possible_cpus();
+	per = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*per)) : NULL;
+	if (per && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &zero, per)) {
+		for (i = 0; i < ncpu; i++) {
+			sum.seen += per[i].seen;
+			sum.shown += per[i].shown;
+			sum.dropped_rate += per[i].dropped_rate;
+			sum.dropped_full += per[i].dropped_full;
+		}
+		na_log(sum.dropped_rate || sum.dropped_full ? NA_LOG_WARN : NA_LOG_INFO,
+		       "trace: %llu packets matched, %llu shown, %llu over the rate limit (--rate), %llu lost (ring buffer full)",
+		       (unsigned long long)sum.seen, (unsigned long long)sum.shown,
+		       (unsigned long long)sum.dropped_rate, (unsigned long long)sum.dropped_full);
+	}
+out:
+	free(per);
+	ring_buffer__free(rb);
+	for (i = 0; i < nlinks; i++)
+		bpf_link__destroy(links[i]);
+	trace_bpf__destroy(skel);
+	return rc;
+}
