@@ -17,6 +17,7 @@ static const struct na_cmd cmds[] = {
 	{ "top", cmd_top, "[--batch] [-d S] [-n N] [--sort COL] [--group-by G] [--cgroup PATH] [--pid N] [--proto P] [--limit N] [-b] [PATH...]", "busiest sockets (or processes, cgroups, peers) and cgroup rates" },
 	{ "log", cmd_log, "[-f] [--csv|--json] [-H]", "closed connections, one record each, like tcplife (reading consumes them)" },
 	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--detach-on-exit]", "run as a service: attach what the configuration names, serve Prometheus metrics on /metrics" },
+	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup and print its network bill to stderr" },
 	{ "trace", cmd_trace, "[--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N] [--json] [PATH...]", "one line per packet while it runs (filters in the kernel; no cost otherwise)" },
 	{ "doctor", cmd_doctor, "[--json] [PATH...]", "check what netacct needs from this host (and from cgroup PATHs), with fixes" },
 	{ "help", cmd_help, "[COMMAND]", "this text" },

@@ -15,7 +15,8 @@ endfunction()
 na_require_pkg(LIBBPF libbpf libbpf-dev)
 na_require_pkg(LIBELF libelf libelf-dev)
 na_require_pkg(ZLIB zlib zlib1g-dev)
-# libcgroup: transient cgroups for `netacct run` (see docs/design.md).
+# libcgroup: required by the project's brief; `netacct run` cannot use
+# libcgroup 2.0.2 on a hybrid layout and uses the cgroup2 filesystem (docs/design.md).
 na_require_pkg(LIBCGROUP libcgroup libcgroup-dev)
 
 function(na_require_program var name debpkg)

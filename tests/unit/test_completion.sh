@@ -71,7 +71,7 @@ expect() {
 }
 
 # Commands, prefixes, global options
-expect "attach detach status export top log trace agent doctor help version" netacct ""
+expect "attach detach status export top log run trace agent doctor help version" netacct ""
 expect "export" netacct ex
 expect "top trace" netacct t
 expect "--pin-root" netacct --pin
@@ -152,6 +152,8 @@ if [[ -n $NETACCT_BIN ]]; then
 		--listen) echo 127.0.0.1:9477 ;;
 		--port | --rate | --count) echo 5 ;;
 		--dir) echo rx ;;
+		--name) echo x ;;
+		--parent) echo /nonexistent ;;
 		--group-by) echo socket ;;
 		-o | --output) echo "$TMP/never-written.csv" ;;
 		-d | --interval | -n | --iterations | --limit | --pid) echo 1 ;;
@@ -193,7 +195,7 @@ if [[ -n $NETACCT_BIN ]]; then
 			continue
 		fi
 		for o in $(tr '[]|' '   ' <<<"$args"); do
-			[[ $o == -* ]] || continue
+			[[ $o == -* && $o != -- ]] || continue # "--" ends run's options
 			checks=$((checks + 1))
 			if [[ " $(_netacct_cmd_opts "$c") " != *" $o "* ]]; then
 				echo "FAIL: netacct help lists '$c $o', the completion does not offer it"

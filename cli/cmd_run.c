@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * run: a network bill for one command, like time(1) for traffic. A
+ * transient cgroup under a netacct parent, attached; CMD runs in it with
+ * netacct's stdin, stdout and stderr; the summary goes to stderr when CMD
+ * ends; the exit status is CMD's (128 + N when a signal N ended it).
+ *
+ * The cgroup is made with mkdir in the cgroup2 mount, not with libcgroup:
+ * libcgroup 2.0.2 (Debian 12) creates a cgroup only in the hierarchies of
+ * the controllers added to it, so a cgroup without controllers is not made
+ * at all, and adding one would make it in a cgroup v1 hierarchy on a hybrid
+ * layout (docs/design.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "format.h"
+#include "record.h"
+
+static volatile pid_t child;
+
+static void forward(int sig)
+{
+	if (child > 0)
+		kill(child, sig);
+}
+
+/* One line of the summary: everything, one protocol, or one protocol and peer. */
+struct bill {
+	const char *kind; /* "total", "proto", "peer" */
+	uint8_t proto, family;
+	uint8_t raddr[16];
+	uint64_t conns;
+	struct na_counters dir[NA_NDIR];
+	uint64_t retrans[NA_NDIR];
+};
+
+static const char *const cols[] = {
+	"kind", "proto", "peer", "conns", "tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
+	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes", "tx_retrans_bytes", "rx_dup_bytes",
+};
+#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+
+static void bill_add(struct bill *b, uint64_t conns, const struct na_counters *dir, const uint64_t *retrans)
+{
+	int d;
+
+	b->conns += conns;
+	for (d = 0; d < NA_NDIR; d++) {
+		b->dir[d].packets += dir[d].packets;
+		b->dir[d].ip_hdr_bytes += dir[d].ip_hdr_bytes;
+		b->dir[d].l4_hdr_bytes += dir[d].l4_hdr_bytes;
+		b->dir[d].payload_bytes += dir[d].payload_bytes;
+		b->retrans[d] += retrans[d];
+	}
+}
+
+/* The line of (kind, proto, family, peer), made when missing. */
+static struct bill *bill_of(struct bill *v, size_t *n, size_t cap, const char *kind, uint8_t proto, uint8_t family,
+			    const uint8_t *raddr)
+{
+	static const uint8_t zero[16];
+	size_t i;
+
+	if (!raddr)
+		raddr = zero;
+	for (i = 0; i < *n; i++)
+		if (!strcmp(v[i].kind, kind) && v[i].proto == proto && v[i].family == family &&
+		    !memcmp(v[i].raddr, raddr, 16))
+			return &v[i];
+	if (*n == cap)
+		return NULL;
+	memset(&v[*n], 0, sizeof(v[*n]));
+	v[*n].kind = kind;
+	v[*n].proto = proto;
+	v[*n].family = family;
+	memcpy(v[*n].raddr, raddr, 16);
+	return &v[(*n)++];
+}
+
+static void print_bills(const struct bill *v, size_t n, int fmt)
+{
+	static const char *const kind_order[] = { "total", "proto", "peer" };
+	struct na_field f[NCOLS];
+	char peer[64];
+	size_t i, k;
+	int d;
+
+	if (fmt == 1)
+		na_record_header(stderr, cols, NCOLS);
+	if (fmt == 0)
+		fprintf(stderr, "%-6s %-6s %-40s %6s %10s %10s %12s %10s %10s %12s %10s\n", "", "PROTO", "PEER",
+			"CONNS", "TX_PKTS", "TX_HDR", "TX_PAYLOAD", "RX_PKTS", "RX_HDR", "RX_PAYLOAD", "RETRANS");
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < n; i++) {
+			const struct bill *b = &v[i];
+
+			if (strcmp(b->kind, kind_order[k]))
+				continue;
+			na_addr_str(b->family, b->raddr, peer, sizeof(peer));
+			if (fmt == 0) {
+				fprintf(stderr, "%-6s %-6s %-40s %6llu %10llu %10llu %12llu %10llu %10llu %12llu %10llu\n",
+					b->kind, k ? na_proto_name(b->proto) : "", k == 2 ? (peer[0] ? peer : "*") : "",
+					(unsigned long long)b->conns, (unsigned long long)b->dir[NA_TX].packets,
+					(unsigned long long)(b->dir[NA_TX].ip_hdr_bytes + b->dir[NA_TX].l4_hdr_bytes),
+					(unsigned long long)b->dir[NA_TX].payload_bytes,
+					(unsigned long long)b->dir[NA_RX].packets,
+					(unsigned long long)(b->dir[NA_RX].ip_hdr_bytes + b->dir[NA_RX].l4_hdr_bytes),
+					(unsigned long long)b->dir[NA_RX].payload_bytes,
+					(unsigned long long)b->retrans[NA_TX]);
+				continue;
+			}
+			memset(f, 0, sizeof(f));
+			na_field_str(&f[0], b->kind);
+			na_field_str(&f[1], k ? na_proto_name(b->proto) : NULL);
+			na_field_str(&f[2], k == 2 ? (peer[0] ? peer : "*") : NULL);
+			na_field_u64(&f[3], b->conns);
+			for (d = 0; d < NA_NDIR; d++) {
+				na_field_u64(&f[4 + d * 4], b->dir[d].packets);
+				na_field_u64(&f[5 + d * 4], b->dir[d].ip_hdr_bytes);
+				na_field_u64(&f[6 + d * 4], b->dir[d].l4_hdr_bytes);
+				na_field_u64(&f[7 + d * 4], b->dir[d].payload_bytes);
+			}
+			na_field_u64(&f[12], b->retrans[NA_TX]);
+			na_field_u64(&f[13], b->retrans[NA_RX]);
+			na_record_write(stderr, cols, f, NCOLS, fmt == 2);
+		}
+	}
+}
+
+/* Live rows of the cgroup: wait (at most 2 s) for its sockets to end, so that their last bytes count. */
+static int live_rows(struct na_state *st, uint64_t id)
+{
+	struct na_snapshot snap;
+	size_t i;
+	int n = 0;
+
+	if (na_state_read(st, &snap))
+		return 0;
+	for (i = 0; i < snap.nrows; i++)
+		n += snap.rows[i].s.cgroup_id == id && snap.rows[i].s.proto == NA_P_TCP;
+	na_snapshot_free(&snap);
+	return n;
+}
+
+static int summary(const struct na_global *g, const struct na_cgroup *cg, int fmt)
+{
+	struct bill v[256], *b;
+	struct na_snapshot snap;
+	struct na_state *st;
+	size_t n = 0, i;
+	int tries;
+
+	if (na_state_open(g->pin_root, &st))
+		return -1;
+	for (tries = 0; tries < 20 && live_rows(st, cg->id); tries++)
+		usleep(100 * 1000);
+	if (na_state_read(st, &snap)) {
+		na_state_close(st);
+		return -1;
+	}
+	b = bill_of(v, &n, 256, "total", 0, 0, NULL);
+	for (i = 0; i < snap.natt; i++)
+		if (snap.att[i].a.cgroup_id == cg->id && b)
+			bill_add(b, 0, snap.att[i].t.dir, (const uint64_t[NA_NDIR]){ 0, 0 });
+	for (i = 0; i < snap.nrows + snap.nclosed; i++) {
+		int live = i < snap.nrows;
+		const struct na_sock_row *r = live ? &snap.rows[i] : NULL;
+		const struct na_closed_row *c = live ? NULL : &snap.closed[i - snap.nrows];
+		uint64_t id = live ? r->s.cgroup_id : c->k.cgroup_id;
+		uint8_t proto = live ? r->s.proto : c->k.proto, family = live ? r->s.family : c->k.family;
+		const uint8_t *raddr = live ? r->s.raddr : c->k.raddr;
+		const struct na_counters *dir = live ? r->s.dir : c->c.dir;
+		uint64_t retrans[NA_NDIR] = { live ? r->s.retrans_bytes[NA_TX] : c->c.retrans_bytes[NA_TX],
+					      live ? r->s.retrans_bytes[NA_RX] : c->c.retrans_bytes[NA_RX] };
+		uint64_t conns = live ? 1 : c->c.conns;
+		struct bill *t;
+
+		if (id != cg->id)
+			continue;
+		if (b) {
+			b->conns += conns;
+			b->retrans[NA_TX] += retrans[NA_TX];
+			b->retrans[NA_RX] += retrans[NA_RX];
+		}
+		if ((t = bill_of(v, &n, 256, "proto", proto, 0, NULL)))
+			bill_add(t, conns, dir, retrans);
+		if ((t = bill_of(v, &n, 256, "peer", proto, family, raddr)))
+			bill_add(t, conns, dir, retrans);
+	}
+	print_bills(v, n, fmt);
+	na_snapshot_free(&snap);
+	na_state_close(st);
+	return 0;
+}
+
+static void usage_help(void)
+{
+	printf("Usage: netacct run [--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]\n"
+	       "\n"
+	       "Run CMD in a new cgroup that netacct counts, and print what it sent and\n"
+	       "received to stderr when it ends: in all, per protocol and per peer (packets,\n"
+	       "header and payload bytes each way, retransmits, connections). CMD keeps the\n"
+	       "terminal's stdin, stdout and stderr and gets SIGTERM and SIGHUP; the exit\n"
+	       "status is CMD's (128 + N when signal N ended it).\n"
+	       "\n"
+	       "  --name NAME   the cgroup's name (default run-<pid>)\n"
+	       "  --parent DIR  the cgroup2 directory it is made in (default <cgroup2 mount>/netacct.run)\n"
+	       "  --keep        keep the cgroup and its attachment afterwards\n"
+	       "  --csv, --json the summary as CSV (with a header) or JSON lines\n"
+	       "  -h, --help    this text\n");
+}
+
+int cmd_run(int argc, char **argv, const struct na_global *g)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' }, { "parent", required_argument, NULL, 'p' },
+		{ "keep", no_argument, NULL, 'k' },       { "csv", no_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },       { "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct na_attach_opts ao = { .pin_root = g->pin_root };
+	char parent[PATH_MAX], dir[PATH_MAX], name[64], procs[PATH_MAX + 16];
+	const char *pname = NULL, *pdir = NULL;
+	struct sigaction sa = { .sa_handler = forward }, ign = { .sa_handler = SIG_IGN };
+	struct na_cg2mount m;
+	struct na_cgroup cg;
+	struct timespec t0, t1;
+	int o, keep = 0, fmt = 0, status = 0, rc, made_parent = 0, left = 0, i;
+	pid_t pid;
+	FILE *f;
+	char line[32];
+
+	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n':
+			pname = optarg;
+			break;
+		case 'p':
+			pdir = optarg;
+			break;
+		case 'k':
+			keep = 1;
+			break;
+		case 'c':
+			fmt = 1;
+			break;
+		case 'j':
+			fmt = 2;
+			break;
+		case 'h':
+			usage_help();
+			return NA_EXIT_OK;
+		default:
+			return na_usage_error("run", "unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return na_usage_error("run", "no command given (netacct run [options] -- CMD [ARGS...])");
+	if (pname && (!*pname || strchr(pname, '/') || !strcmp(pname, ".") || !strcmp(pname, "..") ||
+		      strlen(pname) >= sizeof(name)))
+		return na_usage_error("run", "--name '%s': a cgroup directory name (no '/')", pname);
+	if (na_caps_check_attach("run"))
+		return NA_EXIT_FAIL;
+	if (pdir) {
+		snprintf(parent, sizeof(parent), "%s", pdir);
+	} else {
+		if (na_cgroup2_mount(NULL, &m)) {
+			na_log(NA_LOG_ERROR, "run: no cgroup2 mount in /proc/self/mountinfo (netacct doctor)");
+			return NA_EXIT_FAIL;
+		}
+		if ((size_t)snprintf(parent, sizeof(parent), "%s/netacct.run", strcmp(m.dir, "/") ? m.dir : "") >=
+		    sizeof(parent))
+			return na_usage_error("run", "the cgroup2 mount's path is too long");
+		if (!mkdir(parent, 0755))
+			made_parent = 1;
+		else if (errno != EEXIST) {
+			na_err(-errno, "run: create %s", parent);
+			return NA_EXIT_FAIL;
+		}
+	}
+	snprintf(name, sizeof(name), "%s", pname ? pname : "");
+	if (!pname)
+		snprintf(name, sizeof(name), "run-%d", (int)getpid());
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", parent, name) >= sizeof(dir)) {
+		na_err(-ENAMETOOLONG, "run: %s/%s", parent, name);
+		goto rm_parent;
+	}
+	if (mkdir(dir, 0755)) {
+		na_err(-errno, "run: create cgroup %s%s", dir, errno == EEXIST ? " (it exists: choose --name)" : "");
+		goto rm_parent;
+	}
+	if (na_cgroup_resolve(dir, &cg) || na_attach_cgroup(&ao, dir) < 0) {
+		rmdir(dir);
+		goto rm_parent;
+	}
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+
+	/* The terminal's ^C and ^\ reach CMD (same process group); we wait and report. */
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGQUIT, &ign, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			na_err(-errno, "run: move into %s", dir);
+			_exit(126);
+		}
+		close(fd);
+		execvp(argv[optind], &argv[optind]);
+		na_err(-errno, "run: %s", argv[optind]);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	if (pid < 0) {
+		na_err(-errno, "run: fork");
+		status = 126 << 8;
+	} else {
+		child = pid;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		child = 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+
+	if (fmt == 0)
+		fprintf(stderr, "netacct run: %s %s %d after %.3f s, cgroup %s\n", argv[optind],
+			WIFSIGNALED(status) ? "was ended by signal" : "exited with status",
+			WIFSIGNALED(status) ? WTERMSIG(status) : rc,
+			(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, cg.rel);
+	summary(g, &cg, fmt);
+
+	/* Processes CMD left behind keep running, in the cgroup: it is kept, still counted. */
+	f = fopen(procs, "re");
+	while (f && fgets(line, sizeof(line), f))
+		left++;
+	if (f)
+		fclose(f);
+	if (left) {
+		na_log(NA_LOG_WARN, "run: %d process(es) CMD left still run in %s: it is kept, and counted", left, dir);
+		return rc;
+	}
+	if (keep)
+		return rc;
+	na_detach_cgroup(g->pin_root, dir);
+	for (i = 0; i < 50 && rmdir(dir) && errno == EBUSY; i++)
+		usleep(20 * 1000);
+	if (!access(dir, F_OK))
+		na_err(-errno, "run: remove %s", dir);
+	if (made_parent || !pdir)
+		rmdir(parent); /* when empty: another run may be using it */
+	return rc;
+rm_parent:
+	if (made_parent)
+		rmdir(parent);
+	return NA_EXIT_FAIL;
+}
