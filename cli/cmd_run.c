@@ -235,6 +235,7 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	struct na_cg2mount m;
 	struct na_cgroup cg;
 	struct timespec t0, t1;
+	sigset_t fwd, old;
 	int o, keep = 0, fmt = 0, status = 0, rc, made_parent = 0, left = 0, i;
 	pid_t pid;
 	FILE *f;
@@ -310,6 +311,11 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	sigaction(SIGQUIT, &ign, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Held until the child's pid is known: a SIGTERM in between is forwarded, not lost. */
+	sigemptyset(&fwd);
+	sigaddset(&fwd, SIGTERM);
+	sigaddset(&fwd, SIGHUP);
+	sigprocmask(SIG_BLOCK, &fwd, &old);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
 	if (pid == 0) {
@@ -319,6 +325,7 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		signal(SIGQUIT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (fd < 0 || write(fd, "0", 1) != 1) {
 			na_err(-errno, "run: move into %s", dir);
 			_exit(126);
@@ -329,10 +336,12 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		na_err(-errno, "run: fork");
 		status = 126 << 8;
 	} else {
 		child = pid;
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		child = 0;
