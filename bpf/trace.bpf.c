@@ -70,22 +70,22 @@ static __always_inline int trace(struct __sk_buff *skb, int dir)
 	st = bpf_map_lookup_elem(&stats, &zero);
 	if (!st)
 		return 1;
-	st->seen++;
+	/* Atomic: ingress (softirq) can interrupt egress on this CPU. */
+	__sync_fetch_and_add(&st->seen, 1);
 	now = bpf_ktime_get_boot_ns();
 	if (cfg.rate) {
 		if (now - st->window_ns >= 1000000000ull) {
 			st->window_ns = now;
 			st->window_n = 0;
 		}
-		if (st->window_n >= cfg.rate) {
-			st->dropped_rate++;
+		if (__sync_fetch_and_add(&st->window_n, 1) >= cfg.rate) {
+			__sync_fetch_and_add(&st->dropped_rate, 1);
 			return 1;
 		}
-		st->window_n++;
 	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		st->dropped_full++;
+		__sync_fetch_and_add(&st->dropped_full, 1);
 		return 1;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -105,7 +105,7 @@ static __always_inline int trace(struct __sk_buff *skb, int dir)
 			__builtin_memcpy(e->saddr, a, 16);
 			__builtin_memcpy(e->daddr, a + 16, 16);
 		}
-		if (p.proto == NA_P_TCP && !na_load(skb, p.l4_off + 13, &fl, 1))
+		if (p.proto == NA_P_TCP && p.has_ports && !na_load(skb, p.l4_off + 13, &fl, 1))
 			e->tcp_flags = fl & 0x3f;
 	}
 	e->sport = bpf_ntohs(ports[0]);
@@ -119,7 +119,7 @@ static __always_inline int trace(struct __sk_buff *skb, int dir)
 	e->proto = p.proto;
 	e->flags = p.bad ? NA_TRACE_BAD : 0;
 	bpf_ringbuf_submit(e, 0);
-	st->shown++;
+	__sync_fetch_and_add(&st->shown, 1);
 	return 1;
 }
 

@@ -35,14 +35,17 @@ struct check {
 	char fix[512];
 };
 
+#define NA_DOCTOR_MAX_PATHS 200
+
 struct report {
-	struct check c[64];
+	struct check c[NA_DOCTOR_MAX_PATHS + 16];
 	size_t n;
 };
 
+/* Room for every host check and NA_DOCTOR_MAX_PATHS targets (cmd_doctor refuses more). */
 static struct check *add(struct report *r, const char *name, enum verdict v)
 {
-	struct check *c = &r->c[r->n < 63 ? r->n++ : 63];
+	struct check *c = &r->c[r->n++];
 
 	memset(c, 0, sizeof(*c));
 	c->name = name;
@@ -282,12 +285,14 @@ static void check_target(struct report *r, const char *path)
 		{ BPF_CGROUP_INET6_CONNECT, "connect6" },   { BPF_CGROUP_UDP4_SENDMSG, "sendmsg4" },
 		{ BPF_CGROUP_UDP6_SENDMSG, "sendmsg6" },    { BPF_CGROUP_INET_SOCK_RELEASE, "sock_release" },
 	};
-	char blocking[256] = "", others[256] = "";
+	char blocking[256] = "", others[256] = "", above[PATH_MAX] = "", dir[PATH_MAX];
+	struct na_cg2mount m;
 	struct na_cgroup cg;
 	struct check *c;
 	__u32 ids[64], cnt, flags, effective = 0;
 	size_t i;
-	int fd;
+	int fd, denied = 0;
+	char *slash;
 
 	if (na_cgroup_resolve(path, &cg)) {
 		c = add(r, "target", FAIL);
@@ -303,8 +308,10 @@ static void check_target(struct report *r, const char *path)
 	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 		cnt = 64;
 		flags = 0;
-		if (bpf_prog_query(fd, hooks[i].t, 0, &flags, ids, &cnt))
+		if (bpf_prog_query(fd, hooks[i].t, 0, &flags, ids, &cnt)) {
+			denied |= errno == EPERM || errno == EACCES;
 			continue;
+		}
 		if (cnt && !(flags & BPF_F_ALLOW_MULTI))
 			snprintf(blocking + strlen(blocking), sizeof(blocking) - strlen(blocking), " %s", hooks[i].name);
 		else if (cnt)
@@ -314,6 +321,39 @@ static void check_target(struct report *r, const char *path)
 			effective += cnt;
 	}
 	close(fd);
+	/*
+	 * An ancestor with an exclusive program (no flags) refuses every attach
+	 * below it (the kernel's hierarchy_allows_attach()).
+	 */
+	if (!na_cgroup2_mount(cg.abs, &m)) {
+		snprintf(dir, sizeof(dir), "%s", cg.abs);
+		while ((slash = strrchr(dir, '/')) && slash > dir && strlen(dir) > strlen(m.dir) && !above[0]) {
+			*slash = '\0';
+			if (strlen(dir) < strlen(m.dir) || (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+				break;
+			for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]) && !above[0]; i++) {
+				cnt = 64;
+				flags = 0;
+				if (!bpf_prog_query(fd, hooks[i].t, 0, &flags, ids, &cnt) && cnt &&
+				    !(flags & (BPF_F_ALLOW_MULTI | BPF_F_ALLOW_OVERRIDE)))
+					say(above, sizeof(above), "%s (%s)", dir, hooks[i].name);
+			}
+			close(fd);
+		}
+	}
+	if (denied) {
+		c = add(r, "target", WARN);
+		SAY(c->detail, "%s: not checked: reading a cgroup's programs needs CAP_NET_ADMIN", path);
+		SAY(c->fix, "run netacct doctor as root");
+		return;
+	}
+	if (above[0]) {
+		c = add(r, "target", FAIL);
+		SAY(c->detail, "%s: an ancestor, %s, holds a program attached without multi-attach: no attach below it "
+			       "works", path, above);
+		SAY(c->fix, "attach that program again with the multi flag, or detach it (bpftool cgroup show DIR)");
+		return;
+	}
 	c = add(r, "target", blocking[0] ? FAIL : OK);
 	if (blocking[0]) {
 		SAY(c->detail, "%s: programs attached without multi-attach on:%s; netacct's attach will fail there",
@@ -373,6 +413,8 @@ int cmd_doctor(int argc, char **argv, const struct na_global *g)
 	check_caps(&r, privileged);
 	check_state(&r, g->pin_root);
 	check_agent(&r, g->pin_root);
+	if (argc - optind > NA_DOCTOR_MAX_PATHS)
+		return na_usage_error("doctor", "at most %d cgroup PATHs", NA_DOCTOR_MAX_PATHS);
 	for (; optind < argc; optind++)
 		check_target(&r, argv[optind]);
 

@@ -26,12 +26,18 @@
 #include "format.h"
 #include "record.h"
 
+/* Setup failed: like env(1) and timeout(1), a status CMD is unlikely to use. */
+#define NA_RUN_SETUP_FAIL 125
+
 static volatile pid_t child;
+static volatile sig_atomic_t early; /* a SIGTERM/SIGHUP before CMD started */
 
 static void forward(int sig)
 {
 	if (child > 0)
 		kill(child, sig);
+	else
+		early = sig;
 }
 
 /* One line of the summary: everything, one protocol, or one protocol and peer. */
@@ -211,7 +217,7 @@ static void usage_help(void)
 	       "received to stderr when it ends: in all, per protocol and per peer (packets,\n"
 	       "header and payload bytes each way, retransmits, connections). CMD keeps the\n"
 	       "terminal's stdin, stdout and stderr and gets SIGTERM and SIGHUP; the exit\n"
-	       "status is CMD's (128 + N when signal N ended it).\n"
+	       "status is CMD's (128 + N when signal N ended it; 125: netacct could not set up).\n"
 	       "\n"
 	       "  --name NAME   the cgroup's name (default run-<pid>)\n"
 	       "  --parent DIR  the cgroup2 directory it is made in (default <cgroup2 mount>/netacct.run)\n"
@@ -235,7 +241,10 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	struct na_cg2mount m;
 	struct na_cgroup cg;
 	struct timespec t0, t1;
+	struct sigaction old_hup, old_int;
 	sigset_t fwd, old;
+	int att, e;
+	pid_t w;
 	int o, keep = 0, fmt = 0, status = 0, rc, made_parent = 0, left = 0, i;
 	pid_t pid;
 	FILE *f;
@@ -271,22 +280,42 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		      strlen(pname) >= sizeof(name)))
 		return na_usage_error("run", "--name '%s': a cgroup directory name (no '/')", pname);
 	if (na_caps_check_attach("run"))
-		return NA_EXIT_FAIL;
+		return NA_RUN_SETUP_FAIL;
+	/*
+	 * Signals first: one during setup must not leave a cgroup or an
+	 * attachment behind. The terminal's ^C and ^\ reach CMD (same process
+	 * group) while we wait and report; SIGTERM and SIGHUP are passed on,
+	 * unless they were ignored when we started (nohup): then CMD ignores
+	 * them too. A reader of stderr that goes away must not kill us before
+	 * the cleanup.
+	 */
+	sigaction(SIGHUP, NULL, &old_hup);
+	sigaction(SIGINT, NULL, &old_int);
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGQUIT, &ign, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (old_hup.sa_handler != SIG_IGN)
+		sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would reap CMD before we see its status */
 	if (pdir) {
 		snprintf(parent, sizeof(parent), "%s", pdir);
 	} else {
 		if (na_cgroup2_mount(NULL, &m)) {
 			na_log(NA_LOG_ERROR, "run: no cgroup2 mount in /proc/self/mountinfo (netacct doctor)");
-			return NA_EXIT_FAIL;
+			return NA_RUN_SETUP_FAIL;
 		}
 		if ((size_t)snprintf(parent, sizeof(parent), "%s/netacct.run", strcmp(m.dir, "/") ? m.dir : "") >=
 		    sizeof(parent))
-			return na_usage_error("run", "the cgroup2 mount's path is too long");
+		{
+			na_log(NA_LOG_ERROR, "run: the cgroup2 mount's path is too long");
+			return NA_RUN_SETUP_FAIL;
+		}
 		if (!mkdir(parent, 0755))
 			made_parent = 1;
 		else if (errno != EEXIST) {
 			na_err(-errno, "run: create %s", parent);
-			return NA_EXIT_FAIL;
+			return NA_RUN_SETUP_FAIL;
 		}
 	}
 	snprintf(name, sizeof(name), "%s", pname ? pname : "");
@@ -300,17 +329,21 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		na_err(-errno, "run: create cgroup %s%s", dir, errno == EEXIST ? " (it exists: choose --name)" : "");
 		goto rm_parent;
 	}
-	if (na_cgroup_resolve(dir, &cg) || na_attach_cgroup(&ao, dir) < 0) {
+	if (na_cgroup_resolve(dir, &cg)) {
 		rmdir(dir);
 		goto rm_parent;
 	}
+	att = na_attach_cgroup(&ao, dir);
+	if (att < 0 || early) {
+		if (att >= 0 && att != 1)
+			na_detach_cgroup(g->pin_root, dir);
+		rmdir(dir);
+		if (made_parent)
+			rmdir(parent);
+		return early ? 128 + early : NA_RUN_SETUP_FAIL;
+	}
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
 
-	/* The terminal's ^C and ^\ reach CMD (same process group); we wait and report. */
-	sigaction(SIGINT, &ign, NULL);
-	sigaction(SIGQUIT, &ign, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	/* Held until the child's pid is known: a SIGTERM in between is forwarded, not lost. */
 	sigemptyset(&fwd);
 	sigaddset(&fwd, SIGTERM);
@@ -321,10 +354,11 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	if (pid == 0) {
 		int fd = open(procs, O_WRONLY | O_CLOEXEC);
 
-		signal(SIGINT, SIG_DFL);
+		sigaction(SIGINT, &old_int, NULL);
 		signal(SIGQUIT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+		sigaction(SIGHUP, &old_hup, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (fd < 0 || write(fd, "0", 1) != 1) {
 			na_err(-errno, "run: move into %s", dir);
@@ -332,8 +366,9 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		}
 		close(fd);
 		execvp(argv[optind], &argv[optind]);
-		na_err(-errno, "run: %s", argv[optind]);
-		_exit(errno == ENOENT ? 127 : 126);
+		e = errno;
+		na_err(-e, "run: %s", argv[optind]);
+		_exit(e == ENOENT ? 127 : 126);
 	}
 	if (pid < 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
@@ -342,8 +377,12 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	} else {
 		child = pid;
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 			;
+		if (w < 0) {
+			na_err(-errno, "run: wait for %s", argv[optind]);
+			status = NA_RUN_SETUP_FAIL << 8;
+		}
 		child = 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -368,7 +407,15 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	}
 	if (keep)
 		return rc;
-	na_detach_cgroup(g->pin_root, dir);
+	if (att == 1) {
+		/* Attached before us (an agent's pattern, say): not ours to detach. */
+		na_log(NA_LOG_WARN, "run: %s was attached by someone else: left attached", dir);
+		return rc;
+	}
+	if (na_detach_cgroup(g->pin_root, dir)) {
+		na_log(NA_LOG_WARN, "run: %s is kept: detach it with `netacct detach %s`", dir, dir);
+		return rc;
+	}
 	for (i = 0; i < 50 && rmdir(dir) && errno == EBUSY; i++)
 		usleep(20 * 1000);
 	if (!access(dir, F_OK))
@@ -379,5 +426,5 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 rm_parent:
 	if (made_parent)
 		rmdir(parent);
-	return NA_EXIT_FAIL;
+	return NA_RUN_SETUP_FAIL;
 }

@@ -73,8 +73,9 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
-	if (t->max && t->count >= t->max)
-		return -ECANCELED; /* --count reached: libbpf stops handing out events */
+	/* libbpf goes on while events keep coming: a stop (^C, --count) must end it here. */
+	if (stop || (t->max && t->count >= t->max))
+		return -ECANCELED;
 	na_iso_time(when, sizeof(when), (int64_t)e->ts_ns + t->offset);
 	na_addr_str(e->family, e->saddr, src, sizeof(src));
 	na_addr_str(e->family, e->daddr, dst, sizeof(dst));
@@ -233,7 +234,7 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 			cfg.rate = (uint32_t)v;
 			break;
 		case 'c':
-			if (parse_num(optarg, 1ul << 40, &v) || !v)
+			if (parse_num(optarg, 0xffffffffUL, &v) || !v)
 				return na_usage_error("trace", "--count '%s': a number of events", optarg);
 			t.max = v;
 			break;
@@ -256,6 +257,17 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 			return NA_EXIT_FAIL;
 	if (!t.ncg && attached_cgroups(g, &t))
 		return NA_EXIT_FAIL;
+	/* A packet runs the programs of its cgroup and of every ancestor: trace each subtree once. */
+	for (i = 0; i < t.ncg; i++) {
+		int j, below = 0;
+
+		for (j = 0; j < t.ncg && !below; j++)
+			below = j != i && (t.cg[j].id == t.cg[i].id ? j < i : na_path_below(t.cg[i].rel, t.cg[j].rel));
+		if (below) {
+			t.cg[i] = t.cg[--t.ncg];
+			i = -1; /* again from the start: the order changed */
+		}
+	}
 
 	skel = trace_bpf__open();
 	if (!skel) {
@@ -266,6 +278,9 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 	/* Owners: the attached state's socket storage, when there is one. */
 	snprintf(p, sizeof(p), "%s/na_sk_owner", g->pin_root);
 	fd = bpf_obj_get(p);
+	if (fd < 0 && cfg.pid)
+		na_log(NA_LOG_WARN, "trace: --pid matches nothing: owners come from netacct's attached state, and %s has none",
+		       g->pin_root);
 	if (fd >= 0) {
 		err = bpf_map__reuse_fd(skel->maps.na_sk_owner, fd);
 		close(fd);
@@ -311,13 +326,17 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 	na_log(NA_LOG_INFO, "trace: tracing %d cgroup(s); Ctrl-C to stop", t.ncg);
 	while (!stop) {
 		err = ring_buffer__poll(rb, 200);
-		if (err == -ECANCELED || (t.max && t.count >= t.max))
+		if (err == -ECANCELED || stop || (t.max && t.count >= t.max))
 			break;
 		if (err < 0 && err != -EINTR) {
 			na_err(err, "trace: read events");
 			goto out;
 		}
 	}
+	/* Detached first, so that what is left to read is bounded. */
+	for (i = 0; i < nlinks; i++)
+		bpf_link__destroy(links[i]);
+	nlinks = 0;
 	ring_buffer__consume(rb);
 	rc = NA_EXIT_OK;
 	/* What the kernel did not show: over the rate limit, or the ring buffer full. */
