@@ -1090,23 +1090,174 @@ static int skip_or_fail(const char *why)
 	return 77;
 }
 
+/* -------------------------------------------------------------------------- */
+/* Fuzzing: the cases' frames, mutated, through both programs                 */
+
+static __u64 rng_state;
+
+static __u64 rnd(void) /* xorshift64*: seeded, reproducible */
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+/* A few of: a random byte, a random ethertype, cut, grown, IP header length, TCP data offset, IPv6 next header. */
+static size_t mutate(__u8 *f, size_t size)
+{
+	static const __u8 nexthdrs[] = { 0, 6, 17, 43, 44, 51, 58, 59, 60, 255 };
+	int k, ops = (int)(rnd() % 4);
+	size_t at, n;
+
+	for (k = 0; k < ops; k++) {
+		switch (rnd() % 7) {
+		case 0:
+			f[rnd() % size] = (__u8)rnd();
+			break;
+		case 1: /* ethertype: mostly IPv4/IPv6 so that the parser runs */
+			n = rnd() % 3;
+			f[12] = n == 0 ? 0x08 : n == 1 ? 0x86 : (__u8)rnd();
+			f[13] = n == 0 ? 0x00 : n == 1 ? 0xdd : (__u8)rnd();
+			break;
+		case 2:
+			size = 14 + rnd() % (size - 13);
+			break;
+		case 3:
+			n = rnd() % 256;
+			for (at = size; at < size + n && at < FRAME_MAX; at++)
+				f[at] = (__u8)rnd();
+			size = at;
+			break;
+		case 4:
+			if (size > 14)
+				f[14] = (__u8)((f[14] & 0xf0) | (rnd() & 0x0f));
+			break;
+		case 5:
+			at = 14 + (size_t)(f[14] & 0x0f) * 4 + 12;
+			if (at < size)
+				f[at] = (__u8)((rnd() & 0xf0) | (f[at] & 0x0f));
+			break;
+		default:
+			if (size > 20)
+				f[20] = nexthdrs[rnd() % sizeof(nexthdrs)];
+			break;
+		}
+	}
+	return size;
+}
+
+/*
+ * n mutated frames, each on a random hook with random GSO values: every run
+ * returns 1 (allow), and each run's totals add up to its skb exactly:
+ * payload + per-segment headers = skb->len, headers a whole multiple of the
+ * segments, packets = max(gso_segs, 1), nothing on the other direction.
+ */
+static int fuzz(struct env *e, unsigned long n, __u64 seed)
+{
+	static __u8 frame[FRAME_MAX];
+	struct na_totals before, after;
+	unsigned long i, skipped = 0, bad = 0, failures = 0;
+	size_t ncases = sizeof(cases) / sizeof(cases[0]), size;
+	struct __sk_buff ctx;
+	int err, d;
+
+	rng_state = seed ? seed : 1;
+	cur_case = "fuzz";
+	if (state_reset(e) || totals_read(e, &before)) {
+		fprintf(stderr, "test_bpf: fuzz: reset the maps\n");
+		return 1;
+	}
+	for (i = 0; i < n && failures < 10; i++) {
+		const struct tcase *tc = &cases[rnd() % ncases];
+		int dir = (int)(rnd() & 1);
+		struct bpf_program *prog = dir == NA_TX ? e->skel->progs.na_egress : e->skel->progs.na_ingress;
+		__u32 segs = rnd() % 4 ? 0 : (__u32)(rnd() % 70);
+		__u64 psegs, len, ip, l4, pay, jumbo;
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame);
+
+		size = mutate(frame, tc->build(frame));
+		opts.data_size_in = (__u32)size;
+		memset(&ctx, 0, sizeof(ctx));
+		if (segs) {
+			ctx.gso_segs = segs;
+			ctx.gso_size = 1 + (__u32)(rnd() % 1500);
+			opts.ctx_in = &ctx;
+			opts.ctx_size_in = sizeof(ctx);
+		}
+		err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+		if (err == -EINVAL) { /* the kernel's own minimum sizes (IPv4 34, IPv6 54 bytes) */
+			skipped++;
+			continue;
+		}
+		if (err || opts.retval != 1 || totals_read(e, &after)) {
+			FAILF("fuzz run %lu (seed %llu): %s, retval %u", i, (unsigned long long)seed,
+			      err ? strerror(-err) : "ok", opts.retval);
+			failures++;
+			continue;
+		}
+		psegs = segs > 1 ? segs : 1;
+		len = size - 14;
+		/*
+		 * A host-only jumbo hop-by-hop header (BIG TCP, payload_len 0) is
+		 * on no wire segment: counted nowhere (docs/accounting.md).
+		 */
+		if (frame[12] == 0x86 && frame[13] == 0xdd && size >= 62 && frame[20] == 0 && frame[18] == 0 &&
+		    frame[19] == 0 && frame[55] == 0 && frame[56] == 0xC2 && frame[57] == 4)
+			jumbo = 8;
+		else
+			jumbo = 0;
+		d = dir;
+		ip = after.dir[d].ip_hdr_bytes - before.dir[d].ip_hdr_bytes;
+		l4 = after.dir[d].l4_hdr_bytes - before.dir[d].l4_hdr_bytes;
+		pay = after.dir[d].payload_bytes - before.dir[d].payload_bytes;
+		bad += after.parse_errors != before.parse_errors;
+		if (after.dir[d].packets - before.dir[d].packets != psegs || ip % psegs || l4 % psegs ||
+		    (pay + ip / psegs + l4 / psegs != len && pay + ip / psegs + l4 / psegs + jumbo != len) ||
+		    memcmp(&after.dir[!d], &before.dir[!d], sizeof(after.dir[0]))) {
+			FAILF("fuzz run %lu (seed %llu, %zu-byte frame of %s, %s, gso_segs %u): packets %llu ip %llu "
+			      "l4 %llu payload %llu for skb->len %llu",
+			      i, (unsigned long long)seed, size, tc->name, dir == NA_TX ? "egress" : "ingress", segs,
+			      (unsigned long long)(after.dir[d].packets - before.dir[d].packets),
+			      (unsigned long long)ip, (unsigned long long)l4, (unsigned long long)pay,
+			      (unsigned long long)len);
+			failures++;
+		}
+		before = after;
+	}
+	printf("fuzz: %lu frames (seed %llu), %lu refused by the kernel as too short, %lu with headers "
+	       "counted as unparseable, %lu failures\n",
+	       i, (unsigned long long)seed, skipped, bad, failures);
+	return failures ? 1 : 0;
+}
+
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: test_bpf [-v]\n"
+	fprintf(out, "usage: test_bpf [-v] [-f N [-s SEED]]\n"
 		     "Runs crafted frames through na_egress/na_ingress (BPF_PROG_TEST_RUN).\n"
-		     "  -v  show libbpf's log and per-case details\n");
+		     "  -v       show libbpf's log and per-case details\n"
+		     "  -f N     then N mutated frames (fuzzing; docs/testing.md)\n"
+		     "  -s SEED  the fuzzer's seed (default 1): a failure names it, to replay\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct env e = { 0 };
 	int opt, err, passed = 0, failed = 0, ret = 1;
+	unsigned long nfuzz = 0;
+	__u64 seed = 1;
 	size_t i;
 
-	while ((opt = getopt(argc, argv, "vh")) != -1) {
+	while ((opt = getopt(argc, argv, "vhf:s:")) != -1) {
 		switch (opt) {
 		case 'v':
 			verbose = 1;
+			break;
+		case 'f':
+			nfuzz = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 10);
 			break;
 		case 'h':
 			usage(stdout);
@@ -1180,6 +1331,12 @@ int main(int argc, char **argv)
 			passed++;
 			printf("ok   %s\n", cases[i].name);
 		}
+	}
+	if (nfuzz) {
+		if (fuzz(&e, nfuzz, seed))
+			failed++;
+		else
+			passed++;
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	ret = failed ? 1 : 0;
