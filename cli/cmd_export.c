@@ -266,8 +266,9 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		err = na_view_build(snap, NULL, 0, &vo, &vr, &nv);
 		if (err)
 			return na_err(err, "export: group by %s", na_group_name(eo->group));
-		qsort(vr, nv, sizeof(*vr), vrow_cmp);
-		if (eo->group == NA_G_SOCKET)
+		if (nv)
+			qsort(vr, nv, sizeof(*vr), vrow_cmp);
+		if (eo->group == NA_G_SOCKET && snap->nrows)
 			qsort(snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
 	} else {
 		ord = malloc((snap->nrows ? snap->nrows : 1) * sizeof(*ord));
@@ -276,9 +277,11 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		for (i = 0; i < snap->nrows; i++)
 			ord[i] = &snap->rows[i];
 		qsort(ord, snap->nrows, sizeof(*ord), row_cmp);
-		qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
+		if (snap->nclosed) /* qsort's array must not be NULL, even for 0 elements */
+			qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
 	}
-	qsort(snap->att, snap->natt, sizeof(*snap->att), att_cmp);
+	if (snap->natt)
+		qsort(snap->att, snap->natt, sizeof(*snap->att), att_cmp);
 
 	if (!json && eo->header)
 		na_record_header(out, cols, NCOLS);

@@ -211,7 +211,8 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap)
 	}
 	for (i = 0; i < snap->natt; i++)
 		as[i].a = &snap->att[i];
-	qsort(as, snap->natt, sizeof(*as), att_sum_cmp);
+	if (snap->natt) /* qsort's array must not be NULL, even for 0 elements */
+		qsort(as, snap->natt, sizeof(*as), att_sum_cmp);
 	for (i = 0; i < snap->natt; i++) {
 		struct att_sum *s = &as[i];
 

@@ -68,7 +68,9 @@ na_mount_bpffs() {
 }
 
 na_build() {
-	cmake -S . -B "$NA_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo ||
+	# NA_CMAKE_ARGS: more -D options (scripts/test-sanitize); word-split on purpose.
+	# shellcheck disable=SC2086
+	cmake -S . -B "$NA_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${NA_CMAKE_ARGS:-} ||
 		na_die "cmake configure failed (see above)"
 	cmake --build "$NA_BUILD_DIR" -j"$(nproc)" || na_die "build failed (see above)"
 }
