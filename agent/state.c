@@ -14,6 +14,21 @@
 
 #include "internal.h"
 
+/*
+ * valgrind does not know BPF_MAP_LOOKUP_BATCH (it warns "unhandled eBPF
+ * command 24") and takes what the kernel wrote for uninitialised: tell it.
+ * A no-op outside valgrind, and when its header is not installed.
+ */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define NA_KERNEL_WROTE(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#endif
+#endif
+#ifndef NA_KERNEL_WROTE
+#define NA_KERNEL_WROTE(p, n) ((void)(p), (void)(n))
+#endif
+
 #define NA_BATCH 4096
 
 struct na_state {
@@ -349,6 +364,9 @@ static int batch_read(int fd, size_t ksz, size_t vsz, void **keys, void **vals, 
 		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, (char *)*keys + *n * ksz,
 					   (char *)*vals + *n * vsz, &got, &opts);
 		err = err ? -errno : 0;
+		NA_KERNEL_WROTE((char *)*keys + *n * ksz, got * ksz);
+		NA_KERNEL_WROTE((char *)*vals + *n * vsz, got * vsz);
+		NA_KERNEL_WROTE(&token, sizeof(token));
 		first = 0;
 		*n += got;
 		if (err == -ENOENT)
@@ -415,6 +433,9 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 		err = bpf_map_lookup_batch(st->socks_fd, first ? NULL : &token, &token, st->chunk_keys,
 					   st->chunk_rows, &got, &opts);
 		err = err ? -errno : 0;
+		NA_KERNEL_WROTE(st->chunk_keys, got * sizeof(*st->chunk_keys));
+		NA_KERNEL_WROTE(st->chunk_rows, got * sizeof(*st->chunk_rows));
+		NA_KERNEL_WROTE(&token, sizeof(token));
 		first = 0;
 		if (n + got > cap) {
 			cap = 2 * (n + got);
