@@ -273,23 +273,42 @@ static int walk_one(const char *fpath, const struct stat *sb, int type, struct F
 	return walk.err ? 1 : 0;
 }
 
+/* rel (relative to the hierarchy's root) as a path under mount m. */
+static int abs_under(const struct na_cg2mount *m, const char *rel, char *abs, size_t len)
+{
+	const char *below = rel;
+
+	if (strcmp(m->root, "/")) {
+		if (!path_has_prefix(rel, m->root))
+			return -ENOENT;
+		below = rel + strlen(m->root);
+	}
+	if ((size_t)snprintf(abs, len, "%s%s", strcmp(m->dir, "/") ? m->dir : "", below) >= len)
+		return -ENAMETOOLONG;
+	if (!abs[0])
+		snprintf(abs, len, "/");
+	return 0;
+}
+
+int na_cgroup_abs(const char *rel, char *abs, size_t len)
+{
+	struct na_cg2mount m;
+	int err = na_cgroup2_mount(NULL, &m);
+
+	return err ? err : abs_under(&m, rel, abs, len);
+}
+
 int na_cgpaths_add_tree(struct na_cgpaths *p, const char *rel)
 {
 	struct na_cg2mount m;
 	char abs[PATH_MAX];
-	const char *below = rel;
 	int err;
 
 	err = na_cgroup2_mount(NULL, &m);
+	if (!err)
+		err = abs_under(&m, rel, abs, sizeof(abs));
 	if (err)
 		return err;
-	/* rel is relative to the hierarchy's root; strip the mount's own root. */
-	if (strcmp(m.root, "/")) {
-		if (!path_has_prefix(rel, m.root))
-			return -ENOENT;
-		below = rel + strlen(m.root);
-	}
-	snprintf(abs, sizeof(abs), "%s%s", strcmp(m.dir, "/") ? m.dir : "", below);
 	walk.p = p;
 	walk.mount_dir = m.dir;
 	walk.mount_root = m.root;

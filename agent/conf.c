@@ -5,7 +5,6 @@
  * names the file and the line; nothing of a file with an error is used.
  */
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,22 +36,13 @@ void na_conf_free(struct na_conf *c)
 	c->nattach = 0;
 }
 
-static int num(const char *v, unsigned long long min, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoull(v, &end, 10);
-	return errno || *end || !*v || v[0] == '-' || *out < min || *out > max ? -1 : 0;
-}
-
 static int parse_listen(const char *v, struct na_conf *c)
 {
 	const char *colon = strrchr(v, ':');
-	unsigned long long port;
+	uint64_t port;
 	size_t n;
 
-	if (!colon || colon == v || num(colon + 1, 1, 65535, &port))
+	if (!colon || colon == v || na_parse_u64(colon + 1, 1, 65535, &port))
 		return -1;
 	n = (size_t)(colon - v);
 	/* [::1]:9477 for IPv6 */
@@ -76,8 +66,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 	static const char *const keys[] = { "attach",   "group",       "listen",      "rescan",     "max-sockets",
 					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep",
 					    "per-process", "per-process-max" };
-	unsigned long long v;
-	struct group *gr;
+	uint64_t v;
 	size_t k;
 	char **a;
 
@@ -119,15 +108,11 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		c->nattach++;
 		return 0;
 	case 1: /* group: a name, a number, or root (no group) */
-		gr = getgrnam(val);
-		if (gr)
-			v = gr->gr_gid;
-		else if (num(val, 0, 0xfffffffeull, &v)) {
+		if (na_parse_group(val, &c->gid)) {
 			*why = "no such group (a name from /etc/group, or a number)";
 			return -1;
 		}
 		c->group_set = 1;
-		c->gid = (uint32_t)v;
 		return 0;
 	case 2:
 		if (parse_listen(val, c)) {
@@ -136,7 +121,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		}
 		return 0;
 	case 3:
-		if (num(val, 1, 3600, &v)) {
+		if (na_parse_u64(val, 1, 3600, &v)) {
 			*why = "takes seconds, 1 to 3600";
 			return -1;
 		}
@@ -144,7 +129,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		return 0;
 	case 4:
 	case 5:
-		if (num(val, 16, 1ull << 24, &v)) {
+		if (na_parse_u64(val, 16, 1ull << 24, &v)) {
 			*why = "takes a number from 16 to 16777216";
 			return -1;
 		}
@@ -162,14 +147,14 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		snprintf(c->log_file, sizeof(c->log_file), "%s", strcmp(val, "none") ? val : "");
 		return 0;
 	case 8:
-		if (num(val, 4096, 1ull << 40, &v)) {
+		if (na_parse_u64(val, 4096, 1ull << 40, &v)) {
 			*why = "takes bytes, 4096 to 1099511627776";
 			return -1;
 		}
 		c->log_max_bytes = v;
 		return 0;
 	case 9:
-		if (num(val, 0, 100, &v)) {
+		if (na_parse_u64(val, 0, 100, &v)) {
 			*why = "takes a count of compressed files to keep, 0 to 100";
 			return -1;
 		}
@@ -183,14 +168,14 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		c->per_process = !strcmp(val, "yes");
 		return 0;
 	case 11:
-		if (num(val, 1, 100000, &v)) {
+		if (na_parse_u64(val, 1, 100000, &v)) {
 			*why = "takes a number of processes, 1 to 100000";
 			return -1;
 		}
 		c->per_process_max = (unsigned)v;
 		return 0;
 	default: /* log-size */
-		if (num(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {
+		if (na_parse_u64(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {
 			*why = "takes bytes, a power of two from 4096 to 1073741824";
 			return -1;
 		}

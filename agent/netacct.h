@@ -42,6 +42,18 @@ struct na_cg2mount {
 int na_mountinfo_cgroup2(FILE *mountinfo, const char *under, struct na_cg2mount *m);
 int na_cgroup2_mount(const char *under, struct na_cg2mount *m);
 int na_cgroup_resolve(const char *path, struct na_cgroup *cg);
+/* A decimal number in [min, max] (no sign, no trailing text): 0 or -EINVAL. */
+int na_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A group name from the group database, or a number (a group with no name here): 0 or -EINVAL. */
+int na_parse_group(const char *s, uint32_t *gid);
+/* Is cgroup path rel (as /proc/PID/cgroup shows it) at or below dir? (NULL rel: no) */
+int na_path_below(const char *rel, const char *dir);
+/*
+ * The absolute path of a cgroup given as /proc/PID/cgroup shows it, under
+ * the cgroup2 mount (whose root may be below the hierarchy's): 0, -ENOENT
+ * when it is outside the mounted subtree, -ENAMETOOLONG.
+ */
+int na_cgroup_abs(const char *rel, char *abs, size_t len);
 /* cgroup v1 hierarchies in a mountinfo: any at all (a hybrid layout), and where net_cls or net_prio is. */
 struct na_v1mounts {
 	int any;

@@ -286,18 +286,10 @@ out:
 
 static int cgroup_exists(const struct na_attach *a)
 {
-	struct na_cg2mount m;
 	char p[PATH_MAX];
 	struct stat s;
 
-	if (na_cgroup2_mount(NULL, &m))
-		return 0;
-	if (strcmp(m.root, "/") && strncmp(a->path, m.root, strlen(m.root)))
-		return 0;
-	if (snprintf(p, sizeof(p), "%s%s", strcmp(m.dir, "/") ? m.dir : "",
-		     a->path + (strcmp(m.root, "/") ? strlen(m.root) : 0)) >= (int)sizeof(p))
-		return 0;
-	return !stat(p, &s) && s.st_ino == a->cgroup_id;
+	return !na_cgroup_abs(a->path, p, sizeof(p)) && !stat(p, &s) && s.st_ino == a->cgroup_id;
 }
 
 static int read_attached(struct na_state *st, struct na_snapshot *snap)

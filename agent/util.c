@@ -1,10 +1,51 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 #include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "netacct.h"
+
+int na_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || !*s || s[0] == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int na_parse_group(const char *s, uint32_t *gid)
+{
+	struct group *gr = getgrnam(s);
+	uint64_t v;
+
+	if (gr) {
+		*gid = (uint32_t)gr->gr_gid;
+		return 0;
+	}
+	if (na_parse_u64(s, 0, 0xfffffffeull, &v))
+		return -EINVAL;
+	*gid = (uint32_t)v;
+	return 0;
+}
+
+int na_path_below(const char *rel, const char *dir)
+{
+	size_t l = strlen(dir);
+
+	if (!rel)
+		return 0;
+	if (!strcmp(dir, "/"))
+		return 1;
+	return !strncmp(rel, dir, l) && (rel[l] == '/' || rel[l] == '\0');
+}
 
 const char *na_proto_name(uint8_t proto)
 {

@@ -127,14 +127,6 @@ struct cgroup {
 	struct cgroup_root *root;
 } __attribute__((preserve_access_index));
 
-static __always_inline void counters_add(struct na_counters *c, const struct na_pkt *p)
-{
-	__sync_fetch_and_add(&c->packets, p->segs);
-	__sync_fetch_and_add(&c->ip_hdr_bytes, p->ip_hdr_bytes);
-	__sync_fetch_and_add(&c->l4_hdr_bytes, p->l4_hdr_bytes);
-	__sync_fetch_and_add(&c->payload_bytes, p->payload_bytes);
-}
-
 static __always_inline void copy_owner(struct na_row *s, const struct na_owner *o, __u8 src)
 {
 	s->pid = o->pid;

@@ -288,6 +288,40 @@ static __always_inline void na_pkt_parse(struct __sk_buff *skb, struct na_pkt *p
 		na_pkt_parse_general(skb, p);
 }
 
+/* One step a packet's counters take: the four of a direction, atomically. */
+static __always_inline void counters_add(struct na_counters *c, const struct na_pkt *p)
+{
+	__sync_fetch_and_add(&c->packets, p->segs);
+	__sync_fetch_and_add(&c->ip_hdr_bytes, p->ip_hdr_bytes);
+	__sync_fetch_and_add(&c->l4_hdr_bytes, p->l4_hdr_bytes);
+	__sync_fetch_and_add(&c->payload_bytes, p->payload_bytes);
+}
+
+/*
+ * A parsed packet's source and destination addresses (IPv4 bytes 12..19,
+ * IPv6 bytes 8..39; IPv4 in the first 4 bytes of 16, the rest left as it
+ * was): 0, or -1 when the packet was not parsed or the read failed.
+ */
+static __always_inline int na_pkt_addrs(struct __sk_buff *skb, const struct na_pkt *p, __u8 *src, __u8 *dst)
+{
+	__u8 a[32];
+
+	if (p->bad)
+		return -1;
+	if (p->family == NA_F_IPV4) {
+		if (na_load(skb, 12, a, 8))
+			return -1;
+		__builtin_memcpy(src, a, 4);
+		__builtin_memcpy(dst, a + 4, 4);
+	} else {
+		if (na_load(skb, 8, a, 32))
+			return -1;
+		__builtin_memcpy(src, a, 16);
+		__builtin_memcpy(dst, a + 16, 16);
+	}
+	return 0;
+}
+
 /*
  * Local/remote address and port of a new row, from this packet's headers
  * (read again here: this runs once per socket, the parse once per packet).
@@ -297,23 +331,10 @@ static __always_inline void na_pkt_endpoints(struct __sk_buff *skb, const struct
 {
 	__u16 ports[2] = {};
 	__u8 src[16] = {}, dst[16] = {};
-	__u8 a[32];
 	__u16 sport, dport;
 
-	if (p->bad)
+	if (na_pkt_addrs(skb, p, src, dst))
 		return;
-	/* Source and destination addresses: IPv4 bytes 12..19, IPv6 bytes 8..39. */
-	if (p->family == NA_F_IPV4) {
-		if (na_load(skb, 12, a, 8))
-			return;
-		__builtin_memcpy(src, a, 4);
-		__builtin_memcpy(dst, a + 4, 4);
-	} else {
-		if (na_load(skb, 8, a, 32))
-			return;
-		__builtin_memcpy(src, a, 16);
-		__builtin_memcpy(dst, a + 16, 16);
-	}
 	if (p->has_ports && na_load(skb, p->l4_off, ports, sizeof(ports)))
 		ports[0] = ports[1] = 0;
 	sport = bpf_ntohs(ports[0]);

@@ -49,7 +49,7 @@ static __always_inline int trace(struct __sk_buff *skb, int dir)
 	struct bpf_sock *sk;
 	struct na_pkt p;
 	__u16 ports[2] = {};
-	__u8 a[32] = {}, fl = 0;
+	__u8 fl = 0;
 	__u32 zero = 0;
 	__u64 now;
 
@@ -97,17 +97,9 @@ static __always_inline int trace(struct __sk_buff *skb, int dir)
 		__builtin_memcpy(e->comm, o->comm, NA_COMM_LEN);
 	}
 	e->len = skb->len;
-	if (!p.bad) {
-		if (p.family == NA_F_IPV4 && !na_load(skb, 12, a, 8)) {
-			__builtin_memcpy(e->saddr, a, 4);
-			__builtin_memcpy(e->daddr, a + 4, 4);
-		} else if (p.family == NA_F_IPV6 && !na_load(skb, 8, a, 32)) {
-			__builtin_memcpy(e->saddr, a, 16);
-			__builtin_memcpy(e->daddr, a + 16, 16);
-		}
-		if (p.proto == NA_P_TCP && p.has_ports && !na_load(skb, p.l4_off + 13, &fl, 1))
-			e->tcp_flags = fl & 0x3f;
-	}
+	na_pkt_addrs(skb, &p, e->saddr, e->daddr); /* left zero when it fails */
+	if (p.proto == NA_P_TCP && p.has_ports && !na_load(skb, p.l4_off + 13, &fl, 1))
+		e->tcp_flags = fl & 0x3f;
 	e->sport = bpf_ntohs(ports[0]);
 	e->dport = bpf_ntohs(ports[1]);
 	e->ip_hdr_len = (__u16)(p.ip_hdr_bytes / p.segs);

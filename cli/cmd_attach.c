@@ -2,7 +2,6 @@
 /* attach, detach, status */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,15 +9,6 @@
 
 #include "commands.h"
 #include "format.h"
-
-static int parse_size(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno || *end || !*s || s[0] == '-' || *out < min || *out > max ? -EINVAL : 0;
-}
 
 int cmd_attach(int argc, char **argv, const struct na_global *g)
 {
@@ -31,40 +21,34 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 		{},
 	};
 	struct na_attach_opts ao = { .pin_root = g->pin_root };
-	struct group *gr;
 	int o, i, err, rc = NA_EXIT_OK;
-	unsigned long v;
+	uint64_t v;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'm':
-			if (parse_size(optarg, 16, 1ul << 24, &v))
+			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
 				return na_usage_error("attach", "--max-sockets '%s': a number from 16 to 16777216",
 						      optarg);
 			ao.max_sockets = (uint32_t)v;
 			break;
 		case 'c':
-			if (parse_size(optarg, 16, 1ul << 24, &v))
+			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
 				return na_usage_error("attach", "--max-closed '%s': a number from 16 to 16777216",
 						      optarg);
 			ao.max_closed = (uint32_t)v;
 			break;
 		case 'l':
-			if (parse_size(optarg, 4096, 1ul << 30, &v) || (v & (v - 1)))
+			if (na_parse_u64(optarg, 4096, 1ul << 30, &v) || (v & (v - 1)))
 				return na_usage_error("attach", "--log-size '%s': bytes, a power of two from 4096 to 1073741824",
 						      optarg);
 			ao.log_bytes = (uint32_t)v;
 			break;
 		case 'g':
-			/* A name, or a number (a group with no name here, as in a container). */
-			gr = getgrnam(optarg);
-			if (gr)
-				v = gr->gr_gid;
-			else if (parse_size(optarg, 0, 0xfffffffeul, &v))
+			if (na_parse_group(optarg, &ao.gid))
 				return na_usage_error("attach", "--group '%s': no such group (a name from /etc/group, or a number)",
 						      optarg);
 			ao.group_set = 1;
-			ao.gid = (uint32_t)v;
 			break;
 		case 'h':
 			return cmd_help(2, (char *[]){ "help", "attach" }, g);

@@ -141,35 +141,18 @@ static void usage_help(void)
 	       "  -h, --help    this text\n");
 }
 
-static int parse_num(const char *s, unsigned long max, unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 10);
-	return errno || *end || !*s || s[0] == '-' || *v > max ? -1 : 0;
-}
-
 /* The attached cgroups of the pin root, when no PATH is given. */
 static int attached_cgroups(const struct na_global *g, struct tctx *t)
 {
 	struct na_snapshot snap;
-	struct na_cg2mount m;
 	struct na_state *st;
 	char abs[PATH_MAX];
-	const char *rel;
 	size_t i;
 
 	if (na_open_snapshot(g, &st, &snap))
 		return -1;
 	for (i = 0; i < snap.natt && t->ncg < NA_TRACE_MAX_CG; i++) {
-		if (!snap.att[i].cgroup_exists || na_cgroup2_mount(NULL, &m))
-			continue;
-		/* the recorded path is below the hierarchy's root; the mount shows m.root at m.dir */
-		rel = snap.att[i].a.path;
-		if (strcmp(m.root, "/") && !strncmp(rel, m.root, strlen(m.root)))
-			rel += strlen(m.root);
-		if ((size_t)snprintf(abs, sizeof(abs), "%s%s", strcmp(m.dir, "/") ? m.dir : "", rel) >= sizeof(abs) ||
+		if (!snap.att[i].cgroup_exists || na_cgroup_abs(snap.att[i].a.path, abs, sizeof(abs)) ||
 		    na_cgroup_resolve(abs, &t->cg[t->ncg]))
 			continue;
 		t->ncg++;
@@ -200,19 +183,19 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct tctx t = { 0 };
 	char p[PATH_MAX];
-	unsigned long v;
+	uint64_t v;
 	int o, i, fd, err, rc = NA_EXIT_FAIL, ncpu, nlinks = 0;
 	__u32 zero = 0;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
-			if (parse_num(optarg, 0x7fffffff, &v) || !v)
+			if (na_parse_u64(optarg, 0, 0x7fffffff, &v) || !v)
 				return na_usage_error("trace", "--pid '%s': a process id", optarg);
 			cfg.pid = (uint32_t)v;
 			break;
 		case 'P':
-			if (parse_num(optarg, 65535, &v) || !v)
+			if (na_parse_u64(optarg, 0, 65535, &v) || !v)
 				return na_usage_error("trace", "--port '%s': 1 to 65535", optarg);
 			cfg.port = (uint16_t)v;
 			break;
@@ -229,12 +212,12 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 			cfg.dir = !strcmp(optarg, "tx") ? 1 : 2;
 			break;
 		case 'R':
-			if (parse_num(optarg, 10000000, &v))
+			if (na_parse_u64(optarg, 0, 10000000, &v))
 				return na_usage_error("trace", "--rate '%s': events per second, 0 to 10000000", optarg);
 			cfg.rate = (uint32_t)v;
 			break;
 		case 'c':
-			if (parse_num(optarg, 0xffffffffUL, &v) || !v)
+			if (na_parse_u64(optarg, 0, 0xffffffffUL, &v) || !v)
 				return na_usage_error("trace", "--count '%s': a number of events", optarg);
 			t.max = v;
 			break;

@@ -60,7 +60,5 @@ struct na_filter {
 int na_filter_init(struct na_filter *f, const char *cmd, char **paths, int n);
 int na_filter_match(const struct na_filter *f, const char *rel, uint64_t cgid);
 void na_filter_free(struct na_filter *f);
-/* Is cgroup path rel at or below dir? (NULL rel: no) */
-int na_path_below(const char *rel, const char *dir);
 
 #endif

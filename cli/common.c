@@ -47,17 +47,6 @@ int na_filter_init(struct na_filter *f, const char *cmd, char **paths, int n)
 	return NA_EXIT_OK;
 }
 
-int na_path_below(const char *rel, const char *dir)
-{
-	size_t l = strlen(dir);
-
-	if (!rel)
-		return 0;
-	if (!strcmp(dir, "/"))
-		return 1;
-	return !strncmp(rel, dir, l) && (rel[l] == '/' || rel[l] == '\0');
-}
-
 int na_filter_match(const struct na_filter *f, const char *rel, uint64_t cgid)
 {
 	int i;

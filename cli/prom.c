@@ -141,18 +141,6 @@ static int leaves_build(const struct na_snapshot *snap, struct leaf **out, size_
 	return 0;
 }
 
-/* Is cgroup path rel at or below dir? Paths as /proc/PID/cgroup shows them. */
-static int path_below(const char *rel, const char *dir)
-{
-	size_t len = strlen(dir);
-
-	if (!rel)
-		return 0;
-	if (!strcmp(dir, "/"))
-		return 1;
-	return !strncmp(rel, dir, len) && (rel[len] == '/' || rel[len] == '\0');
-}
-
 /* An attachment and the sums of the rows in its subtree. */
 struct att_sum {
 	const struct na_att_state *a;
@@ -219,7 +207,7 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap)
 		if (n && !strcmp(as[n - 1].a->a.path, s->a->a.path))
 			continue; /* one series per label set: the first (live) one */
 		for (j = 0; j < nl; j++) {
-			if (lv[j].id != s->a->a.cgroup_id && !path_below(lv[j].path, s->a->a.path))
+			if (lv[j].id != s->a->a.cgroup_id && !na_path_below(lv[j].path, s->a->a.path))
 				continue;
 			s->live += lv[j].live;
 			s->closed += lv[j].closed;

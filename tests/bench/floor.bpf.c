@@ -75,14 +75,6 @@ static __always_inline void counter(struct __sk_buff *skb, __u32 dir)
 	}
 }
 
-static __always_inline void add(struct na_counters *c, const struct na_pkt *p)
-{
-	__sync_fetch_and_add(&c->packets, p->segs);
-	__sync_fetch_and_add(&c->ip_hdr_bytes, p->ip_hdr_bytes);
-	__sync_fetch_and_add(&c->l4_hdr_bytes, p->l4_hdr_bytes);
-	__sync_fetch_and_add(&c->payload_bytes, p->payload_bytes);
-}
-
 static __always_inline void floor(struct __sk_buff *skb, int dir)
 {
 	struct floor_sock *fs;
@@ -94,13 +86,13 @@ static __always_inline void floor(struct __sk_buff *skb, int dir)
 	na_pkt_parse(skb, &p);
 	t = bpf_map_lookup_elem(&floor_totals, &zero);
 	if (t)
-		add(&t->dir[dir], &p);
+		counters_add(&t->dir[dir], &p);
 	sk = skb->sk;
 	if (!sk)
 		return;
 	fs = bpf_sk_storage_get(&floor_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (fs)
-		add(dir == NA_TX ? &fs->tx : &fs->rx, &p);
+		counters_add(dir == NA_TX ? &fs->tx : &fs->rx, &p);
 }
 
 SEC("cgroup_skb/egress")

@@ -50,6 +50,7 @@ import secrets
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -783,6 +784,15 @@ class Harness:
             if time.monotonic() > deadline:
                 raise HarnessError("sockets still open: %s" % alive)
             time.sleep(0.05)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a server a test starts)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def family_addr(family):

@@ -41,7 +41,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,14 +51,6 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http_get(url, timeout=5):
@@ -150,7 +141,7 @@ def wait_until(pred, timeout):
 def prometheus_query(h, tmp, agent_port, query, want, timeout=40):
     """Start a Prometheus server scraping the agent every second; wait until
     query returns want (or timeout); returns the last value seen."""
-    web = free_port()
+    web = na.free_port()
     cfg = os.path.join(tmp, "prometheus.yml")
     write(cfg, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                "scrape_configs:\n  - job_name: netacct\n    static_configs:\n"
@@ -225,7 +216,7 @@ def run(h, tmp, lock):
         B = h.make_cgroup(P)
         pattern = P.path + "/*"
         conf = os.path.join(tmp, "netacct.conf")
-        port = free_port()
+        port = na.free_port()
         group = 64250
         while True:  # a group number no group on this host uses
             try:
@@ -320,7 +311,7 @@ def run(h, tmp, lock):
         h.eq("Prometheus scraped the agent: PromQL returns A's payload bytes", got, float(sent))
 
         # -- one agent per pin root ----------------------------------------------
-        p = h.netacct("agent", "--config", conf, "--listen", "127.0.0.1:%d" % free_port())
+        p = h.netacct("agent", "--config", conf, "--listen", "127.0.0.1:%d" % na.free_port())
         h.check("a second agent on the pin root: exit 1, names the first one's pid",
                 p.returncode == 1 and "another agent" in p.stderr and str(ag.p.pid) in p.stderr,
                 repr(p.stderr))

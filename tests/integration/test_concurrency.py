@@ -13,7 +13,6 @@
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,10 +62,7 @@ def run(h, tmp):
         # -- readers at once, during traffic -------------------------------------------------
         A = h.make_cgroup()
         h.attach(A)
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = na.free_port()
         conf = os.path.join(tmp, "netacct.conf")
         with open(conf, "w") as f:
             f.write("attach %s\nlisten 127.0.0.1:%d\nlog-file none\n" % (A.path, port))
