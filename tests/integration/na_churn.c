@@ -25,6 +25,8 @@
  *       TCP_INFO, close(). UDP: COUNT times a fresh socket, connect, send
  *       udp_req(i) bytes, receive the answer, close(). Starts at once (or
  *       after "go" on stdin with --wait-go), "done" with per-spec sums.
+ *       With --rate R each thread paces itself to R exchanges a second
+ *       (exchange i starts no earlier than i/R s after the thread started).
  *   na_churn fan-server N ADDR / na_churn fan-client N ADDR PORT
  *       N concurrent connections between two processes (each needs N
  *       descriptors), kept open: "open" once connected/accepted, then
@@ -66,6 +68,7 @@
 #define CLOSE_WAIT_US 2000000 /* server: longest wait for the last ACK */
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static double client_rate; /* --rate: exchanges a second per client thread, 0 = unpaced */
 
 static void emit(const char *fmt, ...)
 {
@@ -111,6 +114,23 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --rate: sleep until exchange i of a thread that started at t0 is due. */
+static void pace(double t0, unsigned long i)
+{
+	struct timespec ts;
+	double d;
+
+	if (client_rate <= 0)
+		return;
+	d = t0 + (double)i / client_rate - now_s();
+	if (d <= 0)
+		return;
+	ts.tv_sec = (time_t)d;
+	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 /* Request/answer sizes of UDP exchange i; shared with test_scale.py. */
@@ -531,6 +551,7 @@ static void *tcp_client_thread(void *arg)
 		return NULL;
 	}
 	for (i = 0; i < s->count; i++) {
+		pace(t0, i);
 		c = socket(s->a.family, SOCK_STREAM, 0);
 		if (c < 0) {
 			snprintf(s->err, sizeof(s->err), "socket: %s", strerror(errno));
@@ -583,6 +604,7 @@ static void *udp_client_thread(void *arg)
 	int c;
 
 	for (i = 0; i < s->count; i++) {
+		pace(t0, i);
 		c = socket(s->a.family, SOCK_DGRAM, 0);
 		if (c < 0) {
 			snprintf(s->err, sizeof(s->err), "socket: %s", strerror(errno));
@@ -900,13 +922,23 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	alarm(dl ? (unsigned)atoi(dl) : 200);
 	setvbuf(stdin, NULL, _IOLBF, 0);
-	if (argc >= 2 && !strcmp(argv[1], "--wait-go")) {
-		wait_go = 1;
+	for (;;) {
+		if (argc >= 2 && !strcmp(argv[1], "--wait-go")) {
+			wait_go = 1;
+		} else if (argc >= 3 && !strcmp(argv[1], "--rate")) {
+			client_rate = atof(argv[2]);
+			if (!(client_rate > 0 && client_rate <= 1e6))
+				die("--rate %s: not a rate in (0, 1e6]", argv[2]);
+			argv++;
+			argc--;
+		} else {
+			break;
+		}
 		argv++;
 		argc--;
 	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: na_churn [--wait-go] server|client SPEC[,SPEC...] | fan-server N ADDR | "
+		fprintf(stderr, "usage: na_churn [--wait-go] [--rate R] server|client SPEC[,SPEC...] | fan-server N ADDR | "
 				"fan-client N ADDR PORT\n");
 		return 2;
 	}

@@ -378,6 +378,7 @@ class Worker:
         self.p, self.label = popen, label
         self.buf = b""
         self.events = []
+        self.pending = []  # messages read by poll(), not yet taken by expect()
 
     @property
     def pid(self):
@@ -408,21 +409,47 @@ class Worker:
         line, _, self.buf = self.buf.partition(b"\n")
         return line.decode()
 
+    def _message(self, line):
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            log("# %s: %s" % (self.label, line))
+            return None
+        self.events.append(msg)
+        if msg.get("event") == "error":
+            raise HarnessError("%s: %s" % (self.label, msg.get("message")))
+        return msg
+
     def expect(self, event, timeout=60):
         """Wait for {"event": event, ...}; an {"event": "error"} fails at once."""
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self._readline(deadline)
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                log("# %s: %s" % (self.label, line))
-                continue
-            self.events.append(msg)
-            if msg.get("event") == "error":
-                raise HarnessError("%s: %s" % (self.label, msg.get("message")))
+        while self.pending:
+            msg = self.pending.pop(0)
             if msg.get("event") == event:
                 return msg
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._message(self._readline(deadline))
+            if msg is not None and msg.get("event") == event:
+                return msg
+
+    def poll(self, event):
+        """Whether {"event": event} has been printed by now (without waiting);
+        expect() then returns it. An {"event": "error"} fails at once."""
+        fd = self.p.stdout.fileno()
+        sel = selectors.DefaultSelector()
+        sel.register(fd, selectors.EVENT_READ)
+        while sel.select(0):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break   # exited: expect() reports it
+            self.buf += chunk
+        sel.close()
+        while b"\n" in self.buf:
+            line, _, self.buf = self.buf.partition(b"\n")
+            msg = self._message(line.decode())
+            if msg is not None:
+                self.pending.append(msg)
+        return any(m.get("event") == event for m in self.pending)
 
     def close(self, timeout=30):
         """Ask the worker to close its sockets; returns its 'closed' message."""
