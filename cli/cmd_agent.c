@@ -41,8 +41,9 @@ struct agent {
 	const char *pin_root;
 	const char *conf_path;
 	struct na_conf conf;
-	char **attached;        /* paths this agent attached or found attached, from the config */
+	char **attached;        /* paths from the config: attached, found attached, or to retry */
 	size_t nattached;
+	size_t nlive;           /* of those, attached at the last scan */
 	struct MHD_Daemon *http;
 	pthread_mutex_t lock;   /* one snapshot at a time */
 	struct na_series *series; /* what was published of the derived series */
@@ -205,7 +206,7 @@ static int sync_attachments(struct agent *a, int prune)
 		.log_private = a->conf.log_file[0] != '\0',
 	};
 	char **now = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, live = 0;
 	int err;
 
 	err = expand(&a->conf, &now, &n);
@@ -218,6 +219,7 @@ static int sync_attachments(struct agent *a, int prune)
 			na_log(NA_LOG_INFO, "agent: %s: attached", now[i]);
 		else if (err < 0)
 			na_log(NA_LOG_WARN, "agent: %s: attach failed (the next scan tries again)", now[i]);
+		live += err >= 0;
 	}
 	for (i = 0; prune && i < a->nattached; i++) {
 		char **v;
@@ -239,6 +241,7 @@ static int sync_attachments(struct agent *a, int prune)
 	free_list(a->attached, a->nattached);
 	a->attached = now;
 	a->nattached = n;
+	a->nlive = live;
 	return 0;
 }
 
@@ -571,7 +574,9 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 	if (log_open(&a))
 		na_log(NA_LOG_WARN, "agent: the connection log is not followed yet (retried at every scan)");
 	pthread_mutex_unlock(&a.lock);
-	na_log(NA_LOG_INFO, "agent: running, %zu cgroup(s) attached from %s", a.nattached, a.conf_path);
+	/* A failed attach (another netacct's state, say) is retried: not counted as attached. */
+	na_log(NA_LOG_INFO, "agent: running, %zu of %zu cgroup(s) from %s attached", a.nlive, a.nattached,
+	       a.conf_path);
 
 	next_scan = mono_s() + a.conf.rescan_s;
 	while (!done) {
@@ -613,7 +618,8 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			sync_attachments(&a, 1);
 			log_open(&a);
 			pthread_mutex_unlock(&a.lock);
-			na_log(NA_LOG_INFO, "agent: reloaded %s: %zu cgroup(s) attached", a.conf_path, a.nattached);
+			na_log(NA_LOG_INFO, "agent: reloaded %s: %zu of %zu cgroup(s) attached", a.conf_path, a.nlive,
+			       a.nattached);
 			next_scan = mono_s() + a.conf.rescan_s;
 			continue;
 		}
