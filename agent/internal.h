@@ -27,8 +27,9 @@ const char *na_perm_hint(int err);
 int na_root_lock(const char *root, int create, int *lockfd);
 /*
  * The pinned na_meta, checked against this build's ABI: -EPROTO (reported,
- * with the fix) when it is of another version. *have = 0 when there is none.
- * meta and have may be NULL to check only.
+ * with the fix) when it is of another version; meta->abi_version is then
+ * set to that version, the rest of *meta left alone. *have = 0 when there is
+ * none. meta and have may be NULL to check only.
  */
 int na_meta_read(const char *root, struct na_meta *meta, int *have);
 

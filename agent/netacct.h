@@ -194,7 +194,11 @@ struct na_snapshot {
 struct na_state;
 /* -ENOENT when nothing is attached (no pin root); -EPROTO on an ABI mismatch. */
 int na_state_open(const char *pin_root, struct na_state **out);
-/* The pinned na_meta: 0 (*have 0 when there is none), -EPROTO for another ABI (reported), -errno. */
+/*
+ * The pinned na_meta: 0 (*have 0 when there is none), -EPROTO for another ABI
+ * (reported; meta->abi_version then says which, 0 when na_meta itself has
+ * another layout), -errno.
+ */
 int na_state_meta(const char *pin_root, struct na_meta *meta, int *have);
 int na_state_read(struct na_state *st, struct na_snapshot *snap);
 void na_state_close(struct na_state *st);

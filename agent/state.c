@@ -134,6 +134,8 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 
 		snprintf(why, sizeof(why), "ABI version %u", m.abi_version);
 		abi_hint(root, why);
+		if (meta)
+			meta->abi_version = m.abi_version; /* for a caller that names it */
 		err = -EPROTO;
 		goto out;
 	}

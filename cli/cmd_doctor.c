@@ -211,7 +211,7 @@ static void check_caps(struct report *r, int privileged)
 
 static void check_state(struct report *r, const char *pin_root)
 {
-	struct na_meta meta;
+	struct na_meta meta = {};
 	struct check *c;
 	int have = 0, err;
 	DIR *d;
@@ -228,8 +228,12 @@ static void check_state(struct report *r, const char *pin_root)
 	err = na_state_meta(pin_root, &meta, &have);
 	if (err == -EPROTO) {
 		c = add(r, "pinned state", FAIL);
-		SAY(c->detail, "%s holds state of another netacct version or layout (ABI %u expected)", pin_root,
-		    NA_ABI_VERSION);
+		if (meta.abi_version && meta.abi_version != NA_ABI_VERSION)
+			SAY(c->detail, "%s holds state of ABI version %u (this netacct speaks %u)", pin_root,
+			    meta.abi_version, NA_ABI_VERSION);
+		else
+			SAY(c->detail, "%s holds state of another netacct version or layout (ABI %u expected)",
+			    pin_root, NA_ABI_VERSION);
 		SAY(c->fix, "netacct --pin-root %s detach --all (its counts go with it), then attach again", pin_root);
 	} else if (err == -EACCES || err == -EPERM) {
 		c = add(r, "pinned state", WARN);
@@ -361,10 +365,9 @@ static void check_target(struct report *r, const char *path)
 		SAY(c->fix, "find them (bpftool cgroup show %s) and attach them again with the multi flag, or detach them",
 		    cg.abs);
 	} else {
-		SAY(c->detail, "%s: %s; %u programs run for its packets and sockets in all (its own and its ancestors')",
-		    path, others[0] ? "other programs here allow multi-attach:" : "no other programs here", effective);
-		if (others[0])
-			say(c->detail + strlen(c->detail), sizeof(c->detail) - strlen(c->detail), " [%s ]", others);
+		SAY(c->detail, "%s: %s%s; %u programs run for its packets and sockets in all (its own and its ancestors')",
+		    path, others[0] ? "programs already here (netacct's included) allow multi-attach:" : "no programs here yet",
+		    others, effective);
 	}
 }
 
