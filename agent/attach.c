@@ -2,7 +2,7 @@
 /*
  * Attach lifecycle. Layout under the pin root (docs/design.md):
  *   na_socks na_attached na_active na_sk_owner na_meta na_closed na_log na_stats
- *                                               maps shared by every attachment
+ *   na_cgpath                                   maps shared by every attachment
  *   tcp_state cgroup_mkdir                      tracepoint links, one for all
  *   cg_<id>/{egress,ingress,sock_create,connect4,connect6,sendmsg4,sendmsg6,
  *            sock_release,totals}
