@@ -31,7 +31,7 @@
 
 #include <microhttpd.h>
 
-#include "commands.h"
+#include "args.h"
 #include "prom.h"
 #include "rotlog.h"
 #include "series.h"
@@ -483,7 +483,7 @@ static void usage_help(void)
 	       NA_CONF_DEFAULT_PATH, NA_CONF_DEFAULT_PORT);
 }
 
-static int apply_listen(struct na_conf *c, const char *listen)
+int na_agent_listen(struct na_conf *c, const char *listen)
 {
 	FILE *f;
 	char buf[128];
@@ -505,7 +505,7 @@ static int apply_listen(struct na_conf *c, const char *listen)
 	return 0;
 }
 
-int cmd_agent(int argc, char **argv, const struct na_global *g)
+int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -514,12 +514,42 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct agent a = { .pin_root = g->pin_root, .conf_path = NA_CONF_DEFAULT_PATH, .lockfd = -1 };
-	const char *listen = NULL;
+	int o;
+
+	memset(a, 0, sizeof(*a));
+	a->conf_path = NA_CONF_DEFAULT_PATH;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			a->conf_path = optarg;
+			break;
+		case 'l':
+			a->listen = optarg;
+			break;
+		case 'D':
+			a->detach_on_exit = 1;
+			break;
+		case 'h':
+			a->help = 1;
+			return 0;
+		default:
+			return na_usage_error("agent", "unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return na_usage_error("agent", "no arguments (the cgroups are in the configuration)");
+	return 0;
+}
+
+int cmd_agent(int argc, char **argv, const struct na_global *g)
+{
+	struct agent a = { .pin_root = g->pin_root, .lockfd = -1 };
+	struct na_agent_args args;
+	const char *listen;
 	struct signalfd_siginfo si;
 	struct pollfd pfd;
 	struct na_conf nc;
-	int o, detach_on_exit = 0, sfd = -1, rc = NA_EXIT_FAIL, done = 0;
+	int detach_on_exit, sfd = -1, rc = NA_EXIT_FAIL, done = 0;
 	int64_t next_scan;
 	sigset_t sigs;
 	size_t i;
@@ -531,31 +561,20 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			a.conf_path = optarg;
-			break;
-		case 'l':
-			listen = optarg;
-			break;
-		case 'D':
-			detach_on_exit = 1;
-			break;
-		case 'h':
-			usage_help();
-			return NA_EXIT_OK;
-		default:
-			return na_usage_error("agent", "unknown option or missing value: %s", argv[optind - 1]);
-		}
+	if (na_agent_parse(argc, argv, &args))
+		return NA_EXIT_USAGE;
+	if (args.help) {
+		usage_help();
+		return NA_EXIT_OK;
 	}
-	if (optind < argc)
-		return na_usage_error("agent", "no arguments (the cgroups are in the configuration)");
+	a.conf_path = args.conf_path;
+	listen = args.listen;
+	detach_on_exit = args.detach_on_exit;
 	if (na_caps_check_attach("agent"))
 		return NA_EXIT_FAIL;
 	if (na_conf_load(a.conf_path, &a.conf))
 		return NA_EXIT_FAIL;
-	if (listen && apply_listen(&a.conf, listen)) {
+	if (listen && na_agent_listen(&a.conf, listen)) {
 		na_conf_free(&a.conf);
 		return NA_EXIT_USAGE;
 	}
@@ -607,7 +626,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 				continue;
 			}
 			if (listen)
-				apply_listen(&nc, listen);
+				na_agent_listen(&nc, listen);
 			pthread_mutex_lock(&a.lock);
 			if (strcmp(nc.listen_addr, a.conf.listen_addr) || nc.listen_port != a.conf.listen_port)
 				na_log(NA_LOG_WARN, "agent: reload: listen changed; it takes effect at the next start");

@@ -7,10 +7,10 @@
 
 #include <json-c/json.h>
 
-#include "commands.h"
+#include "args.h"
 #include "format.h"
 
-int cmd_attach(int argc, char **argv, const struct na_global *g)
+int na_attach_parse(int argc, char **argv, struct na_attach_args *a)
 {
 	static const struct option opts[] = {
 		{ "max-sockets", required_argument, NULL, 'm' },
@@ -20,91 +20,126 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct na_attach_opts ao = { .pin_root = g->pin_root };
-	int o, i, err, rc = NA_EXIT_OK;
+	struct na_attach_opts *ao = &a->ao;
 	uint64_t v;
+	int o;
 
+	memset(a, 0, sizeof(*a));
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'm':
 			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
 				return na_usage_error("attach", "--max-sockets '%s': a number from 16 to 16777216",
 						      optarg);
-			ao.max_sockets = (uint32_t)v;
+			ao->max_sockets = (uint32_t)v;
 			break;
 		case 'c':
 			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
 				return na_usage_error("attach", "--max-closed '%s': a number from 16 to 16777216",
 						      optarg);
-			ao.max_closed = (uint32_t)v;
+			ao->max_closed = (uint32_t)v;
 			break;
 		case 'l':
 			if (na_parse_u64(optarg, 4096, 1ul << 30, &v) || (v & (v - 1)))
 				return na_usage_error("attach", "--log-size '%s': bytes, a power of two from 4096 to 1073741824",
 						      optarg);
-			ao.log_bytes = (uint32_t)v;
+			ao->log_bytes = (uint32_t)v;
 			break;
 		case 'g':
-			if (na_parse_group(optarg, &ao.gid))
+			if (na_parse_group(optarg, &ao->gid))
 				return na_usage_error("attach", "--group '%s': no such group (a name from /etc/group, or a number)",
 						      optarg);
-			ao.group_set = 1;
+			ao->group_set = 1;
 			break;
 		case 'h':
-			return cmd_help(2, (char *[]){ "help", "attach" }, g);
+			a->help = 1;
+			return 0;
 		default:
 			return na_usage_error("attach", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
 		return na_usage_error("attach", "no cgroup PATH given");
-	for (i = optind; i < argc; i++) {
-		err = na_attach_cgroup(&ao, argv[i]);
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv, const struct na_global *g)
+{
+	struct na_attach_args a;
+	int i, err, rc;
+
+	rc = na_attach_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help)
+		return cmd_help(2, (char *[]){ "help", "attach" }, g);
+	a.ao.pin_root = g->pin_root;
+	for (i = 0; i < a.npos; i++) {
+		err = na_attach_cgroup(&a.ao, a.pos[i]);
 		if (err == 1)
-			printf("%s: already attached\n", argv[i]);
+			printf("%s: already attached\n", a.pos[i]);
 		else if (!err)
-			printf("%s: attached\n", argv[i]);
+			printf("%s: attached\n", a.pos[i]);
 		else
 			rc = NA_EXIT_FAIL; /* reported; the other paths still get their turn */
 	}
 	return rc;
 }
 
-int cmd_detach(int argc, char **argv, const struct na_global *g)
+int na_detach_parse(int argc, char **argv, struct na_detach_args *a)
 {
 	static const struct option opts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int o, i, all = 0, rc = NA_EXIT_OK;
+	int o;
 
+	memset(a, 0, sizeof(*a));
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'a':
-			all = 1;
+			a->all = 1;
 			break;
 		case 'h':
-			return cmd_help(2, (char *[]){ "help", "detach" }, g);
+			a->help = 1;
+			return 0;
 		default:
 			return na_usage_error("detach", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
-	if (all && optind < argc)
+	if (a->all && optind < argc)
 		return na_usage_error("detach", "--all takes no PATH");
-	if (!all && optind >= argc)
+	if (!a->all && optind >= argc)
 		return na_usage_error("detach", "no cgroup PATH given (or --all)");
-	if (all) {
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return 0;
+}
+
+int cmd_detach(int argc, char **argv, const struct na_global *g)
+{
+	struct na_detach_args a;
+	int i, rc;
+
+	rc = na_detach_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help)
+		return cmd_help(2, (char *[]){ "help", "detach" }, g);
+	if (a.all) {
 		if (na_detach_all(g->pin_root))
 			return NA_EXIT_FAIL;
 		printf("detached everything under %s\n", g->pin_root);
 		return NA_EXIT_OK;
 	}
-	for (i = optind; i < argc; i++) {
-		if (na_detach_cgroup(g->pin_root, argv[i]))
+	for (i = 0; i < a.npos; i++) {
+		if (na_detach_cgroup(g->pin_root, a.pos[i]))
 			rc = NA_EXIT_FAIL;
 		else
-			printf("%s: detached\n", argv[i]);
+			printf("%s: detached\n", a.pos[i]);
 	}
 	return rc;
 }
@@ -192,34 +227,49 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 	}
 }
 
-int cmd_status(int argc, char **argv, const struct na_global *g)
+int na_status_parse(int argc, char **argv, struct na_status_args *a)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct na_state *st = NULL;
-	struct na_snapshot snap;
-	int o, json = 0, rc;
+	int o;
 
+	memset(a, 0, sizeof(*a));
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
-			json = 1;
+			a->json = 1;
 			break;
 		case 'h':
-			return cmd_help(2, (char *[]){ "help", "status" }, g);
+			a->help = 1;
+			return 0;
 		default:
 			return na_usage_error("status", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return na_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int cmd_status(int argc, char **argv, const struct na_global *g)
+{
+	struct na_status_args a;
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	int rc;
+
+	rc = na_status_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help)
+		return cmd_help(2, (char *[]){ "help", "status" }, g);
 	rc = na_open_snapshot(g, &st, &snap);
 	if (rc)
 		return rc;
-	if (json)
+	if (a.json)
 		status_json(g, &snap);
 	else
 		status_text(g, &snap);

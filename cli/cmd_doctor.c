@@ -23,7 +23,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
-#include "commands.h"
+#include "args.h"
 
 enum verdict { OK, WARN, FAIL };
 static const char *const verdict_name[] = { "ok", "warn", "FAIL" };
@@ -34,8 +34,6 @@ struct check {
 	char detail[512];
 	char fix[512];
 };
-
-#define NA_DOCTOR_MAX_PATHS 200
 
 struct report {
 	struct check c[NA_DOCTOR_MAX_PATHS + 16];
@@ -385,29 +383,50 @@ static void usage_help(void)
 	       "  -h, --help   this text\n");
 }
 
-int cmd_doctor(int argc, char **argv, const struct na_global *g)
+int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct report r = { .n = 0 };
-	int o, json = 0, privileged, fails = 0;
-	size_t i;
+	int o;
 
+	memset(a, 0, sizeof(*a));
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
-			json = 1;
+			a->json = 1;
 			break;
 		case 'h':
-			usage_help();
-			return NA_EXIT_OK;
+			a->help = 1;
+			return 0;
 		default:
 			return na_usage_error("doctor", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
+	if (argc - optind > NA_DOCTOR_MAX_PATHS)
+		return na_usage_error("doctor", "at most %d cgroup PATHs", NA_DOCTOR_MAX_PATHS);
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return 0;
+}
+
+int cmd_doctor(int argc, char **argv, const struct na_global *g)
+{
+	struct na_doctor_args a;
+	struct report r = { .n = 0 };
+	int json, privileged, fails = 0, rc;
+	size_t i;
+
+	rc = na_doctor_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage_help();
+		return NA_EXIT_OK;
+	}
+	json = a.json;
 	privileged = na_can_attach();
 	check_kernel(&r);
 	check_types(&r, privileged);
@@ -416,10 +435,8 @@ int cmd_doctor(int argc, char **argv, const struct na_global *g)
 	check_caps(&r, privileged);
 	check_state(&r, g->pin_root);
 	check_agent(&r, g->pin_root);
-	if (argc - optind > NA_DOCTOR_MAX_PATHS)
-		return na_usage_error("doctor", "at most %d cgroup PATHs", NA_DOCTOR_MAX_PATHS);
-	for (; optind < argc; optind++)
-		check_target(&r, argv[optind]);
+	for (i = 0; i < (size_t)a.npos; i++)
+		check_target(&r, a.pos[i]);
 
 	for (i = 0; i < r.n; i++)
 		fails += r.c[i].v == FAIL;

@@ -11,8 +11,8 @@
 #include <string.h>
 
 
+#include "args.h"
 #include "atomic_out.h"
-#include "commands.h"
 #include "format.h"
 #include "record.h"
 #include "prom.h"
@@ -221,16 +221,6 @@ static int cookie_cmp(const void *pa, const void *pb)
 	return CMP(a->cookie, b->cookie);
 }
 
-enum out_fmt { OUT_CSV, OUT_JSON, OUT_PROM };
-
-struct export_opts {
-	enum out_fmt fmt;
-	int header;
-	int grouped;
-	enum na_group group;
-	const char *out; /* -o FILE, NULL: stdout */
-};
-
 /* The attachments PATH... selects, as a snapshot that shares everything else with snap. */
 static int prom_write(FILE *out, const struct na_snapshot *snap, const struct na_filter *flt)
 {
@@ -251,7 +241,7 @@ static int prom_write(FILE *out, const struct na_snapshot *snap, const struct na
 }
 
 static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
-		      const struct export_opts *eo)
+		      const struct na_export_args *eo)
 {
 	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1 };
 	struct na_vrow *vr = NULL;
@@ -325,7 +315,7 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 	return 0;
 }
 
-int cmd_export(int argc, char **argv, const struct na_global *g)
+int na_export_parse(int argc, char **argv, struct na_export_args *a)
 {
 	static const struct option opts[] = {
 		{ "csv", no_argument, NULL, 'c' },
@@ -337,45 +327,63 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct export_opts eo = { .fmt = OUT_CSV, .header = 1 };
-	struct na_out out = { .fd = -1 };
-	struct na_state *st = NULL;
-	struct na_snapshot snap;
-	struct na_filter flt;
-	int o, rc, err;
+	int o;
 
+	memset(a, 0, sizeof(*a));
+	a->fmt = OUT_CSV;
+	a->header = 1;
 	while ((o = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
-			eo.fmt = OUT_CSV;
+			a->fmt = OUT_CSV;
 			break;
 		case 'j':
-			eo.fmt = OUT_JSON;
+			a->fmt = OUT_JSON;
 			break;
 		case 'P':
-			eo.fmt = OUT_PROM;
+			a->fmt = OUT_PROM;
 			break;
 		case 'g':
-			if (na_group_parse(optarg, &eo.group))
+			if (na_group_parse(optarg, &a->group))
 				return na_usage_error("export", "--group-by %s: expected socket, process, cgroup or peer",
 						      optarg);
-			eo.grouped = 1;
+			a->grouped = 1;
 			break;
 		case 'n':
-			eo.header = 0;
+			a->header = 0;
 			break;
 		case 'o':
-			eo.out = optarg;
+			a->out = optarg;
 			break;
 		case 'h':
-			return cmd_help(2, (char *[]){ "help", "export" }, g);
+			a->help = 1;
+			return 0;
 		default:
 			return na_usage_error("export", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
-	if (eo.fmt == OUT_PROM && (eo.grouped || !eo.header))
+	if (a->fmt == OUT_PROM && (a->grouped || !a->header))
 		return na_usage_error("export", "--prometheus takes neither --group-by nor --no-header");
-	rc = na_filter_init(&flt, "export", argv + optind, argc - optind);
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return 0;
+}
+
+int cmd_export(int argc, char **argv, const struct na_global *g)
+{
+	struct na_export_args eo;
+	struct na_out out = { .fd = -1 };
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	struct na_filter flt;
+	int rc, err;
+
+	rc = na_export_parse(argc, argv, &eo);
+	if (rc)
+		return rc;
+	if (eo.help)
+		return cmd_help(2, (char *[]){ "help", "export" }, g);
+	rc = na_filter_init(&flt, "export", eo.pos, eo.npos);
 	if (rc)
 		return rc;
 	rc = na_open_snapshot(g, &st, &snap);

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 
-#include "commands.h"
+#include "args.h"
 #include "format.h"
 #include "record.h"
 
@@ -41,8 +41,6 @@ static const char *const cols[] = {
 enum { C_END, C_START, C_DUR, C_COOKIE, C_CGID, C_CGROUP, C_PID, C_UID, C_COMM, C_PROTO, C_FAMILY,
        C_LADDR, C_LPORT, C_RADDR, C_RPORT, C_SIDE, C_TX, C_RETRANS = C_TX + 8, C_DUP };
 _Static_assert(C_DUP + 1 == NCOLS, "cols and their indices");
-
-enum log_fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
 
 /* Text a record's fields point into. */
 struct rec_text {
@@ -287,7 +285,7 @@ static void usage_help(void)
 	       "  netacct log --follow --json > conns.jsonl\n");
 }
 
-int cmd_log(int argc, char **argv, const struct na_global *g)
+int na_log_parse(int argc, char **argv, struct na_log_args *a)
 {
 	static const struct option opts[] = {
 		{ "follow", no_argument, NULL, 'f' },
@@ -297,36 +295,56 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	struct log_ctx x = { .fmt = FMT_TABLE };
-	struct na_state *st = NULL;
-	struct na_snapshot snap;
-	uint64_t stats_ns;
-	int o, rc = NA_EXIT_OK, err, pinned;
+	int o;
 
+	memset(a, 0, sizeof(*a));
+	a->fmt = FMT_TABLE;
 	while ((o = getopt_long(argc, argv, "fHh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f':
-			x.follow = 1;
+			a->follow = 1;
 			break;
 		case 'c':
-			x.fmt = FMT_CSV;
+			a->fmt = FMT_CSV;
 			break;
 		case 'j':
-			x.fmt = FMT_JSON;
+			a->fmt = FMT_JSON;
 			break;
 		case 'H':
-			x.human = 1;
+			a->human = 1;
 			break;
 		case 'h':
-			usage_help();
-			return NA_EXIT_OK;
+			a->help = 1;
+			return 0;
 		default:
 			return na_usage_error("log", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return na_usage_error("log", "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int cmd_log(int argc, char **argv, const struct na_global *g)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
+	struct log_ctx x = { .fmt = FMT_TABLE };
+	struct na_log_args a;
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	uint64_t stats_ns;
+	int rc, err, pinned;
+
+	rc = na_log_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage_help();
+		return NA_EXIT_OK;
+	}
+	x.fmt = a.fmt;
+	x.follow = a.follow;
+	x.human = a.human;
 
 	/* The same "nothing attached" and ABI checks, and messages, as every reader. */
 	rc = na_open_snapshot(g, &st, &snap);

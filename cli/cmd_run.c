@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "args.h"
 #include "format.h"
 #include "record.h"
 
@@ -226,7 +226,7 @@ static void usage_help(void)
 	       "  -h, --help    this text\n");
 }
 
-int cmd_run(int argc, char **argv, const struct na_global *g)
+int na_run_parse(int argc, char **argv, struct na_run_args *a)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' }, { "parent", required_argument, NULL, 'p' },
@@ -234,9 +234,52 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		{ "json", no_argument, NULL, 'j' },       { "help", no_argument, NULL, 'h' },
 		{},
 	};
+	const char *pname;
+	int o;
+
+	memset(a, 0, sizeof(*a));
+	/* '+': options end at CMD, whose own options are its own. */
+	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n':
+			a->name = optarg;
+			break;
+		case 'p':
+			a->parent = optarg;
+			break;
+		case 'k':
+			a->keep = 1;
+			break;
+		case 'c':
+			a->fmt = 1;
+			break;
+		case 'j':
+			a->fmt = 2;
+			break;
+		case 'h':
+			a->help = 1;
+			return 0;
+		default:
+			return na_usage_error("run", "unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return na_usage_error("run", "no command given (netacct run [options] -- CMD [ARGS...])");
+	pname = a->name;
+	if (pname && (!*pname || strchr(pname, '/') || !strcmp(pname, ".") || !strcmp(pname, "..") ||
+		      strlen(pname) >= NA_RUN_NAME_MAX))
+		return na_usage_error("run", "--name '%s': a cgroup directory name (no '/')", pname);
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return 0;
+}
+
+int cmd_run(int argc, char **argv, const struct na_global *g)
+{
 	struct na_attach_opts ao = { .pin_root = g->pin_root };
-	char parent[PATH_MAX], dir[PATH_MAX], name[64], procs[PATH_MAX + 16];
-	const char *pname = NULL, *pdir = NULL;
+	char parent[PATH_MAX], dir[PATH_MAX], name[NA_RUN_NAME_MAX], procs[PATH_MAX + 16];
+	struct na_run_args a;
+	const char *pname, *pdir;
 	struct sigaction sa = { .sa_handler = forward }, ign = { .sa_handler = SIG_IGN };
 	struct na_cg2mount m;
 	struct na_cgroup cg;
@@ -245,40 +288,22 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	sigset_t fwd, old;
 	int att, e;
 	pid_t w;
-	int o, keep = 0, fmt = 0, status = 0, rc, made_parent = 0, left = 0, i;
+	int keep, fmt, status = 0, rc, made_parent = 0, left = 0, i;
 	pid_t pid;
 	FILE *f;
 	char line[32];
 
-	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'n':
-			pname = optarg;
-			break;
-		case 'p':
-			pdir = optarg;
-			break;
-		case 'k':
-			keep = 1;
-			break;
-		case 'c':
-			fmt = 1;
-			break;
-		case 'j':
-			fmt = 2;
-			break;
-		case 'h':
-			usage_help();
-			return NA_EXIT_OK;
-		default:
-			return na_usage_error("run", "unknown option or missing value: %s", argv[optind - 1]);
-		}
+	rc = na_run_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage_help();
+		return NA_EXIT_OK;
 	}
-	if (optind >= argc)
-		return na_usage_error("run", "no command given (netacct run [options] -- CMD [ARGS...])");
-	if (pname && (!*pname || strchr(pname, '/') || !strcmp(pname, ".") || !strcmp(pname, "..") ||
-		      strlen(pname) >= sizeof(name)))
-		return na_usage_error("run", "--name '%s': a cgroup directory name (no '/')", pname);
+	pname = a.name;
+	pdir = a.parent;
+	keep = a.keep;
+	fmt = a.fmt;
 	if (na_caps_check_attach("run"))
 		return NA_RUN_SETUP_FAIL;
 	/*
@@ -365,9 +390,9 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 			_exit(126);
 		}
 		close(fd);
-		execvp(argv[optind], &argv[optind]);
+		execvp(a.pos[0], a.pos);
 		e = errno;
-		na_err(-e, "run: %s", argv[optind]);
+		na_err(-e, "run: %s", a.pos[0]);
 		_exit(e == ENOENT ? 127 : 126);
 	}
 	if (pid < 0) {
@@ -380,7 +405,7 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 			;
 		if (w < 0) {
-			na_err(-errno, "run: wait for %s", argv[optind]);
+			na_err(-errno, "run: wait for %s", a.pos[0]);
 			status = NA_RUN_SETUP_FAIL << 8;
 		}
 		child = 0;
@@ -389,7 +414,7 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 
 	if (fmt == 0)
-		fprintf(stderr, "netacct run: %s %s %d after %.3f s, cgroup %s\n", argv[optind],
+		fprintf(stderr, "netacct run: %s %s %d after %.3f s, cgroup %s\n", a.pos[0],
 			WIFSIGNALED(status) ? "was ended by signal" : "exited with status",
 			WIFSIGNALED(status) ? WTERMSIG(status) : rc,
 			(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, cg.rel);

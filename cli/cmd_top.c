@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "format.h"
-#include "top.h"
 
 static uint64_t sub0(uint64_t a, uint64_t b)
 {
@@ -384,7 +384,7 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
 	return 0;
 }
 
-int cmd_top(int argc, char **argv, const struct na_global *g)
+int na_top_parse(int argc, char **argv, struct na_top_args *a)
 {
 	static const struct option opts[] = {
 		{ "batch", no_argument, NULL, 'B' },
@@ -400,77 +400,95 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct top_opts o = { .interval = 1.0, .limit = 0, .sort = NA_C_COUNT };
-	char *cgroups[64];
-	int ncg = 0, c, rc, i;
+	struct top_opts *o = &a->o;
+	int c, i;
 	double v;
 
-	o.view.proto = -1;
+	memset(a, 0, sizeof(*a));
+	o->interval = 1.0;
+	o->limit = 0;
+	o->sort = NA_C_COUNT;
+	o->view.proto = -1;
 	while ((c = getopt_long(argc, argv, "Bd:n:l:bs:g:c:p:P:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'B':
-			o.batch = 1;
+			o->batch = 1;
 			break;
 		case 'd':
-			if (parse_num("--interval", optarg, 0.1, 3600, &o.interval))
+			if (parse_num("--interval", optarg, 0.1, 3600, &o->interval))
 				return NA_EXIT_USAGE;
 			break;
 		case 'n':
 			if (parse_num("--iterations", optarg, 1, 1e9, &v))
 				return NA_EXIT_USAGE;
-			o.iterations = (long)v;
+			o->iterations = (long)v;
 			break;
 		case 'l':
 			if (parse_num("--limit", optarg, 0, 1e9, &v))
 				return NA_EXIT_USAGE;
-			o.limit = (long)v;
+			o->limit = (long)v;
 			break;
 		case 'b':
-			o.bits = 1;
+			o->bits = 1;
 			break;
 		case 's':
-			if (na_col_parse(optarg, &o.sort))
+			if (na_col_parse(optarg, &o->sort))
 				return na_usage_error("top", "--sort '%s': one of pid comm cgroup proto local remote txrate rxrate tx rx hdr pktrate conns",
 						      optarg);
 			break;
 		case 'g':
-			if (na_group_parse(optarg, &o.view.group))
+			if (na_group_parse(optarg, &o->view.group))
 				return na_usage_error("top", "--group-by '%s': socket, process, cgroup or peer", optarg);
 			break;
 		case 'c':
-			if (ncg == (int)(sizeof(cgroups) / sizeof(cgroups[0])))
+			if (a->ncg == NA_TOP_MAX_CG)
 				return na_usage_error("top", "too many --cgroup");
-			cgroups[ncg++] = optarg;
+			a->cg[a->ncg++] = optarg;
 			break;
 		case 'p':
 			if (parse_num("--pid", optarg, 1, 4194304, &v))
 				return NA_EXIT_USAGE;
-			o.view.pid = (uint32_t)v;
+			o->view.pid = (uint32_t)v;
 			break;
 		case 'P':
 			for (i = 0; i <= NA_P_ICMPV6; i++)
 				if (!strcmp(optarg, na_proto_name((uint8_t)i)))
-					o.view.proto = i;
-			if (o.view.proto < 0)
+					o->view.proto = i;
+			if (o->view.proto < 0)
 				return na_usage_error("top", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
 			break;
 		case 'h':
-			return cmd_help(2, (char *[]){ "help", "top" }, g);
+			a->help = 1;
+			return 0;
 		default:
 			return na_usage_error("top", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
 	/* PATH arguments and --cgroup both filter by cgroup. */
-	for (i = optind; i < argc && ncg < (int)(sizeof(cgroups) / sizeof(cgroups[0])); i++)
-		cgroups[ncg++] = argv[i];
-	rc = na_filter_init(&o.paths, "top", cgroups, ncg);
+	for (i = optind; i < argc && a->ncg < NA_TOP_MAX_CG; i++)
+		a->cg[a->ncg++] = argv[i];
+	return 0;
+}
+
+int cmd_top(int argc, char **argv, const struct na_global *g)
+{
+	struct na_top_args a;
+	struct top_opts *o = &a.o;
+	int rc;
+
+	rc = na_top_parse(argc, argv, &a);
 	if (rc)
 		return rc;
-	o.view.paths = &o.paths;
-	if (!o.batch && isatty(STDOUT_FILENO))
-		rc = top_interactive(g, &o);
+	if (a.help)
+		return cmd_help(2, (char *[]){ "help", "top" }, g);
+	rc = na_filter_init(&o->paths, "top", a.cg, a.ncg);
+	if (rc)
+		return rc;
+	o->view.paths = &o->paths;
+	if (!o->batch && isatty(STDOUT_FILENO))
+		rc = top_interactive(g, o);
 	else
-		rc = top_batch(g, &o);
-	na_filter_free(&o.paths);
+		rc = top_batch(g, o);
+	na_filter_free(&o->paths);
 	return rc;
 }

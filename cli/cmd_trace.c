@@ -18,11 +18,9 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
-#include "commands.h"
+#include "args.h"
 #include "format.h"
 #include "trace.skel.h"
-
-#define NA_TRACE_MAX_CG 64
 
 static volatile sig_atomic_t stop;
 
@@ -166,7 +164,7 @@ static int attached_cgroups(const struct na_global *g, struct tctx *t)
 	return 0;
 }
 
-int cmd_trace(int argc, char **argv, const struct na_global *g)
+int na_trace_parse(int argc, char **argv, struct na_trace_args *a)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },   { "port", required_argument, NULL, 'P' },
@@ -175,7 +173,67 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 		{ "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct na_trace_cfg cfg = { .rate = 10000 };
+	struct na_trace_cfg *cfg = &a->cfg;
+	uint64_t v;
+	int o;
+
+	memset(a, 0, sizeof(*a));
+	cfg->rate = 10000;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p':
+			if (na_parse_u64(optarg, 0, 0x7fffffff, &v) || !v)
+				return na_usage_error("trace", "--pid '%s': a process id", optarg);
+			cfg->pid = (uint32_t)v;
+			break;
+		case 'P':
+			if (na_parse_u64(optarg, 0, 65535, &v) || !v)
+				return na_usage_error("trace", "--port '%s': 1 to 65535", optarg);
+			cfg->port = (uint16_t)v;
+			break;
+		case 'r':
+			for (v = 0; v <= NA_P_ICMPV6 && strcmp(optarg, na_proto_name((uint8_t)v)); v++)
+				;
+			if (v > NA_P_ICMPV6)
+				return na_usage_error("trace", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
+			cfg->proto = (uint8_t)(v + 1);
+			break;
+		case 'd':
+			if (strcmp(optarg, "tx") && strcmp(optarg, "rx"))
+				return na_usage_error("trace", "--dir '%s': tx or rx", optarg);
+			cfg->dir = !strcmp(optarg, "tx") ? 1 : 2;
+			break;
+		case 'R':
+			if (na_parse_u64(optarg, 0, 10000000, &v))
+				return na_usage_error("trace", "--rate '%s': events per second, 0 to 10000000", optarg);
+			cfg->rate = (uint32_t)v;
+			break;
+		case 'c':
+			if (na_parse_u64(optarg, 0, 0xffffffffUL, &v) || !v)
+				return na_usage_error("trace", "--count '%s': a number of events", optarg);
+			a->count = v;
+			break;
+		case 'j':
+			a->json = 1;
+			break;
+		case 'h':
+			a->help = 1;
+			return 0;
+		default:
+			return na_usage_error("trace", "unknown option or missing value: %s", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > NA_TRACE_MAX_CG)
+		return na_usage_error("trace", "at most %d cgroup PATHs", NA_TRACE_MAX_CG);
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	return 0;
+}
+
+int cmd_trace(int argc, char **argv, const struct na_global *g)
+{
+	struct na_trace_args a;
+	struct na_trace_cfg cfg;
 	struct bpf_link *links[2 * NA_TRACE_MAX_CG] = {};
 	struct na_trace_stats sum = {}, *per = NULL;
 	struct ring_buffer *rb = NULL;
@@ -183,60 +241,24 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct tctx t = { 0 };
 	char p[PATH_MAX];
-	uint64_t v;
-	int o, i, fd, err, rc = NA_EXIT_FAIL, ncpu, nlinks = 0;
+	int i, fd, err, rc, ncpu, nlinks = 0;
 	__u32 zero = 0;
 
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'p':
-			if (na_parse_u64(optarg, 0, 0x7fffffff, &v) || !v)
-				return na_usage_error("trace", "--pid '%s': a process id", optarg);
-			cfg.pid = (uint32_t)v;
-			break;
-		case 'P':
-			if (na_parse_u64(optarg, 0, 65535, &v) || !v)
-				return na_usage_error("trace", "--port '%s': 1 to 65535", optarg);
-			cfg.port = (uint16_t)v;
-			break;
-		case 'r':
-			for (v = 0; v <= NA_P_ICMPV6 && strcmp(optarg, na_proto_name((uint8_t)v)); v++)
-				;
-			if (v > NA_P_ICMPV6)
-				return na_usage_error("trace", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
-			cfg.proto = (uint8_t)(v + 1);
-			break;
-		case 'd':
-			if (strcmp(optarg, "tx") && strcmp(optarg, "rx"))
-				return na_usage_error("trace", "--dir '%s': tx or rx", optarg);
-			cfg.dir = !strcmp(optarg, "tx") ? 1 : 2;
-			break;
-		case 'R':
-			if (na_parse_u64(optarg, 0, 10000000, &v))
-				return na_usage_error("trace", "--rate '%s': events per second, 0 to 10000000", optarg);
-			cfg.rate = (uint32_t)v;
-			break;
-		case 'c':
-			if (na_parse_u64(optarg, 0, 0xffffffffUL, &v) || !v)
-				return na_usage_error("trace", "--count '%s': a number of events", optarg);
-			t.max = v;
-			break;
-		case 'j':
-			t.json = 1;
-			break;
-		case 'h':
-			usage_help();
-			return NA_EXIT_OK;
-		default:
-			return na_usage_error("trace", "unknown option or missing value: %s", argv[optind - 1]);
-		}
+	rc = na_trace_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage_help();
+		return NA_EXIT_OK;
 	}
-	if (argc - optind > NA_TRACE_MAX_CG)
-		return na_usage_error("trace", "at most %d cgroup PATHs", NA_TRACE_MAX_CG);
+	rc = NA_EXIT_FAIL;
+	cfg = a.cfg;
+	t.max = a.count;
+	t.json = a.json;
 	if (na_caps_check_attach("trace"))
 		return NA_EXIT_FAIL;
-	for (i = optind; i < argc; i++)
-		if (na_cgroup_resolve(argv[i], &t.cg[t.ncg++]))
+	for (i = 0; i < a.npos; i++)
+		if (na_cgroup_resolve(a.pos[i], &t.cg[t.ncg++]))
 			return NA_EXIT_FAIL;
 	if (!t.ncg && attached_cgroups(g, &t))
 		return NA_EXIT_FAIL;

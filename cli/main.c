@@ -1,98 +1,10 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
-/* netacct [global options] COMMAND [options] [args]: one table drives dispatch and help. */
-#include <errno.h>
+/* netacct: the global options and the command (dispatch.c), then the command. */
 #include <getopt.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <bpf/libbpf.h>
 
-#include "commands.h"
-
-static const struct na_cmd cmds[] = {
-	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of cgroup v2 PATHs" },
-	{ "detach", cmd_detach, "PATH... | --all", "stop counting (programs detach; the maps go with the last one)" },
-	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
-	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by G] [--no-header] [-o FILE] [PATH...]", "cgroup totals, then live sockets and closed connections, or one row per group G (socket, process, cgroup, peer); -o FILE (.gz: gzip) appears whole or not at all" },
-	{ "top", cmd_top, "[--batch] [-d S] [-n N] [--sort COL] [--group-by G] [--cgroup PATH] [--pid N] [--proto P] [--limit N] [-b] [PATH...]", "busiest sockets (or processes, cgroups, peers) and cgroup rates" },
-	{ "log", cmd_log, "[-f] [--csv|--json] [-H]", "closed connections, one record each, like tcplife (reading consumes them)" },
-	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--detach-on-exit]", "run as a service: attach what the configuration names, serve Prometheus metrics on /metrics" },
-	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup and print its network bill to stderr" },
-	{ "trace", cmd_trace, "[--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N] [--json] [PATH...]", "one line per packet while it runs (filters in the kernel; no cost otherwise)" },
-	{ "doctor", cmd_doctor, "[--json] [PATH...]", "check what netacct needs from this host (and from cgroup PATHs), with fixes" },
-	{ "help", cmd_help, "[COMMAND]", "this text" },
-	{ "version", cmd_version, "", "print the version and ABI version" },
-};
-
-#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
-
-static void usage(FILE *f)
-{
-	size_t i;
-
-	fprintf(f, "Usage: netacct [--pin-root DIR] [-v] COMMAND [options] [args]\n\n"
-		   "Exact per-socket network accounting for cgroup v2.\n\nCommands:\n");
-	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-8s %-38s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
-	fprintf(f, "\nGlobal options:\n"
-		   "  --pin-root DIR  where pinned state lives (default %s, or $%s)\n"
-		   "  -v, --verbose   show libbpf's log and debug messages\n"
-		   "  -h, --help      this text\n\n"
-		   "Examples:\n"
-		   "  netacct attach /sys/fs/cgroup/myapp\n"
-		   "  netacct top --batch -n 2\n"
-		   "  netacct export --csv > traffic.csv\n"
-		   "  netacct detach /sys/fs/cgroup/myapp\n",
-		NA_DEFAULT_PIN_ROOT, NA_PIN_ROOT_ENV);
-}
-
-int na_usage_error(const char *cmd, const char *fmt, ...)
-{
-	const struct na_cmd *c = NULL;
-	va_list ap;
-	size_t i;
-
-	fprintf(stderr, "netacct: %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	for (i = 0; i < NCMDS; i++)
-		if (!strcmp(cmds[i].name, cmd))
-			c = &cmds[i];
-	if (c)
-		fprintf(stderr, "\nUsage: netacct %s %s\n", c->name, c->args);
-	else
-		fputc('\n', stderr);
-	return NA_EXIT_USAGE;
-}
-
-int cmd_help(int argc, char **argv, const struct na_global *g)
-{
-	size_t i;
-
-	(void)g;
-	if (argc > 1) {
-		for (i = 0; i < NCMDS; i++) {
-			if (!strcmp(cmds[i].name, argv[1])) {
-				printf("Usage: netacct %s %s\n  %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
-				return 0;
-			}
-		}
-		return na_usage_error("help", "unknown command '%s'", argv[1]);
-	}
-	usage(stdout);
-	return 0;
-}
-
-int cmd_version(int argc, char **argv, const struct na_global *g)
-{
-	(void)argc;
-	(void)argv;
-	(void)g;
-	printf("netacct %s (ABI %d, libbpf %d.%d)\n", NETACCT_VERSION, NA_ABI_VERSION,
-	       libbpf_major_version(), libbpf_minor_version());
-	return 0;
-}
+#include "args.h"
 
 /* libbpf's own words, through our prefix: warnings always, the rest with -v (debug with -vv). */
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
@@ -105,76 +17,21 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Exact name, or a prefix that names one command only. */
-static const struct na_cmd *find_cmd(const char *name)
-{
-	const struct na_cmd *hit = NULL;
-	size_t i, n = strlen(name);
-
-	for (i = 0; i < NCMDS; i++) {
-		if (!strcmp(cmds[i].name, name))
-			return &cmds[i];
-		if (!strncmp(cmds[i].name, name, n)) {
-			if (hit)
-				return NULL;
-			hit = &cmds[i];
-		}
-	}
-	return hit;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pin-root", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{},
-	};
-	struct na_global g = { 0 };
-	const struct na_cmd *c;
-	const char *pin_opt = NULL;
-	int o, verbose = 0;
+	struct na_main_args a;
+	int rc;
 
 	opterr = 0; /* every diagnostic goes through our reporter */
-	while ((o = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
-		switch (o) {
-		case 'p':
-			pin_opt = optarg;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			return cmd_version(0, NULL, &g);
-		default:
-			na_log(NA_LOG_ERROR, "unknown option or missing value: %s (netacct --help lists them)",
-			       argv[optind - 1]);
-			return NA_EXIT_USAGE;
-		}
-	}
-	na_log_set_verbose(verbose);
+	rc = na_main_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help)
+		return cmd_help(1, argv, &a.g);
+	if (a.version)
+		return cmd_version(0, NULL, &a.g);
+	na_log_set_verbose(a.verbose);
 	libbpf_set_print(libbpf_print);
-	g.pin_root = na_pin_root(pin_opt);
-	if (g.pin_root[0] != '/') {
-		na_log(NA_LOG_ERROR, "pin root '%s': must be an absolute path on bpffs", g.pin_root);
-		return NA_EXIT_USAGE;
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return NA_EXIT_USAGE;
-	}
-	c = find_cmd(argv[optind]);
-	if (!c) {
-		na_log(NA_LOG_ERROR, "'%s': unknown or ambiguous command (netacct help lists them)", argv[optind]);
-		return NA_EXIT_USAGE;
-	}
-	argv += optind;
-	argc -= optind;
 	optind = 0; /* each command parses its own options; 0 re-initialises getopt */
-	return c->fn(argc, argv, &g);
+	return a.cmd->fn(a.argc, a.argv, &a.g);
 }

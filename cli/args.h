@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
+/*
+ * The parse step of every command. cmd_X() is na_X_parse() then the run
+ * step, so that tests/fuzz/fuzz_cli.c can drive the real argument parsing
+ * (getopt_long and every option value) without running anything.
+ *
+ * A parse step reads argv (which getopt_long permutes, as before) into its
+ * args and touches nothing else: no BPF, no files, no signals. It returns 0,
+ * or NA_EXIT_USAGE after printing the usage error. -h/--help stops the
+ * parse with help set: the run step prints the help. What is left of argv
+ * (cgroup PATHs, run's CMD) is pos[0..npos), NULL-terminated as argv is.
+ * optind and opterr are the caller's to set (0 and 0: see main()).
+ */
+#ifndef NETACCT_CLI_ARGS_H
+#define NETACCT_CLI_ARGS_H
+
+#include "commands.h"
+#include "top.h"
+
+/* main(): the global options and the command. */
+struct na_main_args {
+	const char *pin_opt;        /* --pin-root, NULL: the environment's or the default */
+	int verbose;
+	int help;                   /* -h/--help: the usage on stdout */
+	int version;                /* --version */
+	struct na_global g;         /* pin root resolved and checked */
+	const struct na_cmd *cmd;   /* with argc/argv: the command's own (argv[0] is its name) */
+	int argc;
+	char **argv;
+};
+
+struct na_attach_args {
+	struct na_attach_opts ao; /* everything but pin_root */
+	char **pos;               /* cgroup PATHs, at least one */
+	int npos;
+	int help;
+};
+
+struct na_detach_args {
+	int all;
+	char **pos; /* cgroup PATHs: none with all, at least one without */
+	int npos;
+	int help;
+};
+
+struct na_status_args {
+	int json;
+	int help;
+};
+
+enum out_fmt { OUT_CSV, OUT_JSON, OUT_PROM };
+
+struct na_export_args {
+	enum out_fmt fmt;
+	int header;
+	int grouped;
+	enum na_group group;
+	const char *out; /* -o FILE, NULL: stdout */
+	char **pos;      /* filter PATHs */
+	int npos;
+	int help;
+};
+
+#define NA_TOP_MAX_CG 64
+
+struct na_top_args {
+	struct top_opts o;              /* paths unset: the run step resolves cg */
+	char *cg[NA_TOP_MAX_CG];        /* --cgroup values, then the PATH arguments */
+	int ncg;
+	int help;
+};
+
+enum log_fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+struct na_log_args {
+	enum log_fmt fmt;
+	int follow;
+	int human;
+	int help;
+};
+
+struct na_agent_args {
+	const char *conf_path;
+	const char *listen; /* --listen, applied over the configuration by na_agent_listen() */
+	int detach_on_exit;
+	int help;
+};
+
+#define NA_RUN_NAME_MAX 64 /* --name, with its NUL */
+
+struct na_run_args {
+	const char *name;   /* --name, a checked directory name, or NULL */
+	const char *parent; /* --parent DIR, or NULL */
+	int keep;
+	int fmt;            /* 0: text, 1: CSV, 2: JSON */
+	char **pos;         /* CMD [ARGS...], at least CMD */
+	int npos;
+	int help;
+};
+
+#define NA_TRACE_MAX_CG 64
+
+struct na_trace_args {
+	struct na_trace_cfg cfg;
+	unsigned long long count; /* --count, 0: until interrupted */
+	int json;
+	char **pos;               /* cgroup PATHs, at most NA_TRACE_MAX_CG */
+	int npos;
+	int help;
+};
+
+#define NA_DOCTOR_MAX_PATHS 200
+
+struct na_doctor_args {
+	int json;
+	char **pos; /* cgroup PATHs, at most NA_DOCTOR_MAX_PATHS */
+	int npos;
+	int help;
+};
+
+int na_main_parse(int argc, char **argv, struct na_main_args *a);
+int na_attach_parse(int argc, char **argv, struct na_attach_args *a);
+int na_detach_parse(int argc, char **argv, struct na_detach_args *a);
+int na_status_parse(int argc, char **argv, struct na_status_args *a);
+int na_export_parse(int argc, char **argv, struct na_export_args *a);
+int na_top_parse(int argc, char **argv, struct na_top_args *a);
+int na_log_parse(int argc, char **argv, struct na_log_args *a);
+int na_agent_parse(int argc, char **argv, struct na_agent_args *a);
+int na_run_parse(int argc, char **argv, struct na_run_args *a);
+int na_trace_parse(int argc, char **argv, struct na_trace_args *a);
+int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a);
+
+/*
+ * agent --listen ADDR:PORT over configuration c, by the configuration's own
+ * rules. It runs after the configuration is loaded (a usage error of
+ * --listen comes after one of the file), so it is not in na_agent_parse().
+ * 0, or -errno after reporting.
+ */
+int na_agent_listen(struct na_conf *c, const char *listen);
+
+#endif
