@@ -116,7 +116,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		return 0;
 	case 2:
 		if (parse_listen(val, c)) {
-			*why = "takes ADDRESS:PORT (127.0.0.1:9477, [::1]:9477, 0.0.0.0:9477)";
+			*why = NA_CONF_LISTEN_WHY;
 			return -1;
 		}
 		return 0;

@@ -106,6 +106,8 @@ int na_detach_all(const char *pin_root);
 #define NA_CONF_DEFAULT_PATH "/etc/netacct/netacct.conf"
 #define NA_CONF_DEFAULT_PORT 9477
 #define NA_CONF_DEFAULT_LOG_FILE "/var/log/netacct/connections.jsonl"
+/* What listen (and agent --listen) takes: the reason a bad value gets. */
+#define NA_CONF_LISTEN_WHY "takes ADDRESS:PORT (127.0.0.1:9477, [::1]:9477, 0.0.0.0:9477)"
 struct na_conf {
 	char **attach;          /* absolute cgroup paths or glob(7) patterns */
 	size_t nattach;

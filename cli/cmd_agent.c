@@ -490,8 +490,18 @@ int na_agent_listen(struct na_conf *c, const char *listen)
 	struct na_conf tmp;
 	int err;
 
-	/* Parsed by the configuration's own rules: one grammar for both. */
-	snprintf(buf, sizeof(buf), "attach /\nlisten %s\n", listen);
+	/*
+	 * Parsed by the configuration's own rules: one grammar for both. But
+	 * as one whole value: a line break would add lines to the text, a
+	 * blank would end the value early (the rest a comment after '#', or
+	 * trimmed), and a value longer than buf would be cut (fuzz.cli found
+	 * ":9477 " accepted as :9477). An ADDRESS:PORT has none of them.
+	 */
+	if (listen[strcspn(listen, " \t\r\n")] ||
+	    (size_t)snprintf(buf, sizeof(buf), "attach /\nlisten %s\n", listen) >= sizeof(buf)) {
+		na_log(NA_LOG_ERROR, "--listen '%s': " NA_CONF_LISTEN_WHY, listen);
+		return -EINVAL;
+	}
 	f = fmemopen(buf, strlen(buf), "r");
 	if (!f)
 		return -ENOMEM;

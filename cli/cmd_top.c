@@ -464,8 +464,10 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 			return na_usage_error("top", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
-	/* PATH arguments and --cgroup both filter by cgroup. */
-	for (i = optind; i < argc && a->ncg < NA_TOP_MAX_CG; i++)
+	/* PATH arguments and --cgroup both filter by cgroup: none may be dropped (fuzz.cli found it). */
+	if (argc - optind > NA_TOP_MAX_CG - a->ncg)
+		return na_usage_error("top", "at most %d cgroups in all, PATHs and --cgroup", NA_TOP_MAX_CG);
+	for (i = optind; i < argc; i++)
 		a->cg[a->ncg++] = argv[i];
 	return 0;
 }
