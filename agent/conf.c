@@ -36,7 +36,7 @@ void na_conf_free(struct na_conf *c)
 	c->nattach = 0;
 }
 
-static int parse_listen(const char *v, struct na_conf *c)
+int na_conf_listen(const char *v, struct na_conf *c)
 {
 	const char *colon = strrchr(v, ':');
 	uint64_t port;
@@ -115,7 +115,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		c->group_set = 1;
 		return 0;
 	case 2:
-		if (parse_listen(val, c)) {
+		if (na_conf_listen(val, c)) {
 			*why = NA_CONF_LISTEN_WHY;
 			return -1;
 		}

@@ -42,7 +42,7 @@ struct na_cg2mount {
 int na_mountinfo_cgroup2(FILE *mountinfo, const char *under, struct na_cg2mount *m);
 int na_cgroup2_mount(const char *under, struct na_cg2mount *m);
 int na_cgroup_resolve(const char *path, struct na_cgroup *cg);
-/* A decimal number in [min, max] (no sign, no trailing text): 0 or -EINVAL. */
+/* A decimal number in [min, max] (digits only: no blank, sign or trailing text): 0 or -EINVAL. */
 int na_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* A group name from the group database, or a number (a group with no name here): 0 or -EINVAL. */
 int na_parse_group(const char *s, uint32_t *gid);
@@ -128,6 +128,8 @@ void na_conf_defaults(struct na_conf *c);
 int na_conf_parse(FILE *f, const char *name, struct na_conf *out);
 int na_conf_load(const char *path, struct na_conf *out);
 void na_conf_free(struct na_conf *c);
+/* A listen value (ADDRESS:PORT, [V6]:PORT) into c->listen_addr/port: 0, or -1 with c unchanged. */
+int na_conf_listen(const char *v, struct na_conf *c);
 
 /* ---- reading ------------------------------------------------------------ */
 struct na_att_state {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ int na_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || *end || !*s || s[0] == '-' || v < min || v > max)
+	if (errno || *end || !isdigit((unsigned char)s[0]) || v < min || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;

@@ -384,6 +384,15 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
 	return 0;
 }
 
+/* A whole number (no sign, blank or fraction: --pid 100.9 is not pid 100). */
+static int parse_count(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (na_parse_u64(s, min, max, out))
+		return na_usage_error("top", "%s '%s': a whole number from %llu to %llu", opt, s,
+				      (unsigned long long)min, (unsigned long long)max);
+	return 0;
+}
+
 int na_top_parse(int argc, char **argv, struct na_top_args *a)
 {
 	static const struct option opts[] = {
@@ -402,7 +411,7 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 	};
 	struct top_opts *o = &a->o;
 	int c, i;
-	double v;
+	uint64_t n;
 
 	memset(a, 0, sizeof(*a));
 	o->interval = 1.0;
@@ -419,14 +428,14 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 				return NA_EXIT_USAGE;
 			break;
 		case 'n':
-			if (parse_num("--iterations", optarg, 1, 1e9, &v))
+			if (parse_count("--iterations", optarg, 1, 1000000000, &n))
 				return NA_EXIT_USAGE;
-			o->iterations = (long)v;
+			o->iterations = (long)n;
 			break;
 		case 'l':
-			if (parse_num("--limit", optarg, 0, 1e9, &v))
+			if (parse_count("--limit", optarg, 0, 1000000000, &n))
 				return NA_EXIT_USAGE;
-			o->limit = (long)v;
+			o->limit = (long)n;
 			break;
 		case 'b':
 			o->bits = 1;
@@ -446,9 +455,9 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 			a->cg[a->ncg++] = optarg;
 			break;
 		case 'p':
-			if (parse_num("--pid", optarg, 1, 4194304, &v))
+			if (parse_count("--pid", optarg, 1, 4194304, &n))
 				return NA_EXIT_USAGE;
-			o->view.pid = (uint32_t)v;
+			o->view.pid = (uint32_t)n;
 			break;
 		case 'P':
 			for (i = 0; i <= NA_P_ICMPV6; i++)

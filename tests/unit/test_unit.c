@@ -223,6 +223,28 @@ static void test_names(void)
 	ASSERT_STREQ(na_family_name(2), "", "family AF_INET is not an NA_F_ value");
 }
 
+/* ---- na_parse_u64: digits only, within bounds ----------------------------- */
+
+static void test_parse_u64(void)
+{
+	static const char *const bad[] = { "", " 5", "+5", "-5", "5 ", "5x", "0x10", "5.0", "1e3",
+					   "18446744073709551616", "101", "9" };
+	uint64_t v = 0;
+	size_t i;
+
+	ASSERT_EQ(na_parse_u64("10", 10, 100, &v), 0, "10 in [10, 100]");
+	ASSERT_EQ(v, 10, "10 parsed");
+	ASSERT_EQ(na_parse_u64("0100", 10, 100, &v), 0, "leading zeros are digits");
+	ASSERT_EQ(v, 100, "0100 parsed as 100");
+	ASSERT_EQ(na_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0, "UINT64_MAX");
+	ASSERT_EQ(v == UINT64_MAX, 1, "UINT64_MAX parsed");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 42;
+		CHECK(na_parse_u64(bad[i], 10, 100, &v) == -EINVAL && v == 42,
+		      "'%s' refused for [10, 100] and the output left alone", bad[i]);
+	}
+}
+
 /* ---- na_pin_root: option > $NETACCT_PIN_ROOT > default ------------------- */
 static void test_pin_root(void)
 {
@@ -405,6 +427,7 @@ int main(int argc, char **argv)
 	test_human();
 	test_addr();
 	test_names();
+	test_parse_u64();
 	test_pin_root();
 	test_format_misc();
 	fprintf(stderr, "# the next messages are expected (configuration errors):\n");
