@@ -41,6 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
+from na_churnlib import churn_bin  # noqa: E402
 
 FAN_N = 3000          # concurrent connections of the large state (6001 socket rows)
 KILL_TRIALS = 25      # per kind of kill and file type
@@ -338,17 +339,8 @@ def check_prometheus(h, A, tmp):
 # killed while writing
 # --------------------------------------------------------------------------
 
-def churn_bin():
-    b = os.environ.get("NA_CHURN_BIN", "")
-    if not b:
-        here = os.path.dirname(os.environ.get("NETACCT_BIN", ""))
-        cand = os.path.join(os.path.dirname(here), "tests", "integration", "na_churn")
-        b = cand if os.path.exists(cand) else ""
-    return b if b and os.access(b, os.X_OK) else None
-
-
 def spawn_fan(h, cg, n):
-    b = churn_bin()
+    b = churn_bin(required=False)
     if not h.check("na_churn helper available (NA_CHURN_BIN)", b is not None):
         return None
     ws = h.spawn([b, "fan-server", str(n), "127.0.0.1"], cgroup=cg, label="fan server",

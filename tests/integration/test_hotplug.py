@@ -125,6 +125,23 @@ def check_exact(h, what, counted_by, leaf, ch, d0):
     identity(h, what, row, att, list(crs.values()) + live)
 
 
+def nested_cycles(h, rng, what, cycled):
+    """P and C = P/child, the workload in C; one of them attached throughout,
+    the other (cycled) attached and detached under the load."""
+    P = h.make_cgroup()
+    C = h.make_cgroup(P)
+    stays, moves = (P, C) if cycled == "child" else (C, P)
+    h.attach(stays)
+    ch = paced_churn(h, C, what)
+    d0 = drop_counters()
+    cycle(h, what, moves, ch, rng)
+    h.eq("%s: no program of netacct left on %s" % (what, moves.rel), netacct_progs(h, moves), [])
+    check_exact(h, what, stays, C, ch, d0)
+    ch.close_servers()
+    ch.finish()
+    h.detach(stays)
+
+
 def main():
     h = na.Harness("hotplug")
     seed = int(os.environ.get("NA_HOTPLUG_SEED", "20261122"))
@@ -133,31 +150,8 @@ def main():
         h.note("seed %d (NA_HOTPLUG_SEED); load: %d s, 3 client threads at %.0f exchanges/s"
                % (seed, LOAD_S, RATE))
 
-        # -- 1. child attached and detached under its attached parent --------------
-        P = h.make_cgroup()
-        C = h.make_cgroup(P)
-        h.attach(P)
-        ch = paced_churn(h, C, "child cycles")
-        d0 = drop_counters()
-        cycle(h, "child cycles", C, ch, rng)
-        h.eq("child cycles: no program of netacct left on C", netacct_progs(h, C), [])
-        check_exact(h, "child cycles", P, C, ch, d0)
-        ch.close_servers()
-        ch.finish()
-        h.detach(P)
-
-        # -- 2. parent attached and detached over an attached child ----------------
-        P = h.make_cgroup()
-        C = h.make_cgroup(P)
-        h.attach(C)
-        ch = paced_churn(h, C, "parent cycles")
-        d0 = drop_counters()
-        cycle(h, "parent cycles", P, ch, rng)
-        h.eq("parent cycles: no program of netacct left on P", netacct_progs(h, P), [])
-        check_exact(h, "parent cycles", C, C, ch, d0)
-        ch.close_servers()
-        ch.finish()
-        h.detach(C)
+        nested_cycles(h, rng, "child cycles", cycled="child")
+        nested_cycles(h, rng, "parent cycles", cycled="parent")
 
         # -- 3. the workload's own cgroup attached and detached --------------------
         Q = h.make_cgroup()
