@@ -747,6 +747,27 @@ class Harness:
         p = self.netacct_ok("export", "--json", *[c.path for c in cgroups])
         return Export(parse_export_json(p.stdout))
 
+    def raw_socket_rows(self):
+        """na_socks as bpftool dumps it: [{cookie, acct_token, flags}] (the head
+        of struct na_row), for diagnostics export does not show; [] without
+        bpftool or on error."""
+        tool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
+                                           if os.path.exists("/usr/sbin/bpftool") else None)
+        if not tool:
+            return []
+        p = subprocess.run([tool, "-j", "map", "dump", "pinned",
+                            os.path.join(self.pin_root, "na_socks")],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            return []
+        out = []
+        for e in json.loads(p.stdout or "[]"):
+            v = bytes(int(b, 16) for b in e["value"])
+            out.append({"cookie": int.from_bytes(v[0:8], "little"),
+                        "acct_token": int.from_bytes(v[8:16], "little"),
+                        "flags": int.from_bytes(v[16:20], "little")})
+        return out
+
     def bpftool_cgroup_progs(self, cg):
         """Programs bpftool sees attached to cg (list of dicts), None without bpftool."""
         tool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
