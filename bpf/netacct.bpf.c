@@ -31,10 +31,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 self_token = 0;
 
 /*
- * Not preallocated: a deleted row is freed after an RCU grace period, so a
- * program that looked it up just before the delete never adds to a row that
- * another socket has meanwhile been given (preallocated elements are reused
- * at once).
+ * Not preallocated, so that an idle map costs no memory. A deleted element's
+ * memory stays valid for a program that looked it up before the delete, but
+ * the BPF allocator may hand it to the next insert at once (with or without
+ * preallocation since bpf_mem_alloc): a row stores its cookie, checked
+ * before an add (docs/design.md, "Known limits of the row protocol").
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -638,8 +639,8 @@ static __always_inline void log_conn(__u64 cookie, const struct na_row *s, __u64
 /*
  * A socket can send nothing more: fold its row into na_closed, log it, drop
  * it. NA_ROW_ENDED claims the row, so that two enders (nested sock_release
- * copies) fold it once; the element stays readable until an RCU grace period
- * after the delete.
+ * copies) fold it once; the element's memory stays valid after the delete,
+ * though it may be reused (see na_socks).
  */
 static __always_inline void row_end(__u64 cookie)
 {
