@@ -31,7 +31,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 self_token = 0;
 
 /*
- * Not preallocated, so that an idle map costs no memory. A deleted element's
+ * Not preallocated: memory follows the sockets there are. A deleted element's
  * memory stays valid for a program that looked it up before the delete, but
  * the BPF allocator may hand it to the next insert at once (with or without
  * preallocation since bpf_mem_alloc): a row stores its cookie, checked
