@@ -33,9 +33,9 @@ const volatile __u64 self_token = 0;
 /*
  * Not preallocated: memory follows the sockets there are. A deleted element's
  * memory stays valid for a program that looked it up before the delete, but
- * the BPF allocator may hand it to the next insert at once (with or without
- * preallocation since bpf_mem_alloc): a row stores its cookie, checked
- * before an add (docs/design.md, "Known limits of the row protocol").
+ * the BPF allocator (bpf_mem_alloc) may hand it to the next insert at once,
+ * as a preallocated map would: a row stores its cookie, checked before an
+ * add (docs/design.md, "Known limits of the row protocol").
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
