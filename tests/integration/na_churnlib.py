@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The na_churn workload (tests/integration/na_churn.c) for the integration
-tests that churn connections (test_scale.py, test_hotplug.py): spawning the
-server and client, the totals and closed rows its own TCP_INFO sums predict,
-and the checks of netacct's views against them."""
+tests that churn connections (test_scale.py, test_hotplug.py; test_export.py
+uses churn_bin): spawning the server and client, the totals and closed rows
+its own TCP_INFO sums predict, and the checks of netacct's views against
+them."""
 
 import json
 import os
@@ -175,12 +176,7 @@ def check_app(h, what, ch, tcp, udp):
                     ok, "client %r server %r" % (c, s))
 
 
-def status(h, cg, what):
-    st = na.netacct_status(h)
-    att = na.status_attachment(st, cg)
-    if att is None:
-        raise na.HarnessError("%s: status --json has no entry for %s: %r" % (what, cg.rel, st))
-    return st, att
+status = na.netacct_status_of
 
 
 def settled(h, cg, what, settle=0.2, tries=25):

@@ -53,6 +53,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 SKIP = 77
@@ -481,6 +482,7 @@ class Harness:
         self.failed = 0
         self.cgroups = []       # created by us, in creation order
         self.workers = []       # Worker objects we spawned
+        self.tmpdirs = []       # make_tmpdir()
         self.pin_root = os.path.join(BPFFS, TEST_PREFIX + _rand())
         self.bin = os.environ.get("NETACCT_BIN", "")
         self.cg_root = None
@@ -639,6 +641,27 @@ class Harness:
         for cg in reversed(self.cgroups):
             self._rmdir_cgroup(cg)
         self.cgroups = []
+        for d in self.tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+        self.tmpdirs = []
+        # An agent on our pin root that was killed leaves its lock behind.
+        if os.path.exists(self.agent_lock):
+            try:
+                os.unlink(self.agent_lock)
+            except OSError as e:
+                log("# cleanup: rm %s: %s" % (self.agent_lock, e))
+
+    def make_tmpdir(self, tag=""):
+        """A scratch directory (netacct-test-TAG...), removed at cleanup."""
+        d = tempfile.mkdtemp(prefix=TEST_PREFIX + tag)
+        self.tmpdirs.append(d)
+        return d
+
+    @property
+    def agent_lock(self):
+        """The lock file an agent takes for our pin root (cli/cmd_agent.c,
+        na_agent_lock_path: '%' as %25 and '/' as %2F)."""
+        return "/run/netacct/agent%s.lock" % self.pin_root.replace("%", "%25").replace("/", "%2F")
 
     def _rmdir_cgroup(self, cg):
         for _ in range(50):
@@ -1147,6 +1170,16 @@ def netacct_status(h):
         return json.loads(p.stdout)
     except ValueError:
         raise HarnessError("status --json printed no JSON: %r" % p.stdout[:300])
+
+
+def netacct_status_of(h, cg, what):
+    """(status --json, its entry for cg); HarnessError naming `what` when cg
+    is not attached."""
+    st = netacct_status(h)
+    att = status_attachment(st, cg)
+    if att is None:
+        raise HarnessError("%s: status --json has no entry for %s: %r" % (what, cg.rel, st))
+    return st, att
 
 
 def status_attachment(status, cg):

@@ -31,7 +31,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
@@ -106,11 +105,7 @@ def check_modes(h, what, root, gid, dmode, fmode, logmode):
 
 def main():
     h = na.Harness("access")
-    tmp = tempfile.mkdtemp(prefix="netacct-test-access-")
-    try:
-        run(h, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    run(h, h.make_tmpdir("access-"))
 
 
 def run(h, tmp):

@@ -195,14 +195,7 @@ def log_lines(path):
 
 def main():
     h = na.Harness("agent")
-    tmp = tempfile.mkdtemp(prefix="netacct-test-agent-")
-    lock = "/run/netacct/agent%s.lock" % h.pin_root.replace("%", "%25").replace("/", "%2F")
-    try:
-        run(h, tmp, lock)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if os.path.exists(lock):
-            os.unlink(lock)
+    run(h, h.make_tmpdir("agent-"), h.agent_lock)
 
 
 def run(h, tmp, lock):

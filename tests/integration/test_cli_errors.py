@@ -35,7 +35,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
@@ -131,31 +130,15 @@ def make_fake_meta(h, tool, abi, extra=0):
     return size
 
 
-class CliHarness(na.Harness):
-    """The harness plus a scratch directory, removed on every exit path."""
-
-    def __init__(self, name):
-        self.tmp = None
-        super().__init__(name)
-
-    def cleanup(self):
-        if self._cleaned:
-            return
-        super().cleanup()
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
-
-
 def main():
-    h = CliHarness("cli_errors")
+    h = na.Harness("cli_errors")
     with h:
         tool = bpftool()
         if not tool:
             raise na.SkipTest("bpftool not found (install bpftool)")
         if not shutil.which("setpriv"):
             raise na.SkipTest("setpriv not found (install util-linux)")
-        tmp = h.tmp = tempfile.mkdtemp(prefix=na.TEST_PREFIX)
+        tmp = h.make_tmpdir()
         cli = Cli(h, tmp)
         A, B = h.make_cgroup(), h.make_cgroup()
         missing = os.path.join(h.cg_root, na.TEST_PREFIX + "missing-" + na._rand())

@@ -15,7 +15,6 @@
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -30,14 +29,7 @@ def netacct_progs(h, cg):
 
 def main():
     h = na.Harness("concurrency")
-    lock = "/run/netacct/agent%s.lock" % h.pin_root.replace("%", "%25").replace("/", "%2F")
-    tmp = tempfile.mkdtemp(prefix="netacct-test-conc-")
-    try:
-        run(h, tmp)
-    finally:
-        subprocess.run(["rm", "-rf", tmp])
-        if os.path.exists(lock):
-            os.unlink(lock)
+    run(h, h.make_tmpdir("conc-"))
 
 
 def run(h, tmp):

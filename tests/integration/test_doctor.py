@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
@@ -43,11 +42,7 @@ def lines(out):
 
 def main():
     h = na.Harness("doctor")
-    tmp = tempfile.mkdtemp(prefix="netacct-test-doctor-")
-    try:
-        run(h, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    run(h, h.make_tmpdir("doctor-"))
 
 
 def run(h, tmp):

@@ -32,11 +32,9 @@ import gzip
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -469,35 +467,32 @@ def check_killed(h, B, tmp):
 
 def main():
     h = na.Harness("export")
-    tmp = tempfile.mkdtemp(prefix="netacct-test-export-")
-    try:
-        with h:
-            A = h.make_cgroup()
-            h.attach(A)
-            live_tcp = na.TcpFlow(h, 4, "rr", (200,), (200,), A, A, "tcp4 live")
-            live_udp = na.UdpFlow(h, 4, 40, "connected", A, A, "udp4 live")
-            gone_tcp = na.TcpFlow(h, 6, "rr", (150,), (150,), A, A, "tcp6 closed")
-            gone_udp = na.UdpFlow(h, 6, 30, "unconnected", A, A, "udp6 closed")
-            flows = [live_tcp, live_udp, gone_tcp, gone_udp]
-            for f in flows:
-                f.wait_done()
-            workers = []
-            for f in flows:
-                workers += [(f.client, f.cdone), (f.server, f.sdone)]
-            gone_tcp.close()
-            gone_udp.close()
+    tmp = h.make_tmpdir("export-")
+    with h:
+        A = h.make_cgroup()
+        h.attach(A)
+        live_tcp = na.TcpFlow(h, 4, "rr", (200,), (200,), A, A, "tcp4 live")
+        live_udp = na.UdpFlow(h, 4, 40, "connected", A, A, "udp4 live")
+        gone_tcp = na.TcpFlow(h, 6, "rr", (150,), (150,), A, A, "tcp6 closed")
+        gone_udp = na.UdpFlow(h, 6, 30, "unconnected", A, A, "udp6 closed")
+        flows = [live_tcp, live_udp, gone_tcp, gone_udp]
+        for f in flows:
+            f.wait_done()
+        workers = []
+        for f in flows:
+            workers += [(f.client, f.cdone), (f.server, f.sdone)]
+        gone_tcp.close()
+        gone_udp.close()
 
-            check_groups(h, A, workers, flows)
-            check_header_and_files(h, tmp)
-            check_prometheus(h, A, tmp)
-            live_tcp.close()
-            live_udp.close()
+        check_groups(h, A, workers, flows)
+        check_header_and_files(h, tmp)
+        check_prometheus(h, A, tmp)
+        live_tcp.close()
+        live_udp.close()
 
-            B = h.make_cgroup()
-            h.attach(B)
-            check_killed(h, B, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        B = h.make_cgroup()
+        h.attach(B)
+        check_killed(h, B, tmp)
 
 
 if __name__ == "__main__":

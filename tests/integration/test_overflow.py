@@ -380,19 +380,11 @@ def ss_port(port):
     return na.parse_ss(p.stdout)
 
 
-def status_of(h, cg, what):
-    st = na.netacct_status(h)
-    att = na.status_attachment(st, cg)
-    if att is None:
-        raise na.HarnessError("%s: status --json has no entry for %s: %r" % (what, cg.rel, st))
-    return st, att
-
-
 def settled_status(h, cg, what, settle=0.2, tries=25):
     """status --json once two reads 'settle' apart show the same totals."""
     prev = None
     for _ in range(tries):
-        st, att = status_of(h, cg, what)
+        st, att = na.netacct_status_of(h, cg, what)
         key = (st["live_sockets"], json.dumps(att, sort_keys=True))
         if key == prev:
             return st, att
@@ -430,7 +422,7 @@ def test_overflow(h):
     h.eq("attach --max-sockets %d on a fresh pin root exits 0" % SMALL_MAP, p.returncode, 0)
     if p.returncode:
         raise na.HarnessError("attach failed: %s" % p.stderr.strip())
-    st0, _ = status_of(h, A, "before")
+    st0, _ = na.netacct_status_of(h, A, "before")
     h.eq("status max_sockets == %d" % SMALL_MAP, st0["max_sockets"], SMALL_MAP)
     h.eq("status live_sockets == 0 before any traffic", st0["live_sockets"], 0)
 
@@ -446,7 +438,7 @@ def test_overflow(h):
     servers = [tuple(t) for t in ready["servers"]]
     ports = {lport} | {t[1] for t in clients}
     exp, socks = h.snapshot(ports, tries=30)
-    st, att = status_of(h, A, "overflow")
+    st, att = na.netacct_status_of(h, A, "overflow")
     crow = exp.cgroup(A)
     if crow is None:
         raise na.HarnessError("no cgroup row for %s" % A.rel)
@@ -581,7 +573,7 @@ def test_lifecycle(h):
     h.note("== 2. row lifecycle: %d TCP connections, %d UDP exchanges" % (CHURN_TCP, CHURN_UDP))
     B = h.make_cgroup()
     h.attach(B)
-    st0, a0 = status_of(h, B, "baseline")
+    st0, a0 = na.netacct_status_of(h, B, "baseline")
     h.eq("normal-size attach: max_sockets == 65536 (default)", st0["max_sockets"], 65536)
     base = st0["live_sockets"]
     h.note("baseline live_sockets %d" % base)
@@ -696,7 +688,7 @@ def test_unsent(h):
     h.note("== 3. %d bytes written, then close() before they are sent" % UNSENT)
     C = h.make_cgroup()
     h.attach(C)
-    _, a0 = status_of(h, C, "fresh")
+    _, a0 = na.netacct_status_of(h, C, "fresh")
     h.eq("fresh attachment starts at zero", na.status_counters(a0), na.counters(None))
     r0 = na.snmp_counter("Tcp", "RetransSegs")
     w = spawn_worker(h, C, "unsent", "unsent", UNSENT)

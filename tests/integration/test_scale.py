@@ -81,11 +81,9 @@ import json
 import os
 import random
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -558,11 +556,7 @@ def test_readers(h, churn_rate):
     h.attach(C, extra=extra)
     st0, a0 = status(h, C, "fresh")
     progs0 = a0.get("programs")
-    tmp = tempfile.mkdtemp(prefix="netacct-test-scale-")
-    try:
-        return _readers(h, C, tmp, has_log, progs0, ntcp, nudp, est)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return _readers(h, C, h.make_tmpdir("scale-"), has_log, progs0, ntcp, nudp, est)
 
 
 def _readers(h, C, tmp, has_log, progs0, ntcp, nudp, est):

@@ -42,7 +42,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -181,9 +180,6 @@ class TuiHarness(na.Harness):
         if self.tmux is not None:
             self.tmux.kill()
             self.tmux = None
-        if self.tmpdir:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-            self.tmpdir = None
         super().cleanup()
 
 
@@ -238,7 +234,7 @@ def main():
     with h:
         if not shutil.which("tmux"):
             raise na.SkipTest("tmux not found (install the Debian package tmux)")
-        tmpdir = h.tmpdir = tempfile.mkdtemp(prefix=na.TEST_PREFIX)
+        tmpdir = h.tmpdir = h.make_tmpdir()
         h.tmux = Tmux(tmpdir)
         A, B = h.make_cgroup(), h.make_cgroup()
         h.attach(A, B)

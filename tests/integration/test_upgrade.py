@@ -314,14 +314,7 @@ def main():
         h.check("netacct doctor A: its report (stdout) names ABI version 2 and detach --all",
                 "ABI version 2" in p.stdout and "detach --all" in p.stdout, repr(p.stdout[:600]))
         same_state(h, "netacct doctor A: state unchanged", before, up.state())
-        tmp = tempfile.mkdtemp(prefix=na.TEST_PREFIX + "upgrade-")
-        lock = "/run/netacct/agent%s.lock" % h.pin_root.replace("%", "%25").replace("/", "%2F")
-        try:
-            check_agent(h, up, A, tmp, before, fix)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if os.path.exists(lock):
-                os.unlink(lock)
+        check_agent(h, up, A, h.make_tmpdir("upgrade-"), before, fix)
         h.eq("after the refusals: ABI 2 totals unchanged", up.totals(), t1c)
 
         # -- the old programs still allow and count -------------------------------------

@@ -51,7 +51,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import json
@@ -444,9 +443,6 @@ class WireHarness(na.Harness):
             if r.returncode != 0:
                 na.log("# cleanup: ip netns del %s: %s" % (ns, r.stderr.strip()))
         self.netns = []
-        if self.tmpdir:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-            self.tmpdir = None
 
     def ip(self, *args, netns=None):
         argv = ["ip"] + (["-n", netns] if netns else []) + list(args)
@@ -776,7 +772,7 @@ def main():
             if not shutil.which(tool):
                 raise na.SkipTest("%s not found (install %s)" % (
                     tool, {"ip": "iproute2"}.get(tool, tool)))
-        h.tmpdir = tempfile.mkdtemp(prefix=na.TEST_PREFIX)
+        h.tmpdir = h.make_tmpdir()
         link = Link(h)
         for ns, ifn in ((link.ns_a, link.if_a), (link.ns_b, link.if_b)):
             feats = link.offloads(ns, ifn)
