@@ -20,9 +20,13 @@
   * --follow in the background prints a new connection's records within a
     second of its close, and exits 0 on SIGTERM;
   * kill -9 of `log --follow` in the middle of a stream of 1500 short
-    connections, then `log` again: every record appears exactly once over
-    the two runs (counted by cookie), none lost, none duplicated; the same
-    for a follower killed while blocked writing into a full pipe;
+    connections, then `log` again: every record appears over the two runs
+    (counted by cookie), none lost; none printed twice, except what the man
+    page allows: the record being written when the kill came may be printed
+    again, and then only that one, as the last record of the first run and
+    the first of the rerun. A follower killed while blocked writing into a
+    full pipe has written nothing of its record: there every record appears
+    exactly once;
   * a 4 KiB ring buffer (attach --log-size 4096) that overflows: log prints
     what fits and reports the dropped records on stderr (printed + dropped
     == sockets closed, == status log_dropped), and says so again next time;
@@ -138,6 +142,36 @@ def parse_json_lines(text):
         if line.strip():
             recs.append(json.loads(line))
     return recs, lines[-1]
+
+
+def check_resumed(h, what, recs1, recs2):
+    """The records of a reader killed by SIGKILL (recs1) and of the rerun
+    (recs2), checked against what cli/cmd_log.c promises: a record counts as
+    read only after it is written, so the one being written when the kill came
+    (written, not yet marked read) may be printed again by the rerun. Only
+    that one: the last complete record of the first run, and the first record
+    of the rerun. Anything else printed twice is a bug. Returns the records
+    over both runs, one per cookie."""
+    c1 = [r["cookie"] for r in recs1]
+    c2 = [r["cookie"] for r in recs2]
+    h.eq(what + ": no record printed twice by one run",
+         (len(c1) - len(set(c1)), len(c2) - len(set(c2))), (0, 0))
+    again = set(c1) & set(c2)
+    if again:
+        h.note("%s: the record being written at the kill (cookie %s) was printed again"
+               % (what, sorted(again)))
+    h.check(what + ": printed by both runs: none, or only the last of the first run as the"
+            " first of the rerun",
+            not again or (again == {c1[-1]} and c2[0] == c1[-1]),
+            "%d printed by both (%r); first run ends with %r, rerun starts with %r"
+            % (len(again), sorted(again)[:5], c1[-1:], c2[:1]))
+    seen = set()
+    out = []
+    for r in recs1 + recs2:
+        if r["cookie"] not in seen:
+            seen.add(r["cookie"])
+            out.append(r)
+    return out
 
 
 def key_of(r):
@@ -497,7 +531,7 @@ def main():
         h.eq("--follow: SIGTERM ends it with exit 0", rc, 0)
         h.eq("--follow: no diagnostics", err, "")
 
-        # -- kill -9 mid-stream, then rerun: every record exactly once ------------
+        # -- kill -9 mid-stream, then rerun: every record, at most one repeated -----
         out = "/tmp/netacct-test-log-%d.jsonl" % os.getpid()
         follow = Follow(h, out)
         churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", str(N_CHURN)],
@@ -529,13 +563,11 @@ def main():
         p = log_run(h, "--json")
         recs2, tail = parse_json_lines(p.stdout)
         h.eq("rerun after kill -9: exit 0, no diagnostics", (p.returncode, p.stderr), (0, ""))
-        cookies = [r["cookie"] for r in recs1 + recs2]
-        dup = len(cookies) - len(set(cookies))
-        h.eq("kill -9 + rerun: no record printed twice (by cookie)", dup, 0)
+        recs = check_resumed(h, "kill -9 + rerun", recs1, recs2)
         h.eq("kill -9 + rerun: every record printed (2 x %d connections + the listener)"
-             % N_CHURN, len(set(cookies)), total)
+             % N_CHURN, len(recs), total)
         cport = hello["port"]
-        got = sorted(r["lport"] for r in recs1 + recs2 if r["rport"] == cport)
+        got = sorted(r["lport"] for r in recs if r["rport"] == cport)
         want = sorted(done["ports"])
         h.check("kill -9 + rerun: one client record per connection, by its port", got == want,
                 "%d client records for %d connections; missing ports %r, unexpected %r"
@@ -543,8 +575,8 @@ def main():
                    sorted(set(got) - set(want))[:10]))
         h.check("kill -9 + rerun: 100 bytes each way on every connection",
                 all((r["tx_payload_bytes"], r["rx_payload_bytes"]) == (100, 100)
-                    for r in recs1 + recs2 if r["rport"]),
-                repr([r for r in recs1 + recs2 if r["rport"] and
+                    for r in recs if r["rport"]),
+                repr([r for r in recs if r["rport"] and
                       (r["tx_payload_bytes"], r["rx_payload_bytes"]) != (100, 100)][:3]))
 
         # -- kill -9 while blocked writing a record: that record is not consumed ---
