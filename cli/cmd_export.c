@@ -383,7 +383,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 		return rc;
 	if (eo.help)
 		return cmd_help(2, (char *[]){ "help", "export" }, g);
-	rc = na_filter_init(&flt, "export", eo.pos, eo.npos);
+	rc = na_filter_init(&flt, eo.pos, eo.npos);
 	if (rc)
 		return rc;
 	rc = na_open_snapshot(g, &st, &snap);

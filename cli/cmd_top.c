@@ -492,7 +492,7 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 		return rc;
 	if (a.help)
 		return cmd_help(2, (char *[]){ "help", "top" }, g);
-	rc = na_filter_init(&o->paths, "top", a.cg, a.ncg);
+	rc = na_filter_init(&o->paths, a.cg, a.ncg);
 	if (rc)
 		return rc;
 	o->view.paths = &o->paths;

@@ -57,7 +57,7 @@ struct na_filter {
 	int n;
 	struct na_cgroup *cg;
 };
-int na_filter_init(struct na_filter *f, const char *cmd, char **paths, int n);
+int na_filter_init(struct na_filter *f, char **paths, int n);
 int na_filter_match(const struct na_filter *f, const char *rel, uint64_t cgid);
 void na_filter_free(struct na_filter *f);
 

@@ -25,7 +25,7 @@ int na_open_snapshot(const struct na_global *g, struct na_state **st, struct na_
 	return NA_EXIT_OK;
 }
 
-int na_filter_init(struct na_filter *f, const char *cmd, char **paths, int n)
+int na_filter_init(struct na_filter *f, char **paths, int n)
 {
 	int i;
 
@@ -37,8 +37,8 @@ int na_filter_init(struct na_filter *f, const char *cmd, char **paths, int n)
 	if (!f->cg)
 		return NA_EXIT_FAIL;
 	for (i = 0; i < n; i++) {
+		/* The resolver says what is wrong with the path, in one line. */
 		if (na_cgroup_resolve(paths[i], &f->cg[i])) {
-			na_log(NA_LOG_ERROR, "%s: %s: not usable as a filter", cmd, paths[i]);
 			na_filter_free(f);
 			return NA_EXIT_FAIL;
 		}
