@@ -63,7 +63,7 @@ int na_usage_error(const char *cmd, const char *fmt, ...)
 		if (!strcmp(cmds[i].name, cmd))
 			c = &cmds[i];
 	if (c)
-		fprintf(stderr, "\nUsage: netacct %s %s\n", c->name, c->args);
+		fprintf(stderr, "\nUsage: netacct %s%s%s\n", c->name, *c->args ? " " : "", c->args);
 	else
 		fputc('\n', stderr);
 	return NA_EXIT_USAGE;
@@ -74,7 +74,9 @@ int cmd_help(int argc, char **argv, const struct na_global *g)
 	size_t i;
 
 	(void)g;
-	if (argc > 1) {
+	if (argc > 2)
+		return na_usage_error("help", "one COMMAND at most; '%s' is one too many", argv[2]);
+	if (argc > 1 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) {
 		for (i = 0; i < NCMDS; i++) {
 			if (!strcmp(cmds[i].name, argv[1])) {
 				printf("Usage: netacct %s %s\n  %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
@@ -89,9 +91,13 @@ int cmd_help(int argc, char **argv, const struct na_global *g)
 
 int cmd_version(int argc, char **argv, const struct na_global *g)
 {
-	(void)argc;
-	(void)argv;
 	(void)g;
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("Usage: netacct version\n  print the version and ABI version\n");
+		return 0;
+	}
+	if (argc > 1)
+		return na_usage_error("version", "takes no arguments; got '%s'", argv[1]);
 	printf("netacct %s (ABI %d, libbpf %d.%d)\n", NETACCT_VERSION, NA_ABI_VERSION,
 	       libbpf_major_version(), libbpf_minor_version());
 	return 0;
