@@ -162,20 +162,9 @@ static void bytes_cell(char *buf, size_t len, uint64_t v, int human)
 		snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
-/* A comm is whatever the process set (prctl): no control characters in a table. */
-static const char *printable(char *s)
-{
-	char *p;
-
-	for (p = s; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return s;
-}
-
 static void emit_table(const struct na_field *f, struct rec_text *t, const struct na_conn *c, const struct log_ctx *x)
 {
-	char when[16] = "-", pid[16] = "-", le[96], re[96], b[4][24];
+	char when[16] = "-", pid[16] = "-", le[96], re[96], b[4][24], comm[16], cg[25], lf[22], rf[22];
 	int64_t ns = (int64_t)c->end_ns + x->offset;
 	time_t s = (time_t)(ns / 1000000000);
 	struct tm tm;
@@ -191,9 +180,12 @@ static void emit_table(const struct na_field *f, struct rec_text *t, const struc
 	bytes_cell(b[1], sizeof(b[1]), c->dir[NA_RX].payload_bytes, x->human);
 	bytes_cell(b[2], sizeof(b[2]), c->retrans_bytes[NA_TX], x->human);
 	bytes_cell(b[3], sizeof(b[3]), c->retrans_bytes[NA_RX], x->human);
-	printf(TABLE_FMT, when, pid, f[C_COMM].t == NA_FT_STR ? printable(t->comm) : "-",
-	       f[C_CGROUP].t == NA_FT_STR ? f[C_CGROUP].s : "-", f[C_PROTO].s, le, re, b[0], b[1], b[2], b[3],
-	       t->dur);
+	/* Every cell in its column, so a long path or address cannot shift the rest of the line. */
+	na_fit(comm, f[C_COMM].t == NA_FT_STR ? t->comm : "-", 15, 1, NA_ELIDE_END);
+	na_fit(cg, f[C_CGROUP].t == NA_FT_STR ? f[C_CGROUP].s : "-", 24, 1, NA_ELIDE_START);
+	na_fit(lf, le, 21, 1, NA_ELIDE_MIDDLE);
+	na_fit(rf, re, 21, 1, NA_ELIDE_MIDDLE);
+	printf(TABLE_FMT, when, pid, comm, cg, f[C_PROTO].s, lf, rf, b[0], b[1], b[2], b[3], t->dur);
 }
 
 /* Could not write: the callback must not return (that would consume the record). */

@@ -206,6 +206,15 @@ int top_col_left(enum na_col c)
 	return c >= NA_C_COMM && c <= NA_C_REMOTE;
 }
 
+enum na_elide top_col_elide(enum na_col c)
+{
+	if (c == NA_C_CGROUP)
+		return NA_ELIDE_START;
+	if (c == NA_C_LOCAL || c == NA_C_REMOTE)
+		return NA_ELIDE_MIDDLE;
+	return NA_ELIDE_END;
+}
+
 int top_col_shown(enum na_col c, enum na_group g)
 {
 	switch (c) {
@@ -253,9 +262,14 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 	case NA_C_COMM:
 		snprintf(buf, len, "%s", r->comm[0] ? r->comm : "-");
 		break;
-	case NA_C_CGROUP:
-		snprintf(buf, len, "%s", r->cgroup ? r->cgroup : "-");
+	case NA_C_CGROUP: {
+		/* A path longer than buf keeps its end, the leaf, for na_fit to cut from the start. */
+		const char *p = r->cgroup ? r->cgroup : "-";
+		size_t n = strlen(p);
+
+		snprintf(buf, len, "%s", len && n >= len ? p + n - (len - 1) : p);
 		break;
+	}
 	case NA_C_PROTO:
 		snprintf(buf, len, "%s", r->proto == 0xff ? "*" : na_proto_name(r->proto));
 		break;
@@ -291,17 +305,15 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 
 static void print_cell(const char *text, enum na_col c)
 {
-	int w = top_col_width(c);
+	char out[128];
 
-	if (top_col_left(c))
-		printf(" %-*.*s", w, w, text);
-	else
-		printf(" %*s", w, text);
+	na_fit(out, text, top_col_width(c), top_col_left(c), top_col_elide(c));
+	printf(" %s", out);
 }
 
 static void print_frame(const struct top_opts *o, const struct top_frame *f)
 {
-	char when[32], t1[24], t2[24], t3[24], t4[24], cell[96];
+	char when[32], t1[24], t2[24], t3[24], t4[24], cell[96], path[40];
 	size_t i;
 	int c;
 
@@ -317,7 +329,8 @@ static void print_frame(const struct top_opts *o, const struct top_frame *f)
 		rate_cell(t2, sizeof(t2), g->rx_rate, o->bits);
 		na_human_bytes(t3, sizeof(t3), (double)g->tx, 0);
 		na_human_bytes(t4, sizeof(t4), (double)g->rx, 0);
-		printf("%-32s %13s %13s %10s %10s %5.1f%% %6llu %7llu\n", g->path, t1, t2, t3, t4, g->hdr_pct,
+		na_fit(path, g->path, 32, 1, NA_ELIDE_START);
+		printf("%s %13s %13s %10s %10s %5.1f%% %6llu %7llu\n", path, t1, t2, t3, t4, g->hdr_pct,
 		       (unsigned long long)g->live, (unsigned long long)g->closed_since);
 	}
 	putchar('\n');

@@ -4,6 +4,47 @@
 
 #include "format.h"
 
+static char *put_printable(char *out, const char *s, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		*out++ = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	return out;
+}
+
+void na_fit(char *out, const char *s, int w, int left, enum na_elide e)
+{
+	int n = (int)strlen(s), head = n, tail = 0, dots, pad;
+
+	if (w < 0)
+		w = 0;
+	dots = n > w && w > 2;
+	if (n > w && !dots)
+		head = w;
+	else if (dots && e == NA_ELIDE_END)
+		head = w - 2;
+	else if (dots && e == NA_ELIDE_START)
+		head = 0, tail = w - 2;
+	else if (dots)
+		head = (w - 2) / 2, tail = w - 2 - head;
+	pad = w - (dots ? w : head);
+	if (!left) {
+		memset(out, ' ', (size_t)pad);
+		out += pad;
+	}
+	out = put_printable(out, s, head);
+	if (dots) {
+		memcpy(out, "..", 2);
+		out = put_printable(out + 2, s + n - tail, tail);
+	}
+	if (left) {
+		memset(out, ' ', (size_t)pad);
+		out += pad;
+	}
+	*out = '\0';
+}
+
 void na_human_bytes(char *buf, size_t len, double v, int bits)
 {
 	static const char *const bunits[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };

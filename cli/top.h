@@ -3,6 +3,7 @@
 #ifndef NETACCT_CLI_TOP_H
 #define NETACCT_CLI_TOP_H
 
+#include "format.h"
 #include "view.h"
 
 struct top_opts {
@@ -78,6 +79,8 @@ int top_col_shown(enum na_col c, enum na_group g);
 /* Width of column c; left-aligned columns are names, the rest numbers. */
 int top_col_width(enum na_col c);
 int top_col_left(enum na_col c);
+/* Where a cell too long for its column is cut (na_fit): paths keep their leaf, addresses their port. */
+enum na_elide top_col_elide(enum na_col c);
 
 /* Plain-text frames on stdout (--batch); NA_EXIT_*. */
 int top_batch(const struct na_global *g, const struct top_opts *o);

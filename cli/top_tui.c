@@ -69,40 +69,6 @@ static double mono(void)
 
 /* ---- drawing ------------------------------------------------------------------- */
 
-/*
- * s in exactly w columns: padded left or right, control and non-ASCII bytes
- * shown as '?' (one byte, one column: the table stays aligned whatever a comm
- * holds). Too long: cut on the right, or on the left for paths, whose end (the
- * leaf) says more than their start.
- */
-static void fit(char *out, const char *s, int w, int left, int keep_tail)
-{
-	int n = (int)strlen(s), i, pad;
-
-	if (n > w) {
-		if (keep_tail && w > 2) {
-			s += n - (w - 2);
-			memcpy(out, "..", 2);
-			out += 2;
-			w -= 2;
-		}
-		n = w;
-	}
-	pad = w - n;
-	if (!left) {
-		memset(out, ' ', (size_t)pad);
-		out += pad;
-	}
-	for (i = 0; i < n; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	out += n;
-	if (left) {
-		memset(out, ' ', (size_t)pad);
-		out += pad;
-	}
-	*out = '\0';
-}
-
 /* At most COLS - x columns of s at (y, x). */
 static void put(int y, int x, const char *s, attr_t a)
 {
@@ -195,8 +161,7 @@ static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g
 		} else {
 			switch (c) {
 			case H_PATH:
-				snprintf(cell, sizeof(cell), "%s", g->path);
-				break;
+				break; /* fitted from g->path itself: the leaf is at its end */
 			case H_TX_RATE:
 			case H_RX_RATE:
 				rate_str(cell, sizeof(cell), c == H_TX_RATE ? g->tx_rate : g->rx_rate, o->bits);
@@ -217,9 +182,9 @@ static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g
 			}
 		}
 		if (c == H_PATH && g)
-			fit(out, cell, w, 1, 1);
+			na_fit(out, g->path, w, 1, NA_ELIDE_START);
 		else
-			fit(out, cell, w, c == H_PATH, 0);
+			na_fit(out, cell, w, c == H_PATH, NA_ELIDE_END);
 		put(y, x + sep, out, (!g ? A_BOLD : 0) | (g && hcol_emphasised(o, c) ? A_BOLD : 0));
 		x += sep + w;
 	}
@@ -284,7 +249,7 @@ static int draw_table(struct tui *t, int y, int bottom)
 
 		if (c == o->sort || (o->sort == NA_C_COUNT && (c == NA_C_TX_RATE || c == NA_C_RX_RATE)))
 			a |= A_REVERSE;
-		fit(out, na_col_name(c), top_col_width(c), top_col_left(c), 0);
+		na_fit(out, na_col_name(c), top_col_width(c), top_col_left(c), NA_ELIDE_END);
 		put(y, xs[k], out, a);
 	}
 	t->nfit = k;
@@ -297,7 +262,7 @@ static int draw_table(struct tui *t, int y, int bottom)
 			enum na_col c = cols[k];
 
 			top_cell(cell, sizeof(cell), &f->rows[i], c, o);
-			fit(out, cell, top_col_width(c), top_col_left(c), c == NA_C_CGROUP);
+			na_fit(out, cell, top_col_width(c), top_col_left(c), top_col_elide(c));
 			put(y, xs[k], out, emphasised(o, c) ? A_BOLD : 0);
 		}
 	}
@@ -333,8 +298,12 @@ static void draw_bottom(const struct tui *t, int rows_drawn)
 		if (n > w)
 			n = 0;
 	}
-	/* Never the last column of the last line: writing there may scroll. */
-	fit(line, hint, w - n, 1, 0);
+	/*
+	 * Never the last column of the last line: writing there may scroll. The
+	 * bar is drawn across the width first: a terminal may be wider than line.
+	 */
+	mvhline(y, 0, ' ' | A_REVERSE, w);
+	na_fit(line, hint, w - n < (int)sizeof(line) ? w - n : (int)sizeof(line) - 1, 1, NA_ELIDE_END);
 	put(y, 0, line, A_REVERSE);
 	if (n)
 		put(y, w - n, right, A_REVERSE);

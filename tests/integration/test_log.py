@@ -9,6 +9,8 @@
     bytes + bytes_retrans) each way, the owner's pid/comm/uid, the leaf
     cgroup, side, and end times inside the window in which the sockets were
     closed;
+  * the table keeps every cell under its heading: a nested cgroup's path
+    longer than its column is cut from the start ("..", the leaf kept);
   * a log whose stdout is a closed pipe exits 1 (not killed by SIGPIPE) and
     consumes nothing: the next log still prints every record;
   * a second log prints nothing (reading consumed them); status shows 0
@@ -495,6 +497,22 @@ def main():
                 repr(p.stdout))
         h.check("table: every line names the cgroup and the server port",
                 all(A.rel in l and ":%d" % e[0].key[4] in l for l in tl[1:]), repr(tl))
+        # A path longer than its column (a nested cgroup, 44 characters) and
+        # IPv6 endpoints: cut to fit, keeping the leaf, so that every cell
+        # after them stays under its heading.
+        child = h.make_cgroup(parent=A)
+        e, w = tcp_batch(h, child, 1, lambda i: 6, "table, nested")
+        p = log_run(h)
+        tl = p.stdout.splitlines()
+        at = {k: tl[0].index(k) for k in ("CGROUP", "PROTO", "TX_BYTES", "DURATION_MS")} if tl else {}
+        cells = [(l[at["CGROUP"]:at["PROTO"]].rstrip(), l[at["PROTO"]:at["PROTO"] + 5].rstrip(),
+                  len(l)) for l in tl[1:]] if at else []
+        want = ".." + child.rel[-22:]
+        h.check("table, long path: %d lines, the path cut to %r, every column under its heading"
+                % (len(e), want),
+                p.returncode == 0 and len(cells) == len(e) and len(child.rel) > 24 and
+                all(c == (want, "tcp", len(tl[0])) for c in cells), repr(tl))
+        h.remove_cgroup(child)
 
         # -- cgroup paths: made after attach, removed before the log is read ------
         class Pinned:

@@ -33,7 +33,10 @@ capture-pane is checked:
   * -n 2 ends after two frames by itself;
   * an 80-column pane: no line wrapped (capture-pane -J joins wrapped lines:
     none is longer than 80), the columns that do not fit are dropped from the
-    right (PID COMM CGROUP PROTO remain), and the arrow keys scroll to the rest.
+    right (PID COMM CGROUP PROTO remain), and the arrow keys scroll to the rest;
+  * a 400-column pane (wider than the view's line buffers): the bottom bar in
+    reverse video across the whole width, the keys and the row count in it,
+    and q exits 0 (the bar used to overrun a 256-byte buffer there).
 """
 
 import os
@@ -419,9 +422,26 @@ def main():
         p.keys("q")
         h.eq("80 columns: q exits 0", p.wait_exit(), 0)
 
+        # -- 400 columns: wider than any line buffer of the view -----------------
+        # The bottom bar was built in a 256-byte buffer, padded to the width:
+        # past 256 columns it wrote beyond it (ASan: stack-buffer-overflow).
+        p = Pane(h.tmux, tmpdir, top, 400, 30)
+        lines = p.wait("the rows", lambda l: (table(l)[0] is not None and len(table(l)[1]) >= 2))
+        esc = p.capture(escapes=True).splitlines()
+        bar = reverse_text(esc[-1], mask=True) if esc else ""
+        h.check("400 columns: the bottom bar has the keys and the row count",
+                " q quit" in lines[-1] and lines[-1].rstrip().endswith(" rows"), lines[-1])
+        # (capture-pane leaves out the blank that ends the bar)
+        h.check("400 columns: the bar is in reverse video across the width (but the last column)",
+                len(bar) >= 398 and bar == "#" * len(bar), "%d cells: %r" % (len(bar), bar.replace("#" * 40, "#40 ")))
+        p.keys("q")
+        h.eq("400 columns: q exits 0", p.wait_exit(), 0)
 
-def reverse_text(esc_line):
-    """The characters of a capture-pane -e line drawn in reverse video."""
+
+def reverse_text(esc_line, mask=False):
+    """The characters of a capture-pane -e line drawn in reverse video (the
+    others as blanks); with mask, "#" for every cell in reverse video, "."
+    for the others."""
     out, rev, i = [], False, 0
     while i < len(esc_line):
         m = re.match(r"\x1b\[([\d;]*)m", esc_line[i:])
@@ -438,7 +458,9 @@ def reverse_text(esc_line):
         if m:
             i += m.end()
             continue
-        if rev:
+        if mask:
+            out.append("#" if rev else ".")
+        elif rev:
             out.append(esc_line[i])
         else:
             out.append(" ")

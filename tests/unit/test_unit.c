@@ -154,6 +154,38 @@ static void test_human(void)
 	human_case(125e9, 1, "1.0 Tbit");
 }
 
+/* ---- na_fit --------------------------------------------------------------- */
+static void fit_case(const char *s, int w, int left, enum na_elide e, const char *expected)
+{
+	char buf[64];
+
+	memset(buf, 'X', sizeof(buf));
+	na_fit(buf, s, w, left, e);
+	CHECK(!strcmp(buf, expected), "fit \"%s\" in %d (%s, elide %d): actual \"%s\", expected \"%s\"", s, w,
+	      left ? "left" : "right", (int)e, buf, expected);
+}
+
+static void test_fit(void)
+{
+	fit_case("abc", 5, 1, NA_ELIDE_END, "abc  ");
+	fit_case("abc", 5, 0, NA_ELIDE_END, "  abc");
+	fit_case("abc", 3, 1, NA_ELIDE_START, "abc");
+	fit_case("", 2, 1, NA_ELIDE_END, "  ");
+	fit_case("abc", 0, 1, NA_ELIDE_END, "");
+	fit_case("abcdefgh", 6, 1, NA_ELIDE_END, "abcd..");
+	fit_case("/a/b/leaf-name", 10, 1, NA_ELIDE_START, "..eaf-name");
+	fit_case("/a/b/leaf-name", 10, 0, NA_ELIDE_START, "..eaf-name");
+	fit_case("[2001:db8:1:2:3:4:5:6]:40408", 20, 1, NA_ELIDE_MIDDLE, "[2001:db8..:6]:40408");
+	fit_case("[2001:db8:1:2:3:4:5:6]:40408", 21, 1, NA_ELIDE_MIDDLE, "[2001:db8..5:6]:40408");
+	/* too narrow for the dots: a plain cut */
+	fit_case("abcdef", 2, 1, NA_ELIDE_START, "ab");
+	fit_case("abcdef", 1, 0, NA_ELIDE_MIDDLE, "a");
+	/* not printable ASCII: '?', also where a UTF-8 sequence is cut */
+	fit_case("a\tb\x1b[2J", 9, 1, NA_ELIDE_END, "a?b?[2J  ");
+	fit_case("/caf\xc3\xa9-long-name", 8, 1, NA_ELIDE_START, "..g-name");
+	fit_case("\xc3\xa9" "abcdef", 6, 1, NA_ELIDE_END, "??ab..");
+}
+
 /* ---- addresses, names ---------------------------------------------------- */
 static void test_addr(void)
 {
@@ -425,6 +457,7 @@ int main(int argc, char **argv)
 	test_mountinfo();
 	test_v1();
 	test_human();
+	test_fit();
 	test_addr();
 	test_names();
 	test_parse_u64();
