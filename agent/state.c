@@ -316,6 +316,7 @@ static int read_attached(struct na_state *st, struct na_snapshot *snap)
 		memset(a, 0, sizeof(*a));
 		if (bpf_map_lookup_elem(st->attached_fd, &key, &a->a))
 			continue; /* detached meanwhile */
+		a->a.path[sizeof(a->a.path) - 1] = '\0'; /* a string read from a map: bounded here */
 		if (read_totals(st, key, a))
 			continue; /* detached meanwhile, or reported */
 		a->cgroup_exists = cgroup_exists(&a->a);

@@ -10,7 +10,9 @@
     cgroup, side, and end times inside the window in which the sockets were
     closed;
   * the table keeps every cell under its heading: a nested cgroup's path
-    longer than its column is cut from the start ("..", the leaf kept);
+    longer than its column is cut from the start ("..", the leaf kept); a
+    comm with control characters shows them as '?', never raw (and so does
+    top --batch);
   * a log whose stdout is a closed pipe exits 1 (not killed by SIGPIPE) and
     consumes nothing: the next log still prints every record;
   * a second log prints nothing (reading consumed them); status shows 0
@@ -87,6 +89,9 @@ def _recv_exact(s, n):
 
 def churn_main(n):
     signal.alarm(120)
+    if os.environ.get("NA_TEST_COMM"):  # a comm of the test's choosing, before any socket
+        with open("/proc/self/comm", "w") as f:
+            f.write(os.environ["NA_TEST_COMM"])
     n = int(n)
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.bind(("127.0.0.1", 0))
@@ -513,6 +518,32 @@ def main():
                 p.returncode == 0 and len(cells) == len(e) and len(child.rel) > 24 and
                 all(c == (want, "tcp", len(tl[0])) for c in cells), repr(tl))
         h.remove_cgroup(child)
+        # A comm with control characters (a process names itself): no byte of
+        # it reaches the terminal raw; each shows as '?'.
+        hostile = "na\x1b[2J\x07x"
+        churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", "2"], cgroup=A,
+                        label="hostile comm", env={"NA_TEST_COMM": hostile})
+        churn.expect("hello")
+        churn.send("go")
+        churn.expect("done", 30)
+        # its listener is still open: a live row for top --batch
+        p = h.netacct("top", "--batch", "-n", "1", "-d", "0.2", A.path)
+        h.check("top --batch, a comm with control characters: shown as 'na?[2J?x', "
+                "no control byte in the output",
+                p.returncode == 0 and " na?[2J?x " in p.stdout and
+                not any(ord(ch) < 0x20 and ch != "\n" for ch in p.stdout), repr(p.stdout))
+        churn.send("close")
+        churn.expect("closed")
+        churn.p.stdin.close()
+        churn.p.wait(timeout=30)
+        p = log_run(h)
+        tl = p.stdout.splitlines()
+        at = tl[0].index("COMM") if tl else 0
+        comms = [l[at:at + 15].rstrip() for l in tl[1:]]
+        h.check("table, a comm with control characters: 5 records, each 'na?[2J?x', "
+                "no control byte in the output",
+                p.returncode == 0 and comms == ["na?[2J?x"] * 5 and
+                not any(ord(ch) < 0x20 and ch != "\n" for ch in p.stdout), repr(p.stdout))
 
         # -- cgroup paths: made after attach, removed before the log is read ------
         class Pinned:
