@@ -197,6 +197,7 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 static void status_text(const struct na_global *g, const struct na_snapshot *s)
 {
 	char when[32], tx[16], rx[16];
+	int pw = 32; /* the CGROUP column: at least 32, else the longest path (< NA_PATH_MAX) */
 	size_t i;
 
 	printf("pin root:     %s (ABI %u)\n", g->pin_root, s->meta.abi_version);
@@ -210,19 +211,21 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 	       (unsigned long long)s->log_pending, s->meta.log_bytes, (unsigned long long)s->stats.log_written,
 	       (unsigned long long)s->stats.log_dropped);
 	printf("attached:     %zu cgroup%s\n\n", s->natt, s->natt == 1 ? "" : "s");
-	printf("%-32s %10s %5s %-19s %10s %10s %9s %9s %9s\n", "CGROUP", "ID", "PROGS", "SINCE", "TX", "RX",
+	/* The paths whole (the list is short, and an operator looks them up in it), in one column. */
+	for (i = 0; i < s->natt; i++)
+		if ((int)strlen(s->att[i].a.path) > pw)
+			pw = (int)strlen(s->att[i].a.path);
+	printf("%-*s %10s %5s %-19s %10s %10s %9s %9s %9s\n", pw, "CGROUP", "ID", "PROGS", "SINCE", "TX", "RX",
 	       "OVERFLOW", "PARSE_ERR", "NO_ROW");
 	for (i = 0; i < s->natt; i++) {
 		const struct na_att_state *a = &s->att[i];
-		char progs[16], path[sizeof(a->a.path) + 32];
-		size_t n = strlen(a->a.path);
+		char progs[16], path[sizeof(a->a.path)];
 
 		na_time_str(when, sizeof(when), a->a.attach_realtime);
 		na_human_bytes(tx, sizeof(tx), (double)na_counters_bytes(&a->t.dir[NA_TX]), 0);
 		na_human_bytes(rx, sizeof(rx), (double)na_counters_bytes(&a->t.dir[NA_RX]), 0);
 		snprintf(progs, sizeof(progs), "%d/%d", a->programs, na_cgroup_prog_count());
-		/* Whole (the list is short, and an operator looks paths up in it), but printable. */
-		na_fit(path, a->a.path, n > 32 ? (int)n : 32, 1, NA_ELIDE_END);
+		na_fit(path, a->a.path, pw, 1, NA_ELIDE_END); /* whole (pw), but printable */
 		printf("%s %10llu %5s %-19s %10s %10s %9llu %9llu %9llu%s\n", path,
 		       (unsigned long long)a->a.cgroup_id, progs, when, tx, rx,
 		       (unsigned long long)a->t.overflow_packets, (unsigned long long)a->t.parse_errors,
