@@ -191,9 +191,9 @@ int top_next(const struct na_global *g, struct top_state *ts, const struct top_o
 
 static const int col_width[NA_C_COUNT] = {
 	[NA_C_PID] = 7,	    [NA_C_COMM] = 15,	 [NA_C_CGROUP] = 24, [NA_C_PROTO] = 6,
-	[NA_C_LOCAL] = 24,  [NA_C_REMOTE] = 24,	 [NA_C_TX_RATE] = 11, [NA_C_RX_RATE] = 11,
+	[NA_C_LOCAL] = 24,  [NA_C_REMOTE] = 24,	 [NA_C_TX_RATE] = 12, [NA_C_RX_RATE] = 12,
 	[NA_C_TX] = 10,	    [NA_C_RX] = 10,	 [NA_C_HDR] = 6,      [NA_C_PKT_RATE] = 8,
-	[NA_C_CONNS] = 6,
+	[NA_C_CONNS] = 8,
 };
 
 int top_col_width(enum na_col c)
@@ -303,11 +303,16 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 
 /* ---- batch ------------------------------------------------------------------- */
 
+/* Names are fitted to their column; figures never cut (a wider one shifts its line). */
 static void print_cell(const char *text, enum na_col c)
 {
 	char out[128];
 
-	na_fit(out, text, top_col_width(c), top_col_left(c), top_col_elide(c));
+	if (!top_col_left(c)) {
+		printf(" %*s", top_col_width(c), text);
+		return;
+	}
+	na_fit(out, text, top_col_width(c), 1, top_col_elide(c));
 	printf(" %s", out);
 }
 

@@ -205,7 +205,7 @@ def screen_parts(lines):
 # Column widths of cli/cmd_top.c (top_col_width): names are left-aligned under
 # their label, figures right-aligned to its end.
 WIDTHS = {"PID": 7, "COMM": 15, "CGROUP": 24, "PROTO": 6, "LOCAL": 24, "REMOTE": 24,
-          "TX/s": 11, "RX/s": 11, "TX": 10, "RX": 10, "HDR%": 6, "PKTS/s": 8, "CONNS": 6}
+          "TX/s": 12, "RX/s": 12, "TX": 10, "RX": 10, "HDR%": 6, "PKTS/s": 8, "CONNS": 8}
 NAMES = ("COMM", "CGROUP", "PROTO", "LOCAL", "REMOTE")
 
 
