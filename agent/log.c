@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /* One reporter for every diagnostic: stderr, "netacct: <what>: <why>". */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "netacct.h"
@@ -17,31 +20,53 @@ int na_log_verbose(void)
 	return verbose;
 }
 
+/*
+ * One line: the message with every control character shown as '?'. A message
+ * carries names that other people chose (a cgroup a delegated user made and a
+ * glob found, a comm, a path from the command line): none of them may move the
+ * cursor or start an escape sequence on the operator's terminal, or split the
+ * line in a log. UTF-8 passes untouched.
+ */
+static void emit(const char *prefix, const char *fmt, va_list ap, const char *suffix)
+{
+	char *msg = NULL, *p;
+	int n = vasprintf(&msg, fmt, ap);
+
+	flockfile(stderr); /* one whole line, whatever other threads log (the agent) */
+	fputs(prefix, stderr);
+	if (n >= 0 && msg) {
+		for (p = msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		fputs(msg, stderr);
+	} else {
+		fputs("(no memory for the message)", stderr);
+	}
+	fputs(suffix, stderr);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+	free(msg);
+}
+
 void na_log(enum na_log_level lvl, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (lvl == NA_LOG_DEBUG && !verbose)
 		return;
-	flockfile(stderr); /* one whole line, whatever other threads log (the agent) */
-	fputs(lvl == NA_LOG_WARN ? "netacct: warning: " : "netacct: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	emit(lvl == NA_LOG_WARN ? "netacct: warning: " : "netacct: ", fmt, ap, "");
 	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
 }
 
 int na_err(int err, const char *fmt, ...)
 {
+	char why[160];
 	va_list ap;
 
-	flockfile(stderr);
-	fputs("netacct: ", stderr);
+	snprintf(why, sizeof(why), ": %s", strerror(err < 0 ? -err : err));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	emit("netacct: ", fmt, ap, why);
 	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(err < 0 ? -err : err));
-	funlockfile(stderr);
 	return err;
 }

@@ -11,6 +11,8 @@ running meanwhile must show, each exactly once per direction hook:
     and flags PA; the SYN with TCP header 40 and flag S; the owner's pid;
   * filters applied in the kernel: --proto udp shows nothing of it, --dir
     rx only rx lines, --port the server's port only its connection;
+  * the text lines: a process whose comm holds control characters is shown
+    with '?' in their place (no escape sequence reaches the terminal);
   * --rate 1: the end-of-trace summary counts packets over the limit;
   * --count 3: exits 0 after 3 events;
   * no cost afterwards: once the trace ends (SIGINT, or kill -9), no trace
@@ -31,6 +33,8 @@ import na_harness as na  # noqa: E402
 EXCHANGE = r"""
 import os, socket, sys, time
 open(sys.argv[1] + "/cgroup.procs", "w").write(str(os.getpid()))
+if os.environ.get("NA_TEST_COMM"):
+    open("/proc/self/comm", "w").write(os.environ["NA_TEST_COMM"])
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
 c = socket.create_connection(s.getsockname()); a, _ = s.accept()
 c.sendall(b"x" * 100)
@@ -47,8 +51,10 @@ time.sleep(0.3)
 
 
 class Trace:
-    def __init__(self, h, *args):
-        self.p = subprocess.Popen([h.bin, "--pin-root", h.pin_root, "trace", "--json"] + list(args),
+    def __init__(self, h, *args, text=False):
+        self.text = text
+        self.p = subprocess.Popen([h.bin, "--pin-root", h.pin_root, "trace"] +
+                                  ([] if text else ["--json"]) + list(args),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         h.workers.append(na.Worker(self.p, "trace"))
         deadline = time.monotonic() + 10
@@ -62,12 +68,14 @@ class Trace:
         self.p.send_signal(sig)
         out, err = self.p.communicate(timeout=20)
         self.err += err
+        if self.text:
+            return self.p.returncode, out
         return self.p.returncode, [json.loads(l) for l in out.splitlines() if l.strip()]
 
 
-def exchange(h, cg):
+def exchange(h, cg, comm=None):
     r = subprocess.run(["/usr/bin/python3", "-c", EXCHANGE, cg.path], capture_output=True, text=True,
-                       timeout=30)
+                       timeout=30, env=dict(os.environ, NA_TEST_COMM=comm or ""))
     if r.returncode != 0:
         raise na.HarnessError("exchange: %s" % r.stderr)
     pid, sport, cport = (int(x) for x in r.stdout.split())
@@ -120,6 +128,16 @@ def main():
                              for e in mine), repr(mine[:2]))
         h.check("trace: summary on stderr, nothing lost", "0 over the rate limit" in t.err and
                 "0 lost" in t.err, t.err)
+
+        # -- the text lines: a comm with control characters shows them as '?' -----------
+        t = Trace(h, text=True)
+        pid, sport, cport = exchange(h, A, comm="na\x1b[2J\x07x")
+        rc, out = t.stop()
+        lines = [l for l in out.splitlines() if " %d " % pid in l]
+        h.check("text: the exchange's lines name the process 'na?[2J?x' and the cgroup; "
+                "no control byte in the output",
+                rc == 0 and len(lines) >= 8 and all(" na?[2J?x " in l and A.rel in l for l in lines)
+                and not any(ord(ch) < 0x20 and ch != "\n" for ch in out), repr(out[:600]))
 
         # -- filters in the kernel -------------------------------------------------------
         t = Trace(h, "--proto", "udp")
