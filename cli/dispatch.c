@@ -79,7 +79,8 @@ int cmd_help(int argc, char **argv, const struct na_global *g)
 	if (argc > 1 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) {
 		for (i = 0; i < NCMDS; i++) {
 			if (!strcmp(cmds[i].name, argv[1])) {
-				printf("Usage: netacct %s %s\n  %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+				printf("Usage: netacct %s%s%s\n  %s\n", cmds[i].name, *cmds[i].args ? " " : "",
+				       cmds[i].args, cmds[i].help);
 				return 0;
 			}
 		}
@@ -97,7 +98,8 @@ int cmd_version(int argc, char **argv, const struct na_global *g)
 		return 0;
 	}
 	if (argc > 1)
-		return na_usage_error("version", "takes no arguments; got '%s'", argv[1]);
+		return na_usage_error("version", "takes no arguments; got '%s'",
+				      argc > 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? argv[2] : argv[1]);
 	printf("netacct %s (ABI %d, libbpf %d.%d)\n", NETACCT_VERSION, NA_ABI_VERSION,
 	       libbpf_major_version(), libbpf_minor_version());
 	return 0;

@@ -9,7 +9,7 @@
     bytes + bytes_retrans) each way, the owner's pid/comm/uid, the leaf
     cgroup, side, and end times inside the window in which the sockets were
     closed;
-  * the table keeps every cell under its heading: a nested cgroup's path
+  * the table keeps its columns: a nested cgroup's path
     longer than its column is cut from the start ("..", the leaf kept); a
     comm with control characters shows them as '?', never raw (and so does
     top --batch);
@@ -502,9 +502,9 @@ def main():
                 repr(p.stdout))
         h.check("table: every line names the cgroup and the server port",
                 all(A.rel in l and ":%d" % e[0].key[4] in l for l in tl[1:]), repr(tl))
-        # A path longer than its column (a nested cgroup, 44 characters) and
-        # IPv6 endpoints: cut to fit, keeping the leaf, so that every cell
-        # after them stays under its heading.
+        # A path longer than its column (a nested cgroup, 44 characters) is
+        # cut to fit, keeping the leaf, so that the cells after it stay under
+        # their headings (figures are never cut; these are small).
         child = h.make_cgroup(parent=A)
         e, w = tcp_batch(h, child, 1, lambda i: 6, "table, nested")
         p = log_run(h)

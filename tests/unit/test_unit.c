@@ -163,6 +163,7 @@ static void fit_case(const char *s, int w, int left, enum na_elide e, const char
 	na_fit(buf, s, w, left, e);
 	CHECK(!strcmp(buf, expected), "fit \"%s\" in %d (%s, elide %d): actual \"%s\", expected \"%s\"", s, w,
 	      left ? "left" : "right", (int)e, buf, expected);
+	CHECK(buf[strlen(expected) + 1] == 'X', "fit \"%s\" in %d: nothing written past the end", s, w);
 }
 
 static void test_fit(void)
@@ -183,6 +184,8 @@ static void test_fit(void)
 	/* not printable ASCII: '?', also where a UTF-8 sequence is cut */
 	fit_case("a\tb\x1b[2J", 9, 1, NA_ELIDE_END, "a?b?[2J  ");
 	fit_case("/caf\xc3\xa9-long-name", 8, 1, NA_ELIDE_START, "..g-name");
+	fit_case("/caf\xc3\xa9-long-name", 13, 1, NA_ELIDE_START, "..?-long-name");
+	fit_case("abc", -1, 1, NA_ELIDE_END, "");
 	fit_case("\xc3\xa9" "abcdef", 6, 1, NA_ELIDE_END, "??ab..");
 }
 
