@@ -54,7 +54,9 @@ int na_mountinfo_cgroup2(FILE *f, const char *under, struct na_cg2mount *m)
 			continue;
 		unescape(fields[3]);
 		unescape(fields[4]);
-		if (strlen(fields[4]) >= sizeof(m->dir) || strlen(fields[3]) >= sizeof(m->root))
+		/* Both are absolute paths; an escape (\000) can leave one empty or relative. */
+		if (fields[3][0] != '/' || fields[4][0] != '/' || strlen(fields[4]) >= sizeof(m->dir) ||
+		    strlen(fields[3]) >= sizeof(m->root))
 			continue;
 		if (under) {
 			if (!path_has_prefix(under, fields[4]) || strlen(fields[4]) < best)

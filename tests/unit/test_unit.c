@@ -57,6 +57,12 @@ static const char mi_two_inner_first[] =
 	"51 50 0:26 /app /sys/fs/cgroup/app-view rw - cgroup2 cgroup2 rw\n"
 	"50 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
 
+/* Root or mount point not absolute once unescaped (\000 ends the string; found by fuzz.parsers). */
+static const char mi_not_absolute[] =
+	"60 22 0:26 / \\000 rw - cgroup2 cgroup2 rw\n"
+	"61 22 0:26 \\000x /x rw - cgroup2 cgroup2 rw\n"
+	"62 22 0:26 / sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+
 /* In a container: the cgroup2 mount shows a subtree of the hierarchy. */
 static const char mi_rooted[] =
 	"22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
@@ -107,6 +113,8 @@ static void test_mountinfo(void)
 
 	ASSERT_EQ(mountinfo(mi_none, NULL, &m), -ENOENT, "no cgroup2 (a tmpfs with source 'cgroup2' does not count)");
 	ASSERT_EQ(mountinfo("", NULL, &m), -ENOENT, "empty mountinfo");
+	ASSERT_EQ(mountinfo(mi_not_absolute, NULL, &m), -ENOENT,
+		  "a root or mount point that is not an absolute path is no mount");
 
 	ASSERT_EQ(mountinfo(mi_two_outer_first, "/sys/fs/cgroup/app-view/netacct-a", &m), 0,
 		  "two mounts, outer first: found");
