@@ -219,15 +219,14 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 	       "OVERFLOW", "PARSE_ERR", "NO_ROW");
 	for (i = 0; i < s->natt; i++) {
 		const struct na_att_state *a = &s->att[i];
-		char progs[16], path[sizeof(a->a.path)];
+		char progs[16];
 
 		na_time_str(when, sizeof(when), a->a.attach_realtime);
 		na_human_bytes(tx, sizeof(tx), (double)na_counters_bytes(&a->t.dir[NA_TX]), 0);
 		na_human_bytes(rx, sizeof(rx), (double)na_counters_bytes(&a->t.dir[NA_RX]), 0);
 		snprintf(progs, sizeof(progs), "%d/%d", a->programs, na_cgroup_prog_count());
-		na_fit(path, a->a.path, pw, 1, NA_ELIDE_END); /* whole (pw), but printable */
-		printf("%s %10llu %5s %-19s %10s %10s %9llu %9llu %9llu%s\n", path,
-		       (unsigned long long)a->a.cgroup_id, progs, when, tx, rx,
+		na_put_printable(stdout, a->a.path, pw);
+		printf(" %10llu %5s %-19s %10s %10s %9llu %9llu %9llu%s\n", (unsigned long long)a->a.cgroup_id, progs, when, tx, rx,
 		       (unsigned long long)a->t.overflow_packets, (unsigned long long)a->t.parse_errors,
 		       (unsigned long long)a->t.norow_packets, a->cgroup_exists ? "" : "  (cgroup removed)");
 	}

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,16 +106,14 @@ static int on_event(void *ctx, void *data, size_t size)
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
-		/* Whole, but printable: a comm or a cgroup name may hold escape sequences. */
-		char cgf[PATH_MAX + 1], commf[NA_COMM_LEN + 1];
-		size_t n = strlen(cg);
-
-		na_fit(cgf, cg, n < 20 ? 20 : n > PATH_MAX ? PATH_MAX : (int)n, 1, NA_ELIDE_START);
-		na_fit(commf, comm[0] ? comm : "-", 15, 1, NA_ELIDE_END);
+		/* The cgroup and comm whole, but printable: either may hold escape sequences. */
 		if (e->pid)
 			snprintf(pid, sizeof(pid), "%u", e->pid);
-		printf("%s %s %s %7s %s %-5s %s:%u -> %s:%u ip %u l4 %u payload %u segs %u %s\n", when + 11,
-		       e->dir == NA_TX ? "tx" : "rx", cgf, pid, commf,
+		printf("%s %s ", when + 11, e->dir == NA_TX ? "tx" : "rx");
+		na_put_printable(stdout, cg, 20);
+		printf(" %7s ", pid);
+		na_put_printable(stdout, comm[0] ? comm : "-", 15);
+		printf(" %-5s %s:%u -> %s:%u ip %u l4 %u payload %u segs %u %s\n",
 		       na_proto_name(e->proto), src[0] ? src : "?", e->sport, dst[0] ? dst : "?", e->dport,
 		       e->ip_hdr_len, e->l4_hdr_len, e->payload, e->segs, e->proto == NA_P_TCP ? fl : "");
 	}

@@ -49,42 +49,58 @@ static void usage(FILE *f)
 		NA_DEFAULT_PIN_ROOT, NA_PIN_ROOT_ENV);
 }
 
+/* The table's entry for an exact command name, or NULL. */
+static const struct na_cmd *cmd_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return NULL;
+}
+
+/* "Usage: netacct NAME ARGS", and with help the line that says what it does. */
+static void cmd_usage(FILE *f, const struct na_cmd *c, int help)
+{
+	fprintf(f, "Usage: netacct %s%s%s\n", c->name, *c->args ? " " : "", c->args);
+	if (help)
+		fprintf(f, "  %s\n", c->help);
+}
+
+static int is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
 int na_usage_error(const char *cmd, const char *fmt, ...)
 {
-	const struct na_cmd *c = NULL;
+	const struct na_cmd *c = cmd_named(cmd);
 	va_list ap;
-	size_t i;
 
 	fprintf(stderr, "netacct: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	for (i = 0; i < NCMDS; i++)
-		if (!strcmp(cmds[i].name, cmd))
-			c = &cmds[i];
+	fputc('\n', stderr);
 	if (c)
-		fprintf(stderr, "\nUsage: netacct %s%s%s\n", c->name, *c->args ? " " : "", c->args);
-	else
-		fputc('\n', stderr);
+		cmd_usage(stderr, c, 0);
 	return NA_EXIT_USAGE;
 }
 
 int cmd_help(int argc, char **argv, const struct na_global *g)
 {
-	size_t i;
+	const struct na_cmd *c;
 
 	(void)g;
 	if (argc > 2)
 		return na_usage_error("help", "one COMMAND at most; '%s' is one too many", argv[2]);
-	if (argc > 1 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) {
-		for (i = 0; i < NCMDS; i++) {
-			if (!strcmp(cmds[i].name, argv[1])) {
-				printf("Usage: netacct %s%s%s\n  %s\n", cmds[i].name, *cmds[i].args ? " " : "",
-				       cmds[i].args, cmds[i].help);
-				return 0;
-			}
-		}
-		return na_usage_error("help", "unknown command '%s'", argv[1]);
+	if (argc > 1 && !is_help(argv[1])) {
+		c = cmd_named(argv[1]);
+		if (!c)
+			return na_usage_error("help", "unknown command '%s'", argv[1]);
+		cmd_usage(stdout, c, 1);
+		return 0;
 	}
 	usage(stdout);
 	return 0;
@@ -93,13 +109,13 @@ int cmd_help(int argc, char **argv, const struct na_global *g)
 int cmd_version(int argc, char **argv, const struct na_global *g)
 {
 	(void)g;
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("Usage: netacct version\n  print the version and ABI version\n");
+	if (argc == 2 && is_help(argv[1])) {
+		cmd_usage(stdout, cmd_named("version"), 1);
 		return 0;
 	}
 	if (argc > 1)
 		return na_usage_error("version", "takes no arguments; got '%s'",
-				      argc > 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? argv[2] : argv[1]);
+				      argc > 2 && is_help(argv[1]) ? argv[2] : argv[1]);
 	printf("netacct %s (ABI %d, libbpf %d.%d)\n", NETACCT_VERSION, NA_ABI_VERSION,
 	       libbpf_major_version(), libbpf_minor_version());
 	return 0;

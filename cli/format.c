@@ -4,13 +4,29 @@
 
 #include "format.h"
 
+/* What a table shows of a byte: itself when it is printable ASCII, '?' otherwise. */
+static char shown(char c)
+{
+	return c >= 0x20 && c < 0x7f ? c : '?';
+}
+
 static char *put_printable(char *out, const char *s, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++)
-		*out++ = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+		*out++ = shown(s[i]);
 	return out;
+}
+
+void na_put_printable(FILE *f, const char *s, int w)
+{
+	int n;
+
+	for (n = 0; s[n]; n++)
+		putc(shown(s[n]), f);
+	for (; n < w; n++)
+		putc(' ', f);
 }
 
 void na_fit(char *out, const char *s, int w, int left, enum na_elide e)

@@ -25,6 +25,8 @@ enum na_elide { NA_ELIDE_END, NA_ELIDE_START, NA_ELIDE_MIDDLE };
  * out holds at least w + 1 bytes.
  */
 void na_fit(char *out, const char *s, int w, int left, enum na_elide e);
+/* s whole to f, shown as na_fit shows it, then blanks up to w columns (a left-aligned cell never cut). */
+void na_put_printable(FILE *f, const char *s, int w);
 /* Sum of a direction's counters. */
 uint64_t na_counters_bytes(const struct na_counters *c);
 

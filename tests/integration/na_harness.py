@@ -90,6 +90,18 @@ def log(msg):
         pass
 
 
+# A comm a process may choose (prctl, /proc/self/comm) to attack the
+# operator's terminal: clear screen, bell. Tables and traces must show it as
+# HOSTILE_COMM_SHOWN, one '?' per control character.
+HOSTILE_COMM = "na\x1b[2J\x07x"
+HOSTILE_COMM_SHOWN = "na?[2J?x"
+
+
+def control_chars(text):
+    """The control characters of a command's output, but the line ends."""
+    return [ch for ch in text if ord(ch) < 0x20 and ch != "\n"]
+
+
 def _rand():
     return secrets.token_hex(4)
 

@@ -520,18 +520,17 @@ def main():
         h.remove_cgroup(child)
         # A comm with control characters (a process names itself): no byte of
         # it reaches the terminal raw; each shows as '?'.
-        hostile = "na\x1b[2J\x07x"
         churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", "2"], cgroup=A,
-                        label="hostile comm", env={"NA_TEST_COMM": hostile})
+                        label="hostile comm", env={"NA_TEST_COMM": na.HOSTILE_COMM})
         churn.expect("hello")
         churn.send("go")
         churn.expect("done", 30)
         # its listener is still open: a live row for top --batch
         p = h.netacct("top", "--batch", "-n", "1", "-d", "0.2", A.path)
-        h.check("top --batch, a comm with control characters: shown as 'na?[2J?x', "
-                "no control byte in the output",
-                p.returncode == 0 and " na?[2J?x " in p.stdout and
-                not any(ord(ch) < 0x20 and ch != "\n" for ch in p.stdout), repr(p.stdout))
+        h.check("top --batch, a comm with control characters: shown as %r, "
+                "no control byte in the output" % na.HOSTILE_COMM_SHOWN,
+                p.returncode == 0 and " %s " % na.HOSTILE_COMM_SHOWN in p.stdout and
+                not na.control_chars(p.stdout), repr(p.stdout))
         churn.send("close")
         churn.expect("closed")
         churn.p.stdin.close()
@@ -540,10 +539,10 @@ def main():
         tl = p.stdout.splitlines()
         at = tl[0].index("COMM") if tl else 0
         comms = [l[at:at + 15].rstrip() for l in tl[1:]]
-        h.check("table, a comm with control characters: 5 records, each 'na?[2J?x', "
-                "no control byte in the output",
-                p.returncode == 0 and comms == ["na?[2J?x"] * 5 and
-                not any(ord(ch) < 0x20 and ch != "\n" for ch in p.stdout), repr(p.stdout))
+        h.check("table, a comm with control characters: 5 records, each %r, "
+                "no control byte in the output" % na.HOSTILE_COMM_SHOWN,
+                p.returncode == 0 and comms == [na.HOSTILE_COMM_SHOWN] * 5 and
+                not na.control_chars(p.stdout), repr(p.stdout))
 
         # -- cgroup paths: made after attach, removed before the log is read ------
         class Pinned:

@@ -131,13 +131,14 @@ def main():
 
         # -- the text lines: a comm with control characters shows them as '?' -----------
         t = Trace(h, text=True)
-        pid, sport, cport = exchange(h, A, comm="na\x1b[2J\x07x")
+        pid, sport, cport = exchange(h, A, comm=na.HOSTILE_COMM)
         rc, out = t.stop()
         lines = [l for l in out.splitlines() if " %d " % pid in l]
-        h.check("text: the exchange's lines name the process 'na?[2J?x' and the cgroup; "
-                "no control byte in the output",
-                rc == 0 and len(lines) >= 8 and all(" na?[2J?x " in l and A.rel in l for l in lines)
-                and not any(ord(ch) < 0x20 and ch != "\n" for ch in out), repr(out[:600]))
+        h.check("text: the exchange's lines name the process %r and the cgroup; "
+                "no control byte in the output" % na.HOSTILE_COMM_SHOWN,
+                rc == 0 and len(lines) >= 8 and
+                all(" %s " % na.HOSTILE_COMM_SHOWN in l and A.rel in l for l in lines)
+                and not na.control_chars(out), repr(out[:600]))
 
         # -- filters in the kernel -------------------------------------------------------
         t = Trace(h, "--proto", "udp")
