@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 """
-User-space costs of netacct (issue 5): time and peak RSS of `export --csv` and
+User-space costs of netacct: time and peak RSS of `export --csv` and
 of `top` polls with N synthetic live sockets, the CPU share of `top -d 1` at
 10 000 sockets, and the kernel memory of the maps.
 

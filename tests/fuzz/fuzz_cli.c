@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
- * libFuzzer target for the command line (issue 8; docs/testing.md): the
+ * libFuzzer target for the command line (docs/testing.md): the
  * real parse steps of cli/args.h, which the commands run before anything
  * else, so a fuzz run attaches, loads, writes, forks and listens nothing.
  *

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
  * libFuzzer target for the parsers of text and data netacct reads from
- * outside (issue 8; docs/testing.md). The first byte picks the parser, the
+ * outside (docs/testing.md). The first byte picks the parser, the
  * rest is its input:
  *   0  the agent's configuration file        (agent/conf.c)
  *   1  /proc/self/mountinfo, cgroup2 and v1  (agent/cgroup.c)

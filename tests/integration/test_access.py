@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reading without root: `attach --group GROUP` (issue 6, access without root).
+"""Reading without root: `attach --group GROUP`.
 
 As root: attach a test cgroup with --group G (a numeric group no account on
 this host uses, so nothing on the host is touched), run a TCP flow in it and

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""netacct agent (issue 6): configuration, attaching by glob, /metrics, reload,
+"""netacct agent: configuration, attaching by glob, /metrics, reload,
 restart, one agent per pin root.
 
 With a configuration whose attach line is a glob over the children of a

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Concurrency (issue 8): commands racing each other on one pin root.
+"""Concurrency: commands racing each other on one pin root.
 
   * two `netacct attach PATH` of the same cgroup at once, five times on
     five fresh cgroups: both exit 0, exactly one says "attached" and the

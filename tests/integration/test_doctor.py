@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""netacct doctor (issue 7): every check, and the failures it must name.
+"""netacct doctor: every check, and the failures it must name.
 
   * on this host, as root, nothing attached: exit 0, one line per check
     (kernel, btf, bpf types, cgroup2, net_cls/net_prio, bpffs,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Attach and detach while connections flow (issue 8).
+"""Attach and detach while connections flow.
 
 The workload is na_churn (NA_CHURN_BIN) paced with --rate to 1 000
 exchanges a second: three client threads at 333 a second each, TCP

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""netacct run (issue 7): a network bill for one command.
+"""netacct run: a network bill for one command.
 
 All runs make their cgroup under a parent cgroup of this test (--parent):
 

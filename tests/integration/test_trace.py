@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""netacct trace (issue 7): per-packet lines against a known exchange.
+"""netacct trace: per-packet lines against a known exchange.
 
 In an attached test cgroup, one process connects to its own listener on
 127.0.0.1, sends 100 bytes, gets 200 back, and both ends close. A trace

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""valgrind on the readers (issue 8): export (CSV, JSON, Prometheus), status
+"""valgrind on the readers: export (CSV, JSON, Prometheus), status
 and top --batch over an attached cgroup with live and closed TCP sockets,
 each under memcheck with full leak checking: exit 0, no error, nothing
 definitely or indirectly lost. tests/valgrind.supp holds the two reports
