@@ -217,7 +217,7 @@ bad:
 /*
  * The fast path: IPv4 without options or IPv6 without extension headers,
  * then TCP, UDP, ICMP or nothing, all read in place from the skb's linear
- * area (on loopback and veth it holds the headers, docs/kernel-facts.md):
+ * area (on loopback and veth it holds the headers, docs/kernel.md):
  * no helper call, which was a fifth of the per-packet cost. Returns 0 when
  * it parsed the packet completely, -1 (p untouched but for what the general
  * path sets again) to leave the packet to the general path, which is the

@@ -23,7 +23,7 @@
 
 #define FR_PACKED __attribute__((packed))
 
-/* test_run refuses shorter frames with EINVAL (docs: kernel-facts.md) */
+/* test_run refuses shorter frames with EINVAL (docs/kernel.md) */
 #define FR_MIN_V4 34
 #define FR_MIN_V6 54
 

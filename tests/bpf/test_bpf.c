@@ -4,7 +4,7 @@
  * na_ingress, with exact assertions on na_totals and on the na_socks row each
  * run creates. Semantics under test: docs/accounting.md.
  *
- * test_run facts this relies on (docs/kernel-facts.md): data_in starts with an
+ * test_run facts this relies on (docs/kernel.md): data_in starts with an
  * Ethernet header and the program sees skb->len = size - 14 with offset 0 at
  * the IP header; skb->sk is a dummy full socket (protocol 0, state 7, ports 0)
  * with a fresh cookie per run, so every run makes exactly one new row;
