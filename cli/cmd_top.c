@@ -189,49 +189,88 @@ int top_next(const struct na_global *g, struct top_state *ts, const struct top_o
 
 /* ---- cells ------------------------------------------------------------------- */
 
-static const int col_width[NA_C_COUNT] = {
-	[NA_C_PID] = 7,	    [NA_C_COMM] = 15,	 [NA_C_CGROUP] = 24, [NA_C_PROTO] = 6,
-	[NA_C_LOCAL] = 24,  [NA_C_REMOTE] = 24,	 [NA_C_TX_RATE] = 12, [NA_C_RX_RATE] = 12,
-	[NA_C_TX] = 10,	    [NA_C_RX] = 10,	 [NA_C_HDR] = 6,      [NA_C_PKT_RATE] = 8,
-	[NA_C_CONNS] = 8,
+/*
+ * The table's columns, one entry each: its width (what --batch prints, and
+ * the full-screen view when there is room), the narrowest and widest the
+ * full-screen view may make it, its alignment, where a long cell is cut,
+ * and per grouping how long it stays on a narrow screen (prio: 1 stays
+ * longest, 0 not shown in that grouping). Priority 1 is what a row is for:
+ * who (pid and comm, or the group's name) and the two figures people open
+ * top for, the rates (or the totals, after t). A new column is one entry
+ * here (and its enum na_col, name and key in view.c).
+ */
+static const struct {
+	int width, min, max;
+	int left; /* a name, left-aligned and cut where it says least; figures are right-aligned and never cut */
+	enum na_elide elide;
+	int prio[NA_G_COUNT]; /* socket, process, cgroup, peer */
+} col_def[NA_C_COUNT] = {
+	[NA_C_PID] = { 7, 7, 7, 0, NA_ELIDE_END, { 1, 1, 0, 0 } },
+	[NA_C_COMM] = { 15, 10, 15, 1, NA_ELIDE_END, { 1, 1, 0, 0 } },
+	[NA_C_CGROUP] = { 24, 12, 64, 1, NA_ELIDE_START, { 5, 5, 1, 0 } },
+	[NA_C_PROTO] = { 6, 6, 6, 1, NA_ELIDE_END, { 2, 4, 4, 4 } },
+	[NA_C_LOCAL] = { 24, 15, 47, 1, NA_ELIDE_MIDDLE, { 6, 0, 0, 0 } },
+	[NA_C_REMOTE] = { 24, 21, 47, 1, NA_ELIDE_MIDDLE, { 3, 0, 0, 1 } },
+	[NA_C_TX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
+	[NA_C_RX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
+	[NA_C_TX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7 } },
+	[NA_C_RX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7 } },
+	[NA_C_HDR] = { 6, 6, 6, 0, NA_ELIDE_END, { 9, 9, 9, 9 } },
+	[NA_C_PKT_RATE] = { 8, 8, 8, 0, NA_ELIDE_END, { 8, 8, 8, 8 } },
+	[NA_C_CONNS] = { 8, 8, 8, 0, NA_ELIDE_END, { 0, 3, 3, 3 } },
 };
+
+/* The sort column stays right after the row's identity and key figures: it is what orders the rows. */
+#define SORT_PRIO 2
 
 int top_col_width(enum na_col c)
 {
-	return c < NA_C_COUNT ? col_width[c] : 0;
+	return c < NA_C_COUNT ? col_def[c].width : 0;
+}
+
+int top_col_min(enum na_col c)
+{
+	return c < NA_C_COUNT ? col_def[c].min : 0;
+}
+
+int top_col_max(enum na_col c)
+{
+	return c < NA_C_COUNT ? col_def[c].max : 0;
 }
 
 int top_col_left(enum na_col c)
 {
-	return c >= NA_C_COMM && c <= NA_C_REMOTE;
+	return c < NA_C_COUNT && col_def[c].left;
 }
 
 enum na_elide top_col_elide(enum na_col c)
 {
-	if (c == NA_C_CGROUP)
-		return NA_ELIDE_START;
-	if (c == NA_C_LOCAL || c == NA_C_REMOTE)
-		return NA_ELIDE_MIDDLE;
-	return NA_ELIDE_END;
+	return c < NA_C_COUNT ? col_def[c].elide : NA_ELIDE_END;
 }
 
 int top_col_shown(enum na_col c, enum na_group g)
 {
-	switch (c) {
-	case NA_C_PID:
-	case NA_C_COMM:
-		return g == NA_G_SOCKET || g == NA_G_PROCESS;
-	case NA_C_CGROUP:
-		return g != NA_G_PEER;
-	case NA_C_LOCAL:
-		return g == NA_G_SOCKET;
-	case NA_C_REMOTE:
-		return g == NA_G_SOCKET || g == NA_G_PEER;
-	case NA_C_CONNS:
-		return g != NA_G_SOCKET;
-	default:
-		return 1;
-	}
+	return c < NA_C_COUNT && g < NA_G_COUNT && col_def[c].prio[g] > 0;
+}
+
+int top_col_prio(enum na_col c, const struct top_opts *o)
+{
+	int p;
+
+	if (!top_col_shown(c, o->view.group))
+		return 0;
+	p = col_def[c].prio[o->view.group];
+	return c == o->sort && p > SORT_PRIO ? SORT_PRIO : p;
+}
+
+int top_columns(const struct top_opts *o, enum na_col *out)
+{
+	int c, n = 0;
+
+	for (c = 0; c < NA_C_COUNT; c++)
+		if (top_col_shown(c, o->view.group))
+			out[n++] = c;
+	return n;
 }
 
 static void rate_cell(char *buf, size_t len, double v, int bits)
@@ -319,8 +358,9 @@ static void print_cell(const char *text, enum na_col c)
 static void print_frame(const struct top_opts *o, const struct top_frame *f)
 {
 	char when[32], t1[24], t2[24], t3[24], t4[24], cell[96], path[40];
+	enum na_col cols[NA_C_COUNT];
 	size_t i;
-	int c;
+	int c, ncols;
 
 	na_time_str(when, sizeof(when), (uint64_t)time(NULL));
 	printf("netacct top - %s, interval %.1f s, %zu live sockets, by %s\n", when, f->secs, f->live_sockets,
@@ -339,16 +379,14 @@ static void print_frame(const struct top_opts *o, const struct top_frame *f)
 		       (unsigned long long)g->live, (unsigned long long)g->closed_since);
 	}
 	putchar('\n');
-	for (c = 0; c < NA_C_COUNT; c++)
-		if (top_col_shown(c, o->view.group))
-			print_cell(na_col_name(c), c);
+	ncols = top_columns(o, cols);
+	for (c = 0; c < ncols; c++)
+		print_cell(na_col_name(cols[c]), cols[c]);
 	putchar('\n');
 	for (i = 0; i < f->nrows && (o->limit <= 0 || (long)i < o->limit); i++) {
-		for (c = 0; c < NA_C_COUNT; c++) {
-			if (!top_col_shown(c, o->view.group))
-				continue;
-			top_cell(cell, sizeof(cell), &f->rows[i], c, o);
-			print_cell(cell, c);
+		for (c = 0; c < ncols; c++) {
+			top_cell(cell, sizeof(cell), &f->rows[i], cols[c], o);
+			print_cell(cell, cols[c]);
 		}
 		putchar('\n');
 	}

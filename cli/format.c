@@ -126,3 +126,73 @@ uint64_t na_counters_bytes(const struct na_counters *c)
 {
 	return c->ip_hdr_bytes + c->l4_hdr_bytes + c->payload_bytes;
 }
+
+/* Display indices of the n columns ordered by priority, then display order (insertion sort: n is small). */
+static void by_priority(const struct na_lay_col *c, int n, int *ord)
+{
+	int i, j, k;
+
+	for (i = 0, k = 0; i < n; i++) {
+		if (c[i].prio <= 0)
+			continue;
+		for (j = k++; j > 0 && c[ord[j - 1]].prio > c[i].prio; j--)
+			ord[j] = ord[j - 1];
+		ord[j] = i;
+	}
+	for (; k < n; k++)
+		ord[k] = -1;
+}
+
+/* Grow the shown columns, by priority, towards the width field goal (width or want). */
+static int grow(const struct na_lay_col *c, const int *ord, int n, int left, int *out, int to_want)
+{
+	int i, add, goal;
+
+	for (i = 0; i < n && ord[i] >= 0 && left > 0; i++) {
+		const struct na_lay_col *k = &c[ord[i]];
+
+		if (!out[ord[i]])
+			continue;
+		goal = to_want ? (k->want > k->width ? k->want : k->width) : k->width;
+		add = goal - out[ord[i]];
+		if (add > left)
+			add = left;
+		if (add > 0) {
+			out[ord[i]] += add;
+			left -= add;
+		}
+	}
+	return left;
+}
+
+int na_layout(const struct na_lay_col *c, int n, int avail, int *out)
+{
+	int ord[64], i, j, shown = 0, used, need;
+
+	if (n <= 0)
+		return 0;
+	if (n > 64)
+		n = 64;
+	by_priority(c, n, ord);
+	memset(out, 0, (size_t)n * sizeof(*out));
+	for (i = 0; i < n && ord[i] >= 0; i++) {
+		const struct na_lay_col *k = &c[ord[i]];
+
+		/* Those above keep their width; this one and its equals make do with their min. */
+		need = 0;
+		for (j = 0; j <= i; j++) {
+			const struct na_lay_col *a = &c[ord[j]];
+
+			need += 1 + (a->prio < k->prio ? a->width : a->min);
+		}
+		if (need > avail)
+			break;
+		out[ord[i]] = k->min;
+		shown++;
+	}
+	for (i = 0, used = 0; i < n; i++)
+		used += out[i] ? 1 + out[i] : 0;
+	used = grow(c, ord, n, avail - used, out, 0);
+	grow(c, ord, n, used, out, 1);
+	return shown;
+}

@@ -27,6 +27,28 @@ enum na_elide { NA_ELIDE_END, NA_ELIDE_START, NA_ELIDE_MIDDLE };
 void na_fit(char *out, const char *s, int w, int left, enum na_elide e);
 /* s whole to f, shown as na_fit shows it, then blanks up to w columns (a left-aligned cell never cut). */
 void na_put_printable(FILE *f, const char *s, int w);
+/*
+ * One column of a table whose columns give way by priority on a narrow
+ * screen (top): prio 1 is kept longest, 0 means not shown. A column is
+ * min cells at least, width when there is room, and up to want (its widest
+ * cell, at most its widest allowed) when there is still room after every
+ * shown column has its width.
+ */
+struct na_lay_col {
+	int prio;
+	int min, width, want;
+};
+/*
+ * Widths of n columns (given in display order) in avail cells, each column
+ * preceded by one blank: out[i] is column i's width, 0 when it gives way.
+ * Columns are taken by priority (then display order) and the first that
+ * does not fit ends the list: a column of lower priority never shows while
+ * one above it is left out. A column fits when every column of higher
+ * priority keeps its width and it and its equals fit at their min. What is
+ * left goes to the columns by priority: up to their width, then up to what
+ * they want. Returns how many columns are shown.
+ */
+int na_layout(const struct na_lay_col *c, int n, int avail, int *out);
 /* Sum of a direction's counters. */
 uint64_t na_counters_bytes(const struct na_counters *c);
 

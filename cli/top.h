@@ -76,8 +76,21 @@ void top_stop(struct top_state *ts);
 void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, const struct top_opts *o);
 /* Is column c shown for this grouping? (LOCAL is meaningless for a process, ...) */
 int top_col_shown(enum na_col c, enum na_group g);
-/* Width of column c; left-aligned columns are names, the rest numbers. */
+/* The columns of o's grouping, in display order, into out (NA_C_COUNT entries); how many. */
+int top_columns(const struct top_opts *o, enum na_col *out);
+/*
+ * How long column c stays on a narrow screen (1 longest, 0 not shown): the
+ * row's identity and the rates first; the sort column right after them.
+ */
+int top_col_prio(enum na_col c, const struct top_opts *o);
+/*
+ * Width of column c (--batch, and the full screen when there is room), the
+ * narrowest and widest the full screen may make it; left-aligned columns
+ * are names, the rest figures.
+ */
 int top_col_width(enum na_col c);
+int top_col_min(enum na_col c);
+int top_col_max(enum na_col c);
 int top_col_left(enum na_col c);
 /* Where a cell too long for its column is cut (na_fit): paths keep their leaf, addresses their port. */
 enum na_elide top_col_elide(enum na_col c);

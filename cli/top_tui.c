@@ -103,42 +103,68 @@ static void sort_name(char *buf, size_t len, const struct top_opts *o)
 		 o->reverse ? " (reversed)" : "");
 }
 
+/*
+ * The title says what the screen shows: the grouping, the order, rates or
+ * totals and the filter stay; on a narrow screen the time of day, then the
+ * interval, the count of live sockets and the program's name give way.
+ */
 static int draw_title(const struct tui *t, int y)
 {
 	const struct top_opts *o = t->o;
-	char when[32], sort[48], line[512];
-	int n;
-
-	int x = 0;
+	char when[32], sort[48], what[256], line[512];
+	const char *clock;
+	int drop, x = 0;
 
 	na_time_str(when, sizeof(when), (uint64_t)(t->have_frame ? t->frame_time : time(NULL)));
+	/* The time of day only: a live view needs no date. */
+	clock = strchr(when, ' ') ? strchr(when, ' ') + 1 : when;
 	sort_name(sort, sizeof(sort), o);
-	/* The time of day only: a live view needs no date, and the width is short. */
-	n = snprintf(line, sizeof(line), "netacct top - %s, interval %.3g s, %zu live sockets, by %s, sort %s, %s",
-		     strchr(when, ' ') ? strchr(when, ' ') + 1 : when, o->interval,
-		     t->have_frame ? t->f.live_sockets : (size_t)0, na_group_name(o->view.group), sort,
-		     o->totals ? "totals" : "rates");
-	if (o->text[0] && n > 0 && (size_t)n < sizeof(line))
-		snprintf(line + n, sizeof(line) - (size_t)n, ", filter \"%s\"", o->text);
+	snprintf(what, sizeof(what), "by %s, sort %s, %s%s%s%s", na_group_name(o->view.group), sort,
+		 o->totals ? "totals" : "rates", o->text[0] ? ", filter \"" : "", o->text, o->text[0] ? "\"" : "");
 	/* First, where a narrow screen cannot cut it off. */
 	if (t->paused) {
 		put(y, 0, "PAUSED", A_REVERSE | A_BOLD);
 		x = 7;
 	}
+	for (drop = 0; drop <= 4; drop++) {
+		char part[96] = "";
+		size_t n;
+
+		line[0] = '\0';
+		if (drop < 4)
+			snprintf(line, sizeof(line), "netacct top%s%s, ", drop < 1 ? " - " : "", drop < 1 ? clock : "");
+		if (drop < 2) {
+			snprintf(part, sizeof(part), "interval %.3g s, ", o->interval);
+			strncat(line, part, sizeof(line) - strlen(line) - 1);
+		}
+		if (drop < 3) {
+			snprintf(part, sizeof(part), "%zu live sockets, ", t->have_frame ? t->f.live_sockets : (size_t)0);
+			strncat(line, part, sizeof(line) - strlen(line) - 1);
+		}
+		strncat(line, what, sizeof(line) - strlen(line) - 1);
+		n = strlen(line);
+		if (x + (int)n <= COLS)
+			break;
+	}
 	put(y, x, line, 0);
 	return y + 1;
 }
 
-/* The cgroup lines: the same fields as the batch header, dropped from the right. */
+/*
+ * The cgroup lines: the fields of the batch header, giving way by priority
+ * like the table's columns (the path and the rates, or the totals, last).
+ */
 enum { H_PATH, H_TX_RATE, H_RX_RATE, H_TX, H_RX, H_HDR, H_LIVE, H_CLOSED, H_COUNT };
 
 static const struct {
 	const char *name;
-	int width;
+	int width, min, max;
+	int prio; /* 1 stays longest on a narrow screen */
 } hcols[H_COUNT] = {
-	[H_PATH] = { "CGROUP", 32 }, [H_TX_RATE] = { "TX/s", 13 }, [H_RX_RATE] = { "RX/s", 13 },
-	[H_TX] = { "TX", 10 },	     [H_RX] = { "RX", 10 },	    [H_HDR] = { "HDR%", 6 },
-	[H_LIVE] = { "LIVE", 6 },    [H_CLOSED] = { "CLOSED", 7 },
+	[H_PATH] = { "CGROUP", 32, 16, 64, 1 }, [H_TX_RATE] = { "TX/s", 13, 13, 13, 1 },
+	[H_RX_RATE] = { "RX/s", 13, 13, 13, 1 }, [H_TX] = { "TX", 10, 10, 10, 5 },
+	[H_RX] = { "RX", 10, 10, 10, 5 },	  [H_HDR] = { "HDR%", 6, 6, 6, 6 },
+	[H_LIVE] = { "LIVE", 6, 6, 6, 3 },	  [H_CLOSED] = { "CLOSED", 7, 7, 7, 4 },
 };
 
 static int hcol_emphasised(const struct top_opts *o, int c)
@@ -146,16 +172,37 @@ static int hcol_emphasised(const struct top_opts *o, int c)
 	return o->totals ? c == H_TX || c == H_RX : c == H_TX_RATE || c == H_RX_RATE;
 }
 
-static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g)
+/* Widths of the cgroup lines' fields on this screen (0: not shown). */
+static void cg_layout(const struct tui *t, size_t ncg, int *w)
 {
-	char cell[64], out[128];
-	int c, x = 0;
+	struct na_lay_col lay[H_COUNT];
+	size_t i;
+	int c;
 
 	for (c = 0; c < H_COUNT; c++) {
-		int w = hcols[c].width, sep = c ? 1 : 0;
+		lay[c].prio = hcols[c].prio;
+		lay[c].min = hcols[c].min;
+		lay[c].width = lay[c].want = hcols[c].width;
+	}
+	for (i = 0; i < ncg; i++) {
+		int n = (int)strlen(t->f.cg[i].path);
 
-		if (x + sep + w > COLS)
-			break;
+		if (n > lay[H_PATH].want)
+			lay[H_PATH].want = n < hcols[H_PATH].max ? n : hcols[H_PATH].max;
+	}
+	/* The path starts the line: its leading blank is off the screen. */
+	na_layout(lay, H_COUNT, COLS + 1, w);
+}
+
+static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g, const int *w)
+{
+	char cell[64], out[128];
+	int c, x = -1;
+
+	for (c = 0; c < H_COUNT; c++) {
+		if (!w[c])
+			continue;
+		x++;
 		if (!g) {
 			snprintf(cell, sizeof(cell), "%s", hcols[c].name);
 		} else {
@@ -182,11 +229,11 @@ static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g
 			}
 		}
 		if (c == H_PATH && g)
-			na_fit(out, g->path, w, 1, NA_ELIDE_START);
+			na_fit(out, g->path, w[c], 1, NA_ELIDE_START);
 		else
-			na_fit(out, cell, w, c == H_PATH, NA_ELIDE_END);
-		put(y, x + sep, out, (!g ? A_BOLD : 0) | (g && hcol_emphasised(o, c) ? A_BOLD : 0));
-		x += sep + w;
+			na_fit(out, cell, w[c], c == H_PATH, NA_ELIDE_END);
+		put(y, x, out, (!g ? A_BOLD : 0) | (g && hcol_emphasised(o, c) ? A_BOLD : 0));
+		x += w[c];
 	}
 }
 
@@ -196,11 +243,13 @@ static int draw_cgroups(const struct tui *t, int y)
 	/* A screen full of cgroups would leave no room for the rows. */
 	size_t room = LINES > 12 ? (size_t)(LINES - 6) / 3 : 1, i, n;
 	char more[64];
+	int w[H_COUNT];
 
-	draw_cg_line(y++, t->o, NULL);
 	n = f->ncg <= room ? f->ncg : room - 1;
+	cg_layout(t, n, w);
+	draw_cg_line(y++, t->o, NULL, w);
 	for (i = 0; i < n && y < LINES - 1; i++)
-		draw_cg_line(y++, t->o, &f->cg[i]);
+		draw_cg_line(y++, t->o, &f->cg[i], w);
 	if (i < f->ncg) {
 		snprintf(more, sizeof(more), "(%zu more cgroups)", f->ncg - i);
 		put(y++, 0, more, A_DIM);
@@ -209,26 +258,47 @@ static int draw_cgroups(const struct tui *t, int y)
 }
 
 /*
- * The table's columns that fit the width, in order, after the first `skip`
- * of this grouping (scrolled off with the arrow keys): -1 ends the list.
- * Returns how many columns the grouping has.
+ * The table's columns on this screen, in display order, after the first
+ * `skip` of this grouping (scrolled off with the arrow keys): cols[k] at
+ * xs[k], ws[k] wide, -1 ending the list. They give way by priority
+ * (top_col_prio), never wrap, and a name column grows on a wide screen as
+ * far as its longest cell among the rows drawn. Returns how many columns
+ * the grouping has.
  */
-static int table_layout(const struct top_opts *o, int skip, int *cols, int *xs)
+static int table_layout(const struct top_opts *o, const struct top_frame *f, size_t nrows, int skip,
+			int *cols, int *xs, int *ws)
 {
-	int c, k = 0, x = 0, n = 0, full = 0;
+	enum na_col all[NA_C_COUNT];
+	struct na_lay_col lay[NA_C_COUNT];
+	int w[NA_C_COUNT], n, m = 0, i, k = 0, x = 0;
+	char cell[128];
+	size_t r;
 
-	for (c = 0; c < NA_C_COUNT; c++) {
-		int need = 1 + top_col_width(c);
+	n = top_columns(o, all);
+	for (i = skip < n ? skip : n; i < n; i++, m++) {
+		enum na_col c = all[i];
 
-		if (!top_col_shown(c, o->view.group) || n++ < skip)
-			continue;
-		if (full || x + need > COLS) {
-			full = 1; /* dropped from the right, never wrapped */
-			continue;
+		all[m] = c;
+		lay[m].prio = top_col_prio(c, o);
+		lay[m].min = top_col_min(c);
+		lay[m].width = lay[m].want = top_col_width(c);
+		for (r = 0; top_col_left(c) && top_col_max(c) > lay[m].want && r < nrows; r++) {
+			int len;
+
+			top_cell(cell, sizeof(cell), &f->rows[r], c, o);
+			len = (int)strlen(cell);
+			if (len > lay[m].want)
+				lay[m].want = len < top_col_max(c) ? len : top_col_max(c);
 		}
-		cols[k] = c;
-		xs[k++] = x + 1;
-		x += need;
+	}
+	na_layout(lay, m, COLS, w);
+	for (i = 0; i < m; i++) {
+		if (!w[i])
+			continue;
+		cols[k] = all[i];
+		xs[k] = x + 1;
+		ws[k++] = w[i];
+		x += 1 + w[i];
 	}
 	cols[k] = -1;
 	return n;
@@ -238,31 +308,33 @@ static int draw_table(struct tui *t, int y, int bottom)
 {
 	const struct top_opts *o = t->o;
 	const struct top_frame *f = &t->f;
-	int cols[NA_C_COUNT + 1], xs[NA_C_COUNT + 1], k;
+	int cols[NA_C_COUNT + 1], xs[NA_C_COUNT + 1], ws[NA_C_COUNT + 1], k;
 	char cell[128], out[160];
 	size_t i, shown;
 
-	t->ncols = table_layout(o, t->hskip, cols, xs);
+	shown = f->nrows;
+	if (o->limit > 0 && (size_t)o->limit < shown)
+		shown = (size_t)o->limit;
+	if (bottom - y - 1 >= 0 && shown > (size_t)(bottom - y - 1))
+		shown = (size_t)(bottom - y - 1);
+	t->ncols = table_layout(o, f, shown, t->hskip, cols, xs, ws);
 	for (k = 0; cols[k] >= 0; k++) {
 		enum na_col c = cols[k];
 		attr_t a = A_BOLD;
 
-		if (c == o->sort || (o->sort == NA_C_COUNT && (c == NA_C_TX_RATE || c == NA_C_RX_RATE)))
+		if (c == o->sort || (o->sort == NA_C_COUNT && emphasised(o, c)))
 			a |= A_REVERSE;
-		na_fit(out, na_col_name(c), top_col_width(c), top_col_left(c), NA_ELIDE_END);
+		na_fit(out, na_col_name(c), ws[k], top_col_left(c), NA_ELIDE_END);
 		put(y, xs[k], out, a);
 	}
 	t->nfit = k;
 	y++;
-	shown = f->nrows;
-	if (o->limit > 0 && (size_t)o->limit < shown)
-		shown = (size_t)o->limit;
 	for (i = 0; i < shown && y < bottom; i++, y++) {
 		for (k = 0; cols[k] >= 0; k++) {
 			enum na_col c = cols[k];
 
 			top_cell(cell, sizeof(cell), &f->rows[i], c, o);
-			na_fit(out, cell, top_col_width(c), top_col_left(c), top_col_elide(c));
+			na_fit(out, cell, ws[k], top_col_left(c), top_col_elide(c));
 			put(y, xs[k], out, emphasised(o, c) ? A_BOLD : 0);
 		}
 	}
@@ -287,8 +359,7 @@ static void draw_bottom(const struct tui *t, int rows_drawn)
 	}
 	if (t->have_frame) {
 		if (t->nfit < t->ncols)
-			n = snprintf(right, sizeof(right), " columns %d-%d of %d,", t->hskip + 1, t->hskip + t->nfit,
-				     t->ncols);
+			n = snprintf(right, sizeof(right), " %d of %d columns,", t->nfit, t->ncols);
 		if ((size_t)rows_drawn < t->f.total_rows)
 			snprintf(right + n, sizeof(right) - (size_t)n, " %d of %zu rows ", rows_drawn,
 				 t->f.total_rows);
@@ -316,7 +387,7 @@ static void draw_help(void)
 		"space      pause: keep this frame (keys still sort, group and filter it)",
 		"g          group by socket, process, cgroup, peer",
 		"< >        sort by the column to the left / right",
-		"left right scroll the columns (those that do not fit are cut on the right)",
+		"left right scroll columns off the left, to make room for those that gave way",
 		"r          reverse the order",
 		"t          totals (TX, RX) instead of rates (TX/s, RX/s)",
 		"/          filter rows by text: Enter applies, Esc cancels, empty clears",
@@ -429,24 +500,27 @@ static int rebuild(struct tui *t)
 
 /* ---- keys ---------------------------------------------------------------------- */
 
-/* < and >: the next column of this grouping; "busiest" sits just before TX/s. */
+/* < and >: the next column of this grouping, as shown; "busiest" sits just before the key figures. */
 static void sort_step(struct top_opts *o, int dir)
 {
-	int c = o->sort;
+	enum na_col cols[NA_C_COUNT];
+	int n = top_columns(o, cols), i, at = -1;
+	enum na_col key = o->totals ? NA_C_TX : NA_C_TX_RATE;
 
-	if (c == NA_C_COUNT) {
-		c = o->totals ? NA_C_TX : NA_C_TX_RATE;
-		if (dir > 0) {
-			o->sort = c;
-			return;
-		}
+	for (i = 0; i < n; i++)
+		if (cols[i] == (o->sort == NA_C_COUNT ? key : o->sort))
+			at = i;
+	if (at < 0)
+		return;
+	if (o->sort == NA_C_COUNT) {
+		if (dir > 0)
+			o->sort = key;
+		else if (at > 0)
+			o->sort = cols[at - 1];
+		return;
 	}
-	for (c += dir; c >= 0 && c < NA_C_COUNT; c += dir) {
-		if (top_col_shown(c, o->view.group)) {
-			o->sort = c;
-			return;
-		}
-	}
+	if (at + dir >= 0 && at + dir < n)
+		o->sort = cols[at + dir];
 }
 
 static void toggle_totals(struct tui *t)

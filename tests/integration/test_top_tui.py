@@ -2,10 +2,11 @@
 """The interactive `netacct top`, driven in tmux like a person would.
 
 A known workload: two paced TCP flows on loopback, both ends inside the test
-cgroups, one much busier than the other:
+cgroups, one much busier than the other, and a finished one:
 
   busy  (cgroup A): the client writes 16 KiB every 20 ms   ~ 800 KiB/s
   slow  (cgroup B): the client writes  1 KiB every 100 ms  ~  10 KiB/s
+  done  (cgroup B): the client wrote 256 KiB at once, then stays idle, open
 
 `netacct top -d 0.5` runs in a pane of a private tmux server (its own socket,
 its own config: remain-on-exit, so that a pane's exit status can be read), and
@@ -26,14 +27,22 @@ capture-pane is checked:
     interval, h shows the help (with the column letters) and any key closes
     it, space pauses ("PAUSED", the screen stays the same over 4 intervals)
     and resumes (the rows move on);
-  * a resize (KEY_RESIZE) from 120 to 80 columns drops columns, wraps none;
+  * at 80x24, 100x30 and 160x40: no line wrapped (capture-pane -J joins
+    wrapped lines: none is longer than the pane), the title says what is
+    shown, and every row shows who (PID and COMM, its owner's) and TX/s and
+    RX/s, the rates within the paces (the finished flow at 0 B/s); the
+    columns shown are those of highest priority (PID COMM TX/s RX/s, then
+    PROTO, REMOTE, CGROUP, LOCAL, TX RX, PKTS/s, HDR%): CGROUP and LOCAL
+    give way first, whatever their place; every cgroup line shows its path
+    and rates; at 80 columns, by process, cgroup and peer (g) every row
+    shows the group's name and both rates, and the arrow keys scroll
+    columns off the left so that those that gave way come in;
+  * a resize (KEY_RESIZE) from 120 to 80 columns lays the columns out again
+    as a fresh 80-column screen does, and wraps nothing;
   * q quits: exit status 0, the alternate screen is off, the TUI is gone
     from the pane and the tty is back in cooked mode (stty: icanon echo);
   * SIGTERM to netacct: the same restoration, exit status 0;
   * -n 2 ends after two frames by itself;
-  * an 80-column pane: no line wrapped (capture-pane -J joins wrapped lines:
-    none is longer than 80), the columns that do not fit are dropped from the
-    right (PID COMM CGROUP PROTO remain), and the arrow keys scroll to the rest;
   * a 400-column pane (wider than the view's line buffers): the bottom bar in
     reverse video across the whole width, the keys and the row count in it,
     and q exits 0 (the bar used to overrun a 256-byte buffer there).
@@ -52,6 +61,7 @@ import na_harness as na  # noqa: E402
 
 BUSY_CHUNK, BUSY_PACE_US = 16384, 20000
 SLOW_CHUNK, SLOW_PACE_US = 1024, 100000
+DONE_BYTES = 256 << 10  # less than the busy flow sends in its first half second
 FLOW_SECS = 80  # more than the test needs; the workers are killed at the end
 INTERVAL = 0.5
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
@@ -202,21 +212,41 @@ def screen_parts(lines):
     return lines[0], cgs, lines[hdr], rows
 
 
-# Column widths of cli/cmd_top.c (top_col_width): names are left-aligned under
-# their label, figures right-aligned to its end.
-WIDTHS = {"PID": 7, "COMM": 15, "CGROUP": 24, "PROTO": 6, "LOCAL": 24, "REMOTE": 24,
-          "TX/s": 12, "RX/s": 12, "TX": 10, "RX": 10, "HDR%": 6, "PKTS/s": 8, "CONNS": 8}
-NAMES = ("COMM", "CGROUP", "PROTO", "LOCAL", "REMOTE")
+# Names are left-aligned under their label, figures right-aligned to its end
+# (the widths change with the screen, so cells are cut where the header says).
+NAMES = ("COMM", "CGROUP", "PROTO", "LOCAL", "REMOTE", "FAMILY")
+FIGURE = re.compile(r" +(\d[\d.]* (?:B|KiB|MiB|GiB|TiB)(?:/s)?|\d[\d.]*%|\d+|-)$")
 
 
 def row_fields(header, row):
-    """A row's cells, cut where the header's labels say its columns are."""
-    out = {}
-    for m in re.finditer(r"\S+", header):
-        name = m.group()
-        w = WIDTHS.get(name, len(name))
-        lo = m.start() if name in NAMES else m.end() - w
-        out[name] = row[lo:lo + w].strip()
+    """A row's cells, cut where the header's labels say its columns are: a
+    name starts where its label starts, a figure ends where its label ends;
+    between a name and the figure after it, the figure is the row's last
+    figure-looking text before the figure label's end."""
+    labels = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", header)]
+    out, pos, i = {}, 0, 0
+    while i < len(labels):
+        name, lo, hi = labels[i]
+        nxt = labels[i + 1] if i + 1 < len(labels) else None
+        if name not in NAMES:
+            out[name] = row[pos:hi].strip()
+            pos = hi + 1
+            i += 1
+            continue
+        if nxt is None:
+            out[name] = row[lo:].strip()
+            break
+        if nxt[0] in NAMES:
+            out[name] = row[lo:nxt[1]].strip()
+            pos = nxt[1]
+            i += 1
+            continue
+        region = row[lo:nxt[2]].rstrip()
+        m = FIGURE.search(region)
+        out[name] = (region[:m.start()] if m else region).strip()
+        out[nxt[0]] = m.group(1) if m else ""
+        pos = nxt[2] + 1
+        i += 2
     return out
 
 
@@ -226,6 +256,22 @@ def table(lines):
         return None, []
     title, cgs, header, rows = parts
     return header, [row_fields(header, r) for r in rows]
+
+
+# By socket, with rates: the columns in the order they give way last to first.
+PRIORITY = [("PID", "COMM", "TX/s", "RX/s"), ("PROTO",), ("REMOTE",), ("CGROUP",), ("LOCAL",),
+            ("TX", "RX"), ("PKTS/s",), ("HDR%",)]
+
+
+def priority_levels(cols):
+    """How many levels of PRIORITY the columns are, or None when they are not
+    a run of whole levels from the first (a column shown while one of higher
+    priority gave way)."""
+    shown = set(cols)
+    k = 0
+    while k < len(PRIORITY) and set(PRIORITY[k]) <= shown:
+        k += 1
+    return k if shown == set(c for lvl in PRIORITY[:k] for c in lvl) else None
 
 
 def endpoint(addr, port):
@@ -248,8 +294,11 @@ def main():
                           (0, BUSY_CHUNK, busy_bytes), A, A, "busy")
         slow = na.TcpFlow(h, 4, "bulk", (slow_bytes, SLOW_CHUNK, 0, SLOW_PACE_US),
                           (0, SLOW_CHUNK, slow_bytes), B, B, "slow")
+        done = na.TcpFlow(h, 4, "bulk", (DONE_BYTES, 65536, 0), (0, 65536, DONE_BYTES), B, B,
+                          "done").wait_done()
+        flows = (busy, slow, done)
         owner = {}  # LOCAL endpoint -> (pid, what); a listener's is its server's
-        for f in (busy, slow):
+        for f in flows:
             c, s = f.cready, f.sready
             owner[endpoint(c["laddr"], c["lport"])] = (f.client.pid, f.label + " client")
             owner[endpoint(s["laddr"], s["lport"])] = (f.server.pid, f.label + " server")
@@ -330,7 +379,7 @@ def main():
         h.check("g: a CONNS column", "CONNS" in header.split(), header)
         h.check("g: no LOCAL column", "LOCAL" not in header.split(), header)
         h.eq("g: one row per worker process", sorted(int(r["PID"]) for r in rows),
-             sorted([busy.client.pid, busy.server.pid, slow.client.pid, slow.server.pid]))
+             sorted(p for f in flows for p in (f.client.pid, f.server.pid)))
 
         # -- / filter ------------------------------------------------------------
         p.keys("/")
@@ -341,8 +390,8 @@ def main():
         _, rows = table(lines)
         h.check("filter: rows remain", len(rows) > 0, repr(lines))
         h.eq("filter: only the slow cgroup's rows", sorted({r["CGROUP"] for r in rows}), [B.rel])
-        h.eq("filter: the slow flow's processes", sorted(int(r["PID"]) for r in rows),
-             sorted([slow.client.pid, slow.server.pid]))
+        h.eq("filter: the processes of the slow cgroup's flows", sorted(int(r["PID"]) for r in rows),
+             sorted([slow.client.pid, slow.server.pid, done.client.pid, done.server.pid]))
 
         # -- t, + -, h, space ---------------------------------------------------------
         p.keys("t")
@@ -377,14 +426,94 @@ def main():
         h.eq("q: netacct exits with status 0", status, 0)
         check_restored(h, p, "q")
 
+        # -- 80x24, 100x30, 160x40: who and the rates on every row -----------------
+        by_remote = {}  # REMOTE endpoint of a connected socket -> (pid, what)
+        for f in flows:
+            c, s = f.cready, f.sready
+            by_remote[endpoint(c["raddr"], c["rport"])] = (f.client.pid, f.label + " client")
+            by_remote[endpoint(s["raddr"], s["rport"])] = (f.server.pid, f.label + " server")
+        servers = {f.server.pid for f in flows}
+        paces = {"busy": nominal(BUSY_CHUNK, BUSY_PACE_US), "slow": nominal(SLOW_CHUNK, SLOW_PACE_US),
+                 "done": 0}
+        chunks = {"busy": BUSY_CHUNK, "slow": SLOW_CHUNK, "done": 0}
+        cols80 = None
+        for width, height in ((80, 24), (100, 30), (160, 40)):
+            size = "%dx%d" % (width, height)
+            p = Pane(h.tmux, tmpdir, top, width, height)
+            p.wait("%s: the rows" % size, lambda l: len(table(l)[1]) >= 9)
+            time.sleep(3 * INTERVAL)  # rates over whole intervals of the paced flows
+            lines = p.capture().splitlines()
+            h.note("%s:\n%s" % (size, "\n".join(x.rstrip() for x in lines if x.strip())))
+            check_fits(h, p, size, width)
+            title, cgs, _, _ = screen_parts(lines)
+            h.check("%s: the title says by socket, sort busiest, rates" % size,
+                    "by socket, sort busiest, rates" in title, title)
+            header, rows = table(lines)
+            cols = header.split()
+            if width == 80:
+                cols80 = cols
+            levels = priority_levels(cols)
+            h.check("%s: the columns are those of highest priority (%s)" % (size, " ".join(cols)),
+                    levels is not None and levels >= 1)
+            h.check("%s: the columns in display order" % size,
+                    cols == [c for c in ("PID", "COMM", "CGROUP", "PROTO", "LOCAL", "REMOTE", "TX/s",
+                                         "RX/s", "TX", "RX", "HDR%", "PKTS/s") if c in cols], repr(cols))
+            if width == 80:
+                h.check("80: CGROUP and LOCAL gave way, REMOTE and PROTO stayed",
+                        "CGROUP" not in cols and "LOCAL" not in cols and "REMOTE" in cols and
+                        "PROTO" in cols, repr(cols))
+            if width == 160:
+                h.check("160: every column that names the socket is there",
+                        levels is not None and levels >= 5, repr(cols))
+            h.eq("%s: all 9 sockets shown" % size, len(rows), 9)
+            for r in rows:
+                pid, what = by_remote.get(r.get("REMOTE"), (None, "listener"))
+                lbl = "%s: %s row" % (size, what)
+                if pid is None:
+                    h.check("%s: PID is a server's (its listener's maker)" % lbl,
+                            r.get("PID", "").isdigit() and int(r["PID"]) in servers, repr(r))
+                else:
+                    h.eq("%s: PID is its owner's" % lbl, r.get("PID"), str(pid))
+                h.eq("%s: COMM" % lbl, r.get("COMM"), "python3")
+                for col in ("TX/s", "RX/s"):
+                    h.check("%s: %s shown" % (lbl, col), re.fullmatch(r"[\d.]+ (B|KiB|MiB)/s",
+                                                                      r.get(col, "")), repr(r))
+                label = what.split()[0]
+                if pid is None or not re.fullmatch(r"[\d.]+ (B|KiB|MiB)/s", r.get("TX/s", "")):
+                    continue
+                sending = what.endswith("client")
+                col = "TX/s" if sending else "RX/s"
+                n, chunk = paces[label], chunks[label]
+                hi = n * (chunk + 52) / chunk + 2 * chunk / INTERVAL if n else 0
+                h.between("%s: %s within the pace" % (lbl, col), parse_rate(r[col]), 0.6 * n, hi)
+            for cg in (A, B):
+                line = next((x for x in cgs if x.split()[0] == cg.rel), "")
+                h.check("%s: the cgroup line of %s has its path and both rates" % (size, cg.rel),
+                        len(re.findall(r"[\d.]+ (?:B|KiB|MiB)/s", line)) >= 2, repr(cgs))
+            if width == 80:
+                check_80_groups(h, p)
+                # The arrows scroll columns off the left; one that gave way comes in.
+                p.keys("Right", "Right")
+                lines = p.wait("80: scrolled two columns", lambda l: table(l)[0] is not None and
+                               table(l)[0].split()[0] != "PID")
+                cols = table(lines)[0].split()
+                h.check("80, scrolled right twice: PID and COMM off, CGROUP in",
+                        "PID" not in cols and "COMM" not in cols and "CGROUP" in cols, repr(cols))
+                h.check("80, scrolled: the last line says how many columns show",
+                        re.search(r" \d+ of 12 columns,", lines[-1]), lines[-1])
+            p.keys("q")
+            h.eq("%s: q exits 0" % size, p.wait_exit(), 0)
+
         # -- SIGTERM ---------------------------------------------------------------
         p = Pane(h.tmux, tmpdir, top, 120, 30)
         p.wait("the first frame", lambda l: screen_parts(l) is not None)
-        # KEY_RESIZE: 120 columns show up to TX/s, 80 only the first four.
-        h.eq("120 columns: up to TX/s", table(p.capture().splitlines())[0].split()[-1], "TX/s")
+        # KEY_RESIZE: laid out again as a fresh 80-column screen is.
+        wide = table(p.capture().splitlines())[0].split()
         h.tmux.run("resize-window", "-t", p.name, "-x", "80", "-y", "24")
         lines = p.wait("resized to 80 columns", lambda l: len(l) == 24 and table(l)[0] is not None
-                       and table(l)[0].split()[-1] == "PROTO")
+                       and table(l)[0].split() != wide)
+        h.eq("resized from 120 to 80: the columns of an 80-column screen", table(lines)[0].split(),
+             cols80)
         h.check("resized: nothing longer than 80 columns",
                 all(len(x) <= 80 for x in p.capture(join=True).splitlines()))
         pid = p.netacct_pid()
@@ -401,27 +530,6 @@ def main():
                   time.monotonic() - t0, 2 * INTERVAL, 8)
         check_restored(h, p, "-n 2")
 
-        # -- 80 columns: dropped from the right, never wrapped ---------------------
-        p = Pane(h.tmux, tmpdir, top, 80, 24)
-        lines = p.wait("the rows", lambda l: (table(l)[0] is not None and len(table(l)[1]) >= 6))
-        joined = p.capture(join=True).splitlines()
-        h.note("80 columns:\n" + "\n".join(x.rstrip() for x in lines if x.strip()))
-        h.check("80 columns: no wrapped line (capture -J: none longer than 80)",
-                all(len(x) <= 80 for x in joined), repr([x for x in joined if len(x) > 80]))
-        header, rows = table(lines)
-        h.eq("80 columns: the columns that fit, from the left", header.split(),
-             ["PID", "COMM", "CGROUP", "PROTO"])
-        h.check("80 columns: every row a whole row", all(
-            re.fullmatch(r"\d+", r["PID"]) and r["PROTO"] == "tcp" for r in rows), repr(rows))
-        h.check("80 columns: the last line says which columns show",
-                "columns 1-4 of 12" in lines[-1], lines[-1])
-        p.keys("Right", "Right", "Right", "Right")
-        lines = p.wait("scrolled columns", lambda l: "columns 5-" in l[-1])
-        header, rows = table(lines)
-        h.eq("80 columns, scrolled right 4: LOCAL first", header.split()[:2], ["LOCAL", "REMOTE"])
-        p.keys("q")
-        h.eq("80 columns: q exits 0", p.wait_exit(), 0)
-
         # -- 400 columns: wider than any line buffer of the view -----------------
         # The bottom bar was built in a 256-byte buffer, padded to the width:
         # past 256 columns it wrote beyond it (ASan: stack-buffer-overflow).
@@ -436,6 +544,30 @@ def main():
                 len(bar) >= 398 and bar == "#" * len(bar), "%d cells: %r" % (len(bar), bar.replace("#" * 40, "#40 ")))
         p.keys("q")
         h.eq("400 columns: q exits 0", p.wait_exit(), 0)
+
+
+def check_fits(h, p, size, width):
+    """Nothing wraps: capture -J joins wrapped lines, so none may be longer than the pane."""
+    joined = p.capture(join=True).splitlines()
+    h.check("%s: no wrapped line (capture -J: none longer than %d)" % (size, width),
+            all(len(x) <= width for x in joined), repr([x for x in joined if len(x) > width]))
+
+
+def check_80_groups(h, p):
+    """By process, cgroup and peer (g): every row shows the group's name and both rates."""
+    for group, who in (("process", ("PID", "COMM")), ("cgroup", ("CGROUP",)), ("peer", ("REMOTE",))):
+        p.keys("g")
+        lines = p.wait("80: by %s" % group, lambda l: ("by %s," % group) in l[0] and
+                       table(l)[0] is not None and len(table(l)[1]) > 0)
+        check_fits(h, p, "80 by %s" % group, 80)
+        header, rows = table(lines)
+        h.check("80 by %s: columns %s, TX/s and RX/s" % (group, " ".join(who)),
+                set(who + ("TX/s", "RX/s")) <= set(header.split()), header)
+        h.check("80 by %s: every row has them" % group, rows and all(
+            all(r.get(c) for c in who) and all(re.fullmatch(r"[\d.]+ (B|KiB|MiB)/s", r.get(c, ""))
+                                               for c in ("TX/s", "RX/s")) for r in rows), repr(rows))
+    p.keys("g")
+    p.wait("80: by socket again", lambda l: "by socket," in l[0])
 
 
 def reverse_text(esc_line, mask=False):

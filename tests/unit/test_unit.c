@@ -197,6 +197,51 @@ static void test_fit(void)
 	fit_case("\xc3\xa9" "abcdef", 6, 1, NA_ELIDE_END, "??ab..");
 }
 
+/* ---- na_layout: columns that give way by priority ------------------------- */
+static void layout_case(const char *what, const struct na_lay_col *c, int n, int avail, const int *expected,
+			int shown)
+{
+	int w[16], i, got;
+	char a[128] = "", e[128] = "";
+
+	got = na_layout(c, n, avail, w);
+	for (i = 0; i < n; i++) {
+		snprintf(a + strlen(a), sizeof(a) - strlen(a), " %d", w[i]);
+		snprintf(e + strlen(e), sizeof(e) - strlen(e), " %d", expected[i]);
+	}
+	CHECK(!strcmp(a, e) && got == shown, "layout %s in %d: actual widths%s (%d shown), expected%s (%d)", what,
+	      avail, a, got, e, shown);
+}
+
+static void test_layout(void)
+{
+	/* who (pid, comm), a name that shrinks, two key figures, a spare figure, a hidden column */
+	static const struct na_lay_col c[] = {
+		{ 1, 7, 7, 7 }, { 1, 10, 15, 15 }, { 4, 12, 24, 40 }, { 2, 21, 24, 30 },
+		{ 1, 12, 12, 12 }, { 1, 12, 12, 12 }, { 5, 10, 10, 10 }, { 0, 5, 5, 5 },
+	};
+	int n = (int)(sizeof(c) / sizeof(c[0]));
+
+	/* everything at its width, then the names grow as far as they want */
+	layout_case("wide", c, n, 200, (const int[]){ 7, 15, 40, 30, 12, 12, 10, 0 }, 7);
+	layout_case("all at width", c, n, 111, (const int[]){ 7, 15, 24, 24, 12, 12, 10, 0 }, 7);
+	/* the lowest priority goes first, whatever its place */
+	layout_case("spare figure gone", c, n, 100, (const int[]){ 7, 15, 24, 24, 12, 12, 0, 0 }, 6);
+	/* the priority-4 name shrinks to make room for itself, never the others */
+	layout_case("name shrinks", c, n, 90, (const int[]){ 7, 15, 14, 24, 12, 12, 0, 0 }, 6);
+	layout_case("name at its min", c, n, 88, (const int[]){ 7, 15, 12, 24, 12, 12, 0, 0 }, 6);
+	/* below that it goes, and what is left goes to the others, up to their width */
+	layout_case("name gone", c, n, 87, (const int[]){ 7, 15, 0, 30, 12, 12, 0, 0 }, 5);
+	layout_case("80 columns", c, n, 80, (const int[]){ 7, 15, 0, 29, 12, 12, 0, 0 }, 5);
+	/* a priority-2 column fits only while everything above keeps its width */
+	layout_case("priority 2 at min", c, n, 72, (const int[]){ 7, 15, 0, 21, 12, 12, 0, 0 }, 5);
+	layout_case("priority 2 gone", c, n, 71, (const int[]){ 7, 15, 0, 0, 12, 12, 0, 0 }, 4);
+	/* the first level shrinks together; what does not fit at all ends the list */
+	layout_case("level 1 squeezed", c, n, 45, (const int[]){ 7, 10, 0, 0, 12, 12, 0, 0 }, 4);
+	layout_case("level 1 cut, the rest to the shrunk", c, n, 40, (const int[]){ 7, 15, 0, 0, 12, 0, 0, 0 }, 3);
+	layout_case("nothing fits", c, n, 3, (const int[]){ 0, 0, 0, 0, 0, 0, 0, 0 }, 0);
+}
+
 /* ---- addresses, names ---------------------------------------------------- */
 static void test_addr(void)
 {
@@ -469,6 +514,7 @@ int main(int argc, char **argv)
 	test_v1();
 	test_human();
 	test_fit();
+	test_layout();
 	test_addr();
 	test_names();
 	test_parse_u64();
