@@ -253,13 +253,23 @@ int top_col_shown(enum na_col c, enum na_group g)
 	return c < NA_C_COUNT && g < NA_G_COUNT && col_def[c].prio[g] > 0;
 }
 
+/* With totals (t), TX and RX take the rates' place and priority, and the rates theirs. */
+static enum na_col as_shown(enum na_col c, const struct top_opts *o)
+{
+	static const enum na_col swapped[NA_C_COUNT] = {
+		[NA_C_TX_RATE] = NA_C_TX, [NA_C_RX_RATE] = NA_C_RX, [NA_C_TX] = NA_C_TX_RATE, [NA_C_RX] = NA_C_RX_RATE,
+	};
+
+	return o->totals && c < NA_C_COUNT && swapped[c] ? swapped[c] : c;
+}
+
 int top_col_prio(enum na_col c, const struct top_opts *o)
 {
 	int p;
 
 	if (!top_col_shown(c, o->view.group))
 		return 0;
-	p = col_def[c].prio[o->view.group];
+	p = col_def[as_shown(c, o)].prio[o->view.group];
 	return c == o->sort && p > SORT_PRIO ? SORT_PRIO : p;
 }
 
@@ -268,8 +278,8 @@ int top_columns(const struct top_opts *o, enum na_col *out)
 	int c, n = 0;
 
 	for (c = 0; c < NA_C_COUNT; c++)
-		if (top_col_shown(c, o->view.group))
-			out[n++] = c;
+		if (top_col_shown(as_shown(c, o), o->view.group))
+			out[n++] = as_shown(c, o);
 	return n;
 }
 

@@ -172,17 +172,30 @@ static int hcol_emphasised(const struct top_opts *o, int c)
 	return o->totals ? c == H_TX || c == H_RX : c == H_TX_RATE || c == H_RX_RATE;
 }
 
-/* Widths of the cgroup lines' fields on this screen (0: not shown). */
+/* Field i of the cgroup lines, in display order: with totals (t), TX and RX take the rates' place. */
+static int hcol_at(const struct top_opts *o, int i)
+{
+	static const int swapped[H_COUNT] = {
+		[H_TX_RATE] = H_TX, [H_RX_RATE] = H_RX, [H_TX] = H_TX_RATE, [H_RX] = H_RX_RATE,
+	};
+
+	return o->totals && swapped[i] ? swapped[i] : i;
+}
+
+/* Widths of the cgroup lines' fields on this screen, in display order (0: not shown). */
 static void cg_layout(const struct tui *t, size_t ncg, int *w)
 {
 	struct na_lay_col lay[H_COUNT];
 	size_t i;
-	int c;
+	int k;
 
-	for (c = 0; c < H_COUNT; c++) {
-		lay[c].prio = hcols[c].prio;
-		lay[c].min = hcols[c].min;
-		lay[c].width = lay[c].want = hcols[c].width;
+	for (k = 0; k < H_COUNT; k++) {
+		int c = hcol_at(t->o, k);
+
+		/* In the place of another, with its priority. */
+		lay[k].prio = hcols[k].prio;
+		lay[k].min = hcols[c].min;
+		lay[k].width = lay[k].want = hcols[c].width;
 	}
 	for (i = 0; i < ncg; i++) {
 		int n = (int)strlen(t->f.cg[i].path);
@@ -197,11 +210,12 @@ static void cg_layout(const struct tui *t, size_t ncg, int *w)
 static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g, const int *w)
 {
 	char cell[64], out[128];
-	int c, x = -1;
+	int c, k, x = -1;
 
-	for (c = 0; c < H_COUNT; c++) {
-		if (!w[c])
+	for (k = 0; k < H_COUNT; k++) {
+		if (!w[k])
 			continue;
+		c = hcol_at(o, k);
 		x++;
 		if (!g) {
 			snprintf(cell, sizeof(cell), "%s", hcols[c].name);
@@ -229,11 +243,11 @@ static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g
 			}
 		}
 		if (c == H_PATH && g)
-			na_fit(out, g->path, w[c], 1, NA_ELIDE_START);
+			na_fit(out, g->path, w[k], 1, NA_ELIDE_START);
 		else
-			na_fit(out, cell, w[c], c == H_PATH, NA_ELIDE_END);
+			na_fit(out, cell, w[k], c == H_PATH, NA_ELIDE_END);
 		put(y, x, out, (!g ? A_BOLD : 0) | (g && hcol_emphasised(o, c) ? A_BOLD : 0));
-		x += w[c];
+		x += w[k];
 	}
 }
 
@@ -389,7 +403,7 @@ static void draw_help(void)
 		"< >        sort by the column to the left / right",
 		"left right scroll columns off the left, to make room for those that gave way",
 		"r          reverse the order",
-		"t          totals (TX, RX) instead of rates (TX/s, RX/s)",
+		"t          totals (TX, RX) in the place of the rates (TX/s, RX/s), and back",
 		"/          filter rows by text: Enter applies, Esc cancels, empty clears",
 		"+ -        interval x2 / /2 (0.1 to 3600 s)",
 		"Ctrl-L     redraw",

@@ -37,6 +37,10 @@ capture-pane is checked:
     and rates; at 80 columns, by process, cgroup and peer (g) every row
     shows the group's name and both rates, and the arrow keys scroll
     columns off the left so that those that gave way come in;
+  * t at 80 columns: TX and RX (totals) take the place of TX/s and RX/s, on
+    the rows and the cgroup lines: the finished flow shows the bytes it
+    wrote (its client TX, its server RX: 256 KiB plus headers) where the
+    rates showed 0 B/s; t again brings the rates back;
   * a resize (KEY_RESIZE) from 120 to 80 columns lays the columns out again
     as a fresh 80-column screen does, and wraps nothing;
   * q quits: exit status 0, the alternate screen is off, the TUI is gone
@@ -491,6 +495,7 @@ def main():
                 h.check("%s: the cgroup line of %s has its path and both rates" % (size, cg.rel),
                         len(re.findall(r"[\d.]+ (?:B|KiB|MiB)/s", line)) >= 2, repr(cgs))
             if width == 80:
+                check_80_totals(h, p, by_remote, done)
                 check_80_groups(h, p)
                 # The arrows scroll columns off the left; one that gave way comes in.
                 p.keys("Right", "Right")
@@ -551,6 +556,51 @@ def check_fits(h, p, size, width):
     joined = p.capture(join=True).splitlines()
     h.check("%s: no wrapped line (capture -J: none longer than %d)" % (size, width),
             all(len(x) <= width for x in joined), repr([x for x in joined if len(x) > width]))
+
+
+def parse_size(text):
+    m = re.fullmatch(r"([\d.]+) (B|KiB|MiB|GiB)", text.strip())
+    if not m:
+        raise na.HarnessError("not a size: %r" % text)
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def check_80_totals(h, p, by_remote, done):
+    """t: TX and RX (totals) take the rates' place, on the rows and the cgroup
+    lines; the finished flow's client shows the 256 KiB it wrote (plus headers,
+    at most 10 %), its server the same received; t again: the rates are back."""
+    p.keys("t")
+    lines = p.wait("80: t", lambda l: "sort TX, totals" in l[0] and table(l)[0] is not None and
+                   "TX" in table(l)[0].split())
+    check_fits(h, p, "80 totals", 80)
+    header, rows = table(lines)
+    cols = header.split()
+    h.note("80x24 with t:\n%s" % "\n".join(x.rstrip() for x in lines if x.strip()))
+    h.check("80, t: TX and RX in the rates' place, the rates gave way",
+            "TX" in cols and "RX" in cols and "TX/s" not in cols and "RX/s" not in cols and
+            cols.index("TX") == cols.index("REMOTE") + 1, repr(cols))
+    h.check("80, t: every row shows TX and RX as sizes", rows and all(
+        re.fullmatch(r"[\d.]+ (B|KiB|MiB|GiB)", r.get(c, "")) for r in rows for c in ("TX", "RX")),
+        repr(rows))
+    rows_by = {by_remote.get(r.get("REMOTE"), (0, ""))[1]: r for r in rows}
+    for what, col in (("done client", "TX"), ("done server", "RX")):
+        r = rows_by.get(what)
+        if h.check("80, t: the %s row is shown" % what, r is not None, repr(rows)):
+            h.between("80, t: %s %s: the %d bytes written, with headers" % (what, col, DONE_BYTES),
+                      parse_size(r[col]), DONE_BYTES, 1.1 * DONE_BYTES)
+            other = "RX" if col == "TX" else "TX"
+            h.between("80, t: %s %s: ACKs only" % (what, other), parse_size(r[other]), 1,
+                      0.05 * DONE_BYTES)
+    _, cgs, _, _ = screen_parts(lines)
+    h.check("80, t: the cgroup lines show TX and RX (sizes), not rates",
+            lines[1].split()[1:3] == ["TX", "RX"] and cgs and all(
+                len(re.findall(r"[\d.]+ (?:B|KiB|MiB|GiB)(?!/s)", x)) >= 2 for x in cgs),
+            repr(lines[1:2] + cgs))
+    p.keys("t")
+    lines = p.wait("80: t again", lambda l: "sort busiest, rates" in l[0] and table(l)[0] is not None
+                   and "TX/s" in table(l)[0].split())
+    h.check("80, t again: TX/s and RX/s are back", {"TX/s", "RX/s"} <= set(table(lines)[0].split()) and
+            "TX" not in table(lines)[0].split(), table(lines)[0])
 
 
 def check_80_groups(h, p):
