@@ -132,6 +132,26 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 	return 0;
 }
 
+/* Live sockets in the cgroups the PATHs name (all of them without PATHs), as the title counts them. */
+static size_t live_in_view(const struct na_snapshot *s, const struct na_filter *paths)
+{
+	const char *last = NULL;
+	size_t i, n = 0;
+	int in = 0;
+
+	if (!paths->n)
+		return s->nrows;
+	/* Rows' paths are interned: one answer per run of rows with the same path and id. */
+	for (i = 0; i < s->nrows; i++) {
+		if (!i || s->rows[i].cgroup != last || s->rows[i].s.cgroup_id != s->rows[i - 1].s.cgroup_id) {
+			last = s->rows[i].cgroup;
+			in = na_filter_match(paths, last, s->rows[i].s.cgroup_id);
+		}
+		n += in;
+	}
+	return n;
+}
+
 /* A new snapshot in cur becomes prev; the old prev stays as the baseline. */
 static int take_snapshot(const struct na_global *g, struct top_state *ts)
 {
@@ -161,7 +181,7 @@ int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top
 	if (!ts->have_before)
 		return -EAGAIN;
 	f->secs = (double)(ts->prev.boot_ns - ts->before.boot_ns) / 1e9;
-	f->live_sockets = ts->prev.nrows;
+	f->live_sockets = live_in_view(&ts->prev, &o->paths);
 	err = build_header(&ts->prev, &ts->before, ts, o, f);
 	if (!err)
 		err = na_view_build_top(&ts->prev, &ts->before, f->secs, &o->view, o->sort, o->reverse,

@@ -10,7 +10,12 @@ A paced TCP flow (client and server in one test cgroup) sends about
   * --pid keeps only that process's rows, --proto udp none of these TCP
     rows, --limit 1 one row and a "(N more" line, --sort rx puts the
     busy server first;
-  * the header line of the cgroup with its path and the live sockets.
+  * the header line of the cgroup with its path and the live sockets;
+  * a PATH limits the title's count of live sockets too: with an idle flow
+    (3 sockets) in a second attached cgroup B, `top --batch A` says 6 live
+    sockets, `top --batch B` 3, and `top --batch` 9 (it used to count every
+    cgroup's sockets whatever the PATHs).
+The other runs name A, so that B's rows stay out of them.
 """
 
 import os
@@ -73,24 +78,34 @@ def table(frame):
 def main():
     h = na.Harness("top_batch")
     with h:
-        A = h.make_cgroup()
-        h.attach(A)
+        A, B = h.make_cgroup(), h.make_cgroup()
+        h.attach(A, B)
         total = 24 * MiB                  # ~19 s at the pace: outlasts the six top runs (~13 s)
         busy = na.TcpFlow(h, 4, "bulk", (total, CHUNK, 1, PACE_US), (1, 1, total), A, A, "busy")
         idle = na.TcpFlow(h, 4, "rr", (10,), (10,), A, A, "idle")
         idle.wait_done()
+        other = na.TcpFlow(h, 4, "rr", (10,), (10,), B, B, "other").wait_done()
         cpid, spid = busy.client.pid, busy.server.pid
         lo, hi = 0.6 * RATE, 1.25 * RATE * 1.1   # pace jitter; headers add < 5 %
 
         def top(*args):
-            p = h.netacct("top", "--batch", "-d", "1", "-n", "2", *args)
+            p = h.netacct("top", "--batch", "-d", "1", "-n", "2", *(args + (A.path,)))
             h.eq("top %s exits 0" % " ".join(args), p.returncode, 0)
             f = frames(p.stdout)
             h.eq("top %s: two frames" % " ".join(args), len(f), 2)
             return f[-1]
 
+        for paths, n in (((A.path,), 6), ((B.path,), 3), ((), 9)):
+            p = h.netacct("top", "--batch", "-d", "0.2", "-n", "1", *paths)
+            title = frames(p.stdout)[0]["title"] if p.returncode == 0 else p.stderr
+            h.check("top --batch %s: the title counts %d live sockets" % (
+                " ".join(c.rel for c in (A, B) if c.path in paths) or "(all)", n),
+                re.search(r", %d live sockets," % n, title), title)
+
         f = top()
         h.check("header lists the cgroup %s" % A.rel, any(A.rel in l for l in f["top"]), repr(f["top"]))
+        h.check("header: only the cgroup %s (the PATH)" % A.rel,
+                not any(B.rel in l for l in f["top"]), repr(f["top"]))
         rows = table(f)
         first = rows[0]
         h.eq("by socket: the busy client's row is first (pid)", int(first["PID"]), cpid)
@@ -120,6 +135,7 @@ def main():
 
         busy.close()
         idle.close()
+        other.close()
 
 
 if __name__ == "__main__":
