@@ -229,6 +229,7 @@ static const struct {
 	[NA_C_COMM] = { 15, 10, 15, 1, NA_ELIDE_END, { 1, 1, 0, 0 } },
 	[NA_C_CGROUP] = { 24, 12, 64, 1, NA_ELIDE_START, { 5, 5, 1, 0 } },
 	[NA_C_PROTO] = { 6, 6, 6, 1, NA_ELIDE_END, { 2, 4, 4, 4 } },
+	[NA_C_FAMILY] = { 6, 6, 6, 1, NA_ELIDE_END, { 0, 0, 0, 1 } },
 	[NA_C_LOCAL] = { 24, 15, 47, 1, NA_ELIDE_MIDDLE, { 6, 0, 0, 0 } },
 	[NA_C_REMOTE] = { 24, 21, 47, 1, NA_ELIDE_MIDDLE, { 3, 0, 0, 1 } },
 	[NA_C_TX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
@@ -341,6 +342,9 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 	}
 	case NA_C_PROTO:
 		snprintf(buf, len, "%s", r->proto == 0xff ? "*" : na_proto_name(r->proto));
+		break;
+	case NA_C_FAMILY:
+		snprintf(buf, len, "%s", r->family ? na_family_name(r->family) : "*");
 		break;
 	case NA_C_LOCAL:
 		na_vrow_endpoint(buf, len, r->family, r->laddr, r->lport);
@@ -527,9 +531,12 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 			o->bits = 1;
 			break;
 		case 's':
-			if (na_col_parse(optarg, &o->sort))
-				return na_usage_error("top", "--sort '%s': one of pid comm cgroup proto local remote txrate rxrate tx rx hdr pktrate conns",
-						      optarg);
+			if (na_col_parse(optarg, &o->sort)) {
+				char names[256];
+
+				na_col_aliases(names, sizeof(names));
+				return na_usage_error("top", "--sort '%s': one of %s", optarg, names);
+			}
 			break;
 		case 'g':
 			if (na_group_parse(optarg, &o->view.group))

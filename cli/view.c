@@ -23,6 +23,7 @@ static const struct {
 } cols[NA_C_COUNT] = {
 	[NA_C_PID] = { "PID", "pid", 'P' },	   [NA_C_COMM] = { "COMM", "comm", 'C' },
 	[NA_C_CGROUP] = { "CGROUP", "cgroup", 'G' }, [NA_C_PROTO] = { "PROTO", "proto", 'O' },
+	[NA_C_FAMILY] = { "FAMILY", "family", 'F' },
 	[NA_C_LOCAL] = { "LOCAL", "local", 'L' },    [NA_C_REMOTE] = { "REMOTE", "remote", 'M' },
 	[NA_C_TX_RATE] = { "TX/s", "txrate", 'T' },  [NA_C_RX_RATE] = { "RX/s", "rxrate", 'R' },
 	[NA_C_TX] = { "TX", "tx", 'S' },	   [NA_C_RX] = { "RX", "rx", 'E' },
@@ -56,6 +57,17 @@ const char *na_col_name(enum na_col c)
 char na_col_key(enum na_col c)
 {
 	return c < NA_C_COUNT ? cols[c].key : '?';
+}
+
+void na_col_aliases(char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	if (len)
+		buf[0] = '\0';
+	for (i = 0; i < NA_C_COUNT && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "", cols[i].alias);
 }
 
 int na_col_parse(const char *s, enum na_col *c)
@@ -552,6 +564,9 @@ static int col_cmp(const void *pa, const void *pb)
 		break;
 	case NA_C_PROTO:
 		c = strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
+		break;
+	case NA_C_FAMILY:
+		c = CMP(a->family, b->family);
 		break;
 	case NA_C_LOCAL:
 		if (!(c = memcmp(a->laddr, b->laddr, 16)))

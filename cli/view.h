@@ -27,6 +27,7 @@ enum na_col {
 	NA_C_COMM,
 	NA_C_CGROUP,
 	NA_C_PROTO,
+	NA_C_FAMILY, /* ipv4 or ipv6: by peer, part of what a row is (two listeners' "*" differ by it) */
 	NA_C_LOCAL,
 	NA_C_REMOTE,
 	NA_C_TX_RATE,
@@ -99,6 +100,8 @@ int na_group_parse(const char *s, enum na_group *g);
 const char *na_col_name(enum na_col c);
 /* "tx", "TX/s", "pid", ... or the column's key letter. */
 int na_col_parse(const char *s, enum na_col *c);
+/* The names --sort takes ("pid comm ..."), for a usage message. */
+void na_col_aliases(char *buf, size_t len);
 char na_col_key(enum na_col c);
 
 /* Per-row figures. */

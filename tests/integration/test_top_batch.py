@@ -11,10 +11,13 @@ A paced TCP flow (client and server in one test cgroup) sends about
     rows, --limit 1 one row and a "(N more" line, --sort rx puts the
     busy server first;
   * the header line of the cgroup with its path and the live sockets;
-  * a PATH limits the title's count of live sockets too: with an idle flow
-    (3 sockets) in a second attached cgroup B, `top --batch A` says 6 live
-    sockets, `top --batch B` 3, and `top --batch` 9 (it used to count every
-    cgroup's sockets whatever the PATHs).
+  * a PATH limits the title's count of live sockets too: with two idle flows
+    (IPv4 and IPv6, 3 sockets each) in a second attached cgroup B, `top
+    --batch A` says 6 live sockets, `top --batch B` 6, and `top --batch` 12
+    (it used to count every cgroup's sockets whatever the PATHs);
+  * by peer, B's rows are one per (family, peer): 127.0.0.1, ::1, and the
+    two listeners' "*" told apart by the FAMILY column (ipv4, ipv6), each
+    with 1 connection (they were two identical "* *" rows).
 The other runs name A, so that B's rows stay out of them.
 """
 
@@ -85,6 +88,7 @@ def main():
         idle = na.TcpFlow(h, 4, "rr", (10,), (10,), A, A, "idle")
         idle.wait_done()
         other = na.TcpFlow(h, 4, "rr", (10,), (10,), B, B, "other").wait_done()
+        other6 = na.TcpFlow(h, 6, "rr", (10,), (10,), B, B, "other6").wait_done()
         cpid, spid = busy.client.pid, busy.server.pid
         lo, hi = 0.6 * RATE, 1.25 * RATE * 1.1   # pace jitter; headers add < 5 %
 
@@ -95,12 +99,21 @@ def main():
             h.eq("top %s: two frames" % " ".join(args), len(f), 2)
             return f[-1]
 
-        for paths, n in (((A.path,), 6), ((B.path,), 3), ((), 9)):
+        for paths, n in (((A.path,), 6), ((B.path,), 6), ((), 12)):
             p = h.netacct("top", "--batch", "-d", "0.2", "-n", "1", *paths)
             title = frames(p.stdout)[0]["title"] if p.returncode == 0 else p.stderr
             h.check("top --batch %s: the title counts %d live sockets" % (
                 " ".join(c.rel for c in (A, B) if c.path in paths) or "(all)", n),
                 re.search(r", %d live sockets," % n, title), title)
+
+        p = h.netacct("top", "--batch", "-d", "0.2", "-n", "1", "--group-by", "peer", B.path)
+        f = frames(p.stdout)[0]
+        rows = table(f)
+        h.check("by peer: a FAMILY column", "FAMILY" in f["cols"], repr(f["cols"]))
+        h.eq("by peer: one row per family and peer (the two listeners' * told apart by family)",
+             sorted((r.get("FAMILY"), r.get("REMOTE"), r.get("CONNS")) for r in rows),
+             sorted([("ipv4", "127.0.0.1", "2"), ("ipv6", "::1", "2"), ("ipv4", "*", "1"),
+                     ("ipv6", "*", "1")]))
 
         f = top()
         h.check("header lists the cgroup %s" % A.rel, any(A.rel in l for l in f["top"]), repr(f["top"]))
@@ -136,6 +149,7 @@ def main():
         busy.close()
         idle.close()
         other.close()
+        other6.close()
 
 
 if __name__ == "__main__":
