@@ -23,11 +23,14 @@ static const char *const cols[] = {
 	"rport", "conns", "tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
 	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes",
 	"uid", "state", "tx_retrans_bytes", "rx_dup_bytes", "srtt_us", "first_seen", "last_seen",
+	"cookie", /* last: columns are only ever added at the end, so positional readers keep working */
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 enum { C_KIND, C_CGID, C_CGROUP, C_PID, C_COMM, C_PROTO, C_FAMILY, C_LADDR, C_LPORT, C_RADDR,
-       C_RPORT, C_CONNS, C_TX, C_UID = C_TX + 8, C_STATE, C_RETRANS, C_DUP, C_SRTT, C_FIRST, C_LAST };
+       C_RPORT, C_CONNS, C_TX, C_UID = C_TX + 8, C_STATE, C_RETRANS, C_DUP, C_SRTT, C_FIRST, C_LAST,
+       C_COOKIE, C_COUNT };
+_Static_assert(C_COUNT == NCOLS, "one name in cols[] per column of the enum");
 
 static void put_counters(struct na_field *f, const struct na_counters *dir)
 {
@@ -134,6 +137,8 @@ static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na
 		na_field_u64(&f[C_SRTT], r->s.srtt_us);
 	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->s.first_ns, snap->realtime_off);
 	/* last_seen: closed rows only (a live row's last packet is not timed, see accounting.md) */
+	/* The socket's cookie, as log and trace print it: a live row joins its records by it. */
+	na_field_u64(&f[C_COOKIE], r->cookie);
 }
 
 static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,

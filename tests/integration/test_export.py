@@ -17,6 +17,10 @@ is byte for byte the same).
   * --no-header: the plain export without its first line.
   * -o out.csv / -o out.json: byte for byte stdout's export; -o out.csv.gz
     gunzips (Python's gzip module) to it; no temporary file is left.
+  * cookie (the last column): every socket row has its socket's cookie, the
+    one `ss -e` shows for that 4-tuple (sk:), all different; cgroup and
+    closed rows have none; after the sockets close, the `log` record of each
+    carries the same cookie, so export and log rows join on it.
   * --prometheus: `promtool check metrics` accepts it; its byte and packet
     series equal the kind=cgroup row; live sockets, closed connections,
     retransmitted bytes and map fill match the rows and status.
@@ -29,6 +33,7 @@ is byte for byte the same).
 
 import glob
 import gzip
+import json
 import os
 import random
 import re
@@ -236,6 +241,67 @@ def check_header_and_files(h, tmp):
     h.eq("--prometheus --group-by is a usage error (exit 2)", p.returncode, 2)
     for f in os.listdir(tmp):
         os.unlink(os.path.join(tmp, f))
+
+
+# --------------------------------------------------------------------------
+# cookie: the join key with log and trace
+# --------------------------------------------------------------------------
+
+def ss_cookies():
+    """{(laddr, lport, raddr, rport): cookie} of TCP sockets, from `ss -tneH` (sk:HEX)."""
+    p = subprocess.run(["ss", "-tneHa"], capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise na.HarnessError("ss -tneHa: %s" % p.stderr.strip())
+    out = {}
+    for line in p.stdout.splitlines():
+        f = line.split()
+        m = re.search(r"\bsk:([0-9a-f]+)", line)
+        if len(f) < 5 or not m:
+            continue
+        (la, lp), (ra, rp) = (f[3].rsplit(":", 1), f[4].rsplit(":", 1))
+        out[(la.strip("[]"), int(lp), ra.strip("[]"), int(rp) if rp != "*" else 0)] = int(m.group(1), 16)
+    return out
+
+
+def check_cookies_live(h, tcp):
+    """Every socket row has a cookie, ss's for that socket; returns {tuple: cookie} of tcp's two ends."""
+    text = run(h, "--json")
+    rows = parse(run(h))
+    jrows = [json.loads(l) for l in text.splitlines() if l.strip()]
+    h.eq("cookie is the last CSV column", run(h).split("\r\n", 1)[0].split(",")[-1], "cookie")
+    socks = [r for r in jrows if r["kind"] == "socket"]
+    h.check("every socket row has a cookie (JSON: a number)",
+            socks and all(isinstance(r.get("cookie"), int) and r["cookie"] > 0 for r in socks), repr(socks[:2]))
+    h.eq("socket rows' cookies are all different", len({r["cookie"] for r in socks}), len(socks))
+    h.check("cgroup and closed rows have no cookie (null)",
+            all(r.get("cookie") is None for r in jrows if r["kind"] != "socket"))
+    h.eq("CSV and JSON carry the same cookies", sorted(r.get("cookie") for r in rows if r["kind"] == "socket"),
+         sorted(str(r["cookie"]) for r in socks))
+    ss = ss_cookies()
+    mine = {}
+    for what, t in (("client", tcp.client_tuple()), ("server", tcp.server_tuple())):
+        row = next((r for r in socks if (r["laddr"], r["lport"], r["raddr"], r["rport"]) == tuple(t)), None)
+        if h.check("the TCP %s's socket row is there" % what, row is not None, repr(t)):
+            h.eq("the TCP %s's cookie is the one ss -e shows (sk:)" % what, row["cookie"], ss.get(tuple(t)))
+            mine[tuple(t)] = row["cookie"]
+    return mine
+
+
+def check_cookies_log(h, cookies):
+    """After the close: each socket's log record carries the cookie its export row had."""
+    deadline = time.monotonic() + 10
+    recs = {}
+    while len(recs) < len(cookies) and time.monotonic() < deadline:
+        p = h.netacct("log", "--json")
+        for l in p.stdout.splitlines():
+            r = json.loads(l)
+            t = (r["laddr"], r["lport"], r["raddr"], r["rport"])
+            if t in cookies:
+                recs[t] = r
+        time.sleep(0.2)
+    for t, c in sorted(cookies.items()):
+        h.eq("log: the record of %s:%d -> %s:%d has the export row's cookie" % t,
+             recs.get(t, {}).get("cookie"), c)
 
 
 # --------------------------------------------------------------------------
@@ -487,8 +553,10 @@ def main():
         check_groups(h, A, workers, flows)
         check_header_and_files(h, tmp)
         check_prometheus(h, A, tmp)
+        cookies = check_cookies_live(h, live_tcp)
         live_tcp.close()
         live_udp.close()
+        check_cookies_log(h, cookies)
 
         B = h.make_cgroup()
         h.attach(B)
