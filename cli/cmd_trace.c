@@ -32,8 +32,10 @@ static void on_signal(int sig)
 
 struct tctx {
 	int json;
+	int draining;   /* the programs are gone: print what is left in the buffer, also after a stop */
+	int out_failed; /* stdout went away: nothing more can be shown */
 	int64_t offset;
-	unsigned long long count, max;
+	unsigned long long count, max; /* lines printed; --count (0: no limit) */
 	struct na_cgroup cg[NA_TRACE_MAX_CG];
 	int ncg;
 };
@@ -72,7 +74,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	/* libbpf goes on while events keep coming: a stop (^C, --count) must end it here. */
-	if (stop || (t->max && t->count >= t->max))
+	if (t->out_failed || (t->max && t->count >= t->max) || (stop && !t->draining))
 		return -ECANCELED;
 	na_iso_time(when, sizeof(when), (int64_t)e->ts_ns + t->offset);
 	na_addr_str(e->family, e->saddr, src, sizeof(src));
@@ -117,8 +119,11 @@ static int on_event(void *ctx, void *data, size_t size)
 		       na_proto_name(e->proto), src[0] ? src : "?", e->sport, dst[0] ? dst : "?", e->dport,
 		       e->ip_hdr_len, e->l4_hdr_len, e->payload, e->segs, e->proto == NA_P_TCP ? fl : "");
 	}
-	if (fflush(stdout))
+	if (fflush(stdout)) {
 		stop = 1; /* the reader went away */
+		t->out_failed = 1;
+		return -ECANCELED;
+	}
 	t->count++;
 	return 0;
 }
@@ -342,10 +347,11 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 			goto out;
 		}
 	}
-	/* Detached first, so that what is left to read is bounded. */
+	/* Detached first, so that what is left to read is bounded; then it is shown (up to --count). */
 	for (i = 0; i < nlinks; i++)
 		bpf_link__destroy(links[i]);
 	nlinks = 0;
+	t.draining = 1;
 	ring_buffer__consume(rb);
 	rc = NA_EXIT_OK;
 	/* What the kernel did not show: over the rate limit, or the ring buffer full. */
@@ -358,10 +364,23 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 			sum.dropped_rate += per[i].dropped_rate;
 			sum.dropped_full += per[i].dropped_full;
 		}
+		/*
+		 * "shown" is what was printed. The kernel also queued the packets
+		 * that matched while --count was reached (or the output closed) and
+		 * the programs were not yet detached: they are said apart, so that
+		 * matched = shown + not shown + over the rate limit + lost.
+		 */
+		unsigned long long unshown = sum.shown > t.count ? sum.shown - t.count : 0;
+		char tail[96] = "";
+
+		if (unshown && t.out_failed)
+			snprintf(tail, sizeof(tail), ", %llu not shown (the output was closed)", unshown);
+		else if (unshown)
+			snprintf(tail, sizeof(tail), ", %llu not shown (past --count %llu)", unshown, t.max);
 		na_log(sum.dropped_rate || sum.dropped_full ? NA_LOG_WARN : NA_LOG_INFO,
-		       "trace: %llu packets matched, %llu shown, %llu over the rate limit (--rate), %llu lost (ring buffer full)",
-		       (unsigned long long)sum.seen, (unsigned long long)sum.shown,
-		       (unsigned long long)sum.dropped_rate, (unsigned long long)sum.dropped_full);
+		       "trace: %llu packets matched, %llu shown, %llu over the rate limit (--rate), %llu lost (ring buffer full)%s",
+		       (unsigned long long)sum.seen, t.count, (unsigned long long)sum.dropped_rate,
+		       (unsigned long long)sum.dropped_full, tail);
 	}
 out:
 	free(per);

@@ -14,13 +14,17 @@ running meanwhile must show, each exactly once per direction hook:
   * the text lines: a process whose comm holds control characters is shown
     with '?' in their place (no escape sequence reaches the terminal);
   * --rate 1: the end-of-trace summary counts packets over the limit;
-  * --count 3: exits 0 after 3 events;
+  * --count 3: exits 0 after 3 events, and its summary says 3 shown and
+    how many matched but were not shown (past --count), so that matched ==
+    shown + not shown + over the rate limit + lost (it used to say that
+    everything the kernel queued was shown);
   * no cost afterwards: once the trace ends (SIGINT, or kill -9), no trace
     program is attached to the cgroup any more.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -172,6 +176,15 @@ def main():
         out = t.p.stdout.read()
         h.eq("--count 3: ends by itself with exit 0 after 3 lines",
              (rc, len([l for l in out.splitlines() if l.strip()])), (0, 3))
+        err = t.err + t.p.stderr.read()
+        m = re.search(r"(\d+) packets matched, (\d+) shown, (\d+) over the rate limit \(--rate\), "
+                      r"(\d+) lost \(ring buffer full\)(?:, (\d+) not shown \(past --count 3\))?", err)
+        if h.check("--count 3: a summary on stderr", m is not None, err):
+            matched, shown, rate, lost, unshown = (int(x or 0) for x in m.groups())
+            h.eq("--count 3: the summary says 3 shown", shown, 3)
+            h.eq("--count 3: matched == shown + not shown (past --count) + over the rate limit + lost",
+                 matched, shown + unshown + rate + lost)
+            h.check("--count 3: the exchange matched more than 3 packets", matched > 3, err)
 
         # -- kill -9: the programs go with the process --------------------------------------
         t = Trace(h)
