@@ -6,6 +6,7 @@
  * interactive view (top_tui.c) draws the same frames.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -461,6 +462,51 @@ int top_batch(const struct na_global *g, const struct top_opts *o)
 	return rc;
 }
 
+/* ---- processes ---------------------------------------------------------------- */
+
+/*
+ * Does process pid still run, as the process that made rows from first_ns
+ * on (boot ns)? /proc/PID/stat gives its state and its start time in clock
+ * ticks since boot (CLOCK_BOOTTIME, the clock of the rows' times, rounded
+ * down): a process that started later has the pid of one that is gone. A
+ * zombie is gone too: its sockets are closed.
+ */
+static int proc_alive(uint32_t pid, uint64_t first_ns)
+{
+	char path[32], buf[1024], *s, *tok, *save = NULL;
+	unsigned long long start = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+	int fd, field;
+
+	if (!pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The comm may hold blanks and parentheses: the fields start after the last ')'. */
+	s = strrchr(buf, ')');
+	if (!s)
+		return 1;
+	for (field = 3, tok = strtok_r(s + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save), field++) {
+		if (field == 3 && (*tok == 'Z' || *tok == 'X'))
+			return 0;
+		if (field == 22) {
+			start = strtoull(tok, NULL, 10);
+			break;
+		}
+	}
+	if (!first_ns || hz <= 0)
+		return 1;
+	return (double)start * (1e9 / (double)hz) <= (double)first_ns;
+}
+
 /* ---- options ----------------------------------------------------------------- */
 
 static int parse_num(const char *opt, const char *s, double min, double max, double *out)
@@ -589,6 +635,8 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 	if (rc)
 		return rc;
 	o->view.paths = &o->paths;
+	/* A live view: processes that are gone and idle age out of it (export keeps them). */
+	o->view.proc_alive = proc_alive;
 	if (!o->batch && isatty(STDOUT_FILENO))
 		rc = top_interactive(g, o);
 	else

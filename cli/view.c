@@ -241,6 +241,7 @@ static void from_closed(struct na_vrow *v, const struct na_closed_row *r)
 	v->proto = r->k.proto;
 	memcpy(v->raddr, r->k.raddr, 16);
 	v->rport = r->k.rport;
+	v->first_ns = r->c.first_ns;
 	v->conns = r->c.conns;
 	memcpy(v->tot, r->c.dir, sizeof(v->tot));
 	v->retrans[NA_TX] = r->c.retrans_bytes[NA_TX];
@@ -264,7 +265,8 @@ static void reduce_identity(struct na_vrow *v, enum na_group g)
 	v->lport = v->rport = 0;
 	v->state = 0;
 	v->cookie = 0;
-	v->first_ns = 0;
+	if (g != NA_G_PROCESS)
+		v->first_ns = 0;
 }
 
 /*
@@ -347,6 +349,8 @@ static void fold(struct na_vrow *m, const struct na_vrow *v, enum na_group g)
 		m->cgroup_id = 0;
 		m->cgroup = NULL;
 	}
+	if (v->first_ns && (!m->first_ns || v->first_ns < m->first_ns))
+		m->first_ns = v->first_ns; /* the earliest: the process ran then */
 	m->conns += v->conns;
 	m->live += v->live;
 	for (d = 0; d < NA_NDIR; d++) {
@@ -489,6 +493,32 @@ static int socket_deltas(const struct na_snapshot *prev, struct na_vrow *now, si
 	return err;
 }
 
+/* A process row of a live view whose process is gone, with no live socket and nothing in the interval. */
+static int gone_idle(const struct na_vrow *r, const struct na_view_opts *o)
+{
+	int d;
+
+	if (o->group != NA_G_PROCESS || !o->proc_alive || r->live)
+		return 0;
+	for (d = 0; d < NA_NDIR; d++)
+		if (r->delta[d].packets || na_counters_bytes(&r->delta[d]))
+			return 0;
+	return !o->proc_alive(r->pid, r->first_ns);
+}
+
+/* Leave out the rows gone_idle() says have aged out of the live view. */
+static void drop_gone(struct na_vrow *rows, size_t *n, const struct na_view_opts *o)
+{
+	size_t i, k;
+
+	if (o->group != NA_G_PROCESS || !o->proc_alive)
+		return;
+	for (i = k = 0; i < *n; i++)
+		if (!gone_idle(&rows[i], o))
+			rows[k++] = rows[i];
+	*n = k;
+}
+
 int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 		  const struct na_view_opts *o, struct na_vrow **out, size_t *n)
 {
@@ -525,6 +555,7 @@ int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev,
 	free(then);
 	*out = now;
 	*n = nn;
+	drop_gone(now, n, o);
 	return 0;
 }
 

@@ -43,7 +43,7 @@ enum na_col {
 struct na_vrow {
 	/* identity: what the group keeps (the rest is zero / NULL) */
 	uint64_t cookie;    /* NA_G_SOCKET */
-	uint64_t first_ns;  /* NA_G_SOCKET: with the cookie, which row of the socket */
+	uint64_t first_ns;  /* NA_G_SOCKET: with the cookie, which row of the socket; NA_G_PROCESS: the earliest */
 	uint32_t pid;
 	char comm[NA_COMM_LEN + 1];
 	uint64_t cgroup_id;
@@ -70,6 +70,15 @@ struct na_view_opts {
 	uint32_t pid;                   /* 0: any */
 	int proto;                      /* enum na_proto, -1: any */
 	const char *text;               /* substring of comm, cgroup, addresses; NULL: any */
+	/*
+	 * By process, in a live view (top): does the process that made a row's
+	 * sockets still run? pid as the rows have it, first_ns the group's
+	 * earliest first packet (boot ns), so that a pid used again by a later
+	 * process does not count. A row whose process is gone, with no live
+	 * socket and nothing in the interval, is left out: its bytes stay in
+	 * the cgroup and closed rows. NULL: every row is kept (export).
+	 */
+	int (*proc_alive)(uint32_t pid, uint64_t first_ns);
 };
 
 /* Rows of cur, grouped; rates against prev (may be NULL) over secs. *out is malloc'ed. */

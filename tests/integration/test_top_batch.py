@@ -18,6 +18,11 @@ A paced TCP flow (client and server in one test cgroup) sends about
   * by peer, B's rows are one per (family, peer): 127.0.0.1, ::1, and the
     two listeners' "*" told apart by the FAMILY column (ipv4, ipv6), each
     with 1 connection (they were two identical "* *" rows).
+  * by process, a process that has exited, with no live socket and nothing
+    in the interval, ages out of the view: the two processes of a finished
+    flow ("gone", closed and exited) have no row, while `export --group-by
+    process` still has them with the bytes they exchanged; the idle flow's
+    processes (running, sockets open, no traffic) keep their rows.
 The other runs name A, so that B's rows stay out of them.
 """
 
@@ -87,6 +92,9 @@ def main():
         busy = na.TcpFlow(h, 4, "bulk", (total, CHUNK, 1, PACE_US), (1, 1, total), A, A, "busy")
         idle = na.TcpFlow(h, 4, "rr", (10,), (10,), A, A, "idle")
         idle.wait_done()
+        gone = na.TcpFlow(h, 4, "rr", (10,), (10,), A, A, "gone").wait_done()
+        gone_pids = {gone.client.pid, gone.server.pid}
+        gone.close()  # the sockets close and both processes exit
         other = na.TcpFlow(h, 4, "rr", (10,), (10,), B, B, "other").wait_done()
         other6 = na.TcpFlow(h, 6, "rr", (10,), (10,), B, B, "other6").wait_done()
         cpid, spid = busy.client.pid, busy.server.pid
@@ -129,6 +137,12 @@ def main():
         h.check("by process: title says so", "by process" in f["title"], f["title"])
         h.check("by process: a CONNS column", "CONNS" in f["cols"], repr(f["cols"]))
         rows = {int(r["PID"]): r for r in table(f)}
+        h.eq("by process: the exited processes aged out; the running ones stay (busy, idle)",
+             sorted(rows), sorted({cpid, spid, idle.client.pid, idle.server.pid}))
+        grouped = na.parse_export_csv(h.netacct_ok("export", "--group-by", "process", A.path).stdout)
+        kept = {r["pid"]: r for r in grouped if r["kind"] == "process"}
+        h.check("export --group-by process keeps the exited processes, with their bytes",
+                all(p in kept and kept[p]["tx_payload_bytes"] > 0 for p in gone_pids), repr(sorted(kept)))
         h.between("by process: client TX/s within the pace", parse_rate(rows[cpid]["TX/s"]), lo, hi)
         h.between("by process: server RX/s within the pace", parse_rate(rows[spid]["RX/s"]), lo, hi)
 

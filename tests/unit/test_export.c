@@ -846,6 +846,76 @@ out:
 	free(prev.rows);
 }
 
+/*
+ * By process, a live view leaves out the rows of processes that are gone,
+ * have no live socket and sent or received nothing in the interval. Pids:
+ * 100 gone, idle, closed rows only; 200 running; 300 gone, a closed row
+ * that grew in the interval; 400 gone, a live socket; 500 gone as the
+ * process of its first packet (the pid was taken again later).
+ */
+static uint64_t asked_first_ns[600];
+
+static int fake_alive(uint32_t pid, uint64_t first_ns)
+{
+	if (pid < 600)
+		asked_first_ns[pid] = first_ns;
+	/* 500: a process with that pid runs, started at 50 s, after the rows' first packet */
+	return pid == 200 || (pid == 500 && first_ns >= 50000000000ull);
+}
+
+static void aging_case(int (*alive)(uint32_t, uint64_t), const char *what, const char *expected)
+{
+	struct na_closed_row closed[6], closed_prev[6];
+	struct na_sock_row sock = { 0 };
+	struct na_snapshot cur = { 0 }, prev = { 0 };
+	struct na_view_opts vo = { .group = NA_G_PROCESS, .proto = -1, .proc_alive = alive };
+	struct na_vrow *rows = NULL;
+	size_t n = 0, total = 0, i;
+	char got[64] = "";
+	static const uint32_t pids[6] = { 100, 100, 200, 300, 400, 500 };
+
+	memset(closed, 0, sizeof(closed));
+	for (i = 0; i < 6; i++) {
+		closed[i].k.pid = pids[i];
+		memcpy(closed[i].k.comm, "w", 2);
+		closed[i].k.raddr[15] = (uint8_t)i; /* one row per peer */
+		closed[i].c.conns = 1;
+		closed[i].c.first_ns = 1000000000ull * (10 + i); /* 10 s, 11 s, ... */
+		closed[i].c.dir[NA_TX].payload_bytes = 1000;
+	}
+	memcpy(closed_prev, closed, sizeof(closed));
+	closed[3].c.dir[NA_TX].payload_bytes += 10; /* 300: a socket closed in the interval */
+	sock.cookie = 1;
+	sock.s.pid = 400;
+	memcpy(sock.s.comm, "w", 2);
+	sock.s.first_ns = 30000000000ull;
+	cur.closed = closed;
+	cur.nclosed = 6;
+	cur.rows = &sock;
+	cur.nrows = 1;
+	prev.closed = closed_prev;
+	prev.nclosed = 6;
+	prev.rows = &sock;
+	prev.nrows = 1;
+	memset(asked_first_ns, 0, sizeof(asked_first_ns));
+	CHECK(!na_view_build_top(&cur, &prev, 1.0, &vo, NA_C_PID, 0, 0, &rows, &n, &total), "%s: build", what);
+	for (i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%u", i ? " " : "", rows[i].pid);
+	CHECK(!strcmp(got, expected) && total == n, "%s: pids %s (%zu of %zu), expected %s", what, got, n, total,
+	      expected);
+	free(rows);
+}
+
+static void test_aging(void)
+{
+	aging_case(fake_alive, "by process, live view", "200 300 400");
+	CHECK(asked_first_ns[100] == 10000000000ull, "aging: asked about pid 100 with its earliest first packet, "
+	      "actual %llu", (unsigned long long)asked_first_ns[100]);
+	CHECK(!asked_first_ns[400] && !asked_first_ns[300], "aging: rows with a live socket or traffic: %s",
+	      "no process lookup");
+	aging_case(NULL, "by process, export (no liveness)", "100 200 300 400 500");
+}
+
 static void test_sort_top(void)
 {
 	delta_case("deltas, prev in the same order", 0);
@@ -866,6 +936,7 @@ int main(void)
 	test_record();
 	test_label();
 	test_sort_top();
+	test_aging();
 	test_prom();
 	if (!mkdtemp(tmpdir)) {
 		CHECK(0, "mkdtemp: %s", strerror(errno));
