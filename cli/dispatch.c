@@ -12,33 +12,84 @@
 
 #include "args.h"
 
+/*
+ * The one description of the commands: dispatch, `netacct help` and each
+ * usage line come from it. README.md's usage block is `netacct help` word
+ * for word, and netacct(8)'s SYNOPSIS and command headings spell each
+ * command's arguments as args does (ctest cli.usage_docs checks both).
+ */
 static const struct na_cmd cmds[] = {
-	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of cgroup v2 PATHs" },
-	{ "detach", cmd_detach, "PATH... | --all", "stop counting (programs detach; the maps go with the last one)" },
+	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of the cgroup v2 PATHs; counting goes on after it returns" },
+	{ "detach", cmd_detach, "PATH... | --all", "stop counting (the programs detach; the maps and counters go with the last one)" },
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
-	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by G] [--no-header] [-o FILE] [PATH...]", "cgroup totals, then live sockets and closed connections, or one row per group G (socket, process, cgroup, peer); -o FILE (.gz: gzip) appears whole or not at all" },
-	{ "top", cmd_top, "[--batch] [-d S] [-n N] [--sort COL] [--group-by G] [--cgroup PATH] [--pid N] [--proto P] [--limit N] [-b] [PATH...]", "busiest sockets (or processes, cgroups, peers) and cgroup rates" },
-	{ "log", cmd_log, "[-f] [--csv|--json] [-H]", "closed connections, one record each, like tcplife (reading consumes them)" },
-	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--detach-on-exit]", "run as a service: attach what the configuration names, serve Prometheus metrics on /metrics" },
-	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup and print its network bill to stderr" },
+	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by GROUP] [--no-header] [-o|--output FILE[.gz]] [PATH...]", "snapshot: cgroup totals, then live sockets and closed connections, or one row per GROUP (socket, process, cgroup, peer); -o FILE appears whole or not at all (.gz: gzip)" },
+	{ "top", cmd_top, "[--batch] [-d|--interval S] [-n|--iterations N] [--sort COL] [--group-by GROUP] [--cgroup PATH]... [--pid N] [--proto PROTO] [--limit N] [-b|--bits] [PATH...]", "live view: the busiest sockets (or processes, cgroups, peers) and the cgroups' rates; --batch prints plain frames" },
+	{ "log", cmd_log, "[-f|--follow] [--csv|--json] [-H|--human]", "one record per closed connection, like tcplife (reading consumes them)" },
+	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--detach-on-exit]", "service: attach what the configuration names, serve Prometheus metrics on /metrics (default 127.0.0.1:9477)" },
+	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup, its network bill on stderr" },
 	{ "trace", cmd_trace, "[--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N] [--json] [PATH...]", "one line per packet while it runs (filters in the kernel; no cost otherwise)" },
 	{ "doctor", cmd_doctor, "[--json] [PATH...]", "check what netacct needs from this host (and from cgroup PATHs), with fixes" },
-	{ "help", cmd_help, "[COMMAND]", "this text" },
+	{ "help", cmd_help, "[COMMAND]", "this text, or one command's usage" },
 	{ "version", cmd_version, "", "print the version and ABI version" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
+#define HELP_WIDTH 80
+
+/*
+ * s from column col on, wrapped before HELP_WIDTH at blanks (with brackets,
+ * not at those inside [...]: "[--group GROUP]" stays whole), the lines after
+ * the first indented by indent. Ends the line.
+ */
+static void put_wrapped(FILE *f, const char *s, int col, int indent, int brackets)
+{
+	int first = 1;
+
+	while (*s) {
+		const char *e = s;
+		int depth = 0, n;
+
+		while (*e && (*e != ' ' || depth > 0)) {
+			if (brackets && *e == '[')
+				depth++;
+			else if (brackets && *e == ']' && depth > 0)
+				depth--;
+			e++;
+		}
+		n = (int)(e - s);
+		if (!first && col + 1 + n >= HELP_WIDTH) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (!first) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(s, 1, (size_t)n, f);
+		col += n;
+		first = 0;
+		for (s = e; *s == ' '; s++)
+			;
+	}
+	fputc('\n', f);
+}
+
 static void usage(FILE *f)
 {
 	size_t i;
+	int col;
 
 	fprintf(f, "Usage: netacct [--pin-root DIR] [-v] COMMAND [options] [args]\n\n"
 		   "Exact per-socket network accounting for cgroup v2.\n\nCommands:\n");
-	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-8s %-38s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+	for (i = 0; i < NCMDS; i++) {
+		col = fprintf(f, "  %s%s", cmds[i].name, *cmds[i].args ? " " : "");
+		put_wrapped(f, cmds[i].args, col, col, 1);
+		fprintf(f, "    ");
+		put_wrapped(f, cmds[i].help, 4, 4, 0);
+	}
 	fprintf(f, "\nGlobal options:\n"
-		   "  --pin-root DIR  where pinned state lives (default %s, or $%s)\n"
+		   "  --pin-root DIR  where pinned state lives (default %s,\n"
+		   "                  or $%s)\n"
 		   "  -v, --verbose   show libbpf's log and debug messages\n"
 		   "  -h, --help      this text\n\n"
 		   "Examples:\n"

@@ -169,7 +169,7 @@ if [[ -n $NETACCT_BIN ]]; then
 		*) if _netacct_takes_value "$o"; then accepts "$o" "$(sample "$o")"; else accepts "$o"; fi ;;
 		esac
 	done
-	for c in attach detach status export top log; do
+	for c in attach detach status export top log agent run trace doctor; do
 		for o in $(_netacct_cmd_opts "$c"); do
 			[[ $o == -h || $o == --help ]] && continue
 			[[ $o == --cgroup && -z $REAL_CG2 ]] && continue # needs a real cgroup2 directory
@@ -184,10 +184,20 @@ if [[ -n $NETACCT_BIN ]]; then
 	for v in $_netacct_groups; do accepts export --group-by "$v"; done
 	for v in $_netacct_protos; do accepts top --proto "$v"; done
 	for v in $_netacct_sort_cols; do accepts top --sort "$v"; done
+	# ... and every column top sorts by is offered (the binary's usage names them all).
+	for v in $("$NETACCT_BIN" top --sort '?' 2>&1 | sed -n "s/.*: one of //p" | head -n 1); do
+		checks=$((checks + 1))
+		if [[ " $_netacct_sort_cols " != *" $v "* ]]; then
+			echo "FAIL: top --sort takes '$v', the completion does not offer it"
+			fails=$((fails + 1))
+		fi
+	done
 	[[ -e $TMP/never-written.csv ]] && { echo "FAIL: export -o ... --help wrote a file"; fails=$((fails + 1)); }
 
-	# Every command and option of `netacct help` is offered.
-	while read -r c args; do
+	# Every command and option of `netacct help` is offered (each command's
+	# arguments from its one-line usage, `netacct help CMD`).
+	while read -r c; do
+		args=$("$NETACCT_BIN" help "$c" | sed -n "1s/^Usage: netacct $c//p")
 		checks=$((checks + 1))
 		if [[ " $_netacct_commands " != *" $c "* ]]; then
 			echo "FAIL: netacct help lists command '$c', the completion does not"
@@ -202,7 +212,7 @@ if [[ -n $NETACCT_BIN ]]; then
 				fails=$((fails + 1))
 			fi
 		done
-	done < <("$NETACCT_BIN" help | sed -n '/^Commands:/,/^$/{/^  [a-z]/p}')
+	done < <("$NETACCT_BIN" help | sed -n '/^Commands:/,/^$/{s/^  \([a-z][a-z]*\).*/\1/p}')
 fi
 
 echo "$checks checks, $fails failed"
