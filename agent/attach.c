@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
  * Attach lifecycle. Layout under the pin root (docs/design.md):
- *   na_socks na_attached na_active na_sk_owner na_meta na_closed na_log na_stats
- *   na_cgpath                                   maps shared by every attachment
- *   tcp_state cgroup_mkdir                      tracepoint links, one for all
- *   cg_<id>/{egress,ingress,sock_create,connect4,connect6,sendmsg4,sendmsg6,
- *            sock_release,totals}
+ *   na_socks na_attached na_active na_meta na_closed na_log na_stats
+ *   na_cgpath na_listen na_gone                 maps shared by every attachment
+ *   tcp_destroy cgroup_mkdir                    tracepoint links, one for all
+ *   cg_<id>/{egress,ingress,sock_create,connect4,connect6,sock_release,totals}
  * Each attachment loads its own copy of the programs (rodata self_token) on
  * the shared maps. An attach either completes or leaves nothing behind; a
  * detach retires the copy so that no packet is counted twice or missed by
@@ -42,8 +41,6 @@ static const struct {
 	{ "na_sock_create", "sock_create" },
 	{ "na_connect4", "connect4" },
 	{ "na_connect6", "connect6" },
-	{ "na_sendmsg4", "sendmsg4" },
-	{ "na_sendmsg6", "sendmsg6" },
 	{ "na_release", "sock_release" },
 };
 
@@ -52,7 +49,7 @@ static const struct {
 	const char *prog;
 	const char *pin;
 } global_progs[] = {
-	{ "na_tcp_state", "tcp_state" },
+	{ "na_tcp_destroy", "tcp_destroy" },
 	{ "na_cgroup_mkdir", "cgroup_mkdir" },
 };
 
@@ -311,9 +308,10 @@ static int open_skel(const char *root, const struct na_meta *meta, struct netacc
 	bpf_map__set_max_entries(skel->maps.na_closed, meta->max_closed);
 	bpf_map__set_max_entries(skel->maps.na_log, meta->log_bytes);
 	{
-		struct bpf_map *shared[] = { skel->maps.na_socks,    skel->maps.na_attached, skel->maps.na_active,
-					     skel->maps.na_sk_owner, skel->maps.na_meta,     skel->maps.na_closed,
-					     skel->maps.na_log,      skel->maps.na_stats,    skel->maps.na_cgpath };
+		struct bpf_map *shared[] = { skel->maps.na_socks,  skel->maps.na_attached, skel->maps.na_active,
+					     skel->maps.na_meta,   skel->maps.na_closed,   skel->maps.na_log,
+					     skel->maps.na_stats,  skel->maps.na_cgpath,   skel->maps.na_listen,
+					     skel->maps.na_gone };
 
 		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 			snprintf(p, sizeof(p), "%s/%s", root, bpf_map__name(shared[i]));
@@ -471,6 +469,12 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	if (err)
 		goto out_empty;
 	skel->rodata->self_token = token;
+	err = libbpf_num_possible_cpus();
+	if (err < 0) {
+		na_err(err, "count the possible CPUs");
+		goto out_empty;
+	}
+	skel->rodata->nr_cpus = (__u32)err;
 	bpf_program__set_autoload(skel->progs.na_sweep, false);
 	bpf_program__set_autoload(skel->progs.na_set_owner, false);
 	for (i = 0; i < NA_NGLOBAL; i++)

@@ -178,7 +178,14 @@ fail:
 
 int na_connlog_poll(struct na_connlog *l, int timeout_ms)
 {
-	return ring_buffer__poll(l->rb, timeout_ms);
+	int n = ring_buffer__poll(l->rb, timeout_ms);
+
+	/*
+	 * The programs wake a waiting reader only once a sixteenth of the buffer
+	 * is filled (bpf/netacct.bpf.c, log_conn()): whatever came in without a
+	 * wake-up is read when the wait times out.
+	 */
+	return n ? n : ring_buffer__consume(l->rb);
 }
 
 int na_connlog_consume(struct na_connlog *l)

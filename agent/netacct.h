@@ -160,9 +160,7 @@ struct na_sock {
 	uint8_t owner_src;
 	uint32_t srtt_us;
 	uint32_t flags;
-	struct na_counters dir[NA_NDIR];
-	/* Payload seen again: payload_bytes - seq_adv (0 while a reordering hole is open). */
-	uint64_t retrans_bytes[NA_NDIR];
+	struct na_counters dir[NA_NDIR]; /* resent_bytes as na_resent() shows it */
 };
 
 /* The user-space view of a kernel row. */
@@ -209,6 +207,15 @@ void na_state_close(struct na_state *st);
 void na_snapshot_free(struct na_snapshot *snap);
 
 /* ---- helpers shared by the front ends ---------------------------------- */
+/*
+ * The resent bytes of a counter set, as shown: the kernel adds a signed
+ * figure per segment that is below 0 while a sequence hole is open (a segment
+ * lost before the hook, or two passing it out of order); it shows 0 then.
+ */
+static inline uint64_t na_resent(const struct na_counters *c)
+{
+	return (int64_t)c->resent_bytes < 0 ? 0 : c->resent_bytes;
+}
 const char *na_proto_name(uint8_t proto);
 const char *na_family_name(uint8_t family);
 /* ss-style TCP state name ("established", "listen", ...); "" for 0 (not TCP). */

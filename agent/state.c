@@ -397,9 +397,7 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 		const struct na_row_dir *rd = NA_ROW_DIR(r, d);
 
 		s->dir[d] = rd->c;
-		/* Payload seen again: what did not move the stream forward. */
-		s->retrans_bytes[d] = r->proto == NA_P_TCP && rd->c.payload_bytes > rd->seq_adv
-					      ? rd->c.payload_bytes - rd->seq_adv : 0;
+		s->dir[d].resent_bytes = na_resent(&rd->c);
 	}
 }
 

@@ -13,6 +13,12 @@
  * copy counts a row: its owner (acct_token). Ownership moves only by
  * compare-and-swap, and only in ways that cannot count a packet twice or miss
  * it while an attachment is detached mid-flow (row_is_mine()).
+ *
+ * What a socket costs, besides its packets: one na_socks element, made at
+ * socket() (or at its first packet: accepted connections, sockets from before
+ * attach) and freed at its end, which is the kernel's destruction of a TCP
+ * socket (tcp_destroy_sock) or close() of any other. No per-socket storage,
+ * no program on TCP state changes: docs/performance.md has the measurements.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -27,8 +33,15 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#define NA_AF_INET6 10
+#define NA_EEXIST 17
+/* A log record in the ring buffer: the record and its 8-byte header. */
+#define NA_LOG_REC_BYTES (sizeof(struct na_conn) + 8)
+
 /* The attachment this copy of the programs accounts for (NA_TOKEN()). */
 const volatile __u64 self_token = 0;
+/* Possible CPUs (libbpf_num_possible_cpus()): na_gone has one entry each. */
+const volatile __u32 nr_cpus = 1;
 
 /*
  * Not preallocated: memory follows the sockets there are. A deleted element's
@@ -68,13 +81,6 @@ struct {
 } na_totals SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct na_owner);
-} na_sk_owner SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -111,8 +117,24 @@ struct {
 	__type(value, struct na_cgpath);
 } na_cgpath SEC(".maps");
 
+/* Listeners by (network namespace, port) -> their cookie: see struct na_listen_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct na_listen_key);
+	__type(value, __u64);
+} na_listen SEC(".maps");
+
+/* Recently released non-TCP sockets, per CPU: see struct na_gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct na_gone);
+} na_gone SEC(".maps");
+
 /*
- * The few kernel fields cgroup_mkdir needs, relocated against the running
+ * The few kernel fields the tracepoints need, relocated against the running
  * kernel's BTF (CO-RE) at load time: no vmlinux.h.
  */
 struct kernfs_node {
@@ -128,116 +150,26 @@ struct cgroup {
 	struct cgroup_root *root;
 } __attribute__((preserve_access_index));
 
-static __always_inline void copy_owner(struct na_row *s, const struct na_owner *o, __u8 src)
+typedef struct {
+	__s64 counter;
+} na_atomic64_t;
+
+struct sock_common {
+	na_atomic64_t skc_cookie;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+/* A full barrier: an atomic read-modify-write on a line of this CPU's own. */
+static __always_inline void full_barrier(void)
 {
-	s->pid = o->pid;
-	s->uid = o->uid;
-	__builtin_memcpy(s->comm, o->comm, NA_COMM_LEN);
-	s->owner_src = src;
-}
+	__u32 zero = 0;
+	struct na_gone *g = bpf_map_lookup_elem(&na_gone, &zero);
 
-enum row_create {
-	ROW_INSERTED, /* with this packet already in it */
-	ROW_RACED,    /* another CPU inserted it first: add to it */
-	ROW_NONE,     /* this socket gets no row (closed, or no full socket) */
-	ROW_FULL,     /* na_socks is full */
-};
-
-/*
- * A new row for a socket seen for the first time. Not inlined, like every
- * path that runs once per socket: the per-packet path stays a short run of
- * code, which matters because each packet mostly finds it out of the CPU's
- * caches (docs/performance.md).
- */
-static __noinline enum row_create sock_row_create(struct __sk_buff *skb, __u64 cookie, int dir,
-						       const struct na_pkt *p)
-{
-	struct bpf_sock *sk = skb->sk;
-	struct na_owner *o = NULL;
-	struct na_row s = {};
-	int err;
-
-	if (!sk)
-		return ROW_NONE;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return ROW_NONE;
-	/* A TCP socket in CLOSE sends only its last RST: its row is gone for good. */
-	if (sk->protocol == IPPROTO_TCP && sk->state == NA_TCP_CLOSE)
-		return ROW_NONE;
-	/*
-	 * A listener gets storage at its first packet (the first SYN), so that the
-	 * kernel clones it into every connection it accepts from then on: a row
-	 * whose storage was made for another socket is the server side.
-	 */
-	o = bpf_sk_storage_get(&na_sk_owner, sk, 0,
-			       sk->state == NA_TCP_LISTEN ? BPF_SK_STORAGE_GET_F_CREATE : 0);
-	if (o && (o->flags & (NA_OWNER_RELEASED | NA_OWNER_ENDED)))
-		return ROW_NONE;
-	if (o && sk->state == NA_TCP_LISTEN && !o->cookie) {
-		o->cookie = cookie;
-		__sync_fetch_and_or(&o->flags, NA_OWNER_LISTENER);
-	}
-
-	s.cookie = cookie;
-	s.cgroup_id = bpf_skb_cgroup_id(skb);
-	s.acct_token = self_token;
-	s.first_ns = bpf_ktime_get_boot_ns();
-	s.uid = (__u32)-1;
-	if (o && o->cookie && o->cookie != cookie) {
-		s.flags |= NA_ROW_ACCEPTED;
-		if (o->flags & NA_OWNER_KNOWN) {
-			copy_owner(&s, o, NA_OWN_LISTENER);
-		} else {
-			/* A listener from before attach: user space may have found its owner (na_set_owner). */
-			struct na_row *l = bpf_map_lookup_elem(&na_socks, &o->cookie);
-
-			if (l && l->owner_src == NA_OWN_PROC) {
-				s.pid = l->pid;
-				s.uid = l->uid;
-				__builtin_memcpy(s.comm, l->comm, NA_COMM_LEN);
-				s.owner_src = NA_OWN_LISTENER;
-			}
-		}
-	} else if (o && (o->flags & NA_OWNER_KNOWN)) {
-		copy_owner(&s, o, o->src);
-	}
-	s.family = p->family;
-	s.proto = p->proto;
-	if (sk->protocol == IPPROTO_TCP)
-		s.state = sk->state;
-	na_pkt_endpoints(skb, p, dir, sk->dst_port != 0, &s);
-	NA_ROW_DIR(&s, dir)->c.packets = p->segs;
-	NA_ROW_DIR(&s, dir)->c.ip_hdr_bytes = p->ip_hdr_bytes;
-	NA_ROW_DIR(&s, dir)->c.l4_hdr_bytes = p->l4_hdr_bytes;
-	NA_ROW_DIR(&s, dir)->c.payload_bytes = p->payload_bytes;
-	if (p->proto == NA_P_TCP && p->has_ports) {
-		NA_ROW_DIR(&s, dir)->hi_seq = p->seq + p->syn + (__u32)p->payload_bytes;
-		NA_ROW_DIR(&s, dir)->seq_adv = p->payload_bytes;
-		s.flags |= dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
-	}
-
-	err = bpf_map_update_elem(&na_socks, &cookie, &s, BPF_NOEXIST);
-	if (err)
-		return err == -17 /* EEXIST */ ? ROW_RACED : ROW_FULL;
-	/*
-	 * The socket may have ended on another CPU while we made its row: the
-	 * ender marks the storage, then looks for the row; we inserted the row,
-	 * then look at the mark (an atomic read: a full barrier). One of us sees
-	 * the other. If the mark is there and the ender has not claimed the row,
-	 * the row goes again and the packet counts without a row.
-	 */
-	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, 0);
-	if (o && (__sync_fetch_and_or(&o->flags, 0) & (NA_OWNER_RELEASED | NA_OWNER_ENDED))) {
-		struct na_row *mine = bpf_map_lookup_elem(&na_socks, &cookie);
-
-		if (mine && mine->cookie == cookie &&
-		    !(__sync_fetch_and_or(&mine->flags, NA_ROW_ENDED) & NA_ROW_ENDED)) {
-			bpf_map_delete_elem(&na_socks, &cookie);
-			return ROW_NONE;
-		}
-	}
-	return ROW_INSERTED;
+	if (g)
+		__sync_fetch_and_add(&g->next, 0);
 }
 
 static __always_inline int token_alive(__u64 token)
@@ -246,6 +178,208 @@ static __always_inline int token_alive(__u64 token)
 	__u64 *live = bpf_map_lookup_elem(&na_active, &slot);
 
 	return live && *live == token;
+}
+
+static __always_inline __u8 proto_of_sock(__u32 protocol, __u32 family)
+{
+	return na_proto_class((__u8)protocol, family == NA_AF_INET6 ? NA_F_IPV6 : NA_F_IPV4);
+}
+
+static __always_inline void owner_from_current(struct na_row *s, __u8 src)
+{
+	s->pid = bpf_get_current_pid_tgid() >> 32;
+	s->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	s->owner_src = src;
+}
+
+/*
+ * A row for a socket made or connected by the current process: its owner is
+ * known here and nowhere later. Endpoints and the first packet's time come
+ * with the first packet (NA_ROW_FRESH). The first live copy in the chain
+ * makes it; the others find it there.
+ */
+static __noinline void row_birth(struct bpf_sock *sk, __u64 cookie, __u8 src)
+{
+	struct na_row s = {};
+
+	s.cookie = cookie;
+	s.acct_token = self_token;
+	s.flags = NA_ROW_FRESH;
+	s.family = sk->family == NA_AF_INET6 ? NA_F_IPV6 : NA_F_IPV4;
+	s.proto = proto_of_sock(sk->protocol, sk->family);
+	s.cgroup_id = bpf_get_current_cgroup_id();
+	owner_from_current(&s, src);
+	bpf_map_update_elem(&na_socks, &cookie, &s, BPF_NOEXIST);
+}
+
+SEC("cgroup/sock_create")
+int na_sock_create(struct bpf_sock *sk)
+{
+	if (token_alive(self_token))
+		row_birth(sk, bpf_get_socket_cookie(sk), NA_OWN_CREATE);
+	return 1;
+}
+
+/*
+ * connect(): the caller owns the socket from here on (it may have been made
+ * by another process, or before attach).
+ */
+static __always_inline void on_connect(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct na_row *s;
+
+	if (!token_alive(self_token))
+		return;
+	s = bpf_map_lookup_elem(&na_socks, &cookie);
+	if (!s) {
+		row_birth(ctx->sk, cookie, NA_OWN_CONNECT);
+		return;
+	}
+	if (s->pid != bpf_get_current_pid_tgid() >> 32)
+		owner_from_current(s, NA_OWN_CONNECT);
+}
+
+SEC("cgroup/connect4")
+int na_connect4(struct bpf_sock_addr *ctx)
+{
+	on_connect(ctx);
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int na_connect6(struct bpf_sock_addr *ctx)
+{
+	on_connect(ctx);
+	return 1;
+}
+
+enum row_create {
+	ROW_MADE,     /* made now: see whether the socket ended meanwhile (row_ended_meanwhile()) */
+	ROW_RACED,    /* another CPU made it meanwhile: add to it */
+	ROW_NONE,     /* this socket gets no row (ended, or no full socket) */
+	ROW_FULL,     /* na_socks is full */
+};
+
+/* One CPU's na_gone: does it hold cookie? (bpf_loop callback; ctx: struct gone_scan) */
+struct gone_scan {
+	__u64 cookie;
+	int found;
+};
+
+static long gone_scan_cpu(__u32 cpu, void *ctx)
+{
+	struct gone_scan *g = ctx;
+	struct na_gone *v;
+	__u32 zero = 0;
+	int i;
+
+	v = bpf_map_lookup_percpu_elem(&na_gone, &zero, cpu);
+	if (!v)
+		return 0;
+	for (i = 0; i < NA_GONE_SLOTS; i++) {
+		if (v->cookie[i] == g->cookie) {
+			g->found = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Has the socket ended while its row was being made? The ender marks first
+ * (a TCP socket is in TCP_CLOSE before it is destroyed; sock_release notes a
+ * non-TCP socket's cookie in na_gone), then looks for the row; we inserted
+ * the row, then look at the mark. With a full barrier on both sides one of
+ * us sees the other. If it has, the row goes again, unless the ender took it.
+ * Returns 1 when the row is gone.
+ */
+static __noinline int row_ended_meanwhile(struct __sk_buff *skb, __u64 cookie)
+{
+	struct gone_scan g = { .cookie = cookie };
+	struct bpf_sock *sk = skb->sk;
+	struct na_row *mine;
+
+	if (!sk || !(sk = bpf_sk_fullsock(sk)))
+		return 0;
+	full_barrier();
+	if (sk->protocol == IPPROTO_TCP)
+		g.found = sk->state == NA_TCP_CLOSE;
+	else
+		bpf_loop(nr_cpus, gone_scan_cpu, &g, 0);
+	if (!g.found)
+		return 0;
+	mine = bpf_map_lookup_elem(&na_socks, &cookie);
+	if (mine && mine->cookie == cookie &&
+	    !(__sync_fetch_and_or(&mine->flags, NA_ROW_ENDED) & NA_ROW_ENDED))
+		bpf_map_delete_elem(&na_socks, &cookie);
+	return 1;
+}
+
+/* The row of the listener a connection on this local port was accepted from. */
+static __always_inline struct na_row *listener_of(struct __sk_buff *skb, __u16 lport)
+{
+	struct na_listen_key k = { .netns = bpf_get_netns_cookie(skb), .port = lport };
+	struct na_row *l;
+	__u64 *lc;
+
+	lc = bpf_map_lookup_elem(&na_listen, &k);
+	if (!lc)
+		return NULL;
+	l = bpf_map_lookup_elem(&na_socks, lc);
+	return l && l->cookie == *lc && (l->flags & NA_ROW_LISTENER) ? l : NULL;
+}
+
+/*
+ * A new row for a socket seen first at a packet: a connection accepted from a
+ * listener (its owner is the listener's), or a socket from before attach
+ * (user space finds its owner). Not inlined, like every path that runs once
+ * per socket: the per-packet path stays a short run of code, which matters
+ * because each packet mostly finds it out of the CPU's caches
+ * (docs/performance.md).
+ */
+static __noinline enum row_create sock_row_create(struct __sk_buff *skb, __u64 cookie, int dir,
+						       const struct na_pkt *p)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct na_row s = {}, *l;
+	int err;
+
+	if (!sk)
+		return ROW_NONE;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return ROW_NONE;
+	/* A TCP socket in CLOSE sends only its last RST: no row begins there. */
+	if (sk->protocol == IPPROTO_TCP && sk->state == NA_TCP_CLOSE)
+		return ROW_NONE;
+
+	s.cookie = cookie;
+	s.cgroup_id = bpf_skb_cgroup_id(skb);
+	s.acct_token = self_token;
+	s.first_ns = bpf_ktime_get_boot_ns();
+	s.uid = (__u32)-1;
+	s.family = p->family;
+	s.proto = p->proto;
+	na_pkt_endpoints(skb, p, dir, sk->dst_port != 0, &s);
+	if (sk->protocol == IPPROTO_TCP) {
+		s.state = sk->state;
+		if (sk->state != NA_TCP_LISTEN && (l = listener_of(skb, s.lport))) {
+			s.flags |= NA_ROW_ACCEPTED;
+			if (l->owner_src != NA_OWN_NONE && l->owner_src != NA_OWN_UNKNOWN) {
+				s.pid = l->pid;
+				s.uid = l->uid;
+				__builtin_memcpy(s.comm, l->comm, NA_COMM_LEN);
+				s.owner_src = NA_OWN_LISTENER;
+			}
+		}
+	}
+
+	err = bpf_map_update_elem(&na_socks, &cookie, &s, BPF_NOEXIST);
+	if (err)
+		return err == -NA_EEXIST ? ROW_RACED : ROW_FULL;
+	return ROW_MADE;
 }
 
 /* Will a live attachment above ours run after us for this packet? */
@@ -309,50 +443,125 @@ static __always_inline int row_is_mine(struct __sk_buff *skb, struct na_row *s, 
 }
 
 /*
- * How far this direction's byte stream moved: payload above the highest
- * sequence end seen before advances it; payload below it was seen before (a
- * retransmission sent, or a duplicate received). payload - seq_adv is then
- * exact whenever no reordering hole is open (a segment that jumps ahead
- * counts the hole as advance; the late segment that fills it does not:
- * segments of one direction do pass the hook out of order, on two CPUs).
- * Serial numbers wrap: compare signed differences.
+ * The first packet of a row made at socket() or connect(): where the socket
+ * is, and since when. Its cgroup is the skb's (a socket made by one cgroup's
+ * process and used by another's is charged where the kernel charges it).
  */
-static __noinline void track_seq_start(struct na_row_dir *rd, __u32 bit, __u32 *flags,
-				      const struct na_pkt *p)
+static __noinline void row_fill(struct __sk_buff *skb, struct na_row *s, int dir, const struct na_pkt *p)
 {
-	rd->hi_seq = p->seq + p->syn + (__u32)p->payload_bytes;
-	__sync_fetch_and_add(&rd->seq_adv, p->payload_bytes);
-	__sync_fetch_and_or(flags, bit);
+	struct bpf_sock *sk = skb->sk;
+	int connected = 0;
+
+	if (sk && (sk = bpf_sk_fullsock(sk)))
+		connected = sk->dst_port != 0;
+	s->cgroup_id = bpf_skb_cgroup_id(skb);
+	s->first_ns = bpf_ktime_get_boot_ns();
+	if (p->bad)
+		return;
+	s->family = p->family;
+	s->proto = p->proto;
+	na_pkt_endpoints(skb, p, dir, connected, s);
 }
 
-static __always_inline void track_seq(struct na_row_dir *rd, __u32 bit, __u32 *flags,
-				      const struct na_pkt *p)
+/*
+ * Where this direction's stream was when the row first saw it: a SYN starts
+ * it; otherwise TCP's own next sequence number (snd_nxt on egress, where a new
+ * segment has not moved it yet; rcv_nxt on ingress, read before TCP takes the
+ * segment), so that a segment lost before the hook and sent again later counts
+ * as new, and one sent before the row began counts as resent.
+ */
+static __noinline void seq_start(struct __sk_buff *skb, struct na_row *s, int dir, const struct na_pkt *p)
 {
-	__u32 end = p->seq + p->syn + (__u32)p->payload_bytes, hi, prev;
-	__s32 ahead;
+	struct na_row_dir *rd = NA_ROW_DIR(s, dir);
+	struct bpf_tcp_sock *tp;
+	struct bpf_sock *sk;
+	__u32 start = p->seq;
+
+	if (!(p->tcp_flags & NA_TCP_SYN) && (sk = skb->sk) && (sk = bpf_sk_fullsock(sk)) &&
+	    (tp = bpf_tcp_sock(sk))) {
+		/* Both read: the verifier takes no computed offset into the socket. */
+		__u32 snd_nxt = *(volatile __u32 *)&tp->snd_nxt, rcv_nxt = *(volatile __u32 *)&tp->rcv_nxt;
+
+		start = dir == NA_TX ? snd_nxt : rcv_nxt;
+	}
+	rd->hi_seq = start;
+	__sync_fetch_and_or(&s->flags, dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ);
+}
+
+/*
+ * How much of this segment's payload passed the hook before: its payload
+ * less how far it moved the stream's highest sequence end (SYN and FIN take
+ * a sequence number each and are no payload). A segment that jumps a hole
+ * moves the end by more than its payload (a negative figure); the segment
+ * that fills the hole later moves nothing, and the two cancel: the sum is
+ * exact whenever no hole is open. Holes come from segments lost before the
+ * hook (sent again later) and from segments of one socket passing the hook
+ * out of order on two CPUs. Serial numbers wrap: signed differences.
+ */
+static __always_inline __s32 track_seq(struct __sk_buff *skb, struct na_row *s, struct na_row_dir *rd,
+				       int dir, const struct na_pkt *p)
+{
+	__u32 bit = dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ;
+	__u32 syn = !!(p->tcp_flags & NA_TCP_SYN), fin = p->tcp_flags & NA_TCP_FIN;
+	__u32 len = (__u32)p->payload_bytes, end, hi, prev;
+	__s32 ahead, resent = (__s32)len;
 	int i;
 
-	if (!(*flags & bit)) {
-		track_seq_start(rd, bit, flags, p);
-		return;
-	}
+	if (!(s->flags & bit))
+		seq_start(skb, s, dir, p);
+	end = p->seq + syn + len + fin;
 	hi = rd->hi_seq;
 	for (i = 0; i < 4; i++) {
 		ahead = (__s32)(end - hi);
 		if (ahead <= 0)
-			return;
+			break;
 		prev = __sync_val_compare_and_swap(&rd->hi_seq, hi, end);
 		if (prev == hi) {
-			/*
-			 * All of it, a hole included: the segments of the hole
-			 * (sent on another CPU, still on their way) come later
-			 * and then move nothing. A SYN's sequence number is no byte.
-			 */
-			__sync_fetch_and_add(&rd->seq_adv, (__u64)ahead - p->syn);
-			return;
+			resent = (__s32)len - (ahead - (__s32)fin - (__s32)(syn && (__s32)(p->seq - hi) >= 0));
+			break;
 		}
 		hi = prev;
 	}
+	if (resent)
+		__sync_fetch_and_add(&rd->c.resent_bytes, (__u64)(__s64)resent);
+	rd->last_seq = p->seq;
+	rd->last_len = len;
+	rd->last_resent = resent;
+	return resent;
+}
+
+/* A listener's row, found by the connections it accepts (na_listen). */
+static __noinline void listen_register(struct __sk_buff *skb, struct na_row *s, __u64 cookie)
+{
+	struct na_listen_key k = { .netns = bpf_get_netns_cookie(skb), .port = s->lport };
+
+	if (!k.port || bpf_map_update_elem(&na_listen, &k, &cookie, BPF_ANY))
+		return;
+	__sync_fetch_and_or(&s->flags, NA_ROW_LISTENER);
+}
+
+/*
+ * The row follows its socket's TCP state, read from the socket on the
+ * packets around a change: those with SYN, FIN or RST, and every packet while
+ * the state is not ESTABLISHED. An incoming SYN, FIN or RST changes the state
+ * only after the hook: the row says 0 ("changing") until the next packet
+ * reads it.
+ */
+static __noinline void row_state(struct __sk_buff *skb, struct na_row *s, __u64 cookie, int dir,
+				 const struct na_pkt *p)
+{
+	struct bpf_sock *sk = skb->sk;
+	__u8 st;
+
+	if (!sk || !(sk = bpf_sk_fullsock(sk)) || sk->protocol != IPPROTO_TCP)
+		return;
+	st = sk->state;
+	if (st == NA_TCP_LISTEN && !(s->flags & NA_ROW_LISTENER))
+		listen_register(skb, s, cookie);
+	if (dir == NA_RX && st != NA_TCP_LISTEN && (p->tcp_flags & (NA_TCP_SYN | NA_TCP_FIN | NA_TCP_RST)))
+		st = 0;
+	if (s->state != st)
+		s->state = st;
 }
 
 /* The socket's smoothed RTT, from an ingress packet (the ACKs come in). */
@@ -365,10 +574,12 @@ static __noinline void sample_srtt(struct __sk_buff *skb, struct na_row_dir *rx)
 		rx->srtt_us = tp->srtt_us >> 3;
 }
 
-static __always_inline void row_add(struct __sk_buff *skb, struct na_row *s, int dir,
-				    const struct na_pkt *p)
+/* Count the packet on its row; returns the TCP payload it sent or received again. */
+static __always_inline __s32 row_add(struct __sk_buff *skb, struct na_row *s, __u64 cookie, int dir,
+				     const struct na_pkt *p)
 {
 	struct na_row_dir *rd = NA_ROW_DIR(s, dir);
+	__s32 resent;
 	__u64 before;
 
 	/* No clock read here: it was a quarter of the per-packet cost (docs/performance.md). */
@@ -376,9 +587,13 @@ static __always_inline void row_add(struct __sk_buff *skb, struct na_row *s, int
 	__sync_fetch_and_add(&rd->c.ip_hdr_bytes, p->ip_hdr_bytes);
 	__sync_fetch_and_add(&rd->c.l4_hdr_bytes, p->l4_hdr_bytes);
 	__sync_fetch_and_add(&rd->c.payload_bytes, p->payload_bytes);
+	if ((s->flags & NA_ROW_FRESH) && (__sync_fetch_and_and(&s->flags, ~NA_ROW_FRESH) & NA_ROW_FRESH))
+		row_fill(skb, s, dir, p);
 	if (p->proto != NA_P_TCP || !p->has_ports)
-		return;
-	track_seq(rd, dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ, &s->flags, p);
+		return 0;
+	resent = track_seq(skb, s, rd, dir, p);
+	if ((p->tcp_flags & (NA_TCP_SYN | NA_TCP_FIN | NA_TCP_RST)) || s->state != NA_TCP_ESTABLISHED)
+		row_state(skb, s, cookie, dir, p);
 	/*
 	 * The RTT is sampled on the first ingress packets of a row and on every
 	 * 64th after: reading it costs two helper calls and the socket's cache
@@ -386,15 +601,22 @@ static __always_inline void row_add(struct __sk_buff *skb, struct na_row *s, int
 	 */
 	if (dir == NA_RX && (before < 8 || !(before & 63)))
 		sample_srtt(skb, rd);
+	return resent;
 }
 
-/* Payload seen again (retransmitted, duplicated); see track_seq(). */
-static __always_inline __u64 retrans_of(const struct na_row *s, int dir)
+/*
+ * A row another copy counts (nested attachments): the resent bytes that copy
+ * found in this segment, for this copy's totals. Its last_* describe the last
+ * segment it counted; another segment of the socket counted meanwhile on
+ * another CPU makes them disagree, and then nothing is added.
+ */
+static __always_inline __s32 resent_of_owner(struct na_row *s, int dir, const struct na_pkt *p)
 {
-	const struct na_row_dir *rd = NA_ROW_DIR(s, dir);
-	__u64 pay = rd->c.payload_bytes, adv = rd->seq_adv;
+	struct na_row_dir *rd = NA_ROW_DIR(s, dir);
 
-	return s->proto == NA_P_TCP && pay > adv ? pay - adv : 0;
+	if (p->proto != NA_P_TCP || !p->has_ports)
+		return 0;
+	return rd->last_seq == p->seq && rd->last_len == (__u32)p->payload_bytes ? rd->last_resent : 0;
 }
 
 static __always_inline int account(struct __sk_buff *skb, int dir)
@@ -405,6 +627,7 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 	struct na_row *s;
 	__u32 zero = 0;
 	__u64 cookie;
+	__s32 resent;
 
 	na_pkt_parse(skb, &p);
 
@@ -425,8 +648,12 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 		if (!live)
 			return 1; /* a detaching copy creates nothing */
 		switch (sock_row_create(skb, cookie, dir, &p)) {
-		case ROW_INSERTED:
-			return 1;
+		case ROW_MADE:
+			if (row_ended_meanwhile(skb, cookie))
+				goto norow;
+			break;
+		case ROW_RACED:
+			break;
 		case ROW_NONE:
 			goto norow;
 		case ROW_FULL:
@@ -434,18 +661,25 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 			__sync_fetch_and_add(&t->overflow_bytes,
 					     p.ip_hdr_bytes + p.l4_hdr_bytes + p.payload_bytes);
 			return 1;
-		case ROW_RACED:
-			break;
 		}
 		s = bpf_map_lookup_elem(&na_socks, &cookie);
 		if (!s)
-			goto norow; /* deleted right after a racing insert: socket closed */
+			goto norow; /* deleted right after it was made: the socket ended */
 	}
-	/* A row freed and handed to another socket since the lookup is not ours. */
-	if (s->cookie != cookie)
+	/*
+	 * A row freed and handed to another socket since the lookup is not ours;
+	 * an ended row is folded (or being folded) and takes nothing more.
+	 */
+	if (s->cookie != cookie || (s->flags & NA_ROW_ENDED))
 		goto norow;
 	if (row_is_mine(skb, s, live))
-		row_add(skb, s, dir, &p);
+		resent = row_add(skb, s, cookie, dir, &p);
+	else if (live)
+		resent = resent_of_owner(s, dir, &p);
+	else
+		return 1;
+	if (live && resent)
+		__sync_fetch_and_add(&t->dir[dir].resent_bytes, (__u64)(__s64)resent);
 	return 1;
 norow:
 	if (live) {
@@ -467,86 +701,6 @@ int na_ingress(struct __sk_buff *skb)
 	return account(skb, NA_RX);
 }
 
-/*
- * The process in whose context socket(), connect() or an unconnected sendmsg()
- * runs owns the socket; in cgroup_skb the current task is arbitrary. The owner
- * goes into socket storage (cloned into accepted sockets) and into the row.
- */
-static __always_inline void record_owner(struct bpf_sock *sk, __u64 cookie, __u8 src)
-{
-	struct na_owner *o;
-	struct na_row *s;
-
-	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o)
-		return;
-	/* sendmsg runs per datagram: only the first sender is recorded. */
-	if (src == NA_OWN_SENDMSG && (o->flags & NA_OWNER_KNOWN))
-		return;
-	o->cookie = cookie;
-	o->pid = bpf_get_current_pid_tgid() >> 32;
-	o->uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
-	__sync_fetch_and_or(&o->flags, NA_OWNER_KNOWN);
-	if (src == NA_OWN_CONNECT)
-		__sync_fetch_and_and(&o->flags, ~NA_OWNER_ENDED); /* a closed TCP socket connects again */
-	o->src = src;
-
-	s = bpf_map_lookup_elem(&na_socks, &cookie);
-	if (s && (src == NA_OWN_CONNECT || s->owner_src == NA_OWN_NONE || s->owner_src == NA_OWN_UNKNOWN))
-		copy_owner(s, o, src);
-}
-
-SEC("cgroup/sock_create")
-int na_sock_create(struct bpf_sock *sk)
-{
-	record_owner(sk, bpf_get_socket_cookie(sk), NA_OWN_CREATE);
-	return 1;
-}
-
-SEC("cgroup/connect4")
-int na_connect4(struct bpf_sock_addr *ctx)
-{
-	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_CONNECT);
-	return 1;
-}
-
-SEC("cgroup/connect6")
-int na_connect6(struct bpf_sock_addr *ctx)
-{
-	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_CONNECT);
-	return 1;
-}
-
-SEC("cgroup/sendmsg4")
-int na_sendmsg4(struct bpf_sock_addr *ctx)
-{
-	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_SENDMSG);
-	return 1;
-}
-
-SEC("cgroup/sendmsg6")
-int na_sendmsg6(struct bpf_sock_addr *ctx)
-{
-	record_owner(ctx->sk, bpf_get_socket_cookie(ctx), NA_OWN_SENDMSG);
-	return 1;
-}
-
-static __always_inline void stat_add(__u32 field, __u64 v)
-{
-	__u32 zero = 0;
-	struct na_stats *st = bpf_map_lookup_elem(&na_stats, &zero);
-
-	if (!st)
-		return;
-	if (field == 0)
-		__sync_fetch_and_add(&st->closed_evicted, v);
-	else if (field == 1)
-		__sync_fetch_and_add(&st->log_dropped, v);
-	else
-		__sync_fetch_and_add(&st->log_written, v);
-}
-
 static __always_inline void closed_add(struct na_closed *c, const struct na_row *s, __u64 now)
 {
 	int d;
@@ -559,7 +713,8 @@ static __always_inline void closed_add(struct na_closed *c, const struct na_row 
 		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, sc->ip_hdr_bytes);
 		__sync_fetch_and_add(&c->dir[d].l4_hdr_bytes, sc->l4_hdr_bytes);
 		__sync_fetch_and_add(&c->dir[d].payload_bytes, sc->payload_bytes);
-		__sync_fetch_and_add(&c->retrans_bytes[d], retrans_of(s, d));
+		if (sc->resent_bytes)
+			__sync_fetch_and_add(&c->dir[d].resent_bytes, sc->resent_bytes);
 	}
 	/* Times only order the rows; a lost race between two closes moves them by nanoseconds. */
 	if (s->first_ns < c->first_ns)
@@ -568,10 +723,18 @@ static __always_inline void closed_add(struct na_closed *c, const struct na_row 
 		c->last_ns = now;
 }
 
+static __always_inline struct na_stats *stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&na_stats, &zero);
+}
+
 static __always_inline void closed_fold(const struct na_row *s, __u64 now)
 {
 	struct na_closed_key k = {};
 	struct na_closed *c, init = {};
+	struct na_stats *st;
 	int err;
 
 	k.cgroup_id = s->cgroup_id;
@@ -592,25 +755,33 @@ static __always_inline void closed_fold(const struct na_row *s, __u64 now)
 		if (s->flags & NA_ROW_ACCEPTED)
 			init.flags = NA_CLOSED_SERVER;
 		err = bpf_map_update_elem(&na_closed, &k, &init, BPF_NOEXIST);
-		if (err && err != -17 /* EEXIST: another CPU made it */) {
-			stat_add(0, 1);
-			return;
-		}
-		c = bpf_map_lookup_elem(&na_closed, &k);
+		if (!err || err == -NA_EEXIST) /* EEXIST: another CPU made it */
+			c = bpf_map_lookup_elem(&na_closed, &k);
 		if (!c) {
-			stat_add(0, 1);
+			if ((st = stats()))
+				__sync_fetch_and_add(&st->closed_evicted, 1);
 			return;
 		}
 	}
 	closed_add(c, s, now);
 }
 
+/*
+ * One record per ended socket. The reader is woken only when what waits
+ * crosses a sixteenth of the buffer (and each further sixteenth): a wake-up
+ * costs an interrupt (on a VM, an exit) and a context switch, which per
+ * connection would be a large part of its cost. Readers poll at least every
+ * quarter of a second for the rest (docs/design.md).
+ */
 static __always_inline void log_conn(__u64 cookie, const struct na_row *s, __u64 now)
 {
 	struct na_conn *r = bpf_ringbuf_reserve(&na_log, sizeof(*r), 0);
+	struct na_stats *st = stats();
+	__u64 step, avail;
 
 	if (!r) {
-		stat_add(1, 1);
+		if (st)
+			__sync_fetch_and_add(&st->log_dropped, 1);
 		return;
 	}
 	r->cookie = cookie;
@@ -630,10 +801,14 @@ static __always_inline void log_conn(__u64 cookie, const struct na_row *s, __u64
 	r->flags = s->flags & NA_ROW_ACCEPTED;
 	r->dir[NA_TX] = s->tx.c;
 	r->dir[NA_RX] = s->rx.c;
-	r->retrans_bytes[0] = retrans_of(s, 0);
-	r->retrans_bytes[1] = retrans_of(s, 1);
-	bpf_ringbuf_submit(r, 0);
-	stat_add(2, 1);
+	step = bpf_ringbuf_query(&na_log, BPF_RB_RING_SIZE) / NA_LOG_WAKE_DIV;
+	avail = bpf_ringbuf_query(&na_log, BPF_RB_AVAIL_DATA); /* this record included */
+	if (step && avail >= NA_LOG_REC_BYTES && avail / step != (avail - NA_LOG_REC_BYTES) / step)
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	else
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	if (st)
+		__sync_fetch_and_add(&st->log_written, 1);
 }
 
 /*
@@ -647,7 +822,7 @@ static __always_inline void row_end(__u64 cookie)
 	struct na_row *s = bpf_map_lookup_elem(&na_socks, &cookie);
 	__u64 now;
 
-	if (!s || (__sync_fetch_and_or(&s->flags, NA_ROW_ENDED) & NA_ROW_ENDED))
+	if (!s || s->cookie != cookie || (__sync_fetch_and_or(&s->flags, NA_ROW_ENDED) & NA_ROW_ENDED))
 		return;
 	now = bpf_ktime_get_boot_ns();
 	closed_fold(s, now);
@@ -656,52 +831,47 @@ static __always_inline void row_end(__u64 cookie)
 }
 
 /*
- * close(): non-TCP sockets send nothing after release, so their row ends here
- * (the RELEASED mark stops a late ingress packet from re-creating it). TCP
- * goes on sending after release (FIN, unsent data): its row ends at TCP_CLOSE.
+ * close(): non-TCP sockets send nothing after release, so their row ends
+ * here, after the cookie is noted in this CPU's na_gone (a packet racing with
+ * the close looks there before it makes a new row). TCP goes on sending
+ * after release (FIN, unsent data): its row ends when the kernel destroys it.
  */
 SEC("cgroup/sock_release")
 int na_release(struct bpf_sock *sk)
 {
-	struct na_owner *o;
+	__u64 cookie;
+	__u32 zero = 0;
+	struct na_gone *g;
 
 	if (sk->protocol == IPPROTO_TCP)
 		return 1;
-	/* Marked even without a row: a packet racing with the close must not create one. */
-	o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (o)
-		__sync_fetch_and_or(&o->flags, NA_OWNER_RELEASED);
-	row_end(bpf_get_socket_cookie(sk));
+	cookie = bpf_get_socket_cookie(sk);
+	g = bpf_map_lookup_elem(&na_gone, &zero);
+	if (g) {
+		g->cookie[g->next % NA_GONE_SLOTS] = cookie;
+		__sync_fetch_and_add(&g->next, 1); /* also the barrier before the lookup */
+	}
+	row_end(cookie);
 	return 1;
 }
 
 /*
- * Every TCP state change, system-wide: a row follows its socket's state, and
- * ends when a full socket enters TCP_CLOSE. After that it can send only an
- * RST (not given a row, see sock_row_create); TIME_WAIT and orphaned
- * FIN_WAIT2 are minisocks that cgroup programs never see.
+ * A TCP socket's end, system-wide: the kernel destroys it once it is in
+ * TCP_CLOSE and can send nothing more (a socket that goes to TIME_WAIT is
+ * destroyed as its minisock takes over; an abortive close's RST comes before
+ * this). A socket no program asked the cookie of has none, and no row: the
+ * sockets of cgroups netacct does not count cost one load here.
  */
-SEC("tp_btf/inet_sock_set_state")
-int na_tcp_state(__u64 *ctx)
+SEC("tp_btf/tcp_destroy_sock")
+int na_tcp_destroy(__u64 *ctx)
 {
-	void *sk = (void *)ctx[0];
-	int newstate = (int)ctx[2];
-	struct na_owner *o;
-	struct na_row *s;
-	__u64 cookie;
+	struct sock *sk = (struct sock *)ctx[0];
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 
-	cookie = bpf_get_socket_cookie(sk);
-	if (newstate == NA_TCP_CLOSE) {
-		/* Marked first: a row created meanwhile on another CPU goes again. */
-		o = bpf_sk_storage_get(&na_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (o)
-			__sync_fetch_and_or(&o->flags, NA_OWNER_ENDED);
-		row_end(cookie);
+	if (!cookie)
 		return 0;
-	}
-	s = bpf_map_lookup_elem(&na_socks, &cookie);
-	if (s)
-		s->state = newstate;
+	full_barrier(); /* TCP_CLOSE was stored before: see ended_meanwhile() */
+	row_end(cookie);
 	return 0;
 }
 

@@ -33,8 +33,13 @@ struct na_pkt {
 	__u8 bad;            /* headers could not be parsed: all bytes are payload of 'other' */
 	__u8 has_ports;      /* TCP/UDP header present at l4_off */
 	__u32 seq;           /* TCP: sequence number of the segment */
-	__u8 syn;            /* TCP: SYN set (it takes one sequence number) */
+	__u8 tcp_flags;      /* TCP: the header's flags byte (NA_TCP_*) */
 };
+
+/* TCP header flags (byte 13). SYN and FIN each take one sequence number. */
+#define NA_TCP_FIN 0x01
+#define NA_TCP_SYN 0x02
+#define NA_TCP_RST 0x04
 
 union na_iphdr {
 	struct iphdr v4;
@@ -84,7 +89,7 @@ static __always_inline int na_tcp_len(const __u8 *h, __u32 off, __u32 len, struc
 	if (doff < 20 || off + doff > len)
 		return -1;
 	p->seq = (__u32)h[0] << 24 | (__u32)h[1] << 16 | (__u32)h[2] << 8 | h[3];
-	p->syn = !!(h[9] & 0x02);
+	p->tcp_flags = h[9];
 	p->has_ports = 1;
 	return doff;
 }

@@ -10,7 +10,7 @@
 
 #include <linux/types.h>
 
-#define NA_ABI_VERSION 3
+#define NA_ABI_VERSION 4
 
 #define NA_COMM_LEN 16
 #define NA_DEFAULT_MAX_SOCKETS 65536
@@ -55,6 +55,15 @@ struct na_counters {
 	__u64 ip_hdr_bytes;  /* per-segment IP header (+ wire extension headers) x packets */
 	__u64 l4_hdr_bytes;  /* per-segment TCP/UDP/ICMP header x packets */
 	__u64 payload_bytes; /* skb->len minus one skb's headers */
+	/*
+	 * TCP payload that passed the hook before: tx retransmitted, rx
+	 * duplicates. Added per packet as (payload - how far it moved the
+	 * stream), which is negative for a segment that jumps a hole and is
+	 * made good by the segment that fills it: read it as a signed sum and
+	 * show 0 while it is below 0 (na_resent()). payload_bytes - resent_bytes
+	 * is what the application wrote (tx) or TCP took in for it (rx).
+	 */
+	__u64 resent_bytes;
 };
 
 /* Where a row's owner (pid, uid, comm) came from. */
@@ -62,8 +71,8 @@ enum na_owner_src {
 	NA_OWN_NONE = 0,
 	NA_OWN_CREATE = 1,   /* cgroup/sock_create: the process that called socket() */
 	NA_OWN_CONNECT = 2,  /* cgroup/connect4/6 */
-	NA_OWN_SENDMSG = 3,  /* cgroup/sendmsg4/6: an unconnected UDP sender */
-	NA_OWN_LISTENER = 4, /* accepted connection: its listener's owner (cloned storage) */
+	NA_OWN_SENDMSG = 3,  /* no longer set (ABI 3: cgroup/sendmsg4/6); kept so values stay */
+	NA_OWN_LISTENER = 4, /* accepted connection: its listener's owner (na_listen) */
 	NA_OWN_PROC = 5,     /* resolved in user space: sock_diag inode -> /proc/PID/fd */
 	NA_OWN_UNKNOWN = 6,  /* user space looked and found no process */
 };
@@ -84,18 +93,28 @@ enum na_tcp_state {
 	NA_TCP_NEW_SYN_RECV = 12,
 };
 
-/* na_sock.flags */
-#define NA_ROW_TX_SEQ   (1U << 0) /* hi_seq[NA_TX] is set */
-#define NA_ROW_RX_SEQ   (1U << 1) /* hi_seq[NA_RX] is set */
+/* na_row.flags */
+#define NA_ROW_TX_SEQ   (1U << 0) /* tx.hi_seq is set */
+#define NA_ROW_RX_SEQ   (1U << 1) /* rx.hi_seq is set */
 #define NA_ROW_ACCEPTED (1U << 2) /* server side of a connection (accepted from a listener) */
-#define NA_ROW_ENDED    (1U << 3) /* being folded into na_closed: ends once */
+#define NA_ROW_ENDED    (1U << 3) /* folded into na_closed (or being): ends once, counts no more */
+#define NA_ROW_FRESH    (1U << 4) /* made at socket()/connect(): endpoints and first_ns not yet set */
+#define NA_ROW_LISTENER (1U << 5) /* a listener, registered in na_listen */
 
-/* One direction of a live row: everything a packet of that direction writes. */
+/*
+ * One direction of a live row: everything a packet of that direction writes,
+ * in one 64-byte block. last_* describe the last TCP segment the row's owner
+ * counted, so that the copies of nested attachments above it can add the
+ * same resent bytes to their totals without tracking the stream themselves.
+ */
 struct na_row_dir {
 	struct na_counters c;
-	__u64 seq_adv;   /* TCP: payload bytes that moved hi_seq forward (new stream bytes) */
-	__u32 hi_seq;    /* TCP: end of the highest sequence seen (valid with NA_ROW_*_SEQ) */
-	__u32 srtt_us;   /* rx: TCP smoothed RTT (bpf_tcp_sock), 0 = no sample; tx: 0 */
+	__u32 hi_seq;     /* TCP: end of the highest sequence seen, SYN and FIN included */
+	__u32 srtt_us;    /* rx: TCP smoothed RTT (bpf_tcp_sock), 0 = no sample; tx: 0 */
+	__u32 last_seq;   /* TCP: sequence number of the last segment counted */
+	__u32 last_len;   /* ... its payload */
+	__s32 last_resent; /* ... what it added to c.resent_bytes */
+	__u32 pad;
 };
 
 /*
@@ -109,7 +128,7 @@ struct na_row_dir {
  * in memory no cache line holds two of them (docs/performance.md).
  */
 struct na_row {
-	/* hot, read-mostly */
+	/* hot, read-mostly (flags, state: written on the rare packet that changes them) */
 	__u64 cookie;     /* the key again: a row is checked before it is added to */
 	__u64 acct_token; /* attachment whose copy of the programs counts this row */
 	__u32 flags;      /* NA_ROW_* */
@@ -141,7 +160,7 @@ struct na_row {
  * attachment's programs saw since attach, whatever happened to socket rows.
  */
 struct na_totals {
-	struct na_counters dir[NA_NDIR];
+	struct na_counters dir[NA_NDIR]; /* resent_bytes: of the rows this copy counts or follows */
 	__u64 overflow_packets; /* packets whose socket got no na_socks entry (map full) */
 	__u64 overflow_bytes;
 	__u64 parse_errors;     /* packets counted as 'other' because headers were bad */
@@ -149,20 +168,29 @@ struct na_totals {
 	__u64 norow_bytes;
 };
 
-/* Socket-local storage (na_sk_owner), cloned to accepted sockets. */
-struct na_owner {
-	__u64 cookie;           /* the socket it was created for: another one = inherited */
-	__u32 pid;
-	__u32 uid;
-	char comm[NA_COMM_LEN];
-	__u32 flags;            /* NA_OWNER_* */
-	__u8 src;               /* enum na_owner_src */
-	__u8 pad[3];
+/*
+ * na_listen: the listeners of attached cgroups, by (network namespace, port),
+ * so that a connection accepted from one finds its listener's row (owner,
+ * server side) without per-socket storage. A second listener on the same
+ * port (SO_REUSEPORT, another address) replaces the first.
+ */
+struct na_listen_key {
+	__u64 netns;            /* bpf_get_netns_cookie() */
+	__u16 port;             /* host byte order */
+	__u8 pad[6];
 };
-#define NA_OWNER_KNOWN    (1U << 0)
-#define NA_OWNER_RELEASED (1U << 1) /* sock_release seen: never re-create the row */
-#define NA_OWNER_LISTENER (1U << 2) /* a listener: sockets carrying a clone were accepted */
-#define NA_OWNER_ENDED    (1U << 3) /* TCP_CLOSE seen: no new row until the next connect() */
+
+/*
+ * na_gone (per-CPU array, one entry): the cookies of the last non-TCP sockets
+ * whose row sock_release ended on this CPU. A packet racing with close() on
+ * another CPU may find no row and make one; it looks here first and undoes
+ * it (docs/design.md, "Rows and the sockets' ends").
+ */
+#define NA_GONE_SLOTS 16
+struct na_gone {
+	__u64 next;             /* slot of the next cookie, modulo NA_GONE_SLOTS */
+	__u64 cookie[NA_GONE_SLOTS];
+};
 
 /*
  * na_closed: sockets that can send nothing more, folded per (cgroup, owner,
@@ -187,7 +215,6 @@ struct na_closed {
 	__u32 uid;
 	__u32 flags;            /* NA_CLOSED_* */
 	struct na_counters dir[NA_NDIR];
-	__u64 retrans_bytes[NA_NDIR];
 };
 
 /* Ring buffer record (na_log): one per socket that can send nothing more. */
@@ -208,7 +235,6 @@ struct na_conn {
 	__u8 owner_src;
 	__u8 flags;             /* NA_ROW_ACCEPTED */
 	struct na_counters dir[NA_NDIR];
-	__u64 retrans_bytes[NA_NDIR];
 };
 
 /* na_stats (array, one entry): shared counters that belong to no attachment. */
@@ -218,6 +244,9 @@ struct na_stats {
 	__u64 log_written;
 	__u64 pad;
 };
+
+/* The ring buffer wakes its reader when this much is waiting (docs/design.md). */
+#define NA_LOG_WAKE_DIV 16 /* 1/16 of the buffer */
 
 /* ctx of the na_set_owner syscall program: an owner resolved in user space. */
 struct na_set_owner_args {
@@ -311,19 +340,20 @@ struct na_trace_stats {
 #ifndef __cplusplus
 _Static_assert(sizeof(struct na_trace_ev) == 104, "na_trace_ev layout");
 _Static_assert(sizeof(struct na_trace_cfg) == 12, "na_trace_cfg layout");
-_Static_assert(sizeof(struct na_counters) == 32, "na_counters layout");
-_Static_assert(sizeof(struct na_row_dir) == 48, "na_row_dir layout");
-_Static_assert(sizeof(struct na_row) == 264, "na_row layout");
+_Static_assert(sizeof(struct na_counters) == 40, "na_counters layout");
+_Static_assert(sizeof(struct na_row_dir) == 64, "na_row_dir layout");
+_Static_assert(sizeof(struct na_row) == 296, "na_row layout");
 _Static_assert(__builtin_offsetof(struct na_row, tx) >= 24 + 63 &&
-	       __builtin_offsetof(struct na_row, rx) >= __builtin_offsetof(struct na_row, tx) + 48 + 63,
+	       __builtin_offsetof(struct na_row, rx) >= __builtin_offsetof(struct na_row, tx) + 64 + 63,
 	       "na_row: 64 bytes between the hot fields, tx and rx");
 _Static_assert(sizeof(struct na_closed_key) == 48, "na_closed_key layout");
 _Static_assert(sizeof(struct na_closed) == 112, "na_closed layout");
 _Static_assert(sizeof(struct na_conn) == 176, "na_conn layout");
+_Static_assert(sizeof(struct na_listen_key) == 16, "na_listen_key layout");
+_Static_assert(sizeof(struct na_gone) == 136, "na_gone layout");
 _Static_assert(sizeof(struct na_stats) == 32, "na_stats layout");
 _Static_assert(sizeof(struct na_set_owner_args) == 40, "na_set_owner_args layout");
-_Static_assert(sizeof(struct na_totals) == 104, "na_totals layout");
-_Static_assert(sizeof(struct na_owner) == 40, "na_owner layout");
+_Static_assert(sizeof(struct na_totals) == 120, "na_totals layout");
 _Static_assert(sizeof(struct na_attach) == 544, "na_attach layout");
 _Static_assert(sizeof(struct na_meta) == 32, "na_meta layout");
 _Static_assert(sizeof(struct na_cgpath) == 256, "na_cgpath layout");

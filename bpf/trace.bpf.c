@@ -33,25 +33,28 @@ struct {
 	__type(value, struct na_trace_stats);
 } stats SEC(".maps");
 
-/* The attached state's owners when there is one (user space reuses the pinned map). */
+/*
+ * The attached state's socket rows, for their owners, when there is one
+ * (user space reuses the pinned map; otherwise this one stays empty).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct na_owner);
-} na_sk_owner SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct na_row);
+} na_socks SEC(".maps");
 
 static __always_inline int trace(struct __sk_buff *skb, int dir)
 {
 	struct na_trace_stats *st;
 	struct na_trace_ev *e;
-	struct na_owner *o = NULL;
-	struct bpf_sock *sk;
+	struct na_row *o = NULL;
 	struct na_pkt p;
 	__u16 ports[2] = {};
 	__u8 fl = 0;
 	__u32 zero = 0;
-	__u64 now;
+	__u64 now, cookie;
 
 	if (cfg.dir && cfg.dir != dir + 1)
 		return 1;
@@ -62,10 +65,11 @@ static __always_inline int trace(struct __sk_buff *skb, int dir)
 		ports[0] = ports[1] = 0;
 	if (cfg.port && bpf_ntohs(ports[0]) != cfg.port && bpf_ntohs(ports[1]) != cfg.port)
 		return 1;
-	sk = skb->sk;
-	if (sk && (sk = bpf_sk_fullsock(sk)))
-		o = bpf_sk_storage_get(&na_sk_owner, sk, 0, 0);
-	if (cfg.pid && (!o || !(o->flags & NA_OWNER_KNOWN) || o->pid != cfg.pid))
+	cookie = bpf_get_socket_cookie(skb);
+	o = bpf_map_lookup_elem(&na_socks, &cookie);
+	if (o && (o->cookie != cookie || !o->pid))
+		o = NULL;
+	if (cfg.pid && (!o || o->pid != cfg.pid))
 		return 1;
 	st = bpf_map_lookup_elem(&stats, &zero);
 	if (!st)
@@ -91,8 +95,8 @@ static __always_inline int trace(struct __sk_buff *skb, int dir)
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = now;
 	e->cgroup_id = bpf_skb_cgroup_id(skb);
-	e->cookie = bpf_get_socket_cookie(skb);
-	if (o && (o->flags & NA_OWNER_KNOWN)) {
+	e->cookie = cookie;
+	if (o) {
 		e->pid = o->pid;
 		__builtin_memcpy(e->comm, o->comm, NA_COMM_LEN);
 	}

@@ -144,7 +144,8 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 	return rc;
 }
 
-static json_object *counters_json(const struct na_counters *c)
+/* One direction's counters; resent is "retrans_bytes" sent, "dup_bytes" received, as in export. */
+static json_object *counters_json(const struct na_counters *c, const char *resent)
 {
 	json_object *o = json_object_new_object();
 
@@ -152,6 +153,7 @@ static json_object *counters_json(const struct na_counters *c)
 	json_object_object_add(o, "ip_hdr_bytes", json_object_new_uint64(c->ip_hdr_bytes));
 	json_object_object_add(o, "l4_hdr_bytes", json_object_new_uint64(c->l4_hdr_bytes));
 	json_object_object_add(o, "payload_bytes", json_object_new_uint64(c->payload_bytes));
+	json_object_object_add(o, resent, json_object_new_uint64(na_resent(c)));
 	return o;
 }
 
@@ -180,8 +182,8 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 		json_object_object_add(o, "cgroup_exists", json_object_new_boolean(a->cgroup_exists));
 		json_object_object_add(o, "attached_at", json_object_new_uint64(a->a.attach_realtime));
 		json_object_object_add(o, "programs", json_object_new_int(a->programs));
-		json_object_object_add(o, "tx", counters_json(&a->t.dir[NA_TX]));
-		json_object_object_add(o, "rx", counters_json(&a->t.dir[NA_RX]));
+		json_object_object_add(o, "tx", counters_json(&a->t.dir[NA_TX], "retrans_bytes"));
+		json_object_object_add(o, "rx", counters_json(&a->t.dir[NA_RX], "dup_bytes"));
 		json_object_object_add(o, "overflow_packets", json_object_new_uint64(a->t.overflow_packets));
 		json_object_object_add(o, "overflow_bytes", json_object_new_uint64(a->t.overflow_bytes));
 		json_object_object_add(o, "parse_errors", json_object_new_uint64(a->t.parse_errors));

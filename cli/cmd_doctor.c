@@ -74,7 +74,7 @@ static void check_kernel(struct report *r)
 	c = add(r, "kernel", maj > 5 || (maj == 5 && min >= 15) ? OK : FAIL);
 	SAY(c->detail, "Linux %s (5.15 or newer needed)", u.release);
 	if (c->v == FAIL)
-		SAY(c->fix, "run a newer kernel: sk_storage in cgroup programs, ring buffers and tp_btf are needed");
+		SAY(c->fix, "run a newer kernel: tp_btf tracepoints, ring buffers and bpf_loop are needed");
 	c = add(r, "btf", access("/sys/kernel/btf/vmlinux", R_OK) ? FAIL : OK);
 	SAY(c->detail, "/sys/kernel/btf/vmlinux %s", c->v == OK ? "present" : "missing");
 	if (c->v == FAIL)
@@ -100,10 +100,9 @@ static void check_types(struct report *r, int privileged)
 		{ BPF_MAP_TYPE_HASH, "hash" },
 		{ BPF_MAP_TYPE_PERCPU_ARRAY, "percpu_array" },
 		{ BPF_MAP_TYPE_LRU_HASH, "lru_hash" },
-		{ BPF_MAP_TYPE_SK_STORAGE, "sk_storage" },
 		{ BPF_MAP_TYPE_RINGBUF, "ringbuf" },
 	};
-	static const char *const tps[] = { "btf_trace_inet_sock_set_state", "btf_trace_cgroup_mkdir" };
+	static const char *const tps[] = { "btf_trace_tcp_destroy_sock", "btf_trace_cgroup_mkdir" };
 	char missing[256] = "";
 	struct check *c;
 	struct btf *btf;
@@ -133,7 +132,7 @@ static void check_types(struct report *r, int privileged)
 		SAY(c->fix, "a kernel with these BPF program and map types (5.15 or newer, CONFIG_BPF_SYSCALL)");
 	} else {
 		SAY(c->detail, "cgroup_skb, cgroup_sock, cgroup_sock_addr, syscall programs; hash, percpu_array, "
-			       "lru_hash, sk_storage, ringbuf maps: all load; tracepoints inet_sock_set_state, "
+			       "lru_hash, ringbuf maps: all load; tracepoints tcp_destroy_sock, "
 			       "cgroup_mkdir in BTF");
 	}
 }
@@ -284,8 +283,7 @@ static void check_target(struct report *r, const char *path)
 	} hooks[] = {
 		{ BPF_CGROUP_INET_INGRESS, "ingress" },     { BPF_CGROUP_INET_EGRESS, "egress" },
 		{ BPF_CGROUP_INET_SOCK_CREATE, "sock_create" }, { BPF_CGROUP_INET4_CONNECT, "connect4" },
-		{ BPF_CGROUP_INET6_CONNECT, "connect6" },   { BPF_CGROUP_UDP4_SENDMSG, "sendmsg4" },
-		{ BPF_CGROUP_UDP6_SENDMSG, "sendmsg6" },    { BPF_CGROUP_INET_SOCK_RELEASE, "sock_release" },
+		{ BPF_CGROUP_INET6_CONNECT, "connect6" },   { BPF_CGROUP_INET_SOCK_RELEASE, "sock_release" },
 	};
 	char blocking[256] = "", others[256] = "", above[PATH_MAX] = "", dir[PATH_MAX];
 	struct na_cg2mount m;

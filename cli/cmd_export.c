@@ -131,8 +131,8 @@ static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na
 	na_field_u64(&f[C_CONNS], 1);
 	put_counters(f, r->s.dir);
 	na_field_str(&f[C_STATE], na_tcp_state_name(r->s.state));
-	na_field_u64(&f[C_RETRANS], r->s.retrans_bytes[NA_TX]);
-	na_field_u64(&f[C_DUP], r->s.retrans_bytes[NA_RX]);
+	na_field_u64(&f[C_RETRANS], r->s.dir[NA_TX].resent_bytes);
+	na_field_u64(&f[C_DUP], r->s.dir[NA_RX].resent_bytes);
 	if (r->s.srtt_us)
 		na_field_u64(&f[C_SRTT], r->s.srtt_us);
 	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->s.first_ns, snap->realtime_off);
@@ -158,8 +158,8 @@ static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct 
 	na_field_u64(&f[C_CONNS], r->c.conns);
 	put_counters(f, r->c.dir);
 	na_field_str(&f[C_STATE], "closed");
-	na_field_u64(&f[C_RETRANS], r->c.retrans_bytes[NA_TX]);
-	na_field_u64(&f[C_DUP], r->c.retrans_bytes[NA_RX]);
+	na_field_u64(&f[C_RETRANS], na_resent(&r->c.dir[NA_TX]));
+	na_field_u64(&f[C_DUP], na_resent(&r->c.dir[NA_RX]));
 	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->c.first_ns, snap->realtime_off);
 	na_field_time(&f[C_LAST], b->t2, sizeof(b->t2), r->c.last_ns, snap->realtime_off);
 }
@@ -200,8 +200,8 @@ static void put_group_row(struct na_field *f, struct row_bufs *b, const struct n
 	na_field_str(&f[C_KIND], g == NA_G_CGROUP ? "leaf_cgroup" : na_group_name(g));
 	na_field_u64(&f[C_CONNS], v->conns);
 	put_counters(f, v->tot);
-	na_field_u64(&f[C_RETRANS], v->retrans[NA_TX]);
-	na_field_u64(&f[C_DUP], v->retrans[NA_RX]);
+	na_field_u64(&f[C_RETRANS], v->tot[NA_TX].resent_bytes);
+	na_field_u64(&f[C_DUP], v->tot[NA_RX].resent_bytes);
 }
 
 /* The order of the other rows: cgroup, owner, peer, then local end. */
@@ -290,6 +290,8 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		na_field_u64(&f[C_CGID], a->a.cgroup_id);
 		na_field_str(&f[C_CGROUP], a->a.path);
 		put_counters(f, a->t.dir);
+		na_field_u64(&f[C_RETRANS], na_resent(&a->t.dir[NA_TX]));
+		na_field_u64(&f[C_DUP], na_resent(&a->t.dir[NA_RX]));
 		na_record_write(out, cols, f, NCOLS, json);
 	}
 	if (eo->grouped) {

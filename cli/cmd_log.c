@@ -116,8 +116,8 @@ static void fill(struct na_field *f, struct rec_text *t, const struct na_conn *c
 		na_field_u64(&f[C_TX + d * 4 + 2], c->dir[d].l4_hdr_bytes);
 		na_field_u64(&f[C_TX + d * 4 + 3], c->dir[d].payload_bytes);
 	}
-	na_field_u64(&f[C_RETRANS], c->retrans_bytes[NA_TX]);
-	na_field_u64(&f[C_DUP], c->retrans_bytes[NA_RX]);
+	na_field_u64(&f[C_RETRANS], na_resent(&c->dir[NA_TX]));
+	na_field_u64(&f[C_DUP], na_resent(&c->dir[NA_RX]));
 }
 
 int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset)
@@ -178,8 +178,8 @@ static void emit_table(const struct na_field *f, struct rec_text *t, const struc
 	endpoint(re, sizeof(re), &f[C_RADDR], &f[C_RPORT]);
 	bytes_cell(b[0], sizeof(b[0]), c->dir[NA_TX].payload_bytes, x->human);
 	bytes_cell(b[1], sizeof(b[1]), c->dir[NA_RX].payload_bytes, x->human);
-	bytes_cell(b[2], sizeof(b[2]), c->retrans_bytes[NA_TX], x->human);
-	bytes_cell(b[3], sizeof(b[3]), c->retrans_bytes[NA_RX], x->human);
+	bytes_cell(b[2], sizeof(b[2]), na_resent(&c->dir[NA_TX]), x->human);
+	bytes_cell(b[3], sizeof(b[3]), na_resent(&c->dir[NA_RX]), x->human);
 	/* Every cell in its column, so a long path or address cannot shift the rest of the line. */
 	na_fit(comm, f[C_COMM].t == NA_FT_STR ? t->comm : "-", 15, 1, NA_ELIDE_END);
 	na_fit(cg, f[C_CGROUP].t == NA_FT_STR ? f[C_CGROUP].s : "-", 24, 1, NA_ELIDE_START);

@@ -186,8 +186,8 @@ static int summary(const struct na_global *g, const struct na_cgroup *cg, int fm
 		uint8_t proto = live ? r->s.proto : c->k.proto, family = live ? r->s.family : c->k.family;
 		const uint8_t *raddr = live ? r->s.raddr : c->k.raddr;
 		const struct na_counters *dir = live ? r->s.dir : c->c.dir;
-		uint64_t retrans[NA_NDIR] = { live ? r->s.retrans_bytes[NA_TX] : c->c.retrans_bytes[NA_TX],
-					      live ? r->s.retrans_bytes[NA_RX] : c->c.retrans_bytes[NA_RX] };
+		uint64_t retrans[NA_NDIR] = { live ? r->s.dir[NA_TX].resent_bytes : na_resent(&c->c.dir[NA_TX]),
+					      live ? r->s.dir[NA_RX].resent_bytes : na_resent(&c->c.dir[NA_RX]) };
 		uint64_t conns = live ? 1 : c->c.conns;
 		struct bill *t;
 

@@ -116,6 +116,8 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 		}
 		memcpy(tmp.tot, a->t.dir, sizeof(tmp.tot));
 		c->hdr_pct = na_vrow_hdr_pct(&tmp);
+		c->retrans = na_resent(&a->t.dir[NA_TX]);
+		c->dup = na_resent(&a->t.dir[NA_RX]);
 		/* Rows' paths are interned: one answer per run of rows with the same path. */
 		for (j = 0, last = NULL, below = 0; j < cur->nrows; j++) {
 			if (!j || cur->rows[j].cgroup != last) {
@@ -237,6 +239,8 @@ static const struct {
 	[NA_C_RX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
 	[NA_C_TX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7 } },
 	[NA_C_RX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7 } },
+	[NA_C_RETRANS] = { 10, 10, 10, 0, NA_ELIDE_END, { 10, 10, 10, 10 } },
+	[NA_C_DUP] = { 10, 10, 10, 0, NA_ELIDE_END, { 10, 10, 10, 10 } },
 	[NA_C_HDR] = { 6, 6, 6, 0, NA_ELIDE_END, { 9, 9, 9, 9 } },
 	[NA_C_PKT_RATE] = { 8, 8, 8, 0, NA_ELIDE_END, { 8, 8, 8, 8 } },
 	[NA_C_CONNS] = { 8, 8, 8, 0, NA_ELIDE_END, { 0, 3, 3, 3 } },
@@ -361,6 +365,10 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 	case NA_C_RX:
 		na_human_bytes(buf, len, (double)na_vrow_bytes(r, c == NA_C_TX ? NA_TX : NA_RX), 0);
 		break;
+	case NA_C_RETRANS:
+	case NA_C_DUP:
+		na_human_bytes(buf, len, (double)na_vrow_resent(r, c == NA_C_RETRANS ? NA_TX : NA_RX), 0);
+		break;
 	case NA_C_HDR:
 		snprintf(buf, len, "%.1f%%", na_vrow_hdr_pct(r));
 		break;
@@ -392,7 +400,7 @@ static void print_cell(const char *text, enum na_col c)
 
 static void print_frame(const struct top_opts *o, const struct top_frame *f)
 {
-	char when[32], t1[24], t2[24], t3[24], t4[24], cell[96], path[40];
+	char when[32], t1[24], t2[24], t3[24], t4[24], t5[24], t6[24], cell[96], path[40];
 	enum na_col cols[NA_C_COUNT];
 	size_t i;
 	int c, ncols;
@@ -400,8 +408,8 @@ static void print_frame(const struct top_opts *o, const struct top_frame *f)
 	na_time_str(when, sizeof(when), (uint64_t)time(NULL));
 	printf("netacct top - %s, interval %.1f s, %zu live sockets, by %s\n", when, f->secs, f->live_sockets,
 	       na_group_name(o->view.group));
-	printf("%-32s %13s %13s %10s %10s %6s %6s %7s\n", "CGROUP", "TX/s", "RX/s", "TX", "RX", "HDR%", "LIVE",
-	       "CLOSED");
+	printf("%-32s %13s %13s %10s %10s %10s %10s %6s %6s %7s\n", "CGROUP", "TX/s", "RX/s", "TX", "RX",
+	       "RETRANS", "DUP", "HDR%", "LIVE", "CLOSED");
 	for (i = 0; i < f->ncg; i++) {
 		const struct top_cg *g = &f->cg[i];
 
@@ -409,9 +417,11 @@ static void print_frame(const struct top_opts *o, const struct top_frame *f)
 		rate_cell(t2, sizeof(t2), g->rx_rate, o->bits);
 		na_human_bytes(t3, sizeof(t3), (double)g->tx, 0);
 		na_human_bytes(t4, sizeof(t4), (double)g->rx, 0);
+		na_human_bytes(t5, sizeof(t5), (double)g->retrans, 0);
+		na_human_bytes(t6, sizeof(t6), (double)g->dup, 0);
 		na_fit(path, g->path, 32, 1, NA_ELIDE_START);
-		printf("%s %13s %13s %10s %10s %5.1f%% %6llu %7llu\n", path, t1, t2, t3, t4, g->hdr_pct,
-		       (unsigned long long)g->live, (unsigned long long)g->closed_since);
+		printf("%s %13s %13s %10s %10s %10s %10s %5.1f%% %6llu %7llu\n", path, t1, t2, t3, t4, t5, t6,
+		       g->hdr_pct, (unsigned long long)g->live, (unsigned long long)g->closed_since);
 	}
 	putchar('\n');
 	ncols = top_columns(o, cols);

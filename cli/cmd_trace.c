@@ -289,17 +289,17 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 		goto out;
 	}
 	skel->rodata->cfg = cfg;
-	/* Owners: the attached state's socket storage, when there is one. */
-	snprintf(p, sizeof(p), "%s/na_sk_owner", g->pin_root);
+	/* Owners: the attached state's socket rows, when there is one. */
+	snprintf(p, sizeof(p), "%s/na_socks", g->pin_root);
 	fd = bpf_obj_get(p);
 	if (fd < 0 && cfg.pid)
 		na_log(NA_LOG_WARN, "trace: --pid matches nothing: owners come from netacct's attached state, and %s has none",
 		       g->pin_root);
 	if (fd >= 0) {
-		err = bpf_map__reuse_fd(skel->maps.na_sk_owner, fd);
+		err = bpf_map__reuse_fd(skel->maps.na_socks, fd);
 		close(fd);
 		if (err)
-			na_log(NA_LOG_WARN, "trace: owners unknown (%s/na_sk_owner: %s)", g->pin_root, strerror(-err));
+			na_log(NA_LOG_WARN, "trace: owners unknown (%s/na_socks: %s)", g->pin_root, strerror(-err));
 	}
 	err = trace_bpf__load(skel);
 	if (err) {

@@ -108,13 +108,13 @@ static int leaves_build(const struct na_snapshot *snap, struct leaf **out, size_
 		const struct na_sock_row *r = &snap->rows[i];
 
 		l[i] = (struct leaf){ .id = r->s.cgroup_id, .path = r->cgroup, .live = 1,
-				      .retrans = r->s.retrans_bytes[NA_TX] };
+				      .retrans = r->s.dir[NA_TX].resent_bytes };
 	}
 	for (j = 0; j < snap->nclosed; j++) {
 		const struct na_closed_row *r = &snap->closed[j];
 
 		l[i + j] = (struct leaf){ .id = r->k.cgroup_id, .path = r->cgroup, .closed = r->c.conns,
-					  .retrans = r->c.retrans_bytes[NA_TX] };
+					  .retrans = na_resent(&r->c.dir[NA_TX]) };
 	}
 	qsort(l, total, sizeof(*l), leaf_cmp);
 	for (i = 0, j = 0; i < total; i++) {

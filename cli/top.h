@@ -26,6 +26,7 @@ struct top_cg {
 	const char *path;
 	double tx_rate, rx_rate;
 	uint64_t tx, rx;
+	uint64_t retrans, dup;  /* TCP payload sent again, received again */
 	double hdr_pct;
 	uint64_t live;          /* live sockets at or below it */
 	uint64_t closed_since;  /* connections closed since top started */

@@ -154,7 +154,7 @@ static int draw_title(const struct tui *t, int y)
  * The cgroup lines: the fields of the batch header, giving way by priority
  * like the table's columns (the path and the rates, or the totals, last).
  */
-enum { H_PATH, H_TX_RATE, H_RX_RATE, H_TX, H_RX, H_HDR, H_LIVE, H_CLOSED, H_COUNT };
+enum { H_PATH, H_TX_RATE, H_RX_RATE, H_TX, H_RX, H_RETRANS, H_DUP, H_HDR, H_LIVE, H_CLOSED, H_COUNT };
 
 static const struct {
 	const char *name;
@@ -163,7 +163,8 @@ static const struct {
 } hcols[H_COUNT] = {
 	[H_PATH] = { "CGROUP", 32, 16, 64, 1 }, [H_TX_RATE] = { "TX/s", 13, 13, 13, 1 },
 	[H_RX_RATE] = { "RX/s", 13, 13, 13, 1 }, [H_TX] = { "TX", 10, 10, 10, 5 },
-	[H_RX] = { "RX", 10, 10, 10, 5 },	  [H_HDR] = { "HDR%", 6, 6, 6, 6 },
+	[H_RX] = { "RX", 10, 10, 10, 5 },	  [H_RETRANS] = { "RETRANS", 10, 10, 10, 7 },
+	[H_DUP] = { "DUP", 10, 10, 10, 7 },	  [H_HDR] = { "HDR%", 6, 6, 6, 6 },
 	[H_LIVE] = { "LIVE", 6, 6, 6, 3 },	  [H_CLOSED] = { "CLOSED", 7, 7, 7, 4 },
 };
 
@@ -230,6 +231,10 @@ static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g
 			case H_TX:
 			case H_RX:
 				na_human_bytes(cell, sizeof(cell), (double)(c == H_TX ? g->tx : g->rx), 0);
+				break;
+			case H_RETRANS:
+			case H_DUP:
+				na_human_bytes(cell, sizeof(cell), (double)(c == H_RETRANS ? g->retrans : g->dup), 0);
 				break;
 			case H_HDR:
 				snprintf(cell, sizeof(cell), "%.1f%%", g->hdr_pct);

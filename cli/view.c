@@ -27,6 +27,7 @@ static const struct {
 	[NA_C_LOCAL] = { "LOCAL", "local", 'L' },    [NA_C_REMOTE] = { "REMOTE", "remote", 'M' },
 	[NA_C_TX_RATE] = { "TX/s", "txrate", 'T' },  [NA_C_RX_RATE] = { "RX/s", "rxrate", 'R' },
 	[NA_C_TX] = { "TX", "tx", 'S' },	   [NA_C_RX] = { "RX", "rx", 'E' },
+	[NA_C_RETRANS] = { "RETRANS", "retrans", 'X' }, [NA_C_DUP] = { "DUP", "dup", 'D' },
 	[NA_C_HDR] = { "HDR%", "hdr", 'H' },	   [NA_C_PKT_RATE] = { "PKTS/s", "pktrate", 'K' },
 	[NA_C_CONNS] = { "CONNS", "conns", 'N' },
 };
@@ -87,6 +88,11 @@ int na_col_parse(const char *s, enum na_col *c)
 uint64_t na_vrow_bytes(const struct na_vrow *r, int dir)
 {
 	return na_counters_bytes(&r->tot[dir]);
+}
+
+uint64_t na_vrow_resent(const struct na_vrow *r, int dir)
+{
+	return r->tot[dir].resent_bytes;
 }
 
 double na_vrow_rate(const struct na_vrow *r, int dir)
@@ -165,6 +171,7 @@ static void counters_add(struct na_counters *d, const struct na_counters *s)
 	d->ip_hdr_bytes += s->ip_hdr_bytes;
 	d->l4_hdr_bytes += s->l4_hdr_bytes;
 	d->payload_bytes += s->payload_bytes;
+	d->resent_bytes += s->resent_bytes;
 }
 
 static uint64_t sub0(uint64_t a, uint64_t b)
@@ -178,6 +185,7 @@ static void counters_delta(struct na_counters *d, const struct na_counters *now,
 	d->ip_hdr_bytes = sub0(now->ip_hdr_bytes, then->ip_hdr_bytes);
 	d->l4_hdr_bytes = sub0(now->l4_hdr_bytes, then->l4_hdr_bytes);
 	d->payload_bytes = sub0(now->payload_bytes, then->payload_bytes);
+	d->resent_bytes = sub0(now->resent_bytes, then->resent_bytes);
 }
 
 static int text_match(const struct na_vrow *r, const char *text)
@@ -225,9 +233,7 @@ static void from_sock(struct na_vrow *v, const struct na_sock_row *r)
 	v->lport = r->s.lport;
 	v->rport = r->s.rport;
 	v->conns = v->live = 1;
-	memcpy(v->tot, r->s.dir, sizeof(v->tot));
-	v->retrans[NA_TX] = r->s.retrans_bytes[NA_TX];
-	v->retrans[NA_RX] = r->s.retrans_bytes[NA_RX];
+	memcpy(v->tot, r->s.dir, sizeof(v->tot)); /* resent_bytes as na_resent() shows it */
 }
 
 static void from_closed(struct na_vrow *v, const struct na_closed_row *r)
@@ -244,8 +250,8 @@ static void from_closed(struct na_vrow *v, const struct na_closed_row *r)
 	v->first_ns = r->c.first_ns;
 	v->conns = r->c.conns;
 	memcpy(v->tot, r->c.dir, sizeof(v->tot));
-	v->retrans[NA_TX] = r->c.retrans_bytes[NA_TX];
-	v->retrans[NA_RX] = r->c.retrans_bytes[NA_RX];
+	v->tot[NA_TX].resent_bytes = na_resent(&r->c.dir[NA_TX]);
+	v->tot[NA_RX].resent_bytes = na_resent(&r->c.dir[NA_RX]);
 }
 
 /* What a group keeps of its members' identity; the rest is cleared. */
@@ -355,7 +361,6 @@ static void fold(struct na_vrow *m, const struct na_vrow *v, enum na_group g)
 	m->live += v->live;
 	for (d = 0; d < NA_NDIR; d++) {
 		counters_add(&m->tot[d], &v->tot[d]);
-		m->retrans[d] += v->retrans[d];
 	}
 }
 
@@ -619,6 +624,12 @@ static int col_cmp(const void *pa, const void *pb)
 	case NA_C_RX:
 		c = DESC(na_vrow_bytes(a, NA_RX), na_vrow_bytes(b, NA_RX));
 		break;
+	case NA_C_RETRANS:
+		c = DESC(na_vrow_resent(a, NA_TX), na_vrow_resent(b, NA_TX));
+		break;
+	case NA_C_DUP:
+		c = DESC(na_vrow_resent(a, NA_RX), na_vrow_resent(b, NA_RX));
+		break;
 	case NA_C_HDR:
 		c = DESC(na_vrow_hdr_pct(a), na_vrow_hdr_pct(b));
 		break;
@@ -652,6 +663,10 @@ static double sort_value(const struct na_vrow *r, enum na_col col)
 		return (double)na_vrow_bytes(r, NA_TX);
 	case NA_C_RX:
 		return (double)na_vrow_bytes(r, NA_RX);
+	case NA_C_RETRANS:
+		return (double)na_vrow_resent(r, NA_TX);
+	case NA_C_DUP:
+		return (double)na_vrow_resent(r, NA_RX);
 	case NA_C_HDR:
 		return na_vrow_hdr_pct(r);
 	case NA_C_PKT_RATE:

@@ -34,6 +34,8 @@ enum na_col {
 	NA_C_RX_RATE,
 	NA_C_TX,
 	NA_C_RX,
+	NA_C_RETRANS, /* TCP payload sent again */
+	NA_C_DUP,     /* TCP payload received again */
 	NA_C_HDR,
 	NA_C_PKT_RATE,
 	NA_C_CONNS,
@@ -58,9 +60,8 @@ struct na_vrow {
 	/* figures */
 	uint64_t conns;     /* live sockets + closed connections in the group */
 	uint64_t live;      /* live sockets */
-	struct na_counters tot[NA_NDIR];
+	struct na_counters tot[NA_NDIR];   /* resent_bytes as na_resent() shows it, summed */
 	struct na_counters delta[NA_NDIR]; /* since the previous snapshot */
-	uint64_t retrans[NA_NDIR];
 	double secs;        /* the interval the delta covers; 0: no rates */
 };
 
@@ -115,6 +116,7 @@ char na_col_key(enum na_col c);
 
 /* Per-row figures. */
 uint64_t na_vrow_bytes(const struct na_vrow *r, int dir);       /* total */
+uint64_t na_vrow_resent(const struct na_vrow *r, int dir);      /* retransmitted (tx), duplicates (rx) */
 double na_vrow_rate(const struct na_vrow *r, int dir);          /* bytes/s, 0 without rates */
 double na_vrow_pkt_rate(const struct na_vrow *r);
 double na_vrow_hdr_pct(const struct na_vrow *r);

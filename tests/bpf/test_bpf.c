@@ -955,6 +955,9 @@ static void check_counters(const struct na_counters *c, const struct want *w, __
 	ASSERT_EQ(c->l4_hdr_bytes, w->l4 * times, what);
 	snprintf(what, sizeof(what), "%s.payload_bytes", where);
 	ASSERT_EQ(c->payload_bytes, w->payload * times, what);
+	/* every case's packets are each the first of their socket: nothing was seen before */
+	snprintf(what, sizeof(what), "%s.resent_bytes", where);
+	ASSERT_EQ(c->resent_bytes, 0, what);
 }
 
 static const struct want want_zero;
@@ -996,7 +999,8 @@ static void check_row(struct env *e, const struct na_row *s, const struct tcase 
 	/* a TCP header was parsed: its sequence starts the direction's stream, all payload new */
 	ASSERT_EQ(!!(s->flags & (tc->dir == NA_TX ? NA_ROW_TX_SEQ : NA_ROW_RX_SEQ)),
 		  w->proto == NA_P_TCP && w->lport != 0, "row.flags seq bit");
-	ASSERT_EQ(NA_ROW_DIR(s, tc->dir)->seq_adv, w->proto == NA_P_TCP && w->lport != 0 ? w->payload : 0, "row.seq_adv");
+	ASSERT_EQ(NA_ROW_DIR(s, tc->dir)->last_len, w->proto == NA_P_TCP && w->lport != 0 ? w->payload : 0,
+		  "row.last_len (the segment's payload)");
 	for (d = 0; d < NA_NDIR; d++)
 		check_counters(&NA_ROW_DIR(s, d)->c, d == tc->dir ? w : &want_zero, 1, dn[d]);
 }

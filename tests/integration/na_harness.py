@@ -59,9 +59,24 @@ import time
 SKIP = 77
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _abi_version():
+    """NA_ABI_VERSION of bpf/netacct_abi.h: what `status` and `doctor` name."""
+    with open(os.path.join(HERE, "..", "..", "bpf", "netacct_abi.h")) as f:
+        m = re.search(r"^#define NA_ABI_VERSION (\d+)$", f.read(), re.M)
+    return int(m.group(1))
+
+
+ABI_VERSION = _abi_version()
 WORKLOAD = os.path.join(HERE, "na_workload.py")
 BPFFS = "/sys/fs/bpf"
 TEST_PREFIX = "netacct-test-"
+# The cgroup hooks netacct attaches (bpftool's attach type names), one program each.
+NA_ATTACH_TYPES = frozenset({"cgroup_inet_egress", "cgroup_inet_ingress", "cgroup_inet_sock_create",
+                             "cgroup_inet4_connect", "cgroup_inet6_connect",
+                             "cgroup_inet_sock_release"})
+NA_PROGS = len(NA_ATTACH_TYPES)
 
 # Export columns every version of netacct must print first, in this order.
 EXPORT_COLUMNS = (

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 
 NOBODY = 65534
-NA_PROGS = 8  # egress ingress sock_create connect4/6 sendmsg4/6 sock_release
+NA_PROGS = na.NA_PROGS
 
 
 def bpftool():

@@ -4,7 +4,7 @@
   * two `netacct attach PATH` of the same cgroup at once, five times on
     five fresh cgroups: both exit 0, exactly one says "attached" and the
     other "already attached", and the cgroup has exactly one set of
-    netacct's 8 programs (the pin root's lock decides);
+    netacct's programs, one per hook (the pin root's lock decides);
   * readers at once: while a TCP flow runs in an attached cgroup, `top
     --batch`, repeated `export --json`, `status` and an agent's /metrics
     (scraped in a loop) all read together: every one exits 0 (or answers
@@ -45,11 +45,11 @@ def run(h, tmp):
             outs = [p.communicate(timeout=60) + (p.returncode,) for p in ps]
             said = sorted(o[0].strip().rsplit(": ", 1)[-1] for o in outs)
             progs = netacct_progs(h, cg)
-            if [o[2] for o in outs] != [0, 0] or said != ["already attached", "attached"] or progs != 8:
+            if [o[2] for o in outs] != [0, 0] or said != ["already attached", "attached"] or progs != na.NA_PROGS:
                 ok = False
                 detail.append((i, outs, progs))
         h.check("two attaches of one cgroup at once (x5): both exit 0, one attached, one 'already "
-                "attached', one set of 8 programs", ok, repr(detail[:2]))
+                "attached', one set of %d programs" % na.NA_PROGS, ok, repr(detail[:2]))
 
         # -- readers at once, during traffic -------------------------------------------------
         A = h.make_cgroup()

@@ -3,8 +3,8 @@
 
   * attach returns and counting goes on without any netacct process:
     traffic generated afterwards is exported exactly (rows == ss);
-  * bpftool sees netacct's five programs on the cgroup; attaching again
-    is a no-op (exit 0, still five programs, counters kept);
+  * bpftool sees netacct's programs (one per hook) on the cgroup; attaching again
+    is a no-op (exit 0, still one set, counters kept);
   * export --json carries the same rows as export --csv;
   * a connection opened BEFORE attach is counted from the attach on:
     its row == ss counters now minus ss counters at attach (idle socket);
@@ -20,9 +20,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 
-NETACCT_TYPES = {"cgroup_inet_egress", "cgroup_inet_ingress", "cgroup_inet_sock_create",
-                 "cgroup_inet4_connect", "cgroup_inet6_connect", "cgroup_udp4_sendmsg",
-                 "cgroup_udp6_sendmsg", "cgroup_inet_sock_release"}
+NETACCT_TYPES = na.NA_ATTACH_TYPES
 
 
 def prog_types(h, cg):

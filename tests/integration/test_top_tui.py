@@ -265,7 +265,7 @@ def table(lines):
 # By socket, with rates: the columns in the order they give way last to first
 # (col_def[] in cli/cmd_top.c; a new column of top gets its place here too).
 PRIORITY = [("PID", "COMM", "TX/s", "RX/s"), ("PROTO",), ("REMOTE",), ("CGROUP",), ("LOCAL",),
-            ("TX", "RX"), ("PKTS/s",), ("HDR%",)]
+            ("TX", "RX"), ("PKTS/s",), ("HDR%",), ("RETRANS", "DUP")]
 
 
 def priority_levels(cols):
@@ -507,7 +507,7 @@ def main():
                 h.check("80, scrolled right twice: PID and COMM off, CGROUP in",
                         "PID" not in cols and "COMM" not in cols and "CGROUP" in cols, repr(cols))
                 h.check("80, scrolled: the last line says how many columns show",
-                        re.search(r" \d+ of 12 columns,", lines[-1]), lines[-1])
+                        re.search(r" \d+ of 14 columns,", lines[-1]), lines[-1])
             p.keys("q")
             h.eq("%s: q exits 0" % size, p.wait_exit(), 0)
 

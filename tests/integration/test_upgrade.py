@@ -45,7 +45,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 
-NA_PROGS = 8
+NA_PROGS = na.NA_PROGS
 ABI2_PROGS = {"na_egress", "na_ingress", "na_sock_create", "na_connect4", "na_connect6",
               "na_sendmsg4", "na_sendmsg6", "na_release"}
 ABI2_SHARED = ("na_socks", "na_attached", "na_active", "na_sk_owner", "na_meta", "na_closed",
@@ -347,10 +347,10 @@ def main():
         exp = h.export()
         h.eq("the new attachment starts at zero (totals are not carried over)",
              na.counters(exp.cgroup(A)), na.counters(None))
-        f = exchange(h, A, "abi3 flow", MiB + 1, 3 * MiB + 7).wait_done()
+        f = exchange(h, A, "current-ABI flow", MiB + 1, 3 * MiB + 7).wait_done()
         exp, socks = h.snapshot(f.ports)
         rows = na.check_tcp_flow(h, f, exp, socks)
-        h.eq("ABI 3 cgroup row == sum of the flow's socket rows",
+        h.eq("current ABI: cgroup row == sum of the flow's socket rows",
              na.counters(exp.cgroup(A)), na.counters_sum([r for r in rows.values() if r]))
         f.close()
 

@@ -218,22 +218,22 @@ static void test_prom(void)
 	/* live rows: two in /app/worker/x (below both), one in /app, one in /other */
 	rows[0].s.cgroup_id = 12;
 	rows[0].cgroup = "/app/worker/x";
-	rows[0].s.retrans_bytes[NA_TX] = 100;
-	rows[0].s.retrans_bytes[NA_RX] = 5000; /* rx duplicates are not retransmissions */
+	rows[0].s.dir[NA_TX].resent_bytes = 100;
+	rows[0].s.dir[NA_RX].resent_bytes = 5000; /* rx duplicates are not retransmissions */
 	rows[1].s.cgroup_id = 12;
 	rows[1].cgroup = "/app/worker/x";
-	rows[1].s.retrans_bytes[NA_TX] = 1;
+	rows[1].s.dir[NA_TX].resent_bytes = 1;
 	rows[2].s.cgroup_id = 10;
 	rows[2].cgroup = "/app";
-	rows[2].s.retrans_bytes[NA_TX] = 10;
+	rows[2].s.dir[NA_TX].resent_bytes = 10;
 	rows[3].s.cgroup_id = 40;
 	rows[3].cgroup = "/appendix"; /* a prefix of the string, not a child */
-	rows[3].s.retrans_bytes[NA_TX] = 1000;
+	rows[3].s.dir[NA_TX].resent_bytes = 1000;
 	/* closed rows: one in /app/worker (path unknown: matched by id), one in /app, one in the quoted one */
 	closed[0].k.cgroup_id = 11;
 	closed[0].cgroup = NULL;
 	closed[0].c.conns = 4;
-	closed[0].c.retrans_bytes[NA_TX] = 20000;
+	closed[0].c.dir[NA_TX].resent_bytes = 20000;
 	closed[1].k.cgroup_id = 10;
 	closed[1].cgroup = "/app";
 	closed[1].c.conns = 6;
