@@ -541,14 +541,14 @@ static __noinline void listen_register(struct __sk_buff *skb, struct na_row *s, 
 }
 
 /*
- * The row follows its socket's TCP state, read from the socket on the
- * packets around a change: those with SYN, FIN or RST, and every packet while
- * the state is not ESTABLISHED. An incoming SYN, FIN or RST changes the state
- * only after the hook: the row says 0 ("changing") until the next packet
- * reads it.
+ * The row follows its socket's TCP state, read from the socket where it
+ * changes: on an outgoing SYN, FIN or RST (TCP changes the state before it
+ * sends them), and on every outgoing packet while the state is not
+ * ESTABLISHED. An incoming FIN or RST changes it only after the hook: the row
+ * says 0 ("changing") until the next outgoing packet reads it. An incoming SYN
+ * without ACK comes to a listener, which registers (na_listen).
  */
-static __noinline void row_state(struct __sk_buff *skb, struct na_row *s, __u64 cookie, int dir,
-				 const struct na_pkt *p)
+static __noinline void row_state(struct __sk_buff *skb, struct na_row *s, __u64 cookie)
 {
 	struct bpf_sock *sk = skb->sk;
 	__u8 st;
@@ -558,10 +558,23 @@ static __noinline void row_state(struct __sk_buff *skb, struct na_row *s, __u64 
 	st = sk->state;
 	if (st == NA_TCP_LISTEN && !(s->flags & NA_ROW_LISTENER))
 		listen_register(skb, s, cookie);
-	if (dir == NA_RX && st != NA_TCP_LISTEN && (p->tcp_flags & (NA_TCP_SYN | NA_TCP_FIN | NA_TCP_RST)))
-		st = 0;
 	if (s->state != st)
 		s->state = st;
+}
+
+static __always_inline void follow_state(struct __sk_buff *skb, struct na_row *s, __u64 cookie, int dir,
+					 const struct na_pkt *p)
+{
+	__u8 fl = p->tcp_flags;
+
+	if (dir == NA_TX) {
+		if ((fl & (NA_TCP_SYN | NA_TCP_FIN | NA_TCP_RST)) || s->state != NA_TCP_ESTABLISHED)
+			row_state(skb, s, cookie);
+	} else if ((fl & (NA_TCP_SYN | NA_TCP_ACK)) == NA_TCP_SYN) {
+		row_state(skb, s, cookie);
+	} else if ((fl & (NA_TCP_FIN | NA_TCP_RST)) && s->state && s->state != NA_TCP_LISTEN) {
+		s->state = 0;
+	}
 }
 
 /* The socket's smoothed RTT, from an ingress packet (the ACKs come in). */
@@ -592,14 +605,13 @@ static __always_inline __s32 row_add(struct __sk_buff *skb, struct na_row *s, __
 	if (p->proto != NA_P_TCP || !p->has_ports)
 		return 0;
 	resent = track_seq(skb, s, rd, dir, p);
-	if ((p->tcp_flags & (NA_TCP_SYN | NA_TCP_FIN | NA_TCP_RST)) || s->state != NA_TCP_ESTABLISHED)
-		row_state(skb, s, cookie, dir, p);
+	follow_state(skb, s, cookie, dir, p);
 	/*
-	 * The RTT is sampled on the first ingress packets of a row and on every
-	 * 64th after: reading it costs two helper calls and the socket's cache
-	 * lines, and it moves slowly.
+	 * The RTT is sampled on ingress packets until TCP has a first estimate,
+	 * then on every 64th: reading it costs two helper calls and the socket's
+	 * cache lines, and it moves slowly.
 	 */
-	if (dir == NA_RX && (before < 8 || !(before & 63)))
+	if (dir == NA_RX && (!rd->srtt_us || !(before & 63)))
 		sample_srtt(skb, rd);
 	return resent;
 }

@@ -40,6 +40,7 @@ struct na_pkt {
 #define NA_TCP_FIN 0x01
 #define NA_TCP_SYN 0x02
 #define NA_TCP_RST 0x04
+#define NA_TCP_ACK 0x10
 
 union na_iphdr {
 	struct iphdr v4;
