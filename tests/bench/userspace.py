@@ -102,13 +102,14 @@ def map_update_batch(fd, keys, vals, count):
         raise OSError(0, "map update batch: %d of %d" % (done, count))
 
 
-# ---- struct na_row (bpf/netacct_abi.h, 264 bytes) ---------------------------
+# ---- struct na_row (bpf/netacct_abi.h, 296 bytes) ---------------------------
 
 # hot (cookie, acct_token, flags, family, proto, state, owner_src), cold
 # (cgroup_id, first_ns, pid, uid, comm, laddr, raddr, lport, rport, pad0),
-# tx (4 counters, seq_adv, hi_seq, srtt_us), 64 bytes of padding, rx
-NA_ROW = struct.Struct("<QQI4B" "QQII16s16s16sHHI" "4QQII" "64x" "4QQII")
-assert NA_ROW.size == 264, NA_ROW.size
+# tx (5 counters, resent last; hi_seq, srtt_us, last_seq, last_len,
+# last_resent, pad), 64 bytes of padding, rx
+NA_ROW = struct.Struct("<QQI4B" "QQII16s16s16sHHI" "5QIIIIiI" "64x" "5QIIIIiI")
+assert NA_ROW.size == 296, NA_ROW.size
 NA_P_TCP, NA_P_UDP = 1, 2
 NA_OWN_CREATE = 1
 NA_TCP_ESTABLISHED = 1
@@ -147,8 +148,8 @@ def make_rows(start, count, cgid, token, now):
             cookie, token, (NA_ROW_TX_SEQ | NA_ROW_RX_SEQ) if tcp else 0,
             6 if v6 else 4, NA_P_TCP if tcp else NA_P_UDP, NA_TCP_ESTABLISHED if tcp else 0, NA_OWN_CREATE,
             cgid, now - 60_000_000_000 - i, pid, 1000, comm, laddr, raddr, lport, rport, 0,
-            *tx, txb if tcp else 0, i & 0xffffffff if tcp else 0, 0,
-            *rx, rxb if tcp else 0, (i * 3) & 0xffffffff if tcp else 0, (100 + i % 5000) if tcp else 0)
+            *tx, 0, i & 0xffffffff if tcp else 0, 0, 0, 0, 0, 0,
+            *rx, 0, (i * 3) & 0xffffffff if tcp else 0, (100 + i % 5000) if tcp else 0, 0, 0, 0, 0)
     return bytes(keys), bytes(vals)
 
 
