@@ -158,8 +158,12 @@ struct sock_common {
 	na_atomic64_t skc_cookie;
 } __attribute__((preserve_access_index));
 
+/* sk_lock.owned: a process holds the socket (lock_sock()), sending or reading on it. */
 struct sock {
 	struct sock_common __sk_common;
+	struct {
+		int owned;
+	} sk_lock;
 } __attribute__((preserve_access_index));
 
 /* A full barrier: an atomic read-modify-write on a line of this CPU's own. */
@@ -577,6 +581,37 @@ static __always_inline void follow_state(struct __sk_buff *skb, struct na_row *s
 	}
 }
 
+/*
+ * A packet a process sends on a socket it holds: that process uses the
+ * socket, so it owns it (the worker that accepted a connection from its
+ * master's listener, the process a socket was handed to, the child that
+ * went on with it). A TCP socket is held (sk_lock.owned) only by a process
+ * in its own context, sending or reading (the ACKs a read sends), never by
+ * a softirq or a timer, which defer to it; UDP sends only from sendmsg().
+ * A listener keeps its maker: its SYN-ACKs may leave from whichever
+ * process is in accept() at the time.
+ */
+static __noinline void owner_from_user(struct __sk_buff *skb, struct na_row *s)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct sock *ksk;
+	__u32 pid;
+
+	if (!sk || !(sk = bpf_sk_fullsock(sk)))
+		return;
+	if (sk->protocol == IPPROTO_TCP) {
+		ksk = (struct sock *)bpf_skc_to_tcp_sock(sk);
+		if (!ksk || !ksk->sk_lock.owned || sk->state == NA_TCP_LISTEN)
+			return;
+	} else if (sk->protocol != IPPROTO_UDP) {
+		return;
+	}
+	__sync_fetch_and_or(&s->flags, NA_ROW_USED);
+	pid = bpf_get_current_pid_tgid() >> 32;
+	if (pid && pid != s->pid)
+		owner_from_current(s, NA_OWN_USER);
+}
+
 /* The socket's smoothed RTT, from an ingress packet (the ACKs come in). */
 static __noinline void sample_srtt(struct __sk_buff *skb, struct na_row_dir *rx)
 {
@@ -602,6 +637,18 @@ static __always_inline __s32 row_add(struct __sk_buff *skb, struct na_row *s, __
 	__sync_fetch_and_add(&rd->c.payload_bytes, p->payload_bytes);
 	if ((s->flags & NA_ROW_FRESH) && (__sync_fetch_and_and(&s->flags, ~NA_ROW_FRESH) & NA_ROW_FRESH))
 		row_fill(skb, s, dir, p);
+	/*
+	 * Who uses the socket: looked at on its packets out until one comes from
+	 * a process in its own context (NA_ROW_USED), and again after every 16
+	 * packets out (a hand-over, a fork), so that it costs a packet next to
+	 * nothing. Packets from a softirq (ACKs) do not count as a look.
+	 */
+	if (dir == NA_TX) {
+		if ((before >> 4) != ((before + p->segs) >> 4) && (s->flags & NA_ROW_USED))
+			__sync_fetch_and_and(&s->flags, ~NA_ROW_USED);
+		if (!(s->flags & NA_ROW_USED))
+			owner_from_user(skb, s);
+	}
 	if (p->proto != NA_P_TCP || !p->has_ports)
 		return 0;
 	resent = track_seq(skb, s, rd, dir, p);

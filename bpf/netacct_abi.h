@@ -75,6 +75,7 @@ enum na_owner_src {
 	NA_OWN_LISTENER = 4, /* accepted connection: its listener's owner (na_listen) */
 	NA_OWN_PROC = 5,     /* resolved in user space: sock_diag inode -> /proc/PID/fd */
 	NA_OWN_UNKNOWN = 6,  /* user space looked and found no process */
+	NA_OWN_USER = 7,     /* the process that sent on it in its own context (accepted it, was handed it) */
 };
 
 /* TCP states, the kernel's numbering (include/net/tcp_states.h). */
@@ -100,6 +101,7 @@ enum na_tcp_state {
 #define NA_ROW_ENDED    (1U << 3) /* folded into na_closed (or being): ends once, counts no more */
 #define NA_ROW_FRESH    (1U << 4) /* made at socket()/connect(): endpoints and first_ns not yet set */
 #define NA_ROW_LISTENER (1U << 5) /* a listener, registered in na_listen */
+#define NA_ROW_USED     (1U << 6) /* a process sent on it in its own context: owner_from_user() ran */
 
 /*
  * One direction of a live row: everything a packet of that direction writes,

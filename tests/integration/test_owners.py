@@ -16,16 +16,20 @@ that the pre-attach listener sees a handshake), and:
 
   * export shows pid and comm of the owning process and uid 0 on every row:
     srv for the listener, the accepted sockets and its UDP end; cli and par
-    for their client sockets (truth: the pids the workers report, /proc);
+    for their client sockets (truth: the pids the workers report, /proc).
+    The kernel names the owner of a socket that sends from its process
+    (docs/accounting.md); the listener, which no hook names, is resolved in
+    user space;
   * a live connection that no process holds (its only reference an
     SCM_RIGHTS message nobody reads) gets no pid and no comm, uid 0;
-  * the first export resolves (its -v line says how much work that was); a
-    second export does no owner work at all, not even for that unknown one,
-    and a process renamed after the first export keeps its old comm on its
-    rows: the row is the cache;
+  * the first export resolves (its -v line says how much work that was:
+    the listener at least, and that one unknown); a second export does no
+    owner work at all, not even for that unknown one, and a process renamed
+    after the first export keeps its old comm on its rows: the row is the
+    cache;
   * par forks, resolution already done; par exits, its child keeps the
-    socket and sends on it: the row is live (counters grow) and still shows
-    par's pid and comm although par is gone.
+    socket and sends on it: the row is live (counters grow), and once the
+    child has sent 16 packets on it, it names the child.
 """
 
 import json
@@ -340,9 +344,10 @@ def run(h, kids):
     if line:
         h.note(line)
         m = re.search(r"(\d+) resolved", line)
-        # listener, 4 accepted, 2 UDP ends, 2 pre-attach clients; the in-flight one unknown
-        h.check("first export resolved the 9 rows of pre-attach sockets held by a process",
-                m is not None and int(m.group(1)) == 9, line)
+        # The listener at least: the rest sent from their processes after attach,
+        # which named them in the kernel; the in-flight one unknown.
+        h.check("first export resolved the rows the kernel could not name (the listener)",
+                m is not None and int(m.group(1)) >= 1, line)
         m = re.search(r"(\d+) unknown", line)
         h.check("... and found 1 listed socket that no process holds",
                 m is not None and int(m.group(1)) == 1, line)
@@ -392,7 +397,7 @@ def run(h, kids):
     check_owner(h, exp, "UDP server end after the owner's rename (cached)", "udp",
                 rev(cready["udp"]), S, "na-own-srv")
 
-    # -- an exited owner keeps its rows -----------------------------------------
+    # -- a child that goes on with a socket after its owner exited ----------------
     par.send("fork")
     kid = par.expect("child")["pid"]
     kids.append(kid)
@@ -402,12 +407,13 @@ def run(h, kids):
     rc = par.p.wait(timeout=30)
     h.eq("parent exited (status 0)", rc, 0)
     h.check("parent %d is gone from /proc" % P, not alive(P))
-    par.send("xchg")  # read by the child now
-    got = par.expect("xchged")
+    for _ in range(20):  # read by the child now: at least one packet out each, past a 16th
+        par.send("xchg")
+        got = par.expect("xchged")
     h.eq("the child (not the parent) sent on the inherited socket", got.get("pid"), kid)
     exp = na.Export(na.parse_export_csv(h.netacct_ok("export", "--csv").stdout))
-    row = check_owner(h, exp, "inherited socket after its owner exited", "tcp", tup(pready["tcp"]),
-                      P, "na-own-par")
+    row = check_owner(h, exp, "inherited socket after its owner exited: the child that uses it",
+                      "tcp", tup(pready["tcp"]), kid, "na-own-kid")
     if row and before:
         h.check("... and the row is live: tx_packets grew after the exit",
                 row["tx_packets"] > before["tx_packets"],
