@@ -39,6 +39,7 @@ struct na_state {
 	int stats_fd;
 	int log_fd;
 	int cgpath_fd;
+	int active_fd;
 	int ncpu;
 	struct na_meta meta;
 	size_t last_nrows; /* rows at the last read: the next read's first guess */
@@ -96,6 +97,31 @@ const char *na_perm_hint(int err)
 		       : "";
 }
 
+/*
+ * A pin root without na_meta: nothing attached when it is empty, or when it
+ * holds only what an unfinished first attach or last detach left (the next
+ * attach or detach removes it); not netacct's state when anything else is
+ * there.
+ */
+static int meta_missing(const char *root)
+{
+	struct na_tree t;
+	int err = na_tree_scan(root, &t);
+
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (t.nforeign) {
+		na_log(NA_LOG_ERROR, "%s: holds pinned objects but no na_meta: not netacct's state (%s); use another --pin-root",
+		       root, t.foreign);
+		err = -EPROTO;
+	} else if (t.nours && !na_root_busy(root)) {
+		na_log(NA_LOG_WARN, "%s holds what an interrupted first attach or last detach left (no na_meta): nothing is attached; the next netacct attach or detach removes it",
+		       root);
+	}
+	na_tree_free(&t);
+	return err;
+}
+
 int na_meta_read(const char *root, struct na_meta *meta, int *have)
 {
 	struct bpf_map_info info = {};
@@ -110,14 +136,8 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 	fd = na_obj_get(p, NULL);
 	if (fd < 0) {
 		err = fd;
-		if (err == -ENOENT && na_dir_is_empty(root))
-			return 0;
-		if (err == -ENOENT) {
-			na_log(NA_LOG_ERROR,
-			       "%s: holds pinned objects but no na_meta: not netacct's state; use another --pin-root",
-			       root);
-			return -EPROTO;
-		}
+		if (err == -ENOENT)
+			return meta_missing(root);
 		return na_err(err, "open %s%s", p, na_perm_hint(err));
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(m)) {
@@ -181,6 +201,7 @@ int na_state_open(const char *root, struct na_state **out)
 	if (!st)
 		return -ENOMEM;
 	st->socks_fd = st->attached_fd = st->closed_fd = st->stats_fd = st->log_fd = st->cgpath_fd = -1;
+	st->active_fd = -1;
 	snprintf(st->root, sizeof(st->root), "%s", root);
 	err = na_meta_read(root, &st->meta, &have);
 	if (err)
@@ -204,8 +225,9 @@ int na_state_open(const char *root, struct na_state **out)
 	st->stats_fd = obj_get(root, "na_stats");
 	st->log_fd = obj_get(root, "na_log");
 	st->cgpath_fd = obj_get(root, "na_cgpath");
+	st->active_fd = obj_get(root, "na_active");
 	{
-		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd };
+		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd, st->active_fd };
 		size_t i;
 
 		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -240,50 +262,82 @@ void na_state_close(struct na_state *st)
 		close(st->log_fd);
 	if (st->cgpath_fd >= 0)
 		close(st->cgpath_fd);
+	if (st->active_fd >= 0)
+		close(st->active_fd);
 	free(st);
 }
 
-static int read_totals(struct na_state *st, __u64 id, struct na_att_state *a)
+/* The attachment's totals, from its directory (none yet, or none left: zero). */
+static int read_totals(struct na_state *st, const struct na_tree_att *dir, struct na_att_state *a)
 {
 	size_t vsz = (sizeof(struct na_totals) + 7) & ~7ul;
-	char p[PATH_MAX], name[64];
 	__u64 *sum = (__u64 *)&a->t, *v;
-	struct dirent *e;
+	char name[PATH_MAX];
 	void *buf;
 	__u32 zero = 0;
 	int fd, cpu, err = 0;
 	size_t k;
-	DIR *d;
 
-	snprintf(name, sizeof(name), "cg_%llu/totals", (unsigned long long)id);
-	fd = obj_get(st->root, name);
-	if (fd < 0)
-		return fd;
+	memset(&a->t, 0, sizeof(a->t));
+	if (!dir || !dir->totals)
+		return 0;
+	if ((size_t)snprintf(name, sizeof(name), "%s/%s/%s", st->root, dir->name, na_totals_pin) >= sizeof(name))
+		return na_err(-ENAMETOOLONG, "%s/%s", st->root, dir->name);
+	fd = na_obj_get(name, NULL);
+	if (fd < 0) /* gone meanwhile (a transaction under way): zero */
+		return fd == -ENOENT ? 0 : na_err(fd, "open %s%s", name, na_perm_hint(fd));
 	buf = calloc(st->ncpu, vsz);
 	if (!buf) {
 		close(fd);
 		return -ENOMEM;
 	}
 	if (bpf_map_lookup_elem(fd, &zero, buf)) {
-		err = na_err(-errno, "read %s/%s", st->root, name);
+		err = na_err(-errno, "read %s", name);
 		goto out;
 	}
-	memset(&a->t, 0, sizeof(a->t));
 	for (cpu = 0; cpu < st->ncpu; cpu++) {
 		v = (__u64 *)((char *)buf + cpu * vsz);
 		for (k = 0; k < sizeof(a->t) / sizeof(__u64); k++)
 			sum[k] += v[k];
 	}
-	d = snprintf(p, sizeof(p), "%s/cg_%llu", st->root, (unsigned long long)id) < (int)sizeof(p) ? opendir(p) : NULL;
-	a->programs = 0;
-	while (d && (e = readdir(d)))
-		a->programs += e->d_name[0] != '.' && strcmp(e->d_name, "totals");
-	if (d)
-		closedir(d);
 out:
 	free(buf);
 	close(fd);
 	return err;
+}
+
+const char *na_att_phase_name(enum na_att_phase p)
+{
+	static const char *const names[] = {
+		[NA_ATT_LIVE] = "live",           [NA_ATT_INACTIVE] = "inactive",   [NA_ATT_INCOMPLETE] = "incomplete",
+		[NA_ATT_ATTACHING] = "attaching", [NA_ATT_DETACHING] = "detaching",   [NA_ATT_UNLINKED] = "unlinked",
+	};
+
+	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+/* Where the attachment's transaction stands, from its directory and na_active (docs/design.md). */
+static void classify(struct na_state *st, const struct na_tree *t, __u64 id, struct na_att_state *a,
+		     const struct na_tree_att **dir)
+{
+	const struct na_tree_att *live = na_tree_find(t, id, NA_DIR_LIVE), *old = na_tree_find(t, id, NA_DIR_OLD),
+				 *nw = na_tree_find(t, id, NA_DIR_NEW);
+	__u32 slot = NA_TOKEN_SLOT(a->a.token);
+	__u64 cur = 0;
+
+	a->active = !bpf_map_lookup_elem(st->active_fd, &slot, &cur) && cur == a->a.token;
+	*dir = old ? old : live ? live : nw;
+	a->programs = *dir ? (*dir)->nlinks : 0;
+	if (old)
+		a->phase = NA_ATT_DETACHING;
+	else if (nw)
+		a->phase = NA_ATT_ATTACHING;
+	else if (!live)
+		a->phase = NA_ATT_UNLINKED;
+	else if (live->nlinks < na_cgroup_prog_count() || !live->totals)
+		a->phase = NA_ATT_INCOMPLETE;
+	else
+		a->phase = a->active ? NA_ATT_LIVE : NA_ATT_INACTIVE;
 }
 
 static int cgroup_exists(const struct na_attach *a)
@@ -296,20 +350,31 @@ static int cgroup_exists(const struct na_attach *a)
 
 static int read_attached(struct na_state *st, struct na_snapshot *snap)
 {
+	struct na_tree t;
 	__u64 key, next;
-	size_t cap = 0;
+	size_t cap = 0, i;
 	int err;
 
+	/* Lock first, tree second: a transaction that ended in between shows as stopped, not the reverse. */
+	snap->busy = na_root_busy(st->root);
+	err = na_tree_scan(st->root, &t);
+	if (err)
+		return err;
+	for (i = 0; i < na_nlinks; i++)
+		snap->globals += na_links[i].kind == NA_LINK_GLOBAL && (t.globals & (1ull << i));
 	for (err = bpf_map_get_next_key(st->attached_fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(st->attached_fd, &key, &next)) {
+		const struct na_tree_att *dir;
 		struct na_att_state *a;
 
 		key = next;
 		if (snap->natt == cap) {
 			cap = cap ? cap * 2 : 8;
 			a = realloc(snap->att, cap * sizeof(*a));
-			if (!a)
+			if (!a) {
+				na_tree_free(&t);
 				return -ENOMEM;
+			}
 			snap->att = a;
 		}
 		a = &snap->att[snap->natt];
@@ -317,11 +382,13 @@ static int read_attached(struct na_state *st, struct na_snapshot *snap)
 		if (bpf_map_lookup_elem(st->attached_fd, &key, &a->a))
 			continue; /* detached meanwhile */
 		a->a.path[sizeof(a->a.path) - 1] = '\0'; /* a string read from a map: bounded here */
-		if (read_totals(st, key, a))
-			continue; /* detached meanwhile, or reported */
+		classify(st, &t, key, a, &dir);
+		if (read_totals(st, dir, a))
+			continue; /* reported */
 		a->cgroup_exists = cgroup_exists(&a->a);
 		snap->natt++;
 	}
+	na_tree_free(&t);
 	return 0;
 }
 

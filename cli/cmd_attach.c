@@ -77,13 +77,18 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 		return cmd_help(2, (char *[]){ "help", "attach" }, g);
 	a.ao.pin_root = g->pin_root;
 	for (i = 0; i < a.npos; i++) {
+		sigset_t sigs;
+
+		/* A SIGINT now acts once the attach is whole and said so, before the next PATH. */
+		na_signals_hold(&sigs);
 		err = na_attach_cgroup(&a.ao, a.pos[i]);
-		if (err == 1)
-			printf("%s: already attached\n", a.pos[i]);
-		else if (!err)
-			printf("%s: attached\n", a.pos[i]);
-		else
+		if (err == 1 || !err) {
+			printf("%s: %s\n", a.pos[i], err ? "already attached" : "attached");
+			fflush(stdout);
+		} else {
 			rc = NA_EXIT_FAIL; /* reported; the other paths still get their turn */
+		}
+		na_signals_release(&sigs);
 	}
 	return rc;
 }
@@ -136,10 +141,16 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 		return NA_EXIT_OK;
 	}
 	for (i = 0; i < a.npos; i++) {
-		if (na_detach_cgroup(g->pin_root, a.pos[i]))
+		sigset_t sigs;
+
+		na_signals_hold(&sigs);
+		if (na_detach_cgroup(g->pin_root, a.pos[i])) {
 			rc = NA_EXIT_FAIL;
-		else
+		} else {
 			printf("%s: detached\n", a.pos[i]);
+			fflush(stdout);
+		}
+		na_signals_release(&sigs);
 	}
 	return rc;
 }
@@ -171,6 +182,9 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 	json_object_object_add(root, "log_pending_bytes", json_object_new_uint64(s->log_pending));
 	json_object_object_add(root, "log_written", json_object_new_uint64(s->stats.log_written));
 	json_object_object_add(root, "log_dropped", json_object_new_uint64(s->stats.log_dropped));
+	json_object_object_add(root, "global_links", json_object_new_int(s->globals));
+	json_object_object_add(root, "global_links_expected", json_object_new_int(na_global_link_count()));
+	json_object_object_add(root, "busy", json_object_new_boolean(s->busy));
 	for (i = 0; i < s->natt; i++) {
 		const struct na_att_state *a = &s->att[i];
 		json_object *o = json_object_new_object();
@@ -179,7 +193,10 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 		json_object_object_add(o, "cgroup_id", json_object_new_uint64(a->a.cgroup_id));
 		json_object_object_add(o, "cgroup_exists", json_object_new_boolean(a->cgroup_exists));
 		json_object_object_add(o, "attached_at", json_object_new_uint64(a->a.attach_realtime));
+		json_object_object_add(o, "state", json_object_new_string(na_att_phase_name(a->phase)));
+		json_object_object_add(o, "active", json_object_new_boolean(a->active));
 		json_object_object_add(o, "programs", json_object_new_int(a->programs));
+		json_object_object_add(o, "programs_expected", json_object_new_int(na_cgroup_prog_count()));
 		json_object_object_add(o, "tx", counters_json(&a->t.dir[NA_TX]));
 		json_object_object_add(o, "rx", counters_json(&a->t.dir[NA_RX]));
 		json_object_object_add(o, "overflow_packets", json_object_new_uint64(a->t.overflow_packets));
@@ -199,6 +216,7 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 	char when[32], tx[16], rx[16];
 	int pw = 32; /* the CGROUP column: at least 32, else the longest path (< NA_PATH_MAX) */
 	size_t i;
+	int first;
 
 	printf("pin root:     %s (ABI %u)\n", g->pin_root, s->meta.abi_version);
 	printf("live sockets: %zu of %u (%.1f%%)\n", s->nrows, s->meta.max_sockets,
@@ -210,13 +228,17 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 	printf("log:          %llu of %u bytes waiting, %llu records written, %llu dropped (buffer full)\n",
 	       (unsigned long long)s->log_pending, s->meta.log_bytes, (unsigned long long)s->stats.log_written,
 	       (unsigned long long)s->stats.log_dropped);
-	printf("attached:     %zu cgroup%s\n\n", s->natt, s->natt == 1 ? "" : "s");
+	printf("attached:     %zu cgroup%s\n", s->natt, s->natt == 1 ? "" : "s");
+	if (s->globals < na_global_link_count())
+		printf("global links: %d of %d pinned: rows may outlive their sockets; any netacct attach attaches them again\n",
+		       s->globals, na_global_link_count());
+	putchar('\n');
 	/* The paths whole (the list is short, and an operator looks them up in it), in one column. */
 	for (i = 0; i < s->natt; i++)
 		if ((int)strlen(s->att[i].a.path) > pw)
 			pw = (int)strlen(s->att[i].a.path);
-	printf("%-*s %10s %5s %-19s %10s %10s %9s %9s %9s\n", pw, "CGROUP", "ID", "PROGS", "SINCE", "TX", "RX",
-	       "OVERFLOW", "PARSE_ERR", "NO_ROW");
+	printf("%-*s %10s %5s %-10s %-19s %10s %10s %9s %9s %9s\n", pw, "CGROUP", "ID", "PROGS", "STATE", "SINCE", "TX",
+	       "RX", "OVERFLOW", "PARSE_ERR", "NO_ROW");
 	for (i = 0; i < s->natt; i++) {
 		const struct na_att_state *a = &s->att[i];
 		char progs[16];
@@ -226,9 +248,25 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 		na_human_bytes(rx, sizeof(rx), (double)na_counters_bytes(&a->t.dir[NA_RX]), 0);
 		snprintf(progs, sizeof(progs), "%d/%d", a->programs, na_cgroup_prog_count());
 		na_put_printable(stdout, a->a.path, pw);
-		printf(" %10llu %5s %-19s %10s %10s %9llu %9llu %9llu%s\n", (unsigned long long)a->a.cgroup_id, progs, when, tx, rx,
-		       (unsigned long long)a->t.overflow_packets, (unsigned long long)a->t.parse_errors,
-		       (unsigned long long)a->t.norow_packets, a->cgroup_exists ? "" : "  (cgroup removed)");
+		printf(" %10llu %5s %-10s %-19s %10s %10s %9llu %9llu %9llu%s\n", (unsigned long long)a->a.cgroup_id, progs,
+		       na_att_phase_name(a->phase), when, tx, rx, (unsigned long long)a->t.overflow_packets,
+		       (unsigned long long)a->t.parse_errors, (unsigned long long)a->t.norow_packets,
+		       a->cgroup_exists ? "" : "  (cgroup removed)");
+	}
+	/* What a state other than live means, and what finishes or repairs it. */
+	for (i = 0, first = 1; i < s->natt; i++) {
+		char why[PATH_MAX + 256];
+
+		if (s->att[i].phase == NA_ATT_LIVE)
+			continue;
+		if (first)
+			putchar('\n');
+		first = 0;
+		na_att_explain(why, sizeof(why), &s->att[i], s->busy);
+		na_put_printable(stdout, s->att[i].a.path, 0);
+		fputs(": ", stdout);
+		na_put_printable(stdout, why, 0);
+		putchar('\n');
 	}
 }
 
@@ -271,7 +309,7 @@ int cmd_status(int argc, char **argv, const struct na_global *g)
 		return rc;
 	if (a.help)
 		return cmd_help(2, (char *[]){ "help", "status" }, g);
-	rc = na_open_snapshot(g, &st, &snap);
+	rc = na_open_snapshot_quiet(g, &st, &snap);
 	if (rc)
 		return rc;
 	if (a.json)

@@ -44,6 +44,16 @@ int na_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(
  * "nothing attached" itself. 0 or NA_EXIT_FAIL.
  */
 int na_open_snapshot(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
+/*
+ * The same; quiet: without the warning na_open_snapshot() gives for every
+ * attachment that is not counting (status shows them in its table).
+ */
+int na_open_snapshot_quiet(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
+/*
+ * What an attachment that is not live means and what to do about it, in one
+ * clause ("" for a live one). busy: an attach or detach held the lock.
+ */
+void na_att_explain(char *buf, size_t len, const struct na_att_state *a, int busy);
 
 /*
  * One connection record as `netacct log --json` writes it (a JSON line);
