@@ -86,6 +86,7 @@ int na_agent_lock_path(const char *pin_root, char *p, size_t len)
 static int take_lock(struct agent *a)
 {
 	char p[PATH_MAX], pid[32];
+	struct stat fst, pst;
 	ssize_t n;
 	int fd;
 
@@ -93,28 +94,51 @@ static int take_lock(struct agent *a)
 		return na_err(-errno, "agent: create %s", NA_AGENT_LOCK_DIR);
 	if (na_agent_lock_path(a->pin_root, p, sizeof(p)))
 		return na_err(-ENAMETOOLONG, "agent: lock file for %s", a->pin_root);
-	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return na_err(-errno, "agent: open %s", p);
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int err = -errno;
+	for (;;) {
+		fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return na_err(-errno, "agent: open %s", p);
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			int err = -errno;
 
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		close(fd);
-		if (err == -EWOULDBLOCK) {
-			na_log(NA_LOG_ERROR, "agent: another agent runs for pin root %s (pid %s, lock %s)", a->pin_root,
-			       pid[0] ? pid : "?", p);
-			return -EBUSY;
+			n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			close(fd);
+			if (err == -EWOULDBLOCK) {
+				na_log(NA_LOG_ERROR, "agent: another agent runs for pin root %s (pid %s, lock %s)",
+				       a->pin_root, pid[0] ? pid : "?", p);
+				return -EBUSY;
+			}
+			return na_err(err, "agent: lock %s", p);
 		}
-		return na_err(err, "agent: lock %s", p);
+		/*
+		 * An agent that ended removed the file it held: a lock on that
+		 * file (opened before the removal) locks nothing. Locked and still
+		 * the file at that path: ours.
+		 */
+		if (!fstat(fd, &fst) && !lstat(p, &pst) && fst.st_ino == pst.st_ino && fst.st_dev == pst.st_dev)
+			break;
+		close(fd);
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
 		na_log(NA_LOG_WARN, "agent: could not write the pid into %s", p);
 	a->lockfd = fd;
 	return 0;
+}
+
+/* At the end: the lock file goes first (while still locked), then the lock. */
+static void drop_lock(struct agent *a)
+{
+	char p[PATH_MAX];
+
+	if (a->lockfd < 0)
+		return;
+	if (!na_agent_lock_path(a->pin_root, p, sizeof(p)) && unlink(p) && errno != ENOENT)
+		na_err(-errno, "agent: remove %s", p);
+	close(a->lockfd);
+	a->lockfd = -1;
 }
 
 /* ---- attaching what the configuration names ------------------------------ */
@@ -657,8 +681,7 @@ out:
 	log_close(&a);
 	if (sfd >= 0)
 		close(sfd);
-	if (a.lockfd >= 0)
-		close(a.lockfd);
+	drop_lock(&a);
 	free_list(a.attached, a.nattached);
 	na_conf_free(&a.conf);
 	na_series_free(a.series);
