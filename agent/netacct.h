@@ -267,6 +267,21 @@ int na_state_open(const char *pin_root, struct na_state **out);
  */
 int na_state_meta(const char *pin_root, struct na_meta *meta, int *have);
 int na_state_read(struct na_state *st, struct na_snapshot *snap);
+/*
+ * A link of this pin root's programs (they use its na_active) that no pin in
+ * its tree holds: a process keeps it attached with a descriptor, out of
+ * reach of every detach, until that process ends.
+ */
+struct na_leftover {
+	uint32_t link_id;
+	uint64_t cgroup_id;   /* 0 for a link that is not a cgroup link */
+	char cgroup[NA_CGPATH_LEN]; /* its path as /proc/PID/cgroup shows it, "" when not found */
+	char hook[32];        /* its attach type: "cgroup_inet_egress", "trace_raw_tp", ... */
+	int pids[4];          /* processes holding it */
+	int npids;
+};
+/* Every such link: 0 (none, or not visible: it takes CAP_SYS_ADMIN), or -errno. */
+int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n);
 void na_state_close(struct na_state *st);
 void na_snapshot_free(struct na_snapshot *snap);
 

@@ -2,6 +2,7 @@
 /* Reading the pinned state: batched map reads, per-CPU sums, cgroup paths. */
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -669,4 +670,233 @@ void na_snapshot_free(struct na_snapshot *snap)
 	free(snap->closed);
 	na_cgpaths_free(snap->paths);
 	memset(snap, 0, sizeof(*snap));
+}
+
+/* ---- links that nothing pins ----------------------------------------------- */
+
+static int link_id_of(const char *path, __u32 *id)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), err;
+
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	*id = info.id;
+	return err;
+}
+
+/* Ids of the links pinned at the pin root and in every attachment directory. */
+static int pinned_links(struct na_state *st, __u32 **ids, size_t *n)
+{
+	struct na_tree t;
+	char p[PATH_MAX];
+	size_t i, j, cap = 0;
+	__u32 id = 0, *v;
+	int err;
+
+	*ids = NULL;
+	*n = 0;
+	err = na_tree_scan(st->root, &t);
+	if (err)
+		return err;
+	for (i = 0; i <= t.natt; i++) {
+		for (j = 0; j < na_nlinks; j++) {
+			int global = i == t.natt;
+
+			if (global ? !(t.globals & (1ull << j)) : !(t.att[i].links & (1ull << j)))
+				continue;
+			if ((size_t)snprintf(p, sizeof(p), "%s/%s/%s", st->root, global ? "." : t.att[i].name,
+					     na_links[j].pin) >= sizeof(p) ||
+			    link_id_of(p, &id))
+				continue;
+			if (*n == cap) {
+				v = realloc(*ids, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+				if (!v) {
+					na_tree_free(&t);
+					return -ENOMEM;
+				}
+				*ids = v;
+			}
+			(*ids)[(*n)++] = id;
+		}
+	}
+	na_tree_free(&t);
+	return 0;
+}
+
+/* Does program prog_id use map map_id? */
+static int prog_uses_map(__u32 prog_id, __u32 map_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), maps[64], i;
+	int fd = bpf_prog_get_fd_by_id(prog_id), uses = 0;
+
+	if (fd < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.nr_map_ids) {
+		__u32 nr = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+
+		memset(&info, 0, sizeof(info));
+		info.nr_map_ids = nr;
+		info.map_ids = (__u64)(unsigned long)maps;
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			for (i = 0; i < nr && !uses; i++)
+				uses = maps[i] == map_id;
+	}
+	close(fd);
+	return uses;
+}
+
+/* Processes with a descriptor of each leftover link (their fdinfo names its id). */
+static void link_holders(struct na_leftover *lo, size_t n)
+{
+	char p[64], target[64], line[128];
+	struct dirent *pe, *fe;
+	DIR *pd, *fd_dir;
+	size_t i;
+
+	pd = opendir("/proc");
+	while (pd && (pe = readdir(pd))) {
+		int pid = atoi(pe->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+		fd_dir = opendir(p);
+		while (fd_dir && (fe = readdir(fd_dir))) {
+			ssize_t k;
+			FILE *f;
+			unsigned id = 0;
+
+			snprintf(p, sizeof(p), "/proc/%d/fd/%.16s", pid, fe->d_name);
+			k = readlink(p, target, sizeof(target) - 1);
+			if (k <= 0)
+				continue;
+			target[k] = '\0';
+			if (strcmp(target, "anon_inode:bpf-link") && strcmp(target, "anon_inode:bpf_link"))
+				continue;
+			snprintf(p, sizeof(p), "/proc/%d/fdinfo/%.16s", pid, fe->d_name);
+			f = fopen(p, "re");
+			while (f && fgets(line, sizeof(line), f))
+				if (sscanf(line, "link_id: %u", &id) == 1)
+					break;
+			if (f)
+				fclose(f);
+			for (i = 0; id && i < n; i++)
+				if (lo[i].link_id == id && lo[i].npids < 4 &&
+				    (!lo[i].npids || lo[i].pids[lo[i].npids - 1] != pid))
+					lo[i].pids[lo[i].npids++] = pid;
+		}
+		if (fd_dir)
+			closedir(fd_dir);
+	}
+	if (pd)
+		closedir(pd);
+}
+
+/* A cgroup's path by id: what na_cgpath remembers, else a walk of the cgroup2 tree. */
+static _Thread_local struct {
+	uint64_t id;
+	char found[PATH_MAX];
+} find;
+
+static int find_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D && sb->st_ino == find.id) {
+		snprintf(find.found, sizeof(find.found), "%s", p);
+		return 1;
+	}
+	return 0;
+}
+
+static void cgroup_path_of(struct na_state *st, uint64_t id, char *out, size_t len)
+{
+	struct na_cgpath v;
+	struct na_cg2mount m;
+
+	out[0] = '\0';
+	if (!bpf_map_lookup_elem(st->cgpath_fd, &id, &v) && v.path[0]) {
+		v.path[sizeof(v.path) - 1] = '\0';
+		snprintf(out, len, "%s", v.path);
+		return;
+	}
+	if (na_cgroup2_mount(NULL, &m))
+		return;
+	find.id = id;
+	find.found[0] = '\0';
+	if (nftw(m.dir, find_one, 16, FTW_PHYS | FTW_MOUNT) == 1) {
+		const char *below = find.found + (strcmp(m.dir, "/") ? strlen(m.dir) : 0);
+		int k = snprintf(out, len, "%s%s", strcmp(m.root, "/") ? m.root : "", *below ? below : "/");
+
+		if (k < 0 || (size_t)k >= len)
+			out[0] = '\0'; /* too long to show: the id says it */
+	}
+}
+
+int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n)
+{
+	struct bpf_map_info mi = {};
+	__u32 len = sizeof(mi), id = 0, *pinned = NULL;
+	struct na_leftover *lo = NULL, *v;
+	size_t npinned = 0, cap = 0, i;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	if (bpf_obj_get_info_by_fd(st->active_fd, &mi, &len))
+		return na_err(-errno, "read %s/na_active", st->root);
+	err = pinned_links(st, &pinned, &npinned);
+	if (err)
+		return err;
+	while (!bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info li = {};
+		int fd = bpf_link_get_fd_by_id(id);
+
+		if (fd < 0) {
+			if (errno == EPERM || errno == EACCES)
+				break; /* not ours to see: nothing to say */
+			continue;  /* gone meanwhile */
+		}
+		len = sizeof(li);
+		err = bpf_obj_get_info_by_fd(fd, &li, &len);
+		close(fd);
+		if (err || !prog_uses_map(li.prog_id, mi.id))
+			continue;
+		for (i = 0; i < npinned && pinned[i] != id; i++)
+			;
+		if (i < npinned)
+			continue;
+		if (*n == cap) {
+			v = realloc(lo, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+			if (!v) {
+				free(lo);
+				free(pinned);
+				return -ENOMEM;
+			}
+			lo = v;
+		}
+		v = &lo[(*n)++];
+		memset(v, 0, sizeof(*v));
+		v->link_id = id;
+		if (li.type == BPF_LINK_TYPE_CGROUP) {
+			v->cgroup_id = li.cgroup.cgroup_id;
+			snprintf(v->hook, sizeof(v->hook), "%s",
+				 libbpf_bpf_attach_type_str(li.cgroup.attach_type) ?: "cgroup");
+		} else {
+			snprintf(v->hook, sizeof(v->hook), "%s", libbpf_bpf_link_type_str(li.type) ?: "link");
+		}
+	}
+	free(pinned);
+	if (*n)
+		link_holders(lo, *n);
+	for (i = 0; i < *n; i++)
+		if (lo[i].cgroup_id)
+			cgroup_path_of(st, lo[i].cgroup_id, lo[i].cgroup, sizeof(lo[i].cgroup));
+	*out = lo;
+	return 0;
 }

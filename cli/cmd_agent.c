@@ -26,6 +26,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,18 +53,20 @@ struct agent {
 	struct na_rotlog rl;
 	char *pending;          /* a record taken from the ring buffer, not yet in the file */
 	size_t pending_len;
+	char *published;        /* what /run/netacct/agent<pin root>.cgroups says */
 };
 
 /* ---- one agent per pin root ---------------------------------------------- */
 
-int na_agent_lock_path(const char *pin_root, char *p, size_t len)
+/* /run/netacct/agent<pin root>EXT: the pin root's path names the agent's files. */
+static int agent_file(const char *pin_root, const char *ext, char *p, size_t len)
 {
 	const char *r, *s;
 	size_t k;
 
 	/*
-	 * The pin root's path names the lock, '/' written %2F and '%' %25 (one
-	 * name per path); repeated and trailing slashes do not count.
+	 * '/' written %2F and '%' %25 (one name per path); repeated and trailing
+	 * slashes do not count.
 	 */
 	k = (size_t)snprintf(p, len, "%s/agent", NA_AGENT_LOCK_DIR);
 	for (r = pin_root; *r && k + 8 < len; r++) {
@@ -77,10 +80,70 @@ int na_agent_lock_path(const char *pin_root, char *p, size_t len)
 			p[k++] = *r;
 		}
 	}
-	if (*r || k + 6 > len)
+	if (*r || k + strlen(ext) + 1 > len)
 		return -ENAMETOOLONG;
-	memcpy(p + k, ".lock", 6);
+	memcpy(p + k, ext, strlen(ext) + 1);
 	return 0;
+}
+
+int na_agent_lock_path(const char *pin_root, char *p, size_t len)
+{
+	return agent_file(pin_root, ".lock", p, len);
+}
+
+int na_agent_running(const char *pin_root, int *pid)
+{
+	char p[PATH_MAX], *line = NULL;
+	unsigned maj, min;
+	unsigned long long ino;
+	size_t cap = 0;
+	struct stat st;
+	int found = 0, lpid;
+	FILE *f;
+
+	/*
+	 * /proc/locks, not a try-lock of our own: a shared lock taken just then
+	 * would make an agent starting at that moment find the lock taken.
+	 */
+	if (na_agent_lock_path(pin_root, p, sizeof(p)) || stat(p, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	while (f && !found && getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%*d: FLOCK %*s WRITE %d %x:%x:%llu", &lpid, &maj, &min, &ino) == 4 &&
+		    ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev)) {
+			found = 1;
+			if (pid)
+				*pid = lpid;
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+int na_agent_manages(const char *pin_root, uint64_t cgroup_id, char *conf, size_t clen)
+{
+	char p[PATH_MAX], *line = NULL;
+	unsigned long long id;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	if (conf && clen)
+		conf[0] = '\0';
+	if (agent_file(pin_root, ".cgroups", p, sizeof(p)) || !(f = fopen(p, "re")))
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		if (conf && clen && !strncmp(line, "config ", 7)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(conf, clen, "%s", line + 7);
+		}
+		found |= sscanf(line, "cgroup %llu", &id) == 1 && id == cgroup_id;
+	}
+	free(line);
+	fclose(f);
+	return found;
 }
 
 static int take_lock(struct agent *a)
@@ -211,6 +274,60 @@ static void free_list(char **v, size_t n)
 }
 
 /*
+ * The cgroups this agent manages, by id, in /run/netacct/agent<pin root>.cgroups
+ * (written whole through a new file and a rename, when it changes):
+ * `netacct detach` refuses them, naming the agent, since the next scan would
+ * attach them again. Gone with the agent at a clean exit; a killed agent's
+ * file counts for nothing, as it holds no lock.
+ */
+static void publish_managed(struct agent *a)
+{
+	char p[PATH_MAX], tmp[PATH_MAX + 8], *text = NULL, *c;
+	size_t len = 0, i;
+	struct stat st;
+	FILE *m;
+	int fd;
+
+	if (agent_file(a->pin_root, ".cgroups", p, sizeof(p)) || !(m = open_memstream(&text, &len)))
+		return;
+	fprintf(m, "pid %d\nconfig %s\n", (int)getpid(), a->conf_path);
+	for (i = 0; i < a->nattached; i++) {
+		if (stat(a->attached[i], &st))
+			continue;
+		fprintf(m, "cgroup %llu ", (unsigned long long)st.st_ino);
+		for (c = a->attached[i]; *c; c++)
+			fputc((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c, m);
+		fputc('\n', m);
+	}
+	if (fclose(m) || (a->published && !strcmp(a->published, text))) {
+		free(text);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) || rename(tmp, p)) {
+		na_err(-errno, "agent: write %s (detach cannot tell which cgroups the agent manages)", p);
+		if (fd >= 0)
+			unlink(tmp);
+		free(text);
+		return;
+	}
+	free(a->published);
+	a->published = text;
+}
+
+static void unpublish_managed(struct agent *a)
+{
+	char p[PATH_MAX];
+
+	if (a->published && !agent_file(a->pin_root, ".cgroups", p, sizeof(p)))
+		unlink(p);
+	free(a->published);
+	a->published = NULL;
+}
+
+/*
  * Attach what the configuration matches now; with `prune` (a reload),
  * detach what an earlier configuration matched and this one no longer does,
  * after attaching (so that a reload that swaps the whole set never empties
@@ -266,6 +383,7 @@ static int sync_attachments(struct agent *a, int prune)
 	a->attached = now;
 	a->nattached = n;
 	a->nlive = live;
+	publish_managed(a);
 	return 0;
 }
 
@@ -681,6 +799,7 @@ out:
 	log_close(&a);
 	if (sfd >= 0)
 		close(sfd);
+	unpublish_managed(&a);
 	drop_lock(&a);
 	free_list(a.attached, a.nattached);
 	na_conf_free(&a.conf);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -124,6 +125,32 @@ int na_detach_parse(int argc, char **argv, struct na_detach_args *a)
 	return 0;
 }
 
+/*
+ * A running agent attaches what its configuration names again at its next
+ * scan: a detach of such a cgroup would be undone within seconds (and its
+ * counters start over), so it is refused, naming the agent. path NULL:
+ * detach --all, refused while any agent runs for the pin root.
+ */
+static int agent_refuses(const struct na_global *g, const char *path)
+{
+	char conf[PATH_MAX];
+	struct stat st;
+	int pid = 0;
+
+	if (!na_agent_running(g->pin_root, &pid))
+		return 0;
+	if (!path) {
+		na_log(NA_LOG_ERROR, "detach --all: an agent (pid %d) runs for %s and would attach its cgroups again at its next scan; stop it first (systemctl stop netacct-agent)",
+		       pid, g->pin_root);
+		return 1;
+	}
+	if (stat(path, &st) || !na_agent_manages(g->pin_root, st.st_ino, conf, sizeof(conf)))
+		return 0;
+	na_log(NA_LOG_ERROR, "detach %s: the agent (pid %d) manages it (configuration %s) and would attach it again at its next scan; remove it from the configuration and reload the agent (systemctl reload netacct-agent), or stop the agent",
+	       path, pid, conf[0] ? conf : "?");
+	return 1;
+}
+
 int cmd_detach(int argc, char **argv, const struct na_global *g)
 {
 	struct na_detach_args a;
@@ -135,7 +162,7 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 	if (a.help)
 		return cmd_help(2, (char *[]){ "help", "detach" }, g);
 	if (a.all) {
-		if (na_detach_all(g->pin_root))
+		if (agent_refuses(g, NULL) || na_detach_all(g->pin_root))
 			return NA_EXIT_FAIL;
 		printf("detached everything under %s\n", g->pin_root);
 		return NA_EXIT_OK;
@@ -143,6 +170,10 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 	for (i = 0; i < a.npos; i++) {
 		sigset_t sigs;
 
+		if (agent_refuses(g, a.pos[i])) {
+			rc = NA_EXIT_FAIL;
+			continue;
+		}
 		na_signals_hold(&sigs);
 		if (na_detach_cgroup(g->pin_root, a.pos[i])) {
 			rc = NA_EXIT_FAIL;
@@ -166,10 +197,12 @@ static json_object *counters_json(const struct na_counters *c)
 	return o;
 }
 
-static void status_json(const struct na_global *g, const struct na_snapshot *s)
+static void status_json(const struct na_global *g, const struct na_snapshot *s, const struct na_leftover *lo,
+			size_t nlo)
 {
-	json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	json_object *root = json_object_new_object(), *arr = json_object_new_array(), *left = json_object_new_array();
 	size_t i;
+	int k;
 
 	json_object_object_add(root, "pin_root", json_object_new_string(g->pin_root));
 	json_object_object_add(root, "abi_version", json_object_new_int(s->meta.abi_version));
@@ -207,11 +240,26 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "attached", arr);
+	for (i = 0; i < nlo; i++) {
+		json_object *o = json_object_new_object(), *pids = json_object_new_array();
+		const char *path = lo[i].cgroup[0] ? lo[i].cgroup : NULL;
+
+		json_object_object_add(o, "link_id", json_object_new_uint64(lo[i].link_id));
+		json_object_object_add(o, "hook", json_object_new_string(lo[i].hook));
+		json_object_object_add(o, "cgroup_id", json_object_new_uint64(lo[i].cgroup_id));
+		json_object_object_add(o, "cgroup", path ? json_object_new_string(path) : NULL);
+		for (k = 0; k < lo[i].npids; k++)
+			json_object_array_add(pids, json_object_new_int(lo[i].pids[k]));
+		json_object_object_add(o, "held_by", pids);
+		json_object_array_add(left, o);
+	}
+	json_object_object_add(root, "leftover_links", left);
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 }
 
-static void status_text(const struct na_global *g, const struct na_snapshot *s)
+static void status_text(const struct na_global *g, const struct na_snapshot *s, const struct na_leftover *lo,
+			size_t nlo)
 {
 	char when[32], tx[16], rx[16];
 	int pw = 32; /* the CGROUP column: at least 32, else the longest path (< NA_PATH_MAX) */
@@ -268,6 +316,31 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s)
 		na_put_printable(stdout, why, 0);
 		putchar('\n');
 	}
+	/* Links of these programs that no pin holds: one line per cgroup, with who holds them. */
+	for (i = 0; i < nlo; i++) {
+		const char *path = lo[i].cgroup[0] ? lo[i].cgroup : NULL;
+		size_t j, n = 0;
+		int k;
+
+		for (j = 0; j < i && lo[j].cgroup_id != lo[i].cgroup_id; j++)
+			;
+		if (j < i)
+			continue; /* that cgroup was said already */
+		for (j = i; j < nlo; j++)
+			n += lo[j].cgroup_id == lo[i].cgroup_id;
+		printf("\nleftover: %zu link%s of this state's programs on ", n, n == 1 ? "" : "s");
+		if (!lo[i].cgroup_id)
+			fputs("no cgroup (global)", stdout);
+		else if (path)
+			na_put_printable(stdout, path, 0);
+		else
+			printf("cgroup id %llu", (unsigned long long)lo[i].cgroup_id);
+		printf(" pinned nowhere: no detach reaches them; they go when %s ends:",
+		       lo[i].npids ? "the process holding them" : "whatever holds them");
+		for (k = 0; k < lo[i].npids; k++)
+			printf(" pid %d", lo[i].pids[k]);
+		putchar('\n');
+	}
 }
 
 int na_status_parse(int argc, char **argv, struct na_status_args *a)
@@ -301,7 +374,9 @@ int cmd_status(int argc, char **argv, const struct na_global *g)
 {
 	struct na_status_args a;
 	struct na_state *st = NULL;
+	struct na_leftover *lo = NULL;
 	struct na_snapshot snap;
+	size_t nlo = 0;
 	int rc;
 
 	rc = na_status_parse(argc, argv, &a);
@@ -312,10 +387,12 @@ int cmd_status(int argc, char **argv, const struct na_global *g)
 	rc = na_open_snapshot_quiet(g, &st, &snap);
 	if (rc)
 		return rc;
+	na_state_leftovers(st, &lo, &nlo); /* reported; status goes on without */
 	if (a.json)
-		status_json(g, &snap);
+		status_json(g, &snap, lo, nlo);
 	else
-		status_text(g, &snap);
+		status_text(g, &snap, lo, nlo);
+	free(lo);
 	na_snapshot_free(&snap);
 	na_state_close(st);
 	return NA_EXIT_OK;
