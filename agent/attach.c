@@ -514,6 +514,11 @@ static int writer_open_root(const char *root, struct na_meta *meta, int *committ
 	err = na_tree_scan(root, &t);
 	if (err)
 		return err;
+	err = na_tree_check_trust(root, &t);
+	if (err) {
+		na_tree_free(&t);
+		return err;
+	}
 	if (!t.has_meta) {
 		if (!t.nours && !t.nforeign) {
 			na_tree_free(&t);

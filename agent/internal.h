@@ -106,6 +106,8 @@ struct na_tree {
 /* Read root's entries into t (and classify them): 0 or -errno (reported). */
 int na_tree_scan(const char *root, struct na_tree *t);
 void na_tree_free(struct na_tree *t);
+/* -EPERM (reported, with the fix) when an attachment directory in t is not one netacct made. */
+int na_tree_check_trust(const char *root, const struct na_tree *t);
 const struct na_tree_att *na_tree_find(const struct na_tree *t, __u64 id, enum na_att_dir dir);
 /* root/<prefix><id> for dir. */
 int na_att_dir_path(char *buf, size_t len, const char *root, enum na_att_dir dir, __u64 id);

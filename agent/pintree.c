@@ -166,7 +166,10 @@ int na_root_lock(const char *root, int create, int *lockfd)
 			if (mkdir(root, 0700) && errno != EEXIST)
 				return na_err(-errno, "create pin root %s", root);
 		}
-		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = na_pin_root_trust(root);
+		if (err)
+			return err;
+		fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			err = -errno;
 			if (err != -ENOENT)
@@ -180,7 +183,7 @@ int na_root_lock(const char *root, int create, int *lockfd)
 			return na_err(err, "lock pin root %s", root);
 		}
 		/* A detach may have removed the root while we waited. */
-		if (!fstat(fd, &a) && !stat(root, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		if (!fstat(fd, &a) && !lstat(root, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 			break;
 		close(fd);
 		if (!create)
@@ -351,6 +354,26 @@ int na_tree_scan(const char *root, struct na_tree *t)
 	if (err)
 		na_tree_free(t);
 	return err;
+}
+
+int na_tree_check_trust(const char *root, const struct na_tree *t)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < t->natt; i++) {
+		if (!t->att[i].untrusted)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", root, t->att[i].name);
+		if (lstat(p, &st))
+			continue; /* gone meanwhile */
+		na_log(NA_LOG_ERROR,
+		       "%s (owner uid %u, mode %04o) is not a directory netacct made (root's, writable by nobody else): look at what it holds and remove it (rm -r %s)",
+		       p, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), p);
+		return -EPERM;
+	}
+	return 0;
 }
 
 void na_tree_free(struct na_tree *t)

@@ -129,11 +129,20 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 	__u32 len = sizeof(info), zero = 0;
 	struct na_meta m = {};
 	char p[PATH_MAX];
+	struct stat st;
 	int fd, err = 0;
 
 	if (have)
 		*have = 0;
+	err = na_pin_root_trust(root);
+	if (err)
+		return err == -ENOENT ? 0 : err;
 	snprintf(p, sizeof(p), "%s/na_meta", root);
+	if (!lstat(p, &st) && !S_ISREG(st.st_mode)) {
+		na_log(NA_LOG_ERROR, "%s is a %s, not a pinned map: not netacct's state; use another --pin-root", p,
+		       S_ISDIR(st.st_mode) ? "directory" : S_ISLNK(st.st_mode) ? "symbolic link" : "special file");
+		return -EPROTO;
+	}
 	fd = na_obj_get(p, NULL);
 	if (fd < 0) {
 		err = fd;
@@ -192,12 +201,9 @@ int na_state_open(const char *root, struct na_state **out)
 	struct na_state *st;
 	int have = 0, err;
 
-	if (access(root, F_OK)) {
-		err = -errno;
-		if (err == -EACCES)
-			return na_err(err, "%s (run as root)", root);
-		return err; /* -ENOENT: nothing attached; the caller says so */
-	}
+	err = na_pin_root_trust(root);
+	if (err)
+		return err; /* -ENOENT: nothing attached; the caller says so (others are reported) */
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
@@ -361,6 +367,11 @@ static int read_attached(struct na_state *st, struct na_snapshot *snap)
 	err = na_tree_scan(st->root, &t);
 	if (err)
 		return err;
+	err = na_tree_check_trust(st->root, &t);
+	if (err) {
+		na_tree_free(&t);
+		return err;
+	}
 	for (i = 0; i < na_nlinks; i++)
 		snap->globals += na_links[i].kind == NA_LINK_GLOBAL && (t.globals & (1ull << i));
 	for (err = bpf_map_get_next_key(st->attached_fd, NULL, &next); !err;

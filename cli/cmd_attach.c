@@ -84,7 +84,8 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 		na_signals_hold(&sigs);
 		err = na_attach_cgroup(&a.ao, a.pos[i]);
 		if (err == 1 || !err) {
-			printf("%s: %s\n", a.pos[i], err ? "already attached" : "attached");
+			na_put_printable(stdout, a.pos[i], 0); /* a name someone else chose: no raw escape */
+			printf(": %s\n", err ? "already attached" : "attached");
 			fflush(stdout);
 		} else {
 			rc = NA_EXIT_FAIL; /* reported; the other paths still get their turn */
@@ -164,7 +165,9 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 	if (a.all) {
 		if (agent_refuses(g, NULL) || na_detach_all(g->pin_root))
 			return NA_EXIT_FAIL;
-		printf("detached everything under %s\n", g->pin_root);
+		fputs("detached everything under ", stdout);
+		na_put_printable(stdout, g->pin_root, 0);
+		putchar('\n');
 		return NA_EXIT_OK;
 	}
 	for (i = 0; i < a.npos; i++) {
@@ -178,7 +181,8 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 		if (na_detach_cgroup(g->pin_root, a.pos[i])) {
 			rc = NA_EXIT_FAIL;
 		} else {
-			printf("%s: detached\n", a.pos[i]);
+			na_put_printable(stdout, a.pos[i], 0);
+			fputs(": detached\n", stdout);
 			fflush(stdout);
 		}
 		na_signals_release(&sigs);

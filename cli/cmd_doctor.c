@@ -235,6 +235,13 @@ static void check_state(struct report *r, const char *pin_root)
 	}
 	if (d)
 		closedir(d);
+	err = na_pin_root_trust(pin_root);
+	if (err && err != -ENOENT) {
+		c = add(r, "pinned state", FAIL);
+		SAY(c->detail, "%s is not a pin root netacct may use (the reason is above)", pin_root);
+		SAY(c->fix, "look at what it holds and remove it, or use another --pin-root");
+		return;
+	}
 	err = na_state_meta(pin_root, &meta, &have);
 	if (err == -EPROTO) {
 		c = add(r, "pinned state", FAIL);
