@@ -258,6 +258,13 @@ struct na_state;
  * does not exist; -errno otherwise, reported with the reason and the fix.
  */
 int na_pin_root_trust(const char *pin_root);
+/*
+ * The same for a directory netacct writes files in (the agent's log): its
+ * real path (links resolved once) through directories only root can change
+ * to a directory root's and writable by nobody else. 0 and *fd (O_PATH, for
+ * the *at() calls) or -errno (-ENOENT quiet, the rest reported).
+ */
+int na_dir_trust_open(const char *dir, const char *what, int *fd);
 /* -ENOENT when nothing is attached (no pin root); -EPROTO on an ABI mismatch. */
 int na_state_open(const char *pin_root, struct na_state **out);
 /*

@@ -42,14 +42,15 @@ static int owner_ok(uid_t uid)
 }
 
 /*
- * Walk root from "/" one component at a time, never following a link: every
- * directory above it must be one that only root (or this user) can change, or
- * sticky (as /sys/fs/bpf is: nobody can rename another's entry there); the
- * pin root itself must be a directory on bpffs that is root's and writable
- * by nobody else, or anyone who can write there could read every counter,
- * unpin netacct's links or plant pins of their own.
+ * Walk path from "/" one component at a time, never following a link: every
+ * directory above it must be one that only root (or this user) can change,
+ * or sticky (as /sys/fs/bpf is: nobody can rename another's entry there);
+ * the directory itself must be root's (or this user's) and writable by
+ * nobody else, or anyone who can write there could plant, replace or remove
+ * what netacct keeps in it. *fd (may be NULL): the directory, opened by the
+ * walk (O_PATH), so that nothing swapped in afterwards is used.
  */
-int na_pin_root_trust(const char *root)
+static int walk_trusted(const char *path, const char *what, int bpffs, int *out)
 {
 	char buf[PATH_MAX], *comp, *save = NULL, *next;
 	char sofar[PATH_MAX] = "";
@@ -57,18 +58,18 @@ int na_pin_root_trust(const char *root)
 	struct stat st;
 	int fd, nfd, err = 0;
 
-	if (root[0] != '/' || strlen(root) >= sizeof(buf)) {
-		na_log(NA_LOG_ERROR, "pin root '%s': must be an absolute path on bpffs", root);
+	if (path[0] != '/' || strlen(path) >= sizeof(buf)) {
+		na_log(NA_LOG_ERROR, "%s '%s': must be an absolute path", what, path);
 		return -EINVAL;
 	}
-	snprintf(buf, sizeof(buf), "%s", root);
+	snprintf(buf, sizeof(buf), "%s", path);
 	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return na_err(-errno, "open /");
 	for (comp = strtok_r(buf, "/", &save); comp; comp = next) {
 		next = strtok_r(NULL, "/", &save);
 		if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
-			na_log(NA_LOG_ERROR, "pin root %s: '%s' in the path; give it without . or ..", root, comp);
+			na_log(NA_LOG_ERROR, "%s %s: '%s' in the path; give it without . or ..", what, path, comp);
 			err = -EINVAL;
 			break;
 		}
@@ -76,7 +77,7 @@ int na_pin_root_trust(const char *root)
 		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW)) {
 			err = -errno;
 			if (err != -ENOENT)
-				na_err(err, "pin root %s: %s%s", root, sofar,
+				na_err(err, "%s %s: %s%s", what, path, sofar,
 				       err == -EACCES ? " (run as root, or as a member of the group given to `netacct attach --group`)" : "");
 			break;
 		}
@@ -86,50 +87,72 @@ int na_pin_root_trust(const char *root)
 
 			to[n > 0 ? n : 0] = '\0';
 			na_log(NA_LOG_ERROR,
-			       "pin root %s: %s is a symbolic link (to %s); netacct follows no link to its pinned state: give the directory itself with --pin-root",
-			       root, sofar, n > 0 ? to : "?");
+			       "%s %s: %s is a symbolic link (to %s); netacct follows no link there: give the directory itself",
+			       what, path, sofar, n > 0 ? to : "?");
 			err = -ELOOP;
 			break;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			na_log(NA_LOG_ERROR, "pin root %s: %s is not a directory", root, sofar);
+			na_log(NA_LOG_ERROR, "%s %s: %s is not a directory", what, path, sofar);
 			err = -ENOTDIR;
 			break;
 		}
 		if (next && (!owner_ok(st.st_uid) || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))) {
 			na_log(NA_LOG_ERROR,
-			       "pin root %s: %s (owner uid %u, mode %04o) can be changed by others, who could replace the pin root; use a pin root below directories only root can write, such as /sys/fs/bpf/NAME",
-			       root, sofar, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			       "%s %s: %s (owner uid %u, mode %04o) can be changed by others, who could replace what is below it; use a directory below directories only root can write",
+			       what, path, sofar, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 			err = -EPERM;
 			break;
 		}
-		if (!next) {
-			if (!owner_ok(st.st_uid) || (st.st_mode & 022)) {
+		if (!next && (!owner_ok(st.st_uid) || (st.st_mode & 022))) {
+			if (bpffs)
 				na_log(NA_LOG_ERROR,
-				       "pin root %s is %s (owner uid %u, mode %04o): netacct makes it root's and 0700; someone else made or changed it, and could read every counter or unpin the links. Look at what it holds (ls -la %s), remove it (rm -r %s), and attach again",
-				       root, !owner_ok(st.st_uid) ? "not root's" : "writable by others", (unsigned)st.st_uid,
-				       (unsigned)(st.st_mode & 07777), root, root);
-				err = -EPERM;
-				break;
-			}
-			if (statfs(sofar, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+				       "%s %s is %s (owner uid %u, mode %04o): netacct makes it root's and 0700; someone else made or changed it, and could read every counter or unpin the links. Look at what it holds (ls -la %s), remove it (rm -r %s), and attach again",
+				       what, path, !owner_ok(st.st_uid) ? "not root's" : "writable by others",
+				       (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), path, path);
+			else
 				na_log(NA_LOG_ERROR,
-				       "pin root %s is not on a bpffs mount: netacct keeps and removes its state only there (mount -t bpf bpf DIR, or use --pin-root /sys/fs/bpf/NAME)",
-				       root);
-				err = -EXDEV;
-				break;
-			}
+				       "%s %s is %s (owner uid %u, mode %04o): whoever can write there could make root write or remove a file of their choice; use a directory that is root's and writable by root alone (chown root %s; chmod go-w %s)",
+				       what, path, !owner_ok(st.st_uid) ? "not root's" : "writable by others",
+				       (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), path, path);
+			err = -EPERM;
+			break;
 		}
 		nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
-			err = na_err(-errno, "pin root %s: open %s", root, sofar);
+			err = na_err(-errno, "%s %s: open %s", what, path, sofar);
 			break;
 		}
 		close(fd);
 		fd = nfd;
 	}
+	if (!err && bpffs && (fstatfs(fd, &sfs) || sfs.f_type != BPF_FS_MAGIC)) {
+		na_log(NA_LOG_ERROR,
+		       "%s %s is not on a bpffs mount: netacct keeps and removes its state only there (mount -t bpf bpf DIR, or use --pin-root /sys/fs/bpf/NAME)",
+		       what, path);
+		err = -EXDEV;
+	}
+	if (!err && out) {
+		*out = fd;
+		return 0;
+	}
 	close(fd);
 	return err;
+}
+
+int na_pin_root_trust(const char *root)
+{
+	return walk_trusted(root, "pin root", 1, NULL);
+}
+
+int na_dir_trust_open(const char *dir, const char *what, int *fd)
+{
+	char real[PATH_MAX];
+
+	/* Links root made on the way (/var/run) are followed once, here; the walk then follows none. */
+	if (!realpath(dir, real))
+		return errno == ENOENT ? -ENOENT : na_err(-errno, "%s %s", what, dir);
+	return walk_trusted(real, what, 0, fd);
 }
 
 /* bpffs at the pin root's parent; /sys/fs/bpf is mounted when missing. */

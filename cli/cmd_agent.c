@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
+#include <libgen.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
@@ -54,7 +55,17 @@ struct agent {
 	char *pending;          /* a record taken from the ring buffer, not yet in the file */
 	size_t pending_len;
 	char *published;        /* what /run/netacct/agent<pin root>.cgroups says */
+	int64_t log_retry_s;    /* after a failed log_open(): not again before this (mono_s()) */
 };
+
+/* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
 
 /* ---- one agent per pin root ---------------------------------------------- */
 
@@ -449,28 +460,56 @@ static void log_close(struct agent *a)
 	na_rotlog_close(&a->rl);
 }
 
+/*
+ * The log file's directory, made (0750) when missing below a trusted one,
+ * and trusted: root's and writable by nobody else (na_dir_trust_open()).
+ * 0, or -errno reported with the reason.
+ */
+static int log_dir_check(const char *file)
+{
+	char dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX], buf[PATH_MAX];
+	int fd = -1, pfd = -1, err;
+
+	snprintf(buf, sizeof(buf), "%s", file);
+	snprintf(dir, sizeof(dir), "%s", dirname(buf));
+	err = na_dir_trust_open(dir, "log-file directory", &fd);
+	if (err == -ENOENT) {
+		snprintf(buf, sizeof(buf), "%s", dir);
+		snprintf(name, sizeof(name), "%s", basename(buf));
+		snprintf(buf, sizeof(buf), "%s", dir);
+		snprintf(parent, sizeof(parent), "%s", dirname(buf));
+		err = na_dir_trust_open(parent, "log-file directory", &pfd);
+		if (err == -ENOENT)
+			na_log(NA_LOG_ERROR, "agent: log-file %s: %s does not exist", file, parent);
+		if (!err && mkdirat(pfd, name, 0750) && errno != EEXIST)
+			err = na_err(-errno, "agent: create %s", dir);
+		if (pfd >= 0)
+			close(pfd);
+		if (!err)
+			err = na_dir_trust_open(dir, "log-file directory", &fd);
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
 /* Follow the pinned ring buffer into the configured file (none: nothing to do). */
 static int log_open(struct agent *a)
 {
-	char dir[PATH_MAX], *slash;
 	int err;
 
 	log_close(a);
 	if (!a->conf.log_file[0])
 		return 0;
-	snprintf(dir, sizeof(dir), "%s", a->conf.log_file);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0750) && errno != EEXIST)
-			return na_err(-errno, "agent: create %s", dir);
-	}
-	err = na_rotlog_open(&a->rl, a->conf.log_file, a->conf.log_max_bytes, a->conf.log_keep);
+	err = log_dir_check(a->conf.log_file);
+	if (!err)
+		err = na_rotlog_open(&a->rl, a->conf.log_file, a->conf.log_max_bytes, a->conf.log_keep);
 	if (!err)
 		err = na_connlog_open(a->pin_root, on_log_record, a, &a->log);
 	if (err) {
 		na_rotlog_close(&a->rl);
 		a->log = NULL;
+		a->log_retry_s = mono_s() + 60; /* a failure is tried again (and said again) once a minute */
 	}
 	return err;
 }
@@ -478,7 +517,8 @@ static int log_open(struct agent *a)
 /* The pinned ring buffer may have been replaced (detach --all, attach): follow the new one. */
 static void log_check(struct agent *a)
 {
-	if (a->conf.log_file[0] && (!a->log || na_connlog_pinned(a->log) != 1))
+	if (a->conf.log_file[0] && (!a->log || na_connlog_pinned(a->log) != 1) &&
+	    (a->log || mono_s() >= a->log_retry_s))
 		log_open(a);
 }
 
@@ -599,15 +639,6 @@ static int http_start(struct agent *a)
 
 /* ---- the command ---------------------------------------------------------- */
 
-/* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 static void usage_help(void)
 {
 	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--detach-on-exit]\n"
@@ -708,6 +739,13 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		return NA_EXIT_FAIL;
 	if (na_conf_load(a.conf_path, &a.conf))
 		return NA_EXIT_FAIL;
+	/* A log directory others can write is a configuration error: refused before anything starts. */
+	if (a.conf.log_file[0] && log_dir_check(a.conf.log_file)) {
+		na_log(NA_LOG_ERROR, "agent: log-file %s in %s refused (see above); nothing started", a.conf.log_file,
+		       a.conf_path);
+		na_conf_free(&a.conf);
+		return NA_EXIT_FAIL;
+	}
 	if (listen && na_agent_listen(&a.conf, listen)) {
 		na_conf_free(&a.conf);
 		return NA_EXIT_USAGE;
@@ -725,7 +763,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		goto out;
 	pthread_mutex_lock(&a.lock);
 	if (log_open(&a))
-		na_log(NA_LOG_WARN, "agent: the connection log is not followed yet (retried at every scan)");
+		na_log(NA_LOG_WARN, "agent: the connection log is not followed yet (tried again every minute)");
 	pthread_mutex_unlock(&a.lock);
 	/* A failed attach (another netacct's state, say) is retried: not counted as attached. */
 	na_log(NA_LOG_INFO, "agent: running, %zu of %zu cgroup(s) from %s attached", a.nlive, a.nattached,
@@ -757,6 +795,12 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			if (na_conf_load(a.conf_path, &nc)) {
 				na_log(NA_LOG_ERROR, "agent: reload: %s has errors; the running configuration stays",
 				       a.conf_path);
+				continue;
+			}
+			if (nc.log_file[0] && log_dir_check(nc.log_file)) {
+				na_log(NA_LOG_ERROR, "agent: reload: log-file %s refused (see above); the running configuration stays",
+				       nc.log_file);
+				na_conf_free(&nc);
 				continue;
 			}
 			if (listen)

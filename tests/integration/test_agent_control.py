@@ -12,12 +12,20 @@
     detaches as usual; once the agent ends, its cgroups detach as usual;
   * `status` names links of netacct's programs that no pin holds (here
     held open by another process, as a leaking agent did), with the pid
-    holding them, and they go when that process does.
+    holding them, and they go when that process does;
+  * the connection log in a directory others can write (where another user
+    planted FILE.1.gz.tmp as a link to a file of root's): the agent refuses
+    to start, naming why, and the file the link points to is untouched; a
+    reload to such a directory is refused and the running configuration
+    stays; a log file that is itself a link is not written through;
+  * a log file that cannot be written (file size limit, as a full disk):
+    the error is said once, not at every retry.
 """
 
 import ctypes
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -25,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
-from test_agent import Agent, write, wait_until  # noqa: E402
+from test_agent import CHURN, Agent, write, wait_until  # noqa: E402
 
 
 # Hold a pinned link open by descriptor (BPF_OBJ_GET), as a leaking process would.
@@ -132,6 +140,93 @@ def main():
         p = h.netacct("detach", B.path)
         h.eq("detach of B once the agent ended: exit 0", (p.returncode, p.stderr), (0, ""))
         h.eq("... and B has no program left", netacct_progs(h, B), [])
+
+        log_files(h, A, tmp, port)
+
+
+def churn(h, cg, n):
+    r = subprocess.run([na.PYTHON, "-c", CHURN, cg.path, str(n)], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise na.HarnessError("churn: %s" % r.stderr)
+
+
+def log_files(h, A, tmp, port):
+    conf = os.path.join(tmp, "log.conf")
+    # -- a log directory another user can write, with a planted link ----------------
+    open_dir = os.path.join(tmp, "open")
+    os.mkdir(open_dir)
+    os.chmod(tmp, 0o755)
+    os.chmod(open_dir, 0o777)
+    victim = os.path.join(tmp, "victim")
+    write(victim, "root's file\n")  # the file of root's another user wants written
+    logf = os.path.join(open_dir, "conn.jsonl")
+    r = subprocess.run(["setpriv", "--reuid", "64397", "--regid", "64397", "--clear-groups", "ln", "-s",
+                        victim, logf + ".1.gz.tmp"], capture_output=True, text=True, timeout=30)
+    h.eq("another user plants conn.jsonl.1.gz.tmp -> root's file", r.returncode, 0)
+    write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\nlog-file %s\nlog-max-bytes 4096\nlog-keep 2\n"
+          % (A.path, port, logf))
+    ag = Agent(h, conf, port)
+    try:
+        rc = ag.p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    if rc is None:  # it runs: let it rotate, as the code before did
+        churn(h, A, 20)
+        time.sleep(2)
+        ag.stop()
+    h.check("log-file in a directory others can write: the agent exits 1 saying why",
+            rc == 1 and "writable by others" in ag.log() and open_dir in ag.log(), repr((rc, ag.log()[-400:])))
+    with open(victim, "rb") as f:
+        h.eq("... and the file the planted link points to is untouched", f.read()[:40], b"root's file\n")
+
+    # -- a reload to such a directory ------------------------------------------------
+    safe = os.path.join(tmp, "safe")
+    write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\nlog-file %s/conn.jsonl\n" % (A.path, port, safe))
+    ag = Agent(h, conf, port)
+    ag.wait_serving()
+    write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\nlog-file %s\n" % (A.path, port, logf))
+    ag.p.send_signal(signal.SIGHUP)
+    h.check("reload to a log directory others can write: refused, the running configuration stays",
+            wait_until(lambda: "running configuration stays" in ag.log(), 5) and ag.p.poll() is None,
+            ag.log()[-400:])
+    churn(h, A, 2)
+    h.check("... and the log goes on into the old file",
+            wait_until(lambda: os.path.exists(os.path.join(safe, "conn.jsonl")) and
+                       os.path.getsize(os.path.join(safe, "conn.jsonl")) > 0, 3), repr(os.listdir(safe)))
+    h.eq("SIGTERM: exit 0", ag.stop(), 0)
+
+    # -- a log file that is a link ------------------------------------------------------
+    linked = os.path.join(safe, "linked.jsonl")
+    os.symlink(victim, linked)
+    write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\nlog-file %s\n" % (A.path, port, linked))
+    ag = Agent(h, conf, port)
+    ag.wait_serving()
+    churn(h, A, 2)
+    time.sleep(1)
+    h.eq("SIGTERM: exit 0", ag.stop(), 0)
+    with open(victim, "rb") as f:
+        h.eq("log-file that is a symbolic link: the file it points to is untouched", f.read()[:40],
+             b"root's file\n")
+    h.check("... and the agent said it refused the link", "symbolic link" in ag.log(), ag.log()[-400:])
+    os.unlink(linked)
+
+    # -- a log that cannot be written: said once ------------------------------------------
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400, 400))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\nlog-file %s/full.jsonl\n" % (A.path, port, safe))
+    p = subprocess.Popen([h.bin, "--pin-root", h.pin_root, "agent", "--config", conf], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=limited)
+    h.workers.append(na.Worker(p, "agent (file size limit)"))
+    time.sleep(1.5)
+    churn(h, A, 5)
+    time.sleep(3)  # a dozen retries of the pending record
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=20)[1]
+    said = [l for l in err.splitlines() if "write log file" in l]
+    h.check("a log file that cannot be written: the error said once in 3 s of retries, not at each",
+            len(said) == 1 and "File too large" in said[0], repr(said[:5]) + " (%d lines)" % len(said))
 
 
 if __name__ == "__main__":
