@@ -26,6 +26,22 @@ int na_log_verbose(void);
 void na_log(enum na_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log "netacct: <what>: <strerror(-err)>" and return err. */
 int na_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * A message that may come in floods (another party's doing): at most
+ * NA_RATELIMIT_BURST lines every NA_RATELIMIT_S seconds, then one line saying
+ * how many were not shown. Zero-initialised; thread-safe.
+ */
+#define NA_RATELIMIT_BURST 5
+#define NA_RATELIMIT_S 10
+struct na_ratelimit {
+	const char *what;  /* names the messages in the line that counts those not shown */
+	int64_t window_s;
+	unsigned shown, hidden;
+};
+void na_ratelimit_log(struct na_ratelimit *rl, enum na_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Once a window is over, the count of what it did not show (call it now and then). */
+void na_ratelimit_flush(struct na_ratelimit *rl);
 
 /* ---- cgroups ------------------------------------------------------------ */
 struct na_cgroup {

@@ -56,6 +56,8 @@ struct agent {
 	size_t pending_len;
 	char *published;        /* what /run/netacct/agent<pin root>.cgroups says */
 	int64_t log_retry_s;    /* after a failed log_open(): not again before this (mono_s()) */
+	struct na_ratelimit mhd_said;  /* libmicrohttpd's messages */
+	struct na_ratelimit http_said; /* connections closed at their deadline */
 };
 
 /* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
@@ -579,6 +581,145 @@ static int metrics_text(struct agent *a, char **out, size_t *len)
 	return err;
 }
 
+/*
+ * /metrics is for Prometheus, on a port any local user can reach: it must
+ * stay answerable whatever one of them does. libmicrohttpd runs a pool of
+ * threads on epoll (no limit of 1024 descriptors; a slow request does not
+ * hold the others up), takes at most NA_HTTP_PER_IP connections from one
+ * address and NA_HTTP_MAX_CONNS in all, and times out a connection idle for
+ * NA_HTTP_TIMEOUT_S. That timeout starts again at every byte, so a client
+ * sending one header line now and then would hold its connection for ever:
+ * a connection must also deliver a whole request within NA_HTTP_HEADER_S of
+ * its start (or of its last answer), whatever it sends meanwhile, or the
+ * main loop shuts it down (http_reap()).
+ */
+#define NA_HTTP_THREADS 4
+#define NA_HTTP_PER_IP 8
+#define NA_HTTP_MAX_CONNS 64
+#define NA_HTTP_TIMEOUT_S 10u
+#define NA_HTTP_HEADER_S 10
+
+struct http_conn {
+	int fd;
+	int64_t deadline_ms;      /* a whole request by then; 0 while one is answered */
+	struct http_conn *prev, *next;
+};
+
+static pthread_mutex_t http_conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_conn *http_conns;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct http_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_deadline(struct MHD_Connection *c, int64_t deadline_ms)
+{
+	struct http_conn *hc = conn_of(c);
+
+	pthread_mutex_lock(&http_conns_lock);
+	if (hc)
+		hc->deadline_ms = deadline_ms;
+	pthread_mutex_unlock(&http_conns_lock);
+}
+
+/*
+ * Started: the connection joins the list, with its deadline. Closed: it
+ * leaves it. libmicrohttpd says "closed" before it closes the socket, so a
+ * descriptor on the list (under the lock) is always this connection's.
+ */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	struct http_conn *hc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	(void)cls;
+	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		hc = calloc(1, sizeof(*hc));
+		if (!hc || !ci) {
+			free(hc);
+			return; /* the idle timeout still applies */
+		}
+		hc->fd = ci->connect_fd;
+		hc->deadline_ms = mono_ms() + NA_HTTP_HEADER_S * 1000;
+		pthread_mutex_lock(&http_conns_lock);
+		hc->next = http_conns;
+		if (http_conns)
+			http_conns->prev = hc;
+		http_conns = hc;
+		pthread_mutex_unlock(&http_conns_lock);
+		*socket_context = hc;
+	} else if (what == MHD_CONNECTION_NOTIFY_CLOSED && hc) {
+		pthread_mutex_lock(&http_conns_lock);
+		if (hc->prev)
+			hc->prev->next = hc->next;
+		else
+			http_conns = hc->next;
+		if (hc->next)
+			hc->next->prev = hc->prev;
+		pthread_mutex_unlock(&http_conns_lock);
+		free(hc);
+		*socket_context = NULL;
+	}
+}
+
+/* A request answered: the next one on this connection has its own deadline. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)state;
+	(void)toe;
+	conn_deadline(c, mono_ms() + NA_HTTP_HEADER_S * 1000);
+}
+
+/* Shut down the connections past their deadline: libmicrohttpd then sees the end and closes them. */
+static void http_reap(struct agent *a)
+{
+	int64_t now = mono_ms();
+	struct http_conn *hc;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&http_conns_lock);
+	for (hc = http_conns; hc; hc = hc->next) {
+		if (hc->deadline_ms && now > hc->deadline_ms) {
+			shutdown(hc->fd, SHUT_RDWR);
+			hc->deadline_ms = 0;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&http_conns_lock);
+	if (n)
+		na_ratelimit_log(&a->http_said, NA_LOG_INFO,
+				 "agent: http: closed %u connection(s) that sent no whole request within %d s", n,
+				 NA_HTTP_HEADER_S);
+}
+
+/* libmicrohttpd's own messages: through netacct's logger, a few at most every 10 s. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct agent *a = cls;
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	na_ratelimit_log(&a->mhd_said, NA_LOG_WARN, "agent: http: %s", msg);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *data, size_t *data_len, void **state)
 {
@@ -589,13 +730,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	(void)data;
-	(void)data_len;
-	if (!*state) { /* the headers: answer when the (empty) body is in */
+	if (!*state) {
+		/* The headers are in: no more deadline while the request is answered. */
+		conn_deadline(c, 0);
 		*state = a;
+		/*
+		 * Refused at once, before any body: libmicrohttpd sends the answer
+		 * and closes the connection instead of reading what it would not use.
+		 */
+		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+			struct MHD_Response *r;
+			enum MHD_Result ret;
+			static const char msg[] = "netacct agent: GET /metrics\n";
+
+			r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+			if (!r)
+				return MHD_NO;
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+			ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+			MHD_destroy_response(r);
+			return ret;
+		}
+		return MHD_YES; /* answer when the (empty) body is in */
+	}
+	if (*data_len) {
+		*data_len = 0; /* a body of a GET: read and dropped */
 		return MHD_YES;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return text_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "netacct agent: GET /metrics\n");
 	if (strcmp(url, "/metrics"))
 		return text_reply(c, MHD_HTTP_NOT_FOUND, "netacct agent: the metrics are on /metrics\n");
 	pthread_mutex_lock(&a->lock);
@@ -612,7 +774,7 @@ static int http_start(struct agent *a)
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 
 	if (inet_pton(AF_INET, a->conf.listen_addr, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -625,8 +787,15 @@ static int http_start(struct agent *a)
 		na_log(NA_LOG_ERROR, "agent: listen %s: not a numeric IPv4 or IPv6 address", a->conf.listen_addr);
 		return -EINVAL;
 	}
-	a->http = MHD_start_daemon(flags, a->conf.listen_port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-				   (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	/* The logger first: libmicrohttpd says so itself otherwise, on stderr. */
+	a->http = MHD_start_daemon(flags, a->conf.listen_port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
+				   on_mhd_log, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				   MHD_OPTION_THREAD_POOL_SIZE, (unsigned)NA_HTTP_THREADS,
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned)NA_HTTP_MAX_CONNS,
+				   MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)NA_HTTP_PER_IP,
+				   MHD_OPTION_CONNECTION_TIMEOUT, NA_HTTP_TIMEOUT_S,
+				   MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+				   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (!a->http) {
 		na_log(NA_LOG_ERROR, "agent: cannot listen on %s:%u (in use, or not an address of this host)",
 		       a->conf.listen_addr, a->conf.listen_port);
@@ -708,7 +877,8 @@ int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 
 int cmd_agent(int argc, char **argv, const struct na_global *g)
 {
-	struct agent a = { .pin_root = g->pin_root, .lockfd = -1 };
+	struct agent a = { .pin_root = g->pin_root, .lockfd = -1, .mhd_said.what = "agent: http (libmicrohttpd)",
+			   .http_said.what = "agent: http" };
 	struct na_agent_args args;
 	const char *listen;
 	struct signalfd_siginfo si;
@@ -774,9 +944,11 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		int64_t now = mono_s();
 		int wait_ms = next_scan > now ? (int)(next_scan - now) * 1000 : 0; /* rescan <= 3600 s */
 
-		/* Records reach the file within a quarter of a second. */
+		/* Records reach the file within a quarter of a second; HTTP deadlines are kept every second. */
 		if (a.log && wait_ms > 250)
 			wait_ms = 250;
+		if (wait_ms > 1000)
+			wait_ms = 1000;
 		pfd.fd = sfd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -784,7 +956,10 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			na_err(-errno, "agent: poll");
 			goto out;
 		}
-		pthread_mutex_lock(&a.lock); /* the cgroup path tables are the HTTP thread's too */
+		http_reap(&a);
+		na_ratelimit_flush(&a.mhd_said);
+		na_ratelimit_flush(&a.http_said);
+		pthread_mutex_lock(&a.lock); /* the cgroup path tables are the HTTP threads' too */
 		log_drain(&a);
 		pthread_mutex_unlock(&a.lock);
 		if (pfd.revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
