@@ -251,6 +251,7 @@ static void test_prom(void)
 	s.meta.max_closed = 16384;
 	s.stats.closed_evicted = 17;
 	s.stats.log_dropped = 18;
+	s.stats.log_written = 19;
 
 	f = open_memstream(&buf, &len);
 	if (!f) {
@@ -289,11 +290,12 @@ static void test_prom(void)
 	ASSERT_LINE(buf, "netacct_closed_map_capacity 16384");
 	ASSERT_LINE(buf, "netacct_closed_evicted_total 17");
 	ASSERT_LINE(buf, "netacct_log_dropped_total 18");
+	ASSERT_LINE(buf, "netacct_log_written_total 19");
 	ASSERT_LINE(buf, "# TYPE netacct_live_sockets gauge");
-	ASSERT_EQ(count_str(buf, "# TYPE "), 13, "families");
-	ASSERT_EQ(count_str(buf, "# HELP "), 13, "HELP lines");
-	/* 3 cgroups: 6 byte series + 2 packet series + 5 single ones each, then 6 globals */
-	ASSERT_EQ(count_str(buf, "\n") - 2 * 13, 3 * (6 + 2 + 5) + 6, "sample lines");
+	ASSERT_EQ(count_str(buf, "# TYPE "), 14, "families");
+	ASSERT_EQ(count_str(buf, "# HELP "), 14, "HELP lines");
+	/* 3 cgroups: 6 byte series + 2 packet series + 5 single ones each, then 7 globals */
+	ASSERT_EQ(count_str(buf, "\n") - 2 * 14, 3 * (6 + 2 + 5) + 7, "sample lines");
 	CHECK(len && buf[len - 1] == '\n', "ends with a newline: ...%s", len > 20 ? buf + len - 20 : buf);
 	free(buf);
 
