@@ -261,6 +261,10 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap)
 	       "Packets whose headers could not be parsed (counted as payload of protocol other).");
 	for (i = 0; i < n; i++)
 		sample_cg(f, "netacct_parse_errors_total", &as[i], as[i].a->t.parse_errors);
+	family(f, "netacct_attachment_live", "gauge",
+	       "1 while the cgroup's attachment counts (all its programs attached, its copy active); 0 when an attach or detach stopped half-way (netacct status says which, the next attach or detach repairs it).");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_attachment_live", &as[i], as[i].a->phase == NA_ATT_LIVE);
 
 	family(f, "netacct_socket_map_entries", "gauge", "Rows in the live socket map.");
 	fprintf(f, "netacct_socket_map_entries %zu\n", snap->nrows);

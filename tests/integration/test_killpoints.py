@@ -20,7 +20,8 @@ with it). At every kill point:
 
   * the kill happened (exit by SIGKILL);
   * `netacct status --json` reads the state without error, and tells the
-    truth: the programs bpftool sees on the cgroup are the ones status
+    truth (and `export --prometheus` agrees: netacct_attachment_live 1 for
+    live, 0 otherwise, with a warning naming the cgroup on stderr): the programs bpftool sees on the cgroup are the ones status
     counts for it (links that died with the process are gone, pinned ones
     are listed); an attachment status calls live has every program and
     counts a burst of UDP datagrams to the byte (the sender's own count); one
@@ -174,6 +175,13 @@ class Walk:
             self.fail(point, "status says %s" % state, "yet it counted %s of a burst of %d" % (got, sent))
         if state not in ("live", "inactive", "attaching", "detaching", "incomplete", "unlinked"):
             self.fail(point, "status names no state for a stopped transaction", repr(att))
+        p = self.h.netacct("export", "--prometheus")
+        live = [l for l in p.stdout.splitlines() if l.startswith("netacct_attachment_live{")]
+        warned = state != "live" and "%s: " % self.cg.rel in p.stderr
+        if live != ["netacct_attachment_live{cgroup=\"%s\"} %d" % (self.cg.rel, state == "live")] or \
+                (state != "live") != warned:
+            self.fail(point, "export --prometheus with status saying %s" % state,
+                      "%r, stderr %r" % (live, p.stderr[-200:]))
         return att
 
     def check_attached(self, point, what):

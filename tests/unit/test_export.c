@@ -292,10 +292,11 @@ static void test_prom(void)
 	ASSERT_LINE(buf, "netacct_log_dropped_total 18");
 	ASSERT_LINE(buf, "netacct_log_written_total 19");
 	ASSERT_LINE(buf, "# TYPE netacct_live_sockets gauge");
-	ASSERT_EQ(count_str(buf, "# TYPE "), 14, "families");
-	ASSERT_EQ(count_str(buf, "# HELP "), 14, "HELP lines");
-	/* 3 cgroups: 6 byte series + 2 packet series + 5 single ones each, then 7 globals */
-	ASSERT_EQ(count_str(buf, "\n") - 2 * 14, 3 * (6 + 2 + 5) + 7, "sample lines");
+	ASSERT_LINE(buf, "netacct_attachment_live{cgroup=\"/app\"} 1");
+	ASSERT_EQ(count_str(buf, "# TYPE "), 15, "families");
+	ASSERT_EQ(count_str(buf, "# HELP "), 15, "HELP lines");
+	/* 3 cgroups: 6 byte series + 2 packet series + 6 single ones each, then 7 globals */
+	ASSERT_EQ(count_str(buf, "\n") - 2 * 15, 3 * (6 + 2 + 6) + 7, "sample lines");
 	CHECK(len && buf[len - 1] == '\n', "ends with a newline: ...%s", len > 20 ? buf + len - 20 : buf);
 	free(buf);
 
