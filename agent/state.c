@@ -747,16 +747,19 @@ static int prog_uses_map(__u32 prog_id, __u32 map_id)
 
 	if (fd < 0)
 		return 0;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.nr_map_ids) {
+	/* valgrind does not model what BPF_OBJ_GET_INFO_BY_FD writes for a program */
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && (NA_KERNEL_WROTE(&info, sizeof(info)), info.nr_map_ids)) {
 		__u32 nr = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
 
 		memset(&info, 0, sizeof(info));
 		info.nr_map_ids = nr;
 		info.map_ids = (__u64)(unsigned long)maps;
 		len = sizeof(info);
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			NA_KERNEL_WROTE(maps, nr * sizeof(maps[0]));
 			for (i = 0; i < nr && !uses; i++)
 				uses = maps[i] == map_id;
+		}
 	}
 	close(fd);
 	return uses;
@@ -866,7 +869,10 @@ int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n)
 		return err;
 	while (!bpf_link_get_next_id(id, &id)) {
 		struct bpf_link_info li = {};
-		int fd = bpf_link_get_fd_by_id(id);
+		int fd;
+
+		NA_KERNEL_WROTE(&id, sizeof(id)); /* valgrind does not know BPF_LINK_GET_NEXT_ID */
+		fd = bpf_link_get_fd_by_id(id);
 
 		if (fd < 0) {
 			if (errno == EPERM || errno == EACCES)
@@ -875,6 +881,7 @@ int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n)
 		}
 		len = sizeof(li);
 		err = bpf_obj_get_info_by_fd(fd, &li, &len);
+		NA_KERNEL_WROTE(&li, sizeof(li));
 		close(fd);
 		if (err || !prog_uses_map(li.prog_id, mi.id))
 			continue;
