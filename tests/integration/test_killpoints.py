@@ -34,6 +34,9 @@ with it). At every kill point:
 Then SIGINT and SIGTERM, injected at a sample of the same points: the
 command finishes (or never starts) its transaction and the state is whole
 at once, with nothing for the next command to repair.
+
+The two walks run at once, each on a cgroup and a pin root of its own (the
+machine has two cores; one walk after the other takes twice as long).
 """
 
 import json
@@ -43,6 +46,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,7 +66,11 @@ NO_STATE = {"read", "pread64", "readv", "write", "writev", "mmap", "munmap", "mp
             "geteuid", "getgid", "getegid", "futex", "sysinfo", "sched_getaffinity", "madvise",
             "clock_gettime", "clock_nanosleep", "nanosleep", "getcwd", "dup", "dup2", "dup3",
             "pipe2", "poll", "ppoll", "rt_sigreturn", "tgkill", "kill", "socket", "sendto",
-            "recvfrom", "connect", "getsockname", "setsockopt", "getsockopt", "sendmsg", "recvmsg"}
+            "recvfrom", "connect", "getsockname", "setsockopt", "getsockopt", "sendmsg", "recvmsg",
+            "sigaltstack"}  # the last: AddressSanitizer's own, in scripts/test-sanitize's build
+
+# LeakSanitizer cannot run under ptrace: a traced run of an ASan build checks no leaks (it would fail).
+TRACED_ENV = dict(os.environ, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
 
 BURST = (20, 300)  # datagrams, bytes each
 
@@ -83,7 +91,7 @@ for line in sys.stdin:
 def syscalls_of(h, argv, trace):
     """[(name, args)] of one traced, unkilled run of argv."""
     p = subprocess.run(["strace", "-f", "-qq", "-o", trace] + argv, capture_output=True, text=True,
-                       timeout=60)
+                       timeout=60, env=TRACED_ENV)
     calls = []
     with open(trace) as f:
         for line in f:
@@ -108,15 +116,25 @@ def killed(h, argv, name, when, sig="KILL"):
     """argv run under strace with signal sig injected at the when-th call of name."""
     return subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + name,
                            "-e", "inject=%s:signal=%s:when=%d" % (name, sig, when)] + argv,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, env=TRACED_ENV)
 
 
 class Walk:
-    def __init__(self, h, cg, sender, tool):
-        self.h, self.cg, self.sender, self.tool = h, cg, sender, tool
+    def __init__(self, h, cg, sender, tool, root):
+        self.h, self.cg, self.sender, self.tool, self.root = h, cg, sender, tool, root
         self.bad = []      # (what, detail) of the failed points, reported at the end
         self.points = 0
         self.states = {}   # state status showed after a kill -> count
+        self.signal_points = 0
+        self.signal_bad = []
+        self.seconds = 0.0
+
+    def run(self, *args):
+        return subprocess.run([self.h.bin, "--pin-root", self.root] + list(args), capture_output=True,
+                              text=True, timeout=60)
+
+    def argv(self, cmd):
+        return [self.h.bin, "--pin-root", self.root, cmd, self.cg.path]
 
     def fail(self, point, what, detail):
         self.bad.append("%s: %s: %s" % (point, what, detail))
@@ -130,7 +148,7 @@ class Walk:
 
     def status(self):
         """(status --json or None when nothing is attached, the process)."""
-        p = self.h.netacct("status", "--json")
+        p = self.run("status", "--json")
         if p.returncode != 0:
             return None, p
         return json.loads(p.stdout), p
@@ -175,7 +193,7 @@ class Walk:
             self.fail(point, "status says %s" % state, "yet it counted %s of a burst of %d" % (got, sent))
         if state not in ("live", "inactive", "attaching", "detaching", "incomplete", "unlinked"):
             self.fail(point, "status names no state for a stopped transaction", repr(att))
-        p = self.h.netacct("export", "--prometheus")
+        p = self.run("export", "--prometheus")
         live = [l for l in p.stdout.splitlines() if l.startswith("netacct_attachment_live{")]
         warned = state != "live" and "%s: " % self.cg.rel in p.stderr
         if live != ["netacct_attachment_live{cgroup=\"%s\"} %d" % (self.cg.rel, state == "live")] or \
@@ -200,105 +218,143 @@ class Walk:
 
     def check_detached(self, point, what):
         progs = self.progs()
-        if progs or os.path.lexists(self.h.pin_root):
+        if progs or os.path.lexists(self.root):
             self.fail(point, what, "%d programs left on the cgroup, pin root %s"
-                      % (progs, "left" if os.path.lexists(self.h.pin_root) else "gone"))
+                      % (progs, "left" if os.path.lexists(self.root) else "gone"))
+
+
+def points_of(walk):
+    return [(name, k) for name, count in sorted(walk.items()) for k in range(1, count + 1)]
+
+
+def walk_attach(w, walk):
+    """The first attach of the cgroup, killed at each point; then SIGINT and SIGTERM at a sample."""
+    t0 = time.monotonic()
+    for name, k in points_of(walk):
+        point = "attach killed at %s #%d" % (name, k)
+        w.points += 1
+        r = killed(w.h, w.argv("attach"), name, k)
+        if r.returncode != -signal.SIGKILL:
+            w.fail(point, "not killed", "exit %d: %s" % (r.returncode, r.stderr[-200:]))
+        w.check_after_kill(point)
+        r = w.run("attach", w.cg.path)
+        if r.returncode != 0:
+            w.fail(point, "the next attach", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        w.check_attached(point, "after the next attach")
+        r = w.run("detach", w.cg.path)
+        if r.returncode != 0:
+            w.fail(point, "detach afterwards", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        w.check_detached(point, "after detach")
+    signals(w, "attach", walk)
+    w.seconds = time.monotonic() - t0
+
+
+def walk_detach(w, walk):
+    """The detach of the last attachment, killed at each point; then SIGINT and SIGTERM at a sample."""
+    t0 = time.monotonic()
+    for name, k in points_of(walk):
+        point = "detach killed at %s #%d" % (name, k)
+        w.points += 1
+        r = w.run("attach", w.cg.path)
+        if r.returncode != 0:
+            w.fail(point, "attach before", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        r = killed(w.h, w.argv("detach"), name, k)
+        if r.returncode != -signal.SIGKILL:
+            w.fail(point, "not killed", "exit %d: %s" % (r.returncode, r.stderr[-200:]))
+        att = w.check_after_kill(point)
+        r = w.run("detach", w.cg.path)
+        if r.returncode != 0 and not (att is None and "not attached" in r.stderr):
+            w.fail(point, "the next detach", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        w.check_detached(point, "after the next detach")
+    signals(w, "detach", walk)
+    w.seconds = time.monotonic() - t0
+
+
+def signals(w, cmd, walk):
+    """SIGINT and SIGTERM at a sample of the points: the state is whole at once."""
+    points = points_of(walk)
+    for sig in ("INT", "TERM"):
+        for name, k in points[::max(1, len(points) // 8)]:
+            w.signal_points += 1
+            if cmd == "detach":
+                w.run("attach", w.cg.path)
+            r = killed(w.h, w.argv(cmd), name, k, sig)
+            st, p = w.status()
+            att = na.status_attachment(st, w.cg) if st else None
+            progs = w.progs()
+            whole = (att is None and progs == 0 and "no na_meta" not in p.stderr and
+                     not os.path.lexists(w.root)) or \
+                (att is not None and att.get("state") == "live" and progs == att.get("programs_expected", 8))
+            if not whole or p.stderr.strip() and st is not None:
+                w.signal_bad.append("%s, SIG%s at %s #%d: exit %d, state %s, %d programs, stderr %r"
+                                    % (cmd, sig, name, k, r.returncode, att and att.get("state"), progs,
+                                       p.stderr[-200:]))
+            if att is not None:
+                w.run("detach", w.cg.path)
+
+
+def threaded(w, fn, walk):
+    def body():
+        try:
+            fn(w, walk)
+        except Exception as e:  # reported with the walk's failures
+            w.bad.append("%s stopped: %s: %s" % (fn.__name__, type(e).__name__, e))
+    t = threading.Thread(target=body)
+    t.start()
+    return t
 
 
 def main():
     h = na.Harness("killpoints")
+    other_root = h.pin_root + "-detach"
     with h:
-        tool = shutil.which("bpftool") or "/usr/sbin/bpftool"
-        if not (shutil.which("strace") and os.path.exists(tool)):
-            h.skip("strace or bpftool missing (Debian: apt-get install strace bpftool)")
-        tmp = h.make_tmpdir("killpoints-")
-        A = h.make_cgroup()
-        sender = h.spawn([na.PYTHON, "-c", SENDER], cgroup=A, label="sender")
+        try:
+            run(h, other_root)
+        finally:
+            if os.path.lexists(other_root):
+                subprocess.run([h.bin, "--pin-root", other_root, "detach", "--all"], capture_output=True,
+                               timeout=60)
+            if os.path.lexists(other_root):
+                shutil.rmtree(other_root, ignore_errors=True)
+
+
+def run(h, other_root):
+    tool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    if not (shutil.which("strace") and os.path.exists(tool)):
+        h.skip("strace or bpftool missing (Debian: apt-get install strace bpftool)")
+    tmp = h.make_tmpdir("killpoints-")
+    walkers = []
+    for root in (h.pin_root, other_root):
+        cg = h.make_cgroup()
+        sender = h.spawn([na.PYTHON, "-c", SENDER], cgroup=cg, label="sender")
         sender.expect("hello")
-        w = Walk(h, A, sender, tool)
-        attach = [h.bin, "--pin-root", h.pin_root, "attach", A.path]
-        detach = [h.bin, "--pin-root", h.pin_root, "detach", A.path]
+        walkers.append(Walk(h, cg, sender, tool, root))
+    wa, wd = walkers
 
-        # -- every syscall of both commands is classified ----------------------------
-        p, calls = syscalls_of(h, attach, os.path.join(tmp, "attach.trace"))
-        h.eq("traced attach: exit 0", p.returncode, 0)
-        attach_walk, unknown = classify(calls)
-        p, calls = syscalls_of(h, detach, os.path.join(tmp, "detach.trace"))
-        h.eq("traced detach: exit 0", p.returncode, 0)
-        detach_walk, unknown2 = classify(calls)
-        h.eq("every syscall of attach and detach is walked or changes nothing outside the process",
-             unknown + unknown2, [])
-        h.note("attach: %d kill points %s; detach: %d %s"
-               % (sum(attach_walk.values()), attach_walk, sum(detach_walk.values()), detach_walk))
-        t0 = time.monotonic()
+    # -- every syscall of both commands is classified ----------------------------
+    p, calls = syscalls_of(h, wa.argv("attach"), os.path.join(tmp, "attach.trace"))
+    h.eq("traced attach: exit 0", p.returncode, 0)
+    attach_walk, unknown = classify(calls)
+    p, calls = syscalls_of(h, wa.argv("detach"), os.path.join(tmp, "detach.trace"))
+    h.eq("traced detach: exit 0", p.returncode, 0)
+    detach_walk, unknown2 = classify(calls)
+    h.eq("every syscall of attach and detach is walked or changes nothing outside the process",
+         unknown + unknown2, [])
+    h.note("attach: %d kill points %s; detach: %d %s"
+           % (sum(attach_walk.values()), attach_walk, sum(detach_walk.values()), detach_walk))
 
-        # -- attach, killed at each point ----------------------------------------------
-        for name, count in sorted(attach_walk.items()):
-            for k in range(1, count + 1):
-                point = "attach killed at %s #%d" % (name, k)
-                w.points += 1
-                r = killed(h, attach, name, k)
-                if r.returncode != -signal.SIGKILL:
-                    w.fail(point, "not killed", "exit %d: %s" % (r.returncode, r.stderr[-200:]))
-                w.check_after_kill(point)
-                r = h.netacct("attach", A.path)
-                if r.returncode != 0:
-                    w.fail(point, "the next attach", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
-                w.check_attached(point, "after the next attach")
-                r = h.netacct("detach", A.path)
-                if r.returncode != 0:
-                    w.fail(point, "detach afterwards", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
-                w.check_detached(point, "after detach")
-        h.note("attach walk: %.1f s" % (time.monotonic() - t0))
-        t1 = time.monotonic()
-
-        # -- detach of the last attachment, killed at each point -------------------------
-        for name, count in sorted(detach_walk.items()):
-            for k in range(1, count + 1):
-                point = "detach killed at %s #%d" % (name, k)
-                w.points += 1
-                r = h.netacct("attach", A.path)
-                if r.returncode != 0:
-                    w.fail(point, "attach before", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
-                r = killed(h, detach, name, k)
-                if r.returncode != -signal.SIGKILL:
-                    w.fail(point, "not killed", "exit %d: %s" % (r.returncode, r.stderr[-200:]))
-                att = w.check_after_kill(point)
-                r = h.netacct("detach", A.path)
-                if r.returncode != 0 and not (att is None and "not attached" in r.stderr):
-                    w.fail(point, "the next detach", "exit %d: %s" % (r.returncode, r.stderr[-300:]))
-                w.check_detached(point, "after the next detach")
-        h.note("detach walk: %.1f s; states status showed after a kill: %s"
-               % (time.monotonic() - t1, w.states))
-        h.check("%d kill points walked, each state told truly and finished or undone by the next command"
-                % w.points, w.points > 0 and not w.bad, "\n  ".join(w.bad[:20]) +
+    # -- the two walks, at once ------------------------------------------------------------
+    threads = [threaded(wa, walk_attach, attach_walk), threaded(wd, walk_detach, detach_walk)]
+    for t in threads:
+        t.join()
+    for w, what in ((wa, "attach"), (wd, "detach")):
+        h.note("%s walk: %.1f s; states status showed after a kill: %s" % (what, w.seconds, w.states))
+        h.check("%s: %d kill points walked, each state told truly and finished or undone by the next command"
+                % (what, w.points), w.points > 0 and not w.bad, "\n  ".join(w.bad[:20]) +
                 ("\n  ... %d more" % (len(w.bad) - 20) if len(w.bad) > 20 else ""))
-
-        # -- SIGINT and SIGTERM: the transaction runs to its end ------------------------------
-        bad = []
-        n = 0
-        for cmd, walk, sig in (("attach", attach_walk, "INT"), ("attach", attach_walk, "TERM"),
-                               ("detach", detach_walk, "INT"), ("detach", detach_walk, "TERM")):
-            points = [(name, k) for name, count in sorted(walk.items()) for k in range(1, count + 1)]
-            for name, k in points[::max(1, len(points) // 8)]:
-                n += 1
-                if cmd == "detach":
-                    h.netacct_ok("attach", A.path)
-                r = killed(h, attach if cmd == "attach" else detach, name, k, sig)
-                st, p = w.status()
-                att = na.status_attachment(st, A) if st else None
-                progs = w.progs()
-                whole = (att is None and progs == 0 and "no na_meta" not in p.stderr and
-                         not os.path.lexists(h.pin_root)) or \
-                    (att is not None and att.get("state") == "live" and progs == att.get("programs_expected", 8))
-                if not whole or p.stderr.strip() and st is not None:
-                    bad.append("%s, SIG%s at %s #%d: exit %d, state %s, %d programs, stderr %r"
-                               % (cmd, sig, name, k, r.returncode, att and att.get("state"), progs,
-                                  p.stderr[-200:]))
-                if att is not None:
-                    h.netacct("detach", A.path)
-        h.check("SIGINT and SIGTERM at %d points: attach and detach finish (or never begin), "
-                "leaving nothing half-done" % n, not bad, "\n  ".join(bad[:10]))
+        h.check("%s: SIGINT and SIGTERM at %d points: it finishes (or never begins), leaving nothing "
+                "half-done" % (what, w.signal_points), w.signal_points > 0 and not w.signal_bad,
+                "\n  ".join(w.signal_bad[:10]))
 
 
 if __name__ == "__main__":
