@@ -1,28 +1,30 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
- * Attach lifecycle. Layout under the pin root (docs/design.md):
- *   na_socks na_attached na_active na_meta na_closed na_log na_stats
- *   na_cgpath na_listen na_gone                 maps shared by every attachment
- *   tcp_destroy cgroup_mkdir                    tracepoint links, one for all
- *   cg_<id>/{egress,ingress,sock_create,connect4,connect6,sock_release,totals}
- * Each attachment loads its own copy of the programs (rodata self_token) on
- * the shared maps. An attach either completes or leaves nothing behind; a
- * detach retires the copy so that no packet is counted twice or missed by
- * the copies that stay (docs/design.md, "Nested attachments").
+ * Attach and detach as transactions, and the repair of one that was
+ * interrupted (docs/design.md, "Transactions").
+ *
+ * Attach: plan (the cgroup, its slot and token), load (a copy of the
+ * programs with that token), root (a new pin root's maps and global links,
+ * na_meta pinned last), record (na_attached), link (the cgroup links pinned
+ * in new_cg_<id>/, the copy still inactive), commit (rename to cg_<id>),
+ * activate (na_active[slot] = token). Detach: plan, commit (rename cg_<id>
+ * to old_cg_<id>), retire (inactive, wait, hand the rows over, unpin, wait),
+ * forget (the record), and the pin root with the last one.
+ *
+ * A failure undoes what was done. A process killed on the way leaves the
+ * tree in a state any netacct sees (na_tree_scan) and every writer repairs
+ * under the lock before its own work: before a commit, the attach is rolled
+ * back; after it, the attach or the detach is finished. The signals that end
+ * a process by default are held meanwhile, so SIGINT or SIGTERM act after
+ * the transaction, never half-way.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
-#include <linux/capability.h>
-#include <linux/magic.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,348 +32,46 @@
 #include <bpf/libbpf.h>
 
 #include "internal.h"
-#include "netacct.skel.h"
+#include "netacct.skel.h" /* the types; agent/object.c opens it */
 
-static const struct {
-	const char *prog;
-	const char *pin;
-} cg_progs[] = {
-	{ "na_egress", "egress" },
-	{ "na_ingress", "ingress" },
-	{ "na_sock_create", "sock_create" },
-	{ "na_connect4", "connect4" },
-	{ "na_connect6", "connect6" },
-	{ "na_release", "sock_release" },
-};
+/* ---- signals --------------------------------------------------------------- */
 
-/* Tracepoints: attached once for all attachments, first (no row may outlive its socket). */
-static const struct {
-	const char *prog;
-	const char *pin;
-} global_progs[] = {
-	{ "na_tcp_destroy", "tcp_destroy" },
-	{ "na_cgroup_mkdir", "cgroup_mkdir" },
-};
+static const int held_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM };
 
-#define NA_NGLOBAL (sizeof(global_progs) / sizeof(global_progs[0]))
-
-int na_cgroup_prog_count(void)
+void na_signals_hold(sigset_t *old)
 {
-	return (int)(sizeof(cg_progs) / sizeof(cg_progs[0]));
+	sigset_t s;
+	size_t i;
+
+	sigemptyset(&s);
+	for (i = 0; i < sizeof(held_signals) / sizeof(held_signals[0]); i++)
+		sigaddset(&s, held_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &s, old);
 }
 
-/* dir/name into buf, or -ENAMETOOLONG. */
+void na_signals_release(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* ---- shared helpers -------------------------------------------------------- */
+
+/* dir/name into buf, or -ENAMETOOLONG (reported). */
 static int join_path(char *buf, size_t len, const char *dir, const char *name)
 {
-	return snprintf(buf, len, "%s/%s", dir, name) < (int)len ? 0 : -ENAMETOOLONG;
-}
-
-static int has_cap(int cap)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = {};
-
-	if (syscall(SYS_capget, &h, d))
-		return 0;
-	return !!(d[cap / 32].effective & (1u << (cap % 32)));
-}
-
-int na_can_write_state(void)
-{
-	return has_cap(CAP_BPF) || has_cap(CAP_SYS_ADMIN);
-}
-
-int na_can_attach(void)
-{
-	return has_cap(CAP_NET_ADMIN) && (has_cap(CAP_BPF) || has_cap(CAP_SYS_ADMIN)) &&
-	       (has_cap(CAP_PERFMON) || has_cap(CAP_SYS_ADMIN));
-}
-
-int na_caps_check_attach(const char *what)
-{
-	static const struct {
-		int cap;
-		const char *name;
-	} need[] = {
-		{ CAP_BPF, "CAP_BPF" },
-		{ CAP_NET_ADMIN, "CAP_NET_ADMIN" },
-		{ CAP_PERFMON, "CAP_PERFMON" },
-	};
-	char missing[96] = "";
-	size_t i;
-
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		/* CAP_SYS_ADMIN still stands in for CAP_BPF and CAP_PERFMON. */
-		if (has_cap(need[i].cap) || (need[i].cap != CAP_NET_ADMIN && has_cap(CAP_SYS_ADMIN)))
-			continue;
-		if (missing[0])
-			strcat(missing, ", ");
-		strcat(missing, need[i].name);
-	}
-	if (!missing[0])
-		return 0;
-	na_log(NA_LOG_ERROR, "%s: missing capability %s (run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)",
-	       what, missing);
-	return -EPERM;
-}
-
-/* bpffs at the pin root's parent; /sys/fs/bpf is mounted when missing. */
-static int ensure_bpffs(const char *root)
-{
-	char buf[PATH_MAX], *parent;
-	struct statfs sfs;
-
-	snprintf(buf, sizeof(buf), "%s", root);
-	parent = dirname(buf);
-	if (!statfs(parent, &sfs) && sfs.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (!strcmp(parent, "/sys/fs/bpf")) {
-		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
-			return na_err(-errno, "mount bpffs at /sys/fs/bpf");
-		na_log(NA_LOG_INFO, "mounted bpffs at /sys/fs/bpf");
-		return 0;
-	}
-	na_log(NA_LOG_ERROR, "pin root %s: %s is not on a bpffs mount (mount -t bpf bpf DIR, or use --pin-root /sys/fs/bpf/NAME)",
-	       root, parent);
-	return -EXDEV;
-}
-
-static int rm_err; /* nftw has no user pointer; callers hold the pin root lock */
-
-static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	if (remove(p) && errno != ENOENT && !rm_err)
-		rm_err = na_err(-errno, "remove %s", p);
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
+		return na_err(-ENAMETOOLONG, "%s/%s", dir, name);
 	return 0;
 }
 
-/*
- * Access to the pinned state (attach --group): directories 0750 and objects
- * 0640 with group share_gid, so that its members open the maps read-only;
- * na_log 0660, because reading the connection log consumes it (the ring
- * buffer's consumer position is written through a writable mapping). Links,
- * programs and maps stay writable by root alone. share_gid 0: back to 0700
- * and 0600, root's alone.
- */
-static uint32_t share_gid;
-static mode_t share_log_mode;
-
-static int share_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-	mode_t mode;
-
-	(void)sb;
-	if (type == FTW_D || type == FTW_DP)
-		mode = share_gid ? 0750 : 0700;
-	else
-		mode = !share_gid ? 0600 : strcmp(p + ftw->base, "na_log") ? 0640 : share_log_mode;
-	if (lchown(p, (uid_t)-1, share_gid) || chmod(p, mode)) {
-		rm_err = na_err(-errno, "%s: set group %u and mode %o", p, share_gid, mode);
-		return 1;
-	}
-	return 0;
-}
-
-/* Apply group gid (0: none) to everything under root; callers hold the pin root lock. */
-static int share_tree(const char *root, uint32_t gid, mode_t log_mode)
-{
-	rm_err = 0;
-	share_gid = gid;
-	share_log_mode = log_mode;
-	if (nftw(root, share_one, 16, FTW_PHYS) && !rm_err)
-		return na_err(-errno, "%s: set group", root);
-	return rm_err;
-}
-
-/*
- * What attach leaves readable: the group asked for, or the one the pin root
- * has. An attach that found the cgroup attached made no pins: the tree is
- * walked only when the group or the log's mode is to change.
- */
-static int share_after_attach(const char *root, const struct na_attach_opts *o, int fresh_pins)
-{
-	mode_t log_mode = o->log_private ? 0640 : 0660;
-	char p[PATH_MAX];
-	struct stat st, lg;
-	uint32_t gid;
-
-	if (stat(root, &st))
-		return na_err(-errno, "stat %s", root);
-	if (o->group_set)
-		gid = o->gid;
-	else if (st.st_gid && (st.st_mode & 0050) == 0050)
-		gid = st.st_gid;
-	else
-		return 0; /* root's alone, as pins are made */
-	snprintf(p, sizeof(p), "%s/na_log", root);
-	if (!fresh_pins && st.st_gid == gid && (st.st_mode & 07777) == (gid ? 0750u : 0700u) && !stat(p, &lg) &&
-	    (lg.st_mode & 07777) == (gid ? log_mode : 0600u))
-		return 0;
-	return share_tree(root, gid, log_mode);
-}
-
-int na_rm_tree(const char *path)
-{
-	rm_err = 0;
-	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
-		return -errno;
-	return rm_err;
-}
-
-int na_root_lock(const char *root, int create, int *lockfd)
-{
-	struct stat a, b;
-	int fd, err;
-
-	for (;;) {
-		if (create) {
-			err = ensure_bpffs(root);
-			if (err)
-				return err;
-			if (mkdir(root, 0700) && errno != EEXIST)
-				return na_err(-errno, "create pin root %s", root);
-		}
-		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			err = -errno;
-			if (err != -ENOENT)
-				na_err(err, "open pin root %s%s", root,
-				       err == -EACCES || err == -EPERM ? " (run as root)" : "");
-			return err;
-		}
-		if (flock(fd, LOCK_EX)) {
-			err = -errno;
-			close(fd);
-			return na_err(err, "lock pin root %s", root);
-		}
-		/* A detach may have removed the root while we waited. */
-		if (!fstat(fd, &a) && !stat(root, &b) && a.st_ino == b.st_ino)
-			break;
-		close(fd);
-		if (!create)
-			return -ENOENT;
-	}
-	*lockfd = fd;
-	return 0;
-}
-
-static int pin_exists(const char *root, const char *name)
+static int obj_open(const char *root, const char *name)
 {
 	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/%s", root, name);
-	return !access(p, F_OK);
-}
-
-static int attached_count(int fd)
-{
-	__u64 key, next;
-	int n = 0, err;
-
-	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(fd, &key, &next)) {
-		key = next;
-		n++;
-	}
-	return n;
-}
-
-static struct bpf_link *attach_pin(struct bpf_link *link, const char *path, int *err)
-{
-	*err = libbpf_get_error(link);
-	if (*err) {
-		*err = -abs(*err);
-		return NULL;
-	}
-	*err = bpf_link__pin(link, path);
-	if (*err) {
-		bpf_link__destroy(link);
-		return NULL;
-	}
-	return link;
-}
-
-/* A copy of the programs on the pinned shared maps (created and pinned if new). */
-static int open_skel(const char *root, const struct na_meta *meta, struct netacct_bpf **out)
-{
-	struct netacct_bpf *skel = netacct_bpf__open();
-	char p[PATH_MAX];
-	size_t i;
-	int err;
-
-	if (!skel)
-		return na_err(-errno, "open BPF object");
-	bpf_map__set_max_entries(skel->maps.na_socks, meta->max_sockets);
-	bpf_map__set_max_entries(skel->maps.na_closed, meta->max_closed);
-	bpf_map__set_max_entries(skel->maps.na_log, meta->log_bytes);
-	{
-		struct bpf_map *shared[] = { skel->maps.na_socks,  skel->maps.na_attached, skel->maps.na_active,
-					     skel->maps.na_meta,   skel->maps.na_closed,   skel->maps.na_log,
-					     skel->maps.na_stats,  skel->maps.na_cgpath,   skel->maps.na_listen,
-					     skel->maps.na_gone };
-
-		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
-			snprintf(p, sizeof(p), "%s/%s", root, bpf_map__name(shared[i]));
-			err = bpf_map__set_pin_path(shared[i], p);
-			if (err) {
-				netacct_bpf__destroy(skel);
-				return na_err(err, "pin path %s", p);
-			}
-		}
-	}
-	*out = skel;
-	return 0;
-}
-
-static int load_skel(struct netacct_bpf *skel)
-{
-	int err = netacct_bpf__load(skel);
-
-	if (err)
-		na_err(err, "load BPF programs%s",
-		       err == -EPERM ? " (need CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON; see -v for the verifier log)"
-				     : " (see -v for libbpf's log)");
-	return err;
-}
-
-/* Level of a cgroup below the hierarchy root ("/" is 0, "/a/b" is 2). */
-static int cgroup_level(const char *rel)
-{
-	int level = 0;
-
-	for (; *rel; rel++)
-		level += rel[0] == '/' && rel[1] && rel[1] != '/';
-	return level;
-}
-
-/* A free na_active slot (0 when the maps are new). */
-static int free_slot(const char *root, int have_meta, __u32 *slot)
-{
-	char p[PATH_MAX];
-	__u64 v;
-	__u32 i;
 	int fd;
 
-	*slot = 0;
-	if (!have_meta)
-		return 0;
-	snprintf(p, sizeof(p), "%s/na_active", root);
+	snprintf(p, sizeof(p), "%s/%s", root, name);
 	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return na_err(-errno, "open %s", p);
-	for (i = 0; i < NA_MAX_ATTACHED; i++) {
-		if (!bpf_map_lookup_elem(fd, &i, &v) && !v) {
-			*slot = i;
-			close(fd);
-			return 0;
-		}
-	}
-	close(fd);
-	na_log(NA_LOG_ERROR, "attach: all %d attachment slots are in use (detach some first)", NA_MAX_ATTACHED);
-	return -ENOSPC;
+	return fd >= 0 ? fd : na_err(-errno, "open %s", p);
 }
 
 /*
@@ -400,284 +100,25 @@ static int sync_programs(void)
 	return err;
 }
 
-int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
+/* Every na_active slot in one call (a lookup per slot would be 1 024 syscalls). */
+static int read_slots(int active_fd, __u64 *slots)
 {
-	const char *root = o->pin_root;
-	char dir[PATH_MAX], tmp[PATH_MAX] = "", p[PATH_MAX];
-	struct bpf_link *links[sizeof(cg_progs) / sizeof(cg_progs[0]) + NA_NGLOBAL] = {};
-	struct netacct_bpf *skel = NULL;
-	struct na_attach att = {};
-	struct na_meta meta = {};
-	int lockfd = -1, cgfd = -1, err, have_meta = 0, added = 0, level;
-	int fresh; /* the pin root was empty: a failed attach may remove it again */
-	__u32 zero = 0, slot;
-	__u64 token;
-	struct timespec rt;
-	struct na_cgroup cg;
-	size_t i;
-
-	err = na_cgroup_resolve(path, &cg);
-	if (err)
-		return err;
-	if (strlen(cg.rel) >= sizeof(att.path)) {
-		na_log(NA_LOG_ERROR, "%s: cgroup path longer than %d bytes", path, NA_PATH_MAX - 1);
-		return -ENAMETOOLONG;
-	}
-	err = na_caps_check_attach("attach");
-	if (err)
-		return err;
-	err = na_root_lock(root, 1, &lockfd);
-	if (err)
-		return err;
-	fresh = na_dir_is_empty(root);
-
-	err = na_meta_read(root, &meta, &have_meta);
-	if (err)
-		goto out_empty;
-	if (have_meta && ((o->max_sockets && o->max_sockets != meta.max_sockets) ||
-			  (o->max_closed && o->max_closed != meta.max_closed) ||
-			  (o->log_bytes && o->log_bytes != meta.log_bytes)))
-		na_log(NA_LOG_WARN, "map sizes ignored: the maps exist with %u sockets, %u closed, %u log bytes (detach everything to change them)",
-		       meta.max_sockets, meta.max_closed, meta.log_bytes);
-
-	snprintf(dir, sizeof(dir), "%s/cg_%llu", root, (unsigned long long)cg.id);
-	if (!access(dir, F_OK)) {
-		err = 1;
-		goto out;
-	}
-
-	level = cgroup_level(cg.rel);
-	if (level > NA_MAX_LEVEL) {
-		na_log(NA_LOG_ERROR, "%s: nested %d levels deep; netacct attaches up to level %d", path, level,
-		       NA_MAX_LEVEL);
-		err = -E2BIG;
-		goto out_empty;
-	}
-	err = free_slot(root, have_meta, &slot);
-	if (err)
-		goto out_empty;
-	if (!have_meta) {
-		meta.abi_version = NA_ABI_VERSION;
-		meta.max_sockets = o->max_sockets ? o->max_sockets : NA_DEFAULT_MAX_SOCKETS;
-		meta.max_closed = o->max_closed ? o->max_closed : NA_DEFAULT_MAX_CLOSED;
-		meta.log_bytes = o->log_bytes ? o->log_bytes : NA_DEFAULT_LOG_BYTES;
-		meta.next_seq = 1;
-	}
-	token = NA_TOKEN(meta.next_seq, level, slot);
-
-	err = open_skel(root, &meta, &skel);
-	if (err)
-		goto out_empty;
-	skel->rodata->self_token = token;
-	err = libbpf_num_possible_cpus();
-	if (err < 0) {
-		na_err(err, "count the possible CPUs");
-		goto out_empty;
-	}
-	skel->rodata->nr_cpus = (__u32)err;
-	bpf_program__set_autoload(skel->progs.na_sweep, false);
-	bpf_program__set_autoload(skel->progs.na_set_owner, false);
-	for (i = 0; i < NA_NGLOBAL; i++)
-		if (pin_exists(root, global_progs[i].pin))
-			bpf_program__set_autoload(bpf_object__find_program_by_name(skel->obj, global_progs[i].prog),
-						  false);
-	err = load_skel(skel);
-	if (err)
-		goto out_empty;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	if (!have_meta)
-		meta.created_realtime = (__u64)rt.tv_sec;
-	meta.next_seq++;
-	err = bpf_map__update_elem(skel->maps.na_meta, &zero, sizeof(zero), &meta, sizeof(meta), 0);
-	if (err) {
-		na_err(err, "write na_meta");
-		goto out_empty;
-	}
-
-	for (i = 0; i < NA_NGLOBAL; i++) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, global_progs[i].prog);
-
-		if (pin_exists(root, global_progs[i].pin))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", root, global_progs[i].pin);
-		links[i] = attach_pin(bpf_program__attach(prog), p, &err);
-		if (err) {
-			na_err(err, "attach %s", bpf_program__section_name(prog));
-			goto out_empty;
-		}
-	}
-
-	/*
-	 * The links go in while the copy is inactive (it counts and creates
-	 * nothing), so that it becomes live with all its hooks in place at once.
-	 */
-	cgfd = open(cg.abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0) {
-		err = na_err(-errno, "open %s", cg.abs);
-		goto out_empty;
-	}
-	snprintf(tmp, sizeof(tmp), "%s/new_cg_%llu", root, (unsigned long long)cg.id);
-	na_rm_tree(tmp);
-	if (mkdir(tmp, 0700)) {
-		err = na_err(-errno, "create %s", tmp);
-		goto out_empty;
-	}
-	err = join_path(p, sizeof(p), tmp, "totals");
-	if (!err)
-		err = bpf_map__pin(skel->maps.na_totals, p);
-	if (err) {
-		na_err(err, "pin %s", p);
-		goto out_empty;
-	}
-	for (i = 0; i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, cg_progs[i].prog);
-
-		err = join_path(p, sizeof(p), tmp, cg_progs[i].pin);
-		if (!err)
-			links[NA_NGLOBAL + i] = attach_pin(bpf_program__attach_cgroup(prog, cgfd), p, &err);
-		if (err) {
-			na_err(err, "attach %s to %s%s", bpf_program__section_name(prog), cg.abs,
-			       err == -EPERM ? " (need CAP_NET_ADMIN)" : "");
-			goto out_empty;
-		}
-	}
-	/* Recorded before it goes live, so that nested copies defer to it. */
-	att.cgroup_id = cg.id;
-	att.token = token;
-	att.attach_realtime = (__u64)rt.tv_sec;
-	memcpy(att.path, cg.rel, strlen(cg.rel) + 1);
-	att.attach_ns = na_boot_ns();
-	err = bpf_map__update_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), &att, sizeof(att), BPF_NOEXIST);
-	if (err) {
-		na_err(err, "record attachment%s", err == -E2BIG ? " (too many attached cgroups)" : "");
-		goto out_empty;
-	}
-	added = 1;
-	if (rename(tmp, dir)) {
-		err = na_err(-errno, "rename %s to %s", tmp, dir);
-		goto out_empty;
-	}
-	tmp[0] = '\0';
-	err = bpf_map__update_elem(skel->maps.na_active, &slot, sizeof(slot), &token, sizeof(token), 0);
-	if (err) {
-		na_err(err, "activate attachment");
-		snprintf(tmp, sizeof(tmp), "%s", dir); /* undone below like a new one */
-		goto out_empty;
-	}
-	err = 0;
-	goto out;
-
-out_empty:
-	/* Undo: links first (stops counting), then the record, then empty state. */
-	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		if (links[i]) {
-			bpf_link__unpin(links[i]);
-			bpf_link__destroy(links[i]);
-			links[i] = NULL;
-		}
-	}
-	if (tmp[0])
-		na_rm_tree(tmp);
-	if (added)
-		bpf_map__delete_elem(skel->maps.na_attached, &cg.id, sizeof(cg.id), 0);
-	if (fresh) {
-		int fd = skel ? bpf_map__fd(skel->maps.na_attached) : -1;
-
-		/* Only what this attach created: never another version's or tool's pins. */
-		if (fd < 0 || attached_count(fd) == 0)
-			na_rm_tree(root);
-	}
-out:
-	if (err >= 0) {
-		int e = share_after_attach(root, o, err == 0);
-
-		if (e) {
-			na_log(NA_LOG_ERROR, "%s: %s, but the access to its pinned state may be only partly set (attach --group again)",
-			       path, err ? "was attached already" : "attached");
-			err = e;
-		}
-	}
-	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		if (links[i]) {
-			bpf_link__disconnect(links[i]); /* the pin keeps it attached */
-			bpf_link__destroy(links[i]);
-		}
-	}
-	netacct_bpf__destroy(skel);
-	if (cgfd >= 0)
-		close(cgfd);
-	close(lockfd);
-	return err;
-}
-
-/* The attached cgroup id for `path`: its inode, or, for a cgroup removed since, its recorded path. */
-static int attached_id(int attached_fd, const char *path, __u64 *id)
-{
-	struct na_attach att;
-	struct na_cg2mount m;
-	__u64 key, next;
-	struct stat st;
-	char rel[PATH_MAX];
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 keys[NA_MAX_ATTACHED], count = NA_MAX_ATTACHED, out_batch = 0, i;
+	__u64 *vals = calloc(NA_MAX_ATTACHED, sizeof(*vals));
 	int err;
 
-	struct statfs sfs;
-
-	/* A cgroup2 directory by its id; a removed (or re-created) one by its recorded path. */
-	if (!stat(path, &st) && S_ISDIR(st.st_mode) && !statfs(path, &sfs) &&
-	    sfs.f_type == CGROUP2_SUPER_MAGIC) {
-		*id = st.st_ino;
-		if (!bpf_map_lookup_elem(attached_fd, id, &att))
-			return 0;
-	}
-	if (na_cgroup2_mount(path, &m))
-		return -ENOENT;
-	snprintf(rel, sizeof(rel), "%s%s", strcmp(m.root, "/") ? m.root : "",
-		 path + (strcmp(m.dir, "/") ? strlen(m.dir) : 0));
-	for (err = bpf_map_get_next_key(attached_fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(attached_fd, &key, &next)) {
-		key = next;
-		if (!bpf_map_lookup_elem(attached_fd, &key, &att) && !strcmp(att.path, rel)) {
-			*id = key;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-int na_syscall_run_each(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size,
-			size_t count)
-{
-	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_size_in = (__u32)size);
-	struct netacct_bpf *skel = NULL;
-	struct bpf_program *prog, *want;
-	size_t i;
-	int err;
-
-	err = open_skel(root, meta, &skel);
-	if (err)
-		return err;
-	want = bpf_object__find_program_by_name(skel->obj, name);
-	if (!want) {
-		netacct_bpf__destroy(skel);
-		return -ENOENT;
-	}
-	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog == want);
-	err = load_skel(skel);
-	for (i = 0; !err && i < count; i++) {
-		run.ctx_in = (char *)ctx + i * size;
-		err = bpf_prog_test_run_opts(bpf_program__fd(want), &run);
-		if (err)
-			na_err(err, "run %s", name);
-	}
-	netacct_bpf__destroy(skel);
-	return err;
-}
-
-int na_syscall_run(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size)
-{
-	return na_syscall_run_each(root, meta, name, ctx, size, 1);
+	if (!vals)
+		return -ENOMEM;
+	memset(slots, 0, NA_MAX_ATTACHED * sizeof(*slots));
+	err = bpf_map_lookup_batch(active_fd, NULL, &out_batch, keys, vals, &count, &opts) ? -errno : 0;
+	if (err == -ENOENT)
+		err = 0; /* the whole array came in this one batch */
+	for (i = 0; !err && i < count; i++)
+		if (keys[i] < NA_MAX_ATTACHED)
+			slots[keys[i]] = vals[i];
+	free(vals);
+	return err ? na_err(err, "read na_active") : 0;
 }
 
 /* Hand every row still owned by token to whichever live copy sees it next. */
@@ -691,122 +132,929 @@ static int sweep_rows(const char *root, const struct na_meta *meta, __u64 token)
 	return err;
 }
 
+/* Level of a cgroup below the hierarchy root ("/" is 0, "/a/b" is 2). */
+static int cgroup_level(const char *rel)
+{
+	int level = 0;
+
+	for (; *rel; rel++)
+		level += rel[0] == '/' && rel[1] && rel[1] != '/';
+	return level;
+}
+
+static int attached_count(int fd)
+{
+	__u64 key, next;
+	int n = 0, err;
+
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err; err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	return n;
+}
+
+static void links_close(struct bpf_link **links)
+{
+	size_t i;
+
+	/* The pins keep them attached: closing the descriptors detaches nothing. */
+	for (i = 0; i < na_nlinks; i++) {
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+}
+
+/* Attach program i of the table (to cgroup cgfd, or globally) and pin its link in dir. */
+static int link_pin(struct netacct_bpf *skel, size_t i, int cgfd, const char *cgpath, const char *dir,
+		    struct bpf_link **out)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, na_links[i].prog);
+	struct bpf_link *link;
+	char p[PATH_MAX];
+	int err;
+
+	if (join_path(p, sizeof(p), dir, na_links[i].pin))
+		return -ENAMETOOLONG;
+	link = na_links[i].kind == NA_LINK_CGROUP ? bpf_program__attach_cgroup(prog, cgfd) : bpf_program__attach(prog);
+	err = libbpf_get_error(link);
+	if (err) {
+		struct na_blockers b;
+		char why[1024], fix[PATH_MAX + 128];
+
+		err = -abs(err);
+		if (na_links[i].kind == NA_LINK_CGROUP && err == -EPERM && !na_cgroup_blockers(cgpath, &b) &&
+		    na_blockers_explain(cgpath, &b, why, sizeof(why), fix, sizeof(fix)))
+			na_log(NA_LOG_ERROR, "attach %s to %s: %s (fix: %s)", bpf_program__section_name(prog), cgpath,
+			       why, fix);
+		else
+			na_err(err, "attach %s%s%s%s", bpf_program__section_name(prog), cgpath ? " to " : "",
+			       cgpath ? cgpath : "", err == -EPERM ? " (need CAP_NET_ADMIN)" : "");
+		return err;
+	}
+	err = bpf_link__pin(link, p);
+	if (err) {
+		bpf_link__destroy(link);
+		return na_err(err, "pin %s", p);
+	}
+	*out = link;
+	return 0;
+}
+
 /*
- * Retire an attachment without counting a packet twice or missing one:
- * mark it inactive, wait until no program run that saw it live is in flight,
- * release its rows, unpin its links, and wait for their last runs.
+ * Retire the copy with token att->token whose pins are in dir ("" when none
+ * are left): inactive, wait until no program run that saw it live is in
+ * flight, hand its rows over, unpin its links, wait for their last runs.
+ * Every step may already be done (a repair finishing a killed detach).
  */
-static int retire(const char *root, const struct na_meta *meta, const struct na_attach *att)
+static int retire(const char *root, const struct na_meta *meta, const struct na_attach *att, const char *dir,
+		  int active_fd)
 {
 	__u32 slot = NA_TOKEN_SLOT(att->token);
-	__u64 dead = 0, live = att->token;
-	char p[PATH_MAX];
-	int fd, err;
+	__u64 cur = 0, dead = 0;
+	int err;
 
-	snprintf(p, sizeof(p), "%s/na_active", root);
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return na_err(-errno, "open %s", p);
-	err = bpf_map_update_elem(fd, &slot, &dead, 0) ? -errno : 0;
-	if (err) {
-		close(fd);
-		return na_err(err, "deactivate %s", att->path);
-	}
+	if (!bpf_map_lookup_elem(active_fd, &slot, &cur) && cur == att->token &&
+	    bpf_map_update_elem(active_fd, &slot, &dead, 0))
+		return na_err(-errno, "deactivate %s", att->path);
 	err = sync_programs();
 	if (!err)
 		err = sweep_rows(root, meta, att->token);
-	if (err) {
-		/* Nothing handed over yet, or not all of it: live again, unchanged. */
-		bpf_map_update_elem(fd, &slot, &live, 0);
-		close(fd);
-		return err;
-	}
-	close(fd);
-	snprintf(p, sizeof(p), "%s/cg_%llu", root, (unsigned long long)att->cgroup_id);
-	err = na_rm_tree(p);
+	if (!err && dir[0])
+		err = na_tree_remove_dir(dir);
 	if (!err)
 		err = sync_programs();
 	return err;
 }
 
-int na_detach_cgroup(const char *root, const char *path)
+/* ---- repair ------------------------------------------------------------------ */
+
+enum repaired {
+	REPAIRED_NONE,
+	REPAIRED_FINISHED,   /* an interrupted attach made live */
+	REPAIRED_ROLLED_BACK,/* an interrupted attach removed */
+	REPAIRED_DETACHED,   /* an interrupted detach finished */
+};
+
+struct repair_ctx {
+	const char *root;
+	const struct na_meta *meta;
+	struct na_tree *t;
+	int attached_fd, active_fd;
+	__u64 *slots;
+	char *done;          /* per tree entry: dealt with */
+	__u64 want;          /* the caller's cgroup id, 0: none */
+	enum repaired what;  /* what happened to it */
+};
+
+/*
+ * Link the cgroup programs missing from a committed attachment's directory,
+ * with a copy of its own token and on its own totals: the attachment then
+ * counts as before. Needs the cgroup still there.
+ */
+static int relink(struct repair_ctx *c, const struct na_attach *att, const struct na_tree_att *ta)
+{
+	struct bpf_link *links[NA_MAX_LINKS] = {};
+	struct netacct_bpf *skel = NULL;
+	char abs[PATH_MAX], dir[PATH_MAX], p[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int cgfd = -1, err;
+
+	if (na_cgroup_abs(att->path, abs, sizeof(abs)) || stat(abs, &st) || st.st_ino != att->cgroup_id)
+		return -ENOENT; /* the cgroup is gone: nothing of it runs any more */
+	err = na_att_dir_path(dir, sizeof(dir), c->root, ta->dir, ta->id);
+	if (!err)
+		err = na_skel_open(c->root, c->meta, 1, &skel);
+	if (err)
+		return err;
+	skel->rodata->self_token = att->token;
+	err = join_path(p, sizeof(p), dir, na_totals_pin);
+	if (!err)
+		err = bpf_map__set_pin_path(skel->maps.na_totals, p);
+	if (err)
+		goto out;
+	for (i = 0; i < na_nlinks; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, na_links[i].prog);
+
+		bpf_program__set_autoload(prog, na_links[i].kind == NA_LINK_CGROUP && !(ta->links & (1ull << i)));
+	}
+	{
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, skel->obj)
+			if (bpf_program__type(prog) == BPF_PROG_TYPE_SYSCALL)
+				bpf_program__set_autoload(prog, false);
+	}
+	err = na_skel_load(skel);
+	if (err)
+		goto out;
+	cgfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		err = na_err(-errno, "open %s", abs);
+		goto out;
+	}
+	for (i = 0; !err && i < na_nlinks; i++)
+		if (na_links[i].kind == NA_LINK_CGROUP && !(ta->links & (1ull << i)))
+			err = link_pin(skel, i, cgfd, abs, dir, &links[i]);
+out:
+	links_close(links);
+	if (cgfd >= 0)
+		close(cgfd);
+	netacct_bpf__destroy(skel);
+	return err;
+}
+
+static void note(struct repair_ctx *c, __u64 id, enum repaired what)
+{
+	if (id == c->want)
+		c->what = what;
+}
+
+/* One recorded attachment: finish it or roll it back, by where its transaction stands. */
+static int repair_one(struct repair_ctx *c, __u64 id, const struct na_attach *att)
+{
+	const struct na_tree_att *live = na_tree_find(c->t, id, NA_DIR_LIVE), *nw = na_tree_find(c->t, id, NA_DIR_NEW),
+				 *old = na_tree_find(c->t, id, NA_DIR_OLD);
+	__u32 slot = NA_TOKEN_SLOT(att->token);
+	int ncg = na_links_count(NA_LINK_CGROUP), err = 0;
+	char dir[PATH_MAX] = "";
+
+	if (live)
+		c->done[live - c->t->att] = 1;
+	if (nw)
+		c->done[nw - c->t->att] = 1;
+	if (old)
+		c->done[old - c->t->att] = 1;
+	if ((live && live->untrusted) || (nw && nw->untrusted) || (old && old->untrusted)) {
+		na_log(NA_LOG_ERROR, "%s: a directory of %s's attachment is not root's or is writable by others: not made by netacct; look at it and remove it by hand",
+		       c->root, att->path);
+		return -EPERM;
+	}
+	if (old || !live) {
+		/* Detach committed (old_cg_<id>), or an attach that never got its directory committed. */
+		const struct na_tree_att *d = old ? old : nw;
+
+		if (d)
+			na_att_dir_path(dir, sizeof(dir), c->root, d->dir, d->id);
+		if (old && nw) {
+			char p[PATH_MAX];
+
+			na_att_dir_path(p, sizeof(p), c->root, nw->dir, nw->id);
+			err = na_tree_remove_dir(p);
+		}
+		if (!err)
+			err = retire(c->root, c->meta, att, dir, c->active_fd);
+		if (!err && bpf_map_delete_elem(c->attached_fd, &id) && errno != ENOENT)
+			err = na_err(-errno, "forget %s", att->path);
+		if (err)
+			return err;
+		na_log(NA_LOG_INFO, old ? "%s: finished an interrupted detach" : "%s: rolled back an interrupted attach",
+		       att->path);
+		note(c, id, old ? REPAIRED_DETACHED : REPAIRED_ROLLED_BACK);
+		return 0;
+	}
+	/* Committed (cg_<id>): finish it. */
+	if (nw) {
+		na_att_dir_path(dir, sizeof(dir), c->root, nw->dir, nw->id);
+		err = na_tree_remove_dir(dir);
+		if (err)
+			return err;
+	}
+	if (live->nlinks < ncg) {
+		if (!live->totals) {
+			na_log(NA_LOG_ERROR, "%s: its totals pin is gone: the attachment cannot be repaired; detach it and attach again",
+			       att->path);
+			return 0; /* status shows it incomplete; the caller goes on */
+		}
+		err = relink(c, att, live);
+		if (err == -ENOENT)
+			return 0; /* cgroup removed: nothing runs for it; status shows it */
+		if (err)
+			return err;
+		na_log(NA_LOG_INFO, "%s: re-attached the programs missing from its attachment (%d of %d were pinned)",
+		       att->path, live->nlinks, ncg);
+		note(c, id, REPAIRED_FINISHED);
+	}
+	if (c->slots[slot] != att->token) {
+		if (c->slots[slot]) {
+			na_log(NA_LOG_ERROR, "%s: its slot %u is taken by another attachment; detach it and attach again",
+			       att->path, slot);
+			return 0;
+		}
+		if (bpf_map_update_elem(c->active_fd, &slot, &att->token, 0))
+			return na_err(-errno, "activate %s", att->path);
+		c->slots[slot] = att->token;
+		na_log(NA_LOG_INFO, "%s: finished an interrupted attach (it counts from now on)", att->path);
+		note(c, id, REPAIRED_FINISHED);
+	}
+	return 0;
+}
+
+/*
+ * Bring every attachment of a committed pin root to a committed state:
+ * before its commit an attach is rolled back, after it an attach or a detach
+ * is finished; directories and slots that no record names are removed.
+ * Callers hold the lock. *what: what happened to cgroup want.
+ */
+static int repair(const char *root, const struct na_meta *meta, __u64 want, enum repaired *what)
+{
+	struct repair_ctx c = { .root = root, .meta = meta, .attached_fd = -1, .active_fd = -1, .want = want };
+	struct na_tree t = {};
+	__u64 *keys = NULL, key, next, *tokens = NULL;
+	size_t n = 0, cap = 0, i, k;
+	int err;
+
+	if (what)
+		*what = REPAIRED_NONE;
+	err = na_tree_scan(root, &t);
+	if (err)
+		return err;
+	c.t = &t;
+	c.slots = calloc(NA_MAX_ATTACHED, sizeof(*c.slots));
+	c.done = calloc(t.natt + 1, 1);
+	if (!c.slots || !c.done) {
+		err = -ENOMEM;
+		goto out;
+	}
+	c.attached_fd = obj_open(root, "na_attached");
+	c.active_fd = obj_open(root, "na_active");
+	if (c.attached_fd < 0 || c.active_fd < 0) {
+		err = c.attached_fd < 0 ? c.attached_fd : c.active_fd;
+		goto out;
+	}
+	err = read_slots(c.active_fd, c.slots);
+	if (err)
+		goto out;
+	/* The records first (the repair deletes some), then one at a time. */
+	for (err = bpf_map_get_next_key(c.attached_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(c.attached_fd, &key, &next)) {
+		key = next;
+		if (n == cap) {
+			__u64 *nk = realloc(keys, (cap = cap ? cap * 2 : 16) * sizeof(*keys));
+
+			if (!nk) {
+				err = -ENOMEM;
+				goto out;
+			}
+			keys = nk;
+		}
+		keys[n++] = key;
+	}
+	tokens = calloc(n + 1, sizeof(*tokens));
+	if (!tokens) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = 0;
+	for (i = 0; !err && i < n; i++) {
+		struct na_attach att;
+
+		if (bpf_map_lookup_elem(c.attached_fd, &keys[i], &att))
+			continue;
+		att.path[sizeof(att.path) - 1] = '\0';
+		tokens[i] = att.token;
+		err = repair_one(&c, keys[i], &att);
+	}
+	/* Directories that no record names: a copy that never counted; unpin it. */
+	for (i = 0; !err && i < t.natt; i++) {
+		char dir[PATH_MAX];
+
+		if (c.done[i] || t.att[i].untrusted)
+			continue;
+		err = na_att_dir_path(dir, sizeof(dir), root, t.att[i].dir, t.att[i].id);
+		if (!err)
+			err = na_tree_remove_dir(dir);
+		if (!err)
+			na_log(NA_LOG_INFO, "%s: removed %s, which no attachment records", root, t.att[i].name);
+	}
+	/* Slots live for a token no record has: clear them and hand their rows over. */
+	for (i = 0; !err && i < NA_MAX_ATTACHED; i++) {
+		struct na_attach none = { .token = c.slots[i], .path = "(unrecorded)" };
+
+		if (!c.slots[i])
+			continue;
+		for (k = 0; k < n && tokens[k] != c.slots[i]; k++)
+			;
+		if (k < n)
+			continue;
+		err = retire(root, meta, &none, "", c.active_fd);
+		if (!err)
+			na_log(NA_LOG_INFO, "%s: cleared slot %zu, live for an attachment no record has", root, i);
+	}
+out:
+	if (what)
+		*what = c.what;
+	if (c.attached_fd >= 0)
+		close(c.attached_fd);
+	if (c.active_fd >= 0)
+		close(c.active_fd);
+	free(keys);
+	free(tokens);
+	free(c.slots);
+	free(c.done);
+	na_tree_free(&t);
+	return err;
+}
+
+/*
+ * The pin root as a writer finds it, under the lock: 0 with *committed set
+ * when it holds netacct's state of this ABI (repaired), 0 with *committed 0
+ * when it is empty now (the remains of an unfinished first attach or last
+ * detach removed), or -errno (reported): not netacct's, another ABI version.
+ */
+static int writer_open_root(const char *root, struct na_meta *meta, int *committed, __u64 want, enum repaired *what)
+{
+	struct na_tree t;
+	int err;
+
+	*committed = 0;
+	if (what)
+		*what = REPAIRED_NONE;
+	err = na_tree_scan(root, &t);
+	if (err)
+		return err;
+	err = na_tree_check_trust(root, &t);
+	if (err) {
+		na_tree_free(&t);
+		return err;
+	}
+	if (!t.has_meta) {
+		if (!t.nours && !t.nforeign) {
+			na_tree_free(&t);
+			return 0;
+		}
+		if (t.nforeign) {
+			na_log(NA_LOG_ERROR, "%s: holds pinned objects but no na_meta: not netacct's state (%s); use another --pin-root",
+			       root, t.foreign);
+			na_tree_free(&t);
+			return -EPROTO;
+		}
+		/* Only netacct's names, no na_meta: a first attach or a last detach that did not finish. */
+		na_tree_free(&t);
+		err = na_tree_remove_root(root, 1);
+		if (err)
+			return err;
+		na_log(NA_LOG_INFO, "%s: removed the remains of an interrupted first attach or last detach", root);
+		return 0;
+	}
+	na_tree_free(&t);
+	err = na_meta_read(root, meta, committed);
+	if (!err && *committed)
+		err = repair(root, meta, want, what);
+	return err;
+}
+
+/* ---- attach --------------------------------------------------------------------- */
+
+struct att_txn {
+	const struct na_attach_opts *o;
+	const char *root;
+	struct na_cgroup cg;
+	struct na_meta meta;
+	int committed;       /* the pin root held netacct's state when we came */
+	__u32 slot;
+	__u64 token;
+	struct timespec rt;
+	struct netacct_bpf *skel;
+	struct bpf_link *links[NA_MAX_LINKS];
+	int cgfd;
+	char stage[PATH_MAX];  /* new_cg_<id> */
+	char dir[PATH_MAX];    /* cg_<id> */
+	/* what to undo */
+	int root_made, recorded, staged, renamed;
+};
+
+/* Plan: which slot and token; the sizes of a new pin root. */
+static int attach_plan(struct att_txn *t)
+{
+	const struct na_attach_opts *o = t->o;
+	__u64 *slots;
+	int level, fd, err;
+	__u32 i;
+
+	level = cgroup_level(t->cg.rel);
+	if (level > NA_MAX_LEVEL) {
+		na_log(NA_LOG_ERROR, "%s: nested %d levels deep; netacct attaches up to level %d", t->cg.abs, level,
+		       NA_MAX_LEVEL);
+		return -E2BIG;
+	}
+	t->slot = 0;
+	if (t->committed) {
+		if ((o->max_sockets && o->max_sockets != t->meta.max_sockets) ||
+		    (o->max_closed && o->max_closed != t->meta.max_closed) ||
+		    (o->log_bytes && o->log_bytes != t->meta.log_bytes))
+			na_log(NA_LOG_WARN, "map sizes ignored: the maps exist with %u sockets, %u closed, %u log bytes (detach everything to change them)",
+			       t->meta.max_sockets, t->meta.max_closed, t->meta.log_bytes);
+		fd = obj_open(t->root, "na_active");
+		if (fd < 0)
+			return fd;
+		slots = calloc(NA_MAX_ATTACHED, sizeof(*slots));
+		err = slots ? read_slots(fd, slots) : -ENOMEM;
+		close(fd);
+		for (i = 0; !err && i < NA_MAX_ATTACHED && slots[i]; i++)
+			;
+		free(slots);
+		if (err)
+			return err;
+		if (i == NA_MAX_ATTACHED) {
+			na_log(NA_LOG_ERROR, "attach: all %d attachment slots are in use (detach some first)", NA_MAX_ATTACHED);
+			return -ENOSPC;
+		}
+		t->slot = i;
+	} else {
+		t->meta.abi_version = NA_ABI_VERSION;
+		t->meta.max_sockets = o->max_sockets ? o->max_sockets : NA_DEFAULT_MAX_SOCKETS;
+		t->meta.max_closed = o->max_closed ? o->max_closed : NA_DEFAULT_MAX_CLOSED;
+		t->meta.log_bytes = o->log_bytes ? o->log_bytes : NA_DEFAULT_LOG_BYTES;
+		t->meta.next_seq = 1;
+	}
+	t->token = NA_TOKEN(t->meta.next_seq, level, t->slot);
+	clock_gettime(CLOCK_REALTIME, &t->rt);
+	if (!t->committed)
+		t->meta.created_realtime = (__u64)t->rt.tv_sec;
+	t->meta.next_seq++;
+	return 0;
+}
+
+/* Load: a copy of the programs with this attachment's token, on the shared maps. */
+static int attach_load(struct att_txn *t)
+{
+	struct bpf_program *prog;
+	char p[PATH_MAX];
+	size_t i;
+	int err;
+
+	err = na_skel_open(t->root, &t->meta, t->committed, &t->skel);
+	if (err)
+		return err;
+	t->skel->rodata->self_token = t->token;
+	bpf_object__for_each_program(prog, t->skel->obj)
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SYSCALL)
+			bpf_program__set_autoload(prog, false);
+	/* A global link already pinned stays as it is: its program is not loaded again. */
+	for (i = 0; i < na_nlinks; i++) {
+		if (na_links[i].kind != NA_LINK_GLOBAL)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", t->root, na_links[i].pin);
+		if (t->committed && !access(p, F_OK))
+			bpf_program__set_autoload(bpf_object__find_program_by_name(t->skel->obj, na_links[i].prog), false);
+	}
+	return na_skel_load(t->skel);
+}
+
+/*
+ * The pin root: a new one gets its maps pinned, its global links, and na_meta
+ * last, which commits it; an existing one gets na_meta's next token
+ * sequence, and any global link it lacks.
+ */
+static int attach_root(struct att_txn *t)
+{
+	struct bpf_map *map;
+	char p[PATH_MAX];
+	__u32 zero = 0;
+	size_t i;
+	int err;
+
+	err = bpf_map__update_elem(t->skel->maps.na_meta, &zero, sizeof(zero), &t->meta, sizeof(t->meta), 0);
+	if (err)
+		return na_err(err, "write na_meta");
+	if (!t->committed) {
+		t->root_made = 1;
+		bpf_object__for_each_map(map, t->skel->obj) {
+			if (!na_map_is_shared(map) || map == t->skel->maps.na_meta)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", t->root, bpf_map__name(map));
+			err = bpf_map__pin(map, p);
+			if (err)
+				return na_err(err, "pin %s", p);
+		}
+	}
+	for (i = 0; i < na_nlinks; i++) {
+		if (na_links[i].kind != NA_LINK_GLOBAL ||
+		    !bpf_program__autoload(bpf_object__find_program_by_name(t->skel->obj, na_links[i].prog)))
+			continue;
+		err = link_pin(t->skel, i, -1, NULL, t->root, &t->links[i]);
+		if (err)
+			return err;
+	}
+	if (!t->committed) {
+		snprintf(p, sizeof(p), "%s/na_meta", t->root);
+		err = bpf_map__pin(t->skel->maps.na_meta, p);
+		if (err)
+			return na_err(err, "pin %s", p);
+	}
+	return 0;
+}
+
+/* Record: in na_attached before anything of it runs, so that nested copies see it (inactive). */
+static int attach_record(struct att_txn *t)
+{
+	struct na_attach att = {
+		.cgroup_id = t->cg.id,
+		.token = t->token,
+		.attach_realtime = (__u64)t->rt.tv_sec,
+		.attach_ns = na_boot_ns(),
+	};
+	int err;
+
+	memcpy(att.path, t->cg.rel, strlen(t->cg.rel) + 1);
+	err = bpf_map__update_elem(t->skel->maps.na_attached, &t->cg.id, sizeof(t->cg.id), &att, sizeof(att),
+				   BPF_NOEXIST);
+	if (err)
+		return na_err(err, "record attachment%s", err == -E2BIG ? " (too many attached cgroups)" : "");
+	t->recorded = 1;
+	return 0;
+}
+
+/*
+ * Link: the cgroup links pinned in new_cg_<id>/ with the copy's totals. The
+ * copy is inactive: it counts and creates nothing until it is activated with
+ * all its hooks in place.
+ */
+static int attach_link(struct att_txn *t)
+{
+	char p[PATH_MAX];
+	size_t i;
+	int err;
+
+	t->cgfd = open(t->cg.abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->cgfd < 0)
+		return na_err(-errno, "open %s", t->cg.abs);
+	if (mkdir(t->stage, 0700))
+		return na_err(-errno, "create %s", t->stage);
+	t->staged = 1;
+	err = join_path(p, sizeof(p), t->stage, na_totals_pin);
+	if (err)
+		return err;
+	err = bpf_map__pin(t->skel->maps.na_totals, p);
+	if (err)
+		return na_err(err, "pin %s", p);
+	for (i = 0; i < na_nlinks; i++) {
+		if (na_links[i].kind != NA_LINK_CGROUP)
+			continue;
+		err = link_pin(t->skel, i, t->cgfd, t->cg.abs, t->stage, &t->links[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Commit: the attachment's directory gets its name; from here on a repair finishes it. */
+static int attach_commit(struct att_txn *t)
+{
+	if (rename(t->stage, t->dir))
+		return na_err(-errno, "rename %s to %s", t->stage, t->dir);
+	t->renamed = 1;
+	return 0;
+}
+
+/* Activate: the copy counts from the next packet on. */
+static int attach_activate(struct att_txn *t)
+{
+	return bpf_map__update_elem(t->skel->maps.na_active, &t->slot, sizeof(t->slot), &t->token, sizeof(t->token),
+				    0)
+		       ? na_err(-errno, "activate attachment")
+		       : 0;
+}
+
+/* Undo, last step first. Nothing was live: no row belongs to the copy. */
+static void attach_undo(struct att_txn *t)
+{
+	size_t i;
+
+	for (i = 0; i < na_nlinks; i++) {
+		if (t->links[i]) {
+			bpf_link__unpin(t->links[i]);
+			bpf_link__destroy(t->links[i]);
+			t->links[i] = NULL;
+		}
+	}
+	if (t->renamed || t->staged)
+		na_tree_remove_dir(t->renamed ? t->dir : t->stage);
+	if (t->recorded)
+		bpf_map__delete_elem(t->skel->maps.na_attached, &t->cg.id, sizeof(t->cg.id), 0);
+	/* A pin root this attach made goes again (only netacct's own names). */
+	if (t->root_made && attached_count(bpf_map__fd(t->skel->maps.na_attached)) == 0)
+		na_tree_remove_root(t->root, 0);
+}
+
+/*
+ * What attach leaves readable: the group asked for, or the one the pin root
+ * has (a trusted root: root's, writable by nobody else). An attach that found
+ * the cgroup attached made no pins: the tree is walked only when the group
+ * or the log's mode is to change.
+ */
+static int share_after_attach(const char *root, const struct na_attach_opts *o, int fresh_pins)
+{
+	mode_t log_mode = o->log_private ? 0640 : 0660;
+	char p[PATH_MAX];
+	struct stat st, lg;
+	uint32_t gid;
+
+	if (lstat(root, &st))
+		return na_err(-errno, "stat %s", root);
+	if (o->group_set)
+		gid = o->gid;
+	else if (st.st_gid && (st.st_mode & 0050) == 0050)
+		gid = st.st_gid;
+	else
+		return 0; /* root's alone, as pins are made */
+	snprintf(p, sizeof(p), "%s/na_log", root);
+	if (!fresh_pins && st.st_gid == gid && (st.st_mode & 07777) == (gid ? 0750u : 0700u) && !lstat(p, &lg) &&
+	    (lg.st_mode & 07777) == (gid ? log_mode : 0600u))
+		return 0;
+	return na_tree_share(root, gid, log_mode);
+}
+
+int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
+{
+	struct att_txn t = { .o = o, .root = o->pin_root, .cgfd = -1 };
+	enum repaired what = REPAIRED_NONE;
+	int lockfd = -1, err;
+	sigset_t sigs;
+
+	err = na_cgroup_resolve(path, &t.cg);
+	if (err)
+		return err;
+	if (strlen(t.cg.rel) >= NA_PATH_MAX) {
+		na_log(NA_LOG_ERROR, "%s: cgroup path longer than %d bytes", path, NA_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	err = na_caps_check_attach("attach");
+	if (err)
+		return err;
+	na_signals_hold(&sigs);
+	err = na_root_lock(t.root, 1, &lockfd);
+	if (err)
+		goto out;
+	err = writer_open_root(t.root, &t.meta, &t.committed, t.cg.id, &what);
+	if (err)
+		goto out;
+	if (na_att_dir_path(t.dir, sizeof(t.dir), t.root, NA_DIR_LIVE, t.cg.id) ||
+	    na_att_dir_path(t.stage, sizeof(t.stage), t.root, NA_DIR_NEW, t.cg.id)) {
+		err = na_err(-ENAMETOOLONG, "pin root %s", t.root);
+		goto out;
+	}
+	if (!access(t.dir, F_OK)) {
+		/* Attached; or its interrupted attach just finished, which this command asked for. */
+		err = what == REPAIRED_FINISHED ? 0 : 1;
+		goto share;
+	}
+	err = attach_plan(&t);
+	if (!err)
+		err = attach_load(&t);
+	if (!err)
+		err = attach_root(&t);
+	if (!err)
+		err = attach_record(&t);
+	if (!err)
+		err = attach_link(&t);
+	if (!err)
+		err = attach_commit(&t);
+	if (!err)
+		err = attach_activate(&t);
+	if (err) {
+		attach_undo(&t);
+		if (!t.committed) /* the pin root was empty when we came: empty it stays, or goes */
+			na_tree_remove_root(t.root, 0);
+		goto out;
+	}
+share:
+	{
+		int e = share_after_attach(t.root, o, err == 0);
+
+		if (e) {
+			na_log(NA_LOG_ERROR, "%s: %s, but the access to its pinned state may be only partly set (attach --group again)",
+			       path, err ? "was attached already" : "attached");
+			err = e;
+		}
+	}
+out:
+	links_close(t.links);
+	netacct_bpf__destroy(t.skel);
+	if (t.cgfd >= 0)
+		close(t.cgfd);
+	if (lockfd >= 0)
+		close(lockfd);
+	na_signals_release(&sigs);
+	return err;
+}
+
+/* ---- detach ------------------------------------------------------------------------ */
+
+/* The attached cgroup id for `path`: its inode, or, for a cgroup removed since, its recorded path. */
+static int attached_id(int attached_fd, const char *path, __u64 *id)
 {
 	struct na_attach att;
-	struct na_meta meta;
-	char p[PATH_MAX];
-	int lockfd = -1, fd = -1, err, have = 0;
-	__u64 id;
+	struct na_cg2mount m;
+	__u64 key, next;
+	struct stat st;
+	char rel[PATH_MAX];
+	int err;
+
+	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+		*id = st.st_ino;
+		if (!bpf_map_lookup_elem(attached_fd, id, &att))
+			return 0;
+	}
+	if (na_cgroup2_mount(path, &m))
+		return -ENOENT;
+	snprintf(rel, sizeof(rel), "%s%s", strcmp(m.root, "/") ? m.root : "",
+		 path + (strcmp(m.dir, "/") ? strlen(m.dir) : 0));
+	for (err = bpf_map_get_next_key(attached_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(attached_fd, &key, &next)) {
+		key = next;
+		if (!bpf_map_lookup_elem(attached_fd, &key, &att) && !strncmp(att.path, rel, sizeof(att.path))) {
+			*id = key;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int na_detach_cgroup(const char *root, const char *path)
+{
+	enum repaired what = REPAIRED_NONE;
+	struct na_attach att;
+	struct na_meta meta = {};
+	char dir[PATH_MAX], old[PATH_MAX];
+	int lockfd = -1, attached_fd = -1, active_fd = -1, err, have = 0, found;
+	sigset_t sigs;
+	__u64 id = 0;
 
 	err = na_caps_check_attach("detach");
 	if (err)
 		return err;
+	na_signals_hold(&sigs);
 	err = na_root_lock(root, 0, &lockfd);
 	if (err == -ENOENT)
 		goto not_attached;
 	if (err)
-		return err;
-	err = na_meta_read(root, &meta, &have);
+		goto out;
+	/* Which cgroup, before a repair may forget an interrupted attach of it. */
+	if (!access(root, F_OK)) {
+		char p[PATH_MAX];
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/na_attached", root);
+		fd = bpf_obj_get(p);
+		found = fd >= 0 && !attached_id(fd, path, &id);
+		if (fd >= 0)
+			close(fd);
+		if (!found)
+			id = 0;
+	}
+	err = writer_open_root(root, &meta, &have, id, &what);
 	if (err)
 		goto out;
-	if (!have)
+	if (!have) {
+		na_tree_remove_root(root, 0); /* empty now */
 		goto not_attached;
-	snprintf(p, sizeof(p), "%s/na_attached", root);
-	fd = bpf_obj_get(p);
-	if (fd < 0) {
-		err = na_err(-errno, "open %s", p);
+	}
+	if (what == REPAIRED_DETACHED || what == REPAIRED_ROLLED_BACK)
+		goto last; /* what was asked is done */
+	attached_fd = obj_open(root, "na_attached");
+	active_fd = obj_open(root, "na_active");
+	if (attached_fd < 0 || active_fd < 0) {
+		err = attached_fd < 0 ? attached_fd : active_fd;
 		goto out;
 	}
-	err = attached_id(fd, path, &id);
-	if (err || bpf_map_lookup_elem(fd, &id, &att))
+	if (!id || bpf_map_lookup_elem(attached_fd, &id, &att))
 		goto not_attached;
-	err = retire(root, &meta, &att);
+	att.path[sizeof(att.path) - 1] = '\0';
+	na_att_dir_path(dir, sizeof(dir), root, NA_DIR_LIVE, id);
+	na_att_dir_path(old, sizeof(old), root, NA_DIR_OLD, id);
+	/* Commit: from here on, a repair finishes this detach. */
+	if (rename(dir, old)) {
+		err = na_err(-errno, "rename %s to %s", dir, old);
+		goto out;
+	}
+	err = retire(root, &meta, &att, old, active_fd);
 	if (err) {
+		/* Nothing unpinned (links go after the sweep): live again, as it was. */
+		__u32 slot = NA_TOKEN_SLOT(att.token);
+
+		if (!access(old, F_OK) && !rename(old, dir))
+			bpf_map_update_elem(active_fd, &slot, &att.token, 0);
 		na_log(NA_LOG_ERROR, "detach %s: not detached (still attached; try again)", path);
 		goto out;
 	}
-	bpf_map_delete_elem(fd, &id);
-	if (attached_count(fd) == 0) {
-		close(fd);
-		fd = -1;
-		if (na_rm_tree(root))
-			err = na_err(-errno, "remove %s", root);
+	if (bpf_map_delete_elem(attached_fd, &id) && errno != ENOENT) {
+		err = na_err(-errno, "forget %s", path);
+		goto out;
+	}
+last:
+	if (attached_fd < 0)
+		attached_fd = obj_open(root, "na_attached");
+	if (attached_fd >= 0 && attached_count(attached_fd) == 0) {
+		close(attached_fd);
+		attached_fd = -1;
+		err = na_tree_remove_root(root, 0);
 	}
 	goto out;
 not_attached:
+	/* A committed pin root with nothing attached: what a last detach stopped short of removing. */
+	if (have && attached_fd < 0)
+		attached_fd = obj_open(root, "na_attached");
+	if (have && attached_fd >= 0 && attached_count(attached_fd) == 0) {
+		close(attached_fd);
+		attached_fd = -1;
+		if (!na_tree_remove_root(root, 0))
+			na_log(NA_LOG_INFO, "%s: removed (nothing was attached: an interrupted detach or attach left it)", root);
+	}
 	na_log(NA_LOG_ERROR, "detach %s: not attached (netacct status lists what is)", path);
 	err = -ENOENT;
 out:
-	if (fd >= 0)
-		close(fd);
+	if (attached_fd >= 0)
+		close(attached_fd);
+	if (active_fd >= 0)
+		close(active_fd);
 	if (lockfd >= 0)
 		close(lockfd);
+	na_signals_release(&sigs);
 	return err;
 }
 
 int na_detach_all(const char *root)
 {
+	struct na_tree t;
 	int lockfd = -1, err;
+	sigset_t sigs;
 
 	err = na_caps_check_attach("detach");
 	if (err)
 		return err;
+	na_signals_hold(&sigs);
 	err = na_root_lock(root, 0, &lockfd);
 	if (err == -ENOENT) {
 		na_log(NA_LOG_ERROR, "detach --all: nothing attached (no pinned state at %s)", root);
-		return err;
+		goto out;
 	}
 	if (err)
-		return err;
-	/* Any netacct state, of any ABI version, has na_meta; never remove another tool's pins. */
-	if (!pin_exists(root, "na_meta") && !na_dir_is_empty(root)) {
-		na_log(NA_LOG_ERROR, "detach --all: %s holds no na_meta: not netacct's state, left alone", root);
+		goto out;
+	err = na_tree_scan(root, &t);
+	if (err)
+		goto out;
+	/* Any netacct state, of any ABI version, has na_meta (or is a half-made one with nothing foreign). */
+	if (!t.has_meta && t.nforeign) {
+		na_log(NA_LOG_ERROR, "detach --all: %s holds no na_meta: not netacct's state (%s), left alone", root,
+		       t.foreign);
+		na_tree_free(&t);
+		err = -EPROTO;
+		goto out;
+	}
+	na_tree_free(&t);
+	/* Unpinning every link detaches it; the maps go with their last pin. Only netacct's names. */
+	err = na_tree_remove_root(root, 0);
+	if (err == -ENOTEMPTY && !na_tree_scan(root, &t)) {
+		na_log(NA_LOG_ERROR, "detach --all: netacct's pins removed; %s still holds %s, which netacct did not pin: left alone",
+		       root, t.foreign);
+		na_tree_free(&t);
+	}
+out:
+	if (lockfd >= 0)
 		close(lockfd);
-		return -EPROTO;
-	}
-	/* Unpinning every link detaches it; the maps go with their last pin. */
-	err = na_rm_tree(root);
-	if (err)
-		na_err(err, "remove %s", root);
-	close(lockfd);
+	na_signals_release(&sigs);
 	return err;
 }

@@ -8,6 +8,7 @@
 #define NETACCT_AGENT_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,22 @@ int na_log_verbose(void);
 void na_log(enum na_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log "netacct: <what>: <strerror(-err)>" and return err. */
 int na_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * A message that may come in floods (another party's doing): at most
+ * NA_RATELIMIT_BURST lines every NA_RATELIMIT_S seconds, then one line saying
+ * how many were not shown. Zero-initialised; thread-safe.
+ */
+#define NA_RATELIMIT_BURST 5
+#define NA_RATELIMIT_S 10
+struct na_ratelimit {
+	const char *what;  /* names the messages in the line that counts those not shown */
+	int64_t window_s;
+	unsigned shown, hidden;
+};
+void na_ratelimit_log(struct na_ratelimit *rl, enum na_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Once a window is over, the count of what it did not show (call it now and then). */
+void na_ratelimit_flush(struct na_ratelimit *rl);
 
 /* ---- cgroups ------------------------------------------------------------ */
 struct na_cgroup {
@@ -75,6 +92,26 @@ void na_cgpaths_free(struct na_cgpaths *p);
 int na_caps_check_attach(const char *what);
 /* The same, quietly: 1 when attach and detach can run. */
 int na_can_attach(void);
+/* What on a cgroup and its ancestors stands in the way of netacct's multi-attach (agent/probe.c). */
+struct na_blockers {
+	char here[256];            /* " egress ...": hooks of the cgroup held without multi-attach */
+	char above[PATH_MAX + 64]; /* "DIR (hook)": an ancestor with a program attached with no flag */
+	char others[256];          /* " egress(2) ...": hooks whose programs allow multi-attach */
+	unsigned effective;        /* programs that run for the cgroup (its own and its ancestors') */
+	int denied;                /* not readable: the query needs CAP_NET_ADMIN */
+};
+/* For the hooks of the link table, on cgroup directory abs: 0 or -errno. */
+int na_cgroup_blockers(const char *abs, struct na_blockers *b);
+/* 1 and the reason and the fix when b blocks an attach, 0 when it does not. */
+int na_blockers_explain(const char *abs, const struct na_blockers *b, char *why, size_t wlen, char *fix,
+			size_t flen);
+/*
+ * Probe what the BPF object needs from the kernel: every program type and
+ * map type it uses, and the BTF tracepoints of its tp_btf programs. 0 when
+ * everything is there; otherwise the number missing, named in missing.
+ * present: the names probed, for a report.
+ */
+int na_object_probe(char *missing, size_t mlen, char *present, size_t plen);
 
 /* ---- attach / detach ---------------------------------------------------- */
 struct na_attach_opts {
@@ -93,14 +130,32 @@ struct na_attach_opts {
 	/* With a group: the connection log 0640 too, not 0660 (an agent follows it; members only read). */
 	int log_private;
 };
-/* Cgroup programs attached per cgroup. */
+/* Cgroup programs attached per cgroup (the link table's, agent/links.c). */
 int na_cgroup_prog_count(void);
-/* 0 when attached now, 1 when it already was, -errno on failure (nothing left behind). */
+/* Links attached once for all attachments (pinned at the pin root). */
+int na_global_link_count(void);
+/*
+ * Attach, as a transaction (docs/design.md): 0 when attached now (or an
+ * interrupted attach of it finished), 1 when it already was, -errno on
+ * failure (nothing left behind). Like detach, it first repairs what an
+ * interrupted attach or detach left in the pin root.
+ */
 int na_attach_cgroup(const struct na_attach_opts *o, const char *path);
 /* 0, -ENOENT when not attached. */
 int na_detach_cgroup(const char *pin_root, const char *path);
-/* Unpin everything under pin_root, whatever its ABI version. 0, or -ENOENT if nothing. */
+/*
+ * Unpin every pin of netacct's under pin_root (by name: maps, links,
+ * attachment directories), whatever its ABI version: 0; -ENOENT if nothing;
+ * -ENOTEMPTY when entries netacct did not pin stay (reported).
+ */
 int na_detach_all(const char *pin_root);
+/*
+ * Hold the signals that end a process by default (SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, SIGPIPE, ...) until na_signals_release(): what runs in between
+ * (a transaction, and the line saying it is done) is not stopped half-way.
+ */
+void na_signals_hold(sigset_t *old);
+void na_signals_release(const sigset_t *old);
 
 /* ---- the agent's configuration (agent/conf.c, docs/agent.md) -------------- */
 #define NA_CONF_DEFAULT_PATH "/etc/netacct/netacct.conf"
@@ -132,10 +187,24 @@ void na_conf_free(struct na_conf *c);
 int na_conf_listen(const char *v, struct na_conf *c);
 
 /* ---- reading ------------------------------------------------------------ */
+/* Where an attachment stands (docs/design.md, "Transactions"). */
+enum na_att_phase {
+	NA_ATT_LIVE,       /* counting: committed, every cgroup link pinned, active */
+	NA_ATT_INACTIVE,   /* committed, every link pinned, not active: an attach stopped before its last step */
+	NA_ATT_INCOMPLETE, /* committed, cgroup links missing */
+	NA_ATT_ATTACHING,  /* an attach before its commit (stopped, or under way) */
+	NA_ATT_DETACHING,  /* a detach after its commit (stopped, or under way) */
+	NA_ATT_UNLINKED,   /* a record without links: an attach before its first link, or a detach after its last */
+};
+/* "live", "inactive", "incomplete", "attaching", "detaching", "unlinked" */
+const char *na_att_phase_name(enum na_att_phase p);
+
 struct na_att_state {
 	struct na_attach a;
 	struct na_totals t;  /* summed over CPUs */
-	int programs;        /* pinned program links found */
+	int programs;        /* its cgroup links pinned, of na_cgroup_prog_count() */
+	int active;          /* na_active holds its token: its programs count */
+	enum na_att_phase phase;
 	int cgroup_exists;
 };
 
@@ -186,6 +255,8 @@ struct na_snapshot {
 	uint64_t log_pending; /* bytes waiting in the connection log (ring buffer) */
 	struct na_att_state *att;
 	size_t natt;
+	int busy;             /* an attach or detach held the pin root's lock: a phase may be one under way */
+	int globals;          /* global links pinned, of na_global_link_count() */
 	struct na_sock_row *rows;
 	size_t nrows;
 	struct na_closed_row *closed;
@@ -194,6 +265,20 @@ struct na_snapshot {
 };
 
 struct na_state;
+/*
+ * Is pin_root one netacct may use: an absolute path without symbolic links to
+ * a directory on bpffs, owned by root and writable by nobody else, below
+ * directories only root can change (or sticky)? 0; -ENOENT (quiet) when it
+ * does not exist; -errno otherwise, reported with the reason and the fix.
+ */
+int na_pin_root_trust(const char *pin_root);
+/*
+ * The same for a directory netacct writes files in (the agent's log): its
+ * real path (links resolved once) through directories only root can change
+ * to a directory root's and writable by nobody else. 0 and *fd (O_PATH, for
+ * the *at() calls) or -errno (-ENOENT quiet, the rest reported).
+ */
+int na_dir_trust_open(const char *dir, const char *what, int *fd);
 /* -ENOENT when nothing is attached (no pin root); -EPROTO on an ABI mismatch. */
 int na_state_open(const char *pin_root, struct na_state **out);
 /*
@@ -203,6 +288,21 @@ int na_state_open(const char *pin_root, struct na_state **out);
  */
 int na_state_meta(const char *pin_root, struct na_meta *meta, int *have);
 int na_state_read(struct na_state *st, struct na_snapshot *snap);
+/*
+ * A link of this pin root's programs (they use its na_active) that no pin in
+ * its tree holds: a process keeps it attached with a descriptor, out of
+ * reach of every detach, until that process ends.
+ */
+struct na_leftover {
+	uint32_t link_id;
+	uint64_t cgroup_id;   /* 0 for a link that is not a cgroup link */
+	char cgroup[NA_CGPATH_LEN]; /* its path as /proc/PID/cgroup shows it, "" when not found */
+	char hook[32];        /* its attach type: "cgroup_inet_egress", "trace_raw_tp", ... */
+	int pids[4];          /* processes holding it */
+	int npids;
+};
+/* Every such link: 0 (none, or not visible: it takes CAP_SYS_ADMIN), or -errno. */
+int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n);
 void na_state_close(struct na_state *st);
 void na_snapshot_free(struct na_snapshot *snap);
 

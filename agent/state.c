@@ -2,6 +2,7 @@
 /* Reading the pinned state: batched map reads, per-CPU sums, cgroup paths. */
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -39,6 +40,7 @@ struct na_state {
 	int stats_fd;
 	int log_fd;
 	int cgpath_fd;
+	int active_fd;
 	int ncpu;
 	struct na_meta meta;
 	size_t last_nrows; /* rows at the last read: the next read's first guess */
@@ -96,28 +98,56 @@ const char *na_perm_hint(int err)
 		       : "";
 }
 
+/*
+ * A pin root without na_meta: nothing attached when it is empty, or when it
+ * holds only what an unfinished first attach or last detach left (the next
+ * attach or detach removes it); not netacct's state when anything else is
+ * there.
+ */
+static int meta_missing(const char *root)
+{
+	struct na_tree t;
+	int err = na_tree_scan(root, &t);
+
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (t.nforeign) {
+		na_log(NA_LOG_ERROR, "%s: holds pinned objects but no na_meta: not netacct's state (%s); use another --pin-root",
+		       root, t.foreign);
+		err = -EPROTO;
+	} else if (t.nours && !na_root_busy(root)) {
+		na_log(NA_LOG_WARN, "%s holds what an interrupted first attach or last detach left (no na_meta): nothing is attached; the next netacct attach or detach removes it",
+		       root);
+	}
+	na_tree_free(&t);
+	return err;
+}
+
 int na_meta_read(const char *root, struct na_meta *meta, int *have)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), zero = 0;
 	struct na_meta m = {};
 	char p[PATH_MAX];
+	struct stat st;
 	int fd, err = 0;
 
 	if (have)
 		*have = 0;
+	err = na_pin_root_trust(root);
+	if (err)
+		return err == -ENOENT ? 0 : err;
 	snprintf(p, sizeof(p), "%s/na_meta", root);
+	if (!lstat(p, &st) && !S_ISREG(st.st_mode)) {
+		na_log(NA_LOG_ERROR, "%s is a %s, not a pinned map: not netacct's state; use another --pin-root", p,
+		       S_ISDIR(st.st_mode) ? "directory" : S_ISLNK(st.st_mode) ? "symbolic link" : "special file");
+		return -EPROTO;
+	}
 	fd = na_obj_get(p, NULL);
 	if (fd < 0) {
 		err = fd;
-		if (err == -ENOENT && na_dir_is_empty(root))
-			return 0;
-		if (err == -ENOENT) {
-			na_log(NA_LOG_ERROR,
-			       "%s: holds pinned objects but no na_meta: not netacct's state; use another --pin-root",
-			       root);
-			return -EPROTO;
-		}
+		if (err == -ENOENT)
+			return meta_missing(root);
 		return na_err(err, "open %s%s", p, na_perm_hint(err));
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(m)) {
@@ -171,16 +201,14 @@ int na_state_open(const char *root, struct na_state **out)
 	struct na_state *st;
 	int have = 0, err;
 
-	if (access(root, F_OK)) {
-		err = -errno;
-		if (err == -EACCES)
-			return na_err(err, "%s (run as root)", root);
-		return err; /* -ENOENT: nothing attached; the caller says so */
-	}
+	err = na_pin_root_trust(root);
+	if (err)
+		return err; /* -ENOENT: nothing attached; the caller says so (others are reported) */
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	st->socks_fd = st->attached_fd = st->closed_fd = st->stats_fd = st->log_fd = st->cgpath_fd = -1;
+	st->active_fd = -1;
 	snprintf(st->root, sizeof(st->root), "%s", root);
 	err = na_meta_read(root, &st->meta, &have);
 	if (err)
@@ -204,8 +232,9 @@ int na_state_open(const char *root, struct na_state **out)
 	st->stats_fd = obj_get(root, "na_stats");
 	st->log_fd = obj_get(root, "na_log");
 	st->cgpath_fd = obj_get(root, "na_cgpath");
+	st->active_fd = obj_get(root, "na_active");
 	{
-		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd };
+		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd, st->active_fd };
 		size_t i;
 
 		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -240,50 +269,82 @@ void na_state_close(struct na_state *st)
 		close(st->log_fd);
 	if (st->cgpath_fd >= 0)
 		close(st->cgpath_fd);
+	if (st->active_fd >= 0)
+		close(st->active_fd);
 	free(st);
 }
 
-static int read_totals(struct na_state *st, __u64 id, struct na_att_state *a)
+/* The attachment's totals, from its directory (none yet, or none left: zero). */
+static int read_totals(struct na_state *st, const struct na_tree_att *dir, struct na_att_state *a)
 {
 	size_t vsz = (sizeof(struct na_totals) + 7) & ~7ul;
-	char p[PATH_MAX], name[64];
 	__u64 *sum = (__u64 *)&a->t, *v;
-	struct dirent *e;
+	char name[PATH_MAX];
 	void *buf;
 	__u32 zero = 0;
 	int fd, cpu, err = 0;
 	size_t k;
-	DIR *d;
 
-	snprintf(name, sizeof(name), "cg_%llu/totals", (unsigned long long)id);
-	fd = obj_get(st->root, name);
-	if (fd < 0)
-		return fd;
+	memset(&a->t, 0, sizeof(a->t));
+	if (!dir || !dir->totals)
+		return 0;
+	if ((size_t)snprintf(name, sizeof(name), "%s/%s/%s", st->root, dir->name, na_totals_pin) >= sizeof(name))
+		return na_err(-ENAMETOOLONG, "%s/%s", st->root, dir->name);
+	fd = na_obj_get(name, NULL);
+	if (fd < 0) /* gone meanwhile (a transaction under way): zero */
+		return fd == -ENOENT ? 0 : na_err(fd, "open %s%s", name, na_perm_hint(fd));
 	buf = calloc(st->ncpu, vsz);
 	if (!buf) {
 		close(fd);
 		return -ENOMEM;
 	}
 	if (bpf_map_lookup_elem(fd, &zero, buf)) {
-		err = na_err(-errno, "read %s/%s", st->root, name);
+		err = na_err(-errno, "read %s", name);
 		goto out;
 	}
-	memset(&a->t, 0, sizeof(a->t));
 	for (cpu = 0; cpu < st->ncpu; cpu++) {
 		v = (__u64 *)((char *)buf + cpu * vsz);
 		for (k = 0; k < sizeof(a->t) / sizeof(__u64); k++)
 			sum[k] += v[k];
 	}
-	d = snprintf(p, sizeof(p), "%s/cg_%llu", st->root, (unsigned long long)id) < (int)sizeof(p) ? opendir(p) : NULL;
-	a->programs = 0;
-	while (d && (e = readdir(d)))
-		a->programs += e->d_name[0] != '.' && strcmp(e->d_name, "totals");
-	if (d)
-		closedir(d);
 out:
 	free(buf);
 	close(fd);
 	return err;
+}
+
+const char *na_att_phase_name(enum na_att_phase p)
+{
+	static const char *const names[] = {
+		[NA_ATT_LIVE] = "live",           [NA_ATT_INACTIVE] = "inactive",   [NA_ATT_INCOMPLETE] = "incomplete",
+		[NA_ATT_ATTACHING] = "attaching", [NA_ATT_DETACHING] = "detaching",   [NA_ATT_UNLINKED] = "unlinked",
+	};
+
+	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+/* Where the attachment's transaction stands, from its directory and na_active (docs/design.md). */
+static void classify(struct na_state *st, const struct na_tree *t, __u64 id, struct na_att_state *a,
+		     const struct na_tree_att **dir)
+{
+	const struct na_tree_att *live = na_tree_find(t, id, NA_DIR_LIVE), *old = na_tree_find(t, id, NA_DIR_OLD),
+				 *nw = na_tree_find(t, id, NA_DIR_NEW);
+	__u32 slot = NA_TOKEN_SLOT(a->a.token);
+	__u64 cur = 0;
+
+	a->active = !bpf_map_lookup_elem(st->active_fd, &slot, &cur) && cur == a->a.token;
+	*dir = old ? old : live ? live : nw;
+	a->programs = *dir ? (*dir)->nlinks : 0;
+	if (old)
+		a->phase = NA_ATT_DETACHING;
+	else if (nw)
+		a->phase = NA_ATT_ATTACHING;
+	else if (!live)
+		a->phase = NA_ATT_UNLINKED;
+	else if (live->nlinks < na_cgroup_prog_count() || !live->totals)
+		a->phase = NA_ATT_INCOMPLETE;
+	else
+		a->phase = a->active ? NA_ATT_LIVE : NA_ATT_INACTIVE;
 }
 
 static int cgroup_exists(const struct na_attach *a)
@@ -296,20 +357,36 @@ static int cgroup_exists(const struct na_attach *a)
 
 static int read_attached(struct na_state *st, struct na_snapshot *snap)
 {
+	struct na_tree t;
 	__u64 key, next;
-	size_t cap = 0;
+	size_t cap = 0, i;
 	int err;
 
+	/* Lock first, tree second: a transaction that ended in between shows as stopped, not the reverse. */
+	snap->busy = na_root_busy(st->root);
+	err = na_tree_scan(st->root, &t);
+	if (err)
+		return err;
+	err = na_tree_check_trust(st->root, &t);
+	if (err) {
+		na_tree_free(&t);
+		return err;
+	}
+	for (i = 0; i < na_nlinks; i++)
+		snap->globals += na_links[i].kind == NA_LINK_GLOBAL && (t.globals & (1ull << i));
 	for (err = bpf_map_get_next_key(st->attached_fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(st->attached_fd, &key, &next)) {
+		const struct na_tree_att *dir;
 		struct na_att_state *a;
 
 		key = next;
 		if (snap->natt == cap) {
 			cap = cap ? cap * 2 : 8;
 			a = realloc(snap->att, cap * sizeof(*a));
-			if (!a)
+			if (!a) {
+				na_tree_free(&t);
 				return -ENOMEM;
+			}
 			snap->att = a;
 		}
 		a = &snap->att[snap->natt];
@@ -317,11 +394,13 @@ static int read_attached(struct na_state *st, struct na_snapshot *snap)
 		if (bpf_map_lookup_elem(st->attached_fd, &key, &a->a))
 			continue; /* detached meanwhile */
 		a->a.path[sizeof(a->a.path) - 1] = '\0'; /* a string read from a map: bounded here */
-		if (read_totals(st, key, a))
-			continue; /* detached meanwhile, or reported */
+		classify(st, &t, key, a, &dir);
+		if (read_totals(st, dir, a))
+			continue; /* reported */
 		a->cgroup_exists = cgroup_exists(&a->a);
 		snap->natt++;
 	}
+	na_tree_free(&t);
 	return 0;
 }
 
@@ -600,4 +679,240 @@ void na_snapshot_free(struct na_snapshot *snap)
 	free(snap->closed);
 	na_cgpaths_free(snap->paths);
 	memset(snap, 0, sizeof(*snap));
+}
+
+/* ---- links that nothing pins ----------------------------------------------- */
+
+static int link_id_of(const char *path, __u32 *id)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), err;
+
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	*id = info.id;
+	return err;
+}
+
+/* Ids of the links pinned at the pin root and in every attachment directory. */
+static int pinned_links(struct na_state *st, __u32 **ids, size_t *n)
+{
+	struct na_tree t;
+	char p[PATH_MAX];
+	size_t i, j, cap = 0;
+	__u32 id = 0, *v;
+	int err;
+
+	*ids = NULL;
+	*n = 0;
+	err = na_tree_scan(st->root, &t);
+	if (err)
+		return err;
+	for (i = 0; i <= t.natt; i++) {
+		for (j = 0; j < na_nlinks; j++) {
+			int global = i == t.natt;
+
+			if (global ? !(t.globals & (1ull << j)) : !(t.att[i].links & (1ull << j)))
+				continue;
+			if ((size_t)snprintf(p, sizeof(p), "%s/%s/%s", st->root, global ? "." : t.att[i].name,
+					     na_links[j].pin) >= sizeof(p) ||
+			    link_id_of(p, &id))
+				continue;
+			if (*n == cap) {
+				v = realloc(*ids, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+				if (!v) {
+					na_tree_free(&t);
+					return -ENOMEM;
+				}
+				*ids = v;
+			}
+			(*ids)[(*n)++] = id;
+		}
+	}
+	na_tree_free(&t);
+	return 0;
+}
+
+/* Does program prog_id use map map_id? */
+static int prog_uses_map(__u32 prog_id, __u32 map_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), maps[64], i;
+	int fd = bpf_prog_get_fd_by_id(prog_id), uses = 0;
+
+	if (fd < 0)
+		return 0;
+	/* valgrind does not model what BPF_OBJ_GET_INFO_BY_FD writes for a program */
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && (NA_KERNEL_WROTE(&info, sizeof(info)), info.nr_map_ids)) {
+		__u32 nr = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+
+		memset(&info, 0, sizeof(info));
+		info.nr_map_ids = nr;
+		info.map_ids = (__u64)(unsigned long)maps;
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			NA_KERNEL_WROTE(maps, nr * sizeof(maps[0]));
+			for (i = 0; i < nr && !uses; i++)
+				uses = maps[i] == map_id;
+		}
+	}
+	close(fd);
+	return uses;
+}
+
+/* Processes with a descriptor of each leftover link (their fdinfo names its id). */
+static void link_holders(struct na_leftover *lo, size_t n)
+{
+	char p[64], target[64], line[128];
+	struct dirent *pe, *fe;
+	DIR *pd, *fd_dir;
+	size_t i;
+
+	pd = opendir("/proc");
+	while (pd && (pe = readdir(pd))) {
+		int pid = atoi(pe->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+		fd_dir = opendir(p);
+		while (fd_dir && (fe = readdir(fd_dir))) {
+			ssize_t k;
+			FILE *f;
+			unsigned id = 0;
+
+			snprintf(p, sizeof(p), "/proc/%d/fd/%.16s", pid, fe->d_name);
+			k = readlink(p, target, sizeof(target) - 1);
+			if (k <= 0)
+				continue;
+			target[k] = '\0';
+			if (strcmp(target, "anon_inode:bpf-link") && strcmp(target, "anon_inode:bpf_link"))
+				continue;
+			snprintf(p, sizeof(p), "/proc/%d/fdinfo/%.16s", pid, fe->d_name);
+			f = fopen(p, "re");
+			while (f && fgets(line, sizeof(line), f))
+				if (sscanf(line, "link_id: %u", &id) == 1)
+					break;
+			if (f)
+				fclose(f);
+			for (i = 0; id && i < n; i++)
+				if (lo[i].link_id == id && lo[i].npids < 4 &&
+				    (!lo[i].npids || lo[i].pids[lo[i].npids - 1] != pid))
+					lo[i].pids[lo[i].npids++] = pid;
+		}
+		if (fd_dir)
+			closedir(fd_dir);
+	}
+	if (pd)
+		closedir(pd);
+}
+
+/* A cgroup's path by id: what na_cgpath remembers, else a walk of the cgroup2 tree. */
+static _Thread_local struct {
+	uint64_t id;
+	char found[PATH_MAX];
+} find;
+
+static int find_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D && sb->st_ino == find.id) {
+		snprintf(find.found, sizeof(find.found), "%s", p);
+		return 1;
+	}
+	return 0;
+}
+
+static void cgroup_path_of(struct na_state *st, uint64_t id, char *out, size_t len)
+{
+	struct na_cgpath v;
+	struct na_cg2mount m;
+
+	out[0] = '\0';
+	if (!bpf_map_lookup_elem(st->cgpath_fd, &id, &v) && v.path[0]) {
+		v.path[sizeof(v.path) - 1] = '\0';
+		snprintf(out, len, "%s", v.path);
+		return;
+	}
+	if (na_cgroup2_mount(NULL, &m))
+		return;
+	find.id = id;
+	find.found[0] = '\0';
+	if (nftw(m.dir, find_one, 16, FTW_PHYS | FTW_MOUNT) == 1) {
+		const char *below = find.found + (strcmp(m.dir, "/") ? strlen(m.dir) : 0);
+		int k = snprintf(out, len, "%s%s", strcmp(m.root, "/") ? m.root : "", *below ? below : "/");
+
+		if (k < 0 || (size_t)k >= len)
+			out[0] = '\0'; /* too long to show: the id says it */
+	}
+}
+
+int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n)
+{
+	struct bpf_map_info mi = {};
+	__u32 len = sizeof(mi), id = 0, *pinned = NULL;
+	struct na_leftover *lo = NULL, *v;
+	size_t npinned = 0, cap = 0, i;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	if (bpf_obj_get_info_by_fd(st->active_fd, &mi, &len))
+		return na_err(-errno, "read %s/na_active", st->root);
+	err = pinned_links(st, &pinned, &npinned);
+	if (err)
+		return err;
+	while (!bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info li = {};
+		int fd;
+
+		NA_KERNEL_WROTE(&id, sizeof(id)); /* valgrind does not know BPF_LINK_GET_NEXT_ID */
+		fd = bpf_link_get_fd_by_id(id);
+
+		if (fd < 0) {
+			if (errno == EPERM || errno == EACCES)
+				break; /* not ours to see: nothing to say */
+			continue;  /* gone meanwhile */
+		}
+		len = sizeof(li);
+		err = bpf_obj_get_info_by_fd(fd, &li, &len);
+		NA_KERNEL_WROTE(&li, sizeof(li));
+		close(fd);
+		if (err || !prog_uses_map(li.prog_id, mi.id))
+			continue;
+		for (i = 0; i < npinned && pinned[i] != id; i++)
+			;
+		if (i < npinned)
+			continue;
+		if (*n == cap) {
+			v = realloc(lo, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+			if (!v) {
+				free(lo);
+				free(pinned);
+				return -ENOMEM;
+			}
+			lo = v;
+		}
+		v = &lo[(*n)++];
+		memset(v, 0, sizeof(*v));
+		v->link_id = id;
+		if (li.type == BPF_LINK_TYPE_CGROUP) {
+			v->cgroup_id = li.cgroup.cgroup_id;
+			snprintf(v->hook, sizeof(v->hook), "%s",
+				 libbpf_bpf_attach_type_str(li.cgroup.attach_type) ?: "cgroup");
+		} else {
+			snprintf(v->hook, sizeof(v->hook), "%s", libbpf_bpf_link_type_str(li.type) ?: "link");
+		}
+	}
+	free(pinned);
+	if (*n)
+		link_holders(lo, *n);
+	for (i = 0; i < *n; i++)
+		if (lo[i].cgroup_id)
+			cgroup_path_of(st, lo[i].cgroup_id, lo[i].cgroup, sizeof(lo[i].cgroup));
+	*out = lo;
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
+#include <libgen.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,18 +54,32 @@ struct agent {
 	struct na_rotlog rl;
 	char *pending;          /* a record taken from the ring buffer, not yet in the file */
 	size_t pending_len;
+	char *published;        /* what /run/netacct/agent<pin root>.cgroups says */
+	int64_t log_retry_s;    /* after a failed log_open(): not again before this (mono_s()) */
+	struct na_ratelimit mhd_said;  /* libmicrohttpd's messages */
+	struct na_ratelimit http_said; /* connections closed at their deadline */
 };
+
+/* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
 
 /* ---- one agent per pin root ---------------------------------------------- */
 
-int na_agent_lock_path(const char *pin_root, char *p, size_t len)
+/* /run/netacct/agent<pin root>EXT: the pin root's path names the agent's files. */
+static int agent_file(const char *pin_root, const char *ext, char *p, size_t len)
 {
 	const char *r, *s;
 	size_t k;
 
 	/*
-	 * The pin root's path names the lock, '/' written %2F and '%' %25 (one
-	 * name per path); repeated and trailing slashes do not count.
+	 * '/' written %2F and '%' %25 (one name per path); repeated and trailing
+	 * slashes do not count.
 	 */
 	k = (size_t)snprintf(p, len, "%s/agent", NA_AGENT_LOCK_DIR);
 	for (r = pin_root; *r && k + 8 < len; r++) {
@@ -77,15 +93,76 @@ int na_agent_lock_path(const char *pin_root, char *p, size_t len)
 			p[k++] = *r;
 		}
 	}
-	if (*r || k + 6 > len)
+	if (*r || k + strlen(ext) + 1 > len)
 		return -ENAMETOOLONG;
-	memcpy(p + k, ".lock", 6);
+	memcpy(p + k, ext, strlen(ext) + 1);
 	return 0;
+}
+
+int na_agent_lock_path(const char *pin_root, char *p, size_t len)
+{
+	return agent_file(pin_root, ".lock", p, len);
+}
+
+int na_agent_running(const char *pin_root, int *pid)
+{
+	char p[PATH_MAX], *line = NULL;
+	unsigned maj, min;
+	unsigned long long ino;
+	size_t cap = 0;
+	struct stat st;
+	int found = 0, lpid;
+	FILE *f;
+
+	/*
+	 * /proc/locks, not a try-lock of our own: a shared lock taken just then
+	 * would make an agent starting at that moment find the lock taken.
+	 */
+	if (na_agent_lock_path(pin_root, p, sizeof(p)) || stat(p, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	while (f && !found && getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%*d: FLOCK %*s WRITE %d %x:%x:%llu", &lpid, &maj, &min, &ino) == 4 &&
+		    ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev)) {
+			found = 1;
+			if (pid)
+				*pid = lpid;
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+int na_agent_manages(const char *pin_root, uint64_t cgroup_id, char *conf, size_t clen)
+{
+	char p[PATH_MAX], *line = NULL;
+	unsigned long long id;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	if (conf && clen)
+		conf[0] = '\0';
+	if (agent_file(pin_root, ".cgroups", p, sizeof(p)) || !(f = fopen(p, "re")))
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		if (conf && clen && !strncmp(line, "config ", 7)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(conf, clen, "%s", line + 7);
+		}
+		found |= sscanf(line, "cgroup %llu", &id) == 1 && id == cgroup_id;
+	}
+	free(line);
+	fclose(f);
+	return found;
 }
 
 static int take_lock(struct agent *a)
 {
 	char p[PATH_MAX], pid[32];
+	struct stat fst, pst;
 	ssize_t n;
 	int fd;
 
@@ -93,28 +170,51 @@ static int take_lock(struct agent *a)
 		return na_err(-errno, "agent: create %s", NA_AGENT_LOCK_DIR);
 	if (na_agent_lock_path(a->pin_root, p, sizeof(p)))
 		return na_err(-ENAMETOOLONG, "agent: lock file for %s", a->pin_root);
-	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return na_err(-errno, "agent: open %s", p);
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int err = -errno;
+	for (;;) {
+		fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return na_err(-errno, "agent: open %s", p);
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			int err = -errno;
 
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		close(fd);
-		if (err == -EWOULDBLOCK) {
-			na_log(NA_LOG_ERROR, "agent: another agent runs for pin root %s (pid %s, lock %s)", a->pin_root,
-			       pid[0] ? pid : "?", p);
-			return -EBUSY;
+			n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			close(fd);
+			if (err == -EWOULDBLOCK) {
+				na_log(NA_LOG_ERROR, "agent: another agent runs for pin root %s (pid %s, lock %s)",
+				       a->pin_root, pid[0] ? pid : "?", p);
+				return -EBUSY;
+			}
+			return na_err(err, "agent: lock %s", p);
 		}
-		return na_err(err, "agent: lock %s", p);
+		/*
+		 * An agent that ended removed the file it held: a lock on that
+		 * file (opened before the removal) locks nothing. Locked and still
+		 * the file at that path: ours.
+		 */
+		if (!fstat(fd, &fst) && !lstat(p, &pst) && fst.st_ino == pst.st_ino && fst.st_dev == pst.st_dev)
+			break;
+		close(fd);
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
 		na_log(NA_LOG_WARN, "agent: could not write the pid into %s", p);
 	a->lockfd = fd;
 	return 0;
+}
+
+/* At the end: the lock file goes first (while still locked), then the lock. */
+static void drop_lock(struct agent *a)
+{
+	char p[PATH_MAX];
+
+	if (a->lockfd < 0)
+		return;
+	if (!na_agent_lock_path(a->pin_root, p, sizeof(p)) && unlink(p) && errno != ENOENT)
+		na_err(-errno, "agent: remove %s", p);
+	close(a->lockfd);
+	a->lockfd = -1;
 }
 
 /* ---- attaching what the configuration names ------------------------------ */
@@ -187,6 +287,60 @@ static void free_list(char **v, size_t n)
 }
 
 /*
+ * The cgroups this agent manages, by id, in /run/netacct/agent<pin root>.cgroups
+ * (written whole through a new file and a rename, when it changes):
+ * `netacct detach` refuses them, naming the agent, since the next scan would
+ * attach them again. Gone with the agent at a clean exit; a killed agent's
+ * file counts for nothing, as it holds no lock.
+ */
+static void publish_managed(struct agent *a)
+{
+	char p[PATH_MAX], tmp[PATH_MAX + 8], *text = NULL, *c;
+	size_t len = 0, i;
+	struct stat st;
+	FILE *m;
+	int fd;
+
+	if (agent_file(a->pin_root, ".cgroups", p, sizeof(p)) || !(m = open_memstream(&text, &len)))
+		return;
+	fprintf(m, "pid %d\nconfig %s\n", (int)getpid(), a->conf_path);
+	for (i = 0; i < a->nattached; i++) {
+		if (stat(a->attached[i], &st))
+			continue;
+		fprintf(m, "cgroup %llu ", (unsigned long long)st.st_ino);
+		for (c = a->attached[i]; *c; c++)
+			fputc((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c, m);
+		fputc('\n', m);
+	}
+	if (fclose(m) || (a->published && !strcmp(a->published, text))) {
+		free(text);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) || rename(tmp, p)) {
+		na_err(-errno, "agent: write %s (detach cannot tell which cgroups the agent manages)", p);
+		if (fd >= 0)
+			unlink(tmp);
+		free(text);
+		return;
+	}
+	free(a->published);
+	a->published = text;
+}
+
+static void unpublish_managed(struct agent *a)
+{
+	char p[PATH_MAX];
+
+	if (a->published && !agent_file(a->pin_root, ".cgroups", p, sizeof(p)))
+		unlink(p);
+	free(a->published);
+	a->published = NULL;
+}
+
+/*
  * Attach what the configuration matches now; with `prune` (a reload),
  * detach what an earlier configuration matched and this one no longer does,
  * after attaching (so that a reload that swaps the whole set never empties
@@ -242,6 +396,7 @@ static int sync_attachments(struct agent *a, int prune)
 	a->attached = now;
 	a->nattached = n;
 	a->nlive = live;
+	publish_managed(a);
 	return 0;
 }
 
@@ -307,28 +462,56 @@ static void log_close(struct agent *a)
 	na_rotlog_close(&a->rl);
 }
 
+/*
+ * The log file's directory, made (0750) when missing below a trusted one,
+ * and trusted: root's and writable by nobody else (na_dir_trust_open()).
+ * 0, or -errno reported with the reason.
+ */
+static int log_dir_check(const char *file)
+{
+	char dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX], buf[PATH_MAX];
+	int fd = -1, pfd = -1, err;
+
+	snprintf(buf, sizeof(buf), "%s", file);
+	snprintf(dir, sizeof(dir), "%s", dirname(buf));
+	err = na_dir_trust_open(dir, "log-file directory", &fd);
+	if (err == -ENOENT) {
+		snprintf(buf, sizeof(buf), "%s", dir);
+		snprintf(name, sizeof(name), "%s", basename(buf));
+		snprintf(buf, sizeof(buf), "%s", dir);
+		snprintf(parent, sizeof(parent), "%s", dirname(buf));
+		err = na_dir_trust_open(parent, "log-file directory", &pfd);
+		if (err == -ENOENT)
+			na_log(NA_LOG_ERROR, "agent: log-file %s: %s does not exist", file, parent);
+		if (!err && mkdirat(pfd, name, 0750) && errno != EEXIST)
+			err = na_err(-errno, "agent: create %s", dir);
+		if (pfd >= 0)
+			close(pfd);
+		if (!err)
+			err = na_dir_trust_open(dir, "log-file directory", &fd);
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
 /* Follow the pinned ring buffer into the configured file (none: nothing to do). */
 static int log_open(struct agent *a)
 {
-	char dir[PATH_MAX], *slash;
 	int err;
 
 	log_close(a);
 	if (!a->conf.log_file[0])
 		return 0;
-	snprintf(dir, sizeof(dir), "%s", a->conf.log_file);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0750) && errno != EEXIST)
-			return na_err(-errno, "agent: create %s", dir);
-	}
-	err = na_rotlog_open(&a->rl, a->conf.log_file, a->conf.log_max_bytes, a->conf.log_keep);
+	err = log_dir_check(a->conf.log_file);
+	if (!err)
+		err = na_rotlog_open(&a->rl, a->conf.log_file, a->conf.log_max_bytes, a->conf.log_keep);
 	if (!err)
 		err = na_connlog_open(a->pin_root, on_log_record, a, &a->log);
 	if (err) {
 		na_rotlog_close(&a->rl);
 		a->log = NULL;
+		a->log_retry_s = mono_s() + 60; /* a failure is tried again (and said again) once a minute */
 	}
 	return err;
 }
@@ -336,7 +519,8 @@ static int log_open(struct agent *a)
 /* The pinned ring buffer may have been replaced (detach --all, attach): follow the new one. */
 static void log_check(struct agent *a)
 {
-	if (a->conf.log_file[0] && (!a->log || na_connlog_pinned(a->log) != 1))
+	if (a->conf.log_file[0] && (!a->log || na_connlog_pinned(a->log) != 1) &&
+	    (a->log || mono_s() >= a->log_retry_s))
 		log_open(a);
 }
 
@@ -397,6 +581,145 @@ static int metrics_text(struct agent *a, char **out, size_t *len)
 	return err;
 }
 
+/*
+ * /metrics is for Prometheus, on a port any local user can reach: it must
+ * stay answerable whatever one of them does. libmicrohttpd runs a pool of
+ * threads on epoll (no limit of 1024 descriptors; a slow request does not
+ * hold the others up), takes at most NA_HTTP_PER_IP connections from one
+ * address and NA_HTTP_MAX_CONNS in all, and times out a connection idle for
+ * NA_HTTP_TIMEOUT_S. That timeout starts again at every byte, so a client
+ * sending one header line now and then would hold its connection for ever:
+ * a connection must also deliver a whole request within NA_HTTP_HEADER_S of
+ * its start (or of its last answer), whatever it sends meanwhile, or the
+ * main loop shuts it down (http_reap()).
+ */
+#define NA_HTTP_THREADS 4
+#define NA_HTTP_PER_IP 8
+#define NA_HTTP_MAX_CONNS 64
+#define NA_HTTP_TIMEOUT_S 10u
+#define NA_HTTP_HEADER_S 10
+
+struct http_conn {
+	int fd;
+	int64_t deadline_ms;      /* a whole request by then; 0 while one is answered */
+	struct http_conn *prev, *next;
+};
+
+static pthread_mutex_t http_conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_conn *http_conns;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct http_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_deadline(struct MHD_Connection *c, int64_t deadline_ms)
+{
+	struct http_conn *hc = conn_of(c);
+
+	pthread_mutex_lock(&http_conns_lock);
+	if (hc)
+		hc->deadline_ms = deadline_ms;
+	pthread_mutex_unlock(&http_conns_lock);
+}
+
+/*
+ * Started: the connection joins the list, with its deadline. Closed: it
+ * leaves it. libmicrohttpd says "closed" before it closes the socket, so a
+ * descriptor on the list (under the lock) is always this connection's.
+ */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	struct http_conn *hc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	(void)cls;
+	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		hc = calloc(1, sizeof(*hc));
+		if (!hc || !ci) {
+			free(hc);
+			return; /* the idle timeout still applies */
+		}
+		hc->fd = ci->connect_fd;
+		hc->deadline_ms = mono_ms() + NA_HTTP_HEADER_S * 1000;
+		pthread_mutex_lock(&http_conns_lock);
+		hc->next = http_conns;
+		if (http_conns)
+			http_conns->prev = hc;
+		http_conns = hc;
+		pthread_mutex_unlock(&http_conns_lock);
+		*socket_context = hc;
+	} else if (what == MHD_CONNECTION_NOTIFY_CLOSED && hc) {
+		pthread_mutex_lock(&http_conns_lock);
+		if (hc->prev)
+			hc->prev->next = hc->next;
+		else
+			http_conns = hc->next;
+		if (hc->next)
+			hc->next->prev = hc->prev;
+		pthread_mutex_unlock(&http_conns_lock);
+		free(hc);
+		*socket_context = NULL;
+	}
+}
+
+/* A request answered: the next one on this connection has its own deadline. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)state;
+	(void)toe;
+	conn_deadline(c, mono_ms() + NA_HTTP_HEADER_S * 1000);
+}
+
+/* Shut down the connections past their deadline: libmicrohttpd then sees the end and closes them. */
+static void http_reap(struct agent *a)
+{
+	int64_t now = mono_ms();
+	struct http_conn *hc;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&http_conns_lock);
+	for (hc = http_conns; hc; hc = hc->next) {
+		if (hc->deadline_ms && now > hc->deadline_ms) {
+			shutdown(hc->fd, SHUT_RDWR);
+			hc->deadline_ms = 0;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&http_conns_lock);
+	if (n)
+		na_ratelimit_log(&a->http_said, NA_LOG_INFO,
+				 "agent: http: closed %u connection(s) that sent no whole request within %d s", n,
+				 NA_HTTP_HEADER_S);
+}
+
+/* libmicrohttpd's own messages: through netacct's logger, a few at most every 10 s. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct agent *a = cls;
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	na_ratelimit_log(&a->mhd_said, NA_LOG_WARN, "agent: http: %s", msg);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *data, size_t *data_len, void **state)
 {
@@ -407,13 +730,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	(void)data;
-	(void)data_len;
-	if (!*state) { /* the headers: answer when the (empty) body is in */
+	if (!*state) {
+		/* The headers are in: no more deadline while the request is answered. */
+		conn_deadline(c, 0);
 		*state = a;
+		/*
+		 * Refused at once, before any body: libmicrohttpd sends the answer
+		 * and closes the connection instead of reading what it would not use.
+		 */
+		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+			struct MHD_Response *r;
+			enum MHD_Result ret;
+			static const char msg[] = "netacct agent: GET /metrics\n";
+
+			r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+			if (!r)
+				return MHD_NO;
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+			ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+			MHD_destroy_response(r);
+			return ret;
+		}
+		return MHD_YES; /* answer when the (empty) body is in */
+	}
+	if (*data_len) {
+		*data_len = 0; /* a body of a GET: read and dropped */
 		return MHD_YES;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return text_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "netacct agent: GET /metrics\n");
 	if (strcmp(url, "/metrics"))
 		return text_reply(c, MHD_HTTP_NOT_FOUND, "netacct agent: the metrics are on /metrics\n");
 	pthread_mutex_lock(&a->lock);
@@ -430,7 +774,7 @@ static int http_start(struct agent *a)
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 
 	if (inet_pton(AF_INET, a->conf.listen_addr, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -443,8 +787,15 @@ static int http_start(struct agent *a)
 		na_log(NA_LOG_ERROR, "agent: listen %s: not a numeric IPv4 or IPv6 address", a->conf.listen_addr);
 		return -EINVAL;
 	}
-	a->http = MHD_start_daemon(flags, a->conf.listen_port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-				   (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	/* The logger first: libmicrohttpd says so itself otherwise, on stderr. */
+	a->http = MHD_start_daemon(flags, a->conf.listen_port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
+				   on_mhd_log, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				   MHD_OPTION_THREAD_POOL_SIZE, (unsigned)NA_HTTP_THREADS,
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned)NA_HTTP_MAX_CONNS,
+				   MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)NA_HTTP_PER_IP,
+				   MHD_OPTION_CONNECTION_TIMEOUT, NA_HTTP_TIMEOUT_S,
+				   MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+				   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (!a->http) {
 		na_log(NA_LOG_ERROR, "agent: cannot listen on %s:%u (in use, or not an address of this host)",
 		       a->conf.listen_addr, a->conf.listen_port);
@@ -456,15 +807,6 @@ static int http_start(struct agent *a)
 }
 
 /* ---- the command ---------------------------------------------------------- */
-
-/* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
 
 static void usage_help(void)
 {
@@ -535,7 +877,8 @@ int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 
 int cmd_agent(int argc, char **argv, const struct na_global *g)
 {
-	struct agent a = { .pin_root = g->pin_root, .lockfd = -1 };
+	struct agent a = { .pin_root = g->pin_root, .lockfd = -1, .mhd_said.what = "agent: http (libmicrohttpd)",
+			   .http_said.what = "agent: http" };
 	struct na_agent_args args;
 	const char *listen;
 	struct signalfd_siginfo si;
@@ -566,6 +909,13 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		return NA_EXIT_FAIL;
 	if (na_conf_load(a.conf_path, &a.conf))
 		return NA_EXIT_FAIL;
+	/* A log directory others can write is a configuration error: refused before anything starts. */
+	if (a.conf.log_file[0] && log_dir_check(a.conf.log_file)) {
+		na_log(NA_LOG_ERROR, "agent: log-file %s in %s refused (see above); nothing started", a.conf.log_file,
+		       a.conf_path);
+		na_conf_free(&a.conf);
+		return NA_EXIT_FAIL;
+	}
 	if (listen && na_agent_listen(&a.conf, listen)) {
 		na_conf_free(&a.conf);
 		return NA_EXIT_USAGE;
@@ -583,7 +933,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		goto out;
 	pthread_mutex_lock(&a.lock);
 	if (log_open(&a))
-		na_log(NA_LOG_WARN, "agent: the connection log is not followed yet (retried at every scan)");
+		na_log(NA_LOG_WARN, "agent: the connection log is not followed yet (tried again every minute)");
 	pthread_mutex_unlock(&a.lock);
 	/* A failed attach (another netacct's state, say) is retried: not counted as attached. */
 	na_log(NA_LOG_INFO, "agent: running, %zu of %zu cgroup(s) from %s attached", a.nlive, a.nattached,
@@ -594,9 +944,11 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		int64_t now = mono_s();
 		int wait_ms = next_scan > now ? (int)(next_scan - now) * 1000 : 0; /* rescan <= 3600 s */
 
-		/* Records reach the file within a quarter of a second. */
+		/* Records reach the file within a quarter of a second; HTTP deadlines are kept every second. */
 		if (a.log && wait_ms > 250)
 			wait_ms = 250;
+		if (wait_ms > 1000)
+			wait_ms = 1000;
 		pfd.fd = sfd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -604,7 +956,10 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			na_err(-errno, "agent: poll");
 			goto out;
 		}
-		pthread_mutex_lock(&a.lock); /* the cgroup path tables are the HTTP thread's too */
+		http_reap(&a);
+		na_ratelimit_flush(&a.mhd_said);
+		na_ratelimit_flush(&a.http_said);
+		pthread_mutex_lock(&a.lock); /* the cgroup path tables are the HTTP threads' too */
 		log_drain(&a);
 		pthread_mutex_unlock(&a.lock);
 		if (pfd.revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -615,6 +970,12 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			if (na_conf_load(a.conf_path, &nc)) {
 				na_log(NA_LOG_ERROR, "agent: reload: %s has errors; the running configuration stays",
 				       a.conf_path);
+				continue;
+			}
+			if (nc.log_file[0] && log_dir_check(nc.log_file)) {
+				na_log(NA_LOG_ERROR, "agent: reload: log-file %s refused (see above); the running configuration stays",
+				       nc.log_file);
+				na_conf_free(&nc);
 				continue;
 			}
 			if (listen)
@@ -657,8 +1018,8 @@ out:
 	log_close(&a);
 	if (sfd >= 0)
 		close(sfd);
-	if (a.lockfd >= 0)
-		close(a.lockfd);
+	unpublish_managed(&a);
+	drop_lock(&a);
 	free_list(a.attached, a.nattached);
 	na_conf_free(&a.conf);
 	na_series_free(a.series);

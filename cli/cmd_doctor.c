@@ -81,32 +81,15 @@ static void check_kernel(struct report *r)
 		SAY(c->fix, "a kernel built with CONFIG_DEBUG_INFO_BTF=y (the TCP state and cgroup tracepoints need it)");
 }
 
-/* Program and map types, probed by loading tiny ones (needs CAP_BPF). */
+/*
+ * Every program and map type the BPF object uses, probed by loading tiny
+ * ones (needs CAP_BPF), and the tracepoints of its tp_btf programs in BTF.
+ */
 static void check_types(struct report *r, int privileged)
 {
-	static const struct {
-		enum bpf_prog_type t;
-		const char *name;
-	} progs[] = {
-		{ BPF_PROG_TYPE_CGROUP_SKB, "cgroup_skb" },
-		{ BPF_PROG_TYPE_CGROUP_SOCK, "cgroup_sock" },
-		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cgroup_sock_addr" },
-		{ BPF_PROG_TYPE_SYSCALL, "syscall" },
-	};
-	static const struct {
-		enum bpf_map_type t;
-		const char *name;
-	} maps[] = {
-		{ BPF_MAP_TYPE_HASH, "hash" },
-		{ BPF_MAP_TYPE_PERCPU_ARRAY, "percpu_array" },
-		{ BPF_MAP_TYPE_LRU_HASH, "lru_hash" },
-		{ BPF_MAP_TYPE_RINGBUF, "ringbuf" },
-	};
-	static const char *const tps[] = { "btf_trace_tcp_destroy_sock", "btf_trace_cgroup_mkdir" };
-	char missing[256] = "";
+	char missing[512], present[512];
 	struct check *c;
-	struct btf *btf;
-	size_t i;
+	int n;
 
 	if (!privileged) {
 		c = add(r, "bpf types", WARN);
@@ -114,26 +97,16 @@ static void check_types(struct report *r, int privileged)
 		SAY(c->fix, "run netacct doctor as root");
 		return;
 	}
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
-		if (libbpf_probe_bpf_prog_type(progs[i].t, NULL) != 1)
-			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s", progs[i].name);
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		if (libbpf_probe_bpf_map_type(maps[i].t, NULL) != 1)
-			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s", maps[i].name);
-	/* Tracing programs are not probed by libbpf: the tracepoints they attach to are looked up in BTF. */
-	btf = btf__load_vmlinux_btf();
-	for (i = 0; i < sizeof(tps) / sizeof(tps[0]); i++)
-		if (!btf || btf__find_by_name_kind(btf, tps[i], BTF_KIND_TYPEDEF) < 0)
-			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s", tps[i]);
-	btf__free(btf);
-	c = add(r, "bpf types", missing[0] ? FAIL : OK);
-	if (missing[0]) {
+	n = na_object_probe(missing, sizeof(missing), present, sizeof(present));
+	c = add(r, "bpf types", n ? FAIL : OK);
+	if (n < 0) {
+		SAY(c->detail, "the BPF object could not be opened");
+	} else if (n) {
 		SAY(c->detail, "not supported by this kernel:%s", missing);
 		SAY(c->fix, "a kernel with these BPF program and map types (5.15 or newer, CONFIG_BPF_SYSCALL)");
 	} else {
-		SAY(c->detail, "cgroup_skb, cgroup_sock, cgroup_sock_addr, syscall programs; hash, percpu_array, "
-			       "lru_hash, ringbuf maps: all load; tracepoints tcp_destroy_sock, "
-			       "cgroup_mkdir in BTF");
+		SAY(c->detail, "every program and map type netacct uses loads, and its tracepoints are in BTF: %s",
+		    present);
 	}
 }
 
@@ -206,6 +179,46 @@ static void check_caps(struct report *r, int privileged)
 	}
 }
 
+/* Attachments that do not count as they should, by the link table and na_active. */
+static void check_attachments(struct check *c, const char *pin_root)
+{
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	char why[PATH_MAX + 256];
+	size_t i, bad = 0;
+
+	if (na_state_open(pin_root, &st) || na_state_read(st, &snap)) {
+		na_state_close(st);
+		return;
+	}
+	for (i = 0; i < snap.natt; i++) {
+		if (snap.att[i].phase == NA_ATT_LIVE)
+			continue;
+		if (!bad++) {
+			c->v = snap.busy ? WARN : FAIL;
+			na_att_explain(why, sizeof(why), &snap.att[i], snap.busy);
+			SAY(c->detail, "%s: %s is %s: %s", pin_root, snap.att[i].a.path,
+			    na_att_phase_name(snap.att[i].phase), why);
+			SAY(c->fix, snap.busy ? "an attach or detach is under way: run doctor again"
+					      : "netacct attach %s (any attach or detach repairs the pinned state; netacct status lists the rest)",
+			    snap.att[i].a.path);
+		}
+	}
+	if (bad > 1)
+		snprintf(c->detail + strlen(c->detail), sizeof(c->detail) - strlen(c->detail), " (and %zu more)", bad - 1);
+	if (!bad && snap.globals < na_global_link_count()) {
+		c->v = FAIL;
+		SAY(c->detail, "%s: %d of %d global links pinned: socket rows may outlive their sockets", pin_root,
+		    snap.globals, na_global_link_count());
+		SAY(c->fix, "netacct attach any cgroup: it attaches the missing ones");
+	}
+	if (!bad && c->v == OK)
+		SAY(c->detail, "%s: ABI %u, %u socket rows at most; %zu cgroup(s) attached, each with all %d programs, live",
+		    pin_root, snap.meta.abi_version, snap.meta.max_sockets, snap.natt, na_cgroup_prog_count());
+	na_snapshot_free(&snap);
+	na_state_close(st);
+}
+
 static void check_state(struct report *r, const char *pin_root)
 {
 	struct na_meta meta = {};
@@ -222,6 +235,13 @@ static void check_state(struct report *r, const char *pin_root)
 	}
 	if (d)
 		closedir(d);
+	err = na_pin_root_trust(pin_root);
+	if (err && err != -ENOENT) {
+		c = add(r, "pinned state", FAIL);
+		SAY(c->detail, "%s is not a pin root netacct may use (the reason is above)", pin_root);
+		SAY(c->fix, "look at what it holds and remove it, or use another --pin-root");
+		return;
+	}
 	err = na_state_meta(pin_root, &meta, &have);
 	if (err == -EPROTO) {
 		c = add(r, "pinned state", FAIL);
@@ -239,132 +259,68 @@ static void check_state(struct report *r, const char *pin_root)
 	} else if (err) {
 		c = add(r, "pinned state", FAIL);
 		SAY(c->detail, "%s: %s", pin_root, strerror(-err));
+	} else if (!have) {
+		c = add(r, "pinned state", OK);
+		SAY(c->detail, "%s: nothing attached", pin_root);
 	} else {
 		c = add(r, "pinned state", OK);
-		SAY(c->detail, have ? "%s: ABI %u, %u socket rows at most" : "%s: empty", pin_root, meta.abi_version,
-		    meta.max_sockets);
+		check_attachments(c, pin_root);
 	}
 }
 
 static void check_agent(struct report *r, const char *pin_root)
 {
-	char p[PATH_MAX], pid[32] = "";
-	struct check *c;
-	ssize_t n;
-	int fd;
+	struct check *c = add(r, "agent", OK);
+	int pid = 0;
 
-	c = add(r, "agent", OK);
-	if (na_agent_lock_path(pin_root, p, sizeof(p)) || (fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* From /proc/locks: a try-lock of doctor's own could make an agent starting just then fail. */
+	if (!na_agent_running(pin_root, &pid))
 		SAY(c->detail, "no agent runs for %s", pin_root);
-		return;
-	}
-	if (!flock(fd, LOCK_SH | LOCK_NB)) {
-		SAY(c->detail, "no agent runs for %s", pin_root);
-	} else {
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		SAY(c->detail, "an agent runs for %s (pid %s): `netacct log` gets nothing while it follows the log",
-		    pin_root, pid[0] ? pid : "?");
-	}
-	close(fd);
+	else
+		SAY(c->detail, "an agent runs for %s (pid %d): `netacct log` gets nothing while it follows the log, and `netacct detach` refuses the cgroups it manages",
+		    pin_root, pid);
 }
 
 /*
  * Programs already on a target cgroup: fine when they allow others (multi),
  * blocking when attached exclusively (or with override only), which is what
- * makes attach fail.
+ * makes attach fail (attach says the same, from the same probe).
  */
 static void check_target(struct report *r, const char *path)
 {
-	static const struct {
-		enum bpf_attach_type t;
-		const char *name;
-	} hooks[] = {
-		{ BPF_CGROUP_INET_INGRESS, "ingress" },     { BPF_CGROUP_INET_EGRESS, "egress" },
-		{ BPF_CGROUP_INET_SOCK_CREATE, "sock_create" }, { BPF_CGROUP_INET4_CONNECT, "connect4" },
-		{ BPF_CGROUP_INET6_CONNECT, "connect6" },   { BPF_CGROUP_INET_SOCK_RELEASE, "sock_release" },
-	};
-	char blocking[256] = "", others[256] = "", above[PATH_MAX] = "", dir[PATH_MAX];
-	struct na_cg2mount m;
+	char why[sizeof(((struct check *)0)->detail)], fix[sizeof(((struct check *)0)->fix)];
+	struct na_blockers b;
 	struct na_cgroup cg;
 	struct check *c;
-	__u32 ids[64], cnt, flags, effective = 0;
-	size_t i;
-	int fd, denied = 0;
-	char *slash;
+	int err;
 
 	if (na_cgroup_resolve(path, &cg)) {
 		c = add(r, "target", FAIL);
 		SAY(c->detail, "%s is not a cgroup v2 directory", path);
 		return;
 	}
-	fd = open(cg.abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
+	err = na_cgroup_blockers(cg.abs, &b);
+	if (err) {
 		c = add(r, "target", FAIL);
-		SAY(c->detail, "%s: %s", path, strerror(errno));
+		SAY(c->detail, "%s: %s", path, strerror(-err));
 		return;
 	}
-	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-		cnt = 64;
-		flags = 0;
-		if (bpf_prog_query(fd, hooks[i].t, 0, &flags, ids, &cnt)) {
-			denied |= errno == EPERM || errno == EACCES;
-			continue;
-		}
-		if (cnt && !(flags & BPF_F_ALLOW_MULTI))
-			snprintf(blocking + strlen(blocking), sizeof(blocking) - strlen(blocking), " %s", hooks[i].name);
-		else if (cnt)
-			snprintf(others + strlen(others), sizeof(others) - strlen(others), " %s(%u)", hooks[i].name, cnt);
-		cnt = 64;
-		if (!bpf_prog_query(fd, hooks[i].t, BPF_F_QUERY_EFFECTIVE, NULL, ids, &cnt))
-			effective += cnt;
-	}
-	close(fd);
-	/*
-	 * An ancestor with an exclusive program (no flags) refuses every attach
-	 * below it (the kernel's hierarchy_allows_attach()).
-	 */
-	if (!na_cgroup2_mount(cg.abs, &m)) {
-		snprintf(dir, sizeof(dir), "%s", cg.abs);
-		while ((slash = strrchr(dir, '/')) && slash > dir && strlen(dir) > strlen(m.dir) && !above[0]) {
-			*slash = '\0';
-			if (strlen(dir) < strlen(m.dir) || (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-				break;
-			for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]) && !above[0]; i++) {
-				cnt = 64;
-				flags = 0;
-				if (!bpf_prog_query(fd, hooks[i].t, 0, &flags, ids, &cnt) && cnt &&
-				    !(flags & (BPF_F_ALLOW_MULTI | BPF_F_ALLOW_OVERRIDE)))
-					say(above, sizeof(above), "%s (%s)", dir, hooks[i].name);
-			}
-			close(fd);
-		}
-	}
-	if (denied) {
+	if (b.denied) {
 		c = add(r, "target", WARN);
 		SAY(c->detail, "%s: not checked: reading a cgroup's programs needs CAP_NET_ADMIN", path);
 		SAY(c->fix, "run netacct doctor as root");
 		return;
 	}
-	if (above[0]) {
+	if (na_blockers_explain(cg.abs, &b, why, sizeof(why), fix, sizeof(fix))) {
 		c = add(r, "target", FAIL);
-		SAY(c->detail, "%s: an ancestor, %s, holds a program attached without multi-attach: no attach below it "
-			       "works", path, above);
-		SAY(c->fix, "attach that program again with the multi flag, or detach it (bpftool cgroup show DIR)");
+		SAY(c->detail, "%s: %s", path, why);
+		SAY(c->fix, "%s", fix);
 		return;
 	}
-	c = add(r, "target", blocking[0] ? FAIL : OK);
-	if (blocking[0]) {
-		SAY(c->detail, "%s: programs attached without multi-attach on:%s; netacct's attach will fail there",
-		    path, blocking);
-		SAY(c->fix, "find them (bpftool cgroup show %s) and attach them again with the multi flag, or detach them",
-		    cg.abs);
-	} else {
-		SAY(c->detail, "%s: %s%s; %u programs run for its packets and sockets in all (its own and its ancestors')",
-		    path, others[0] ? "programs already here (netacct's included) allow multi-attach:" : "no programs here yet",
-		    others, effective);
-	}
+	c = add(r, "target", OK);
+	SAY(c->detail, "%s: %s%s; %u programs run for its packets and sockets in all (its own and its ancestors')",
+	    path, b.others[0] ? "programs already here (netacct's included) allow multi-attach:" : "no programs here yet",
+	    b.others, b.effective);
 }
 
 static void usage_help(void)

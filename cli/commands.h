@@ -33,6 +33,10 @@ int cmd_run(int argc, char **argv, const struct na_global *g);
 /* The agent's lock file for a pin root (/run/netacct/agent<pin root, '/' as %2F>.lock). */
 #define NA_AGENT_LOCK_DIR "/run/netacct"
 int na_agent_lock_path(const char *pin_root, char *p, size_t len);
+/* 1 (and its pid) when an agent runs for the pin root (holds its lock, as /proc/locks shows). */
+int na_agent_running(const char *pin_root, int *pid);
+/* 1 when the agent of the pin root lists cgroup id as one it manages; conf: its configuration file. */
+int na_agent_manages(const char *pin_root, uint64_t cgroup_id, char *conf, size_t clen);
 int cmd_help(int argc, char **argv, const struct na_global *g);
 int cmd_version(int argc, char **argv, const struct na_global *g);
 
@@ -44,6 +48,16 @@ int na_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(
  * "nothing attached" itself. 0 or NA_EXIT_FAIL.
  */
 int na_open_snapshot(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
+/*
+ * The same; quiet: without the warning na_open_snapshot() gives for every
+ * attachment that is not counting (status shows them in its table).
+ */
+int na_open_snapshot_quiet(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
+/*
+ * What an attachment that is not live means and what to do about it, in one
+ * clause ("" for a live one). busy: an attach or detach held the lock.
+ */
+void na_att_explain(char *buf, size_t len, const struct na_att_state *a, int busy);
 
 /*
  * One connection record as `netacct log --json` writes it (a JSON line);

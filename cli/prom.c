@@ -243,7 +243,7 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap)
 		}
 	}
 	family(f, "netacct_connections_closed_total", "counter",
-	       "Sockets at or below the cgroup that ended and were folded into closed-connection rows.");
+	       "Sockets at or below the cgroup that ended with a socket row and were folded into closed-connection rows; a socket that never got a row (the socket map was full) is not counted here or in the connection log, its packets are in netacct_overflow_packets_total.");
 	for (i = 0; i < n; i++)
 		sample_cg(f, "netacct_connections_closed_total", &as[i], as[i].closed);
 	family(f, "netacct_retransmitted_bytes_total", "counter",
@@ -261,6 +261,10 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap)
 	       "Packets whose headers could not be parsed (counted as payload of protocol other).");
 	for (i = 0; i < n; i++)
 		sample_cg(f, "netacct_parse_errors_total", &as[i], as[i].a->t.parse_errors);
+	family(f, "netacct_attachment_live", "gauge",
+	       "1 while the cgroup's attachment counts (all its programs attached, its copy active); 0 when an attach or detach stopped half-way (netacct status says which, the next attach or detach repairs it).");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_attachment_live", &as[i], as[i].a->phase == NA_ATT_LIVE);
 
 	family(f, "netacct_socket_map_entries", "gauge", "Rows in the live socket map.");
 	fprintf(f, "netacct_socket_map_entries %zu\n", snap->nrows);
@@ -273,8 +277,11 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap)
 	family(f, "netacct_closed_evicted_total", "counter",
 	       "Closed sockets not folded into a row because the closed-connection map was full.");
 	fprintf(f, "netacct_closed_evicted_total %llu\n", (unsigned long long)snap->stats.closed_evicted);
+	family(f, "netacct_log_written_total", "counter",
+	       "Connection log records written: one per socket that ended with a socket row (written + dropped = those sockets; one that never got a row has no record, its packets are in netacct_overflow_packets_total).");
+	fprintf(f, "netacct_log_written_total %llu\n", (unsigned long long)snap->stats.log_written);
 	family(f, "netacct_log_dropped_total", "counter",
-	       "Connection log records lost because the ring buffer was full.");
+	       "Connection log records lost because the ring buffer was full, of sockets that ended with a socket row (one that never got a row has no record, its packets are in netacct_overflow_packets_total).");
 	fprintf(f, "netacct_log_dropped_total %llu\n", (unsigned long long)snap->stats.log_dropped);
 	err = ferror(f) ? -EIO : 0;
 out:

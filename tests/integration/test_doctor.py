@@ -90,6 +90,11 @@ def run(h, tmp):
                     "multi" in p.stdout and "bpftool cgroup show" in p.stdout, p.stdout[-600:])
             a = h.netacct("attach", B.path)
             h.eq("... and netacct attach there indeed fails", a.returncode, 1)
+            h.check("... saying what doctor says: the hook held without multi-attach, and the fix",
+                    "egress" in a.stderr and "without multi-attach" in a.stderr and
+                    "bpftool cgroup show" in a.stderr and "CAP_NET_ADMIN" not in a.stderr, repr(a.stderr))
+            h.eq("... and leaving nothing attached to B (netacct's programs)",
+                 [x for x in h.bpftool_cgroup_progs(B) if x.get("name", "").startswith("na_")], [])
             subprocess.run([tool, "cgroup", "detach", B.path, "egress", "pinned",
                             os.path.join(pins, "empty_egress")], check=True, capture_output=True, timeout=30)
             p = h.netacct("doctor", B.path)

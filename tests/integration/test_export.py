@@ -390,7 +390,8 @@ def check_prometheus(h, A, tmp):
         "netacct_overflow_packets_total": "counter", "netacct_parse_errors_total": "counter",
         "netacct_socket_map_entries": "gauge", "netacct_socket_map_capacity": "gauge",
         "netacct_closed_map_entries": "gauge", "netacct_closed_map_capacity": "gauge",
-        "netacct_closed_evicted_total": "counter", "netacct_log_dropped_total": "counter"}.items()))
+        "netacct_closed_evicted_total": "counter", "netacct_log_dropped_total": "counter",
+        "netacct_log_written_total": "counter", "netacct_attachment_live": "gauge"}.items()))
     prom = os.path.join(tmp, "metrics.prom")
     run(h, "--prometheus", "-o", prom)
     with open(prom) as f:

@@ -564,6 +564,27 @@ def test_overflow(h):
         check_tx_eq_rx(h, "after close: cgroup", c2, exact=False)
         h.between("after close: cgroup tx_payload in [app, app + 65535 x RetransSegs delta]",
                   c2["tx_payload_bytes"], exp_app, exp_app + 65535 * dr)
+    # -- what the closed and log counters cover, with sockets that never had a row ----------
+    prom = h.netacct_ok("export", "--prometheus").stdout
+    helps = {l.split()[2]: l for l in prom.splitlines() if l.startswith("# HELP ")}
+    vals = {}
+    for l in prom.splitlines():
+        if l and not l.startswith("#"):
+            name = l.split("{")[0].split()[0]
+            vals[name] = vals.get(name, 0) + float(l.split()[-1])
+    closed = vals.get("netacct_connections_closed_total", 0)
+    logged = vals.get("netacct_log_written_total", -1) + vals.get("netacct_log_dropped_total", 0)
+    # A socket that never found room for a row is in none of these (the map here has room again at the
+    # end, so most close with one); their packets are in the overflow counters.
+    h.note("after close: %d sockets ended, %d closed with a row, log written + dropped %d, overflow %d packets"
+           % (2 * FAN_N + 1, closed, logged, att2["overflow_packets"]))
+    h.eq("log written + dropped == sockets folded into closed rows + evicted (the sockets that had a row)",
+         logged, closed + vals.get("netacct_closed_evicted_total", 0))
+    h.check("... and at most the sockets that ended", closed <= 2 * FAN_N + 1, repr(closed))
+    for name in ("netacct_connections_closed_total", "netacct_log_written_total", "netacct_log_dropped_total"):
+        h.check("%s's HELP says it covers sockets that had a row, and where the others are" % name,
+                "socket row" in helps.get(name, "") and "netacct_overflow_packets_total" in helps.get(name, ""),
+                repr(helps.get(name)))
     h.detach(A)
     h.check("pin root gone after the last detach (next attach is fresh)",
             not os.path.exists(h.pin_root), h.pin_root)

@@ -251,6 +251,7 @@ static void test_prom(void)
 	s.meta.max_closed = 16384;
 	s.stats.closed_evicted = 17;
 	s.stats.log_dropped = 18;
+	s.stats.log_written = 19;
 
 	f = open_memstream(&buf, &len);
 	if (!f) {
@@ -289,11 +290,13 @@ static void test_prom(void)
 	ASSERT_LINE(buf, "netacct_closed_map_capacity 16384");
 	ASSERT_LINE(buf, "netacct_closed_evicted_total 17");
 	ASSERT_LINE(buf, "netacct_log_dropped_total 18");
+	ASSERT_LINE(buf, "netacct_log_written_total 19");
 	ASSERT_LINE(buf, "# TYPE netacct_live_sockets gauge");
-	ASSERT_EQ(count_str(buf, "# TYPE "), 13, "families");
-	ASSERT_EQ(count_str(buf, "# HELP "), 13, "HELP lines");
-	/* 3 cgroups: 6 byte series + 2 packet series + 5 single ones each, then 6 globals */
-	ASSERT_EQ(count_str(buf, "\n") - 2 * 13, 3 * (6 + 2 + 5) + 6, "sample lines");
+	ASSERT_LINE(buf, "netacct_attachment_live{cgroup=\"/app\"} 1");
+	ASSERT_EQ(count_str(buf, "# TYPE "), 15, "families");
+	ASSERT_EQ(count_str(buf, "# HELP "), 15, "HELP lines");
+	/* 3 cgroups: 6 byte series + 2 packet series + 6 single ones each, then 7 globals */
+	ASSERT_EQ(count_str(buf, "\n") - 2 * 15, 3 * (6 + 2 + 6) + 7, "sample lines");
 	CHECK(len && buf[len - 1] == '\n', "ends with a newline: ...%s", len > 20 ? buf + len - 20 : buf);
 	free(buf);
 
@@ -407,6 +410,108 @@ static void file_text(const char *path, char *out, size_t len)
 	gzclose(g);
 }
 
+/* The text of a plain file, "" when absent. */
+static void plain_text(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(out, 1, len - 1, f) : 0;
+
+	out[n] = '\0';
+	if (f)
+		fclose(f);
+}
+
+/*
+ * Where another user could write, root must not be made to write or remove
+ * a file of theirs: the log file and every temporary and archive name are
+ * opened without following a link, temporaries are made new, and a
+ * directory others can write is refused. A failure that repeats (a full
+ * disk) is said once, not at every retry.
+ */
+static void test_rotlog_hostile(void)
+{
+	char p[256], victim[256], q[PATH_MAX], dir[256], txt[4096], line[64];
+	struct na_rotlog r;
+	struct stat st;
+	pid_t pid;
+	ssize_t n;
+	int i, status, fd, lines, pfd[2];
+
+	snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+	snprintf(p, sizeof(p), "%s/conn.jsonl", tmpdir);
+
+	/* the log file itself a link to another file */
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, "precious\n", 9) == 9 && !close(fd), "%s", "rotlog: make the victim");
+	CHECK(!symlink(victim, p), "%s", "rotlog: plant the log file as a link");
+	fprintf(stderr, "# the next message is expected (the log file is a link):\n");
+	ASSERT_EQ(na_rotlog_open(&r, p, 100, 2) < 0, 1, "rotlog: a log file that is a link is refused");
+	na_rotlog_close(&r);
+	plain_text(victim, txt, sizeof(txt));
+	ASSERT_STREQ(txt, "precious\n", "rotlog: ... and the file it points to is untouched");
+	unlink(p);
+
+	/* a temporary and an archive name planted as links: a rotation writes through neither */
+	snprintf(q, sizeof(q), "%s.1.gz.tmp", p);
+	CHECK(!symlink(victim, q), "%s", "rotlog: plant FILE.1.gz.tmp as a link");
+	snprintf(q, sizeof(q), "%s.2.gz", p);
+	CHECK(!symlink(victim, q), "%s", "rotlog: plant FILE.2.gz as a link");
+	CHECK(!na_rotlog_open(&r, p, 100, 3), "%s", "rotlog: open beside planted links");
+	for (i = 0; i < 10; i++) {
+		snprintf(line, sizeof(line), "line %02d ......................\n", i);
+		CHECK(!na_rotlog_write(&r, line, strlen(line)), "rotlog: write line %d", i);
+	}
+	na_rotlog_close(&r);
+	plain_text(victim, txt, sizeof(txt));
+	ASSERT_STREQ(txt, "precious\n", "rotlog: rotations beside planted links leave the file they point to untouched");
+	snprintf(q, sizeof(q), "%s.1.gz", p);
+	ASSERT_EQ(!lstat(q, &st) && S_ISREG(st.st_mode), 1, "rotlog: ... FILE.1.gz is a file of its own");
+	snprintf(q, sizeof(q), "%s.3.gz", p);
+	ASSERT_EQ(!lstat(q, &st) && S_ISREG(st.st_mode), 1, "rotlog: ... and so is FILE.3.gz (the link was replaced)");
+	remove_all();
+
+	/* a directory others can write */
+	snprintf(dir, sizeof(dir), "%s/open", tmpdir);
+	CHECK(!mkdir(dir, 0700) && !chmod(dir, 0777), "%s", "rotlog: make a directory of mode 0777");
+	snprintf(q, sizeof(q), "%s/conn.jsonl", dir);
+	fprintf(stderr, "# the next message is expected (a directory others can write):\n");
+	ASSERT_EQ(na_rotlog_open(&r, q, 100, 2), -EPERM, "rotlog: a directory others can write is refused");
+	na_rotlog_close(&r);
+	ASSERT_EQ(access(q, F_OK), -1, "rotlog: ... and nothing is made in it");
+	rmdir(dir);
+
+	/* a write that keeps failing: one line for 50 failures (stderr a pipe: the size limit spares it) */
+	CHECK(!pipe(pfd), "%s", "rotlog: pipe");
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 40, 40 };
+
+		close(pfd[0]);
+		if (dup2(pfd[1], 2) < 0)
+			_exit(2);
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		if (na_rotlog_open(&r, p, 1000, 2))
+			_exit(2);
+		for (i = 0; i < 50; i++)
+			if (!na_rotlog_write(&r, "a line longer than forty bytes, which never fits\n", 50))
+				_exit(3);
+		_exit(0);
+	}
+	close(pfd[1]);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "rotlog: 50 writes past the size limit failed (child status %d)", status);
+	n = read(pfd[0], txt, sizeof(txt) - 1);
+	txt[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	for (i = 0, lines = 0; txt[i]; i++)
+		lines += txt[i] == '\n';
+	ASSERT_EQ(lines, 1, "rotlog: 50 failures of the same write: one line on stderr");
+	fprintf(stderr, "# what the child said: %s", txt);
+	unlink(q);
+	remove_all();
+}
+
 static void test_rotlog(void)
 {
 	struct na_rotlog r;
@@ -455,6 +560,7 @@ static void test_rotlog(void)
 	file_text(p, txt, sizeof(txt));
 	ASSERT_STREQ(txt, "line 09 ......................\n", "rotlog: after a failed write, whole lines only");
 	remove_all();
+	test_rotlog_hostile();
 }
 
 #define BIG 200000 /* more than the stream's buffer: writes reach the file before commit */
