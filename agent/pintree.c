@@ -5,7 +5,7 @@
  * transactions stand, anything foreign), and removing netacct's own pins by
  * name. Layout (docs/design.md):
  *   na_*                  maps shared by every attachment; na_meta pinned last
- *   <global link pins>    tcp_state cgroup_mkdir (agent/links.c)
+ *   <global link pins>    tcp_destroy cgroup_mkdir (agent/links.c)
  *   cg_<id>/              a committed attachment: its cgroup links, totals
  *   new_cg_<id>/          an attach before its commit
  *   old_cg_<id>/          a detach after its commit

@@ -567,7 +567,7 @@ static int metrics_text(struct agent *a, char **out, size_t *len)
 	}
 	na_owners_resolve(a->pin_root, &snap, NULL);
 	f = open_memstream(out, len);
-	err = f ? na_prom_write(f, &snap) : -ENOMEM;
+	err = f ? na_prom_write(f, &snap, na_series_hold, a->series) : -ENOMEM;
 	if (!err)
 		err = na_series_write(f, &snap, a->series, a->conf.per_process ? a->conf.per_process_max : 0);
 	if (f && fclose(f) && !err)

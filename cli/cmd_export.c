@@ -240,7 +240,7 @@ static int prom_write(FILE *out, const struct na_snapshot *snap, const struct na
 	for (i = 0; i < snap->natt; i++)
 		if (na_filter_match(flt, snap->att[i].a.path, snap->att[i].a.cgroup_id))
 			sel.att[sel.natt++] = snap->att[i];
-	err = na_prom_write(out, &sel);
+	err = na_prom_write(out, &sel, NULL, NULL);
 	free(sel.att);
 	return err == -ENOMEM ? na_err(err, "export") : 0; /* a write error is the commit's to report */
 }

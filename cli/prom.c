@@ -172,7 +172,19 @@ static void sample_cg(FILE *f, const char *name, const struct att_sum *s, uint64
 
 static const char *const dir_names[NA_NDIR] = { [NA_TX] = "tx", [NA_RX] = "rx" };
 
-int na_prom_write(FILE *f, const struct na_snapshot *snap)
+/* A dipping counter of attachment s in direction d, held at its highest (see na_prom_hold_fn). */
+static uint64_t resent_held(const struct att_sum *s, int d, na_prom_hold_fn hold, void *ctx)
+{
+	uint64_t v = na_resent(&s->a->t.dir[d]);
+	char key[64];
+
+	if (!hold)
+		return v;
+	snprintf(key, sizeof(key), "resent/%d/%llu", d, (unsigned long long)s->a->a.token);
+	return hold(ctx, key, v);
+}
+
+int na_prom_write(FILE *f, const struct na_snapshot *snap, na_prom_hold_fn hold, void *hold_ctx)
 {
 	static const struct {
 		const char *label;
@@ -247,9 +259,15 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap)
 	for (i = 0; i < n; i++)
 		sample_cg(f, "netacct_connections_closed_total", &as[i], as[i].closed);
 	family(f, "netacct_retransmitted_bytes_total", "counter",
-	       "TCP payload bytes sent again, live and closed sockets at or below the cgroup.");
+	       "TCP payload bytes the cgroup's sockets sent again since attach (payload less these is what "
+	       "the applications wrote).");
 	for (i = 0; i < n; i++)
-		sample_cg(f, "netacct_retransmitted_bytes_total", &as[i], as[i].retrans);
+		sample_cg(f, "netacct_retransmitted_bytes_total", &as[i], resent_held(&as[i], NA_TX, hold, hold_ctx));
+	family(f, "netacct_duplicate_bytes_total", "counter",
+	       "TCP payload bytes the cgroup's sockets received again since attach (payload less these is "
+	       "what TCP took in for the applications).");
+	for (i = 0; i < n; i++)
+		sample_cg(f, "netacct_duplicate_bytes_total", &as[i], resent_held(&as[i], NA_RX, hold, hold_ctx));
 	family(f, "netacct_live_sockets", "gauge", "Live socket rows at or below the cgroup.");
 	for (i = 0; i < n; i++)
 		sample_cg(f, "netacct_live_sockets", &as[i], as[i].live);

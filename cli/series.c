@@ -110,6 +110,13 @@ static int publish(struct na_series *s, const char *key, uint64_t v, uint64_t *o
 	return 0;
 }
 
+uint64_t na_series_hold(void *s, const char *key, uint64_t v)
+{
+	uint64_t out;
+
+	return publish(s, key, v, &out) ? v : out;
+}
+
 /* One sample: the labels as text (escaped), then the published value. */
 static int sample(FILE *f, struct na_series *s, const char *name, const char *labels, uint64_t v)
 {

@@ -23,5 +23,7 @@ void na_series_free(struct na_series *s);
  * processes, the others of a cgroup are summed under pid="other". 0 or -ENOMEM.
  */
 int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max);
+/* na_prom_hold_fn on s: the highest value published for key so far (v, when memory runs out). */
+uint64_t na_series_hold(void *s, const char *key, uint64_t v);
 
 #endif

@@ -367,9 +367,10 @@ def check_prometheus(h, A, tmp):
     h.eq("netacct_live_sockets == socket rows", get("netacct_live_sockets"), len(socks))
     h.eq("netacct_connections_closed_total == sum of closed rows' conns",
          get("netacct_connections_closed_total"), sum(r["conns"] for r in closed))
-    h.eq("netacct_retransmitted_bytes_total == sum of tx_retrans_bytes",
-         get("netacct_retransmitted_bytes_total"),
-         sum(r["tx_retrans_bytes"] for r in socks + closed))
+    h.eq("netacct_retransmitted_bytes_total == cgroup row tx_retrans_bytes",
+         get("netacct_retransmitted_bytes_total"), cg["tx_retrans_bytes"])
+    h.eq("netacct_duplicate_bytes_total == cgroup row rx_dup_bytes",
+         get("netacct_duplicate_bytes_total"), cg["rx_dup_bytes"])
     st = na.netacct_status(h)
     att = na.status_attachment(st, A)
     h.eq("netacct_overflow_packets_total == status overflow_packets",
@@ -386,7 +387,8 @@ def check_prometheus(h, A, tmp):
     h.eq("TYPEs", sorted(types.items()), sorted({
         "netacct_bytes_total": "counter", "netacct_packets_total": "counter",
         "netacct_connections_closed_total": "counter",
-        "netacct_retransmitted_bytes_total": "counter", "netacct_live_sockets": "gauge",
+        "netacct_retransmitted_bytes_total": "counter", "netacct_duplicate_bytes_total": "counter",
+        "netacct_live_sockets": "gauge",
         "netacct_overflow_packets_total": "counter", "netacct_parse_errors_total": "counter",
         "netacct_socket_map_entries": "gauge", "netacct_socket_map_capacity": "gauge",
         "netacct_closed_map_entries": "gauge", "netacct_closed_map_capacity": "gauge",
