@@ -583,9 +583,10 @@ static int attach_plan(struct att_txn *t)
 	if (t->committed) {
 		if ((o->max_sockets && o->max_sockets != t->meta.max_sockets) ||
 		    (o->max_closed && o->max_closed != t->meta.max_closed) ||
-		    (o->log_bytes && o->log_bytes != t->meta.log_bytes))
-			na_log(NA_LOG_WARN, "map sizes ignored: the maps exist with %u sockets, %u closed, %u log bytes (detach everything to change them)",
-			       t->meta.max_sockets, t->meta.max_closed, t->meta.log_bytes);
+		    (o->log_bytes && o->log_bytes != t->meta.log_bytes) ||
+		    (o->max_peers && o->max_peers != t->meta.max_peers))
+			na_log(NA_LOG_WARN, "map sizes ignored: the maps exist with %u sockets, %u closed, %u log bytes, %u peers (detach everything to change them)",
+			       t->meta.max_sockets, t->meta.max_closed, t->meta.log_bytes, t->meta.max_peers);
 		fd = obj_open(t->root, "na_active");
 		if (fd < 0)
 			return fd;
@@ -607,6 +608,7 @@ static int attach_plan(struct att_txn *t)
 		t->meta.max_sockets = o->max_sockets ? o->max_sockets : NA_DEFAULT_MAX_SOCKETS;
 		t->meta.max_closed = o->max_closed ? o->max_closed : NA_DEFAULT_MAX_CLOSED;
 		t->meta.log_bytes = o->log_bytes ? o->log_bytes : NA_DEFAULT_LOG_BYTES;
+		t->meta.max_peers = o->max_peers ? o->max_peers : NA_DEFAULT_MAX_PEERS;
 		t->meta.next_seq = 1;
 	}
 	t->token = NA_TOKEN(t->meta.next_seq, level, t->slot);

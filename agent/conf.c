@@ -23,6 +23,7 @@ void na_conf_defaults(struct na_conf *c)
 	c->log_max_bytes = 16ull << 20;
 	c->log_keep = 5;
 	c->per_process_max = 1000;
+	c->per_peer_max = 1000;
 }
 
 void na_conf_free(struct na_conf *c)
@@ -65,7 +66,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 {
 	static const char *const keys[] = { "attach",   "group",       "listen",      "rescan",     "max-sockets",
 					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep",
-					    "per-process", "per-process-max" };
+					    "per-process", "per-process-max", "max-peers", "per-peer", "per-peer-max" };
 	uint64_t v;
 	size_t k;
 	char **a;
@@ -75,7 +76,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			break;
 	if (k == sizeof(keys) / sizeof(keys[0])) {
 		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size, log-file, "
-		       "log-max-bytes, log-keep, per-process, per-process-max)";
+		       "log-max-bytes, log-keep, per-process, per-process-max, max-peers, per-peer, per-peer-max)";
 		return -1;
 	}
 	if (!*val) {
@@ -173,6 +174,27 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			return -1;
 		}
 		c->per_process_max = (unsigned)v;
+		return 0;
+	case 12:
+		if (na_parse_u64(val, 16, 1ull << 24, &v)) {
+			*why = "takes a number from 16 to 16777216";
+			return -1;
+		}
+		c->max_peers = (uint32_t)v;
+		return 0;
+	case 13:
+		if (strcmp(val, "yes") && strcmp(val, "no")) {
+			*why = "takes yes or no";
+			return -1;
+		}
+		c->per_peer = !strcmp(val, "yes");
+		return 0;
+	case 14:
+		if (na_parse_u64(val, 1, 100000, &v)) {
+			*why = "takes a number of peers, 1 to 100000";
+			return -1;
+		}
+		c->per_peer_max = (unsigned)v;
 		return 0;
 	default: /* log-size */
 		if (na_parse_u64(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {

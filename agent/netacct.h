@@ -120,6 +120,7 @@ struct na_attach_opts {
 	uint32_t max_sockets;
 	uint32_t max_closed;
 	uint32_t log_bytes; /* a power of two, at least one page */
+	uint32_t max_peers;
 	/*
 	 * Who may read (attach --group): with group_set, the pin root becomes
 	 * readable by group gid (0: root's alone again); without, new pins get
@@ -176,7 +177,9 @@ struct na_conf {
 	unsigned log_keep;      /* rotated files kept, gzip-compressed */
 	int per_process;        /* per-process series on /metrics */
 	unsigned per_process_max; /* processes with a series of their own */
-	uint32_t max_sockets, max_closed, log_bytes; /* attach sizes, 0 = default */
+	int per_peer;           /* per-peer series on /metrics */
+	unsigned per_peer_max;  /* peers with a series of their own */
+	uint32_t max_sockets, max_closed, log_bytes, max_peers; /* attach sizes, 0 = default */
 };
 void na_conf_defaults(struct na_conf *c);
 /* Parse a whole file; errors name FILE:LINE. 0 or -EINVAL/-EIO, *out untouched on error. */
@@ -247,6 +250,12 @@ struct na_closed_row {
 	const char *cgroup; /* relative path or NULL when unknown (points into the snapshot) */
 };
 
+/* A peer of an unconnected UDP socket that talks to many (na_peers). */
+struct na_peer_row {
+	struct na_peer_key k;
+	struct na_peer p;
+};
+
 struct na_snapshot {
 	uint64_t boot_ns;     /* CLOCK_BOOTTIME when read */
 	int64_t realtime_off; /* na_boot_offset_ns(): boot ns + this = Unix time in ns */
@@ -261,8 +270,13 @@ struct na_snapshot {
 	size_t nrows;
 	struct na_closed_row *closed;
 	size_t nclosed;
+	struct na_peer_row *peers; /* sorted by socket cookie */
+	size_t npeers;
 	struct na_cgpaths *paths;
 };
+
+/* The peers of the socket with this cookie in a snapshot: the first, and *n of them (0: none). */
+const struct na_peer_row *na_snapshot_peers(const struct na_snapshot *snap, uint64_t cookie, size_t *n);
 
 struct na_state;
 /*

@@ -45,6 +45,7 @@ int na_skel_open(const char *root, const struct na_meta *meta, int reuse, struct
 	bpf_map__set_max_entries(skel->maps.na_socks, meta->max_sockets);
 	bpf_map__set_max_entries(skel->maps.na_closed, meta->max_closed);
 	bpf_map__set_max_entries(skel->maps.na_log, meta->log_bytes);
+	bpf_map__set_max_entries(skel->maps.na_peers, meta->max_peers);
 	bpf_object__for_each_map(map, skel->obj) {
 		if (!reuse || !na_map_is_shared(map))
 			continue;

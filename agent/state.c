@@ -37,6 +37,7 @@ struct na_state {
 	int socks_fd;
 	int attached_fd;
 	int closed_fd;
+	int peers_fd;
 	int stats_fd;
 	int log_fd;
 	int cgpath_fd;
@@ -151,7 +152,21 @@ int na_meta_read(const char *root, struct na_meta *meta, int *have)
 		return na_err(err, "open %s%s", p, na_perm_hint(err));
 	}
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(m)) {
-		abi_hint(root, "na_meta has another layout");
+		/* The version has come first in every layout: name it when it can be read. */
+		__u32 v = 0;
+		char why[64], *buf = info.value_size >= sizeof(v) && info.value_size <= 4096 ? calloc(1, info.value_size) : NULL;
+
+		if (buf && !bpf_map_lookup_elem(fd, &zero, buf))
+			memcpy(&v, buf, sizeof(v));
+		free(buf);
+		if (v && v != NA_ABI_VERSION) {
+			snprintf(why, sizeof(why), "ABI version %u", v);
+			abi_hint(root, why);
+			if (meta)
+				meta->abi_version = v;
+		} else {
+			abi_hint(root, "na_meta has another layout");
+		}
 		err = -EPROTO;
 		goto out;
 	}
@@ -208,6 +223,7 @@ int na_state_open(const char *root, struct na_state **out)
 	if (!st)
 		return -ENOMEM;
 	st->socks_fd = st->attached_fd = st->closed_fd = st->stats_fd = st->log_fd = st->cgpath_fd = -1;
+	st->peers_fd = -1;
 	st->active_fd = -1;
 	snprintf(st->root, sizeof(st->root), "%s", root);
 	err = na_meta_read(root, &st->meta, &have);
@@ -233,8 +249,10 @@ int na_state_open(const char *root, struct na_state **out)
 	st->log_fd = obj_get(root, "na_log");
 	st->cgpath_fd = obj_get(root, "na_cgpath");
 	st->active_fd = obj_get(root, "na_active");
+	st->peers_fd = obj_get(root, "na_peers");
 	{
-		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd, st->active_fd };
+		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd, st->active_fd,
+			      st->peers_fd };
 		size_t i;
 
 		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -271,6 +289,8 @@ void na_state_close(struct na_state *st)
 		close(st->cgpath_fd);
 	if (st->active_fd >= 0)
 		close(st->active_fd);
+	if (st->peers_fd >= 0)
+		close(st->peers_fd);
 	free(st);
 }
 
@@ -470,6 +490,10 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 	s->proto = r->proto;
 	s->state = r->state;
 	s->owner_src = r->owner_src;
+	if (r->flags & NA_ROW_UNCONN) { /* raddr/rport hold its first peer: it has no one peer */
+		memset(s->raddr, 0, sizeof(s->raddr));
+		s->rport = 0;
+	}
 	s->srtt_us = r->rx.srtt_us;
 	s->flags = r->flags;
 	for (d = 0; d < NA_NDIR; d++) {
@@ -564,6 +588,58 @@ static int read_closed(struct na_state *st, struct na_snapshot *snap)
 	return err;
 }
 
+static int peer_cmp(const void *pa, const void *pb)
+{
+	const struct na_peer_row *a = pa, *b = pb;
+
+	return a->k.cookie < b->k.cookie ? -1 : a->k.cookie > b->k.cookie;
+}
+
+static int read_peers(struct na_state *st, struct na_snapshot *snap)
+{
+	struct na_peer_key *keys = NULL;
+	struct na_peer *vals = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = batch_read(st->peers_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	if (!err) {
+		snap->peers = calloc(n ? n : 1, sizeof(*snap->peers));
+		err = snap->peers ? 0 : -ENOMEM;
+	}
+	for (i = 0; !err && i < n; i++) {
+		snap->peers[i].k = keys[i];
+		snap->peers[i].p = vals[i];
+	}
+	if (!err) {
+		snap->npeers = n;
+		if (n)
+			qsort(snap->peers, n, sizeof(*snap->peers), peer_cmp);
+	} else {
+		na_err(err, "read %s/na_peers", st->root);
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+const struct na_peer_row *na_snapshot_peers(const struct na_snapshot *snap, uint64_t cookie, size_t *n)
+{
+	size_t lo = 0, hi = snap->npeers, mid, end;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (snap->peers[mid].k.cookie < cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < snap->npeers && snap->peers[end].k.cookie == cookie; end++)
+		;
+	*n = end - lo;
+	return *n ? &snap->peers[lo] : NULL;
+}
+
 /*
  * Bytes the connection log holds, from the ring buffer's consumer and
  * producer positions (its first two pages, mapped read-only).
@@ -637,6 +713,8 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 		err = read_socks(st, snap);
 	if (!err)
 		err = read_closed(st, snap);
+	if (!err)
+		err = read_peers(st, snap);
 	if (!err && bpf_map_lookup_elem(st->stats_fd, &zero, &snap->stats))
 		err = na_err(-errno, "read %s/na_stats", st->root);
 	if (!err)
@@ -677,6 +755,7 @@ void na_snapshot_free(struct na_snapshot *snap)
 	free(snap->att);
 	free(snap->rows);
 	free(snap->closed);
+	free(snap->peers);
 	na_cgpaths_free(snap->paths);
 	memset(snap, 0, sizeof(*snap));
 }

@@ -35,6 +35,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define NA_AF_INET6 10
 #define NA_EEXIST 17
+#define NA_E2BIG 7
 /* A log record in the ring buffer: the record and its 8-byte header. */
 #define NA_LOG_REC_BYTES (sizeof(struct na_conn) + 8)
 
@@ -125,6 +126,15 @@ struct {
 	__type(value, __u64);
 } na_listen SEC(".maps");
 
+/* The peers of unconnected UDP sockets that talk to more than one: struct na_peer_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NA_DEFAULT_MAX_PEERS);
+	__type(key, struct na_peer_key);
+	__type(value, struct na_peer);
+} na_peers SEC(".maps");
+
 /* Recently released non-TCP sockets, per CPU: see struct na_gone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -165,6 +175,13 @@ struct sock {
 		int owned;
 	} sk_lock;
 } __attribute__((preserve_access_index));
+
+static __always_inline struct na_stats *stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&na_stats, &zero);
+}
 
 /* A full barrier: an atomic read-modify-write on a line of this CPU's own. */
 static __always_inline void full_barrier(void)
@@ -367,6 +384,8 @@ static __noinline enum row_create sock_row_create(struct __sk_buff *skb, __u64 c
 	s.family = p->family;
 	s.proto = p->proto;
 	na_pkt_endpoints(skb, p, dir, sk->dst_port != 0, &s);
+	if (sk->protocol == IPPROTO_UDP && !sk->dst_port && !p->bad)
+		s.flags |= NA_ROW_UNCONN;
 	if (sk->protocol == IPPROTO_TCP) {
 		s.state = sk->state;
 		if (sk->state != NA_TCP_LISTEN && (l = listener_of(skb, s.lport))) {
@@ -465,6 +484,8 @@ static __noinline void row_fill(struct __sk_buff *skb, struct na_row *s, int dir
 	s->family = p->family;
 	s->proto = p->proto;
 	na_pkt_endpoints(skb, p, dir, connected, s);
+	if (sk && sk->protocol == IPPROTO_UDP && !connected)
+		__sync_fetch_and_or(&s->flags, NA_ROW_UNCONN);
 }
 
 /*
@@ -663,6 +684,94 @@ static __always_inline __s32 row_add(struct __sk_buff *skb, struct na_row *s, __
 	return resent;
 }
 
+static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
+{
+	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
+}
+
+static __always_inline void peer_overflow(__u64 n)
+{
+	struct na_stats *st = stats();
+
+	if (st)
+		__sync_fetch_and_add(&st->peer_overflow, n);
+}
+
+/*
+ * An unconnected UDP socket's second peer: from here on each peer has a row.
+ * The first one's gets what the socket counted before this packet.
+ */
+static __noinline void peer_first(struct na_row *s, __u64 cookie, int dir, const struct na_pkt *p)
+{
+	struct na_peer_key k = { .cookie = cookie, .family = s->family, .port = s->rport };
+	struct na_peer init = {};
+	struct na_counters *c;
+
+	__builtin_memcpy(k.addr, s->raddr, 16);
+	init.tx = s->tx.c;
+	init.rx = s->rx.c;
+	init.first_ns = s->first_ns;
+	c = dir == NA_TX ? &init.tx : &init.rx;
+	c->packets -= p->segs;
+	c->ip_hdr_bytes -= p->ip_hdr_bytes;
+	c->l4_hdr_bytes -= p->l4_hdr_bytes;
+	c->payload_bytes -= p->payload_bytes;
+	if (bpf_map_update_elem(&na_peers, &k, &init, BPF_NOEXIST) == -NA_E2BIG)
+		peer_overflow(init.tx.packets + init.rx.packets);
+}
+
+/* A new peer's row; NULL when na_peers is full. */
+static __noinline struct na_peer *peer_new(const struct na_peer_key *k)
+{
+	struct na_peer init = {};
+	int err;
+
+	init.first_ns = bpf_ktime_get_boot_ns();
+	err = bpf_map_update_elem(&na_peers, k, &init, BPF_NOEXIST);
+	return !err || err == -NA_EEXIST ? bpf_map_lookup_elem(&na_peers, k) : NULL;
+}
+
+/*
+ * Per-peer work, on unconnected UDP sockets only: their first peer is kept
+ * in the row (raddr, rport: shown as none); from a second one on, each peer
+ * gets a row in na_peers (struct na_peer_key says which port is kept).
+ */
+static __noinline void peer_track(struct __sk_buff *skb, struct na_row *s, __u64 cookie, int dir,
+				  const struct na_pkt *p)
+{
+	struct na_peer_key k = { .cookie = cookie, .family = p->family };
+	__u8 src[16] = {}, dst[16] = {};
+	__u16 ports[2] = {}, pport;
+	struct na_peer *pr;
+
+	if (na_pkt_addrs(skb, p, src, dst) || !p->has_ports || na_load(skb, p->l4_off, ports, sizeof(ports)))
+		return;
+	__builtin_memcpy(k.addr, dir == NA_TX ? dst : src, 16);
+	pport = bpf_ntohs(dir == NA_TX ? ports[1] : ports[0]);
+	k.port = pport < NA_PEER_PORT_KEPT ? pport : 0;
+	if (!(s->flags & NA_ROW_MULTI)) {
+		if (!(s->flags & NA_ROW_PEER1)) {
+			if (!(__sync_fetch_and_or(&s->flags, NA_ROW_PEER1) & NA_ROW_PEER1)) {
+				__builtin_memcpy(s->raddr, k.addr, 16);
+				s->rport = k.port;
+			}
+			return;
+		}
+		if (addr_eq(s->raddr, k.addr) && s->rport == k.port)
+			return;
+		if (!(__sync_fetch_and_or(&s->flags, NA_ROW_MULTI) & NA_ROW_MULTI))
+			peer_first(s, cookie, dir, p);
+	}
+	pr = bpf_map_lookup_elem(&na_peers, &k);
+	if (!pr)
+		pr = peer_new(&k);
+	if (!pr) {
+		peer_overflow(p->segs);
+		return;
+	}
+	counters_add(dir == NA_TX ? &pr->tx : &pr->rx, p);
+}
+
 /*
  * A row another copy counts (nested attachments): the resent bytes that copy
  * found in this segment, for this copy's totals. Its last_* describe the last
@@ -731,9 +840,11 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 	 */
 	if (s->cookie != cookie || (s->flags & NA_ROW_ENDED))
 		goto norow;
-	if (row_is_mine(skb, s, live))
+	if (row_is_mine(skb, s, live)) {
 		resent = row_add(skb, s, cookie, dir, &p);
-	else if (live)
+		if (s->flags & NA_ROW_UNCONN)
+			peer_track(skb, s, cookie, dir, &p);
+	} else if (live)
 		resent = resent_of_owner(s, dir, &p);
 	else
 		return 1;
@@ -760,13 +871,23 @@ int na_ingress(struct __sk_buff *skb)
 	return account(skb, NA_RX);
 }
 
-static __always_inline void closed_add(struct na_closed *c, const struct na_row *s, __u64 now)
+/* What one closed row is folded from: a socket's counters, or one of its peers'. */
+struct fold {
+	const struct na_counters *dir[NA_NDIR];
+	const __u8 *raddr;     /* NULL: none */
+	__u16 rport;
+	__u64 first_ns;
+	__u64 conns;           /* 1 for a socket; 0 for its peers but the first */
+};
+
+static __always_inline void closed_add(struct na_closed *c, const struct fold *f, __u64 now)
 {
 	int d;
 
-	__sync_fetch_and_add(&c->conns, 1);
+	if (f->conns)
+		__sync_fetch_and_add(&c->conns, f->conns);
 	for (d = 0; d < NA_NDIR; d++) {
-		const struct na_counters *sc = &NA_ROW_DIR(s, d)->c;
+		const struct na_counters *sc = f->dir[d];
 
 		__sync_fetch_and_add(&c->dir[d].packets, sc->packets);
 		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, sc->ip_hdr_bytes);
@@ -776,20 +897,14 @@ static __always_inline void closed_add(struct na_closed *c, const struct na_row 
 			__sync_fetch_and_add(&c->dir[d].resent_bytes, sc->resent_bytes);
 	}
 	/* Times only order the rows; a lost race between two closes moves them by nanoseconds. */
-	if (s->first_ns < c->first_ns)
-		c->first_ns = s->first_ns;
+	if (f->first_ns < c->first_ns)
+		c->first_ns = f->first_ns;
 	if (now > c->last_ns)
 		c->last_ns = now;
 }
 
-static __always_inline struct na_stats *stats(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&na_stats, &zero);
-}
-
-static __always_inline void closed_fold(const struct na_row *s, __u64 now)
+/* Fold f into the closed row of socket s's owner and f's peer. */
+static __noinline void closed_fold(const struct na_row *s, const struct fold *f, __u64 now)
 {
 	struct na_closed_key k = {};
 	struct na_closed *c, init = {};
@@ -801,14 +916,15 @@ static __always_inline void closed_fold(const struct na_row *s, __u64 now)
 	__builtin_memcpy(k.comm, s->comm, NA_COMM_LEN);
 	k.proto = s->proto;
 	k.family = s->family;
-	__builtin_memcpy(k.raddr, s->raddr, 16);
+	if (f->raddr)
+		__builtin_memcpy(k.raddr, f->raddr, 16);
 	/* A server's peers connect from ephemeral ports: fold them per peer address. */
 	if (!(s->flags & NA_ROW_ACCEPTED))
-		k.rport = s->rport;
+		k.rport = f->rport;
 
 	c = bpf_map_lookup_elem(&na_closed, &k);
 	if (!c) {
-		init.first_ns = s->first_ns;
+		init.first_ns = f->first_ns;
 		init.last_ns = now;
 		init.uid = s->uid;
 		if (s->flags & NA_ROW_ACCEPTED)
@@ -822,7 +938,82 @@ static __always_inline void closed_fold(const struct na_row *s, __u64 now)
 			return;
 		}
 	}
-	closed_add(c, s, now);
+	closed_add(c, f, now);
+}
+
+static __always_inline void counters_sub(struct na_counters *d, const struct na_counters *s)
+{
+	d->packets -= s->packets;
+	d->ip_hdr_bytes -= s->ip_hdr_bytes;
+	d->l4_hdr_bytes -= s->l4_hdr_bytes;
+	d->payload_bytes -= s->payload_bytes;
+	d->resent_bytes -= s->resent_bytes;
+}
+
+/* The peers of a socket that ends, found by for_each (peer_end()). */
+struct peers_end {
+	__u64 cookie;
+	const struct na_row *s;
+	__u64 now;
+	struct na_counters rest[NA_NDIR]; /* the socket's counters less its peers' */
+	__u64 first;
+};
+
+static long peer_end_one(void *map, const void *key, void *value, void *ctx)
+{
+	const struct na_peer_key *k = key;
+	struct na_peer *pr = value;
+	struct peers_end *e = ctx;
+	struct fold f = {};
+
+	if (k->cookie != e->cookie)
+		return 0;
+	f.dir[NA_TX] = &pr->tx;
+	f.dir[NA_RX] = &pr->rx;
+	f.raddr = k->addr;
+	f.rport = k->port;
+	f.first_ns = pr->first_ns;
+	f.conns = e->first; /* the socket counts once, on its first peer's row */
+	e->first = 0;
+	closed_fold(e->s, &f, e->now);
+	counters_sub(&e->rest[NA_TX], &pr->tx);
+	counters_sub(&e->rest[NA_RX], &pr->rx);
+	bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+/*
+ * A socket's closed rows: one by its peer; a socket that talked to many peers
+ * (NA_ROW_MULTI) one by each of them, and what no peer row holds (counted
+ * before its second peer, or when na_peers was full) on the row without a peer.
+ */
+static __noinline void socket_fold(const struct na_row *s, __u64 cookie, __u64 now)
+{
+	struct peers_end e = { .cookie = cookie, .s = s, .now = now, .first = 1 };
+	struct fold f = {};
+
+	if (s->flags & NA_ROW_MULTI) {
+		e.rest[NA_TX] = s->tx.c;
+		e.rest[NA_RX] = s->rx.c;
+		bpf_for_each_map_elem(&na_peers, peer_end_one, &e, 0);
+		if (e.first || e.rest[NA_TX].packets || e.rest[NA_RX].packets) {
+			f.dir[NA_TX] = &e.rest[NA_TX];
+			f.dir[NA_RX] = &e.rest[NA_RX];
+			f.first_ns = s->first_ns;
+			f.conns = e.first;
+			closed_fold(s, &f, now);
+		}
+		return;
+	}
+	f.dir[NA_TX] = &s->tx.c;
+	f.dir[NA_RX] = &s->rx.c;
+	if (!(s->flags & NA_ROW_UNCONN)) { /* an unconnected socket's first peer is no connection's */
+		f.raddr = s->raddr;
+		f.rport = s->rport;
+	}
+	f.first_ns = s->first_ns;
+	f.conns = 1;
+	closed_fold(s, &f, now);
 }
 
 /*
@@ -851,9 +1042,14 @@ static __always_inline void log_conn(__u64 cookie, const struct na_row *s, __u64
 	r->uid = s->uid;
 	__builtin_memcpy(r->comm, s->comm, NA_COMM_LEN);
 	__builtin_memcpy(r->laddr, s->laddr, 16);
-	__builtin_memcpy(r->raddr, s->raddr, 16);
+	if (!(s->flags & NA_ROW_UNCONN)) { /* an unconnected socket's first peer is internal */
+		__builtin_memcpy(r->raddr, s->raddr, 16);
+		r->rport = s->rport;
+	} else {
+		__builtin_memset(r->raddr, 0, 16);
+		r->rport = 0;
+	}
 	r->lport = s->lport;
-	r->rport = s->rport;
 	r->family = s->family;
 	r->proto = s->proto;
 	r->owner_src = s->owner_src;
@@ -884,7 +1080,7 @@ static __always_inline void row_end(__u64 cookie)
 	if (!s || s->cookie != cookie || (__sync_fetch_and_or(&s->flags, NA_ROW_ENDED) & NA_ROW_ENDED))
 		return;
 	now = bpf_ktime_get_boot_ns();
-	closed_fold(s, now);
+	socket_fold(s, cookie, now);
 	log_conn(cookie, s, now);
 	bpf_map_delete_elem(&na_socks, &cookie);
 }

@@ -15,6 +15,7 @@
 #define NA_COMM_LEN 16
 #define NA_DEFAULT_MAX_SOCKETS 65536
 #define NA_DEFAULT_MAX_CLOSED 16384
+#define NA_DEFAULT_MAX_PEERS 16384
 #define NA_DEFAULT_LOG_BYTES (4u << 20) /* ring buffer of connection records */
 #define NA_MAX_ATTACHED 1024 /* slots in na_active; a power of two */
 #define NA_MAX_LEVEL 63      /* deepest attachable cgroup level */
@@ -102,6 +103,9 @@ enum na_tcp_state {
 #define NA_ROW_FRESH    (1U << 4) /* made at socket()/connect(): endpoints and first_ns not yet set */
 #define NA_ROW_LISTENER (1U << 5) /* a listener, registered in na_listen */
 #define NA_ROW_USED     (1U << 6) /* a process sent on it in its own context: owner_from_user() ran */
+#define NA_ROW_UNCONN   (1U << 7) /* unconnected UDP: raddr/rport hold its first peer, shown as none */
+#define NA_ROW_MULTI    (1U << 8) /* ... and it talked to a second one: its peers have na_peers rows */
+#define NA_ROW_PEER1    (1U << 9) /* ... its first peer is in raddr/rport */
 
 /*
  * One direction of a live row: everything a packet of that direction writes,
@@ -244,7 +248,31 @@ struct na_stats {
 	__u64 closed_evicted;   /* closed sockets not folded: na_closed full (bytes stay in totals) */
 	__u64 log_dropped;      /* connection records lost: ring buffer full */
 	__u64 log_written;
-	__u64 pad;
+	__u64 peer_overflow;    /* packets of a many-peer UDP socket on its row only: na_peers full */
+};
+
+/*
+ * na_peers: the peers of an unconnected UDP socket that talks to more than
+ * one (a DNS, syslog, statsd, QUIC or game server), a row each. The peer's
+ * port is kept when it is a well-known one (below NA_PEER_PORT_KEPT: a DNS
+ * or NTP server's, seen from its client); a server's clients come from
+ * ever-changing ephemeral ports and are one row per address. The socket's
+ * row still counts everything.
+ */
+#define NA_PEER_PORT_KEPT 1024
+struct na_peer_key {
+	__u64 cookie;           /* the socket */
+	__u8 addr[16];          /* IPv4 in the first 4 bytes */
+	__u16 port;             /* host byte order, 0 = any */
+	__u8 family;            /* enum na_family */
+	__u8 pad[5];
+};
+
+struct na_peer {
+	struct na_counters tx;  /* what the socket sent to the peer */
+	__u64 first_ns;         /* first packet (boot ns) */
+	__u8 pad[56];           /* tx and rx on cache lines of their own, as in na_row */
+	struct na_counters rx;  /* what it received from the peer */
 };
 
 /* The ring buffer wakes its reader when this much is waiting (docs/design.md). */
@@ -285,6 +313,8 @@ struct na_meta {
 	__u64 next_seq;         /* for NA_TOKEN() */
 	__u32 max_closed;
 	__u32 log_bytes;
+	__u32 max_peers;
+	__u32 pad;
 };
 
 /* ctx of the na_sweep syscall program: release every row owned by token. */
@@ -357,7 +387,9 @@ _Static_assert(sizeof(struct na_stats) == 32, "na_stats layout");
 _Static_assert(sizeof(struct na_set_owner_args) == 40, "na_set_owner_args layout");
 _Static_assert(sizeof(struct na_totals) == 120, "na_totals layout");
 _Static_assert(sizeof(struct na_attach) == 544, "na_attach layout");
-_Static_assert(sizeof(struct na_meta) == 32, "na_meta layout");
+_Static_assert(sizeof(struct na_meta) == 40, "na_meta layout");
+_Static_assert(sizeof(struct na_peer_key) == 32, "na_peer_key layout");
+_Static_assert(sizeof(struct na_peer) == 144, "na_peer layout");
 _Static_assert(sizeof(struct na_cgpath) == 256, "na_cgpath layout");
 _Static_assert(sizeof(struct na_sweep_args) == 16, "na_sweep_args layout");
 #endif

@@ -354,6 +354,7 @@ static int sync_attachments(struct agent *a, int prune)
 		.pin_root = a->pin_root,
 		.max_sockets = a->conf.max_sockets,
 		.max_closed = a->conf.max_closed,
+		.max_peers = a->conf.max_peers,
 		.log_bytes = a->conf.log_bytes,
 		.group_set = a->conf.group_set,
 		.gid = a->conf.gid,
@@ -570,6 +571,8 @@ static int metrics_text(struct agent *a, char **out, size_t *len)
 	err = f ? na_prom_write(f, &snap, na_series_hold, a->series) : -ENOMEM;
 	if (!err)
 		err = na_series_write(f, &snap, a->series, a->conf.per_process ? a->conf.per_process_max : 0);
+	if (!err)
+		err = na_series_write_peers(f, &snap, a->series, a->conf.per_peer ? a->conf.per_peer_max : 0);
 	if (f && fclose(f) && !err)
 		err = -ENOMEM;
 	na_snapshot_free(&snap);

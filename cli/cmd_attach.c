@@ -17,6 +17,7 @@ int na_attach_parse(int argc, char **argv, struct na_attach_args *a)
 		{ "max-sockets", required_argument, NULL, 'm' },
 		{ "max-closed", required_argument, NULL, 'c' },
 		{ "log-size", required_argument, NULL, 'l' },
+		{ "max-peers", required_argument, NULL, 'p' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -39,6 +40,12 @@ int na_attach_parse(int argc, char **argv, struct na_attach_args *a)
 				return na_usage_error("attach", "--max-closed '%s': a number from 16 to 16777216",
 						      optarg);
 			ao->max_closed = (uint32_t)v;
+			break;
+		case 'p':
+			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
+				return na_usage_error("attach", "--max-peers '%s': a number from 16 to 16777216",
+						      optarg);
+			ao->max_peers = (uint32_t)v;
 			break;
 		case 'l':
 			if (na_parse_u64(optarg, 4096, 1ul << 30, &v) || (v & (v - 1)))
@@ -218,6 +225,9 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s, 
 	json_object_object_add(root, "max_closed", json_object_new_uint64(s->meta.max_closed));
 	json_object_object_add(root, "closed_evicted", json_object_new_uint64(s->stats.closed_evicted));
 	json_object_object_add(root, "log_bytes", json_object_new_uint64(s->meta.log_bytes));
+	json_object_object_add(root, "peers", json_object_new_uint64(s->npeers));
+	json_object_object_add(root, "max_peers", json_object_new_uint64(s->meta.max_peers));
+	json_object_object_add(root, "peer_overflow", json_object_new_uint64(s->stats.peer_overflow));
 	json_object_object_add(root, "log_pending_bytes", json_object_new_uint64(s->log_pending));
 	json_object_object_add(root, "log_written", json_object_new_uint64(s->stats.log_written));
 	json_object_object_add(root, "log_dropped", json_object_new_uint64(s->stats.log_dropped));
@@ -279,6 +289,9 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s, 
 	       s->nclosed, s->meta.max_closed,
 	       s->meta.max_closed ? 100.0 * (double)s->nclosed / s->meta.max_closed : 0.0,
 	       (unsigned long long)s->stats.closed_evicted);
+	printf("peers:        %zu of %u rows (%.1f%%), %llu packets on their socket's row only (table full)\n",
+	       s->npeers, s->meta.max_peers, s->meta.max_peers ? 100.0 * (double)s->npeers / s->meta.max_peers : 0.0,
+	       (unsigned long long)s->stats.peer_overflow);
 	printf("log:          %llu of %u bytes waiting, %llu records written, %llu dropped (buffer full)\n",
 	       (unsigned long long)s->log_pending, s->meta.log_bytes, (unsigned long long)s->stats.log_written,
 	       (unsigned long long)s->stats.log_dropped);

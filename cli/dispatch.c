@@ -19,7 +19,7 @@
  * command's arguments as args does (ctest cli.usage_docs checks both).
  */
 static const struct na_cmd cmds[] = {
-	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of the cgroup v2 PATHs; counting goes on after it returns" },
+	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--max-peers N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of the cgroup v2 PATHs; counting goes on after it returns" },
 	{ "detach", cmd_detach, "PATH... | --all", "stop counting (the programs detach; the maps and counters go with the last one)" },
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
 	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by GROUP] [--no-header] [-o|--output FILE[.gz]] [PATH...]", "snapshot: cgroup totals, then live sockets and closed connections, or one row per GROUP (socket, process, cgroup, peer); -o FILE appears whole or not at all (.gz: gzip)" },

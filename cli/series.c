@@ -5,6 +5,7 @@
 
 #include "prom.h"
 #include "series.h"
+#include "view.h"
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
@@ -26,8 +27,9 @@ struct pub {
 struct na_series {
 	struct pub *pub;       /* sorted by key */
 	size_t npub, cap;
-	char **procs;          /* processes that have their own series, sorted */
+	char **procs;          /* processes and peers that have their own series, sorted */
 	size_t nprocs, pcap;
+	size_t npeers;         /* ... of which peers */
 };
 
 int na_series_new(struct na_series **out)
@@ -260,7 +262,7 @@ int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s
 			label(comm, sizeof(comm), it[j].comm);
 			snprintf(key, sizeof(key), "%s|%u|%s", cg, it[j].pid, comm);
 			find(s->procs, sizeof(*s->procs), s->nprocs, key, &found);
-			if (!found && s->nprocs < per_process_max) {
+			if (!found && s->nprocs - s->npeers < per_process_max) {
 				if (s->nprocs == s->pcap) {
 					pp = realloc(s->procs, (s->pcap ? 2 * s->pcap : 64) * sizeof(*pp));
 					if (!pp) {
@@ -297,5 +299,87 @@ int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s
 	}
 out:
 	free(it);
+	return err;
+}
+
+/* A series of its own for key while there is room (s->procs holds the keys); 1 if key has one. */
+static int own_series(struct na_series *s, const char *key, unsigned max, int *err)
+{
+	int found;
+	char **pp;
+
+	find(s->procs, sizeof(*s->procs), s->nprocs, key, &found);
+	if (found || s->npeers >= max)
+		return found;
+	if (s->nprocs == s->pcap) {
+		pp = realloc(s->procs, (s->pcap ? 2 * s->pcap : 64) * sizeof(*pp));
+		if (!pp) {
+			*err = -ENOMEM;
+			return 0;
+		}
+		s->procs = pp;
+		s->pcap = s->pcap ? 2 * s->pcap : 64;
+	}
+	if (!(s->procs[s->nprocs] = strdup(key))) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	s->nprocs++;
+	s->npeers++;
+	qsort(s->procs, s->nprocs, sizeof(*s->procs), str_cmp);
+	return 1;
+}
+
+int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_peer_max)
+{
+	struct na_view_opts o = { .group = NA_G_PEER, .proto = -1 };
+	char cg[640], addr[64], key[800], lab[1024];
+	struct na_counters other[NA_NDIR];
+	struct na_vrow *rows = NULL;
+	size_t i, j, n;
+	int d, err = 0, any_other;
+
+	if (!per_peer_max)
+		return 0;
+	fprintf(f, "# HELP netacct_peer_payload_bytes_total Payload bytes the sockets at or below an attached cgroup sent to and received from one peer address; peer=\"other\" sums the peers beyond per-peer-max.\n"
+		   "# TYPE netacct_peer_payload_bytes_total counter\n");
+	for (i = 0; i < snap->natt && !err; i++) {
+		const struct na_att_state *a = &snap->att[i];
+
+		for (j = 0; j < i && strcmp(snap->att[j].a.path, a->a.path); j++)
+			;
+		if (j < i)
+			continue; /* one series per label set, as prom.c */
+		o.below = a->a.path;
+		o.below_id = a->a.cgroup_id;
+		err = na_view_build(snap, NULL, 0, &o, &rows, &n);
+		if (err)
+			break;
+		label(cg, sizeof(cg), a->a.path);
+		memset(other, 0, sizeof(other));
+		any_other = 0;
+		for (j = 0; j < n && !err; j++) {
+			na_addr_str(rows[j].family, rows[j].raddr, addr, sizeof(addr));
+			if (!addr[0])
+				continue; /* no peer: listeners, and sockets' bytes before their second peer */
+			snprintf(key, sizeof(key), "peer|%s|%s", cg, addr);
+			if (!own_series(s, key, per_peer_max, &err)) {
+				for (d = 0; d < NA_NDIR; d++)
+					other[d].payload_bytes += rows[j].tot[d].payload_bytes;
+				any_other = 1;
+				continue;
+			}
+			for (d = 0; d < NA_NDIR && !err; d++) {
+				snprintf(lab, sizeof(lab), "cgroup=\"%s\",peer=\"%s\",direction=\"%s\"", cg, addr, dirs[d]);
+				err = sample(f, s, "netacct_peer_payload_bytes_total", lab, rows[j].tot[d].payload_bytes);
+			}
+		}
+		for (d = 0; any_other && d < NA_NDIR && !err; d++) {
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\",peer=\"other\",direction=\"%s\"", cg, dirs[d]);
+			err = sample(f, s, "netacct_peer_payload_bytes_total", lab, other[d].payload_bytes);
+		}
+		free(rows);
+		rows = NULL;
+	}
 	return err;
 }

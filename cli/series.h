@@ -23,6 +23,13 @@ void na_series_free(struct na_series *s);
  * processes, the others of a cgroup are summed under pid="other". 0 or -ENOMEM.
  */
 int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max);
+/*
+ * With per_peer_max > 0, the per-peer family: for each attached cgroup, the
+ * payload of its sockets by peer address (the peers of many-peer UDP sockets
+ * included, docs/accounting.md); a peer keeps its series once it has one,
+ * the ones beyond per_peer_max are summed under peer="other". 0 or -ENOMEM.
+ */
+int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_peer_max);
 /* na_prom_hold_fn on s: the highest value published for key so far (v, when memory runs out). */
 uint64_t na_series_hold(void *s, const char *key, uint64_t v);
 

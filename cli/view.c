@@ -209,6 +209,8 @@ static int keep(const struct na_vrow *r, const struct na_view_opts *o)
 {
 	if (o->paths && !na_filter_match(o->paths, r->cgroup, r->cgroup_id))
 		return 0;
+	if (o->below && r->cgroup_id != o->below_id && !(r->cgroup && na_path_below(r->cgroup, o->below)))
+		return 0;
 	if (o->pid && r->pid != o->pid)
 		return 0;
 	if (o->proto >= 0 && r->proto != o->proto)
@@ -369,37 +371,88 @@ static void fold(struct na_vrow *m, const struct na_vrow *v, enum na_group g)
  * filtered and folded into groups, in no particular order (callers sort).
  * With idx, *idx is a hash of the result by group key.
  */
+/*
+ * By peer, an unconnected UDP socket that talked to many peers is one member
+ * per peer (its na_peers rows), and one without a peer for what no peer row
+ * holds (what it counted before its second peer came, or while na_peers was
+ * full): their sum is the socket's row. Returns how many members it made
+ * at v (at most npeers + 1).
+ */
+static size_t peer_members(struct na_vrow *v, const struct na_sock_row *r, const struct na_peer_row *pr,
+			   size_t npeers)
+{
+	struct na_vrow rest;
+	size_t k;
+	int d;
+
+	from_sock(&rest, r);
+	for (k = 0; k < npeers; k++) {
+		from_sock(&v[k], r);
+		v[k].family = pr[k].k.family;
+		memcpy(v[k].raddr, pr[k].k.addr, 16);
+		v[k].rport = pr[k].k.port;
+		v[k].tot[NA_TX] = pr[k].p.tx;
+		v[k].tot[NA_RX] = pr[k].p.rx;
+		for (d = 0; d < NA_NDIR; d++) {
+			rest.tot[d].packets = sub0(rest.tot[d].packets, v[k].tot[d].packets);
+			rest.tot[d].ip_hdr_bytes = sub0(rest.tot[d].ip_hdr_bytes, v[k].tot[d].ip_hdr_bytes);
+			rest.tot[d].l4_hdr_bytes = sub0(rest.tot[d].l4_hdr_bytes, v[k].tot[d].l4_hdr_bytes);
+			rest.tot[d].payload_bytes = sub0(rest.tot[d].payload_bytes, v[k].tot[d].payload_bytes);
+		}
+		v[k].conns = v[k].live = !k; /* the socket once */
+	}
+	if (!rest.tot[NA_TX].packets && !rest.tot[NA_RX].packets)
+		return npeers;
+	rest.conns = rest.live = 0;
+	v[npeers] = rest;
+	return npeers + 1;
+}
+
 static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n,
 		   struct vhash *idx)
 {
-	size_t i, m = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed);
-	struct na_vrow *res = calloc(cap ? cap : 1, sizeof(*res)), *g;
+	size_t i, j, m = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed), nrows = cap, npr, made;
+	struct na_vrow *res, *g;
 	struct vhash t = { 0 };
+	const struct na_peer_row *pr;
 
+	if (o->group == NA_G_PEER)
+		cap += s->npeers + s->nrows; /* each peer, and a socket's rest */
+	res = calloc(cap ? cap : 1, sizeof(*res));
 	if (!res || vhash_init(&t, cap)) {
 		free(res);
 		return -ENOMEM;
 	}
-	for (i = 0; i < cap; i++) {
-		struct na_vrow *v = &res[m];
+	for (i = 0; i < nrows; i++) {
+		struct na_vrow *base = &res[m], *v;
 
-		if (i < s->nrows)
-			from_sock(v, &s->rows[i]);
+		made = 1;
+		if (i < s->nrows && o->group == NA_G_PEER && (s->rows[i].s.flags & NA_ROW_MULTI) &&
+		    (pr = na_snapshot_peers(s, s->rows[i].cookie, &npr)))
+			made = peer_members(base, &s->rows[i], pr, npr);
+		else if (i < s->nrows)
+			from_sock(base, &s->rows[i]);
 		else
-			from_closed(v, &s->closed[i - s->nrows]);
-		if (!keep(v, o))
-			continue;
-		if (o->group != NA_G_SOCKET)
-			reduce_identity(v, o->group);
-		else if (!idx) {
-			m++; /* a socket's row is a group of its own: no lookup */
-			continue;
+			from_closed(base, &s->closed[i - s->nrows]);
+		for (j = 0; j < made; j++) {
+			/* Members after the first were made at base + j: each moves down to res[m] (m <= its place). */
+			if (&res[m] != &base[j])
+				res[m] = base[j];
+			v = &res[m];
+			if (!keep(v, o))
+				continue;
+			if (o->group != NA_G_SOCKET)
+				reduce_identity(v, o->group);
+			else if (!idx) {
+				m++; /* a socket's row is a group of its own: no lookup */
+				continue;
+			}
+			g = vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
+			if (g)
+				fold(g, v, o->group); /* v's place is reused by the next member */
+			else
+				m++;
 		}
-		g = vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
-		if (g)
-			fold(g, v, o->group); /* v's place is reused by the next member */
-		else
-			m++;
 	}
 	*out = res;
 	*n = m;

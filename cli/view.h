@@ -68,6 +68,8 @@ struct na_vrow {
 struct na_view_opts {
 	enum na_group group;
 	const struct na_filter *paths; /* cgroup PATHs, may be NULL */
+	const char *below;              /* rows at or below this cgroup path (relative), NULL: any */
+	uint64_t below_id;              /* ... and rows of this cgroup id, whose path is unknown */
 	uint32_t pid;                   /* 0: any */
 	int proto;                      /* enum na_proto, -1: any */
 	const char *text;               /* substring of comm, cgroup, addresses; NULL: any */

@@ -21,7 +21,8 @@ does not exist afterwards unless something was legitimately attached).
   * without privilege (setpriv to nobody, no capabilities): attach names
     the missing capabilities and pins nothing; export/status/detach --all
     of an attached state fail with "Permission denied" and change nothing;
-  * na_meta of another size: export and attach refuse ("another layout");
+  * na_meta of another size: export and attach refuse ("another layout"),
+    naming the version when it is another one's ("ABI version 1");
   * pinned state of another ABI (na_meta replaced by one saying 999):
     export/status/detach PATH/attach refuse, naming the version and the fix
     (detach --all); the refused attach leaves that state alone; detach
@@ -109,7 +110,8 @@ def prog_count(h, cg):
 
 def make_fake_meta(h, tool, abi, extra=0):
     """Replace <pin root>/na_meta with an array map of the same value size
-    (plus `extra` bytes) whose abi_version (the first 4 bytes) is `abi`."""
+    (plus `extra` bytes) whose abi_version (the first 4 bytes) is `abi`, or
+    the current one's when `abi` is None."""
     fake = os.path.join(h.pin_root, "na_meta_fake")
     meta = os.path.join(h.pin_root, "na_meta")
     r = subprocess.run([tool, "-j", "map", "show", "pinned", meta], capture_output=True,
@@ -117,6 +119,12 @@ def make_fake_meta(h, tool, abi, extra=0):
     if r.returncode != 0:
         raise na.HarnessError("bpftool map show %s: %s" % (meta, r.stderr.strip()))
     size = json.loads(r.stdout)["bytes_value"] + extra
+    if abi is None:   # keep this netacct's version: only the layout differs
+        r = subprocess.run([tool, "-j", "map", "lookup", "pinned", meta, "key", "0", "0", "0", "0"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise na.HarnessError("bpftool map lookup %s: %s" % (meta, r.stderr.strip()))
+        abi = int.from_bytes(bytes(int(b, 16) for b in json.loads(r.stdout)["value"][:4]), "little")
     value = [str(b) for b in abi.to_bytes(4, "little")] + ["0"] * (size - 4)
     for argv in ([tool, "map", "create", fake, "type", "array", "key", "4", "value",
                   str(size), "entries", "1", "name", "na_meta"],
@@ -234,11 +242,16 @@ def main():
         h.check("... export as root still works", cli.run("export").returncode == 0)
 
         # -- pinned state of another layout / another ABI ----------------------------------
-        size = make_fake_meta(h, tool, 1, extra=8)
-        h.note("na_meta replaced by a %d-byte value (8 more than this netacct's)" % size)
+        size = make_fake_meta(h, tool, None, extra=8)
+        h.note("na_meta replaced by a %d-byte value (8 more than this netacct's), same version" % size)
         for cmd in (["export"], ["attach", B.path]):
             cli.expect("%s, na_meta of another size" % " ".join(cmd), cmd, 1,
                        ["another layout", "detach --all"], pins=None)
+        make_fake_meta(h, tool, 1, extra=8)
+        h.note("na_meta of another size saying ABI version 1 (an older netacct's layout)")
+        for cmd in (["export"], ["attach", B.path]):
+            cli.expect("%s, na_meta of another version's size" % " ".join(cmd), cmd, 1,
+                       ["ABI version 1", "detach --all"], pins=None)
         if os.path.lexists(h.pin_root):
             shutil.rmtree(h.pin_root)       # unpins the links: A is detached
         h.netacct_ok("attach", A.path)

@@ -89,7 +89,7 @@ expect "--group-by" netacct export --gr
 expect "--no-header" netacct export --no
 expect "-f --follow -H --human -h --help --csv --json" netacct log -
 expect "--all" netacct detach --a
-expect "--max-sockets --max-closed" netacct attach --max
+expect "--max-sockets --max-closed --max-peers" netacct attach --max
 expect "--json" netacct status --j
 expect "--config" netacct agent --co
 expect "tx rx" netacct trace --dir ""
@@ -145,7 +145,7 @@ if [[ -n $NETACCT_BIN ]]; then
 	}
 	sample() { # a valid value for an option that takes one
 		case $1 in
-		--max-sockets | --max-closed) echo 1024 ;;
+		--max-sockets | --max-closed | --max-peers) echo 1024 ;;
 		--log-size) echo 65536 ;;
 		--group) echo root ;;
 		--config) echo "$TMP/never-read.conf" ;;

@@ -1066,8 +1066,76 @@ static void test_sort_top(void)
 	sort_top_case(NA_C_COUNT, 0, 10, 3); /* few rows: the whole sort */
 }
 
+/*
+ * Peers: a many-peer UDP socket's peer rows in the peer view (view.c) and the
+ * agent's per-peer series (series.c): by address, the rest of the socket
+ * without a peer, and at most per-peer-max addresses with a series.
+ */
+static void test_peers(void)
+{
+	struct na_att_state att = { 0 };
+	struct na_sock_row row = { 0 };
+	struct na_peer_row pr[2];
+	struct na_snapshot s;
+	struct na_view_opts o = { .group = NA_G_PEER, .proto = -1 };
+	struct na_vrow *v = NULL;
+	struct na_series *held = NULL;
+	char *buf = NULL;
+	size_t len = 0, n = 0, i;
+	uint64_t tot_rx = 0;
+	FILE *f;
+
+	memset(&s, 0, sizeof(s));
+	memset(pr, 0, sizeof(pr));
+	att.a.cgroup_id = 50;
+	att.a.token = 500;
+	snprintf(att.a.path, sizeof(att.a.path), "/srv");
+	att.cgroup_exists = 1;
+	row.cookie = 77;
+	row.cgroup = "/srv";
+	row.s.cgroup_id = 50;
+	row.s.family = NA_F_IPV4;
+	row.s.proto = NA_P_UDP;
+	row.s.flags = NA_ROW_UNCONN | NA_ROW_MULTI;
+	row.s.dir[NA_RX].packets = 10;
+	row.s.dir[NA_RX].payload_bytes = 1000; /* 300 + 600 on peer rows, 100 before its second peer came */
+	for (i = 0; i < 2; i++) {
+		pr[i].k.cookie = 77;
+		pr[i].k.family = NA_F_IPV4;
+		pr[i].k.addr[0] = 127;
+		pr[i].k.addr[3] = (uint8_t)(1 + i);
+		pr[i].p.rx.packets = 3 * (i + 1);
+		pr[i].p.rx.payload_bytes = 300 * (i + 1);
+	}
+	s.att = &att;
+	s.natt = 1;
+	s.rows = &row;
+	s.nrows = 1;
+	s.peers = pr;
+	s.npeers = 2;
+	ASSERT_EQ(na_view_build(&s, NULL, 0, &o, &v, &n), 0, "peer view");
+	ASSERT_EQ(n, 3, "peer view: two peers and the socket's rest");
+	for (i = 0; i < n; i++)
+		tot_rx += v[i].tot[NA_RX].payload_bytes;
+	ASSERT_EQ(tot_rx, 1000, "peer view: the members add up to the socket's row");
+	free(v);
+
+	ASSERT_EQ(na_series_new(&held), 0, "na_series_new");
+	f = held ? open_memstream(&buf, &len) : NULL;
+	if (!f)
+		return;
+	ASSERT_EQ(na_series_write_peers(f, &s, held, 1), 0, "na_series_write_peers");
+	fclose(f);
+	ASSERT_LINE(buf, "netacct_peer_payload_bytes_total{cgroup=\"/srv\",peer=\"127.0.0.1\",direction=\"rx\"} 300");
+	ASSERT_LINE(buf, "netacct_peer_payload_bytes_total{cgroup=\"/srv\",peer=\"other\",direction=\"rx\"} 600");
+	ASSERT_EQ(count_str(buf, "peer=\"127.0.0.2\""), 0, "beyond per-peer-max: summed under other");
+	free(buf);
+	na_series_free(held);
+}
+
 int main(void)
 {
+	test_peers();
 	test_record();
 	test_label();
 	test_sort_top();
