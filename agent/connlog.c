@@ -43,6 +43,8 @@ struct na_connlog {
 	int stats_fd;
 	int attached_fd;
 	int cgpath_fd;      /* na_cgpath: the last path of every cgroup made since attach */
+	int dns_fd;         /* na_dns: peer names */
+	char peer_name[NA_DNS_NAME_MAX * 4 + 1];
 	__u32 log_id;       /* the ring buffer's map id, to tell it from a newer one */
 	struct ring_buffer *rb;
 	na_connlog_fn fn;
@@ -129,7 +131,7 @@ int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->log_fd = l->stats_fd = l->attached_fd = l->cgpath_fd = -1;
+	l->log_fd = l->stats_fd = l->attached_fd = l->cgpath_fd = l->dns_fd = -1;
 	l->fn = fn;
 	l->ctx = ctx;
 	snprintf(l->root, sizeof(l->root), "%s", pin_root);
@@ -156,6 +158,11 @@ int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na
 	l->cgpath_fd = map_get(pin_root, "na_cgpath", BPF_MAP_TYPE_LRU_HASH, sizeof(struct na_cgpath), NULL);
 	if (l->cgpath_fd < 0) {
 		err = l->cgpath_fd;
+		goto fail;
+	}
+	l->dns_fd = map_get(pin_root, "na_dns", BPF_MAP_TYPE_LRU_HASH, sizeof(struct na_dns_name), NULL);
+	if (l->dns_fd < 0) {
+		err = l->dns_fd;
 		goto fail;
 	}
 	l->rb = ring_buffer__new(l->log_fd, on_sample, l, NULL);
@@ -240,6 +247,14 @@ const char *na_connlog_cgroup(struct na_connlog *l, uint64_t cgroup_id)
 	return p;
 }
 
+const char *na_connlog_peer_name(struct na_connlog *l, const struct na_conn *c)
+{
+	return na_dns_lookup(l->dns_fd, c->cgroup_id, c->family, c->raddr, c->start_ns, l->peer_name,
+			     sizeof(l->peer_name))
+		       ? l->peer_name
+		       : NULL;
+}
+
 void na_connlog_close(struct na_connlog *l)
 {
 	if (!l)
@@ -253,6 +268,8 @@ void na_connlog_close(struct na_connlog *l)
 		close(l->attached_fd);
 	if (l->cgpath_fd >= 0)
 		close(l->cgpath_fd);
+	if (l->dns_fd >= 0)
+		close(l->dns_fd);
 	na_cgpaths_free(l->paths);
 	free(l);
 }

@@ -256,6 +256,32 @@ struct na_peer_row {
 	struct na_peer p;
 };
 
+/* A peer name a cgroup learnt from a DNS answer (na_dns), as text. */
+struct na_name_row {
+	uint64_t cgroup_id;
+	uint8_t family;
+	uint8_t addr[16];
+	uint64_t learnt_ns, expires_ns; /* boot ns */
+	char *name;                     /* "www.example.com", as dig shows it */
+};
+
+/* An answer names the sockets begun until it expires, and at least this long after it. */
+#define NA_DNS_MIN_VALID_NS (5ULL * 1000000000ULL)
+
+/* The text of a name in DNS wire form (labels), at most size - 1 bytes; its length, 0 for none. */
+size_t na_dns_name_text(const uint8_t *wire, size_t len, char *out, size_t size);
+/* Rows of na_dns as text, sorted for na_names_find(); 0 or -ENOMEM. */
+int na_names_from_map(const struct na_dns_key *keys, const struct na_dns_name *vals, size_t n,
+		      struct na_name_row **out, size_t *nout);
+void na_names_free(struct na_name_row *rows, size_t n);
+/* The name of a cgroup's peer for a socket whose first packet was at first_ns (0: unknown), or NULL. */
+const char *na_names_find(const struct na_name_row *rows, size_t n, uint64_t cgroup_id, uint8_t family,
+			  const uint8_t *addr, uint64_t first_ns);
+
+/* The name of a peer as na_names_find() gives it, looked up in na_dns (fd) into out: 1, or 0 for none. */
+int na_dns_lookup(int fd, uint64_t cgroup_id, uint8_t family, const uint8_t *addr, uint64_t first_ns, char *out,
+		  size_t size);
+
 struct na_snapshot {
 	uint64_t boot_ns;     /* CLOCK_BOOTTIME when read */
 	int64_t realtime_off; /* na_boot_offset_ns(): boot ns + this = Unix time in ns */
@@ -272,6 +298,8 @@ struct na_snapshot {
 	size_t nclosed;
 	struct na_peer_row *peers; /* sorted by socket cookie */
 	size_t npeers;
+	struct na_name_row *names; /* sorted by cgroup, family, address */
+	size_t nnames;
 	struct na_cgpaths *paths;
 };
 
@@ -427,6 +455,8 @@ int na_connlog_stats(const struct na_connlog *l, struct na_stats *st);
 int na_connlog_pinned(const struct na_connlog *l);
 /* A cgroup's path: the live tree, else the last path na_cgpath has for it; NULL if neither. */
 const char *na_connlog_cgroup(struct na_connlog *l, uint64_t cgroup_id);
+/* The name the record's cgroup looked its peer up by (na_dns), or NULL; valid until the next call. */
+const char *na_connlog_peer_name(struct na_connlog *l, const struct na_conn *c);
 void na_connlog_close(struct na_connlog *l);
 /* CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns: boot ns + offset = Unix time in ns. */
 int64_t na_boot_offset_ns(void);

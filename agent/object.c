@@ -21,7 +21,9 @@
 
 int na_map_is_shared(const struct bpf_map *map)
 {
-	return !bpf_map__is_internal(map) && strcmp(bpf_map__name(map), "na_totals");
+	/* Each copy has its own totals and its own scratch space. */
+	return !bpf_map__is_internal(map) && strcmp(bpf_map__name(map), "na_totals") &&
+	       strcmp(bpf_map__name(map), "na_dns_scratch");
 }
 
 int na_skel_open(const char *root, const struct na_meta *meta, int reuse, struct netacct_bpf **out)

@@ -38,6 +38,7 @@ struct na_state {
 	int attached_fd;
 	int closed_fd;
 	int peers_fd;
+	int dns_fd;
 	int stats_fd;
 	int log_fd;
 	int cgpath_fd;
@@ -224,6 +225,7 @@ int na_state_open(const char *root, struct na_state **out)
 		return -ENOMEM;
 	st->socks_fd = st->attached_fd = st->closed_fd = st->stats_fd = st->log_fd = st->cgpath_fd = -1;
 	st->peers_fd = -1;
+	st->dns_fd = -1;
 	st->active_fd = -1;
 	snprintf(st->root, sizeof(st->root), "%s", root);
 	err = na_meta_read(root, &st->meta, &have);
@@ -250,9 +252,10 @@ int na_state_open(const char *root, struct na_state **out)
 	st->cgpath_fd = obj_get(root, "na_cgpath");
 	st->active_fd = obj_get(root, "na_active");
 	st->peers_fd = obj_get(root, "na_peers");
+	st->dns_fd = obj_get(root, "na_dns");
 	{
 		int fds[] = { st->attached_fd, st->closed_fd, st->stats_fd, st->log_fd, st->cgpath_fd, st->active_fd,
-			      st->peers_fd };
+			      st->peers_fd, st->dns_fd };
 		size_t i;
 
 		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -291,6 +294,8 @@ void na_state_close(struct na_state *st)
 		close(st->active_fd);
 	if (st->peers_fd >= 0)
 		close(st->peers_fd);
+	if (st->dns_fd >= 0)
+		close(st->dns_fd);
 	free(st);
 }
 
@@ -640,6 +645,23 @@ const struct na_peer_row *na_snapshot_peers(const struct na_snapshot *snap, uint
 	return *n ? &snap->peers[lo] : NULL;
 }
 
+static int read_names(struct na_state *st, struct na_snapshot *snap)
+{
+	struct na_dns_key *keys = NULL;
+	struct na_dns_name *vals = NULL;
+	size_t n = 0;
+	int err;
+
+	err = batch_read(st->dns_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	if (!err)
+		err = na_names_from_map(keys, vals, n, &snap->names, &snap->nnames);
+	if (err)
+		na_err(err, "read %s/na_dns", st->root);
+	free(keys);
+	free(vals);
+	return err;
+}
+
 /*
  * Bytes the connection log holds, from the ring buffer's consumer and
  * producer positions (its first two pages, mapped read-only).
@@ -715,6 +737,8 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 		err = read_closed(st, snap);
 	if (!err)
 		err = read_peers(st, snap);
+	if (!err)
+		err = read_names(st, snap);
 	if (!err && bpf_map_lookup_elem(st->stats_fd, &zero, &snap->stats))
 		err = na_err(-errno, "read %s/na_stats", st->root);
 	if (!err)
@@ -756,6 +780,7 @@ void na_snapshot_free(struct na_snapshot *snap)
 	free(snap->rows);
 	free(snap->closed);
 	free(snap->peers);
+	na_names_free(snap->names, snap->nnames);
 	na_cgpaths_free(snap->paths);
 	memset(snap, 0, sizeof(*snap));
 }

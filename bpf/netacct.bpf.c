@@ -135,6 +135,28 @@ struct {
 	__type(value, struct na_peer);
 } na_peers SEC(".maps");
 
+/* Names looked up per cgroup, from the DNS answers it received: see struct na_dns_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NA_DNS_MAX_NAMES);
+	__type(key, struct na_dns_key);
+	__type(value, struct na_dns_name);
+} na_dns SEC(".maps");
+
+/* A DNS answer being read, per CPU: too large for the stack. This copy's own. */
+struct dns_scratch {
+	__u8 msg[NA_DNS_MSG_MAX];
+	struct na_dns_key key;
+	struct na_dns_name val;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_scratch);
+} na_dns_scratch SEC(".maps");
+
 /* Recently released non-TCP sockets, per CPU: see struct na_gone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -772,6 +794,145 @@ static __noinline void peer_track(struct __sk_buff *skb, struct na_row *s, __u64
 	counters_add(dir == NA_TX ? &pr->tx : &pr->rx, p);
 }
 
+#define DNS_MASK (NA_DNS_MSG_MAX - 1)
+
+/*
+ * The offset after the name at off in the answer (a pointer ends it), or -1.
+ * A global function: the verifier checks it once, with off unknown, rather
+ * than once per record of the loop that calls it.
+ */
+__noinline int na_dns_skip_name(struct dns_scratch *sc, __u32 off, __u32 end)
+{
+	__u32 c;
+	int i;
+
+	if (!sc)
+		return -1;
+	for (i = 0; i < 128; i++) {
+		if (off >= end)
+			return -1;
+		c = sc->msg[off & DNS_MASK];
+		if (!c)
+			return off + 1;
+		if ((c & 0xC0) == 0xC0)
+			return off + 2 <= end ? (int)(off + 2) : -1;
+		if (c & 0xC0)
+			return -1;
+		off += c + 1;
+	}
+	return -1;
+}
+
+static __always_inline __u32 dns_u16(const __u8 *msg, __u32 off)
+{
+	return (__u32)msg[off & DNS_MASK] << 8 | msg[(off + 1) & DNS_MASK];
+}
+
+struct dns_walk {
+	struct dns_scratch *sc;
+	__u32 off, end;
+	__u32 ttl;  /* the least TTL of the records so far: a CNAME's counts for the addresses after it */
+	__u64 now;
+};
+
+/* One record of the answer section: an address gets the question's name. */
+static long dns_answer(__u32 i, void *ctx)
+{
+	struct dns_walk *w = ctx;
+	struct dns_scratch *sc = w->sc;
+	__u32 type, cls, ttl, rdlen, rd, j;
+	int off = na_dns_skip_name(sc, w->off, w->end);
+
+	if (off < 0 || (__u32)off + 10 > w->end)
+		return 1;
+	type = dns_u16(sc->msg, off);
+	cls = dns_u16(sc->msg, off + 2);
+	ttl = dns_u16(sc->msg, off + 4) << 16 | dns_u16(sc->msg, off + 6);
+	rdlen = dns_u16(sc->msg, off + 8);
+	rd = off + 10;
+	if (rd + rdlen > w->end)
+		return 1;
+	w->off = rd + rdlen;
+	if (cls != 1) /* IN */
+		return 0;
+	if (ttl < w->ttl)
+		w->ttl = ttl;
+	if (!((type == 1 && rdlen == 4) || (type == 28 && rdlen == 16)))
+		return 0; /* a CNAME on the way, or a record of another type */
+	__builtin_memset(sc->key.addr, 0, sizeof(sc->key.addr));
+	sc->key.family = type == 1 ? NA_F_IPV4 : NA_F_IPV6;
+	for (j = 0; j < 16 && j < rdlen; j++)
+		sc->key.addr[j] = sc->msg[(rd + j) & DNS_MASK];
+	sc->val.learnt_ns = w->now;
+	sc->val.expires_ns = w->now + (__u64)w->ttl * 1000000000ULL;
+	bpf_map_update_elem(&na_dns, &sc->key, &sc->val, BPF_ANY);
+	return 0;
+}
+
+/*
+ * A packet from port 53 to a socket of the cgroup: when it holds a DNS
+ * answer (a response without error, one question), each of its A and AAAA
+ * records names its address for the cgroup. Only such packets run this.
+ */
+static __noinline void dns_learn(struct __sk_buff *skb, const struct na_pkt *p)
+{
+	struct dns_walk w = { .ttl = 0xFFFFFFFF };
+	__u32 zero = 0, len = skb->len, off, n, qlen;
+	__u8 h[13];
+	int qend;
+
+	if (!p->has_ports || p->bad || na_load(skb, p->l4_off, h, sizeof(h)) ||
+	    (__u32)(h[0] << 8 | h[1]) != NA_DNS_PORT)
+		return;
+	if (p->proto == NA_P_UDP) {
+		off = p->l4_off + 8;
+	} else {
+		/* TCP: a message starts the segment, after its 2-byte length. */
+		__u8 ml[2];
+
+		off = p->l4_off + (h[12] >> 4) * 4;
+		if (bpf_skb_load_bytes(skb, off, ml, sizeof(ml)))
+			return;
+		off += 2;
+		if (off + ((__u32)ml[0] << 8 | ml[1]) < len)
+			len = off + ((__u32)ml[0] << 8 | ml[1]);
+	}
+	if (off + 12 > len)
+		return;
+	n = len - off;
+	if (n < 12)
+		return; /* cannot be: for the verifier */
+	if (n > NA_DNS_MSG_MAX)
+		n = NA_DNS_MSG_MAX;
+	/*
+	 * The message is payload, which lies in page fragments beyond the
+	 * linear area that bpf_skb_load_bytes_relative() reads; offset 0 of
+	 * bpf_skb_load_bytes() is the IP header here too (docs/kernel.md).
+	 */
+	w.sc = bpf_map_lookup_elem(&na_dns_scratch, &zero);
+	if (!w.sc || bpf_skb_load_bytes(skb, off, w.sc->msg, n))
+		return;
+	/* QR set, opcode QUERY, no error; one question; answers. */
+	if ((w.sc->msg[2] & 0xF8) != 0x80 || (w.sc->msg[3] & 0x0F) || dns_u16(w.sc->msg, 4) != 1 ||
+	    !dns_u16(w.sc->msg, 6))
+		return;
+	qend = na_dns_skip_name(w.sc, 12, n);
+	/* The question's name is whole, never a pointer: 12 + 255 at most. */
+	if (qend < 14 || qend > 12 + NA_DNS_NAME_MAX - 1 || (w.sc->msg[(qend - 1) & DNS_MASK]))
+		return;
+	qlen = qend - 12;
+	if (qlen > NA_DNS_NAME_MAX || bpf_skb_load_bytes(skb, off + 12, w.sc->val.name, qlen))
+		return;
+	w.sc->val.len = qlen;
+	w.sc->key.cgroup_id = bpf_skb_cgroup_id(skb);
+	__builtin_memset(w.sc->key.pad, 0, sizeof(w.sc->key.pad));
+	w.off = qend + 4;
+	w.end = n;
+	w.now = bpf_ktime_get_boot_ns();
+	n = dns_u16(w.sc->msg, 6);
+	bpf_loop(n < NA_DNS_MAX_ANSWERS ? n : NA_DNS_MAX_ANSWERS, dns_answer, &w, 0);
+}
+
 /*
  * A row another copy counts (nested attachments): the resent bytes that copy
  * found in this segment, for this copy's totals. Its last_* describe the last
@@ -844,6 +1005,8 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 		resent = row_add(skb, s, cookie, dir, &p);
 		if (s->flags & NA_ROW_UNCONN)
 			peer_track(skb, s, cookie, dir, &p);
+		if (dir == NA_RX && s->rport == NA_DNS_PORT)
+			dns_learn(skb, &p);
 	} else if (live)
 		resent = resent_of_owner(s, dir, &p);
 	else

@@ -275,6 +275,33 @@ struct na_peer {
 	struct na_counters rx;  /* what it received from the peer */
 };
 
+/*
+ * na_dns: the names a cgroup's applications looked up, learnt from the DNS
+ * answers its sockets received from port 53 (UDP, and TCP messages that
+ * start a segment). Every A/AAAA address of an answer gets the name that
+ * was asked (the question's, so a CNAME chain ends in the name the
+ * application used). Least recently used names go first.
+ */
+#define NA_DNS_PORT 53
+#define NA_DNS_MAX_NAMES 16384
+#define NA_DNS_NAME_MAX 256      /* the wire form's limit is 255 */
+#define NA_DNS_MSG_MAX 1024      /* what is read of an answer; records beyond it are not seen */
+#define NA_DNS_MAX_ANSWERS 32
+struct na_dns_key {
+	__u64 cgroup_id;        /* the cgroup of the socket that received the answer */
+	__u8 addr[16];          /* IPv4 in the first 4 bytes */
+	__u8 family;            /* enum na_family */
+	__u8 pad[7];
+};
+
+struct na_dns_name {
+	__u64 learnt_ns;        /* boot ns of the answer */
+	__u64 expires_ns;       /* learnt_ns + the least TTL of the records on the way */
+	__u16 len;              /* of name, NA_DNS_NAME_MAX at most */
+	__u8 pad[6];
+	__u8 name[NA_DNS_NAME_MAX]; /* wire form: length-prefixed labels, 0 at the end */
+};
+
 /* The ring buffer wakes its reader when this much is waiting (docs/design.md). */
 #define NA_LOG_WAKE_DIV 16 /* 1/16 of the buffer */
 
@@ -391,6 +418,8 @@ _Static_assert(sizeof(struct na_meta) == 40, "na_meta layout");
 _Static_assert(sizeof(struct na_peer_key) == 32, "na_peer_key layout");
 _Static_assert(sizeof(struct na_peer) == 144, "na_peer layout");
 _Static_assert(sizeof(struct na_cgpath) == 256, "na_cgpath layout");
+_Static_assert(sizeof(struct na_dns_key) == 32, "na_dns_key layout");
+_Static_assert(sizeof(struct na_dns_name) == 280, "na_dns_name layout");
 _Static_assert(sizeof(struct na_sweep_args) == 16, "na_sweep_args layout");
 #endif
 

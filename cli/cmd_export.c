@@ -23,13 +23,14 @@ static const char *const cols[] = {
 	"rport", "conns", "tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
 	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes",
 	"uid", "state", "tx_retrans_bytes", "rx_dup_bytes", "srtt_us", "first_seen", "last_seen",
-	"cookie", /* last: columns are only ever added at the end, so positional readers keep working */
+	"cookie",
+	"peer_name", /* last: columns are only ever added at the end, so positional readers keep working */
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 enum { C_KIND, C_CGID, C_CGROUP, C_PID, C_COMM, C_PROTO, C_FAMILY, C_LADDR, C_LPORT, C_RADDR,
        C_RPORT, C_CONNS, C_TX, C_UID = C_TX + 8, C_STATE, C_RETRANS, C_DUP, C_SRTT, C_FIRST, C_LAST,
-       C_COOKIE, C_COUNT };
+       C_COOKIE, C_PEER_NAME, C_COUNT };
 _Static_assert(C_COUNT == NCOLS, "one name in cols[] per column of the enum");
 
 static void put_counters(struct na_field *f, const struct na_counters *dir)
@@ -139,6 +140,8 @@ static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na
 	/* last_seen: closed rows only (a live row's last packet is not timed, see accounting.md) */
 	/* The socket's cookie, as log and trace print it: a live row joins its records by it. */
 	na_field_u64(&f[C_COOKIE], r->cookie);
+	na_field_str(&f[C_PEER_NAME], na_names_find(snap->names, snap->nnames, r->s.cgroup_id, r->s.family,
+						    r->s.raddr, r->s.first_ns));
 }
 
 static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,
@@ -162,6 +165,8 @@ static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct 
 	na_field_u64(&f[C_DUP], na_resent(&r->c.dir[NA_RX]));
 	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->c.first_ns, snap->realtime_off);
 	na_field_time(&f[C_LAST], b->t2, sizeof(b->t2), r->c.last_ns, snap->realtime_off);
+	na_field_str(&f[C_PEER_NAME], na_names_find(snap->names, snap->nnames, r->k.cgroup_id, r->k.family,
+						    r->k.raddr, r->c.first_ns));
 }
 
 /*
@@ -195,6 +200,7 @@ static void put_group_row(struct na_field *f, struct row_bufs *b, const struct n
 			na_field_u64(&f[C_RPORT], v->rport);
 		if (g == NA_G_SOCKET)
 			na_field_str(&f[C_STATE], na_tcp_state_name(v->state));
+		na_field_str(&f[C_PEER_NAME], v->peer_name);
 	}
 	/* Not "cgroup": that kind is an attached cgroup's totals; these are leaf groups. */
 	na_field_str(&f[C_KIND], g == NA_G_CGROUP ? "leaf_cgroup" : na_group_name(g));

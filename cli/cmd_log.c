@@ -34,13 +34,13 @@ static const char *const cols[] = {
 	"proto", "family", "laddr", "lport", "raddr", "rport", "side",
 	"tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
 	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes",
-	"tx_retrans_bytes", "rx_dup_bytes",
+	"tx_retrans_bytes", "rx_dup_bytes", "peer_name",
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 enum { C_END, C_START, C_DUR, C_COOKIE, C_CGID, C_CGROUP, C_PID, C_UID, C_COMM, C_PROTO, C_FAMILY,
-       C_LADDR, C_LPORT, C_RADDR, C_RPORT, C_SIDE, C_TX, C_RETRANS = C_TX + 8, C_DUP };
-_Static_assert(C_DUP + 1 == NCOLS, "cols and their indices");
+       C_LADDR, C_LPORT, C_RADDR, C_RPORT, C_SIDE, C_TX, C_RETRANS = C_TX + 8, C_DUP, C_PEER_NAME };
+_Static_assert(C_PEER_NAME + 1 == NCOLS, "cols and their indices");
 
 /* Text a record's fields point into. */
 struct rec_text {
@@ -118,6 +118,7 @@ static void fill(struct na_field *f, struct rec_text *t, const struct na_conn *c
 	}
 	na_field_u64(&f[C_RETRANS], na_resent(&c->dir[NA_TX]));
 	na_field_u64(&f[C_DUP], na_resent(&c->dir[NA_RX]));
+	na_field_str(&f[C_PEER_NAME], na_connlog_peer_name(x->l, c));
 }
 
 int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset)

@@ -235,6 +235,7 @@ static const struct {
 	[NA_C_FAMILY] = { 6, 6, 6, 1, NA_ELIDE_END, { 0, 0, 0, 1 } },
 	[NA_C_LOCAL] = { 24, 15, 47, 1, NA_ELIDE_MIDDLE, { 6, 0, 0, 0 } },
 	[NA_C_REMOTE] = { 24, 21, 47, 1, NA_ELIDE_MIDDLE, { 3, 0, 0, 1 } },
+	[NA_C_NAME] = { 24, 12, 64, 1, NA_ELIDE_END, { 8, 0, 0, 2 } },
 	[NA_C_TX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
 	[NA_C_RX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
 	[NA_C_TX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7 } },
@@ -356,6 +357,9 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 		break;
 	case NA_C_REMOTE:
 		na_vrow_endpoint(buf, len, r->family, r->raddr, r->rport);
+		break;
+	case NA_C_NAME:
+		snprintf(buf, len, "%s", r->peer_name ? r->peer_name : "-");
 		break;
 	case NA_C_TX_RATE:
 	case NA_C_RX_RATE:

@@ -30,6 +30,7 @@ struct na_series {
 	char **procs;          /* processes and peers that have their own series, sorted */
 	size_t nprocs, pcap;
 	size_t npeers;         /* ... of which peers */
+	size_t nnames;         /* ... and peer names */
 };
 
 int na_series_new(struct na_series **out)
@@ -262,7 +263,7 @@ int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s
 			label(comm, sizeof(comm), it[j].comm);
 			snprintf(key, sizeof(key), "%s|%u|%s", cg, it[j].pid, comm);
 			find(s->procs, sizeof(*s->procs), s->nprocs, key, &found);
-			if (!found && s->nprocs - s->npeers < per_process_max) {
+			if (!found && s->nprocs - s->npeers - s->nnames < per_process_max) {
 				if (s->nprocs == s->pcap) {
 					pp = realloc(s->procs, (s->pcap ? 2 * s->pcap : 64) * sizeof(*pp));
 					if (!pp) {
@@ -303,13 +304,13 @@ out:
 }
 
 /* A series of its own for key while there is room (s->procs holds the keys); 1 if key has one. */
-static int own_series(struct na_series *s, const char *key, unsigned max, int *err)
+static int own_series(struct na_series *s, const char *key, unsigned max, size_t *count, int *err)
 {
 	int found;
 	char **pp;
 
 	find(s->procs, sizeof(*s->procs), s->nprocs, key, &found);
-	if (found || s->npeers >= max)
+	if (found || *count >= max)
 		return found;
 	if (s->nprocs == s->pcap) {
 		pp = realloc(s->procs, (s->pcap ? 2 * s->pcap : 64) * sizeof(*pp));
@@ -325,13 +326,65 @@ static int own_series(struct na_series *s, const char *key, unsigned max, int *e
 		return 0;
 	}
 	s->nprocs++;
-	s->npeers++;
+	(*count)++;
 	qsort(s->procs, s->nprocs, sizeof(*s->procs), str_cmp);
 	return 1;
 }
 
+static int vrow_name_cmp(const void *pa, const void *pb)
+{
+	const struct na_vrow *a = *(const struct na_vrow *const *)pa, *b = *(const struct na_vrow *const *)pb;
+
+	return strcmp(a->peer_name, b->peer_name);
+}
+
+/* One attachment's peers summed by the name its cgroups looked them up by, into f (the name family). */
+static int write_names(FILE *f, struct na_series *s, const char *cg, const struct na_vrow *rows, size_t n,
+		       unsigned max)
+{
+	const struct na_vrow **named = calloc(n ? n : 1, sizeof(*named));
+	struct na_counters sum[NA_NDIR], other[NA_NDIR] = { 0 };
+	char name[NA_DNS_NAME_MAX * 4 + 1], key[1800], lab[2048];
+	size_t i, j, m = 0;
+	int d, err = 0, any_other = 0;
+
+	if (!named)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (rows[i].peer_name)
+			named[m++] = &rows[i];
+	qsort(named, m, sizeof(*named), vrow_name_cmp);
+	for (i = 0; i < m && !err; i = j) {
+		memset(sum, 0, sizeof(sum));
+		for (j = i; j < m && !strcmp(named[j]->peer_name, named[i]->peer_name); j++)
+			for (d = 0; d < NA_NDIR; d++)
+				sum[d].payload_bytes += named[j]->tot[d].payload_bytes;
+		label(name, sizeof(name), named[i]->peer_name);
+		snprintf(key, sizeof(key), "name|%s|%s", cg, name);
+		if (!own_series(s, key, max, &s->nnames, &err)) {
+			for (d = 0; d < NA_NDIR; d++)
+				other[d].payload_bytes += sum[d].payload_bytes;
+			any_other = 1;
+			continue;
+		}
+		for (d = 0; d < NA_NDIR && !err; d++) {
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\",peer_name=\"%s\",direction=\"%s\"", cg, name, dirs[d]);
+			err = sample(f, s, "netacct_peer_name_payload_bytes_total", lab, sum[d].payload_bytes);
+		}
+	}
+	for (d = 0; any_other && d < NA_NDIR && !err; d++) {
+		snprintf(lab, sizeof(lab), "cgroup=\"%s\",peer_name=\"other\",direction=\"%s\"", cg, dirs[d]);
+		err = sample(f, s, "netacct_peer_name_payload_bytes_total", lab, other[d].payload_bytes);
+	}
+	free(named);
+	return err;
+}
+
 int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_peer_max)
 {
+	char *names_text = NULL;
+	size_t names_len = 0;
+	FILE *names;
 	struct na_view_opts o = { .group = NA_G_PEER, .proto = -1 };
 	char cg[640], addr[64], key[800], lab[1024];
 	struct na_counters other[NA_NDIR];
@@ -341,6 +394,10 @@ int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_ser
 
 	if (!per_peer_max)
 		return 0;
+	/* The name family follows the address family whole: its samples wait here. */
+	names = open_memstream(&names_text, &names_len);
+	if (!names)
+		return -ENOMEM;
 	fprintf(f, "# HELP netacct_peer_payload_bytes_total Payload bytes the sockets at or below an attached cgroup sent to and received from one peer address; peer=\"other\" sums the peers beyond per-peer-max.\n"
 		   "# TYPE netacct_peer_payload_bytes_total counter\n");
 	for (i = 0; i < snap->natt && !err; i++) {
@@ -363,7 +420,7 @@ int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_ser
 			if (!addr[0])
 				continue; /* no peer: listeners, and sockets' bytes before their second peer */
 			snprintf(key, sizeof(key), "peer|%s|%s", cg, addr);
-			if (!own_series(s, key, per_peer_max, &err)) {
+			if (!own_series(s, key, per_peer_max, &s->npeers, &err)) {
 				for (d = 0; d < NA_NDIR; d++)
 					other[d].payload_bytes += rows[j].tot[d].payload_bytes;
 				any_other = 1;
@@ -378,8 +435,17 @@ int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_ser
 			snprintf(lab, sizeof(lab), "cgroup=\"%s\",peer=\"other\",direction=\"%s\"", cg, dirs[d]);
 			err = sample(f, s, "netacct_peer_payload_bytes_total", lab, other[d].payload_bytes);
 		}
+		if (!err)
+			err = write_names(names, s, cg, rows, n, per_peer_max);
 		free(rows);
 		rows = NULL;
 	}
+	if (fclose(names) && !err)
+		err = -ENOMEM;
+	if (!err)
+		fprintf(f, "# HELP netacct_peer_name_payload_bytes_total Payload bytes the sockets at or below an attached cgroup exchanged with the peers its cgroups looked up by this name (DNS); peer_name=\"other\" sums the names beyond per-peer-max.\n"
+			   "# TYPE netacct_peer_name_payload_bytes_total counter\n%s",
+			names_text ? names_text : "");
+	free(names_text);
 	return err;
 }

@@ -25,6 +25,7 @@ static const struct {
 	[NA_C_CGROUP] = { "CGROUP", "cgroup", 'G' }, [NA_C_PROTO] = { "PROTO", "proto", 'O' },
 	[NA_C_FAMILY] = { "FAMILY", "family", 'F' },
 	[NA_C_LOCAL] = { "LOCAL", "local", 'L' },    [NA_C_REMOTE] = { "REMOTE", "remote", 'M' },
+	[NA_C_NAME] = { "NAME", "name", 'A' },
 	[NA_C_TX_RATE] = { "TX/s", "txrate", 'T' },  [NA_C_RX_RATE] = { "RX/s", "rxrate", 'R' },
 	[NA_C_TX] = { "TX", "tx", 'S' },	   [NA_C_RX] = { "RX", "rx", 'E' },
 	[NA_C_RETRANS] = { "RETRANS", "retrans", 'X' }, [NA_C_DUP] = { "DUP", "dup", 'D' },
@@ -195,6 +196,7 @@ static int text_match(const struct na_vrow *r, const char *text)
 	if (!text || !*text)
 		return 1;
 	if (strstr(r->comm, text) || (r->cgroup && strstr(r->cgroup, text)) ||
+	    (r->peer_name && strstr(r->peer_name, text)) ||
 	    strstr(na_proto_name(r->proto), text))
 		return 1;
 	/* Endpoints as shown ("127.0.0.1:8080"), so that a port matches too. */
@@ -267,8 +269,10 @@ static void reduce_identity(struct na_vrow *v, enum na_group g)
 		v->cgroup = NULL;
 		v->cgroup_id = 0;
 	}
-	if (g != NA_G_PEER)
+	if (g != NA_G_PEER) {
 		memset(v->raddr, 0, 16);
+		v->peer_name = NULL;
+	}
 	memset(v->laddr, 0, 16);
 	v->lport = v->rport = 0;
 	v->state = 0;
@@ -357,6 +361,9 @@ static void fold(struct na_vrow *m, const struct na_vrow *v, enum na_group g)
 		m->cgroup_id = 0;
 		m->cgroup = NULL;
 	}
+	/* One address, names from several cgroups: the same one whatever the order of the rows. */
+	if (v->peer_name && (!m->peer_name || strcmp(v->peer_name, m->peer_name) < 0))
+		m->peer_name = v->peer_name;
 	if (v->first_ns && (!m->first_ns || v->first_ns < m->first_ns))
 		m->first_ns = v->first_ns; /* the earliest: the process ran then */
 	m->conns += v->conns;
@@ -439,6 +446,9 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 			if (&res[m] != &base[j])
 				res[m] = base[j];
 			v = &res[m];
+			if (s->nnames)
+				v->peer_name = na_names_find(s->names, s->nnames, v->cgroup_id, v->family, v->raddr,
+							     v->first_ns);
 			if (!keep(v, o))
 				continue;
 			if (o->group != NA_G_SOCKET)
@@ -664,6 +674,9 @@ static int col_cmp(const void *pa, const void *pb)
 	case NA_C_REMOTE:
 		if (!(c = memcmp(a->raddr, b->raddr, 16)))
 			c = CMP(a->rport, b->rport);
+		break;
+	case NA_C_NAME: /* named peers first */
+		c = !a->peer_name || !b->peer_name ? CMP(!a->peer_name, !b->peer_name) : strcmp(a->peer_name, b->peer_name);
 		break;
 	case NA_C_TX_RATE:
 		c = DESC(na_vrow_rate(a, NA_TX), na_vrow_rate(b, NA_TX));

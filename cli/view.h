@@ -30,6 +30,7 @@ enum na_col {
 	NA_C_FAMILY, /* ipv4 or ipv6: by peer, part of what a row is (two listeners' "*" differ by it) */
 	NA_C_LOCAL,
 	NA_C_REMOTE,
+	NA_C_NAME,    /* the peer's name, from the cgroup's own DNS answers */
 	NA_C_TX_RATE,
 	NA_C_RX_RATE,
 	NA_C_TX,
@@ -57,6 +58,7 @@ struct na_vrow {
 	uint8_t raddr[16];
 	uint16_t lport;
 	uint16_t rport;
+	const char *peer_name; /* the name the cgroup looked the peer up by (na_names_find()), or NULL */
 	/* figures */
 	uint64_t conns;     /* live sockets + closed connections in the group */
 	uint64_t live;      /* live sockets */

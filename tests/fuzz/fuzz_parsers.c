@@ -8,6 +8,7 @@
  *   2  a /proc/PID/fd link                    (agent/owners.c)
  *   3  /proc/PID/comm                         (agent/owners.c)
  *   4  a sock_diag dump reply datagram        (agent/owners.c)
+ *   5  a DNS name in wire form, from na_dns   (agent/dnsnames.c)
  * Every parser must return without a memory error or undefined behaviour
  * (the build adds ASan and UBSan) and keep its documented contract, checked
  * below where there is one.
@@ -43,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 	case 1:
 		f = fmemopen((void *)(data + 1), size - 1 ? size - 1 : 1, "r");
@@ -75,7 +76,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (comm[NA_COMM_LEN - 1] != 0)
 			abort(); /* always NUL-terminated */
 		break;
-	default: {
+	case 5: {
+		/* The kernel stores any bytes an answer had: the text must stay within its buffer. */
+		uint8_t *wire = malloc(size - 1 ? size - 1 : 1);
+		char text[64];
+		size_t len;
+
+		if (!wire)
+			return 0;
+		memcpy(wire, data + 1, size - 1);
+		len = na_dns_name_text(wire, size - 1, text, sizeof(text));
+		if (len >= sizeof(text) || strlen(text) != len)
+			abort();
+		free(wire);
+		break;
+	}
+	case 4: {
 		/* In an exact-size, aligned copy, as recv() gives it: overreads hit ASan's redzone. */
 		void *buf = malloc(size - 1 ? size - 1 : 1);
 

@@ -507,7 +507,7 @@ def main():
                 h.check("80, scrolled right twice: PID and COMM off, CGROUP in",
                         "PID" not in cols and "COMM" not in cols and "CGROUP" in cols, repr(cols))
                 h.check("80, scrolled: the last line says how many columns show",
-                        re.search(r" \d+ of 14 columns,", lines[-1]), lines[-1])
+                        re.search(r" \d+ of 15 columns,", lines[-1]), lines[-1])
             p.keys("q")
             h.eq("%s: q exits 0" % size, p.wait_exit(), 0)
 

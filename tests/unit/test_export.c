@@ -1133,8 +1133,99 @@ static void test_peers(void)
 	na_series_free(held);
 }
 
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* Peer names: their text, which sockets an answer names, and the per-name series. */
+static void test_names(void)
+{
+	static const uint8_t wire[] = { 3, 'w', 'w', 'w', 4, 'a', '.', 'b', 0x01, 0 };
+	struct na_dns_key keys[2] = { 0 };
+	struct na_dns_name vals[2] = { 0 };
+	struct na_name_row *names = NULL;
+	struct na_att_state att = { 0 };
+	struct na_sock_row rows[2] = { 0 };
+	struct na_snapshot s;
+	struct na_series *held = NULL;
+	uint8_t addr[16] = { 127, 0, 0, 7 };
+	char text[64], *buf = NULL;
+	size_t nnames = 0, len = 0;
+	FILE *f;
+	int i;
+
+	ASSERT_EQ(na_dns_name_text(wire, sizeof(wire), text, sizeof(text)), strlen("www.a\\.b\\001"), "name text");
+	ASSERT_STREQ(text, "www.a\\.b\\001", "a dot in a label and a control byte are escaped as dig shows them");
+	ASSERT_EQ(na_dns_name_text(wire, sizeof(wire), text, 6), 5, "cut to the buffer");
+	ASSERT_STREQ(text, "www.a", "cut at a whole character");
+	ASSERT_EQ(na_dns_name_text((const uint8_t *)"\x05" "ab", 3, text, sizeof(text)), 0,
+		  "a label past the end is no name");
+
+	for (i = 0; i < 2; i++) {
+		keys[i].cgroup_id = 50;
+		keys[i].family = NA_F_IPV4;
+		keys[i].addr[0] = 127;
+		keys[i].addr[3] = (uint8_t)(7 + i);
+		vals[i].learnt_ns = 100ull * 1000000000;
+		vals[i].expires_ns = vals[i].learnt_ns + (i ? 1 : 300) * 1000000000ull; /* TTL 300 s, 1 s */
+		memcpy(vals[i].name, "\x03" "web" "\x04" "test", 10);
+		vals[i].len = 10;
+	}
+	vals[1].name[1] = 'v'; /* "veb.test" */
+	ASSERT_EQ(na_names_from_map(keys, vals, 2, &names, &nnames), 0, "names from the map");
+	ASSERT_EQ(nnames, 2, "two names");
+	ASSERT_STREQ(or_empty(na_names_find(names, nnames, 50, NA_F_IPV4, addr, 101ull * 1000000000)),
+		   "web.test", "a socket begun while the answer is valid is named");
+	ASSERT_EQ(na_names_find(names, nnames, 51, NA_F_IPV4, addr, 101ull * 1000000000) == NULL, 1,
+		  "another cgroup's lookups name nothing");
+	addr[3] = 8;
+	ASSERT_STREQ(or_empty(na_names_find(names, nnames, 50, NA_F_IPV4, addr, 104ull * 1000000000)), "veb.test",
+		   "a TTL of 1 s names the sockets of the next 5 s");
+	ASSERT_EQ(na_names_find(names, nnames, 50, NA_F_IPV4, addr, 106ull * 1000000000) == NULL, 1,
+		  "... not one begun later");
+
+	/* Two sockets to two addresses of one name each: the name's series sums them. */
+	memset(&s, 0, sizeof(s));
+	att.a.cgroup_id = 50;
+	snprintf(att.a.path, sizeof(att.a.path), "/srv");
+	att.cgroup_exists = 1;
+	for (i = 0; i < 2; i++) {
+		rows[i].cookie = 80 + (uint64_t)i;
+		rows[i].cgroup = "/srv";
+		rows[i].s.cgroup_id = 50;
+		rows[i].s.family = NA_F_IPV4;
+		rows[i].s.proto = NA_P_TCP;
+		rows[i].s.raddr[0] = 127;
+		rows[i].s.raddr[3] = (uint8_t)(7 + i);
+		rows[i].s.rport = 443;
+		rows[i].s.first_ns = 101ull * 1000000000;
+		rows[i].s.dir[NA_TX].payload_bytes = 1000 * (uint64_t)(i + 1);
+	}
+	s.att = &att;
+	s.natt = 1;
+	s.rows = rows;
+	s.nrows = 2;
+	s.names = names;
+	s.nnames = nnames;
+	ASSERT_EQ(na_series_new(&held), 0, "na_series_new");
+	f = held ? open_memstream(&buf, &len) : NULL;
+	if (f) {
+		ASSERT_EQ(na_series_write_peers(f, &s, held, 1), 0, "na_series_write_peers");
+		fclose(f);
+		ASSERT_LINE(buf, "netacct_peer_name_payload_bytes_total{cgroup=\"/srv\",peer_name=\"veb.test\",direction=\"tx\"} 2000");
+		ASSERT_LINE(buf, "netacct_peer_name_payload_bytes_total{cgroup=\"/srv\",peer_name=\"other\",direction=\"tx\"} 1000");
+		ASSERT_EQ(count_str(buf, "# TYPE netacct_peer_name_payload_bytes_total counter"), 1,
+			  "the name family once, after the address family");
+	}
+	free(buf);
+	na_series_free(held);
+	na_names_free(names, nnames);
+}
+
 int main(void)
 {
+	test_names();
 	test_peers();
 	test_record();
 	test_label();
