@@ -35,3 +35,5 @@ na_require_pkg(MHD libmicrohttpd libmicrohttpd-dev)
 find_package(Threads REQUIRED)
 # ncursesw: the interactive view of `netacct top`.
 na_require_pkg(NCURSES ncursesw libncurses-dev)
+# SQLite: the agent's traffic history and `netacct report` (agent/history.c).
+na_require_pkg(SQLITE sqlite3 libsqlite3-dev)
