@@ -137,11 +137,16 @@ int na_history_default_path(const char *pin_root, char *p, size_t len)
 
 /* ---- small SQLite helpers ------------------------------------------------------ */
 
-/* The reason of the last error, and -EIO (-EBUSY for a lock). */
+/*
+ * The reason of the last error, in SQLite's words ("database is locked",
+ * "file is not a database"), and -EIO (-EBUSY for a lock). what is what was
+ * done, for a debug line.
+ */
 static int sql_err(sqlite3 *db, int rc, const char *what, char *why, size_t wlen)
 {
+	na_log(NA_LOG_DEBUG, "history: %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	if (why && wlen)
-		snprintf(why, wlen, "%s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		snprintf(why, wlen, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	rc &= 0xff;
 	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY : rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
 }
@@ -571,12 +576,16 @@ static void put_counters(uint64_t *v, const struct na_counters *dir)
 	}
 }
 
+/*
+ * A cgroup without a known path is named "cgroup-id:N" in x->cgbuf; x->cgroup
+ * points there only once the entries stop moving (snapshot_ents()'s end).
+ */
 static const char *cgroup_name(struct ent *x, const char *path, uint64_t id)
 {
 	if (path && *path)
 		return path;
 	snprintf(x->cgbuf, sizeof(x->cgbuf), "cgroup-id:%llu", (unsigned long long)id);
-	return x->cgbuf;
+	return NULL;
 }
 
 /* A socket row (live or closed) into the sums of its process and its peer. */
@@ -675,6 +684,9 @@ static int snapshot_ents(struct ents *e, const struct na_snapshot *snap, const s
 		if (err)
 			return err;
 	}
+	for (i = 0; i < e->n; i++)
+		if (!e->v[i].cgroup)
+			e->v[i].cgroup = e->v[i].cgbuf;
 	return 0;
 }
 

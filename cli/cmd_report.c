@@ -539,7 +539,7 @@ static void table_write(FILE *out, struct na_hist_result *res, const struct na_r
 static void machine_write(FILE *out, const struct na_hist_result *res, int json)
 {
 	struct na_field f[NCOLS];
-	char s1[32], s2[32], cgid[24];
+	char s1[32], s2[32];
 	size_t i;
 	int d;
 
@@ -556,7 +556,6 @@ static void machine_write(FILE *out, const struct na_hist_result *res, int json)
 		na_field_str(&f[R_KIND], kind_name(r));
 		if (r->cgroup_id)
 			na_field_u64(&f[R_CGID], r->cgroup_id);
-		(void)cgid;
 		na_field_str(&f[R_CGROUP], r->cgroup);
 		if (r->kind == NA_HK_PROCESS) {
 			na_field_u64(&f[R_PID], r->pid);

@@ -392,6 +392,19 @@ def run(h, tmp):
              cgroup_sum(report_json("--by", "cgroup"), A), {k: v for k, v in udp_truth(f).items()})
         h.eq("the old one, moved away, still reads",
              cgroup_sum(report_json("--by", "cgroup", db_path=os.path.join(good, "history.db")), A), truth_good)
+        # a copy without its -wal and -shm, in a directory the reader cannot write (another machine's file)
+        for n in ("-wal", "-shm"):
+            if os.path.exists(os.path.join(good, "history.db" + n)):
+                os.unlink(os.path.join(good, "history.db" + n))
+        os.chmod(good, 0o755)
+        os.chown(os.path.join(good, "history.db"), 0, gid)
+        os.chmod(os.path.join(good, "history.db"), 0o640)
+        member = subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(uid), "--groups", str(gid), binary,
+                                 "report", "--db", os.path.join(good, "history.db"), "--json", "--since", iso(t_start)],
+                                capture_output=True, text=True, timeout=60)
+        h.check("a file without -wal in a directory the reader cannot write: read as it is",
+                member.returncode == 0 and cgroup_sum([json.loads(l) for l in member.stdout.splitlines()], A) ==
+                truth_good, member.stderr)
 
 
 if __name__ == "__main__":

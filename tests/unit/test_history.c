@@ -586,6 +586,8 @@ static int size_check(int samples, int peers, int verbose)
 				set_row(r, (uint64_t)i * peers + j + 1, 5000 + i, "svc", paths[i], 0,
 					(uint64_t)(k + 1) * (1000 + j * 37) * 1000, 0);
 				r->s.cgroup_id = 1000 + i;
+				if (i % 7 == 3)
+					r->cgroup = NULL; /* a cgroup whose path is not known: "cgroup-id:N" */
 				r->s.raddr[1] = (uint8_t)(j >> 8);
 				r->s.raddr[2] = (uint8_t)j;
 				r->s.raddr[3] = (uint8_t)i;
