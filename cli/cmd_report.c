@@ -310,6 +310,7 @@ static int apply_top(struct na_hist_result *res, unsigned top)
 	struct group *g = NULL;
 	struct na_hist_row *out = NULL;
 	size_t ng = 0, i, j, n = 0, k;
+	char *keep = NULL;
 	int err, d;
 
 	if (!top)
@@ -320,16 +321,23 @@ static int apply_top(struct na_hist_result *res, unsigned top)
 	for (j = 0; j < ng; j++)
 		g[j].keep = j < top && g[j].first->kind < NA_HK_OTHER_PROC;
 	out = calloc(res->nrows ? res->nrows : 1, sizeof(*out));
-	if (!out) {
+	keep = calloc(res->nrows ? res->nrows : 1, 1);
+	if (!out || !keep) {
 		free(g);
+		free(out);
+		free(keep);
 		return -ENOMEM;
+	}
+	/* which rows stay, while the groups still point at the rows as they are */
+	for (i = 0; i < res->nrows; i++) {
+		j = group_index(g, ng, &res->rows[i]);
+		keep[i] = j < ng && g[j].keep;
 	}
 	for (i = 0; i < res->nrows; i++) {
 		struct na_hist_row *r = &res->rows[i];
 
-		if (g[group_index(g, ng, r)].keep) {
-			out[n++] = *r;
-			r->cgroup = NULL; /* moved */
+		if (keep[i]) {
+			out[n++] = *r; /* its cgroup string goes with it */
 			continue;
 		}
 		/* the "other" row of its period */
@@ -339,8 +347,7 @@ static int apply_top(struct na_hist_result *res, unsigned top)
 			memset(&out[n], 0, sizeof(out[n]));
 			out[n].start = r->start;
 			out[n].end = r->end;
-			out[n].kind = res->rows[i].kind == NA_HK_PEER || res->rows[i].kind == NA_HK_OTHER_PEER ? NA_HK_OTHER_PEER
-															  : NA_HK_OTHER_PROC;
+			out[n].kind = r->kind == NA_HK_PEER || r->kind == NA_HK_OTHER_PEER ? NA_HK_OTHER_PEER : NA_HK_OTHER_PROC;
 			n++;
 		}
 		for (d = 0; d < NA_NDIR; d++) {
@@ -353,7 +360,9 @@ static int apply_top(struct na_hist_result *res, unsigned top)
 	}
 	free(g);
 	for (i = 0; i < res->nrows; i++)
-		free(res->rows[i].cgroup);
+		if (!keep[i])
+			free(res->rows[i].cgroup);
+	free(keep);
 	free(res->rows);
 	res->rows = out;
 	res->nrows = n;
@@ -511,7 +520,9 @@ static void table_write(FILE *out, struct na_hist_result *res, const struct na_r
 			       NA_ELIDE_MIDDLE);
 			fprintf(out, "%s ", cell);
 		}
-		na_fit(cell, r->cgroup ? r->cgroup : a->by == NA_HB_PEER ? "(several)" : "", wcg, 1, NA_ELIDE_START);
+		na_fit(cell, r->cgroup ? r->cgroup : a->by == NA_HB_PEER && r->kind < NA_HK_OTHER_PROC ? "(several)"
+						   : a->by == NA_HB_CGROUP ? "(others)" : "",
+		       wcg, 1, NA_ELIDE_START);
 		na_human_bytes(b1, sizeof(b1), (double)t, 0);
 		na_human_bytes(b2, sizeof(b2), (double)u, 0);
 		na_human_bytes(b3, sizeof(b3), (double)(t + u), 0);

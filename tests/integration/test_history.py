@@ -277,6 +277,12 @@ def run(h, tmp):
         h.check("... the clients' peer is 127.0.0.1, the servers' none",
                 {r["raddr"] for r in peers} == {"127.0.0.1", None}, repr([r["raddr"] for r in peers]))
 
+        top = report_json("--by", "cgroup", "--top", "1", "--every", "5m")
+        h.eq("--top 1: the busiest cgroup's rows, and 'other' rows for the rest",
+             ({r["cgroup"] for r in top if r["kind"] == "cgroup"}, {r["kind"] for r in top}),
+             ({A.rel}, {"cgroup", "other"}))
+        h.eq("... which hold B's bytes", sum(r["tx_payload_bytes"] for r in top if r["kind"] == "other"), payload_b)
+        h.eq("... and A's rows are all of A", cgroup_sum(top, A), got_a)
         p = report("--since", iso(t_start))
         h.check("the table: exit 0, human units, A's path, a TOTAL line",
                 p.returncode == 0 and "KiB" in p.stdout and A.rel in p.stdout and
