@@ -35,4 +35,7 @@ void na_chart_text(FILE *out, const struct na_chart *c, int last_other, int widt
 int na_chart_svg(FILE *out, const struct na_chart *c, int last_other, char *why, size_t wlen);
 int na_chart_png(FILE *out, const struct na_chart *c, int last_other, char *why, size_t wlen);
 
+/* Give back what cairo and fontconfig keep for the process (after the last picture). */
+void na_chart_release(void);
+
 #endif

@@ -824,6 +824,8 @@ int cmd_report(int argc, char **argv, const struct na_global *g)
 		}
 		if ((ra.svg && chart_file(&cd, ra.svg, 0)) || (ra.png && chart_file(&cd, ra.png, 1)))
 			rc = NA_EXIT_FAIL;
+		if (ra.svg || ra.png)
+			na_chart_release();
 		if (ra.fmt == REPORT_CHART) {
 			nc = getenv("NO_COLOR");
 			color = isatty(STDOUT_FILENO) && !(nc && *nc) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");

@@ -41,3 +41,5 @@ na_require_pkg(SQLITE sqlite3 libsqlite3-dev)
 na_require_pkg(CAIRO cairo libcairo2-dev)
 na_require_pkg(CAIRO_SVG cairo-svg libcairo2-dev)
 na_require_pkg(CAIRO_PNG cairo-png libcairo2-dev)
+# fontconfig (with cairo's): chart.c gives its caches back when it is done (FcFini).
+na_require_pkg(FONTCONFIG fontconfig libfontconfig-dev)

@@ -190,15 +190,21 @@ def run(h, tmp):
                     tot = add(tot, counters(r))
             return tot
 
-        def sampled(ag):
-            """One more sample written after now (the agent says nothing when it works)."""
+        def last_sample():
+            """The time of the database's latest sample; 0 before its first (or its schema)."""
             con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
             try:
-                t0 = con.execute("SELECT value FROM meta WHERE key = 'last_sample'").fetchone()[0]
-                ok = wait_until(lambda: con.execute("SELECT value FROM meta WHERE key = 'last_sample'")
-                                .fetchone()[0] >= t0 + 2, 6)
+                row = con.execute("SELECT value FROM meta WHERE key = 'last_sample'").fetchone()
+                return row[0] if row else 0
+            except sqlite3.Error:
+                return 0
             finally:
                 con.close()
+
+        def sampled(ag):
+            """One more sample written after now (the agent says nothing when it works)."""
+            t0 = last_sample()
+            ok = wait_until(lambda: last_sample() >= t0 + 2, 6)
             if not ok:
                 raise na.HarnessError("the agent took no sample: %s" % ag.log()[-800:])
 
