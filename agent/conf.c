@@ -24,6 +24,12 @@ void na_conf_defaults(struct na_conf *c)
 	c->log_keep = 5;
 	c->per_process_max = 1000;
 	c->per_peer_max = 1000;
+	c->history_interval_s = 60;
+	c->history_keep_5min_h = 48;
+	c->history_keep_hour_d = 90;
+	c->history_keep_day_d = 730;
+	c->history_keep_month_m = 0;
+	c->history_peers_max = 1000;
 }
 
 void na_conf_free(struct na_conf *c)
@@ -66,7 +72,9 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 {
 	static const char *const keys[] = { "attach",   "group",       "listen",      "rescan",     "max-sockets",
 					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep",
-					    "per-process", "per-process-max", "max-peers", "per-peer", "per-peer-max" };
+					    "per-process", "per-process-max", "max-peers", "per-peer", "per-peer-max",
+					    "history", "history-interval", "history-5min-hours", "history-hourly-days",
+					    "history-daily-days", "history-monthly-months", "history-peers-max" };
 	uint64_t v;
 	size_t k;
 	char **a;
@@ -76,7 +84,9 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			break;
 	if (k == sizeof(keys) / sizeof(keys[0])) {
 		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size, log-file, "
-		       "log-max-bytes, log-keep, per-process, per-process-max, max-peers, per-peer, per-peer-max)";
+		       "log-max-bytes, log-keep, per-process, per-process-max, max-peers, per-peer, per-peer-max, "
+		       "history, history-interval, history-5min-hours, history-hourly-days, history-daily-days, "
+		       "history-monthly-months, history-peers-max)";
 		return -1;
 	}
 	if (!*val) {
@@ -195,6 +205,59 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			return -1;
 		}
 		c->per_peer_max = (unsigned)v;
+		return 0;
+	case 15: /* history */
+		if (strcmp(val, "none") && val[0] != '/') {
+			*why = "takes an absolute path, or none";
+			return -1;
+		}
+		if (strlen(val) >= sizeof(c->history) - 16) {
+			*why = "path too long";
+			return -1;
+		}
+		c->history_none = !strcmp(val, "none");
+		snprintf(c->history, sizeof(c->history), "%s", c->history_none ? "" : val);
+		return 0;
+	case 16:
+		/* Samples fall on every 5-minute boundary, so that a period holds exactly its own traffic. */
+		if (na_parse_u64(val, 1, 300, &v) || 300 % v) {
+			*why = "takes seconds that divide 300 (1, 2, 5, 10, 15, 20, 30, 60, 300, ...)";
+			return -1;
+		}
+		c->history_interval_s = (unsigned)v;
+		return 0;
+	case 17:
+		if (na_parse_u64(val, 1, 87600, &v)) {
+			*why = "takes hours, 1 to 87600";
+			return -1;
+		}
+		c->history_keep_5min_h = (unsigned)v;
+		return 0;
+	case 18:
+	case 19:
+		if (na_parse_u64(val, 1, 36500, &v)) {
+			*why = "takes days, 1 to 36500";
+			return -1;
+		}
+		*(k == 18 ? &c->history_keep_hour_d : &c->history_keep_day_d) = (unsigned)v;
+		return 0;
+	case 20:
+		if (!strcmp(val, "forever")) {
+			c->history_keep_month_m = 0;
+			return 0;
+		}
+		if (na_parse_u64(val, 1, 12000, &v)) {
+			*why = "takes months, 1 to 12000, or forever";
+			return -1;
+		}
+		c->history_keep_month_m = (unsigned)v;
+		return 0;
+	case 21:
+		if (na_parse_u64(val, 1, 1000000, &v)) {
+			*why = "takes a number of peers, 1 to 1000000";
+			return -1;
+		}
+		c->history_peers_max = (unsigned)v;
 		return 0;
 	default: /* log-size */
 		if (na_parse_u64(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {

@@ -180,6 +180,15 @@ struct na_conf {
 	int per_peer;           /* per-peer series on /metrics */
 	unsigned per_peer_max;  /* peers with a series of their own */
 	uint32_t max_sockets, max_closed, log_bytes, max_peers; /* attach sizes, 0 = default */
+	/* The traffic history (agent/history.h, docs/agent.md "History"). */
+	int history_none;       /* history none: nothing recorded */
+	char history[4096];     /* the database; "": the pin root's default (na_history_default_path) */
+	unsigned history_interval_s;  /* seconds between samples; divides 300 */
+	unsigned history_keep_5min_h; /* 5-minute rows kept, hours */
+	unsigned history_keep_hour_d; /* hourly rows kept, days */
+	unsigned history_keep_day_d;  /* daily rows kept, days */
+	unsigned history_keep_month_m; /* monthly rows kept, months; 0 = for ever */
+	unsigned history_peers_max;   /* peer rows of their own per period (processes: per_process_max) */
 };
 void na_conf_defaults(struct na_conf *c);
 /* Parse a whole file; errors name FILE:LINE. 0 or -EINVAL/-EIO, *out untouched on error. */

@@ -731,10 +731,18 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 	snap->meta = st->meta;
 	err = read_attached(st, snap);
-	if (!err)
-		err = read_socks(st, snap);
+	/*
+	 * Closed rows before live ones: a socket that ends in between (its row
+	 * folded into na_closed, then deleted) is then in neither for this
+	 * snapshot rather than in both; one whose end had begun when na_socks
+	 * was read shows NA_ROW_ENDED there. A sum of rows that must never
+	 * count a byte twice (the history's processes and peers) leaves such
+	 * rows out, and sees the socket one snapshot late at worst.
+	 */
 	if (!err)
 		err = read_closed(st, snap);
+	if (!err)
+		err = read_socks(st, snap);
 	if (!err)
 		err = read_peers(st, snap);
 	if (!err)

@@ -558,6 +558,17 @@ static __always_inline __s32 track_seq(struct __sk_buff *skb, struct na_row *s, 
 		seq_start(skb, s, dir, p);
 	end = p->seq + syn + len + fin;
 	hi = rd->hi_seq;
+	/*
+	 * A segment that takes no sequence number (an ACK, an RST) moves
+	 * nothing: its number is where its sender's stream ends, which may lie
+	 * past a hole that a FIN is lost in. Moving the end over that FIN here
+	 * would leave the FIN's number to no segment, and the stream one byte
+	 * short of its figure when the FIN comes again.
+	 */
+	if (end == p->seq) {
+		resent = 0;
+		goto out;
+	}
 	for (i = 0; i < 4; i++) {
 		ahead = (__s32)(end - hi);
 		if (ahead <= 0)
@@ -571,6 +582,7 @@ static __always_inline __s32 track_seq(struct __sk_buff *skb, struct na_row *s, 
 	}
 	if (resent)
 		__sync_fetch_and_add(&rd->c.resent_bytes, (__u64)(__s64)resent);
+out:
 	rd->last_seq = p->seq;
 	rd->last_len = len;
 	rd->last_resent = resent;

@@ -118,6 +118,27 @@ struct na_doctor_args {
 	int help;
 };
 
+enum report_fmt { REPORT_TABLE, REPORT_CSV, REPORT_JSON, REPORT_CHART };
+
+struct na_report_args {
+	const char *db;           /* --db FILE, NULL: the pin root's (agent/history.h) */
+	const char *since, *until; /* WHEN, checked (na_when_parse); resolved by the run step */
+	int every;                /* enum na_hist_table, -1: one row per group over the span */
+	int by;                   /* enum na_hist_by */
+	const char *cgroup;       /* --cgroup PATH (absolute) */
+	enum report_fmt fmt;
+	const char *svg, *png;    /* chart files */
+	unsigned top;             /* --top N, 0: every group */
+	int help;
+};
+
+/*
+ * A WHEN of report: 2026-12-01 (local midnight), 2026-12-01T10:00 (local),
+ * ...T10:00:00, either with a Z (UTC), -30m, -2h, -7d, -2w, yesterday,
+ * today, this-month, now; relative to now. 0 or -EINVAL.
+ */
+int na_when_parse(const char *s, int64_t now, int64_t *out);
+
 int na_main_parse(int argc, char **argv, struct na_main_args *a);
 int na_attach_parse(int argc, char **argv, struct na_attach_args *a);
 int na_detach_parse(int argc, char **argv, struct na_detach_args *a);
@@ -129,6 +150,7 @@ int na_agent_parse(int argc, char **argv, struct na_agent_args *a);
 int na_run_parse(int argc, char **argv, struct na_run_args *a);
 int na_trace_parse(int argc, char **argv, struct na_trace_args *a);
 int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a);
+int na_report_parse(int argc, char **argv, struct na_report_args *a);
 
 /*
  * agent --listen ADDR:PORT over configuration c, by the configuration's own

@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 
 #include "args.h"
+#include "history.h"
 #include "prom.h"
 #include "rotlog.h"
 #include "series.h"
@@ -58,6 +59,7 @@ struct agent {
 	int64_t log_retry_s;    /* after a failed log_open(): not again before this (mono_s()) */
 	struct na_ratelimit mhd_said;  /* libmicrohttpd's messages */
 	struct na_ratelimit http_said; /* connections closed at their deadline */
+	struct na_recorder *rec; /* the traffic history (agent/recorder.c), NULL with history none */
 };
 
 /* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
@@ -919,6 +921,11 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		na_conf_free(&a.conf);
 		return NA_EXIT_FAIL;
 	}
+	if (na_recorder_check(a.pin_root, &a.conf)) {
+		na_log(NA_LOG_ERROR, "agent: the history database's directory is refused (see above); nothing started");
+		na_conf_free(&a.conf);
+		return NA_EXIT_FAIL;
+	}
 	if (listen && na_agent_listen(&a.conf, listen)) {
 		na_conf_free(&a.conf);
 		return NA_EXIT_USAGE;
@@ -932,7 +939,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (sync_attachments(&a, 0) || http_start(&a))
+	if (sync_attachments(&a, 0) || http_start(&a) || na_recorder_new(&a.rec, a.pin_root, &a.conf))
 		goto out;
 	pthread_mutex_lock(&a.lock);
 	if (log_open(&a))
@@ -952,6 +959,8 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			wait_ms = 250;
 		if (wait_ms > 1000)
 			wait_ms = 1000;
+		if (na_recorder_wait_ms(a.rec) < wait_ms)
+			wait_ms = na_recorder_wait_ms(a.rec);
 		pfd.fd = sfd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -965,6 +974,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		pthread_mutex_lock(&a.lock); /* the cgroup path tables are the HTTP threads' too */
 		log_drain(&a);
 		pthread_mutex_unlock(&a.lock);
+		na_recorder_tick(a.rec);
 		if (pfd.revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
 				done = 1;
@@ -981,6 +991,11 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 				na_conf_free(&nc);
 				continue;
 			}
+			if (na_recorder_check(a.pin_root, &nc)) {
+				na_log(NA_LOG_ERROR, "agent: reload: history directory refused (see above); the running configuration stays");
+				na_conf_free(&nc);
+				continue;
+			}
 			if (listen)
 				na_agent_listen(&nc, listen);
 			pthread_mutex_lock(&a.lock);
@@ -990,7 +1005,9 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			nc.listen_port = a.conf.listen_port;
 			na_conf_free(&a.conf);
 			a.conf = nc;
+			na_recorder_sample(a.rec); /* what the cgroups a reload detaches counted, first */
 			sync_attachments(&a, 1);
+			na_recorder_reconf(&a.rec, a.pin_root, &a.conf);
 			log_open(&a);
 			pthread_mutex_unlock(&a.lock);
 			na_log(NA_LOG_INFO, "agent: reloaded %s: %zu of %zu cgroup(s) attached", a.conf_path, a.nlive,
@@ -1011,6 +1028,8 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		MHD_stop_daemon(a.http); /* no request runs from here on */
 	a.http = NULL;
 	log_close(&a); /* what the ring buffer holds now goes into the file first */
+	na_recorder_free(a.rec); /* a last sample, before any detach */
+	a.rec = NULL;
 	for (i = 0; detach_on_exit && i < a.nattached; i++)
 		if (na_detach_cgroup(a.pin_root, a.attached[i]) && rc == NA_EXIT_OK)
 			rc = NA_EXIT_FAIL;
@@ -1019,6 +1038,7 @@ out:
 	if (a.http)
 		MHD_stop_daemon(a.http);
 	log_close(&a);
+	na_recorder_free(a.rec);
 	if (sfd >= 0)
 		close(sfd);
 	unpublish_managed(&a);

@@ -29,6 +29,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g);
 int cmd_doctor(int argc, char **argv, const struct na_global *g);
 int cmd_trace(int argc, char **argv, const struct na_global *g);
 int cmd_run(int argc, char **argv, const struct na_global *g);
+int cmd_report(int argc, char **argv, const struct na_global *g);
 
 /* The agent's lock file for a pin root (/run/netacct/agent<pin root, '/' as %2F>.lock). */
 #define NA_AGENT_LOCK_DIR "/run/netacct"

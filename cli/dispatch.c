@@ -26,6 +26,7 @@ static const struct na_cmd cmds[] = {
 	{ "top", cmd_top, "[--batch] [-d|--interval S] [-n|--iterations N] [--sort COL] [--group-by GROUP] [--cgroup PATH]... [--pid N] [--proto PROTO] [--limit N] [-b|--bits] [PATH...]", "live view: the busiest sockets (or processes, cgroups, peers) and the cgroups' rates; --batch prints plain frames" },
 	{ "log", cmd_log, "[-f|--follow] [--csv|--json] [-H|--human]", "one record per closed connection, like tcplife (reading consumes them)" },
 	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--detach-on-exit]", "service: attach what the configuration names, serve Prometheus metrics on /metrics (default 127.0.0.1:9477)" },
+	{ "report", cmd_report, "[--db FILE] [--since WHEN] [--until WHEN] [--every 5m|hour|day|month] [--by cgroup|process|peer] [--cgroup PATH] [--csv|--json|--chart] [--svg FILE] [--png FILE] [--top N]", "what each cgroup, process or peer sent and received, per 5 minutes, hour, day or month, from the history the agent records (no agent needed)" },
 	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup, its network bill on stderr" },
 	{ "trace", cmd_trace, "[--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N] [--json] [PATH...]", "one line per packet while it runs (filters in the kernel; no cost otherwise)" },
 	{ "doctor", cmd_doctor, "[--json] [PATH...]", "check what netacct needs from this host (and from cgroup PATHs), with fixes" },

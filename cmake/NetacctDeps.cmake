@@ -35,3 +35,11 @@ na_require_pkg(MHD libmicrohttpd libmicrohttpd-dev)
 find_package(Threads REQUIRED)
 # ncursesw: the interactive view of `netacct top`.
 na_require_pkg(NCURSES ncursesw libncurses-dev)
+# SQLite: the agent's traffic history and `netacct report` (agent/history.c).
+na_require_pkg(SQLITE sqlite3 libsqlite3-dev)
+# cairo: report --svg and --png draw with its SVG and PNG surfaces (cli/chart.c).
+na_require_pkg(CAIRO cairo libcairo2-dev)
+na_require_pkg(CAIRO_SVG cairo-svg libcairo2-dev)
+na_require_pkg(CAIRO_PNG cairo-png libcairo2-dev)
+# fontconfig (with cairo's): chart.c gives its caches back when it is done (FcFini).
+na_require_pkg(FONTCONFIG fontconfig libfontconfig-dev)

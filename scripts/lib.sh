@@ -12,7 +12,7 @@ NA_BUILD_DIR=${NA_BUILD_DIR:-build}
 
 # Build dependencies; cmake/NetacctDeps.cmake names the same packages.
 NA_BUILD_PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool libcgroup-dev
-	libjson-c-dev libncurses-dev libmicrohttpd-dev libclang-rt-14-dev pkg-config cmake make gcc)
+	libjson-c-dev libncurses-dev libmicrohttpd-dev libclang-rt-14-dev libsqlite3-dev libcairo2-dev libfontconfig-dev pkg-config cmake make gcc)
 
 na_die() {
 	echo "$NA_PROG: $*" >&2

@@ -9,8 +9,8 @@
  * passes it):
  *   0  netacct's own argv: global options and the command lookup
  *      (na_main_parse), then that command's parse step, as main() runs them
- *   1..11  one command's argv: attach detach status export top log agent
- *      run trace doctor help
+ *   1..12  one command's argv: attach detach status export top log agent
+ *      run trace doctor help report
  * Every parse must return 0 or NA_EXIT_USAGE without a memory error or
  * undefined behaviour (ASan and UBSan), and what a successful parse yields
  * must keep the documented bounds, checked below (abort() otherwise).
@@ -196,6 +196,24 @@ static void doctor(int argc, char **argv)
 	check_pos(a.pos, a.npos, argc, argv);
 }
 
+static void report(int argc, char **argv)
+{
+	struct na_report_args a;
+	int64_t t;
+
+	if (na_report_parse(argc, argv, &a) || a.help)
+		return;
+	check(a.every >= -1 && a.every <= 3);
+	check(a.by >= 0 && a.by <= 2);
+	check(a.fmt >= REPORT_TABLE && a.fmt <= REPORT_CHART);
+	check(a.top <= 1000000);
+	check(!a.cgroup || a.cgroup[0] == '/');
+	check(!a.db || a.db[0]);
+	/* a WHEN the parse step took is one the run step can resolve, whenever it runs */
+	check(!a.since || !na_when_parse(a.since, 1800000000, &t));
+	check(!a.until || !na_when_parse(a.until, 1800000000, &t));
+}
+
 static void help(int argc, char **argv)
 {
 	const struct na_global g = { .pin_root = NA_DEFAULT_PIN_ROOT };
@@ -210,7 +228,7 @@ static const struct {
 } cmds[] = {
 	{ "attach", attach }, { "detach", detach }, { "status", status }, { "export", export },
 	{ "top", top },	      { "log", log_ },	    { "agent", agent },	  { "run", run },
-	{ "trace", trace },   { "doctor", doctor }, { "help", help },
+	{ "trace", trace },   { "doctor", doctor }, { "help", help },   { "report", report },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -671,6 +671,13 @@ class Harness:
         for d in self.tmpdirs:
             shutil.rmtree(d, ignore_errors=True)
         self.tmpdirs = []
+        # An agent on our pin root records its history into a file named after it.
+        for ext in ("", "-wal", "-shm"):
+            if os.path.exists(self.history_db + ext):
+                try:
+                    os.unlink(self.history_db + ext)
+                except OSError as e:
+                    log("# cleanup: rm %s: %s" % (self.history_db + ext, e))
         # An agent on our pin root that was killed leaves its lock behind.
         if os.path.exists(self.agent_lock):
             try:
@@ -689,6 +696,12 @@ class Harness:
         """The lock file an agent takes for our pin root (cli/cmd_agent.c,
         na_agent_lock_path: '%' as %25 and '/' as %2F)."""
         return "/run/netacct/agent%s.lock" % self.pin_root.replace("%", "%25").replace("/", "%2F")
+
+    @property
+    def history_db(self):
+        """The history database an agent of our pin root writes when its
+        configuration names none (agent/history.c, na_history_default_path)."""
+        return "/var/lib/netacct/history%s.db" % self.pin_root.replace("%", "%25").replace("/", "%2F")
 
     def _rmdir_cgroup(self, cg):
         for _ in range(50):

@@ -15,6 +15,9 @@ own server port, which its rules match), all at once:
   data7     every 7th data segment, each way
   purefin   the first pure FIN, each way
   datafin   the segment carrying the last bytes and the FIN (TCP_CORK), each way
+  finhole   the client's last bytes and FIN (TCP_CORK), while the server sends
+            its own FIN 50 ms later: the client's ACK of it, numbered past
+            the lost FIN, reaches the server before the FIN comes again
   first     the first data segment of each direction
   ack       the server's first pure ACK (its delayed ACK of the request: the
             client sends it again, the server receives it twice)
@@ -73,17 +76,19 @@ UDP_COUNT = 60
 TCP_TS_HDR = 32     # a data segment's TCP header: 20 + the timestamp option (12)
 
 # name: (request bytes, response bytes, server pause before answering (s),
-#        last bytes sent with the FIN (cork), [(direction, rule kind)])
+#        last bytes sent with the FIN (cork), [(direction, rule kind)],
+#        server pause before its own FIN (s))
 SCENARIOS = {
-    "data7": (200000, 150000, 0, False, [("c2s", "data_nth7"), ("s2c", "data_nth7")]),
-    "purefin": (20000, 30000, 0, False, [("c2s", "purefin_first"), ("s2c", "purefin_first")]),
-    "datafin": (9000, 7000, 0, True, [("c2s", "datafin_first"), ("s2c", "datafin_first")]),
-    "first": (30000, 40000, 0, False, [("c2s", "data_first"), ("s2c", "data_first")]),
-    "ack": (1000, 1000, 1.0, False, [("s2c", "pureack_first")]),
-    "syn": (3000, 3000, 0, False, [("c2s", "syn_first")]),
-    "synack": (3000, 3000, 0, False, [("s2c", "synack_first")]),
-    "burst": (120000, 100000, 0, False, [("c2s", "data_burst"), ("s2c", "data_burst")]),
-    "hostdrop": (20000, 20000, 0, False, [("c2s-out", "data_first")]),
+    "data7": (200000, 150000, 0, False, [("c2s", "data_nth7"), ("s2c", "data_nth7")], 0),
+    "purefin": (20000, 30000, 0, False, [("c2s", "purefin_first"), ("s2c", "purefin_first")], 0),
+    "datafin": (9000, 7000, 0, True, [("c2s", "datafin_first"), ("s2c", "datafin_first")], 0),
+    "first": (30000, 40000, 0, False, [("c2s", "data_first"), ("s2c", "data_first")], 0),
+    "ack": (1000, 1000, 1.0, False, [("s2c", "pureack_first")], 0),
+    "syn": (3000, 3000, 0, False, [("c2s", "syn_first")], 0),
+    "synack": (3000, 3000, 0, False, [("s2c", "synack_first")], 0),
+    "burst": (120000, 100000, 0, False, [("c2s", "data_burst"), ("s2c", "data_burst")], 0),
+    "hostdrop": (20000, 20000, 0, False, [("c2s-out", "data_first")], 0),
+    "finhole": (3000, 3000, 0, True, [("c2s", "datafin_first")], 0.05),
 }
 FIRST = 1000000     # numgen modulus of "the first one only"
 # kind: (nft match, Python match on a captured packet, numgen modulus, indices dropped)
@@ -179,7 +184,7 @@ def finish_tcp(s, last_with_fin):
 
 
 def tcp_endpoint(s, client, scenario, out, lock):
-    req, resp, pause, last_with_fin, _ = SCENARIOS[scenario]
+    req, resp, pause, last_with_fin, _, fin_pause = SCENARIOS[scenario]
     s.settimeout(30)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     la, lp = s.getsockname()[:2]
@@ -192,6 +197,8 @@ def tcp_endpoint(s, client, scenario, out, lock):
         if pause:
             time.sleep(pause)
         written = send_all(s, resp)
+        if fin_pause:
+            time.sleep(fin_pause)
     more, extra, (state, bsent, bretrans, breceived) = finish_tcp(s, last_with_fin)
     written += more
     read += extra

@@ -71,7 +71,7 @@ expect() {
 }
 
 # Commands, prefixes, global options
-expect "attach detach status export top log run trace agent doctor help version" netacct ""
+expect "attach detach status export top log run trace agent report doctor help version" netacct ""
 expect "export" netacct ex
 expect "top trace" netacct t
 expect "--pin-root" netacct --pin
@@ -93,6 +93,8 @@ expect "--max-sockets --max-closed --max-peers" netacct attach --max
 expect "--json" netacct status --j
 expect "--config" netacct agent --co
 expect "tx rx" netacct trace --dir ""
+expect "--every" netacct report --ev
+expect "--svg --since" netacct report --s
 
 # Option values
 expect "process peer" netacct top --group-by p
@@ -107,6 +109,11 @@ expect "" netacct attach --max-sockets ""
 touch "$TMP/out.csv" "$TMP/out.csv.gz"
 expect "$TMP/out.csv $TMP/out.csv.gz" netacct export -o "$TMP/out"
 expect "help" netacct help he
+expect "hour" netacct report --every h
+expect "process peer" netacct report --by p
+expect "today" netacct report --since to
+touch "$TMP/h.db"
+expect "$TMP/h.db" netacct report --db "$TMP/h."
 
 # Attached cgroups, from the stub's status --json, joined with the mount
 : >"$TMP/stub.calls"
@@ -150,7 +157,12 @@ if [[ -n $NETACCT_BIN ]]; then
 		--group) echo root ;;
 		--config) echo "$TMP/never-read.conf" ;;
 		--listen) echo 127.0.0.1:9477 ;;
-		--port | --rate | --count) echo 5 ;;
+		--port | --rate | --count | --top) echo 5 ;;
+		--db) echo "$TMP/never-read.db" ;;
+		--since | --until) echo -2h ;;
+		--every) echo hour ;;
+		--by) echo peer ;;
+		--svg | --png) echo "$TMP/never-written.svg" ;;
 		--dir) echo rx ;;
 		--name) echo x ;;
 		--parent) echo /nonexistent ;;
@@ -169,7 +181,7 @@ if [[ -n $NETACCT_BIN ]]; then
 		*) if _netacct_takes_value "$o"; then accepts "$o" "$(sample "$o")"; else accepts "$o"; fi ;;
 		esac
 	done
-	for c in attach detach status export top log agent run trace doctor; do
+	for c in attach detach status export top log agent run trace report doctor; do
 		for o in $(_netacct_cmd_opts "$c"); do
 			[[ $o == -h || $o == --help ]] && continue
 			[[ $o == --cgroup && -z $REAL_CG2 ]] && continue # needs a real cgroup2 directory
@@ -184,6 +196,9 @@ if [[ -n $NETACCT_BIN ]]; then
 	for v in $_netacct_groups; do accepts export --group-by "$v"; done
 	for v in $_netacct_protos; do accepts top --proto "$v"; done
 	for v in $_netacct_sort_cols; do accepts top --sort "$v"; done
+	for v in $_netacct_everys; do accepts report --every "$v"; done
+	for v in $_netacct_bys; do accepts report --by "$v"; done
+	for v in $_netacct_whens; do accepts report --since "$v"; done
 	# ... and every column top sorts by is offered (the binary's usage names them all).
 	for v in $("$NETACCT_BIN" top --sort '?' 2>&1 | sed -n "s/.*: one of //p" | head -n 1); do
 		checks=$((checks + 1))
@@ -193,6 +208,7 @@ if [[ -n $NETACCT_BIN ]]; then
 		fi
 	done
 	[[ -e $TMP/never-written.csv ]] && { echo "FAIL: export -o ... --help wrote a file"; fails=$((fails + 1)); }
+	[[ -e $TMP/never-written.svg ]] && { echo "FAIL: report --svg ... --help wrote a file"; fails=$((fails + 1)); }
 
 	# Every command and option of `netacct help` is offered (each command's
 	# arguments from its one-line usage, `netacct help CMD`).
