@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
-/* cgroup v2 discovery: the mount from /proc/self/mountinfo, never a fixed path. */
+/*
+ * cgroup v2 discovery (the mount from /proc/self/mountinfo, never a fixed
+ * path), and the create, enter and remove of netacct's own cgroups.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "netacct.h"
 
@@ -107,6 +113,93 @@ int na_mountinfo_v1(FILE *f, struct na_v1mounts *v)
 	}
 	free(line);
 	return 0;
+}
+
+/* ---- create, enter, remove ------------------------------------------------ */
+/*
+ * Plain syscalls on the cgroup2 filesystem, not libcgroup: libcgroup 2.0.2
+ * makes, enters and removes a group only through the controllers added to
+ * it; without one, each call returns 0 and does nothing, and netacct's
+ * groups need none (measured by tests/reference/libcgroup_v2.c; docs/design.md).
+ */
+static int on_cgroup2(const char *dir)
+{
+	struct statfs sfs;
+
+	if (statfs(dir, &sfs))
+		return -errno;
+	return sfs.f_type == CGROUP2_SUPER_MAGIC ? 0 : -EMEDIUMTYPE;
+}
+
+int na_cgroup_create(const char *path)
+{
+	char parent[PATH_MAX];
+	size_t n = strlen(path);
+	char *slash;
+	int err;
+
+	if (n >= sizeof(parent))
+		return -ENAMETOOLONG;
+	memcpy(parent, path, n + 1);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash)
+		strcpy(parent, ".");
+	else if (slash == parent)
+		parent[1] = '\0'; /* "/NAME": the parent is "/" */
+	else
+		*slash = '\0';
+	err = on_cgroup2(parent);
+	if (err)
+		return err;
+	return mkdir(path, 0755) ? -errno : 0;
+}
+
+int na_cgroup_enter(const char *path, pid_t pid)
+{
+	static const char file[] = "/cgroup.procs";
+	char procs[PATH_MAX], num[24], *p = num + sizeof(num);
+	size_t n = strlen(path);
+	unsigned long v = pid > 0 ? (unsigned long)pid : 0;
+	ssize_t w;
+	int fd, err;
+
+	/* No stdio: this runs between fork and exec. The kernel reads 0 as "the writer". */
+	*--p = '\n';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	if (n + sizeof(file) > sizeof(procs))
+		return -ENAMETOOLONG;
+	err = on_cgroup2(path);
+	if (err)
+		return err;
+	memcpy(procs, path, n);
+	memcpy(procs + n, file, sizeof(file));
+	fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	w = write(fd, p, (size_t)(num + sizeof(num) - p));
+	err = w < 0 ? -errno : w != num + sizeof(num) - p ? -EIO : 0;
+	close(fd);
+	return err;
+}
+
+int na_cgroup_remove(const char *path, int wait_ms)
+{
+	const struct timespec step = { .tv_nsec = 10 * 1000 * 1000 };
+	int waited, err = on_cgroup2(path);
+
+	if (err)
+		return err;
+	for (waited = 0;; waited += 10) {
+		if (!rmdir(path))
+			return 0;
+		if (errno != EBUSY || waited >= wait_ms)
+			return -errno;
+		nanosleep(&step, NULL);
+	}
 }
 
 int na_cgroup2_mount(const char *under, struct na_cg2mount *m)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "netacct_abi.h"
 
@@ -77,6 +78,28 @@ struct na_v1mounts {
 	char net[PATH_MAX]; /* mount point of a net_cls or net_prio hierarchy, "" if none */
 };
 int na_mountinfo_v1(FILE *mountinfo, struct na_v1mounts *v);
+
+/*
+ * netacct's own cgroups, made, entered and removed for `netacct run` and
+ * na-cgfix (agent/cgroup.c): on the cgroup2 filesystem only, so that nothing
+ * here can change a cgroup v1 hierarchy (each refuses with -EMEDIUMTYPE a
+ * directory that statfs does not report as cgroup2). These log nothing: each
+ * caller words the failure in its own voice. 0 or -errno.
+ */
+/* mkdir path (mode 0755) in the cgroup2 directory that holds it: -EEXIST when it is there. */
+int na_cgroup_create(const char *path);
+/*
+ * Move process pid (0: the caller) into the cgroup at path, by writing it to
+ * its cgroup.procs. Async-signal-safe, for a child between fork and exec.
+ */
+int na_cgroup_enter(const char *path, pid_t pid);
+/*
+ * rmdir the cgroup at path. The kernel refuses (-EBUSY) while a process or a
+ * child cgroup is in it, and for a moment after its last process has exited:
+ * retried every 10 ms for up to wait_ms (0: once).
+ */
+#define NA_CGROUP_EXIT_WAIT_MS 1000
+int na_cgroup_remove(const char *path, int wait_ms);
 
 /* id -> relative path, for the subtrees of the attached cgroups. */
 struct na_cgpaths;

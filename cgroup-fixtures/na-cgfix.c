@@ -7,12 +7,11 @@
  *   na-cgfix exec PATH -- CMD [ARG...]  move self into PATH, then execvp CMD
  *   na-cgfix remove PATH            rmdir PATH and its child cgroups, deepest first
  *
- * Why not libcgroup, although the build already requires it: libcgroup 2.0.2
- * on a hybrid layout (v1 controllers under /sys/fs/cgroup, cgroup2 under
- * /sys/fs/cgroup/unified) creates groups in the v1 hierarchies, and netacct
- * attaches to cgroup v2 only. So this tool finds the cgroup2 mount in
- * /proc/self/mountinfo and works on that filesystem directly, refusing any
- * directory that statfs() does not report as cgroup2.
+ * The cgroup2 mount comes from /proc/self/mountinfo; the cgroups are made,
+ * entered and removed by na_cgroup_create/enter/remove (agent/cgroup.c, shared
+ * with `netacct run`), which work on the cgroup2 filesystem only and refuse
+ * any directory that statfs() does not report as cgroup2 (why not libcgroup:
+ * docs/design.md).
  *
  * Safety: it only creates and removes cgroups whose every name component
  * matches "netacct-*", and never kills anything: when processes remain in a
@@ -31,7 +30,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "netacct.h"
@@ -41,8 +39,6 @@
 #define PROG "na-cgfix"
 #define NAME_PREFIX "netacct-"
 #define EXIT_USAGE 2
-/* rmdir of a cgroup whose last task has just exited can briefly see EBUSY. */
-#define RMDIR_RETRY_MS 1000
 
 #define SYNOPSIS                                                                   \
 	"Usage: " PROG " create NAME\n"                                            \
@@ -205,8 +201,8 @@ static int cmd_create(int argc, char **argv)
 	if (snprintf(path, sizeof(path), "%s/%s", strcmp(m.dir, "/") ? m.dir : "", argv[1]) >=
 	    (int)sizeof(path))
 		return fail(-ENAMETOOLONG, "create %s", argv[1]);
-	if (mkdir(path, 0755)) {
-		err = -errno;
+	err = na_cgroup_create(path);
+	if (err) {
 		if (err == -EEXIST)
 			return fail_why("already exists (remove it with: " PROG " remove PATH)",
 					"create %s", path);
@@ -216,7 +212,7 @@ static int cmd_create(int argc, char **argv)
 	printf("%s\n", path);
 	if (fflush(stdout) || ferror(stdout)) {
 		err = -errno;
-		rmdir(path);
+		na_cgroup_remove(path, 0);
 		return fail(err, "write path to stdout");
 	}
 	return 0;
@@ -225,25 +221,15 @@ static int cmd_create(int argc, char **argv)
 /* ---- exec ---------------------------------------------------------------- */
 static int cmd_exec(int argc, char **argv)
 {
-	char procs[PATH_MAX], pid[32];
-	int fd, n, err;
-	ssize_t w;
+	int err;
 
 	if (argc < 4 || strcmp(argv[2], "--"))
 		return usage_error("exec: expected PATH -- CMD [ARG...]");
 	if (require_cgroup2("exec", argv[1]))
 		return 1;
-	if (snprintf(procs, sizeof(procs), "%s/cgroup.procs", argv[1]) >= (int)sizeof(procs))
-		return fail(-ENAMETOOLONG, "exec: %s", argv[1]);
-	fd = open(procs, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(-errno, "exec: open %s", procs);
-	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	w = write(fd, pid, (size_t)n);
-	err = w < 0 ? -errno : 0;
-	close(fd);
-	if (w != n)
-		return fail(err ? err : -EIO, "exec: move pid %d into %s", (int)getpid(), argv[1]);
+	err = na_cgroup_enter(argv[1], getpid());
+	if (err)
+		return fail(err, "exec: move pid %d into %s", (int)getpid(), argv[1]);
 	execvp(argv[3], argv + 3);
 	return fail(-errno, "exec %s", argv[3]);
 }
@@ -328,20 +314,6 @@ static int check_tree(const char *path)
 	return bad;
 }
 
-static int rmdir_retry(const char *path)
-{
-	const struct timespec step = { .tv_nsec = 10 * 1000 * 1000 };
-	int waited;
-
-	for (waited = 0;; waited += 10) {
-		if (!rmdir(path))
-			return 0;
-		if (errno != EBUSY || waited >= RMDIR_RETRY_MS)
-			return -errno;
-		nanosleep(&step, NULL);
-	}
-}
-
 /* Depth first: a cgroup with children cannot be removed. 0, or 1 after reporting. */
 static int remove_tree(const char *path)
 {
@@ -370,7 +342,7 @@ static int remove_tree(const char *path)
 		return fail(-err, "remove: read %s", path);
 	if (bad)
 		return 1;
-	err = rmdir_retry(path);
+	err = na_cgroup_remove(path, NA_CGROUP_EXIT_WAIT_MS);
 	if (err)
 		return fail(err, "remove %s%s", path,
 			    err == -EBUSY ? " (a process or child cgroup appeared in it)" : "");

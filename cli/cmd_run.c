@@ -5,19 +5,16 @@
  * netacct's stdin, stdout and stderr; the summary goes to stderr when CMD
  * ends; the exit status is CMD's (128 + N when a signal N ended it).
  *
- * The cgroup is made with mkdir in the cgroup2 mount, not with libcgroup:
- * libcgroup 2.0.2 (Debian 12) creates a cgroup only in the hierarchies of
- * the controllers added to it, so a cgroup without controllers is not made
- * at all, and adding one would make it in a cgroup v1 hierarchy on a hybrid
- * layout (docs/design.md).
+ * The cgroup is made, entered and removed on the cgroup2 filesystem by
+ * na_cgroup_create/enter/remove (agent/cgroup.c, shared with na-cgfix), not
+ * with libcgroup: libcgroup 2.0.2 (Debian 12) makes no cgroup without a
+ * controller, and netacct's cgroup needs none (docs/design.md).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -288,7 +285,7 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	sigset_t fwd, old;
 	int att, e;
 	pid_t w;
-	int keep, fmt, status = 0, rc, made_parent = 0, left = 0, i;
+	int keep, fmt, status = 0, rc, made_parent = 0, left = 0;
 	pid_t pid;
 	FILE *f;
 	char line[32];
@@ -336,10 +333,11 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 			na_log(NA_LOG_ERROR, "run: the cgroup2 mount's path is too long");
 			return NA_RUN_SETUP_FAIL;
 		}
-		if (!mkdir(parent, 0755))
+		e = na_cgroup_create(parent);
+		if (!e)
 			made_parent = 1;
-		else if (errno != EEXIST) {
-			na_err(-errno, "run: create %s", parent);
+		else if (e != -EEXIST) {
+			na_err(e, "run: create %s", parent);
 			return NA_RUN_SETUP_FAIL;
 		}
 	}
@@ -350,21 +348,25 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		na_err(-ENAMETOOLONG, "run: %s/%s", parent, name);
 		goto rm_parent;
 	}
-	if (mkdir(dir, 0755)) {
-		na_err(-errno, "run: create cgroup %s%s", dir, errno == EEXIST ? " (it exists: choose --name)" : "");
+	e = na_cgroup_create(dir);
+	/* A --parent off the cgroup2 filesystem: nothing was made, and resolve says why. */
+	if (e == -EMEDIUMTYPE && na_cgroup_resolve(parent, &cg))
+		goto rm_parent;
+	if (e) {
+		na_err(e, "run: create cgroup %s%s", dir, e == -EEXIST ? " (it exists: choose --name)" : "");
 		goto rm_parent;
 	}
 	if (na_cgroup_resolve(dir, &cg)) {
-		rmdir(dir);
+		na_cgroup_remove(dir, 0);
 		goto rm_parent;
 	}
 	att = na_attach_cgroup(&ao, dir);
 	if (att < 0 || early) {
 		if (att >= 0 && att != 1)
 			na_detach_cgroup(g->pin_root, dir);
-		rmdir(dir);
+		na_cgroup_remove(dir, 0);
 		if (made_parent)
-			rmdir(parent);
+			na_cgroup_remove(parent, 0);
 		return early ? 128 + early : NA_RUN_SETUP_FAIL;
 	}
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
@@ -377,19 +379,17 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
 	if (pid == 0) {
-		int fd = open(procs, O_WRONLY | O_CLOEXEC);
-
 		sigaction(SIGINT, &old_int, NULL);
 		signal(SIGQUIT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		sigaction(SIGHUP, &old_hup, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (fd < 0 || write(fd, "0", 1) != 1) {
-			na_err(-errno, "run: move into %s", dir);
+		e = na_cgroup_enter(dir, 0);
+		if (e) {
+			na_err(e, "run: move into %s", dir);
 			_exit(126);
 		}
-		close(fd);
 		execvp(a.pos[0], a.pos);
 		e = errno;
 		na_err(-e, "run: %s", a.pos[0]);
@@ -441,15 +441,14 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		na_log(NA_LOG_WARN, "run: %s is kept: detach it with `netacct detach %s`", dir, dir);
 		return rc;
 	}
-	for (i = 0; i < 50 && rmdir(dir) && errno == EBUSY; i++)
-		usleep(20 * 1000);
-	if (!access(dir, F_OK))
-		na_err(-errno, "run: remove %s", dir);
+	e = na_cgroup_remove(dir, NA_CGROUP_EXIT_WAIT_MS);
+	if (e && e != -ENOENT)
+		na_err(e, "run: remove %s", dir);
 	if (made_parent || !pdir)
-		rmdir(parent); /* when empty: another run may be using it */
+		na_cgroup_remove(parent, 0); /* when empty: another run may be using it */
 	return rc;
 rm_parent:
 	if (made_parent)
-		rmdir(parent);
+		na_cgroup_remove(parent, 0);
 	return NA_RUN_SETUP_FAIL;
 }

@@ -15,8 +15,10 @@ endfunction()
 na_require_pkg(LIBBPF libbpf libbpf-dev)
 na_require_pkg(LIBELF libelf libelf-dev)
 na_require_pkg(ZLIB zlib zlib1g-dev)
-# libcgroup: required by the project's brief; `netacct run` cannot use
-# libcgroup 2.0.2 on a hybrid layout and uses the cgroup2 filesystem (docs/design.md).
+# libcgroup: required by the project's brief. Linked only by
+# tests/reference/libcgroup_v2, which measures that libcgroup 2.0.2 makes,
+# enters and removes no cgroup v2 group without a controller; netacct's own
+# cgroups are made on the cgroup2 filesystem (agent/cgroup.c, docs/design.md).
 na_require_pkg(LIBCGROUP libcgroup libcgroup-dev)
 
 function(na_require_program var name debpkg)
