@@ -408,7 +408,8 @@ def main():
         p.keys("-")
         p.wait("-: interval 0.5 s", lambda l: "interval 0.5 s," in l[0])
         p.keys("h")
-        lines = p.wait("h: the help", lambda l: any("netacct top: keys" in x for x in l))
+        # The box's bottom border is drawn last: with it on the screen, the whole box is.
+        lines = p.wait("h: the help", lambda l: any("any key closes this help" in x for x in l))
         h.check("help lists the column letters (S TX)",
                 any(re.search(r"\bS TX\b", x) for x in lines), "\n".join(lines))
         p.keys("x")
@@ -541,7 +542,9 @@ def main():
         # The bottom bar was built in a 256-byte buffer, padded to the width:
         # past 256 columns it wrote beyond it (ASan: stack-buffer-overflow).
         p = Pane(h.tmux, tmpdir, top, 400, 30)
-        lines = p.wait("the rows", lambda l: (table(l)[0] is not None and len(table(l)[1]) >= 2))
+        # The bar's right end (the row count) is painted last: wait for it too.
+        lines = p.wait("the rows", lambda l: (table(l)[0] is not None and len(table(l)[1]) >= 2 and
+                                              l[-1].rstrip().endswith(" rows")))
         esc = p.capture(escapes=True).splitlines()
         bar = reverse_text(esc[-1], mask=True) if esc else ""
         h.check("400 columns: the bottom bar has the keys and the row count",
