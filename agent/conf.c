@@ -66,7 +66,8 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 {
 	static const char *const keys[] = { "attach",   "group",       "listen",      "rescan",     "max-sockets",
 					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep",
-					    "per-process", "per-process-max", "max-peers", "per-peer", "per-peer-max" };
+					    "per-process", "per-process-max", "max-peers", "per-peer", "per-peer-max",
+					    "networks" };
 	uint64_t v;
 	size_t k;
 	char **a;
@@ -76,7 +77,8 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			break;
 	if (k == sizeof(keys) / sizeof(keys[0])) {
 		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size, log-file, "
-		       "log-max-bytes, log-keep, per-process, per-process-max, max-peers, per-peer, per-peer-max)";
+		       "log-max-bytes, log-keep, per-process, per-process-max, max-peers, per-peer, per-peer-max, "
+		       "networks)";
 		return -1;
 	}
 	if (!*val) {
@@ -195,6 +197,17 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			return -1;
 		}
 		c->per_peer_max = (unsigned)v;
+		return 0;
+	case 15: /* networks: a file of named networks (peer classes), read when the agent starts and reloads */
+		if (val[0] != '/') {
+			*why = "takes an absolute path";
+			return -1;
+		}
+		if (strlen(val) >= sizeof(c->networks)) {
+			*why = "path too long";
+			return -1;
+		}
+		snprintf(c->networks, sizeof(c->networks), "%s", val);
 		return 0;
 	default: /* log-size */
 		if (na_parse_u64(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {
