@@ -74,7 +74,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 					    "max-closed", "log-size", "log-file", "log-max-bytes", "log-keep",
 					    "per-process", "per-process-max", "max-peers", "per-peer", "per-peer-max",
 					    "history", "history-interval", "history-5min-hours", "history-hourly-days",
-					    "history-daily-days", "history-monthly-months", "history-peers-max" };
+					    "history-daily-days", "history-monthly-months", "history-peers-max", "networks" };
 	uint64_t v;
 	size_t k;
 	char **a;
@@ -86,7 +86,7 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 		*why = "unknown key (attach, group, listen, rescan, max-sockets, max-closed, log-size, log-file, "
 		       "log-max-bytes, log-keep, per-process, per-process-max, max-peers, per-peer, per-peer-max, "
 		       "history, history-interval, history-5min-hours, history-hourly-days, history-daily-days, "
-		       "history-monthly-months, history-peers-max)";
+		       "history-monthly-months, history-peers-max, networks)";
 		return -1;
 	}
 	if (!*val) {
@@ -258,6 +258,17 @@ static int conf_line(struct na_conf *c, char *key, char *val, unsigned *seen, co
 			return -1;
 		}
 		c->history_peers_max = (unsigned)v;
+		return 0;
+	case 22: /* networks: a file of named networks (peer classes), read when the agent starts and reloads */
+		if (val[0] != '/') {
+			*why = "takes an absolute path";
+			return -1;
+		}
+		if (strlen(val) >= sizeof(c->networks)) {
+			*why = "path too long";
+			return -1;
+		}
+		snprintf(c->networks, sizeof(c->networks), "%s", val);
 		return 0;
 	default: /* log-size */
 		if (na_parse_u64(val, 4096, 1ull << 30, &v) || (v & (v - 1))) {

@@ -95,7 +95,7 @@ int na_dns_lookup(int fd, uint64_t cgroup_id, uint8_t family, const uint8_t *add
 	return na_dns_name_text(v.name, v.len < NA_DNS_NAME_MAX ? v.len : NA_DNS_NAME_MAX, out, size) > 0;
 }
 
-static int name_cmp(const struct na_name_row *a, uint64_t cgroup_id, uint8_t family, const uint8_t *addr)
+static int name_cmp(const struct na_peername *a, uint64_t cgroup_id, uint8_t family, const uint8_t *addr)
 {
 	if (a->cgroup_id != cgroup_id)
 		return a->cgroup_id < cgroup_id ? -1 : 1;
@@ -106,22 +106,22 @@ static int name_cmp(const struct na_name_row *a, uint64_t cgroup_id, uint8_t fam
 
 static int name_sort(const void *pa, const void *pb)
 {
-	const struct na_name_row *b = pb;
+	const struct na_peername *b = pb;
 
 	return name_cmp(pa, b->cgroup_id, b->family, b->addr);
 }
 
-int na_names_from_map(const struct na_dns_key *keys, const struct na_dns_name *vals, size_t n,
-		      struct na_name_row **out, size_t *nout)
+int na_peernames_from_map(const struct na_dns_key *keys, const struct na_dns_name *vals, size_t n,
+		      struct na_peername **out, size_t *nout)
 {
-	struct na_name_row *rows = calloc(n ? n : 1, sizeof(*rows));
+	struct na_peername *rows = calloc(n ? n : 1, sizeof(*rows));
 	char text[NA_DNS_NAME_MAX * 4 + 1];
 	size_t i, m = 0;
 
 	if (!rows)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct na_name_row *r = &rows[m];
+		struct na_peername *r = &rows[m];
 
 		if (!na_dns_name_text(vals[i].name, vals[i].len < NA_DNS_NAME_MAX ? vals[i].len : NA_DNS_NAME_MAX,
 				      text, sizeof(text)))
@@ -133,7 +133,7 @@ int na_names_from_map(const struct na_dns_key *keys, const struct na_dns_name *v
 		r->expires_ns = vals[i].expires_ns;
 		r->name = strdup(text);
 		if (!r->name) {
-			na_names_free(rows, m);
+			na_peernames_free(rows, m);
 			return -ENOMEM;
 		}
 		m++;
@@ -145,7 +145,7 @@ int na_names_from_map(const struct na_dns_key *keys, const struct na_dns_name *v
 	return 0;
 }
 
-void na_names_free(struct na_name_row *rows, size_t n)
+void na_peernames_free(struct na_peername *rows, size_t n)
 {
 	size_t i;
 
@@ -154,7 +154,7 @@ void na_names_free(struct na_name_row *rows, size_t n)
 	free(rows);
 }
 
-const char *na_names_find(const struct na_name_row *rows, size_t n, uint64_t cgroup_id, uint8_t family,
+const char *na_peernames_find(const struct na_peername *rows, size_t n, uint64_t cgroup_id, uint8_t family,
 			  const uint8_t *addr, uint64_t first_ns)
 {
 	size_t lo = 0, hi = n, mid;

@@ -212,6 +212,7 @@ struct na_conf {
 	unsigned history_keep_day_d;  /* daily rows kept, days */
 	unsigned history_keep_month_m; /* monthly rows kept, months; 0 = for ever */
 	unsigned history_peers_max;   /* peer rows of their own per period (processes: per_process_max) */
+	char networks[4096];    /* networks file (peer classes); "": NA_NETWORKS_DEFAULT_PATH when it exists */
 };
 void na_conf_defaults(struct na_conf *c);
 /* Parse a whole file; errors name FILE:LINE. 0 or -EINVAL/-EIO, *out untouched on error. */
@@ -289,7 +290,7 @@ struct na_peer_row {
 };
 
 /* A peer name a cgroup learnt from a DNS answer (na_dns), as text. */
-struct na_name_row {
+struct na_peername {
 	uint64_t cgroup_id;
 	uint8_t family;
 	uint8_t addr[16];
@@ -302,15 +303,15 @@ struct na_name_row {
 
 /* The text of a name in DNS wire form (labels), at most size - 1 bytes; its length, 0 for none. */
 size_t na_dns_name_text(const uint8_t *wire, size_t len, char *out, size_t size);
-/* Rows of na_dns as text, sorted for na_names_find(); 0 or -ENOMEM. */
-int na_names_from_map(const struct na_dns_key *keys, const struct na_dns_name *vals, size_t n,
-		      struct na_name_row **out, size_t *nout);
-void na_names_free(struct na_name_row *rows, size_t n);
+/* Rows of na_dns as text, sorted for na_peernames_find(); 0 or -ENOMEM. */
+int na_peernames_from_map(const struct na_dns_key *keys, const struct na_dns_name *vals, size_t n,
+			  struct na_peername **out, size_t *nout);
+void na_peernames_free(struct na_peername *rows, size_t n);
 /* The name of a cgroup's peer for a socket whose first packet was at first_ns (0: unknown), or NULL. */
-const char *na_names_find(const struct na_name_row *rows, size_t n, uint64_t cgroup_id, uint8_t family,
-			  const uint8_t *addr, uint64_t first_ns);
+const char *na_peernames_find(const struct na_peername *rows, size_t n, uint64_t cgroup_id, uint8_t family,
+			      const uint8_t *addr, uint64_t first_ns);
 
-/* The name of a peer as na_names_find() gives it, looked up in na_dns (fd) into out: 1, or 0 for none. */
+/* The name of a peer as na_peernames_find() gives it, looked up in na_dns (fd) into out: 1, or 0 for none. */
 int na_dns_lookup(int fd, uint64_t cgroup_id, uint8_t family, const uint8_t *addr, uint64_t first_ns, char *out,
 		  size_t size);
 
@@ -330,8 +331,8 @@ struct na_snapshot {
 	size_t nclosed;
 	struct na_peer_row *peers; /* sorted by socket cookie */
 	size_t npeers;
-	struct na_name_row *names; /* sorted by cgroup, family, address */
-	size_t nnames;
+	struct na_peername *peernames; /* sorted by cgroup, family, address */
+	size_t npeernames;
 	struct na_cgpaths *paths;
 };
 
@@ -492,5 +493,94 @@ const char *na_connlog_peer_name(struct na_connlog *l, const struct na_conn *c);
 void na_connlog_close(struct na_connlog *l);
 /* CLOCK_REALTIME - CLOCK_BOOTTIME now, in ns: boot ns + offset = Unix time in ns. */
 int64_t na_boot_offset_ns(void);
+
+/* ---- names people know for a cgroup (agent/names.c, docs/names.md) -------- */
+/*
+ * A prefix for every metadata path names.c reads ("/var/log/pods" is read
+ * as "$NETACCT_METADATA_ROOT/var/log/pods"): tests point it at fixtures.
+ */
+#define NA_METADATA_ROOT_ENV "NETACCT_METADATA_ROOT"
+#define NA_NAME_MAX 256
+/* What a cgroup's path says about it, and what the host's metadata adds: "" when unknown. */
+struct na_cgnames {
+	char unit[NA_NAME_MAX];      /* systemd unit; a user unit as "user@UID.service/NAME" */
+	char container[NA_NAME_MAX]; /* the container's name (metadata) */
+	char container_id[96];       /* "containerd://<64 hex>" ...; the bare id when the layout does not name the runtime */
+	char pod[NA_NAME_MAX];       /* the pod's name (metadata) */
+	char pod_uid[72];            /* with dashes, as the Kubernetes API writes it */
+	char ns[NA_NAME_MAX];        /* the pod's namespace (metadata) */
+	char qos[16];                /* Guaranteed, Burstable or BestEffort */
+};
+/* What the path alone gives (no file is read); internal detail for the lookup, exposed for tests. */
+enum na_runtime { NA_RT_NONE, NA_RT_UNKNOWN, NA_RT_DOCKER, NA_RT_CONTAINERD, NA_RT_CRIO, NA_RT_PODMAN };
+struct na_cgpath_info {
+	struct na_cgnames n;  /* unit, container_id, pod_uid, qos */
+	enum na_runtime runtime;
+	char id[72];          /* the container id, "" */
+	long long user;       /* the uid of the user@UID.service the path is below, -1 */
+};
+/* Parse a cgroup path as /proc/PID/cgroup shows it (any prefix above the runtime's layout): 0, -EINVAL. */
+int na_cgpath_parse(const char *rel, struct na_cgpath_info *out);
+/* "docker", "containerd", "cri-o", "podman", "" */
+const char *na_runtime_name(enum na_runtime rt);
+/*
+ * The names of cgroups, read lazily from the host's metadata and kept per
+ * cgroup id: the kubelet's log directories, docker's container configs,
+ * containers/storage (podman, CRI-O). A file that is missing, unreadable,
+ * not a regular file or too big just leaves names empty; nothing is asked
+ * of a daemon or the network, and nothing waits.
+ */
+struct na_names;
+/* root: the metadata root ("/"), NULL for $NETACCT_METADATA_ROOT or "/". 0, -ENOMEM, -ENAMETOOLONG (1 KiB). */
+int na_names_new(const char *root, struct na_names **out);
+void na_names_free(struct na_names *n);
+/*
+ * The names of the cgroup (rel may be NULL: nothing known); never NULL, valid
+ * until na_names_expire() or na_names_free(). Names still missing are looked
+ * for again at most once per pass, and only after NA_NAMES_RETRY_S.
+ */
+#define NA_NAMES_RETRY_S 30
+const struct na_cgnames *na_names_get(struct na_names *n, uint64_t cgroup_id, const char *rel);
+/* A new pass (a frame of top, a scrape): metadata directories are read again when needed. */
+void na_names_pass(struct na_names *n);
+/*
+ * Forget the cgroups not asked for in the last idle_s seconds (a long-running
+ * reader: the agent, top, log --follow; NA_NAMES_IDLE_S). What na_names_get()
+ * gave for them is freed: call it where no reader holds one.
+ */
+#define NA_NAMES_IDLE_S 600
+void na_names_expire(struct na_names *n, unsigned idle_s);
+/*
+ * The name a person knows the cgroup by: "pod/container", the container's
+ * name, "pod/<id>", "<runtime>:<id>" (12 hex digits), the unit, or else the
+ * path itself (rel, "-" when NULL).
+ */
+void na_cgnames_best(const struct na_cgnames *c, const char *rel, char *buf, size_t len);
+/* Parse a kubelet / dockershim container name "k8s_CONTAINER_POD_NAMESPACE_UID_ATTEMPT" into c: 1 when it is one. */
+int na_names_parse_k8s(const char *name, struct na_cgnames *c);
+
+/* ---- peer classes: named networks (agent/netclass.c, docs/names.md) ------- */
+#define NA_NETWORKS_DEFAULT_PATH "/etc/netacct/networks"
+#define NA_NETCLASS_MAX 64     /* classes a file may name */
+#define NA_NETCLASS_NAME_MAX 64
+struct na_netclass;
+/*
+ * The built-in classes (loopback, link-local, private, multicast, internet)
+ * and a networks file's ("NAME CIDR [CIDR...]" per line, '#' comments). A
+ * bad line names FILE:LINE and nothing of the file is used. 0, -EINVAL,
+ * -ENOMEM (f NULL: the built-in classes alone).
+ */
+int na_netclass_parse(FILE *f, const char *name, struct na_netclass **out);
+/*
+ * Load path; NULL: NA_NETWORKS_DEFAULT_PATH when it exists, the built-in
+ * classes alone when it does not. 0 or -errno (reported).
+ */
+int na_netclass_load(const char *path, struct na_netclass **out);
+void na_netclass_free(struct na_netclass *c);
+/* The class of an address (the longest prefix; the user's over a built-in one of the same length), -1 for none (all zero). */
+int na_netclass_of(const struct na_netclass *c, uint8_t family, const uint8_t addr[16]);
+/* A class's name, "" for -1. */
+const char *na_netclass_name(const struct na_netclass *c, int cls);
+int na_netclass_count(const struct na_netclass *c);
 
 #endif /* NETACCT_AGENT_H */

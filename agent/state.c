@@ -654,7 +654,7 @@ static int read_names(struct na_state *st, struct na_snapshot *snap)
 
 	err = batch_read(st->dns_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
 	if (!err)
-		err = na_names_from_map(keys, vals, n, &snap->names, &snap->nnames);
+		err = na_peernames_from_map(keys, vals, n, &snap->peernames, &snap->npeernames);
 	if (err)
 		na_err(err, "read %s/na_dns", st->root);
 	free(keys);
@@ -788,7 +788,7 @@ void na_snapshot_free(struct na_snapshot *snap)
 	free(snap->rows);
 	free(snap->closed);
 	free(snap->peers);
-	na_names_free(snap->names, snap->nnames);
+	na_peernames_free(snap->peernames, snap->npeernames);
 	na_cgpaths_free(snap->paths);
 	memset(snap, 0, sizeof(*snap));
 }

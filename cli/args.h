@@ -56,6 +56,7 @@ struct na_export_args {
 	int grouped;
 	enum na_group group;
 	const char *out; /* -o FILE, NULL: stdout */
+	const char *networks; /* --networks FILE, NULL: the default file when there is one */
 	char **pos;      /* filter PATHs */
 	int npos;
 	int help;
@@ -65,6 +66,7 @@ struct na_export_args {
 
 struct na_top_args {
 	struct top_opts o;              /* paths unset: the run step resolves cg */
+	const char *networks;           /* --networks FILE, NULL: the default file when there is one */
 	char *cg[NA_TOP_MAX_CG];        /* --cgroup values, then the PATH arguments */
 	int ncg;
 	int help;
@@ -76,12 +78,14 @@ struct na_log_args {
 	enum log_fmt fmt;
 	int follow;
 	int human;
+	const char *networks; /* --networks FILE, NULL: the default file when there is one */
 	int help;
 };
 
 struct na_agent_args {
 	const char *conf_path;
 	const char *listen; /* --listen, applied over the configuration by na_agent_listen() */
+	const char *networks; /* --networks FILE, over the configuration's networks */
 	int detach_on_exit;
 	int help;
 };

@@ -60,7 +60,16 @@ struct agent {
 	struct na_ratelimit mhd_said;  /* libmicrohttpd's messages */
 	struct na_ratelimit http_said; /* connections closed at their deadline */
 	struct na_recorder *rec; /* the traffic history (agent/recorder.c), NULL with history none */
+	const char *networks_opt;      /* --networks FILE: over the configuration's */
+	struct na_netclass *classes;   /* peer classes of /metrics and the log file */
+	struct na_names *names;        /* the cgroups' names, kept across scrapes */
 };
+
+/* The peer classes the configuration (or --networks) names: 0, or -errno after reporting FILE:LINE. */
+static int load_classes(const struct agent *a, const struct na_conf *c, struct na_netclass **out)
+{
+	return na_netclass_load(a->networks_opt ? a->networks_opt : c->networks[0] ? c->networks : NULL, out);
+}
 
 /* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
 static int64_t mono_s(void)
@@ -421,7 +430,7 @@ static int on_log_record(void *ctx, const struct na_conn *c)
 
 	if (!m)
 		return na_err(-ENOMEM, "agent: a connection record is lost"); /* consumed all the same */
-	err = na_conn_json(m, a->log, c, na_boot_offset_ns());
+	err = na_conn_json(m, a->log, c, na_boot_offset_ns(), a->names, a->classes);
 	if (fclose(m) && !err)
 		err = na_err(-ENOMEM, "agent: a connection record is lost");
 	if (!err && na_rotlog_write(&a->rl, line, len)) {
@@ -569,12 +578,17 @@ static int metrics_text(struct agent *a, char **out, size_t *len)
 		return err;
 	}
 	na_owners_resolve(a->pin_root, &snap, NULL);
+	na_names_pass(a->names);
+	na_series_set_names(a->series, a->names, a->classes);
 	f = open_memstream(out, len);
 	err = f ? na_prom_write(f, &snap, na_series_hold, a->series) : -ENOMEM;
 	if (!err)
 		err = na_series_write(f, &snap, a->series, a->conf.per_process ? a->conf.per_process_max : 0);
 	if (!err)
 		err = na_series_write_peers(f, &snap, a->series, a->conf.per_peer ? a->conf.per_peer_max : 0);
+	if (!err)
+		err = na_series_write_classes(f, &snap, a->series);
+	na_names_expire(a->names, NA_NAMES_IDLE_S);
 	if (f && fclose(f) && !err)
 		err = -ENOMEM;
 	na_snapshot_free(&snap);
@@ -815,7 +829,7 @@ static int http_start(struct agent *a)
 
 static void usage_help(void)
 {
-	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--detach-on-exit]\n"
+	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
 	       "\n"
 	       "Run as a service: attach the cgroups the configuration names (paths or globs,\n"
 	       "scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
@@ -825,9 +839,11 @@ static void usage_help(void)
 	       "  --config FILE        the configuration (default %s; docs/agent.md)\n"
 	       "  --listen ADDR:PORT   where to serve /metrics (overrides the config's listen;\n"
 	       "                       default 127.0.0.1:%d)\n"
+	       "  --networks FILE      peer classes (overrides the config's networks; default\n"
+	       "                       %s when it exists; docs/names.md)\n"
 	       "  --detach-on-exit     detach what the configuration attached when ending\n"
 	       "  -h, --help           this text\n",
-	       NA_CONF_DEFAULT_PATH, NA_CONF_DEFAULT_PORT);
+	       NA_CONF_DEFAULT_PATH, NA_CONF_DEFAULT_PORT, NA_NETWORKS_DEFAULT_PATH);
 }
 
 int na_agent_listen(struct na_conf *c, const char *listen)
@@ -850,6 +866,7 @@ int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "detach-on-exit", no_argument, NULL, 'D' },
+		{ "networks", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -867,6 +884,9 @@ int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 			break;
 		case 'D':
 			a->detach_on_exit = 1;
+			break;
+		case 'N':
+			a->networks = optarg;
 			break;
 		case 'h':
 			a->help = 1;
@@ -889,6 +909,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 	struct signalfd_siginfo si;
 	struct pollfd pfd;
 	struct na_conf nc;
+	struct na_netclass *classes = NULL;
 	int detach_on_exit, sfd = -1, rc = NA_EXIT_FAIL, done = 0;
 	int64_t next_scan;
 	sigset_t sigs;
@@ -908,6 +929,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		return NA_EXIT_OK;
 	}
 	a.conf_path = args.conf_path;
+	a.networks_opt = args.networks;
 	listen = args.listen;
 	detach_on_exit = args.detach_on_exit;
 	if (na_caps_check_attach("agent"))
@@ -929,6 +951,12 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 	if (listen && na_agent_listen(&a.conf, listen)) {
 		na_conf_free(&a.conf);
 		return NA_EXIT_USAGE;
+	}
+	/* A networks file with an error is a configuration error too: nothing of it is used, nothing starts. */
+	if (load_classes(&a, &a.conf, &a.classes) || na_names_new(NULL, &a.names)) {
+		na_netclass_free(a.classes);
+		na_conf_free(&a.conf);
+		return NA_EXIT_FAIL;
 	}
 	pthread_mutex_init(&a.lock, NULL);
 	if (na_series_new(&a.series) || take_lock(&a))
@@ -996,6 +1024,12 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 				na_conf_free(&nc);
 				continue;
 			}
+			/* The networks file is read again too: its classes are part of what a reload applies. */
+			if (load_classes(&a, &nc, &classes)) {
+				na_log(NA_LOG_ERROR, "agent: reload: the networks file has errors (see above); the running configuration stays");
+				na_conf_free(&nc);
+				continue;
+			}
 			if (listen)
 				na_agent_listen(&nc, listen);
 			pthread_mutex_lock(&a.lock);
@@ -1006,6 +1040,9 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			na_conf_free(&a.conf);
 			a.conf = nc;
 			na_recorder_sample(a.rec); /* what the cgroups a reload detaches counted, first */
+			na_netclass_free(a.classes);
+			a.classes = classes;
+			classes = NULL;
 			sync_attachments(&a, 1);
 			na_recorder_reconf(&a.rec, a.pin_root, &a.conf);
 			log_open(&a);
@@ -1019,6 +1056,9 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			pthread_mutex_lock(&a.lock);
 			sync_attachments(&a, 0);
 			log_check(&a);
+			/* The log's records name cgroups too: an agent nobody scrapes must not keep them all. */
+			na_names_pass(a.names);
+			na_names_expire(a.names, NA_NAMES_IDLE_S);
 			pthread_mutex_unlock(&a.lock);
 			next_scan = mono_s() + a.conf.rescan_s;
 		}
@@ -1046,6 +1086,8 @@ out:
 	free_list(a.attached, a.nattached);
 	na_conf_free(&a.conf);
 	na_series_free(a.series);
+	na_names_free(a.names);
+	na_netclass_free(a.classes);
 	pthread_mutex_destroy(&a.lock);
 	return rc;
 }

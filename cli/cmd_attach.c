@@ -227,7 +227,7 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s, 
 	json_object_object_add(root, "log_bytes", json_object_new_uint64(s->meta.log_bytes));
 	json_object_object_add(root, "peers", json_object_new_uint64(s->npeers));
 	json_object_object_add(root, "max_peers", json_object_new_uint64(s->meta.max_peers));
-	json_object_object_add(root, "peer_names", json_object_new_uint64(s->nnames));
+	json_object_object_add(root, "peer_names", json_object_new_uint64(s->npeernames));
 	json_object_object_add(root, "max_peer_names", json_object_new_uint64(NA_DNS_MAX_NAMES));
 	json_object_object_add(root, "peer_overflow", json_object_new_uint64(s->stats.peer_overflow));
 	json_object_object_add(root, "log_pending_bytes", json_object_new_uint64(s->log_pending));
@@ -294,7 +294,7 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s, 
 	printf("peers:        %zu of %u rows (%.1f%%), %llu packets on their socket's row only (table full)\n",
 	       s->npeers, s->meta.max_peers, s->meta.max_peers ? 100.0 * (double)s->npeers / s->meta.max_peers : 0.0,
 	       (unsigned long long)s->stats.peer_overflow);
-	printf("peer names:   %zu of %u, from the cgroups' own DNS answers (the least used give way)\n", s->nnames,
+	printf("peer names:   %zu of %u, from the cgroups' own DNS answers (the least used give way)\n", s->npeernames,
 	       NA_DNS_MAX_NAMES);
 	printf("log:          %llu of %u bytes waiting, %llu records written, %llu dropped (buffer full)\n",
 	       (unsigned long long)s->log_pending, s->meta.log_bytes, (unsigned long long)s->stats.log_written,

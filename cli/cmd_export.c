@@ -23,14 +23,17 @@ static const char *const cols[] = {
 	"rport", "conns", "tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
 	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes",
 	"uid", "state", "tx_retrans_bytes", "rx_dup_bytes", "srtt_us", "first_seen", "last_seen",
-	"cookie",
-	"peer_name", /* last: columns are only ever added at the end, so positional readers keep working */
+	"cookie", /* columns are only ever added at the end, so positional readers keep working */
+	/* names people know the cgroup by, and the peer's class (docs/names.md) */
+	"unit", "container", "container_id", "pod", "pod_uid", "namespace", "qos", "peer_class",
+	"peer_name", /* the peer's name, from the cgroup's own DNS answers */
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 enum { C_KIND, C_CGID, C_CGROUP, C_PID, C_COMM, C_PROTO, C_FAMILY, C_LADDR, C_LPORT, C_RADDR,
        C_RPORT, C_CONNS, C_TX, C_UID = C_TX + 8, C_STATE, C_RETRANS, C_DUP, C_SRTT, C_FIRST, C_LAST,
-       C_COOKIE, C_PEER_NAME, C_COUNT };
+       C_COOKIE, C_UNIT, C_CONTAINER, C_CONTAINER_ID, C_POD, C_POD_UID, C_NS, C_QOS, C_PEER_CLASS, C_PEER_NAME,
+       C_COUNT };
 _Static_assert(C_COUNT == NCOLS, "one name in cols[] per column of the enum");
 
 static void put_counters(struct na_field *f, const struct na_counters *dir)
@@ -104,6 +107,81 @@ static int att_cmp(const void *pa, const void *pb)
 	return c ? c : CMP(a->a.cgroup_id, b->a.cgroup_id);
 }
 
+/* ---- names and peer classes (docs/names.md) ------------------------------------ */
+
+/* Where the names and classes of the rows come from; both may be NULL (columns empty). */
+struct row_names {
+	struct na_names *names;
+	const struct na_netclass *classes;
+	uint64_t last_cgid;                 /* rows come in runs of one cgroup: its names once */
+	const struct na_cgnames *last;
+};
+
+/* Which of a cgroup's names a row shows. */
+enum { NM_UNIT = 1, NM_CONTAINER = 2, NM_POD = 4, NM_ALL = 7 };
+
+static void put_names(struct na_field *f, const struct na_cgnames *n, unsigned which)
+{
+	if (!n)
+		return;
+	if (which & NM_UNIT)
+		na_field_str(&f[C_UNIT], n->unit);
+	if (which & NM_CONTAINER) {
+		na_field_str(&f[C_CONTAINER], n->container);
+		na_field_str(&f[C_CONTAINER_ID], n->container_id);
+	}
+	if (which & NM_POD) {
+		na_field_str(&f[C_POD], n->pod);
+		na_field_str(&f[C_POD_UID], n->pod_uid);
+		na_field_str(&f[C_NS], n->ns);
+		na_field_str(&f[C_QOS], n->qos);
+	}
+}
+
+/* The names of a row's cgroup (none for a group of several) and its peer's class (none without a peer). */
+static void put_row_names(struct na_field *f, struct row_names *rn, uint64_t cgid, const char *path,
+			  uint8_t family, const uint8_t *raddr)
+{
+	if (rn->names && cgid && (!rn->last || rn->last_cgid != cgid)) {
+		rn->last = na_names_get(rn->names, cgid, path);
+		rn->last_cgid = cgid;
+	}
+	if (rn->names && cgid)
+		put_names(f, rn->last, NM_ALL);
+	na_field_str(&f[C_PEER_CLASS], na_netclass_name(rn->classes, na_netclass_of(rn->classes, family, raddr)));
+}
+
+/* A group's: what its grouping keeps of the names (by unit: the unit, ...), or its cgroup's. */
+static void put_group_names(struct na_field *f, struct row_names *rn, const struct na_vrow *v, enum na_group g)
+{
+	const struct na_cgnames *n = v->names;
+
+	switch (g) {
+	case NA_G_UNIT:
+		put_names(f, n, NM_UNIT);
+		break;
+	case NA_G_CONTAINER:
+		if (n && n->container_id[0])
+			put_names(f, n, NM_CONTAINER | NM_POD);
+		break;
+	case NA_G_POD:
+		if (n && n->pod_uid[0])
+			put_names(f, n, NM_POD);
+		break;
+	case NA_G_PEER_CLASS:
+		na_field_str(&f[C_PEER_CLASS], na_netclass_name(rn->classes, v->pclass));
+		break;
+	default:
+		put_row_names(f, rn, v->cgroup_id, v->cgroup, v->family, v->raddr);
+		break;
+	}
+}
+
+static const struct na_cgnames *view_names(void *ctx, uint64_t cgid, const char *path)
+{
+	return na_names_get(ctx, cgid, path);
+}
+
 /* Strings a row's fields point to, until it is emitted. */
 struct row_bufs {
 	char laddr[64], raddr[64];
@@ -140,7 +218,7 @@ static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na
 	/* last_seen: closed rows only (a live row's last packet is not timed, see accounting.md) */
 	/* The socket's cookie, as log and trace print it: a live row joins its records by it. */
 	na_field_u64(&f[C_COOKIE], r->cookie);
-	na_field_str(&f[C_PEER_NAME], na_names_find(snap->names, snap->nnames, r->s.cgroup_id, r->s.family,
+	na_field_str(&f[C_PEER_NAME], na_peernames_find(snap->peernames, snap->npeernames, r->s.cgroup_id, r->s.family,
 						    r->s.raddr, r->s.first_ns));
 }
 
@@ -165,7 +243,7 @@ static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct 
 	na_field_u64(&f[C_DUP], na_resent(&r->c.dir[NA_RX]));
 	na_field_time(&f[C_FIRST], b->t1, sizeof(b->t1), r->c.first_ns, snap->realtime_off);
 	na_field_time(&f[C_LAST], b->t2, sizeof(b->t2), r->c.last_ns, snap->realtime_off);
-	na_field_str(&f[C_PEER_NAME], na_names_find(snap->names, snap->nnames, r->k.cgroup_id, r->k.family,
+	na_field_str(&f[C_PEER_NAME], na_peernames_find(snap->peernames, snap->npeernames, r->k.cgroup_id, r->k.family,
 						    r->k.raddr, r->c.first_ns));
 }
 
@@ -203,7 +281,7 @@ static void put_group_row(struct na_field *f, struct row_bufs *b, const struct n
 		na_field_str(&f[C_PEER_NAME], v->peer_name);
 	}
 	/* Not "cgroup": that kind is an attached cgroup's totals; these are leaf groups. */
-	na_field_str(&f[C_KIND], g == NA_G_CGROUP ? "leaf_cgroup" : na_group_name(g));
+	na_field_str(&f[C_KIND], g == NA_G_CGROUP ? "leaf_cgroup" : g == NA_G_PEER_CLASS ? "peer_class" : na_group_name(g));
 	na_field_u64(&f[C_CONNS], v->conns);
 	put_counters(f, v->tot);
 	na_field_u64(&f[C_RETRANS], v->tot[NA_TX].resent_bytes);
@@ -252,9 +330,10 @@ static int prom_write(FILE *out, const struct na_snapshot *snap, const struct na
 }
 
 static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
-		      const struct na_export_args *eo)
+		      const struct na_export_args *eo, struct row_names *rn)
 {
-	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1 };
+	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1, .names = view_names,
+				   .names_ctx = rn->names, .classes = rn->classes };
 	struct na_vrow *vr = NULL;
 	const struct na_sock_row **ord = NULL;
 	struct na_field f[NCOLS];
@@ -307,6 +386,10 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 			if (eo->group == NA_G_SOCKET)
 				sock = bsearch(&key, snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
 			put_group_row(f, &b, snap, &vr[i], eo->group, sock);
+			if (eo->group == NA_G_SOCKET && sock)
+				put_row_names(f, rn, sock->s.cgroup_id, sock->cgroup, sock->s.family, sock->s.raddr);
+			else
+				put_group_names(f, rn, &vr[i], eo->group);
 			na_record_write(out, cols, f, NCOLS, json);
 		}
 		free(vr);
@@ -316,6 +399,7 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		if (!na_filter_match(flt, ord[i]->cgroup, ord[i]->s.cgroup_id))
 			continue;
 		put_sock_row(f, &b, snap, ord[i]);
+		put_row_names(f, rn, ord[i]->s.cgroup_id, ord[i]->cgroup, ord[i]->s.family, ord[i]->s.raddr);
 		na_record_write(out, cols, f, NCOLS, json);
 	}
 	free(ord);
@@ -323,6 +407,8 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		if (!na_filter_match(flt, snap->closed[i].cgroup, snap->closed[i].k.cgroup_id))
 			continue;
 		put_closed_row(f, &b, snap, &snap->closed[i]);
+		put_row_names(f, rn, snap->closed[i].k.cgroup_id, snap->closed[i].cgroup, snap->closed[i].k.family,
+			      snap->closed[i].k.raddr);
 		na_record_write(out, cols, f, NCOLS, json);
 	}
 	return 0;
@@ -337,6 +423,7 @@ int na_export_parse(int argc, char **argv, struct na_export_args *a)
 		{ "group-by", required_argument, NULL, 'g' },
 		{ "no-header", no_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "networks", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -358,8 +445,7 @@ int na_export_parse(int argc, char **argv, struct na_export_args *a)
 			break;
 		case 'g':
 			if (na_group_parse(optarg, &a->group))
-				return na_usage_error("export", "--group-by %s: expected socket, process, cgroup or peer",
-						      optarg);
+				return na_usage_error("export", "--group-by %s: expected %s", optarg, NA_GROUPS_TEXT);
 			a->grouped = 1;
 			break;
 		case 'n':
@@ -368,6 +454,9 @@ int na_export_parse(int argc, char **argv, struct na_export_args *a)
 		case 'o':
 			a->out = optarg;
 			break;
+		case 'N':
+			a->networks = optarg;
+			break;
 		case 'h':
 			a->help = 1;
 			return 0;
@@ -375,8 +464,8 @@ int na_export_parse(int argc, char **argv, struct na_export_args *a)
 			return na_usage_error("export", "unknown option or missing value: %s", argv[optind - 1]);
 		}
 	}
-	if (a->fmt == OUT_PROM && (a->grouped || !a->header))
-		return na_usage_error("export", "--prometheus takes neither --group-by nor --no-header");
+	if (a->fmt == OUT_PROM && (a->grouped || !a->header || a->networks))
+		return na_usage_error("export", "--prometheus takes neither --group-by, --no-header nor --networks");
 	a->pos = argv + optind;
 	a->npos = argc - optind;
 	return 0;
@@ -385,6 +474,8 @@ int na_export_parse(int argc, char **argv, struct na_export_args *a)
 int cmd_export(int argc, char **argv, const struct na_global *g)
 {
 	struct na_export_args eo;
+	struct row_names rn = { 0 };
+	struct na_netclass *classes = NULL;
 	struct na_out out = { .fd = -1 };
 	struct na_state *st = NULL;
 	struct na_snapshot snap;
@@ -399,6 +490,12 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 	rc = na_filter_init(&flt, eo.pos, eo.npos);
 	if (rc)
 		return rc;
+	/* Before any state is read: a bad networks file is the operator's to fix (nothing of it is used). */
+	if (eo.fmt != OUT_PROM && (na_netclass_load(eo.networks, &classes) || na_names_new(NULL, &rn.names))) {
+		rc = NA_EXIT_FAIL;
+		goto out_filter;
+	}
+	rn.classes = classes;
 	rc = na_open_snapshot(g, &st, &snap);
 	if (rc)
 		goto out_filter;
@@ -407,7 +504,7 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 	rc = NA_EXIT_FAIL;
 	if (na_out_open(&out, eo.out, "export"))
 		goto out_snap;
-	err = eo.fmt == OUT_PROM ? prom_write(out.f, &snap, &flt) : rows_write(out.f, &snap, &flt, &eo);
+	err = eo.fmt == OUT_PROM ? prom_write(out.f, &snap, &flt) : rows_write(out.f, &snap, &flt, &eo, &rn);
 	if (err) {
 		na_out_abort(&out);
 		goto out_snap;
@@ -418,6 +515,8 @@ out_snap:
 	na_snapshot_free(&snap);
 	na_state_close(st);
 out_filter:
+	na_names_free(rn.names);
+	na_netclass_free(classes);
 	na_filter_free(&flt);
 	return rc;
 }

@@ -34,12 +34,16 @@ static const char *const cols[] = {
 	"proto", "family", "laddr", "lport", "raddr", "rport", "side",
 	"tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
 	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes",
-	"tx_retrans_bytes", "rx_dup_bytes", "peer_name",
+	"tx_retrans_bytes", "rx_dup_bytes",
+	/* names people know the cgroup by, and the peer's class (docs/names.md) */
+	"unit", "container", "container_id", "pod", "pod_uid", "namespace", "qos", "peer_class",
+	"peer_name",
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 enum { C_END, C_START, C_DUR, C_COOKIE, C_CGID, C_CGROUP, C_PID, C_UID, C_COMM, C_PROTO, C_FAMILY,
-       C_LADDR, C_LPORT, C_RADDR, C_RPORT, C_SIDE, C_TX, C_RETRANS = C_TX + 8, C_DUP, C_PEER_NAME };
+       C_LADDR, C_LPORT, C_RADDR, C_RPORT, C_SIDE, C_TX, C_RETRANS = C_TX + 8, C_DUP, C_UNIT, C_CONTAINER,
+       C_CONTAINER_ID, C_POD, C_POD_UID, C_NS, C_QOS, C_PEER_CLASS, C_PEER_NAME };
 _Static_assert(C_PEER_NAME + 1 == NCOLS, "cols and their indices");
 
 /* Text a record's fields point into. */
@@ -56,6 +60,9 @@ struct log_ctx {
 	uint64_t started_ns;    /* one-shot: records that ended after this are not "current" */
 	uint64_t dropped_seen;  /* na_stats.log_dropped already reported */
 	uint64_t records;
+	struct na_names *names;            /* the cgroups' names, NULL: none */
+	const struct na_netclass *classes; /* peer classes, NULL: none */
+	const struct na_cgnames *cgnames;  /* the record's, set by fill() */
 };
 
 static volatile sig_atomic_t stop;
@@ -118,12 +125,25 @@ static void fill(struct na_field *f, struct rec_text *t, const struct na_conn *c
 	}
 	na_field_u64(&f[C_RETRANS], na_resent(&c->dir[NA_TX]));
 	na_field_u64(&f[C_DUP], na_resent(&c->dir[NA_RX]));
+	x->cgnames = x->names ? na_names_get(x->names, c->cgroup_id, f[C_CGROUP].t == NA_FT_STR ? f[C_CGROUP].s : NULL)
+			      : NULL;
+	if (x->cgnames) {
+		na_field_str(&f[C_UNIT], x->cgnames->unit);
+		na_field_str(&f[C_CONTAINER], x->cgnames->container);
+		na_field_str(&f[C_CONTAINER_ID], x->cgnames->container_id);
+		na_field_str(&f[C_POD], x->cgnames->pod);
+		na_field_str(&f[C_POD_UID], x->cgnames->pod_uid);
+		na_field_str(&f[C_NS], x->cgnames->ns);
+		na_field_str(&f[C_QOS], x->cgnames->qos);
+	}
+	na_field_str(&f[C_PEER_CLASS], na_netclass_name(x->classes, na_netclass_of(x->classes, c->family, c->raddr)));
 	na_field_str(&f[C_PEER_NAME], na_connlog_peer_name(x->l, c));
 }
 
-int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset)
+int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset, struct na_names *names,
+		 const struct na_netclass *classes)
 {
-	struct log_ctx x = { .l = l, .fmt = FMT_JSON, .offset = offset };
+	struct log_ctx x = { .l = l, .fmt = FMT_JSON, .offset = offset, .names = names, .classes = classes };
 	struct na_field f[NCOLS];
 	struct rec_text t;
 
@@ -166,6 +186,7 @@ static void bytes_cell(char *buf, size_t len, uint64_t v, int human)
 static void emit_table(const struct na_field *f, struct rec_text *t, const struct na_conn *c, const struct log_ctx *x)
 {
 	char when[16] = "-", pid[16] = "-", le[96], re[96], b[4][24], comm[16], cg[25], lf[22], rf[22];
+	char best[2 * NA_NAME_MAX];
 	int64_t ns = (int64_t)c->end_ns + x->offset;
 	time_t s = (time_t)(ns / 1000000000);
 	struct tm tm;
@@ -183,7 +204,9 @@ static void emit_table(const struct na_field *f, struct rec_text *t, const struc
 	bytes_cell(b[3], sizeof(b[3]), na_resent(&c->dir[NA_RX]), x->human);
 	/* Every cell in its column, so a long path or address cannot shift the rest of the line. */
 	na_fit(comm, f[C_COMM].t == NA_FT_STR ? t->comm : "-", 15, 1, NA_ELIDE_END);
-	na_fit(cg, f[C_CGROUP].t == NA_FT_STR ? f[C_CGROUP].s : "-", 24, 1, NA_ELIDE_START);
+	/* The name a person knows the cgroup by (the path, when there is none; --csv has both). */
+	na_cgnames_best(x->cgnames, f[C_CGROUP].t == NA_FT_STR ? f[C_CGROUP].s : "-", best, sizeof(best));
+	na_fit(cg, best, 24, 1, NA_ELIDE_START);
 	na_fit(lf, le, 21, 1, NA_ELIDE_MIDDLE);
 	na_fit(rf, re, 21, 1, NA_ELIDE_MIDDLE);
 	printf(TABLE_FMT, when, pid, comm, cg, f[C_PROTO].s, lf, rf, b[0], b[1], b[2], b[3], t->dur);
@@ -266,11 +289,14 @@ static void usage_help(void)
 	       "  -f, --follow  keep reading (every %d ms) until SIGINT or SIGTERM\n"
 	       "      --csv     CSV (RFC 4180, CRLF, header row)\n"
 	       "      --json    JSON lines, the same keys; unknown values are null\n"
-	       "  -H, --human   table: bytes in KiB/MiB\n\n"
-	       "Table columns: TIME (end, local), PID, COMM, CGROUP, PROTO, LADDR:LPORT,\n"
+	       "  -H, --human   table: bytes in KiB/MiB\n"
+	       "      --networks FILE  peer classes from FILE (default %s\n"
+	       "                when it exists; docs/names.md)\n\n"
+	       "Table columns: TIME (end, local), PID, COMM, CGROUP (the name people know\n"
+	       "it by: pod/container, container, unit, else the path), PROTO, LADDR:LPORT,\n"
 	       "RADDR:RPORT, TX_BYTES, RX_BYTES (payload), TX_RETRANS, RX_DUP, DURATION_MS.\n"
 	       "CSV/JSON: ",
-	       POLL_MS);
+	       POLL_MS, NA_NETWORKS_DEFAULT_PATH);
 	for (size_t i = 0; i < NCOLS; i++)
 		printf("%s%s", i ? "," : "", cols[i]);
 	printf("\n\nExamples:\n"
@@ -285,6 +311,7 @@ int na_log_parse(int argc, char **argv, struct na_log_args *a)
 		{ "csv", no_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "human", no_argument, NULL, 'H' },
+		{ "networks", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -306,6 +333,9 @@ int na_log_parse(int argc, char **argv, struct na_log_args *a)
 		case 'H':
 			a->human = 1;
 			break;
+		case 'N':
+			a->networks = optarg;
+			break;
 		case 'h':
 			a->help = 1;
 			return 0;
@@ -322,6 +352,7 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 {
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
 	struct log_ctx x = { .fmt = FMT_TABLE };
+	struct na_netclass *classes = NULL;
 	struct na_log_args a;
 	struct na_state *st = NULL;
 	struct na_snapshot snap;
@@ -338,11 +369,17 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 	x.fmt = a.fmt;
 	x.follow = a.follow;
 	x.human = a.human;
+	/* Before any state is read: a bad networks file is the operator's to fix (nothing of it is used). */
+	if (na_netclass_load(a.networks, &classes) || na_names_new(NULL, &x.names)) {
+		rc = NA_EXIT_FAIL;
+		goto out_names;
+	}
+	x.classes = classes;
 
 	/* The same "nothing attached" and ABI checks, and messages, as every reader. */
 	rc = na_open_snapshot(g, &st, &snap);
 	if (rc)
-		return rc;
+		goto out_names;
 	na_snapshot_free(&snap);
 	na_state_close(st);
 
@@ -350,8 +387,10 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 	if (err == -ENOENT && access(g->pin_root, F_OK))
 		na_log(NA_LOG_ERROR, "nothing attached (no pinned state at %s; start with: netacct attach PATH)",
 		       g->pin_root); /* detached between the two opens */
-	if (err)
-		return NA_EXIT_FAIL;
+	if (err) {
+		rc = NA_EXIT_FAIL;
+		goto out_names;
+	}
 
 	/* Write errors come back as EPIPE, inside the callback, where the record can still be kept. */
 	signal(SIGPIPE, SIG_IGN);
@@ -380,6 +419,8 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 	while (x.follow && !stop && (err >= 0 || err == -EINTR)) {
 		if (na_boot_ns() - stats_ns >= STATS_EVERY_NS) {
 			stats_ns = na_boot_ns();
+			na_names_pass(x.names);
+			na_names_expire(x.names, NA_NAMES_IDLE_S); /* a reader that follows for weeks */
 			if (check_drops(&x, 0)) {
 				rc = NA_EXIT_FAIL;
 				goto out;
@@ -409,5 +450,8 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 	na_log(NA_LOG_DEBUG, "log: %llu records", (unsigned long long)x.records);
 out:
 	na_connlog_close(x.l);
+out_names:
+	na_names_free(x.names);
+	na_netclass_free(classes);
 	return rc;
 }

@@ -206,6 +206,11 @@ int top_next(const struct na_global *g, struct top_state *ts, const struct top_o
 	int err;
 
 	memset(f, 0, sizeof(*f));
+	if (o->names) {
+		/* Names still missing are looked for again, now and then; gone cgroups are forgotten. */
+		na_names_pass(o->names);
+		na_names_expire(o->names, NA_NAMES_IDLE_S); /* no frame holds names here: the last was freed */
+	}
 	err = take_snapshot(g, ts);
 	return err ? err : top_rebuild(ts, o, f);
 }
@@ -226,25 +231,30 @@ static const struct {
 	int width, min, max;
 	int left; /* a name, left-aligned and cut where it says least; figures are right-aligned and never cut */
 	enum na_elide elide;
-	int prio[NA_G_COUNT]; /* socket, process, cgroup, peer */
+	int prio[NA_G_COUNT]; /* socket, process, cgroup, peer, unit, container, pod, peer class */
 } col_def[NA_C_COUNT] = {
-	[NA_C_PID] = { 7, 7, 7, 0, NA_ELIDE_END, { 1, 1, 0, 0 } },
-	[NA_C_COMM] = { 15, 10, 15, 1, NA_ELIDE_END, { 1, 1, 0, 0 } },
-	[NA_C_CGROUP] = { 24, 12, 64, 1, NA_ELIDE_START, { 5, 5, 1, 0 } },
-	[NA_C_PROTO] = { 6, 6, 6, 1, NA_ELIDE_END, { 2, 4, 4, 4 } },
-	[NA_C_FAMILY] = { 6, 6, 6, 1, NA_ELIDE_END, { 0, 0, 0, 1 } },
-	[NA_C_LOCAL] = { 24, 15, 47, 1, NA_ELIDE_MIDDLE, { 6, 0, 0, 0 } },
-	[NA_C_REMOTE] = { 24, 21, 47, 1, NA_ELIDE_MIDDLE, { 3, 0, 0, 1 } },
-	[NA_C_NAME] = { 24, 12, 64, 1, NA_ELIDE_END, { 8, 0, 0, 2 } },
-	[NA_C_TX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
-	[NA_C_RX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1 } },
-	[NA_C_TX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7 } },
-	[NA_C_RX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7 } },
-	[NA_C_RETRANS] = { 10, 10, 10, 0, NA_ELIDE_END, { 10, 10, 10, 10 } },
-	[NA_C_DUP] = { 10, 10, 10, 0, NA_ELIDE_END, { 10, 10, 10, 10 } },
-	[NA_C_HDR] = { 6, 6, 6, 0, NA_ELIDE_END, { 9, 9, 9, 9 } },
-	[NA_C_PKT_RATE] = { 8, 8, 8, 0, NA_ELIDE_END, { 8, 8, 8, 8 } },
-	[NA_C_CONNS] = { 8, 8, 8, 0, NA_ELIDE_END, { 0, 3, 3, 3 } },
+	[NA_C_PID] = { 7, 7, 7, 0, NA_ELIDE_END, { 1, 1, 0, 0, 0, 0, 0, 0 } },
+	[NA_C_COMM] = { 15, 10, 15, 1, NA_ELIDE_END, { 1, 1, 0, 0, 0, 0, 0, 0 } },
+	/* the name a person knows the cgroup by (p: its path); a path keeps its leaf */
+	[NA_C_CGROUP] = { 24, 12, 64, 1, NA_ELIDE_START, { 5, 5, 1, 0, 0, 0, 0, 0 } },
+	/* a unit named after a container keeps its start and its end */
+	[NA_C_NAME] = { 32, 16, 64, 1, NA_ELIDE_MIDDLE, { 0, 0, 0, 0, 1, 1, 1, 0 } },
+	[NA_C_CLASS] = { 12, 8, 24, 1, NA_ELIDE_END, { 0, 0, 0, 2, 0, 0, 0, 1 } },
+	[NA_C_PROTO] = { 6, 6, 6, 1, NA_ELIDE_END, { 2, 4, 4, 4, 4, 4, 4, 4 } },
+	[NA_C_FAMILY] = { 6, 6, 6, 1, NA_ELIDE_END, { 0, 0, 0, 1, 0, 0, 0, 0 } },
+	[NA_C_LOCAL] = { 24, 15, 47, 1, NA_ELIDE_MIDDLE, { 6, 0, 0, 0, 0, 0, 0, 0 } },
+	[NA_C_REMOTE] = { 24, 21, 47, 1, NA_ELIDE_MIDDLE, { 3, 0, 0, 1, 0, 0, 0, 0 } },
+	/* the peer's name from the cgroup's DNS answers: the peer view's, and the socket view's on a wide screen */
+	[NA_C_HOST] = { 24, 12, 64, 1, NA_ELIDE_END, { 8, 0, 0, 2, 0, 0, 0, 0 } },
+	[NA_C_TX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1, 1, 1, 1, 1 } },
+	[NA_C_RX_RATE] = { 12, 12, 12, 0, NA_ELIDE_END, { 1, 1, 1, 1, 1, 1, 1, 1 } },
+	[NA_C_TX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7, 7, 7, 7, 7 } },
+	[NA_C_RX] = { 10, 10, 10, 0, NA_ELIDE_END, { 7, 7, 7, 7, 7, 7, 7, 7 } },
+	[NA_C_RETRANS] = { 10, 10, 10, 0, NA_ELIDE_END, { 10, 10, 10, 10, 10, 10, 10, 10 } },
+	[NA_C_DUP] = { 10, 10, 10, 0, NA_ELIDE_END, { 10, 10, 10, 10, 10, 10, 10, 10 } },
+	[NA_C_HDR] = { 6, 6, 6, 0, NA_ELIDE_END, { 9, 9, 9, 9, 9, 9, 9, 9 } },
+	[NA_C_PKT_RATE] = { 8, 8, 8, 0, NA_ELIDE_END, { 8, 8, 8, 8, 8, 8, 8, 8 } },
+	[NA_C_CONNS] = { 8, 8, 8, 0, NA_ELIDE_END, { 0, 3, 3, 3, 3, 3, 3, 3 } },
 };
 
 /* The sort column stays right after the row's identity and key figures: it is what orders the rows. */
@@ -341,9 +351,30 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 	case NA_C_CGROUP: {
 		/* A path longer than buf keeps its end, the leaf, for na_fit to cut from the start. */
 		const char *p = r->cgroup ? r->cgroup : "-";
-		size_t n = strlen(p);
+		char best[2 * NA_NAME_MAX];
+		size_t n;
 
+		if (!o->full_path && o->names && r->cgroup_id) {
+			na_cgnames_best(na_names_get(o->names, r->cgroup_id, r->cgroup), p, best, sizeof(best));
+			p = best;
+		}
+		n = strlen(p);
 		snprintf(buf, len, "%s", len && n >= len ? p + n - (len - 1) : p);
+		break;
+	}
+	case NA_C_NAME: {
+		char name[2 * NA_NAME_MAX];
+
+		na_vrow_name(name, sizeof(name), r, o->view.group);
+		snprintf(buf, len, "%s", name[0] ? name : "-");
+		break;
+	}
+	case NA_C_CLASS: {
+		int cls = o->view.group == NA_G_PEER_CLASS || o->view.group == NA_G_PEER
+				  ? r->pclass
+				  : na_netclass_of(o->classes, r->family, r->raddr);
+
+		snprintf(buf, len, "%s", cls >= 0 ? na_netclass_name(o->classes, cls) : "-");
 		break;
 	}
 	case NA_C_PROTO:
@@ -358,7 +389,7 @@ void top_cell(char *buf, size_t len, const struct na_vrow *r, enum na_col c, con
 	case NA_C_REMOTE:
 		na_vrow_endpoint(buf, len, r->family, r->raddr, r->rport);
 		break;
-	case NA_C_NAME:
+	case NA_C_HOST:
 		snprintf(buf, len, "%s", r->peer_name ? r->peer_name : "-");
 		break;
 	case NA_C_TX_RATE:
@@ -556,6 +587,8 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "proto", required_argument, NULL, 'P' },
+		{ "full-path", no_argument, NULL, 'F' },
+		{ "networks", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -600,7 +633,13 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 			break;
 		case 'g':
 			if (na_group_parse(optarg, &o->view.group))
-				return na_usage_error("top", "--group-by '%s': socket, process, cgroup or peer", optarg);
+				return na_usage_error("top", "--group-by '%s': %s", optarg, NA_GROUPS_TEXT);
+			break;
+		case 'F':
+			o->full_path = 1;
+			break;
+		case 'N':
+			a->networks = optarg;
 			break;
 		case 'c':
 			if (a->ncg == NA_TOP_MAX_CG)
@@ -634,8 +673,14 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 	return 0;
 }
 
+static const struct na_cgnames *top_names(void *ctx, uint64_t cgid, const char *path)
+{
+	return na_names_get(ctx, cgid, path);
+}
+
 int cmd_top(int argc, char **argv, const struct na_global *g)
 {
+	struct na_netclass *classes = NULL;
 	struct na_top_args a;
 	struct top_opts *o = &a.o;
 	int rc;
@@ -648,13 +693,25 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 	rc = na_filter_init(&o->paths, a.cg, a.ncg);
 	if (rc)
 		return rc;
+	/* Before any state is read: a bad networks file is the operator's to fix (nothing of it is used). */
+	if (na_netclass_load(a.networks, &classes) || na_names_new(NULL, &o->names)) {
+		na_netclass_free(classes);
+		na_filter_free(&o->paths);
+		return NA_EXIT_FAIL;
+	}
+	o->classes = classes;
 	o->view.paths = &o->paths;
+	o->view.names = top_names;
+	o->view.names_ctx = o->names;
+	o->view.classes = classes;
 	/* A live view: processes that are gone and idle age out of it (export keeps them). */
 	o->view.proc_alive = proc_alive;
 	if (!o->batch && isatty(STDOUT_FILENO))
 		rc = top_interactive(g, o);
 	else
 		rc = top_batch(g, o);
+	na_names_free(o->names);
+	na_netclass_free(classes);
 	na_filter_free(&o->paths);
 	return rc;
 }

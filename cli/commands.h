@@ -62,10 +62,12 @@ void na_att_explain(char *buf, size_t len, const struct na_att_state *a, int bus
 
 /*
  * One connection record as `netacct log --json` writes it (a JSON line);
- * offset is CLOCK_REALTIME - CLOCK_BOOTTIME in ns. 0, or -EIO when out
+ * offset is CLOCK_REALTIME - CLOCK_BOOTTIME in ns; names and classes (may
+ * be NULL) fill the names and peer_class columns. 0, or -EIO when out
  * failed.
  */
-int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset);
+int na_conn_json(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset, struct na_names *names,
+		 const struct na_netclass *classes);
 
 /* PATH arguments of export/top: rows at or below any of them (all rows when none). */
 struct na_filter {

@@ -8,6 +8,10 @@
 #include "view.h"
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+/* The longest series text (family and labels) published: a cgroup path and the names of its cgroup. */
+#define NA_SERIES_KEY_MAX 4096
+/* The names' labels: what names_labels() writes at most (NA_SERIES_KEY_MAX holds them with the rest). */
+#define NA_NAMES_LABELS_MAX (9 * NA_NAME_MAX + 64)
 
 /* What one row says: where it belongs and what it counted. */
 struct item {
@@ -30,8 +34,16 @@ struct na_series {
 	char **procs;          /* processes and peers that have their own series, sorted */
 	size_t nprocs, pcap;
 	size_t npeers;         /* ... of which peers */
-	size_t nnames;         /* ... and peer names */
+	size_t npeer_names;    /* ... and peer names */
+	struct na_names *names;            /* the cgroups' names, NULL: none */
+	const struct na_netclass *classes; /* peer classes, NULL: none */
 };
+
+void na_series_set_names(struct na_series *s, struct na_names *names, const struct na_netclass *classes)
+{
+	s->names = names;
+	s->classes = classes;
+}
 
 int na_series_new(struct na_series **out)
 {
@@ -123,7 +135,7 @@ uint64_t na_series_hold(void *s, const char *key, uint64_t v)
 /* One sample: the labels as text (escaped), then the published value. */
 static int sample(FILE *f, struct na_series *s, const char *name, const char *labels, uint64_t v)
 {
-	char key[1024];
+	char key[NA_SERIES_KEY_MAX];
 	uint64_t out;
 
 	if ((size_t)snprintf(key, sizeof(key), "%s{%s}", name, labels) >= sizeof(key))
@@ -188,11 +200,38 @@ static size_t cgroup_group(const struct item *it, size_t n, size_t i, struct na_
 	return j;
 }
 
+/*
+ * The names of a cgroup as labels, ",unit=...,container=...,pod=...,namespace=...",
+ * the known ones only: an empty value is no label to Prometheus, and a cgroup
+ * without names keeps the very text its series had.
+ */
+static void names_labels(const struct na_series *s, uint64_t cgid, const char *path, char *buf, size_t len)
+{
+	const struct na_cgnames *n = s->names && cgid ? na_names_get(s->names, cgid, path) : NULL;
+	const char *const key[] = { "unit", "container", "pod", "namespace" };
+	/*
+	 * Whole, never cut in an escape: a unit is a path's component (any byte,
+	 * 3 for one that is not UTF-8); the others are printable ASCII (2 at most).
+	 */
+	char v[3 * NA_NAME_MAX];
+	size_t k, at = 0;
+
+	buf[0] = '\0';
+	for (k = 0; n && k < 4 && at < len; k++) {
+		const char *val = k == 0 ? n->unit : k == 1 ? n->container : k == 2 ? n->pod : n->ns;
+
+		if (!val[0])
+			continue;
+		label(v, sizeof(v), val);
+		at += (size_t)snprintf(buf + at, len - at, ",%s=\"%s\"", key[k], v);
+	}
+}
+
 int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max)
 {
 	size_t n = snap->nrows + snap->nclosed, i, j, k;
 	struct na_counters sum[NA_NDIR];
-	char cg[640], comm[80], key[800], lab[1024];
+	char cg[640], comm[80], key[800], lab[NA_SERIES_KEY_MAX], nl[NA_NAMES_LABELS_MAX];
 	struct item *it;
 	int d, found, err = 0;
 	char **pp;
@@ -220,12 +259,14 @@ int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s
 		   "# TYPE netacct_leaf_cgroup_bytes_total counter\n");
 	for (i = 0; i < n && !err; i = j) {
 		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
+		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
 		for (d = 0; d < NA_NDIR && !err; d++) {
 			static const char *const parts[] = { "ip_header", "l4_header", "payload" };
 			const uint64_t v[] = { sum[d].ip_hdr_bytes, sum[d].l4_hdr_bytes, sum[d].payload_bytes };
 
 			for (k = 0; k < 3 && !err; k++) {
-				snprintf(lab, sizeof(lab), "cgroup=\"%s\",direction=\"%s\",part=\"%s\"", cg, dirs[d], parts[k]);
+				snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\",part=\"%s\"", cg, nl, dirs[d],
+					 parts[k]);
 				err = sample(f, s, "netacct_leaf_cgroup_bytes_total", lab, v[k]);
 			}
 		}
@@ -234,8 +275,9 @@ int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s
 		   "# TYPE netacct_leaf_cgroup_packets_total counter\n");
 	for (i = 0; i < n && !err; i = j) {
 		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
+		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
 		for (d = 0; d < NA_NDIR && !err; d++) {
-			snprintf(lab, sizeof(lab), "cgroup=\"%s\",direction=\"%s\"", cg, dirs[d]);
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\"", cg, nl, dirs[d]);
 			err = sample(f, s, "netacct_leaf_cgroup_packets_total", lab, sum[d].packets);
 		}
 	}
@@ -263,7 +305,7 @@ int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s
 			label(comm, sizeof(comm), it[j].comm);
 			snprintf(key, sizeof(key), "%s|%u|%s", cg, it[j].pid, comm);
 			find(s->procs, sizeof(*s->procs), s->nprocs, key, &found);
-			if (!found && s->nprocs - s->npeers - s->nnames < per_process_max) {
+			if (!found && s->nprocs - s->npeers - s->npeer_names < per_process_max) {
 				if (s->nprocs == s->pcap) {
 					pp = realloc(s->procs, (s->pcap ? 2 * s->pcap : 64) * sizeof(*pp));
 					if (!pp) {
@@ -361,7 +403,7 @@ static int write_names(FILE *f, struct na_series *s, const char *cg, const struc
 				sum[d].payload_bytes += named[j]->tot[d].payload_bytes;
 		label(name, sizeof(name), named[i]->peer_name);
 		snprintf(key, sizeof(key), "name|%s|%s", cg, name);
-		if (!own_series(s, key, max, &s->nnames, &err)) {
+		if (!own_series(s, key, max, &s->npeer_names, &err)) {
 			for (d = 0; d < NA_NDIR; d++)
 				other[d].payload_bytes += sum[d].payload_bytes;
 			any_other = 1;
@@ -447,5 +489,51 @@ int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_ser
 			   "# TYPE netacct_peer_name_payload_bytes_total counter\n%s",
 			names_text ? names_text : "");
 	free(names_text);
+	return err;
+}
+
+static int cgroup_class_cmp(const void *pa, const void *pb)
+{
+	const struct na_vrow *a = pa, *b = pb;
+	int c = strcmp(a->cgroup ? a->cgroup : "", b->cgroup ? b->cgroup : "");
+
+	if (c)
+		return c;
+	return (c = CMP(a->cgroup_id, b->cgroup_id)) ? c : CMP(a->pclass, b->pclass);
+}
+
+int na_series_write_classes(FILE *f, const struct na_snapshot *snap, struct na_series *s)
+{
+	struct na_view_opts o = { .group = NA_G_CGROUP_CLASS, .proto = -1, .classes = s->classes };
+	char cg[640], cls[2 * NA_NETCLASS_NAME_MAX], nl[NA_NAMES_LABELS_MAX], lab[NA_SERIES_KEY_MAX];
+	struct na_vrow *rows = NULL;
+	size_t i, n = 0;
+	int d, err;
+
+	err = na_view_build(snap, NULL, 0, &o, &rows, &n);
+	if (err)
+		return err;
+	if (n)
+		qsort(rows, n, sizeof(*rows), cgroup_class_cmp);
+	fprintf(f, "# HELP netacct_peer_class_payload_bytes_total Payload bytes the sockets of one cgroup (where they are, below an attached cgroup) sent to and received from peers of one class (the networks file, the built-in classes); never decreases.\n"
+		   "# TYPE netacct_peer_class_payload_bytes_total counter\n");
+	for (i = 0; i < n && !err; i++) {
+		const struct na_vrow *r = &rows[i];
+
+		if (r->pclass < 0)
+			continue; /* no peer known: listeners, an unconnected socket's bytes (docs/names.md) */
+		if (r->cgroup)
+			label(cg, sizeof(cg), r->cgroup);
+		else
+			snprintf(cg, sizeof(cg), "cgroup-id:%llu", (unsigned long long)r->cgroup_id);
+		label(cls, sizeof(cls), na_netclass_name(s->classes, r->pclass));
+		names_labels(s, r->cgroup_id, r->cgroup, nl, sizeof(nl));
+		for (d = 0; d < NA_NDIR && !err; d++) {
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,peer_class=\"%s\",direction=\"%s\"", cg, nl, cls,
+				 dirs[d]);
+			err = sample(f, s, "netacct_peer_class_payload_bytes_total", lab, r->tot[d].payload_bytes);
+		}
+	}
+	free(rows);
 	return err;
 }

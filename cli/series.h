@@ -30,6 +30,18 @@ int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s
  * the ones beyond per_peer_max are summed under peer="other". 0 or -ENOMEM.
  */
 int na_series_write_peers(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_peer_max);
+/*
+ * The names of the cgroups (their unit, container, pod and namespace label
+ * the per-leaf-cgroup series) and the peer classes; either may be NULL.
+ */
+void na_series_set_names(struct na_series *s, struct na_names *names, const struct na_netclass *classes);
+/*
+ * The per-class family: for each leaf cgroup and peer class, the payload its
+ * sockets exchanged with peers of that class (docs/names.md): at most
+ * (leaf cgroups x classes x 2) series, however many peers. Bytes without a
+ * known peer are in none. 0 or -ENOMEM.
+ */
+int na_series_write_classes(FILE *f, const struct na_snapshot *snap, struct na_series *s);
 /* na_prom_hold_fn on s: the highest value published for key so far (v, when memory runs out). */
 uint64_t na_series_hold(void *s, const char *key, uint64_t v);
 

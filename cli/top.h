@@ -19,6 +19,9 @@ struct top_opts {
 	struct na_view_opts view;
 	struct na_filter paths;
 	char text[64];       /* interactive filter */
+	int full_path;       /* CGROUP shows the path, not the name a person knows the cgroup by */
+	struct na_names *names;            /* the cgroups' names (agent/names.c), NULL: none */
+	const struct na_netclass *classes; /* peer classes, NULL: none */
 };
 
 /* One attached cgroup's line of the header. */

@@ -364,7 +364,7 @@ static int draw_table(struct tui *t, int y, int bottom)
 static void draw_bottom(const struct tui *t, int rows_drawn)
 {
 	static const char hint[] =
-		" h help  q quit  g group  / filter  < > sort  r reverse  t totals  space pause  + - interval";
+		" h help  q quit  g group  / filter  < > sort  r reverse  t totals  p paths  space pause  + - interval";
 	char right[96] = "", line[256];
 	int y = LINES - 1, w = COLS - 1, n = 0;
 
@@ -404,7 +404,8 @@ static void draw_help(void)
 	static const char *const keys[] = {
 		"q          quit (also Ctrl-C)",
 		"space      pause: keep this frame (keys still sort, group and filter it)",
-		"g          group by socket, process, cgroup, peer",
+		"g          group by socket, process, cgroup, peer, unit, container, pod, class",
+		"p          CGROUP column: the name people know a cgroup by, or its path",
 		"< >        sort by the column to the left / right",
 		"left right scroll columns off the left, to make room for those that gave way",
 		"r          reverse the order",
@@ -657,6 +658,9 @@ static int key(struct tui *t, int ch, int *changed)
 		toggle_totals(t);
 		*changed = 1;
 		return 0;
+	case 'p':
+		o->full_path = !o->full_path;
+		return 0; /* the cells change, not the rows */
 	case '/':
 		memcpy(t->edit, o->text, sizeof(t->edit));
 		t->prompt = 1;

@@ -14,7 +14,8 @@
 #include "format.h"
 #include "view.h"
 
-static const char *const group_names[NA_G_COUNT] = { "socket", "process", "cgroup", "peer" };
+static const char *const group_names[NA_G_COUNT] = { "socket", "process", "cgroup", "peer",
+						     "unit",   "container", "pod",  "peer-class" };
 
 static const struct {
 	const char *name;  /* header */
@@ -22,10 +23,12 @@ static const struct {
 	char key;          /* interactive sort key */
 } cols[NA_C_COUNT] = {
 	[NA_C_PID] = { "PID", "pid", 'P' },	   [NA_C_COMM] = { "COMM", "comm", 'C' },
-	[NA_C_CGROUP] = { "CGROUP", "cgroup", 'G' }, [NA_C_PROTO] = { "PROTO", "proto", 'O' },
+	[NA_C_CGROUP] = { "CGROUP", "cgroup", 'G' }, [NA_C_NAME] = { "NAME", "name", 'A' },
+	[NA_C_PROTO] = { "PROTO", "proto", 'O' },
 	[NA_C_FAMILY] = { "FAMILY", "family", 'F' },
 	[NA_C_LOCAL] = { "LOCAL", "local", 'L' },    [NA_C_REMOTE] = { "REMOTE", "remote", 'M' },
-	[NA_C_NAME] = { "NAME", "name", 'A' },
+	[NA_C_HOST] = { "HOST", "host", 'W' },
+	[NA_C_CLASS] = { "CLASS", "class", 'Z' },
 	[NA_C_TX_RATE] = { "TX/s", "txrate", 'T' },  [NA_C_RX_RATE] = { "RX/s", "rxrate", 'R' },
 	[NA_C_TX] = { "TX", "tx", 'S' },	   [NA_C_RX] = { "RX", "rx", 'E' },
 	[NA_C_RETRANS] = { "RETRANS", "retrans", 'X' }, [NA_C_DUP] = { "DUP", "dup", 'D' },
@@ -130,7 +133,43 @@ void na_vrow_endpoint(char *buf, size_t len, uint8_t family, const uint8_t *addr
 		snprintf(buf, len, "%s:%u", a, port);
 }
 
+void na_vrow_name(char *buf, size_t len, const struct na_vrow *r, enum na_group g)
+{
+	const struct na_cgnames *n = r->names;
+
+	buf[0] = '\0';
+	if (!n)
+		return;
+	if (g == NA_G_UNIT)
+		snprintf(buf, len, "%s", n->unit);
+	else if (g == NA_G_CONTAINER && n->container_id[0])
+		na_cgnames_best(n, "", buf, len);
+	else if (g == NA_G_POD && n->pod[0])
+		snprintf(buf, len, "%s%s%s", n->ns, n->ns[0] ? "/" : "", n->pod);
+	else if (g == NA_G_POD)
+		snprintf(buf, len, "%s", n->pod_uid);
+}
+
 /* ---- building ------------------------------------------------------------- */
+
+/* Groupings by what a cgroup's names say, and the key in its names. */
+static int by_names(enum na_group g)
+{
+	return g == NA_G_UNIT || g == NA_G_CONTAINER || g == NA_G_POD;
+}
+
+static const char *names_key(const struct na_vrow *v, enum na_group g)
+{
+	if (!v->names)
+		return "";
+	return g == NA_G_UNIT ? v->names->unit : g == NA_G_CONTAINER ? v->names->container_id : v->names->pod_uid;
+}
+
+/* Groupings that split a many-peer socket into its peers. */
+static int by_peer(enum na_group g)
+{
+	return g == NA_G_PEER || g == NA_G_PEER_CLASS || g == NA_G_CGROUP_CLASS;
+}
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
@@ -159,6 +198,18 @@ static int key_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_gro
 	case NA_G_PEER:
 		if (!(c = CMP(a->family, b->family)))
 			c = memcmp(a->raddr, b->raddr, 16);
+		break;
+	case NA_G_UNIT:
+	case NA_G_CONTAINER:
+	case NA_G_POD:
+		c = strcmp(names_key(a, g), names_key(b, g));
+		break;
+	case NA_G_PEER_CLASS:
+		c = CMP(a->pclass, b->pclass);
+		break;
+	case NA_G_CGROUP_CLASS:
+		if (!(c = CMP(a->cgroup_id, b->cgroup_id)))
+			c = CMP(a->pclass, b->pclass);
 		break;
 	default:
 		break;
@@ -189,7 +240,17 @@ static void counters_delta(struct na_counters *d, const struct na_counters *now,
 	d->resent_bytes = sub0(now->resent_bytes, then->resent_bytes);
 }
 
-static int text_match(const struct na_vrow *r, const char *text)
+/* Does text name the row's cgroup as people know it (its unit, container, pod, namespace)? */
+static int names_match(const struct na_vrow *r, const struct na_view_opts *o, const char *text)
+{
+	const struct na_cgnames *n;
+
+	if (!o->names || !r->cgroup_id || !(n = o->names(o->names_ctx, r->cgroup_id, r->cgroup)))
+		return 0;
+	return strstr(n->unit, text) || strstr(n->container, text) || strstr(n->pod, text) || strstr(n->ns, text);
+}
+
+static int text_match(const struct na_vrow *r, const struct na_view_opts *o, const char *text)
 {
 	char a[64];
 
@@ -197,7 +258,7 @@ static int text_match(const struct na_vrow *r, const char *text)
 		return 1;
 	if (strstr(r->comm, text) || (r->cgroup && strstr(r->cgroup, text)) ||
 	    (r->peer_name && strstr(r->peer_name, text)) ||
-	    strstr(na_proto_name(r->proto), text))
+	    strstr(na_proto_name(r->proto), text) || names_match(r, o, text))
 		return 1;
 	/* Endpoints as shown ("127.0.0.1:8080"), so that a port matches too. */
 	na_vrow_endpoint(a, sizeof(a), r->family, r->laddr, r->lport);
@@ -217,7 +278,7 @@ static int keep(const struct na_vrow *r, const struct na_view_opts *o)
 		return 0;
 	if (o->proto >= 0 && r->proto != o->proto)
 		return 0;
-	return text_match(r, o->text);
+	return text_match(r, o, o->text);
 }
 
 static void from_sock(struct na_vrow *v, const struct na_sock_row *r)
@@ -236,6 +297,7 @@ static void from_sock(struct na_vrow *v, const struct na_sock_row *r)
 	memcpy(v->raddr, r->s.raddr, 16);
 	v->lport = r->s.lport;
 	v->rport = r->s.rport;
+	v->pclass = -1;
 	v->conns = v->live = 1;
 	memcpy(v->tot, r->s.dir, sizeof(v->tot)); /* resent_bytes as na_resent() shows it */
 }
@@ -251,6 +313,7 @@ static void from_closed(struct na_vrow *v, const struct na_closed_row *r)
 	v->proto = r->k.proto;
 	memcpy(v->raddr, r->k.raddr, 16);
 	v->rport = r->k.rport;
+	v->pclass = -1;
 	v->first_ns = r->c.first_ns;
 	v->conns = r->c.conns;
 	memcpy(v->tot, r->c.dir, sizeof(v->tot));
@@ -265,7 +328,7 @@ static void reduce_identity(struct na_vrow *v, enum na_group g)
 		v->pid = 0;
 		v->comm[0] = '\0';
 	}
-	if (g == NA_G_PEER) {
+	if (g == NA_G_PEER || g == NA_G_PEER_CLASS) {
 		v->cgroup = NULL;
 		v->cgroup_id = 0;
 	}
@@ -318,6 +381,19 @@ static uint64_t key_hash(const struct na_vrow *v, enum na_group g)
 	case NA_G_PEER:
 		memcpy(w, v->raddr, 16);
 		return mix(w[0] ^ mix(w[1] ^ v->family));
+	case NA_G_UNIT:
+	case NA_G_CONTAINER:
+	case NA_G_POD: {
+		const char *k = names_key(v, g);
+
+		for (i = 0; k[i]; i++)
+			h = h * 131 + (unsigned char)k[i];
+		return mix(h);
+	}
+	case NA_G_PEER_CLASS:
+		return mix((uint64_t)(v->pclass + 1));
+	case NA_G_CGROUP_CLASS:
+		return mix(v->cgroup_id ^ mix((uint64_t)(v->pclass + 1)));
 	default:
 		return 0;
 	}
@@ -415,6 +491,34 @@ static size_t peer_members(struct na_vrow *v, const struct na_sock_row *r, const
 	return npeers + 1;
 }
 
+/* The last cgroup a member's names were asked for: members come in runs of one cgroup. */
+struct names_memo {
+	uint64_t cgid;
+	const char *path;
+	const struct na_cgnames *names;
+};
+
+static const struct na_cgnames no_names;
+
+/* What the grouping needs to know of a member beyond its row: its cgroup's names, its peer's class. */
+static void add_key(struct na_vrow *v, const struct na_view_opts *o, struct names_memo *m)
+{
+	v->group = (uint8_t)o->group;
+	if (by_names(o->group)) {
+		if (!m->names || m->cgid != v->cgroup_id || m->path != v->cgroup) {
+			m->names = o->names ? o->names(o->names_ctx, v->cgroup_id, v->cgroup) : NULL;
+			if (!m->names)
+				m->names = &no_names;
+			m->cgid = v->cgroup_id;
+			m->path = v->cgroup;
+		}
+		v->names = m->names;
+	}
+	/* By peer the class is not the key, but the rows show it and sort by it. */
+	if (by_peer(o->group))
+		v->pclass = (int16_t)na_netclass_of(o->classes, v->family, v->raddr);
+}
+
 static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n,
 		   struct vhash *idx)
 {
@@ -422,8 +526,9 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 	struct na_vrow *res, *g;
 	struct vhash t = { 0 };
 	const struct na_peer_row *pr;
+	struct names_memo memo = { 0 };
 
-	if (o->group == NA_G_PEER)
+	if (by_peer(o->group))
 		cap += s->npeers + s->nrows; /* each peer, and a socket's rest */
 	res = calloc(cap ? cap : 1, sizeof(*res));
 	if (!res || vhash_init(&t, cap)) {
@@ -434,7 +539,7 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 		struct na_vrow *base = &res[m], *v;
 
 		made = 1;
-		if (i < s->nrows && o->group == NA_G_PEER && (s->rows[i].s.flags & NA_ROW_MULTI) &&
+		if (i < s->nrows && by_peer(o->group) && (s->rows[i].s.flags & NA_ROW_MULTI) &&
 		    (pr = na_snapshot_peers(s, s->rows[i].cookie, &npr)))
 			made = peer_members(base, &s->rows[i], pr, npr);
 		else if (i < s->nrows)
@@ -446,11 +551,12 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 			if (&res[m] != &base[j])
 				res[m] = base[j];
 			v = &res[m];
-			if (s->nnames)
-				v->peer_name = na_names_find(s->names, s->nnames, v->cgroup_id, v->family, v->raddr,
+			if (s->npeernames)
+				v->peer_name = na_peernames_find(s->peernames, s->npeernames, v->cgroup_id, v->family, v->raddr,
 							     v->first_ns);
 			if (!keep(v, o))
 				continue;
+			add_key(v, o, &memo);
 			if (o->group != NA_G_SOCKET)
 				reduce_identity(v, o->group);
 			else if (!idx) {
@@ -661,6 +767,17 @@ static int col_cmp(const void *pa, const void *pb)
 	case NA_C_CGROUP:
 		c = cmp_str(a->cgroup, b->cgroup);
 		break;
+	case NA_C_NAME: {
+		char na[2 * NA_NAME_MAX], nb[2 * NA_NAME_MAX];
+
+		na_vrow_name(na, sizeof(na), a, (enum na_group)a->group);
+		na_vrow_name(nb, sizeof(nb), b, (enum na_group)b->group);
+		c = strcmp(na, nb);
+		break;
+	}
+	case NA_C_CLASS:
+		c = CMP(a->pclass, b->pclass);
+		break;
 	case NA_C_PROTO:
 		c = strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
 		break;
@@ -675,7 +792,7 @@ static int col_cmp(const void *pa, const void *pb)
 		if (!(c = memcmp(a->raddr, b->raddr, 16)))
 			c = CMP(a->rport, b->rport);
 		break;
-	case NA_C_NAME: /* named peers first */
+	case NA_C_HOST: /* named peers first */
 		c = !a->peer_name || !b->peer_name ? CMP(!a->peer_name, !b->peer_name) : strcmp(a->peer_name, b->peer_name);
 		break;
 	case NA_C_TX_RATE:

@@ -18,7 +18,13 @@ enum na_group {
 	NA_G_PROCESS, /* pid + comm (live sockets and closed connections) */
 	NA_G_CGROUP,  /* leaf cgroup */
 	NA_G_PEER,    /* remote address */
+	NA_G_UNIT,    /* systemd unit of the leaf cgroup (docs/names.md) */
+	NA_G_CONTAINER, /* container id */
+	NA_G_POD,     /* Kubernetes pod UID */
+	NA_G_PEER_CLASS, /* class of the remote address (a networks file, the built-in classes) */
 	NA_G_COUNT,
+	/* Not a grouping people ask for: (leaf cgroup, peer class), the agent's per-class series. */
+	NA_G_CGROUP_CLASS = NA_G_COUNT,
 };
 
 /* Columns, in display order; each has a sort key letter. */
@@ -26,11 +32,13 @@ enum na_col {
 	NA_C_PID,
 	NA_C_COMM,
 	NA_C_CGROUP,
+	NA_C_NAME,   /* by unit, container or pod: the group's name */
+	NA_C_CLASS,  /* the peer's class */
 	NA_C_PROTO,
 	NA_C_FAMILY, /* ipv4 or ipv6: by peer, part of what a row is (two listeners' "*" differ by it) */
 	NA_C_LOCAL,
 	NA_C_REMOTE,
-	NA_C_NAME,    /* the peer's name, from the cgroup's own DNS answers */
+	NA_C_HOST,    /* the peer's name, from the cgroup's own DNS answers */
 	NA_C_TX_RATE,
 	NA_C_RX_RATE,
 	NA_C_TX,
@@ -59,6 +67,9 @@ struct na_vrow {
 	uint16_t lport;
 	uint16_t rport;
 	const char *peer_name; /* the name the cgroup looked the peer up by (na_names_find()), or NULL */
+	int16_t pclass;     /* by peer and peer class: the class of raddr (na_netclass_of), -1: none */
+	uint8_t group;      /* enum na_group it was made for (what NAME shows) */
+	const struct na_cgnames *names; /* by unit, container, pod: its first member's cgroup's names */
 	/* figures */
 	uint64_t conns;     /* live sockets + closed connections in the group */
 	uint64_t live;      /* live sockets */
@@ -84,6 +95,11 @@ struct na_view_opts {
 	 * the cgroup and closed rows. NULL: every row is kept (export).
 	 */
 	int (*proc_alive)(uint32_t pid, uint64_t first_ns);
+	/* By unit, container or pod: the names of a cgroup (agent/names.c); NULL: none known. */
+	const struct na_cgnames *(*names)(void *ctx, uint64_t cgroup_id, const char *cgroup);
+	void *names_ctx;
+	/* By peer class: the classes (agent/netclass.c); NULL: every peer has none. */
+	const struct na_netclass *classes;
 };
 
 /* Rows of cur, grouped; rates against prev (may be NULL) over secs. *out is malloc'ed. */
@@ -109,6 +125,8 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
 		      struct na_vrow **out, size_t *n, size_t *total);
 
+/* What --group-by takes, for a usage message. */
+#define NA_GROUPS_TEXT "socket, process, cgroup, peer, unit, container, pod or peer-class"
 const char *na_group_name(enum na_group g);
 int na_group_parse(const char *s, enum na_group *g);
 const char *na_col_name(enum na_col c);
@@ -124,6 +142,11 @@ uint64_t na_vrow_resent(const struct na_vrow *r, int dir);      /* retransmitted
 double na_vrow_rate(const struct na_vrow *r, int dir);          /* bytes/s, 0 without rates */
 double na_vrow_pkt_rate(const struct na_vrow *r);
 double na_vrow_hdr_pct(const struct na_vrow *r);
+/*
+ * A group's name by unit, container or pod (the unit; "pod/container" or the
+ * container's id; "namespace/pod" or its UID), "" for the rest.
+ */
+void na_vrow_name(char *buf, size_t len, const struct na_vrow *r, enum na_group g);
 /* "127.0.0.1:80", "[::1]:80", "*" */
 void na_vrow_endpoint(char *buf, size_t len, uint8_t family, const uint8_t *addr, uint16_t port);
 

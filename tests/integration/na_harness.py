@@ -22,7 +22,8 @@ the test cannot run here (not root, no BPF, no netacct binary), except under
 CI=true, where a would-be skip fails (exit 1).
 
 Building blocks:
-  Harness            checks (check/eq/between), make_cgroup, spawn/workload,
+  Harness            checks (check/eq/between), make_cgroup (netacct-test-*, or a
+                     name of the test's below one: a runtime's layout), spawn/workload,
                      netacct/attach/detach/export, snapshot (export + ss at an
                      idle moment), ss_settled, wait_tcp_gone, skip, cleanup
   TcpFlow, UdpFlow   a server and a client na_workload.py process; placement
@@ -720,12 +721,20 @@ class Harness:
 
     # -- cgroups ------------------------------------------------------------
 
-    def make_cgroup(self, parent=None):
-        """Create netacct-test-<random> under the cgroup2 root or under parent."""
+    def make_cgroup(self, parent=None, name=None):
+        """Create netacct-test-<random> under the cgroup2 root or under parent.
+
+        name: a directory name of the test's choosing (a runtime's layout,
+        "kubepods.slice"), only under a parent of ours, so that every cgroup
+        the harness makes is at or below a netacct-test-* one.
+        """
         base = parent.path if parent else self.cg_root
         if parent is not None and parent not in self.cgroups:
             raise HarnessError("refusing to create a cgroup under %s: not ours" % parent)
-        path = os.path.join(base, TEST_PREFIX + _rand())
+        if name is not None and (parent is None or not name or "/" in name or name in (".", "..")):
+            raise HarnessError("refusing to create cgroup %r: a name of one's own goes under a "
+                               "cgroup of ours" % name)
+        path = os.path.join(base, name if name is not None else TEST_PREFIX + _rand())
         os.mkdir(path)
         cg = Cgroup(self.cg_root, path)
         self.cgroups.append(cg)

@@ -25,7 +25,7 @@ Asserted (the truth is what the client looked up and where it connected):
     to 127.0.0.8 (begun after the answer expired) carries none; B's row to
     127.0.0.7 carries none (A's lookups never name B's peers); every named
     row's payload is what the client sent and received there;
-  * top --batch --group-by peer shows the names in its NAME column;
+  * top --batch --group-by peer shows the names in its HOST column;
   * status --json counts the names learnt;
   * after the close: the log records carry the same names (none for B's
     and for the late second connection), and the closed rows the names.
@@ -200,8 +200,8 @@ def main():
 
         top = h.netacct_ok("top", "--batch", "-n", "1", "-d", "0.3", "--group-by", "peer", a.path).stdout
         for name in ("web.netacct.test", "v6.netacct.test", "alias.netacct.test"):
-            h.check("top --group-by peer: the NAME column shows %s" % name, name in top, top[-1500:])
-        h.check("top: the NAME column is there", " NAME " in top.replace("\n", " "), top[:800])
+            h.check("top --group-by peer: the HOST column shows %s" % name, name in top, top[-1500:])
+        h.check("top: the HOST column is there", " HOST " in top.replace("\n", " "), top[:800])
         st = na.netacct_status(h)
         h.check("status: the names learnt (4 at least)", st.get("peer_names", 0) >= 4, repr(st)[:300])
 

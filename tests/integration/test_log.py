@@ -61,7 +61,8 @@ LOG_COLUMNS = (
     "laddr,lport,raddr,rport,side,"
     "tx_packets,tx_ip_hdr_bytes,tx_l4_hdr_bytes,tx_payload_bytes,"
     "rx_packets,rx_ip_hdr_bytes,rx_l4_hdr_bytes,rx_payload_bytes,"
-    "tx_retrans_bytes,rx_dup_bytes,peer_name").split(",")
+    "tx_retrans_bytes,rx_dup_bytes,"
+    "unit,container,container_id,pod,pod_uid,namespace,qos,peer_class,peer_name").split(",")
 N_TCP = 50
 N_UDP_PAIRS = 10
 BATCH = 10

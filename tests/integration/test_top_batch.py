@@ -52,7 +52,8 @@ def frames(text):
     out = []
     for block in text.split("netacct top - ")[1:]:
         lines = block.splitlines()
-        heads = [i for i, l in enumerate(lines) if l.split()[:1] in (["PID"], ["CGROUP"], ["PROTO"])]
+        heads = [i for i, l in enumerate(lines)
+                 if l.split()[:1] in (["PID"], ["CGROUP"], ["PROTO"], ["NAME"], ["CLASS"])]
         table = heads[-1]                   # the last header is the table's
         cols = re.split(r"\s{1,}", lines[table].strip())
         rows = [l for l in lines[table + 1:] if l.strip() and not l.startswith("(")]

@@ -34,9 +34,10 @@ capture-pane is checked:
     columns shown are those of highest priority (PID COMM TX/s RX/s, then
     PROTO, REMOTE, CGROUP, LOCAL, TX RX, PKTS/s, HDR%): CGROUP and LOCAL
     give way first, whatever their place; every cgroup line shows its path
-    and rates; at 80 columns, by process, cgroup and peer (g) every row
-    shows the group's name and both rates, and the arrow keys scroll
-    columns off the left so that those that gave way come in;
+    and rates; at 80 columns, by process, cgroup, peer, unit, container,
+    pod and peer class (g) every row shows the group's name and both
+    rates (rows with no unit, container or pod in one "-"), and the arrow
+    keys scroll columns off the left so that those that gave way come in;
   * t at 80 columns: TX and RX (totals) take the place of TX/s and RX/s, on
     the rows and the cgroup lines: the finished flow shows the bytes it
     wrote (its client TX, its server RX: 256 KiB plus headers) where the
@@ -218,7 +219,7 @@ def screen_parts(lines):
 
 # Names are left-aligned under their label, figures right-aligned to its end
 # (the widths change with the screen, so cells are cut where the header says).
-NAMES = ("COMM", "CGROUP", "PROTO", "LOCAL", "REMOTE", "FAMILY")
+NAMES = ("COMM", "CGROUP", "NAME", "PROTO", "LOCAL", "REMOTE", "FAMILY", "CLASS")
 FIGURE = re.compile(r" +(\d[\d.]* (?:B|KiB|MiB|GiB|TiB)(?:/s)?|\d[\d.]*%|\d+|-)$")
 
 
@@ -408,7 +409,8 @@ def main():
         p.keys("-")
         p.wait("-: interval 0.5 s", lambda l: "interval 0.5 s," in l[0])
         p.keys("h")
-        lines = p.wait("h: the help", lambda l: any("netacct top: keys" in x for x in l))
+        # The box's bottom border is drawn last: with it on the screen, the whole box is.
+        lines = p.wait("h: the help", lambda l: any("any key closes this help" in x for x in l))
         h.check("help lists the column letters (S TX)",
                 any(re.search(r"\bS TX\b", x) for x in lines), "\n".join(lines))
         p.keys("x")
@@ -541,7 +543,9 @@ def main():
         # The bottom bar was built in a 256-byte buffer, padded to the width:
         # past 256 columns it wrote beyond it (ASan: stack-buffer-overflow).
         p = Pane(h.tmux, tmpdir, top, 400, 30)
-        lines = p.wait("the rows", lambda l: (table(l)[0] is not None and len(table(l)[1]) >= 2))
+        # The bar's right end (the row count) is painted last: wait for it too.
+        lines = p.wait("the rows", lambda l: (table(l)[0] is not None and len(table(l)[1]) >= 2 and
+                                              l[-1].rstrip().endswith(" rows")))
         esc = p.capture(escapes=True).splitlines()
         bar = reverse_text(esc[-1], mask=True) if esc else ""
         h.check("400 columns: the bottom bar has the keys and the row count",
@@ -606,8 +610,11 @@ def check_80_totals(h, p, by_remote, done):
 
 
 def check_80_groups(h, p):
-    """By process, cgroup and peer (g): every row shows the group's name and both rates."""
-    for group, who in (("process", ("PID", "COMM")), ("cgroup", ("CGROUP",)), ("peer", ("REMOTE",))):
+    """By process, cgroup, peer, unit, container, pod and peer class (g): every
+    row shows the group's name and both rates."""
+    for group, who in (("process", ("PID", "COMM")), ("cgroup", ("CGROUP",)), ("peer", ("REMOTE",)),
+                       ("unit", ("NAME",)), ("container", ("NAME",)), ("pod", ("NAME",)),
+                       ("peer-class", ("CLASS",))):
         p.keys("g")
         lines = p.wait("80: by %s" % group, lambda l: ("by %s," % group) in l[0] and
                        table(l)[0] is not None and len(table(l)[1]) > 0)

@@ -87,7 +87,7 @@ expect "--batch --bits" netacct -v --pin-root /x top --b
 expect "--batch --bits" netacct to --b
 expect "--group-by" netacct export --gr
 expect "--no-header" netacct export --no
-expect "-f --follow -H --human -h --help --csv --json" netacct log -
+expect "-f --follow -H --human -h --help --csv --json --networks" netacct log -
 expect "--all" netacct detach --a
 expect "--max-sockets --max-closed --max-peers" netacct attach --max
 expect "--json" netacct status --j
@@ -97,10 +97,14 @@ expect "--every" netacct report --ev
 expect "--svg --since" netacct report --s
 
 # Option values
-expect "process peer" netacct top --group-by p
-expect "socket process cgroup peer" netacct export --group-by ""
-expect "cgroup" netacct top --group-by = c              # '=' split off (COMP_WORDBREAKS)
-expect "--group-by=cgroup" netacct top --group-by=c    # one word
+expect "process peer pod peer-class" netacct top --group-by p
+expect "socket process cgroup peer unit container pod peer-class" netacct export --group-by ""
+expect "--full-path" netacct top --fu
+touch "$TMP/networks"
+expect "$TMP/networks" netacct export --networks "$TMP/netw"
+expect "cgroup" netacct top --group-by = cg              # '=' split off (COMP_WORDBREAKS)
+expect "--group-by=cgroup" netacct top --group-by=cg    # one word
+expect "cgroup container" netacct top --group-by = c
 expect "icmp icmpv6" netacct top --proto ic
 expect "txrate tx" netacct top --sort t
 expect "" netacct top --limit ""
@@ -156,6 +160,7 @@ if [[ -n $NETACCT_BIN ]]; then
 		--log-size) echo 65536 ;;
 		--group) echo root ;;
 		--config) echo "$TMP/never-read.conf" ;;
+		--networks) echo "$TMP/never-read.networks" ;;
 		--listen) echo 127.0.0.1:9477 ;;
 		--port | --rate | --count | --top) echo 5 ;;
 		--db) echo "$TMP/never-read.db" ;;

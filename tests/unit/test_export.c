@@ -1144,7 +1144,7 @@ static void test_names(void)
 	static const uint8_t wire[] = { 3, 'w', 'w', 'w', 4, 'a', '.', 'b', 0x01, 0 };
 	struct na_dns_key keys[2] = { 0 };
 	struct na_dns_name vals[2] = { 0 };
-	struct na_name_row *names = NULL;
+	struct na_peername *names = NULL;
 	struct na_att_state att = { 0 };
 	struct na_sock_row rows[2] = { 0 };
 	struct na_snapshot s;
@@ -1173,16 +1173,16 @@ static void test_names(void)
 		vals[i].len = 10;
 	}
 	vals[1].name[1] = 'v'; /* "veb.test" */
-	ASSERT_EQ(na_names_from_map(keys, vals, 2, &names, &nnames), 0, "names from the map");
+	ASSERT_EQ(na_peernames_from_map(keys, vals, 2, &names, &nnames), 0, "names from the map");
 	ASSERT_EQ(nnames, 2, "two names");
-	ASSERT_STREQ(or_empty(na_names_find(names, nnames, 50, NA_F_IPV4, addr, 101ull * 1000000000)),
+	ASSERT_STREQ(or_empty(na_peernames_find(names, nnames, 50, NA_F_IPV4, addr, 101ull * 1000000000)),
 		   "web.test", "a socket begun while the answer is valid is named");
-	ASSERT_EQ(na_names_find(names, nnames, 51, NA_F_IPV4, addr, 101ull * 1000000000) == NULL, 1,
+	ASSERT_EQ(na_peernames_find(names, nnames, 51, NA_F_IPV4, addr, 101ull * 1000000000) == NULL, 1,
 		  "another cgroup's lookups name nothing");
 	addr[3] = 8;
-	ASSERT_STREQ(or_empty(na_names_find(names, nnames, 50, NA_F_IPV4, addr, 104ull * 1000000000)), "veb.test",
+	ASSERT_STREQ(or_empty(na_peernames_find(names, nnames, 50, NA_F_IPV4, addr, 104ull * 1000000000)), "veb.test",
 		   "a TTL of 1 s names the sockets of the next 5 s");
-	ASSERT_EQ(na_names_find(names, nnames, 50, NA_F_IPV4, addr, 106ull * 1000000000) == NULL, 1,
+	ASSERT_EQ(na_peernames_find(names, nnames, 50, NA_F_IPV4, addr, 106ull * 1000000000) == NULL, 1,
 		  "... not one begun later");
 
 	/* Two sockets to two addresses of one name each: the name's series sums them. */
@@ -1206,8 +1206,8 @@ static void test_names(void)
 	s.natt = 1;
 	s.rows = rows;
 	s.nrows = 2;
-	s.names = names;
-	s.nnames = nnames;
+	s.peernames = names;
+	s.npeernames = nnames;
 	ASSERT_EQ(na_series_new(&held), 0, "na_series_new");
 	f = held ? open_memstream(&buf, &len) : NULL;
 	if (f) {
@@ -1220,13 +1220,130 @@ static void test_names(void)
 	}
 	free(buf);
 	na_series_free(held);
-	na_names_free(names, nnames);
+	na_peernames_free(names, nnames);
+}
+
+static const struct na_cgnames *fake_names(void *ctx, uint64_t cgid, const char *path)
+{
+	static struct na_cgnames n = { .pod = "payments-7d9f", .ns = "shop" };
+
+	(void)ctx;
+	(void)path;
+	return cgid == 50 ? &n : NULL;
+}
+
+/*
+ * Peer classes over a many-peer UDP socket (each peer its own class, the
+ * bytes before its second peer in none) and a connected one, by class and
+ * in the agent's per-class family, with the cgroup's names as labels.
+ */
+static void test_peer_classes(void)
+{
+	static const char nets[] = "first 127.0.0.1/32\nsecond 127.0.0.2/32\n";
+	struct na_sock_row rows[2];
+	struct na_peer_row pr[2];
+	struct na_snapshot s;
+	struct na_netclass *c = NULL;
+	struct na_names *names = NULL;
+	struct na_view_opts o = { .group = NA_G_PEER_CLASS, .proto = -1 };
+	struct na_vrow *v = NULL;
+	struct na_series *held = NULL;
+	uint64_t rx[3] = { 0 }; /* first, second, none */
+	char *buf = NULL;
+	size_t len = 0, n = 0, i;
+	FILE *f = fmemopen((void *)nets, sizeof(nets) - 1, "r");
+
+	ASSERT_EQ(f && !na_netclass_parse(f, "nets", &c), 1, "networks");
+	if (f)
+		fclose(f);
+	ASSERT_EQ(na_names_new("/nonexistent-netacct-metadata", &names), 0, "names");
+	if (!c || !names)
+		return;
+	memset(&s, 0, sizeof(s));
+	memset(rows, 0, sizeof(rows));
+	memset(pr, 0, sizeof(pr));
+	rows[0].cookie = 77;
+	rows[0].cgroup = "/system.slice/dns.service";
+	rows[0].s.cgroup_id = 50;
+	rows[0].s.family = NA_F_IPV4;
+	rows[0].s.proto = NA_P_UDP;
+	rows[0].s.flags = NA_ROW_UNCONN | NA_ROW_MULTI;
+	rows[0].s.dir[NA_RX].packets = 10;
+	rows[0].s.dir[NA_RX].payload_bytes = 1000; /* 300 + 600 on peer rows, 100 before its second peer came */
+	for (i = 0; i < 2; i++) {
+		pr[i].k.cookie = 77;
+		pr[i].k.family = NA_F_IPV4;
+		pr[i].k.addr[0] = 127;
+		pr[i].k.addr[3] = (uint8_t)(1 + i);
+		pr[i].p.rx.packets = 3 * (i + 1);
+		pr[i].p.rx.payload_bytes = 300 * (i + 1);
+	}
+	rows[1].cookie = 78; /* a connected socket of the same cgroup, to 127.0.0.2 */
+	rows[1].cgroup = rows[0].cgroup;
+	rows[1].s.cgroup_id = 50;
+	rows[1].s.family = NA_F_IPV4;
+	rows[1].s.proto = NA_P_UDP;
+	rows[1].s.raddr[0] = 127;
+	rows[1].s.raddr[3] = 2;
+	rows[1].s.dir[NA_RX].packets = 1;
+	rows[1].s.dir[NA_RX].payload_bytes = 40;
+	s.rows = rows;
+	s.nrows = 2;
+	s.peers = pr;
+	s.npeers = 2;
+	o.classes = c;
+	ASSERT_EQ(na_view_build(&s, NULL, 0, &o, &v, &n), 0, "peer-class view");
+	ASSERT_EQ(n, 3, "peer-class view: two classes and no class");
+	for (i = 0; i < n; i++) {
+		int k = !strcmp(na_netclass_name(c, v[i].pclass), "first") ? 0 : v[i].pclass < 0 ? 2 : 1;
+
+		rx[k] += v[i].tot[NA_RX].payload_bytes;
+	}
+	ASSERT_EQ(rx[0], 300, "class first: its peer's row");
+	ASSERT_EQ(rx[1], 640, "class second: its peer's row and the connected socket");
+	ASSERT_EQ(rx[2], 100, "no class: what the socket counted before its second peer");
+	free(v);
+
+	ASSERT_EQ(na_series_new(&held), 0, "na_series_new");
+	f = held ? open_memstream(&buf, &len) : NULL;
+	if (f) {
+		na_series_set_names(held, names, c);
+		ASSERT_EQ(na_series_write_classes(f, &s, held), 0, "na_series_write_classes");
+		ASSERT_EQ(na_series_write(f, &s, held, 0), 0, "na_series_write");
+		fclose(f);
+		ASSERT_LINE(buf, "netacct_peer_class_payload_bytes_total{cgroup=\"/system.slice/dns.service\","
+				 "unit=\"dns.service\",peer_class=\"first\",direction=\"rx\"} 300");
+		ASSERT_LINE(buf, "netacct_peer_class_payload_bytes_total{cgroup=\"/system.slice/dns.service\","
+				 "unit=\"dns.service\",peer_class=\"second\",direction=\"rx\"} 640");
+		ASSERT_EQ(count_str(buf, "peer_class=\"\""), 0, "no series for the bytes without a class");
+		ASSERT_LINE(buf, "netacct_leaf_cgroup_packets_total{cgroup=\"/system.slice/dns.service\","
+				 "unit=\"dns.service\",direction=\"rx\"} 11");
+		ASSERT_EQ(count_str(buf, "container=\""), 0, "names not known: no label");
+		free(buf);
+	}
+	na_series_free(held);
+	na_names_free(names);
+	na_netclass_free(c);
+
+	/* top's filter (/) finds a cgroup by its names too, not only by its path. */
+	{
+		struct na_view_opts fo = { .group = NA_G_SOCKET, .proto = -1, .names = fake_names, .text = "payments" };
+
+		ASSERT_EQ(na_view_build(&s, NULL, 0, &fo, &v, &n), 0, "filtered view");
+		ASSERT_EQ(n, 2, "the filter finds both sockets by their pod's name");
+		free(v);
+		fo.text = "checkout";
+		ASSERT_EQ(na_view_build(&s, NULL, 0, &fo, &v, &n), 0, "filtered view");
+		ASSERT_EQ(n, 0, "... and nothing by a name they do not have");
+		free(v);
+	}
 }
 
 int main(void)
 {
 	test_names();
 	test_peers();
+	test_peer_classes();
 	test_record();
 	test_label();
 	test_sort_top();

@@ -465,6 +465,13 @@ static void test_conf(void)
 	na_conf_free(&c);
 	ASSERT_EQ(conf_of("attach /a\nper-process maybe\n", &c), -EINVAL, "conf: per-process not yes/no");
 	ASSERT_EQ(conf_of("attach /a\nper-process-max 0\n", &c), -EINVAL, "conf: per-process-max 0");
+	ASSERT_EQ(conf_of("attach /a\n", &c), 0, "conf: networks default");
+	ASSERT_STREQ(c.networks, "", "conf: no networks key: the default file when there is one");
+	na_conf_free(&c);
+	ASSERT_EQ(conf_of("attach /a\nnetworks /etc/netacct/zones\n", &c), 0, "conf: networks");
+	ASSERT_STREQ(c.networks, "/etc/netacct/zones", "conf: networks file");
+	na_conf_free(&c);
+	ASSERT_EQ(conf_of("attach /a\nnetworks zones\n", &c), -EINVAL, "conf: relative networks file");
 }
 
 /* ---- cgroup v1 hierarchies in mountinfo (doctor) ------------------------ */
