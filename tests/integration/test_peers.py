@@ -19,6 +19,10 @@ Asserted, while dnsmasq runs:
 after dnsmasq stopped:
   * its socket's closed rows are one per dig address, with the same bytes,
     and its log record has no peer and the sums of both.
+An agent records the history meanwhile (a sample a second): `report --by
+peer` has each dig address's bytes, while dnsmasq ran and after it closed
+its socket alike, and its peers add up to the cgroup (nothing counted under
+no peer while the socket lived and again under its peers once it closed).
 Then with a table of 16 peer rows (attach --max-peers 16), one query from
 each of 127.0.0.1 to 127.0.0.20: 16 peers get rows (with their bytes), the
 4 others are counted on the socket's row only: status says 8 packets (a
@@ -110,6 +114,31 @@ def overflow(h, cg, d):
         stop(srv)
 
 
+def history(h, agent, db, t_start, sent, cg, when):
+    """The agent's history by peer: the dig addresses' bytes, once."""
+    time.sleep(2.5)    # the agent samples every second
+    if when == "after the close":
+        agent.p.send_signal(signal.SIGTERM)
+        agent.p.wait(timeout=30)
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t_start))
+    p = h.netacct_ok("report", "--db", db, "--json", "--by", "peer", "--since", since)
+    rows = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+    mine = [r for r in rows if r.get("cgroup") in (cg.rel, None, "")]
+    by = {}
+    for r in mine:
+        k = r.get("raddr") or ""
+        b = by.setdefault(k, [0, 0])
+        b[0] += r["rx_payload_bytes"]
+        b[1] += r["tx_payload_bytes"]
+    h.note("history by peer: %r" % by)
+    for src, s in sent.items():
+        h.eq("history --by peer, %s: %s: rx, tx payload == what dig sent and got" % (when, src),
+             tuple(by.get(src, (0, 0))), (s["q"], s["a"]))
+    tot = [sum(v[0] for v in by.values()), sum(v[1] for v in by.values())]
+    h.eq("history, %s: the peers add up to the digs (nothing counted twice)" % when, tot,
+         [sum(s["q"] for s in sent.values()), sum(s["a"] for s in sent.values())])
+
+
 def main():
     h = na.Harness("peers")
     with h:
@@ -120,6 +149,14 @@ def main():
         h.attach(cg)
         port = na.free_port()
         d = h.make_tmpdir("dnsmasq-")
+        db = os.path.join(d, "history.db")
+        conf = os.path.join(d, "agent.conf")
+        with open(conf, "w") as f:
+            f.write("listen 127.0.0.1:%d\nrescan 1\nlog-file none\nhistory %s\nhistory-interval 1\nattach %s\n"
+                    % (na.free_port(), db, cg.path))
+        t_start = time.time() - 2
+        agent = h.spawn([h.bin, "--pin-root", h.pin_root, "agent", "--config", conf], label="agent",
+                        stderr=subprocess.DEVNULL)
         srv = start_dnsmasq(h, cg, port, d)
         try:
             sent = {}
@@ -155,6 +192,7 @@ def main():
             st = na.netacct_status(h)
             h.check("status: peer rows, none lost to a full table",
                     st.get("peers", 0) >= 2 and st.get("peer_overflow") == 0, repr(st)[:300])
+            history(h, agent, db, t_start, sent, cg, "while dnsmasq runs")
         finally:
             stop(srv)
         closed = [r for r in h.export().rows if r["kind"] == "closed" and r["proto"] == "udp"]
@@ -170,6 +208,7 @@ def main():
             h.eq("its record: no peer, both addresses' bytes",
                  (rec[0]["raddr"], rec[0]["rx_payload_bytes"], rec[0]["tx_payload_bytes"]),
                  (None, allq, alla))
+        history(h, agent, db, t_start, sent, cg, "after the close")
         overflow(h, cg, d)
 
 
