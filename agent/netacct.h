@@ -247,6 +247,13 @@ struct na_closed_row {
 	const char *cgroup; /* relative path or NULL when unknown (points into the snapshot) */
 };
 
+struct na_rbuf;
+/* How many live rows one cgroup has: readers that count rows per cgroup need not look at every row. */
+struct na_cg_live {
+	uint64_t id;
+	const char *path; /* the rows' cgroup (points into the snapshot), NULL when unknown */
+	size_t live;
+};
 struct na_snapshot {
 	uint64_t boot_ns;     /* CLOCK_BOOTTIME when read */
 	int64_t realtime_off; /* na_boot_offset_ns(): boot ns + this = Unix time in ns */
@@ -259,6 +266,10 @@ struct na_snapshot {
 	int globals;          /* global links pinned, of na_global_link_count() */
 	struct na_sock_row *rows;
 	size_t nrows;
+	struct na_rbuf *rows_buf; /* rows is a reader's buffer (agent/reader.c), NULL: malloc'ed */
+	struct na_cg_live *cglive; /* live rows per cgroup of the rows, in no particular order */
+	size_t ncglive;
+	size_t unowned;       /* TCP and UDP rows without an owner (NA_OWN_NONE): na_owners_resolve() looks at these */
 	struct na_closed_row *closed;
 	size_t nclosed;
 	struct na_cgpaths *paths;
@@ -287,6 +298,15 @@ int na_state_open(const char *pin_root, struct na_state **out);
  * another layout), -errno.
  */
 int na_state_meta(const char *pin_root, struct na_meta *meta, int *have);
+/*
+ * A snapshot of everything pinned. The live rows come from one walk of
+ * na_socks by a program of the reader's own (agent/reader.c) when this
+ * process may load programs and the table is large enough for it to pay
+ * (or NETACCT_READ=walk), else from batched map reads (NETACCT_READ=batch
+ * forces them); both give the same rows. A snapshot's rows may live in a
+ * buffer of st's: free the snapshot with na_snapshot_free() (before or after
+ * na_state_close()).
+ */
 int na_state_read(struct na_state *st, struct na_snapshot *snap);
 /*
  * A link of this pin root's programs (they use its na_active) that no pin in
