@@ -216,6 +216,42 @@ static int keep(const struct na_vrow *r, const struct na_view_opts *o)
 	return text_match(r, o->text);
 }
 
+/*
+ * keep() for a socket's row without making its view row (but for a text
+ * filter): the cgroup paths' answer is kept per run of rows of one cgroup.
+ */
+struct filter_cache {
+	const char *path;
+	uint64_t id;
+	int valid, in;
+};
+
+static void from_sock(struct na_vrow *v, const struct na_sock_row *r);
+
+static int keep_sock(const struct na_sock_row *r, const struct na_view_opts *o, struct filter_cache *fc)
+{
+	struct na_vrow v;
+
+	if (o->paths && o->paths->n) {
+		if (!fc->valid || r->cgroup != fc->path || r->s.cgroup_id != fc->id) {
+			fc->path = r->cgroup;
+			fc->id = r->s.cgroup_id;
+			fc->in = na_filter_match(o->paths, r->cgroup, r->s.cgroup_id);
+			fc->valid = 1;
+		}
+		if (!fc->in)
+			return 0;
+	}
+	if (o->pid && r->s.pid != o->pid)
+		return 0;
+	if (o->proto >= 0 && r->s.proto != o->proto)
+		return 0;
+	if (!o->text || !*o->text)
+		return 1;
+	from_sock(&v, r);
+	return text_match(&v, o->text);
+}
+
 static void from_sock(struct na_vrow *v, const struct na_sock_row *r)
 {
 	memset(v, 0, sizeof(*v));
@@ -441,8 +477,8 @@ static int prev_index(const struct na_snapshot *prev, struct vhash *t)
 	return 0;
 }
 
-/* *out: v's socket's row in prev, or NULL (a new row). */
-static int prev_find(struct prev_match *pm, const struct na_vrow *v, const struct na_sock_row **out)
+/* *out: the row of socket (cookie, first_ns) in prev, or NULL (a new row). */
+static int prev_find(struct prev_match *pm, uint64_t cookie, uint64_t first_ns, const struct na_sock_row **out)
 {
 	const struct na_snapshot *prev = pm->prev;
 	const struct na_sock_row *r;
@@ -451,14 +487,14 @@ static int prev_find(struct prev_match *pm, const struct na_vrow *v, const struc
 	*out = NULL;
 	if (pm->next < prev->nrows) {
 		r = &prev->rows[pm->next];
-		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns)
+		if (r->cookie == cookie && r->s.first_ns == first_ns)
 			goto found;
 	}
 	if (!pm->t.slot && prev_index(prev, &pm->t))
 		return -ENOMEM;
-	for (k = key_hash(v, NA_G_SOCKET) & pm->t.mask; pm->t.slot[k]; k = (k + 1) & pm->t.mask) {
+	for (k = mix(cookie ^ mix(first_ns)) & pm->t.mask; pm->t.slot[k]; k = (k + 1) & pm->t.mask) {
 		r = &prev->rows[pm->t.slot[k] - 1];
-		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns)
+		if (r->cookie == cookie && r->s.first_ns == first_ns)
 			goto found;
 	}
 	return 0;
@@ -468,22 +504,29 @@ found:
 	return 0;
 }
 
-/* v's delta against its socket's row in prev (all of it for a new row). */
-static int socket_delta(struct prev_match *pm, struct na_vrow *v)
+/* delta: the counters tot of socket (cookie, first_ns) moved since prev (all of them for a new row). */
+static int sock_delta(struct prev_match *pm, uint64_t cookie, uint64_t first_ns, const struct na_counters *tot,
+		      struct na_counters *delta)
 {
 	const struct na_sock_row *p;
 	int d;
 
-	if (prev_find(pm, v, &p))
+	if (prev_find(pm, cookie, first_ns, &p))
 		return -ENOMEM;
 	/* A socket's row made anew (it connected again) starts from zero. */
 	for (d = 0; d < NA_NDIR; d++) {
 		if (p)
-			counters_delta(&v->delta[d], &v->tot[d], &p->s.dir[d]);
+			counters_delta(&delta[d], &tot[d], &p->s.dir[d]);
 		else
-			v->delta[d] = v->tot[d];
+			delta[d] = tot[d];
 	}
 	return 0;
+}
+
+/* v's delta against its socket's row in prev. */
+static int socket_delta(struct prev_match *pm, struct na_vrow *v)
+{
+	return sock_delta(pm, v->cookie, v->first_ns, v->tot, v->delta);
 }
 
 static int socket_deltas(const struct na_snapshot *prev, struct na_vrow *now, size_t nn)
@@ -855,12 +898,23 @@ static int hent_cmp(const void *pa, const void *pb)
 	return fig_cmp(a->v, a->v2, &a->r, b->v, b->v2, &b->r);
 }
 
+/* Figures (v, v2) come after the heap's top by figures alone (a tie is the identity's to settle). */
+static int worse_than(double v, double v2, const struct hent *top)
+{
+	int c = DESC(v, top->v);
+
+	if (!c)
+		c = DESC(v2, top->v2);
+	return sort_reverse ? c < 0 : c > 0;
+}
+
 int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
 		      struct na_vrow **out, size_t *n, size_t *total)
 {
-	struct na_vrow probe = { 0 }, *res;
+	struct na_vrow probe = { 0 }, fig, *res;
 	struct prev_match pm = { .prev = prev };
+	struct filter_cache fc = { 0 };
 	struct hent *h, e;
 	size_t i, m = 0;
 	int err;
@@ -879,20 +933,31 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 	if (!h)
 		return -ENOMEM;
 	*total = 0;
+	/*
+	 * Figures first, the view row only for a row that makes the screen (a
+	 * screenful of 100 000): fig holds just what row_key() reads.
+	 */
+	memset(&fig, 0, sizeof(fig));
+	fig.conns = fig.live = 1;
+	fig.secs = prev ? secs : 0;
 	for (i = 0; i < cur->nrows; i++) {
-		from_sock(&e.r, &cur->rows[i]);
-		if (!keep(&e.r, o))
+		const struct na_sock_row *r = &cur->rows[i];
+
+		if (!keep_sock(r, o, &fc))
 			continue;
 		(*total)++;
-		if (prev) {
-			e.r.secs = secs;
-			if (socket_delta(&pm, &e.r)) {
-				free(h);
-				free(pm.t.slot);
-				return -ENOMEM;
-			}
+		memcpy(fig.tot, r->s.dir, sizeof(fig.tot));
+		if (prev && sock_delta(&pm, r->cookie, r->s.first_ns, fig.tot, fig.delta)) {
+			free(h);
+			free(pm.t.slot);
+			return -ENOMEM;
 		}
-		row_key(&e.r, col, &e.v, &e.v2);
+		row_key(&fig, col, &e.v, &e.v2);
+		if (m == k && worse_than(e.v, e.v2, &h[0]))
+			continue;
+		from_sock(&e.r, r);
+		e.r.secs = fig.secs;
+		memcpy(e.r.delta, fig.delta, sizeof(e.r.delta));
 		heap_offer(h, &m, k, sizeof(*h), hent_cmp, &e);
 	}
 	free(pm.t.slot);

@@ -875,9 +875,14 @@ out:
 	free(part);
 }
 
-/* na_view_build_top() by socket against the whole build and sort, with rates from a prev snapshot. */
-static void build_top_case(enum na_col col, size_t n, size_t k)
+/*
+ * na_view_build_top() by socket against the whole build and sort, with rates
+ * from a prev snapshot, in either order and with the filters (which it
+ * applies to the rows without making view rows of them).
+ */
+static void build_top_case(enum na_col col, int reverse, const struct na_view_opts *filter, size_t n, size_t k)
 {
+	static const char *const paths[3] = { "/app", "/app/x", "/other" };
 	struct na_snapshot cur = { 0 }, prev = { 0 };
 	struct na_view_opts vo = { .group = NA_G_SOCKET, .proto = -1 };
 	struct na_vrow *all = NULL, *top = NULL;
@@ -897,6 +902,11 @@ static void build_top_case(enum na_col col, size_t n, size_t k)
 		r->cookie = 1000 + i;
 		r->s.first_ns = 7 * i;
 		r->s.pid = (uint32_t)(seed >> 61);
+		r->s.proto = i % 5 ? NA_P_TCP : NA_P_UDP;
+		r->s.family = NA_F_IPV4;
+		r->s.cgroup_id = 10 + (i / 50) % 3; /* runs of rows of one cgroup, as the kernel's order has them */
+		r->cgroup = paths[r->s.cgroup_id - 10];
+		snprintf(r->s.comm, sizeof(r->s.comm), "%s", i % 7 ? "nginx" : "curl");
 		r->s.dir[NA_TX].payload_bytes = 1000 + ((seed >> 30) & 0xfff);
 		r->s.dir[NA_RX].packets = (seed >> 20) & 0xff;
 		/* every third socket is new since prev; the others had part of their bytes then */
@@ -907,15 +917,24 @@ static void build_top_case(enum na_col col, size_t n, size_t k)
 		}
 	}
 	cur.nrows = n;
+	if (filter) {
+		vo.paths = filter->paths;
+		vo.pid = filter->pid;
+		vo.proto = filter->proto;
+		vo.text = filter->text;
+	}
 	CHECK(!na_view_build(&cur, &prev, 2.0, &vo, &all, &nall), "na_view_build %s", "failed");
-	na_view_sort(all, nall, col, 0);
-	CHECK(!na_view_build_top(&cur, &prev, 2.0, &vo, col, 0, k, &top, &ntop, &total), "na_view_build_top %s",
+	na_view_sort(all, nall, col, reverse);
+	CHECK(!na_view_build_top(&cur, &prev, 2.0, &vo, col, reverse, k, &top, &ntop, &total), "na_view_build_top %s",
 	      "failed");
-	CHECK(total == n && ntop == k, "build_top: %zu rows of %zu, expected %zu of %zu", ntop, total, k, n);
+	CHECK(total == nall && ntop == (k < nall ? k : nall) && (filter || total == n),
+	      "build_top: %zu rows of %zu, expected %zu of %zu", ntop, total, k < nall ? k : nall, nall);
 	for (i = 0; i < ntop && i < nall; i++)
-		if (top[i].cookie == all[i].cookie && top[i].delta[NA_TX].payload_bytes == all[i].delta[NA_TX].payload_bytes)
+		if (top[i].cookie == all[i].cookie && top[i].delta[NA_TX].payload_bytes == all[i].delta[NA_TX].payload_bytes &&
+		    top[i].cgroup == all[i].cgroup && !strcmp(top[i].comm, all[i].comm))
 			same++;
-	CHECK(same == k, "build_top col %d: %zu of the first %zu rows as the whole build and sort", col, same, k);
+	CHECK(same == ntop && ntop, "build_top col %d reverse %d%s: %zu of the first %zu rows as the whole build and sort",
+	      col, reverse, filter ? " filtered" : "", same, ntop);
 out:
 	free(all);
 	free(top);
@@ -1056,9 +1075,35 @@ static void test_sort_top(void)
 	delta_case("deltas, prev in the same order", 0);
 	delta_case("deltas, prev reversed", 1);
 	delta_case("deltas, prev with neighbours swapped", 2);
-	build_top_case(NA_C_COUNT, 3000, 40);
-	build_top_case(NA_C_TX_RATE, 3000, 7);
-	build_top_case(NA_C_RX, 3000, 100);
+	build_top_case(NA_C_COUNT, 0, NULL, 3000, 40);
+	build_top_case(NA_C_TX_RATE, 0, NULL, 3000, 7);
+	build_top_case(NA_C_RX, 0, NULL, 3000, 100);
+	build_top_case(NA_C_COUNT, 1, NULL, 3000, 40);
+	build_top_case(NA_C_TX, 1, NULL, 3000, 5);
+	{
+		struct na_filter app = { 0 };
+		struct na_cgroup cg = { .id = 10 };
+		struct na_view_opts f = { .proto = -1 };
+
+		snprintf(cg.rel, sizeof(cg.rel), "/app");
+		app.cg = &cg;
+		app.n = 1;
+		f.paths = &app; /* /app and /app/x, not /other */
+		build_top_case(NA_C_COUNT, 0, &f, 3000, 30);
+		f.paths = NULL;
+		f.pid = 3;
+		build_top_case(NA_C_TX_RATE, 1, &f, 3000, 10);
+		f.pid = 0;
+		f.proto = NA_P_UDP;
+		build_top_case(NA_C_RX, 0, &f, 3000, 20);
+		f.proto = -1;
+		f.text = "curl";
+		build_top_case(NA_C_COUNT, 0, &f, 3000, 15);
+		f.paths = &app;
+		f.text = "nginx";
+		f.proto = NA_P_TCP;
+		build_top_case(NA_C_TX, 0, &f, 3000, 25);
+	}
 	sort_top_case(NA_C_COUNT, 0, 5000, 37);
 	sort_top_case(NA_C_COUNT, 1, 5000, 1);
 	sort_top_case(NA_C_TX, 0, 5000, 100);
