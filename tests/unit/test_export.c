@@ -1070,8 +1070,95 @@ static void test_aging(void)
 	aging_case(NULL, "by process, export (no liveness)", "100 200 300 400 500");
 }
 
+/* export's order as it was first written: a comparison of two rows (the reference). */
+static int ref_cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+#define REF_CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+static int ref_row_cmp(const void *pa, const void *pb)
+{
+	const struct na_sock_row *a = *(const struct na_sock_row *const *)pa;
+	const struct na_sock_row *b = *(const struct na_sock_row *const *)pb;
+	int c;
+
+	if ((c = ref_cmp_str(a->cgroup, b->cgroup)) || (c = REF_CMP(a->s.cgroup_id, b->s.cgroup_id)) ||
+	    (c = REF_CMP(a->s.pid, b->s.pid)) || (c = strncmp(a->s.comm, b->s.comm, NA_COMM_LEN)) ||
+	    (c = REF_CMP(a->s.proto, b->s.proto)) || (c = REF_CMP(a->s.family, b->s.family)) ||
+	    (c = memcmp(a->s.raddr, b->s.raddr, 16)) || (c = REF_CMP(a->s.rport, b->s.rport)) ||
+	    (c = memcmp(a->s.laddr, b->s.laddr, 16)) || (c = REF_CMP(a->s.lport, b->s.lport)))
+		return c;
+	return REF_CMP(a->cookie, b->cookie);
+}
+
+/*
+ * na_view_sock_order() (export's order by radix on the first bytes that
+ * differ) against the comparison sort, on rows with many ties in every
+ * field: paths NULL, "" and one path of two ids, comms with bytes after
+ * their end, both families. spread: how many of the fields vary (few: the first
+ * 16 differing bytes decide; many: rows tied on them are compared whole).
+ */
+static void sock_order_case(const char *what, size_t n, int spread, uint64_t seed)
+{
+	static const char *const paths[] = { NULL, "", "/a", "/a/b", "/b", "/a" };
+	struct na_snapshot s = { 0 };
+	const struct na_sock_row **got = NULL, **want = NULL;
+	size_t i, bad = 0;
+
+	s.rows = calloc(n ? n : 1, sizeof(*s.rows));
+	want = calloc(n ? n : 1, sizeof(*want));
+	if (!s.rows || !want) {
+		CHECK(0, "%s: calloc failed", what);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct na_sock_row *r = &s.rows[i];
+		unsigned p;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		/* a cgroup's rows have its path (or none); "/a" is the path of two ids, 12 and 99 */
+		p = spread > 1 ? (unsigned)(seed >> 61) % 6 : spread ? ((seed >> 61) & 1 ? 5 : 2) : 2;
+		r->cookie = (seed >> 7) % (n * 4) * 1000 + i; /* distinct, not in the rows' order */
+		r->cgroup = paths[p];
+		r->s.cgroup_id = p == 5 ? 99 : 10 + p;
+		r->s.pid = spread > 0 ? 100 + (uint32_t)(seed >> 40) % 3 : 100;
+		snprintf(r->s.comm, sizeof(r->s.comm), "%s", (seed >> 30) & 1 ? "ab" : "abc");
+		if ((seed >> 33) & 1)
+			r->s.comm[4] = 'z'; /* after the end: strncmp does not see it */
+		r->s.proto = spread > 1 ? 1 + (uint8_t)((seed >> 35) & 1) : 1;
+		r->s.family = (seed >> 36) & 1 ? NA_F_IPV6 : NA_F_IPV4;
+		r->s.raddr[0] = (uint8_t)(seed >> 44) % 3;
+		if (r->s.family == NA_F_IPV6 && spread > 1)
+			r->s.raddr[15] = (uint8_t)(seed >> 48) % 2;
+		if (spread > 2) /* two peers that differ in every byte: rows tie on the first 16 that differ */
+			memset(r->s.raddr, (seed >> 45) & 1 ? 0x20 : 0xfd, 16);
+		r->s.rport = (uint16_t)((seed >> 50) % 2 ? 443 : 80);
+		r->s.laddr[3] = (uint8_t)(seed >> 52) % 2;
+		r->s.lport = (uint16_t)(1000 + (seed >> 56) % 3);
+		want[i] = r;
+	}
+	s.nrows = n;
+	qsort(want, n, sizeof(*want), ref_row_cmp);
+	CHECK(!na_view_sock_order(&s, &got), "%s: na_view_sock_order failed", what);
+	for (i = 0; got && i < n; i++)
+		bad += got[i] != want[i];
+	CHECK(got && !bad, "%s: %zu of %zu rows out of the comparison sort's place", what, bad, n);
+out:
+	free(got);
+	free(want);
+	free(s.rows);
+}
+
 static void test_sort_top(void)
 {
+	sock_order_case("export order: one cgroup and process", 4000, 0, 1);
+	sock_order_case("export order: few fields vary", 5000, 1, 2);
+	sock_order_case("export order: many fields vary", 6000, 2, 3);
+	sock_order_case("export order: rows tied on their first 16 differing bytes", 6000, 3, 6);
+	sock_order_case("export order: one row", 1, 2, 4);
+	sock_order_case("export order: no rows", 0, 2, 5);
 	delta_case("deltas, prev in the same order", 0);
 	delta_case("deltas, prev reversed", 1);
 	delta_case("deltas, prev with neighbours swapped", 2);
