@@ -323,6 +323,13 @@ struct na_leftover {
 };
 /* Every such link: 0 (none, or not visible: it takes CAP_SYS_ADMIN), or -errno. */
 int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n);
+/*
+ * 1 while the maps st has open are the ones pinned at its root; 0 once they
+ * were replaced (detach --all, then a new attach) or unpinned: a reader that
+ * stays open across reads (the agent) opens the pin root again. -errno
+ * (reported) when the pin root is no longer one netacct may use.
+ */
+int na_state_current(struct na_state *st);
 void na_state_close(struct na_state *st);
 void na_snapshot_free(struct na_snapshot *snap);
 

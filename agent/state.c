@@ -49,6 +49,7 @@ struct na_state {
 	struct na_row *chunk_rows;
 	int walk;          /* NETACCT_READ: 1 walk, -1 batch, 0 the walk when it pays */
 	struct na_reader *reader;
+	__u32 socks_id;    /* na_socks' map id: is the pinned one still the one open here? */
 };
 
 /*
@@ -254,6 +255,13 @@ int na_state_open(const char *root, struct na_state **out)
 		}
 	}
 	{
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(st->socks_fd, &info, &len))
+			st->socks_id = info.id;
+	}
+	{
 		const char *e = getenv("NETACCT_READ");
 
 		st->walk = e && !strcmp(e, "walk") ? 1 : e && !strcmp(e, "batch") ? -1 : 0;
@@ -263,6 +271,34 @@ int na_state_open(const char *root, struct na_state **out)
 fail:
 	na_state_close(st);
 	return err;
+}
+
+/* The id of the map pinned at root/name, 0 when there is none (or it cannot be opened). */
+static __u32 pinned_map_id(const char *root, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char p[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", root, name) >= sizeof(p))
+		return 0;
+	fd = na_obj_get(p, NULL);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+int na_state_current(struct na_state *st)
+{
+	int err = na_pin_root_trust(st->root);
+
+	if (err)
+		return err;
+	return st->socks_id && pinned_map_id(st->root, "na_socks") == st->socks_id;
 }
 
 void na_state_close(struct na_state *st)
