@@ -214,31 +214,39 @@ struct na_att_state {
  * from them (a snapshot holds one per live socket: 100 000 in top).
  */
 struct na_sock {
+	/* what a pass over every row reads first (na_state_read()), together */
 	uint64_t cgroup_id;
-	uint64_t first_ns;
-	uint32_t pid;
-	uint32_t uid;
-	char comm[NA_COMM_LEN];
-	uint8_t laddr[16];
-	uint8_t raddr[16];
-	uint16_t lport;
-	uint16_t rport;
 	uint8_t family;
 	uint8_t proto;
 	uint8_t state;
 	uint8_t owner_src;
-	uint32_t srtt_us;
 	uint32_t flags;
+	/* then what top weighs every row by */
+	uint64_t first_ns;
+	uint32_t pid;
+	uint32_t uid;
 	struct na_counters dir[NA_NDIR]; /* resent_bytes as na_resent() shows it */
+	uint32_t srtt_us;
+	uint16_t lport;
+	uint16_t rport;
+	/* names: looked at for the rows shown and exported */
+	char comm[NA_COMM_LEN];
+	uint8_t laddr[16];
+	uint8_t raddr[16];
 };
 
 /* The user-space view of a kernel row. */
 void na_sock_from_row(struct na_sock *s, const struct na_row *r);
 
+/*
+ * A live row of a snapshot: also the layout of the reader's buffer
+ * (bpf/netacct_read.h), whose first bytes one pass over every row touches:
+ * the cookie, the cgroup's path and the fields above.
+ */
 struct na_sock_row {
 	uint64_t cookie;
-	struct na_sock s;
 	const char *cgroup; /* relative path or NULL when unknown (points into the snapshot) */
+	struct na_sock s;
 };
 
 struct na_closed_row {

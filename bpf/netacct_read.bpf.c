@@ -59,22 +59,17 @@ static __always_inline void copy_row(struct na_rd_row *o, __u64 cookie, const st
 {
 	int d;
 
+	/* In the buffer's order (user stays user space's). */
 	o->cookie = cookie;
 	o->cgroup_id = r->cgroup_id;
-	o->first_ns = r->first_ns;
-	o->pid = r->pid;
-	o->uid = r->uid;
-	__builtin_memcpy(o->comm, r->comm, NA_COMM_LEN);
-	__builtin_memcpy(o->laddr, r->laddr, 16);
-	__builtin_memcpy(o->raddr, r->raddr, 16);
-	o->lport = r->lport;
-	o->rport = r->rport;
 	o->family = r->family;
 	o->proto = r->proto;
 	o->state = r->state;
 	o->owner_src = r->owner_src;
-	o->srtt_us = r->rx.srtt_us;
 	o->flags = r->flags;
+	o->first_ns = r->first_ns;
+	o->pid = r->pid;
+	o->uid = r->uid;
 	for (d = 0; d < NA_NDIR; d++) {
 		const struct na_row_dir *rd = NA_ROW_DIR(r, d);
 
@@ -84,6 +79,12 @@ static __always_inline void copy_row(struct na_rd_row *o, __u64 cookie, const st
 		o->dir[d].payload_bytes = rd->c.payload_bytes;
 		o->dir[d].resent_bytes = shown_resent(rd->c.resent_bytes);
 	}
+	o->srtt_us = r->rx.srtt_us;
+	o->lport = r->lport;
+	o->rport = r->rport;
+	__builtin_memcpy(o->comm, r->comm, NA_COMM_LEN);
+	__builtin_memcpy(o->laddr, r->laddr, 16);
+	__builtin_memcpy(o->raddr, r->raddr, 16);
 }
 
 /* Rows past the buffer's end are counted, not copied: the reader grows the buffer and runs again. */

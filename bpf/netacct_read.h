@@ -11,31 +11,31 @@
 #include "netacct_abi.h"
 
 /*
- * One live row (struct na_row, as readers see it): its cookie, what
- * user space calls struct na_sock (agent/netacct.h, which asserts that the
- * two agree field by field), and 8 bytes the program never writes. A buffer
- * of these is the rows array of a snapshot as it is (struct na_sock_row):
- * user space keeps its pointer to the row's cgroup path in `user`.
+ * One live row (struct na_row, as readers see it): its cookie, 8 bytes the
+ * program never writes, and what user space calls struct na_sock
+ * (agent/reader.c asserts that the two agree field by field). A buffer of
+ * these is the rows array of a snapshot as it is (struct na_sock_row): user
+ * space keeps its pointer to the row's cgroup path in `user`.
  */
 struct na_rd_row {
 	__u64 cookie;
+	__u64 user;
 	__u64 cgroup_id;
-	__u64 first_ns;
-	__u32 pid;
-	__u32 uid;
-	char comm[NA_COMM_LEN];
-	__u8 laddr[16];
-	__u8 raddr[16];
-	__u16 lport;
-	__u16 rport;
 	__u8 family;
 	__u8 proto;
 	__u8 state;
 	__u8 owner_src;
-	__u32 srtt_us;
 	__u32 flags;
+	__u64 first_ns;
+	__u32 pid;
+	__u32 uid;
 	struct na_counters dir[NA_NDIR]; /* resent_bytes 0 while below 0 (na_resent()) */
-	__u64 user;
+	__u32 srtt_us;
+	__u16 lport;
+	__u16 rport;
+	char comm[NA_COMM_LEN];
+	__u8 laddr[16];
+	__u8 raddr[16];
 };
 
 /* The reader has two buffers: top keeps the rows of two snapshots. */
