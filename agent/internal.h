@@ -66,6 +66,23 @@ int na_syscall_run(const char *root, const struct na_meta *meta, const char *nam
 int na_syscall_run_each(const char *root, const struct na_meta *meta, const char *name, void *ctx, size_t size,
 			size_t count);
 
+/* ---- the fast read of na_socks (agent/reader.c) ---------------------------- */
+struct na_reader;
+/* A reader of the map open at socks_fd (max_rows: its max_entries); nothing is loaded yet. */
+int na_reader_new(int socks_fd, uint32_t max_rows, struct na_reader **out);
+/*
+ * Every live row into a free buffer (made or grown for `expect` rows, or as
+ * many as the run finds): *rows is the buffer, *n the rows, *held the
+ * reference the snapshot keeps until na_rbuf_put(). -EOPNOTSUPP when the
+ * program cannot be loaded here (no CAP_BPF, an older kernel: said once
+ * with -v), -EBUSY when snapshots hold every buffer; the caller then reads
+ * in batches.
+ */
+int na_reader_read(struct na_reader *rd, size_t expect, struct na_sock_row **rows, size_t *n, struct na_rbuf **held);
+/* A snapshot is done with the rows (the reader may have gone: the last reference frees the buffer). */
+void na_rbuf_put(struct na_rbuf *b);
+void na_reader_free(struct na_reader *rd);
+
 /* ---- capabilities and cgroup hooks (agent/probe.c) ------------------------ */
 /*
  * 1 when this process may change pinned state (CAP_BPF, or CAP_SYS_ADMIN):

@@ -250,31 +250,39 @@ struct na_att_state {
  * from them (a snapshot holds one per live socket: 100 000 in top).
  */
 struct na_sock {
+	/* what a pass over every row reads first (na_state_read()), together */
 	uint64_t cgroup_id;
-	uint64_t first_ns;
-	uint32_t pid;
-	uint32_t uid;
-	char comm[NA_COMM_LEN];
-	uint8_t laddr[16];
-	uint8_t raddr[16];
-	uint16_t lport;
-	uint16_t rport;
 	uint8_t family;
 	uint8_t proto;
 	uint8_t state;
 	uint8_t owner_src;
-	uint32_t srtt_us;
 	uint32_t flags;
+	/* then what top weighs every row by */
+	uint64_t first_ns;
+	uint32_t pid;
+	uint32_t uid;
 	struct na_counters dir[NA_NDIR]; /* resent_bytes as na_resent() shows it */
+	uint32_t srtt_us;
+	uint16_t lport;
+	uint16_t rport;
+	/* names: looked at for the rows shown and exported */
+	char comm[NA_COMM_LEN];
+	uint8_t laddr[16];
+	uint8_t raddr[16];
 };
 
 /* The user-space view of a kernel row. */
 void na_sock_from_row(struct na_sock *s, const struct na_row *r);
 
+/*
+ * A live row of a snapshot: also the layout of the reader's buffer
+ * (bpf/netacct_abi.h), whose first bytes one pass over every row touches:
+ * the cookie, the cgroup's path and the fields above.
+ */
 struct na_sock_row {
 	uint64_t cookie;
-	struct na_sock s;
 	const char *cgroup; /* relative path or NULL when unknown (points into the snapshot) */
+	struct na_sock s;
 };
 
 struct na_closed_row {
@@ -315,6 +323,13 @@ const char *na_peernames_find(const struct na_peername *rows, size_t n, uint64_t
 int na_dns_lookup(int fd, uint64_t cgroup_id, uint8_t family, const uint8_t *addr, uint64_t first_ns, char *out,
 		  size_t size);
 
+struct na_rbuf;
+/* How many live rows one cgroup has: readers that count rows per cgroup need not look at every row. */
+struct na_cg_live {
+	uint64_t id;
+	const char *path; /* the rows' cgroup (points into the snapshot), NULL when unknown */
+	size_t live;
+};
 struct na_snapshot {
 	uint64_t boot_ns;     /* CLOCK_BOOTTIME when read */
 	int64_t realtime_off; /* na_boot_offset_ns(): boot ns + this = Unix time in ns */
@@ -327,6 +342,10 @@ struct na_snapshot {
 	int globals;          /* global links pinned, of na_global_link_count() */
 	struct na_sock_row *rows;
 	size_t nrows;
+	struct na_rbuf *rows_buf; /* rows is a reader's buffer (agent/reader.c), NULL: malloc'ed */
+	struct na_cg_live *cglive; /* live rows per cgroup of the rows, in no particular order */
+	size_t ncglive;
+	size_t unowned;       /* TCP and UDP rows without an owner (NA_OWN_NONE): na_owners_resolve() looks at these */
 	struct na_closed_row *closed;
 	size_t nclosed;
 	struct na_peer_row *peers; /* sorted by socket cookie */
@@ -362,6 +381,15 @@ int na_state_open(const char *pin_root, struct na_state **out);
  * another layout), -errno.
  */
 int na_state_meta(const char *pin_root, struct na_meta *meta, int *have);
+/*
+ * A snapshot of everything pinned. The live rows come from one walk of
+ * na_socks by a program of the reader's own (agent/reader.c) when this
+ * process may load programs and the table is large enough for it to pay
+ * (or NETACCT_READ=walk), else from batched map reads (NETACCT_READ=batch
+ * forces them); both give the same rows. A snapshot's rows may live in a
+ * buffer of st's: free the snapshot with na_snapshot_free() (before or after
+ * na_state_close()).
+ */
 int na_state_read(struct na_state *st, struct na_snapshot *snap);
 /*
  * A link of this pin root's programs (they use its na_active) that no pin in
@@ -378,6 +406,13 @@ struct na_leftover {
 };
 /* Every such link: 0 (none, or not visible: it takes CAP_SYS_ADMIN), or -errno. */
 int na_state_leftovers(struct na_state *st, struct na_leftover **out, size_t *n);
+/*
+ * 1 while the maps st has open are the ones pinned at its root; 0 once they
+ * were replaced (detach --all, then a new attach) or unpinned: a reader that
+ * stays open across reads (the agent) opens the pin root again. -errno
+ * (reported) when the pin root is no longer one netacct may use.
+ */
+int na_state_current(struct na_state *st);
 void na_state_close(struct na_state *st);
 void na_snapshot_free(struct na_snapshot *snap);
 

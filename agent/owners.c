@@ -480,7 +480,8 @@ int na_owners_resolve(const char *root, struct na_snapshot *snap, struct na_owne
 	int err = 0;
 	size_t i;
 
-	for (i = 0; i < snap->nrows; i++) {
+	/* na_state_read() counted them: no pass over every row in the steady state. */
+	for (i = 0; snap->unowned && i < snap->nrows; i++) {
 		const struct na_sock *s = &snap->rows[i].s;
 
 		r.n += s->owner_src == NA_OWN_NONE && (s->proto == NA_P_TCP || s->proto == NA_P_UDP);

@@ -46,9 +46,19 @@ struct na_state {
 	int ncpu;
 	struct na_meta meta;
 	size_t last_nrows; /* rows at the last read: the next read's first guess */
+	int have_read;
 	__u64 *chunk_keys; /* NA_BATCH of each, reused by every read */
 	struct na_row *chunk_rows;
+	int walk;          /* NETACCT_READ: 1 walk, -1 batch, 0 the walk when it pays */
+	struct na_reader *reader;
+	__u32 socks_id;    /* na_socks' map id: is the pinned one still the one open here? */
 };
+
+/*
+ * Below this many rows a batched read costs less than loading the reader's
+ * program (a few ms), which a one-off command such as status pays once.
+ */
+#define NA_WALK_MIN_ROWS 4096
 
 static void abi_hint(const char *root, const char *why)
 {
@@ -265,6 +275,18 @@ int na_state_open(const char *root, struct na_state **out)
 			}
 		}
 	}
+	{
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(st->socks_fd, &info, &len))
+			st->socks_id = info.id;
+	}
+	{
+		const char *e = getenv("NETACCT_READ");
+
+		st->walk = e && !strcmp(e, "walk") ? 1 : e && !strcmp(e, "batch") ? -1 : 0;
+	}
 	*out = st;
 	return 0;
 fail:
@@ -272,10 +294,39 @@ fail:
 	return err;
 }
 
+/* The id of the map pinned at root/name, 0 when there is none (or it cannot be opened). */
+static __u32 pinned_map_id(const char *root, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char p[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", root, name) >= sizeof(p))
+		return 0;
+	fd = na_obj_get(p, NULL);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+int na_state_current(struct na_state *st)
+{
+	int err = na_pin_root_trust(st->root);
+
+	if (err)
+		return err;
+	return st->socks_id && pinned_map_id(st->root, "na_socks") == st->socks_id;
+}
+
 void na_state_close(struct na_state *st)
 {
 	if (!st)
 		return;
+	na_reader_free(st->reader);
 	free(st->chunk_keys);
 	free(st->chunk_rows);
 	if (st->socks_fd >= 0)
@@ -510,6 +561,51 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 }
 
 /*
+ * Rows in na_socks now, as a guess for the first read: the kernel's memory
+ * figure for the map (fdinfo's memlock) grows by one element per row, and
+ * starts at its buckets. Only the size of the first buffer depends on it: a
+ * wrong guess costs one more walk, never a row.
+ */
+static size_t socks_guess(struct na_state *st)
+{
+	unsigned long long memlock = 0, buckets = 1;
+	char p[64], line[128];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", st->socks_fd);
+	f = fopen(p, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &memlock) == 1)
+			break;
+	if (f)
+		fclose(f);
+	while (buckets < st->meta.max_sockets)
+		buckets <<= 1;
+	/* a bucket is 16 bytes; an element its header, key and value, about 360 bytes */
+	return memlock > buckets * 16 ? (size_t)((memlock - buckets * 16) / (sizeof(struct na_row) + 64)) : 0;
+}
+
+/* The reader's walk, when it may be used and pays: 0, or -errno for the batched read. */
+static int walk_socks(struct na_state *st, struct na_snapshot *snap)
+{
+	size_t expect = st->have_read ? st->last_nrows : socks_guess(st);
+	int err;
+
+	if (st->walk < 0 || (!st->reader && st->walk == 0 && (expect < NA_WALK_MIN_ROWS || !na_can_write_state())))
+		return -EOPNOTSUPP;
+	if (!st->reader) {
+		err = na_reader_new(st->socks_fd, st->meta.max_sockets, &st->reader);
+		if (err)
+			return err;
+	}
+	err = na_reader_read(st->reader, expect, &snap->rows, &snap->nrows, &snap->rows_buf);
+	if (err && err != -EOPNOTSUPP && err != -EBUSY)
+		na_log(NA_LOG_DEBUG, "read %s/na_socks with the reader's program: %s; batched reads", st->root,
+		       strerror(-err));
+	return err;
+}
+
+/*
  * na_socks NA_BATCH rows at a time through one reused buffer, each converted
  * into the snapshot at once: no copy of the whole map in its kernel layout.
  */
@@ -522,6 +618,11 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 	int err = 0, first = 1;
 	__u32 got;
 
+	if (!walk_socks(st, snap)) {
+		st->last_nrows = snap->nrows;
+		st->have_read = 1;
+		return 0;
+	}
 	if (!st->chunk_keys)
 		st->chunk_keys = malloc(NA_BATCH * sizeof(*st->chunk_keys));
 	if (!st->chunk_rows)
@@ -565,6 +666,7 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 	}
 	snap->nrows = n;
 	st->last_nrows = n;
+	st->have_read = 1;
 	return 0;
 }
 
@@ -721,6 +823,74 @@ static const char *cgroup_path_once(struct na_state *st, struct na_cgpaths *path
 	return na_cgpaths_get(paths, id);
 }
 
+/*
+ * The one pass over the live rows: each gets its cgroup's path, and the
+ * snapshot the rows per cgroup and those without an owner, so that the
+ * readers need not pass over every row again for them (top's header,
+ * na_owners_resolve()). Cgroups are found through a small table by id;
+ * rows of one cgroup often follow each other: the previous row's first.
+ */
+static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct na_cgpaths *seen)
+{
+	uint32_t *slot = NULL; /* index + 1 into snap->cglive, 0: empty */
+	size_t mask = 0, cap = 0, i, k, at = 0;
+	uint64_t last = 0;
+	struct na_cg_live *c;
+
+	for (i = 0; i < snap->nrows; i++) {
+		struct na_sock_row *r = &snap->rows[i];
+		uint64_t id = r->s.cgroup_id;
+
+		snap->unowned += r->s.owner_src == NA_OWN_NONE && (r->s.proto == NA_P_TCP || r->s.proto == NA_P_UDP);
+		if (i && id == last) {
+			r->cgroup = snap->cglive[at].path;
+			snap->cglive[at].live++;
+			continue;
+		}
+		if (2 * (snap->ncglive + 1) > mask + 1) {
+			uint32_t *ns;
+			size_t nm = mask ? 2 * (mask + 1) - 1 : 63, j;
+
+			ns = calloc(nm + 1, sizeof(*ns));
+			if (!ns)
+				goto nomem;
+			for (j = 0; j < snap->ncglive; j++) {
+				for (k = (size_t)(snap->cglive[j].id * 0x9E3779B97F4A7C15ull >> 32) & nm; ns[k]; k = (k + 1) & nm)
+					;
+				ns[k] = (uint32_t)j + 1;
+			}
+			free(slot);
+			slot = ns;
+			mask = nm;
+		}
+		for (k = (size_t)(id * 0x9E3779B97F4A7C15ull >> 32) & mask; slot[k] && snap->cglive[slot[k] - 1].id != id;
+		     k = (k + 1) & mask)
+			;
+		if (!slot[k]) {
+			if (snap->ncglive == cap) {
+				c = realloc(snap->cglive, (cap = cap ? 2 * cap : 16) * sizeof(*c));
+				if (!c)
+					goto nomem;
+				snap->cglive = c;
+			}
+			c = &snap->cglive[snap->ncglive];
+			c->id = id;
+			c->path = cgroup_path_once(st, snap->paths, seen, id);
+			c->live = 0;
+			slot[k] = (uint32_t)++snap->ncglive;
+		}
+		at = slot[k] - 1;
+		last = id;
+		r->cgroup = snap->cglive[at].path;
+		snap->cglive[at].live++;
+	}
+	free(slot);
+	return 0;
+nomem:
+	free(slot);
+	return -ENOMEM;
+}
+
 int na_state_read(struct na_state *st, struct na_snapshot *snap)
 {
 	struct na_cgpaths *seen = NULL;
@@ -728,8 +898,11 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 	size_t i;
 	int err;
 
+	uint64_t t0, t1, t2;
+
 	memset(snap, 0, sizeof(*snap));
 	snap->meta = st->meta;
+	t0 = na_boot_ns();
 	err = read_attached(st, snap);
 	/*
 	 * Closed rows before live ones: a socket that ends in between (its row
@@ -741,8 +914,10 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 	 */
 	if (!err)
 		err = read_closed(st, snap);
+	t1 = na_boot_ns();
 	if (!err)
 		err = read_socks(st, snap);
+	t2 = na_boot_ns();
 	if (!err)
 		err = read_peers(st, snap);
 	if (!err)
@@ -763,29 +938,29 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 		if (snap->att[i].cgroup_exists)
 			na_cgpaths_add_tree(snap->paths, snap->att[i].a.path);
 	/* Once per distinct cgroup (map lookups are syscalls; rows are many, cgroups few). */
-	if (na_cgpaths_new(&seen)) {
+	if (na_cgpaths_new(&seen) || rows_by_cgroup(st, snap, seen)) {
+		na_cgpaths_free(seen);
 		na_snapshot_free(snap);
 		return -ENOMEM;
-	}
-	for (i = 0; i < snap->nrows; i++) {
-		uint64_t id = snap->rows[i].s.cgroup_id;
-
-		/* Rows of one cgroup are many: the previous row's answer first. */
-		if (i && id == snap->rows[i - 1].s.cgroup_id)
-			snap->rows[i].cgroup = snap->rows[i - 1].cgroup;
-		else
-			snap->rows[i].cgroup = cgroup_path_once(st, snap->paths, seen, id);
 	}
 	for (i = 0; i < snap->nclosed; i++)
 		snap->closed[i].cgroup = cgroup_path_once(st, snap->paths, seen, snap->closed[i].k.cgroup_id);
 	na_cgpaths_free(seen);
+	if (na_log_verbose())
+		na_log(NA_LOG_DEBUG, "snapshot: %zu attachments %.2f ms, %zu live rows (%s) %.2f ms, the rest %.2f ms",
+		       snap->natt, (t1 - t0) / 1e6, snap->nrows, snap->rows_buf ? "walk" : "batches", (t2 - t1) / 1e6,
+		       (na_boot_ns() - t2) / 1e6);
 	return 0;
 }
 
 void na_snapshot_free(struct na_snapshot *snap)
 {
 	free(snap->att);
-	free(snap->rows);
+	if (snap->rows_buf)
+		na_rbuf_put(snap->rows_buf);
+	else
+		free(snap->rows);
+	free(snap->cglive);
 	free(snap->closed);
 	free(snap->peers);
 	na_peernames_free(snap->peernames, snap->npeernames);

@@ -396,6 +396,50 @@ struct na_trace_stats {
 	__u64 window_n;
 };
 
+/*
+ * What a reader's own program (bpf/netacct_read.bpf.c) hands to user space:
+ * its copy of the live rows. Not pinned state: each reading process loads
+ * the program and makes the buffers, so these layouts change with the
+ * netacct binary alone, never with NA_ABI_VERSION.
+ */
+/*
+ * One live row (struct na_row, as readers see it): its cookie, 8 bytes the
+ * program never writes, and what user space calls struct na_sock
+ * (agent/reader.c asserts that the two agree field by field). A buffer of
+ * these is the rows array of a snapshot as it is (struct na_sock_row): user
+ * space keeps its pointer to the row's cgroup path in `user`.
+ */
+struct na_rd_row {
+	__u64 cookie;
+	__u64 user;
+	__u64 cgroup_id;
+	__u8 family;
+	__u8 proto;
+	__u8 state;
+	__u8 owner_src;
+	__u32 flags;
+	__u64 first_ns;
+	__u32 pid;
+	__u32 uid;
+	struct na_counters dir[NA_NDIR]; /* resent_bytes 0 while below 0 (na_resent()) */
+	__u32 srtt_us;
+	__u16 lport;
+	__u16 rport;
+	char comm[NA_COMM_LEN];
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* The reader has two buffers: top keeps the rows of two snapshots. */
+#define NA_RD_BUFS 2
+
+/* ctx of the na_read_socks syscall program. */
+struct na_rd_args {
+	__u32 buf;     /* in: which buffer, 0 .. NA_RD_BUFS - 1 */
+	__u32 cap;     /* in: rows the buffer holds */
+	__u64 rows;    /* out: rows in na_socks (the first min(rows, cap) are in the buffer) */
+};
+
 #ifndef __cplusplus
 _Static_assert(sizeof(struct na_trace_ev) == 104, "na_trace_ev layout");
 _Static_assert(sizeof(struct na_trace_cfg) == 12, "na_trace_cfg layout");
@@ -421,6 +465,8 @@ _Static_assert(sizeof(struct na_cgpath) == 256, "na_cgpath layout");
 _Static_assert(sizeof(struct na_dns_key) == 32, "na_dns_key layout");
 _Static_assert(sizeof(struct na_dns_name) == 280, "na_dns_name layout");
 _Static_assert(sizeof(struct na_sweep_args) == 16, "na_sweep_args layout");
+_Static_assert(sizeof(struct na_rd_row) == 184, "na_rd_row layout");
+_Static_assert(sizeof(struct na_rd_args) == 16, "na_rd_args layout");
 #endif
 
 #endif /* NETACCT_ABI_H */

@@ -48,8 +48,22 @@ struct agent {
 	size_t nattached;
 	size_t nlive;           /* of those, attached at the last scan */
 	struct MHD_Daemon *http;
-	pthread_mutex_t lock;   /* one snapshot at a time */
-	struct na_series *series; /* what was published of the derived series */
+	pthread_mutex_t lock;   /* the configuration, the attachments, the connection log */
+	/*
+	 * /metrics: the scraper thread reads the maps; a request waits for
+	 * its reading, suspended (see scraper_main()). Under scrape_lock:
+	 * waiting, want, scraping, closing.
+	 */
+	pthread_mutex_t scrape_lock;
+	pthread_cond_t scrape_wake;
+	pthread_t scraper;
+	int scraper_started;
+	struct waiter *waiting; /* suspended requests, answered when the next reading ends */
+	int want;               /* a request waits for a reading that has not begun */
+	int scraping;           /* a reading is under way: a request that comes now gets its text */
+	int closing;            /* the agent ends: requests get 503 at once */
+	struct na_state *st;    /* kept from scrape to scrape (the reader's program and buffer); the scraper's */
+	struct na_series *series; /* what was published of the derived series; the scraper's */
 	int lockfd;
 	struct na_connlog *log; /* the connection log, followed into rl */
 	struct na_rotlog rl;
@@ -560,27 +574,39 @@ static enum MHD_Result text_reply(struct MHD_Connection *c, unsigned status, con
 	return b ? reply(c, status, "text/plain; charset=utf-8", b, strlen(b)) : MHD_NO;
 }
 
-/* The exposition of one fresh snapshot, in a buffer the caller frees. */
+/*
+ * The exposition of one fresh snapshot, in a buffer the caller frees. The
+ * pinned state stays open from one scrape to the next (the reader's program
+ * and buffer are made once), and is opened again when the pin root's maps
+ * were replaced. Runs in the scraper thread only.
+ */
 static int metrics_text(struct agent *a, char **out, size_t *len)
 {
 	struct na_snapshot snap;
-	struct na_state *st = NULL;
 	FILE *f;
 	int err;
 
 	*out = NULL;
 	*len = 0;
-	err = na_state_open(a->pin_root, &st);
-	if (!err)
-		err = na_state_read(st, &snap);
-	if (err) {
-		na_state_close(st);
-		return err;
+	err = a->st ? na_state_current(a->st) : 0;
+	if (err != 1) {
+		na_state_close(a->st);
+		a->st = NULL;
+		if (err < 0)
+			return err;
+		err = na_state_open(a->pin_root, &a->st);
+		if (err)
+			return err;
 	}
+	/* The reading, the long part, without the lock; what a reload replaces (names, classes, keys) with it. */
+	err = na_state_read(a->st, &snap);
+	if (err)
+		return err;
 	na_owners_resolve(a->pin_root, &snap, NULL);
+	f = open_memstream(out, len);
+	pthread_mutex_lock(&a->lock);
 	na_names_pass(a->names);
 	na_series_set_names(a->series, a->names, a->classes);
-	f = open_memstream(out, len);
 	err = f ? na_prom_write(f, &snap, na_series_hold, a->series) : -ENOMEM;
 	if (!err)
 		err = na_series_write(f, &snap, a->series, a->conf.per_process ? a->conf.per_process_max : 0);
@@ -589,15 +615,128 @@ static int metrics_text(struct agent *a, char **out, size_t *len)
 	if (!err)
 		err = na_series_write_classes(f, &snap, a->series);
 	na_names_expire(a->names, NA_NAMES_IDLE_S);
+	pthread_mutex_unlock(&a->lock);
 	if (f && fclose(f) && !err)
 		err = -ENOMEM;
 	na_snapshot_free(&snap);
-	na_state_close(st);
 	if (err) {
 		free(*out);
 		*out = NULL;
 	}
 	return err;
+}
+
+/* A request for /metrics, suspended until a reading ends. */
+struct waiter {
+	struct MHD_Connection *c;
+	struct waiter *next;
+};
+
+static const char unreadable[] = "netacct agent: cannot read the pinned state (see the agent's log)\n";
+
+/* Answer every waiting request with text (NULL: 503) and resume it; under scrape_lock. */
+static void answer_waiting(struct agent *a, const char *text, size_t len)
+{
+	struct MHD_Response *r;
+	struct waiter *w;
+
+	if (!a->waiting)
+		return;
+	/* One response for all: libmicrohttpd counts its users and frees it after the last. */
+	r = text ? MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY)
+		 : MHD_create_response_from_buffer(sizeof(unreadable) - 1, (void *)unreadable,
+						   MHD_RESPMEM_PERSISTENT);
+	if (r)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					text ? NA_PROM_CONTENT_TYPE : "text/plain; charset=utf-8");
+	while ((w = a->waiting)) {
+		a->waiting = w->next;
+		/* A suspended connection may be given its answer from any thread; it goes out on resume. */
+		if (r)
+			MHD_queue_response(w->c, text ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, r);
+		MHD_resume_connection(w->c); /* without an answer (no memory), libmicrohttpd closes it */
+		free(w);
+	}
+	if (r)
+		MHD_destroy_response(r);
+}
+
+/*
+ * The scraper: one reading of the maps at a time, off libmicrohttpd's
+ * threads. A request for /metrics is suspended (its thread goes on with
+ * other connections) and waits for a reading: the one under way when it
+ * came, or the next, which it asks for. Every request waiting when a
+ * reading ends gets its text. So scrapes that come together (two
+ * Prometheus servers) cost one reading and are answered together, instead
+ * of queueing behind each other (a request whose thread of the pool was
+ * busy reading for another used to wait for that reading, then do its own).
+ */
+static void *scraper_main(void *arg)
+{
+	struct agent *a = arg;
+	char *text;
+	size_t len;
+	int err;
+
+	pthread_mutex_lock(&a->scrape_lock);
+	for (;;) {
+		while (!a->want && !a->closing)
+			pthread_cond_wait(&a->scrape_wake, &a->scrape_lock);
+		if (a->closing)
+			break;
+		a->want = 0;
+		a->scraping = 1;
+		pthread_mutex_unlock(&a->scrape_lock);
+		err = metrics_text(a, &text, &len);
+		pthread_mutex_lock(&a->scrape_lock);
+		a->scraping = 0;
+		answer_waiting(a, err ? NULL : text, len);
+		free(text);
+	}
+	answer_waiting(a, NULL, 0); /* the agent ends: 503, and no connection stays suspended */
+	pthread_mutex_unlock(&a->scrape_lock);
+	return NULL;
+}
+
+/* Suspend the request c until a reading ends; MHD_NO to close it (no memory). */
+static enum MHD_Result metrics_wait(struct agent *a, struct MHD_Connection *c)
+{
+	struct waiter *w;
+
+	pthread_mutex_lock(&a->scrape_lock);
+	if (a->closing) {
+		pthread_mutex_unlock(&a->scrape_lock);
+		return text_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, unreadable);
+	}
+	w = malloc(sizeof(*w));
+	if (!w) {
+		pthread_mutex_unlock(&a->scrape_lock);
+		return MHD_NO;
+	}
+	w->c = c;
+	w->next = a->waiting;
+	a->waiting = w;
+	if (!a->scraping) {
+		a->want = 1;
+		pthread_cond_signal(&a->scrape_wake);
+	}
+	/* Under the lock: the scraper resumes it only after this. */
+	MHD_suspend_connection(c);
+	pthread_mutex_unlock(&a->scrape_lock);
+	return MHD_YES;
+}
+
+/* No request is suspended once this returns (libmicrohttpd must not be stopped with one). */
+static void scraper_stop(struct agent *a)
+{
+	if (!a->scraper_started)
+		return;
+	pthread_mutex_lock(&a->scrape_lock);
+	a->closing = 1;
+	pthread_cond_broadcast(&a->scrape_wake);
+	pthread_mutex_unlock(&a->scrape_lock);
+	pthread_join(a->scraper, NULL);
+	a->scraper_started = 0;
 }
 
 /*
@@ -743,9 +882,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *version, const char *data, size_t *data_len, void **state)
 {
 	struct agent *a = cls;
-	size_t len;
-	char *body;
-	int err;
 
 	(void)version;
 	(void)data;
@@ -779,13 +915,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (strcmp(url, "/metrics"))
 		return text_reply(c, MHD_HTTP_NOT_FOUND, "netacct agent: the metrics are on /metrics\n");
-	pthread_mutex_lock(&a->lock);
-	err = metrics_text(a, &body, &len);
-	pthread_mutex_unlock(&a->lock);
-	if (err)
-		return text_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "netacct agent: cannot read the pinned state (see the agent's log)\n");
-	return reply(c, MHD_HTTP_OK, NA_PROM_CONTENT_TYPE, body, len);
+	return metrics_wait(a, c);
 }
 
 static int http_start(struct agent *a)
@@ -793,7 +923,8 @@ static int http_start(struct agent *a)
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	int err;
 
 	if (inet_pton(AF_INET, a->conf.listen_addr, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -806,6 +937,12 @@ static int http_start(struct agent *a)
 		na_log(NA_LOG_ERROR, "agent: listen %s: not a numeric IPv4 or IPv6 address", a->conf.listen_addr);
 		return -EINVAL;
 	}
+	err = pthread_create(&a->scraper, NULL, scraper_main, a);
+	if (err) {
+		na_err(-err, "agent: start the scraper thread");
+		return -err;
+	}
+	a->scraper_started = 1;
 	/* The logger first: libmicrohttpd says so itself otherwise, on stderr. */
 	a->http = MHD_start_daemon(flags, a->conf.listen_port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
 				   on_mhd_log, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -818,6 +955,7 @@ static int http_start(struct agent *a)
 	if (!a->http) {
 		na_log(NA_LOG_ERROR, "agent: cannot listen on %s:%u (in use, or not an address of this host)",
 		       a->conf.listen_addr, a->conf.listen_port);
+		scraper_stop(a);
 		return -EADDRINUSE;
 	}
 	na_log(NA_LOG_INFO, "agent: metrics on http://%s%s%s:%u/metrics", ss.ss_family == AF_INET6 ? "[" : "",
@@ -959,6 +1097,8 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		return NA_EXIT_FAIL;
 	}
 	pthread_mutex_init(&a.lock, NULL);
+	pthread_mutex_init(&a.scrape_lock, NULL);
+	pthread_cond_init(&a.scrape_wake, NULL);
 	if (na_series_new(&a.series) || take_lock(&a))
 		goto out;
 
@@ -999,7 +1139,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		http_reap(&a);
 		na_ratelimit_flush(&a.mhd_said);
 		na_ratelimit_flush(&a.http_said);
-		pthread_mutex_lock(&a.lock); /* the cgroup path tables are the HTTP threads' too */
+		pthread_mutex_lock(&a.lock); /* a reload changes the log (log_open) */
 		log_drain(&a);
 		pthread_mutex_unlock(&a.lock);
 		na_recorder_tick(a.rec);
@@ -1064,6 +1204,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 		}
 	}
 	rc = NA_EXIT_OK;
+	scraper_stop(&a);
 	if (a.http)
 		MHD_stop_daemon(a.http); /* no request runs from here on */
 	a.http = NULL;
@@ -1075,6 +1216,7 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 			rc = NA_EXIT_FAIL;
 	na_log(NA_LOG_INFO, "agent: ending%s", detach_on_exit ? ", attachments detached" : "; attachments keep counting");
 out:
+	scraper_stop(&a);
 	if (a.http)
 		MHD_stop_daemon(a.http);
 	log_close(&a);
@@ -1088,6 +1230,9 @@ out:
 	na_series_free(a.series);
 	na_names_free(a.names);
 	na_netclass_free(a.classes);
+	na_state_close(a.st);
+	pthread_cond_destroy(&a.scrape_wake);
+	pthread_mutex_destroy(&a.scrape_lock);
 	pthread_mutex_destroy(&a.lock);
 	return rc;
 }

@@ -67,25 +67,6 @@ static int cmp_str(const char *a, const char *b)
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
-/*
- * Stable order for diffs and pipelines: cgroup, owner, peer, then local end.
- * Sorted as pointers: moving 184-byte rows was a tenth of export's time.
- */
-static int row_cmp(const void *pa, const void *pb)
-{
-	const struct na_sock_row *a = *(const struct na_sock_row *const *)pa;
-	const struct na_sock_row *b = *(const struct na_sock_row *const *)pb;
-	int c;
-
-	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = CMP(a->s.cgroup_id, b->s.cgroup_id)) ||
-	    (c = CMP(a->s.pid, b->s.pid)) || (c = strncmp(a->s.comm, b->s.comm, NA_COMM_LEN)) ||
-	    (c = CMP(a->s.proto, b->s.proto)) || (c = CMP(a->s.family, b->s.family)) ||
-	    (c = memcmp(a->s.raddr, b->s.raddr, 16)) || (c = CMP(a->s.rport, b->s.rport)) ||
-	    (c = memcmp(a->s.laddr, b->s.laddr, 16)) || (c = CMP(a->s.lport, b->s.lport)))
-		return c;
-	return CMP(a->cookie, b->cookie);
-}
-
 static int closed_cmp(const void *pa, const void *pb)
 {
 	const struct na_closed_row *a = pa, *b = pb;
@@ -351,12 +332,8 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		if (eo->group == NA_G_SOCKET && snap->nrows)
 			qsort(snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
 	} else {
-		ord = malloc((snap->nrows ? snap->nrows : 1) * sizeof(*ord));
-		if (!ord)
+		if (na_view_sock_order(snap, &ord))
 			return na_err(-ENOMEM, "export");
-		for (i = 0; i < snap->nrows; i++)
-			ord[i] = &snap->rows[i];
-		qsort(ord, snap->nrows, sizeof(*ord), row_cmp);
 		if (snap->nclosed) /* qsort's array must not be NULL, even for 0 elements */
 			qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
 	}
@@ -396,6 +373,12 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		return 0;
 	}
 	for (i = 0; i < snap->nrows; i++) {
+		/* The rows are read in another order than the map's: fetch a few ahead. */
+		if (i + 8 < snap->nrows) {
+			__builtin_prefetch(ord[i + 8]);
+			__builtin_prefetch((const char *)ord[i + 8] + 64);
+			__builtin_prefetch((const char *)ord[i + 8] + 128);
+		}
 		if (!na_filter_match(flt, ord[i]->cgroup, ord[i]->s.cgroup_id))
 			continue;
 		put_sock_row(f, &b, snap, ord[i]);
@@ -504,6 +487,9 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 	rc = NA_EXIT_FAIL;
 	if (na_out_open(&out, eo.out, "export"))
 		goto out_snap;
+	/* 200 MB of CSV at a million rows: in large writes, not one per 4 KiB (a terminal's stdout too: export is no stream). */
+	if (out.f == stdout)
+		setvbuf(stdout, NULL, _IOFBF, 256 * 1024);
 	err = eo.fmt == OUT_PROM ? prom_write(out.f, &snap, &flt) : rows_write(out.f, &snap, &flt, &eo, &rn);
 	if (err) {
 		na_out_abort(&out);

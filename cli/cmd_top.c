@@ -99,9 +99,7 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 		const struct na_att_state *a = &cur->att[i], *p;
 		struct top_cg *c = &f->cg[f->ncg];
 		struct na_vrow tmp = { 0 };
-		const char *last;
 		uint64_t since;
-		int below;
 
 		if (o->paths.n && !na_filter_match(&o->paths, a->a.path, a->a.cgroup_id))
 			continue;
@@ -118,14 +116,10 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 		c->hdr_pct = na_vrow_hdr_pct(&tmp);
 		c->retrans = na_resent(&a->t.dir[NA_TX]);
 		c->dup = na_resent(&a->t.dir[NA_RX]);
-		/* Rows' paths are interned: one answer per run of rows with the same path. */
-		for (j = 0, last = NULL, below = 0; j < cur->nrows; j++) {
-			if (!j || cur->rows[j].cgroup != last) {
-				last = cur->rows[j].cgroup;
-				below = na_path_below(last, a->a.path);
-			}
-			c->live += below;
-		}
+		/* The snapshot counted the rows per cgroup: one look per cgroup, not per row. */
+		for (j = 0; j < cur->ncglive; j++)
+			if (na_path_below(cur->cglive[j].path, a->a.path))
+				c->live += cur->cglive[j].live;
 		for (j = 0, since = 0; j < ts->nbase; j++)
 			if (ts->base[j].token == a->a.token)
 				since = ts->base[j].closed;
@@ -138,20 +132,13 @@ static int build_header(const struct na_snapshot *cur, const struct na_snapshot 
 /* Live sockets in the cgroups the PATHs name (all of them without PATHs), as the title counts them. */
 static size_t live_in_view(const struct na_snapshot *s, const struct na_filter *paths)
 {
-	const char *last = NULL;
 	size_t i, n = 0;
-	int in = 0;
 
 	if (!paths->n)
 		return s->nrows;
-	/* Rows' paths are interned: one answer per run of rows with the same path and id. */
-	for (i = 0; i < s->nrows; i++) {
-		if (!i || s->rows[i].cgroup != last || s->rows[i].s.cgroup_id != s->rows[i - 1].s.cgroup_id) {
-			last = s->rows[i].cgroup;
-			in = na_filter_match(paths, last, s->rows[i].s.cgroup_id);
-		}
-		n += in;
-	}
+	for (i = 0; i < s->ncglive; i++)
+		if (na_filter_match(paths, s->cglive[i].path, s->cglive[i].id))
+			n += s->cglive[i].live;
 	return n;
 }
 

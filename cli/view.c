@@ -281,6 +281,52 @@ static int keep(const struct na_vrow *r, const struct na_view_opts *o)
 	return text_match(r, o, o->text);
 }
 
+/*
+ * keep() for a socket's row without making its view row (but for a text
+ * filter): the cgroup paths' answer is kept per run of rows of one cgroup.
+ */
+struct filter_cache {
+	const char *path;
+	uint64_t id;
+	int valid, in;
+};
+
+static void from_sock(struct na_vrow *v, const struct na_sock_row *r);
+
+/* The name v's cgroup looked its peer up by, or NULL. */
+static const char *peer_name_of(const struct na_snapshot *s, const struct na_vrow *v)
+{
+	return s->npeernames ? na_peernames_find(s->peernames, s->npeernames, v->cgroup_id, v->family, v->raddr,
+						 v->first_ns)
+			     : NULL;
+}
+
+static int keep_sock(const struct na_snapshot *s, const struct na_sock_row *r, const struct na_view_opts *o,
+		     struct filter_cache *fc)
+{
+	struct na_vrow v;
+
+	if (o->paths && o->paths->n) {
+		if (!fc->valid || r->cgroup != fc->path || r->s.cgroup_id != fc->id) {
+			fc->path = r->cgroup;
+			fc->id = r->s.cgroup_id;
+			fc->in = na_filter_match(o->paths, r->cgroup, r->s.cgroup_id);
+			fc->valid = 1;
+		}
+		if (!fc->in)
+			return 0;
+	}
+	if (o->pid && r->s.pid != o->pid)
+		return 0;
+	if (o->proto >= 0 && r->s.proto != o->proto)
+		return 0;
+	if (!o->text || !*o->text)
+		return 1;
+	from_sock(&v, r);
+	v.peer_name = peer_name_of(s, &v);
+	return text_match(&v, o, o->text);
+}
+
 static void from_sock(struct na_vrow *v, const struct na_sock_row *r)
 {
 	memset(v, 0, sizeof(*v));
@@ -551,9 +597,7 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 			if (&res[m] != &base[j])
 				res[m] = base[j];
 			v = &res[m];
-			if (s->npeernames)
-				v->peer_name = na_peernames_find(s->peernames, s->npeernames, v->cgroup_id, v->family, v->raddr,
-							     v->first_ns);
+			v->peer_name = peer_name_of(s, v);
 			if (!keep(v, o))
 				continue;
 			add_key(v, o, &memo);
@@ -610,8 +654,8 @@ static int prev_index(const struct na_snapshot *prev, struct vhash *t)
 	return 0;
 }
 
-/* *out: v's socket's row in prev, or NULL (a new row). */
-static int prev_find(struct prev_match *pm, const struct na_vrow *v, const struct na_sock_row **out)
+/* *out: the row of socket (cookie, first_ns) in prev, or NULL (a new row). */
+static int prev_find(struct prev_match *pm, uint64_t cookie, uint64_t first_ns, const struct na_sock_row **out)
 {
 	const struct na_snapshot *prev = pm->prev;
 	const struct na_sock_row *r;
@@ -620,14 +664,14 @@ static int prev_find(struct prev_match *pm, const struct na_vrow *v, const struc
 	*out = NULL;
 	if (pm->next < prev->nrows) {
 		r = &prev->rows[pm->next];
-		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns)
+		if (r->cookie == cookie && r->s.first_ns == first_ns)
 			goto found;
 	}
 	if (!pm->t.slot && prev_index(prev, &pm->t))
 		return -ENOMEM;
-	for (k = key_hash(v, NA_G_SOCKET) & pm->t.mask; pm->t.slot[k]; k = (k + 1) & pm->t.mask) {
+	for (k = mix(cookie ^ mix(first_ns)) & pm->t.mask; pm->t.slot[k]; k = (k + 1) & pm->t.mask) {
 		r = &prev->rows[pm->t.slot[k] - 1];
-		if (r->cookie == v->cookie && r->s.first_ns == v->first_ns)
+		if (r->cookie == cookie && r->s.first_ns == first_ns)
 			goto found;
 	}
 	return 0;
@@ -637,22 +681,29 @@ found:
 	return 0;
 }
 
-/* v's delta against its socket's row in prev (all of it for a new row). */
-static int socket_delta(struct prev_match *pm, struct na_vrow *v)
+/* delta: the counters tot of socket (cookie, first_ns) moved since prev (all of them for a new row). */
+static int sock_delta(struct prev_match *pm, uint64_t cookie, uint64_t first_ns, const struct na_counters *tot,
+		      struct na_counters *delta)
 {
 	const struct na_sock_row *p;
 	int d;
 
-	if (prev_find(pm, v, &p))
+	if (prev_find(pm, cookie, first_ns, &p))
 		return -ENOMEM;
 	/* A socket's row made anew (it connected again) starts from zero. */
 	for (d = 0; d < NA_NDIR; d++) {
 		if (p)
-			counters_delta(&v->delta[d], &v->tot[d], &p->s.dir[d]);
+			counters_delta(&delta[d], &tot[d], &p->s.dir[d]);
 		else
-			v->delta[d] = v->tot[d];
+			delta[d] = tot[d];
 	}
 	return 0;
+}
+
+/* v's delta against its socket's row in prev. */
+static int socket_delta(struct prev_match *pm, struct na_vrow *v)
+{
+	return sock_delta(pm, v->cookie, v->first_ns, v->tot, v->delta);
 }
 
 static int socket_deltas(const struct na_snapshot *prev, struct na_vrow *now, size_t nn)
@@ -1038,12 +1089,23 @@ static int hent_cmp(const void *pa, const void *pb)
 	return fig_cmp(a->v, a->v2, &a->r, b->v, b->v2, &b->r);
 }
 
+/* Figures (v, v2) come after the heap's top by figures alone (a tie is the identity's to settle). */
+static int worse_than(double v, double v2, const struct hent *top)
+{
+	int c = DESC(v, top->v);
+
+	if (!c)
+		c = DESC(v2, top->v2);
+	return sort_reverse ? c < 0 : c > 0;
+}
+
 int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
 		      struct na_vrow **out, size_t *n, size_t *total)
 {
-	struct na_vrow probe = { 0 }, *res;
+	struct na_vrow probe = { 0 }, fig, *res;
 	struct prev_match pm = { .prev = prev };
+	struct filter_cache fc = { 0 };
 	struct hent *h, e;
 	size_t i, m = 0;
 	int err;
@@ -1062,20 +1124,32 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 	if (!h)
 		return -ENOMEM;
 	*total = 0;
+	/*
+	 * Figures first, the view row only for a row that makes the screen (a
+	 * screenful of 100 000): fig holds just what row_key() reads.
+	 */
+	memset(&fig, 0, sizeof(fig));
+	fig.conns = fig.live = 1;
+	fig.secs = prev ? secs : 0;
 	for (i = 0; i < cur->nrows; i++) {
-		from_sock(&e.r, &cur->rows[i]);
-		if (!keep(&e.r, o))
+		const struct na_sock_row *r = &cur->rows[i];
+
+		if (!keep_sock(cur, r, o, &fc))
 			continue;
 		(*total)++;
-		if (prev) {
-			e.r.secs = secs;
-			if (socket_delta(&pm, &e.r)) {
-				free(h);
-				free(pm.t.slot);
-				return -ENOMEM;
-			}
+		memcpy(fig.tot, r->s.dir, sizeof(fig.tot));
+		if (prev && sock_delta(&pm, r->cookie, r->s.first_ns, fig.tot, fig.delta)) {
+			free(h);
+			free(pm.t.slot);
+			return -ENOMEM;
 		}
-		row_key(&e.r, col, &e.v, &e.v2);
+		row_key(&fig, col, &e.v, &e.v2);
+		if (m == k && worse_than(e.v, e.v2, &h[0]))
+			continue;
+		from_sock(&e.r, r);
+		e.r.peer_name = peer_name_of(cur, &e.r);
+		e.r.secs = fig.secs;
+		memcpy(e.r.delta, fig.delta, sizeof(e.r.delta));
 		heap_offer(h, &m, k, sizeof(*h), hent_cmp, &e);
 	}
 	free(pm.t.slot);
@@ -1091,4 +1165,239 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 	*out = res;
 	*n = m;
 	return 0;
+}
+
+/* ---- export's order of live rows ----------------------------------------------- */
+
+/*
+ * Each row's place as one byte string that memcmp orders as export's
+ * comparison does: the cgroup's rank (its path, then its id), pid, comm
+ * (zeros after its end: strncmp's order), protocol, family, peer address
+ * and port, local address and port, cookie; numbers big-endian.
+ */
+#define SKEY_LEN 72
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+	while (n--) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static void sock_key(uint8_t *k, const struct na_sock_row *r, uint32_t rank)
+{
+	size_t c;
+
+	put_be(k, rank, 4);
+	put_be(k + 4, r->s.pid, 4);
+	for (c = 0; c < NA_COMM_LEN && r->s.comm[c]; c++)
+		k[8 + c] = (uint8_t)r->s.comm[c];
+	memset(k + 8 + c, 0, NA_COMM_LEN - c);
+	k[24] = r->s.proto;
+	k[25] = r->s.family;
+	memcpy(k + 26, r->s.raddr, 16);
+	put_be(k + 42, r->s.rport, 2);
+	memcpy(k + 44, r->s.laddr, 16);
+	put_be(k + 60, r->s.lport, 2);
+	put_be(k + 62, r->cookie, 8);
+	k[70] = k[71] = 0;
+}
+
+struct cg_rank {
+	uint64_t id;
+	const char *path;
+	uint32_t rank;
+};
+
+static int cg_rank_cmp(const void *pa, const void *pb)
+{
+	const struct cg_rank *a = pa, *b = pb;
+	int c = cmp_str(a->path, b->path);
+
+	return c ? c : CMP(a->id, b->id);
+}
+
+/* An entry for the place: the 16 bytes that tell rows apart first, the row, its cgroup's rank. */
+struct skey {
+	uint64_t k0, k1;
+	uint32_t idx, rank;
+};
+
+static int skey_full_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct skey *a = pa, *b = pb;
+	const struct na_sock_row *rows = ctx;
+	uint8_t ka[SKEY_LEN], kb[SKEY_LEN];
+
+	sock_key(ka, &rows[a->idx], a->rank);
+	sock_key(kb, &rows[b->idx], b->rank);
+	return memcmp(ka, kb, SKEY_LEN);
+}
+
+/* LSD radix sort of e by (k0, k1), 16 bits a pass; a pass whose digit is the same for all is skipped. */
+static void skey_radix(struct skey *e, struct skey *tmp, size_t n, size_t *count)
+{
+	struct skey *src = e, *dst = tmp, *t;
+	size_t i, sum, c;
+	int pass;
+
+	for (pass = 0; pass < 8; pass++) {
+		int shift = (pass % 4) * 16;
+		int word = pass < 4; /* k1 first: it is the less significant */
+
+		memset(count, 0, 65536 * sizeof(*count));
+		for (i = 0; i < n; i++)
+			count[((word ? src[i].k1 : src[i].k0) >> shift) & 0xffff]++;
+		if (count[((word ? src[0].k1 : src[0].k0) >> shift) & 0xffff] == n)
+			continue;
+		for (i = 0, sum = 0; i < 65536; i++) {
+			c = count[i];
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[((word ? src[i].k1 : src[i].k0) >> shift) & 0xffff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != e)
+		memcpy(e, src, n * sizeof(*e));
+}
+
+int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***out)
+{
+	struct cg_rank *cg = NULL;
+	struct skey *e = NULL, *tmp = NULL;
+	const struct na_sock_row **ord = NULL;
+	size_t n = s->nrows, ncg = 0, cap = 0, i, j, *count = NULL, npos = 0;
+	uint64_t diff[SKEY_LEN / 8] = { 0 }, first[SKEY_LEN / 8] = { 0 }, last_id = 0, w[SKEY_LEN / 8];
+	uint32_t *slot = NULL;
+	size_t mask = 0;
+	uint8_t key[SKEY_LEN], pos[16];
+	int err = -ENOMEM;
+
+	ord = malloc((n ? n : 1) * sizeof(*ord));
+	e = malloc((n ? n : 1) * sizeof(*e));
+	tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	count = malloc(65536 * sizeof(*count));
+	if (!ord || !e || !tmp || !count)
+		goto out;
+	/* The cgroups of the rows, ranked by path then id (a path is the same for every row of an id). */
+	for (i = 0; i < n; i++) {
+		uint64_t id = s->rows[i].s.cgroup_id;
+		size_t k;
+
+		if (i && id == last_id) {
+			e[i].rank = e[i - 1].rank; /* for now: the cgroup's index */
+			continue;
+		}
+		last_id = id;
+		if (2 * (ncg + 1) > mask + 1) {
+			size_t nm = mask ? 2 * (mask + 1) - 1 : 63;
+			uint32_t *ns = calloc(nm + 1, sizeof(*ns));
+
+			if (!ns)
+				goto out;
+			for (j = 0; j < ncg; j++) {
+				for (k = mix(cg[j].id) & nm; ns[k]; k = (k + 1) & nm)
+					;
+				ns[k] = (uint32_t)j + 1;
+			}
+			free(slot);
+			slot = ns;
+			mask = nm;
+		}
+		for (k = mix(id) & mask; slot[k] && cg[slot[k] - 1].id != id; k = (k + 1) & mask)
+			;
+		if (!slot[k]) {
+			if (ncg == cap) {
+				struct cg_rank *nc = realloc(cg, (cap = cap ? 2 * cap : 16) * sizeof(*cg));
+
+				if (!nc)
+					goto out;
+				cg = nc;
+			}
+			cg[ncg] = (struct cg_rank){ .id = id, .path = s->rows[i].cgroup };
+			slot[k] = (uint32_t)++ncg;
+		}
+		e[i].rank = slot[k] - 1;
+	}
+	{
+		uint32_t *rank_of = malloc((ncg ? ncg : 1) * sizeof(*rank_of));
+		struct cg_rank *sorted = malloc((ncg ? ncg : 1) * sizeof(*sorted));
+
+		if (!rank_of || !sorted) {
+			free(rank_of);
+			free(sorted);
+			goto out;
+		}
+		for (j = 0; j < ncg; j++) {
+			sorted[j] = cg[j];
+			sorted[j].rank = (uint32_t)j;
+		}
+		if (ncg)
+			qsort(sorted, ncg, sizeof(*sorted), cg_rank_cmp);
+		for (j = 0; j < ncg; j++)
+			rank_of[sorted[j].rank] = (uint32_t)j;
+		for (i = 0; i < n; i++)
+			e[i].rank = rank_of[e[i].rank];
+		free(rank_of);
+		free(sorted);
+	}
+	/* Which bytes of the place differ between any two rows: the others cannot order them. */
+	for (i = 0; i < n; i++) {
+		sock_key(key, &s->rows[i], e[i].rank);
+		memcpy(w, key, SKEY_LEN);
+		if (!i)
+			memcpy(first, w, SKEY_LEN);
+		for (j = 0; j < SKEY_LEN / 8; j++)
+			diff[j] |= w[j] ^ first[j];
+	}
+	for (j = 0; j < SKEY_LEN; j++) {
+		if (!((const uint8_t *)diff)[j])
+			continue;
+		if (npos < sizeof(pos))
+			pos[npos] = (uint8_t)j;
+		npos++;
+	}
+	/* The first 16 of them make each row's sort key; rows they do not tell apart are compared whole. */
+	for (i = 0; i < n; i++) {
+		uint64_t k0 = 0, k1 = 0;
+
+		sock_key(key, &s->rows[i], e[i].rank);
+		for (j = 0; j < 16; j++) {
+			uint8_t b = j < npos ? key[pos[j]] : 0;
+
+			if (j < 8)
+				k0 = k0 << 8 | b;
+			else
+				k1 = k1 << 8 | b;
+		}
+		e[i].k0 = k0;
+		e[i].k1 = k1;
+		e[i].idx = (uint32_t)i;
+	}
+	if (n > 1)
+		skey_radix(e, tmp, n, count);
+	for (i = 0; npos > 16 && i < n; i = j) {
+		for (j = i + 1; j < n && e[j].k0 == e[i].k0 && e[j].k1 == e[i].k1; j++)
+			;
+		if (j - i > 1)
+			qsort_r(&e[i], j - i, sizeof(*e), skey_full_cmp, (void *)s->rows);
+	}
+	for (i = 0; i < n; i++)
+		ord[i] = &s->rows[e[i].idx];
+	*out = ord;
+	ord = NULL;
+	err = 0;
+out:
+	free(ord);
+	free(e);
+	free(tmp);
+	free(count);
+	free(cg);
+	free(slot);
+	return err;
 }

@@ -3,7 +3,9 @@
 """
 User-space costs of netacct: time and peak RSS of `export --csv` and
 of `top` polls with N synthetic live sockets, the CPU share of `top -d 1` at
-10 000 sockets, and the kernel memory of the maps.
+10 000 and 100 000 sockets, the agent's /metrics scrape (one alone, and
+several at once) and its resident memory, what each costs per row, and the
+kernel memory of the maps.
 
 Method: a test cgroup and a fresh pin root, `attach --max-sockets`, then the
 pinned na_socks map is filled with N fake rows through BPF_MAP_UPDATE_BATCH
@@ -14,8 +16,19 @@ the attachment's token, an owner (so no owner resolution is attempted),
 addresses, ports and counters. The rows are idle: nothing changes between two
 snapshots, so every rate is 0 and the sort falls through to its tie-breaks.
 
+The agent: `netacct agent` on the same pin root, with a configuration that
+names the test cgroup (already attached) and a free loopback port; one
+scrape first (it loads the reader), then the median of --repeat sequential
+GETs of /metrics, then --concurrent GETs started together (threads behind a
+barrier): the wall time until the last answer, against one scrape alone
+(serialized scrapes would take about N times one). Its RSS: peak (VmHWM).
+
+Per row: the slope between two sizes, (cost at N2 - cost at N1) / (N2 - N1),
+in ns (time) and bytes (RSS); "linear" compares the slope of the upper pair
+of sizes with that of the lower pair.
+
 Run as root:  tests/bench/userspace.py [--netacct PATH] [--sizes 10000,100000,1000000]
-              [--repeat 3] [--markdown]
+              [--repeat 3] [--concurrent 4] [--no-agent] [--markdown]
 Everything it creates is removed at the end (detach --all on its own pin
 root, rmdir of its cgroup), also on errors and Ctrl-C.
 """
@@ -28,12 +41,16 @@ import platform
 import random
 import shutil
 import signal
+import socket
 import statistics
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -205,6 +222,105 @@ def timed_precise(cmd):
     return time.perf_counter() - t0, cpu, rss
 
 
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def http_get(url, timeout=60):
+    """(status, seconds) of one GET (the body read whole)."""
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            r.read()
+            st = r.status
+    except urllib.error.HTTPError as e:
+        st = e.code
+    return st, time.perf_counter() - t0
+
+
+def proc_status_kib(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def measure_agent(exe, pin, cgdir, reps, conc):
+    """The agent's scrapes: (one alone ms (median), [ms of each of conc at once], wall of them ms, peak RSS KiB)."""
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="netacct-bench-agent-")
+    conf = os.path.join(tmp, "netacct.conf")
+    with open(conf, "w") as f:
+        f.write("attach %s\nlisten 127.0.0.1:%d\nrescan 3600\n" % (cgdir, port))
+    err = open(os.path.join(tmp, "agent.log"), "w+")
+    p = subprocess.Popen([exe, "--pin-root", pin, "agent", "--config", conf], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=err)
+    url = "http://127.0.0.1:%d/metrics" % port
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if p.poll() is not None:
+                err.seek(0)
+                raise SystemExit("agent exited: %s" % err.read())
+            try:
+                st, _ = http_get(url)
+                if st == 200:
+                    break  # the first scrape: the reader's program and buffer are made
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the agent never served %s" % url)
+            time.sleep(0.1)
+        one = []
+        for _ in range(reps):
+            st, dt = http_get(url)
+            if st != 200:
+                raise SystemExit("GET /metrics: %d" % st)
+            one.append(dt)
+        each, bar = [None] * conc, threading.Barrier(conc + 1)
+
+        def worker(i):
+            bar.wait()
+            each[i] = http_get(url)
+
+        walls = []
+        for _ in range(reps):
+            ts = [threading.Thread(target=worker, args=(i,)) for i in range(conc)]
+            for t in ts:
+                t.start()
+            bar.wait()
+            t0 = time.perf_counter()
+            for t in ts:
+                t.join()
+            walls.append((time.perf_counter() - t0, [e[1] for e in each]))
+            if any(e[0] != 200 for e in each):
+                raise SystemExit("concurrent GET /metrics: %r" % [e[0] for e in each])
+            bar = threading.Barrier(conc + 1)
+        wall, each_s = sorted(walls)[len(walls) // 2]
+        rss = proc_status_kib(p.pid, "VmHWM")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        err.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return statistics.median(one) * 1e3, [x * 1e3 for x in each_s], wall * 1e3, rss
+
+
+def per_row(results, key, scale):
+    """[(n1, n2, slope)] of results[key] between consecutive sizes, slope in units per row (x scale)."""
+    out = []
+    rs = [r for r in results if r.get(key) is not None]
+    for a, b in zip(rs, rs[1:]):
+        out.append((a["n"], b["n"], (b[key] - a[key]) * scale / (b["n"] - a["n"])))
+    return out
+
+
 def map_memlock(pin_root):
     """{map name: (memlock bytes, max_entries, id)} of the maps pinned at pin_root."""
     out = {}
@@ -242,6 +358,8 @@ def main():
                     help="attach --max-sockets for every size (default: max(65536, 1.25 x the size), attached anew "
                          "per size); the kernel's batch read walks every bucket, so this sets part of the read cost")
     ap.add_argument("--cpu-iterations", type=int, default=10, help="frames of `top -d 1` for the CPU share")
+    ap.add_argument("--concurrent", type=int, default=4, help="scrapes of /metrics started together")
+    ap.add_argument("--no-agent", action="store_true", help="leave the agent's scrapes out")
     ap.add_argument("--perf", metavar="DIR", default=None,
                     help="also `perf record -g` export and top (-n 11) at 100 000 rows (or the largest size below), "
                          "reports in DIR")
@@ -342,11 +460,15 @@ def main():
                 "top_rss": max(t[2] for t in top1 + top11) / 1024,
                 "cpu_pct": None,
             }
-            if n == 10000:
+            if n in (10000, 100000):
                 it = args.cpu_iterations
                 w, c, rss = timed_precise(na + ["top", "--batch", "-n", str(it), "-d", "1", "--limit", "20"])
                 r["cpu_pct"] = 100.0 * c / w
                 r["cpu_detail"] = (w, c)
+            r["scrape_ms"] = r["conc_ms"] = r["agent_rss"] = None
+            if not args.no_agent:
+                one, each, wall, arss = measure_agent(exe, pin, cgdir, reps if n < 1000000 else 3, args.concurrent)
+                r["scrape_ms"], r["conc_ms"], r["conc_each"], r["agent_rss"] = one, wall, each, arss / 1024
             if args.perf and n == max([x for x in sizes if x <= 100000] or [min(sizes)]):
                 os.makedirs(args.perf, exist_ok=True)
                 for what, cmd in (("export", na + ["export", "--csv"]),
@@ -361,9 +483,13 @@ def main():
                         f.write(rep)
                     print("  perf: %s" % data[:-5] + ".txt", file=sys.stderr)
             results.append(r)
-            print("  export %.0f ms %.1f MiB; top -n1 %.0f ms; poll %.1f ms (cpu %.1f ms); top RSS %.1f MiB%s"
+            print("  export %.0f ms %.1f MiB; top -n1 %.0f ms; poll %.1f ms (cpu %.1f ms); top RSS %.1f MiB%s%s"
                   % (r["export_ms"], r["export_rss"], r["top1_ms"], r["poll_ms"], r["poll_cpu_ms"], r["top_rss"],
-                     "; top -d 1 CPU %.2f%%" % r["cpu_pct"] if r["cpu_pct"] is not None else ""),
+                     "; top -d 1 CPU %.2f%%" % r["cpu_pct"] if r["cpu_pct"] is not None else "",
+                     "; scrape %.1f ms, %d at once %.1f ms (each %s), agent RSS %.1f MiB"
+                     % (r["scrape_ms"], args.concurrent, r["conc_ms"],
+                        "/".join("%.0f" % x for x in r["conc_each"]), r["agent_rss"])
+                     if r["scrape_ms"] is not None else ""),
                   file=sys.stderr)
     finally:
         cleanup()
@@ -373,18 +499,36 @@ def main():
     print("netacct user-space costs, synthetic idle rows (%s, %d CPUs, kernel %s)"
           % (platform.node(), os.cpu_count(), platform.release()))
     hdr = ("N", "export ms", "export RSS MiB", "top -n1 ms", "top poll ms", "poll CPU ms", "top RSS MiB",
-           "top -d1 CPU %")
+           "top -d1 CPU %", "scrape ms", "%d scrapes ms" % args.concurrent, "agent RSS MiB")
+
+    def opt(v, fmt):
+        return fmt % v if v is not None else "-"
+
     rows = []
     for r in results:
         rows.append(("%d" % r["n"], "%.0f" % r["export_ms"], "%.1f" % r["export_rss"], "%.0f" % r["top1_ms"],
                      "%.1f" % r["poll_ms"], "%.1f" % r["poll_cpu_ms"], "%.1f" % r["top_rss"],
-                     "%.2f" % r["cpu_pct"] if r["cpu_pct"] is not None else "-"))
+                     opt(r["cpu_pct"], "%.2f"), opt(r["scrape_ms"], "%.1f"), opt(r["conc_ms"], "%.1f"),
+                     opt(r["agent_rss"], "%.1f")))
     w = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(hdr)]
     print("  ".join(h.rjust(w[i]) for i, h in enumerate(hdr)))
     for x in rows:
         print("  ".join(c.rjust(w[i]) for i, c in enumerate(x)))
     print("top -n1 ms: wall of `top --batch -n 1 -d 0.1` minus the 0.1 s sleep (3 snapshots + 1 frame);")
-    print("top poll ms: ((wall of -n 11) - (wall of -n 1) - 10 x 0.1 s) / 10: one snapshot + one frame.")
+    print("top poll ms: ((wall of -n 11) - (wall of -n 1) - 10 x 0.1 s) / 10: one snapshot + one frame;")
+    print("scrape ms: one GET /metrics alone (median); %d scrapes ms: wall until the last of %d started together."
+          % (args.concurrent, args.concurrent))
+    print()
+    print("per row (slope between two sizes; linear: the upper slope / the lower one):")
+    for key, name, scale, unit in (("export_ms", "export", 1e6, "ns"), ("poll_ms", "top poll", 1e6, "ns"),
+                                   ("scrape_ms", "scrape", 1e6, "ns"), ("export_rss", "export RSS", 2**20, "B"),
+                                   ("top_rss", "top RSS", 2**20, "B"), ("agent_rss", "agent RSS", 2**20, "B")):
+        sl = per_row(results, key, scale)
+        if not sl:
+            continue
+        text = "; ".join("%d..%d: %.0f %s/row" % (a, b, v, unit) for a, b, v in sl)
+        lin = "; linear: %.2f" % (sl[-1][2] / sl[0][2]) if len(sl) > 1 and sl[0][2] > 0 else ""
+        print("  %-11s %s%s" % (name, text, lin))
     print()
     print("na_socks kernel memory per row added (system Slab delta from /proc/meminfo; bpftool memlock):")
     for n, (added, slab, ml0, ml) in sorted(kfill.items()):

@@ -791,10 +791,10 @@ class Harness:
 
     # -- netacct --------------------------------------------------------------
 
-    def netacct(self, *args, timeout=60, pin_root=True):
-        """Run the binary with our pin root; returns CompletedProcess (text)."""
+    def netacct(self, *args, timeout=60, pin_root=True, env=None):
+        """Run the binary with our pin root (env: more variables); returns CompletedProcess (text)."""
         argv = [self.bin] + (["--pin-root", self.pin_root] if pin_root else []) + list(args)
-        env = dict(os.environ, NETACCT_PIN_ROOT=self.pin_root)
+        env = dict(os.environ, NETACCT_PIN_ROOT=self.pin_root, **(env or {}))
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
     def netacct_ok(self, *args, timeout=60):

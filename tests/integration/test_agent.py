@@ -24,6 +24,10 @@ cgroup of this test's own (P/*), rescan 1 s, and a free loopback port:
   * leaf-cgroup series equal the workers' payload; with per-process yes and
     per-process-max 1, one worker has its own series (its exact payload)
     and the other is summed under pid="other"; promtool accepts it all;
+  * a reload that detaches the agent's last cgroup (the pin root goes), and
+    one that attaches it again (a new pin root) before the next scrape:
+    /metrics shows the new attachment's counters (a new flow's bytes alone),
+    not the old maps' the agent still held; detached again: 503;
   * --detach-on-exit: SIGTERM detaches what the configuration attached;
   * the connection log: the agent follows it into log-file (one JSON line
     per socket, payloads as the workers wrote them, within a second of the
@@ -375,6 +379,37 @@ def run(h, tmp, lock):
                 sum(1 for r in allrecs if last_port in (r["lport"], r["rport"])) == 2,
                 repr(last_port))
         h.eq("SIGTERM: exit 0", ag.stop(), 0)
+
+        # -- the pin root made anew while the agent runs ----------------------------
+        # The agent keeps the pinned state open from scrape to scrape: once its last
+        # cgroup is detached (the pin root goes) and attached again (new maps), it must
+        # read the new maps, not the old ones it still holds.
+        ag = Agent(h, conf, port)
+        ag.wait_serving()
+        write(conf, "attach %s/none-*\nrescan 1\nlisten 127.0.0.1:%d\n" % (P.path, port))
+        ag.p.send_signal(signal.SIGHUP)
+        h.check("pin root anew: the agent's cgroups detached by a reload, the pin root gone",
+                wait_until(lambda: not os.path.exists(os.path.join(h.pin_root, "na_meta")), 5),
+                repr(attached_ids(h)))
+        # no scrape in between: the next one finds a pin root where its old one was
+        write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\n" % (A.path, port))
+        ag.p.send_signal(signal.SIGHUP)
+        h.check("... A attached again by the next reload (a new pin root)",
+                wait_until(lambda: attached_ids(h) == {A.id}, 5), repr(attached_ids(h)))
+        f = na.TcpFlow(h, 4, "rr", (7,), (7,), A, A, "flow 3")
+        f.wait_done()
+        fresh = f.cdone["sent"] + f.sdone["sent"]
+        f.close()
+        h.eq("... /metrics: A's tx payload is the new attachment's (the new flow's bytes alone)",
+             payload(ag.metrics(), A, "tx"), fresh)
+        write(conf, "attach %s/none-*\nrescan 1\nlisten 127.0.0.1:%d\n" % (P.path, port))
+        ag.p.send_signal(signal.SIGHUP)
+        h.check("... detached again by a reload", wait_until(lambda: attached_ids(h) == set(), 5),
+                repr(attached_ids(h)))
+        st, _ = http_get(ag.url())
+        h.eq("... /metrics answers 503 (nothing attached)", st, 503)
+        h.eq("SIGTERM: exit 0", ag.stop(), 0)
+        write(conf, "attach %s\nrescan 1\nlisten 127.0.0.1:%d\n%s" % (A.path, port, logconf))
 
         # -- --detach-on-exit -----------------------------------------------------
         ag = Agent(h, conf, port, "--detach-on-exit")

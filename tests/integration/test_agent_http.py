@@ -13,6 +13,8 @@ With the agent serving a cgroup of this test's own on 127.0.0.1:
     not start again at each byte);
   * POST with a body (small and 1 MiB) gets its 405 with an Allow header,
     not a dropped connection; GET of another path 404;
+  * 8 scrapes started together (they wait, suspended, for one reading of
+    the maps), three times: each 200 with A's exact payload;
   * libmicrohttpd's own messages reach the agent's log through netacct's
     logger (every line of stderr starts with "netacct: "), a bounded
     number of them for the 2000 refused connections.
@@ -23,6 +25,7 @@ import resource
 import select
 import socket
 import sys
+import threading
 import time
 import urllib.request
 
@@ -173,6 +176,27 @@ def main():
         h.check("GET of another path: 404", out.startswith("HTTP/1.1 404"), repr(out[:120]))
         st, dt, body = scrape(port)
         h.eq("a scrape afterwards: 200", st, 200)
+
+        # -- scrapes at once ---------------------------------------------------------------
+        # Requests wait, suspended, for the scraper's reading: 8 at once (the limit of one
+        # address), three times over, each answered whole.
+        want = payload(body, A, "tx")
+        bad = []
+        for _ in range(3):
+            got = [None] * 8
+            bar = threading.Barrier(8)
+
+            def one(i):
+                bar.wait()
+                got[i] = scrape(port)
+
+            ts = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            bad += [(g[0], g[2][:80]) for g in got if g[0] != 200 or payload(g[2], A, "tx") != want]
+        h.eq("8 scrapes at once, three times: each 200 with A's exact payload", bad, [])
 
         # -- libmicrohttpd's messages through netacct's logger ----------------------------
         h.eq("SIGTERM: exit 0", ag.stop(), 0)

@@ -24,6 +24,9 @@ is byte for byte the same).
   * --prometheus: `promtool check metrics` accepts it; its byte and packet
     series equal the kind=cgroup row; live sockets, closed connections,
     retransmitted bytes and map fill match the rows and status.
+  * the rows read by the reader's walk of na_socks and read in batches
+    (NETACCT_READ=walk, batch): the same CSV, JSON and --group-by process, on
+    the small state and on the large one below (where netacct itself walks);
   * export -o FILE killed at random moments while it reads and writes a large
     state (na_churn fan: thousands of live sockets in a second cgroup B):
     after SIGKILL, FILE is absent or complete (equal to the idle export),
@@ -51,11 +54,14 @@ KILL_TRIALS = 25      # per kind of kill and file type
 PROMTOOL = "/usr/bin/promtool"
 
 
-def run(h, *args, timeout=60):
-    """netacct export ARGS: stdout as it is (CRLF kept: no newline translation)."""
+def run(h, *args, timeout=60, read=None):
+    """netacct export ARGS: stdout as it is (CRLF kept: no newline translation).
+    read: NETACCT_READ (walk, batch), None for netacct's own choice."""
     argv = [h.bin, "--pin-root", h.pin_root, "export"] + list(args)
-    p = subprocess.run(argv, capture_output=True, timeout=timeout,
-                       env=dict(os.environ, NETACCT_PIN_ROOT=h.pin_root))
+    env = dict(os.environ, NETACCT_PIN_ROOT=h.pin_root)
+    if read:
+        env["NETACCT_READ"] = read
+    p = subprocess.run(argv, capture_output=True, timeout=timeout, env=env)
     if p.returncode != 0:
         raise na.HarnessError("netacct export %s: exit %d: %s"
                               % (" ".join(args), p.returncode, p.stderr.decode(errors="replace")))
@@ -485,6 +491,20 @@ def kill_trials(h, tmp, name, sig, reference, ref_time, trials):
     return stats, bad
 
 
+def check_readers(h, what):
+    """The rows read by the reader's walk of na_socks and read in batches: the same exports."""
+    plain, (walk, batch, walk_json, batch_json, walk_proc, batch_proc) = idle(h, lambda: (
+        run(h, read="walk"), run(h, read="batch"), run(h, "--json", read="walk"), run(h, "--json", read="batch"),
+        run(h, "--group-by", "process", read="walk"), run(h, "--group-by", "process", read="batch")))
+    h.check("%s: socket rows to compare (%d)" % (what, plain.count("\r\nsocket,")), "\r\nsocket," in plain,
+            plain[:200])
+    for name, a, b in (("export read by the walk == read in batches", walk, batch),
+                       ("... == the export netacct chose to read", walk, plain),
+                       ("export --json, the walk == batches", walk_json, batch_json),
+                       ("export --group-by process, the walk == batches", walk_proc, batch_proc)):
+        h.check("%s: %s" % (what, name), a == b, a == b or first_difference(a.encode(), b.encode()))
+
+
 def check_killed(h, B, tmp):
     fan = spawn_fan(h, B, FAN_N)
     if fan is None:
@@ -504,6 +524,7 @@ def check_killed(h, B, tmp):
         os.unlink(path)
         return data, dt
 
+    check_readers(h, "large state")
     plain, res = idle(h, lambda: (timed_o("big.csv"), timed_o("big.csv.gz")), settle=0.5)
     (d1, t_plain), (d2, t_gz) = res
     ref = plain.encode()
@@ -555,6 +576,7 @@ def main():
         gone_udp.close()
 
         check_groups(h, A, workers, flows)
+        check_readers(h, "small state")
         check_header_and_files(h, tmp)
         check_prometheus(h, A, tmp)
         cookies = check_cookies_live(h, live_tcp)

@@ -3,10 +3,14 @@
 
 A paced TCP flow (client and server in one test cgroup) sends about
 1.25 MiB/s one way while a second flow stays idle. `top --batch` must show:
-  * by socket: the busy client's row first, with its pid, TX/s within the
-    pace (a rate computed over a wrong interval, or doubled, fails);
+  * by socket: the busy flow's two rows first (client and server, in either
+    order: their rates are equal but for the segments in flight), the
+    client's with its pid and TX/s within the pace (a rate computed over a
+    wrong interval, or doubled, fails);
   * by process: the client process's TX/s and the server process's RX/s
     within the pace; a CONNS column;
+  * both of these with the rows read in batches and read by the reader's
+    walk of na_socks (NETACCT_READ=batch, walk);
   * --pid keeps only that process's rows, --proto udp none of these TCP
     rows, --limit 1 one row and a "(N more" line, --sort rx puts the
     busy server first;
@@ -89,7 +93,7 @@ def main():
     with h:
         A, B = h.make_cgroup(), h.make_cgroup()
         h.attach(A, B)
-        total = 24 * MiB                  # ~19 s at the pace: outlasts the six top runs (~13 s)
+        total = 32 * MiB                  # ~26 s at the pace: outlasts the eight top runs (~17 s)
         busy = na.TcpFlow(h, 4, "bulk", (total, CHUNK, 1, PACE_US), (1, 1, total), A, A, "busy")
         idle = na.TcpFlow(h, 4, "rr", (10,), (10,), A, A, "idle")
         idle.wait_done()
@@ -101,8 +105,9 @@ def main():
         cpid, spid = busy.client.pid, busy.server.pid
         lo, hi = 0.6 * RATE, 1.25 * RATE * 1.1   # pace jitter; headers add < 5 %
 
-        def top(*args):
-            p = h.netacct("top", "--batch", "-d", "1", "-n", "2", *(args + (A.path,)))
+        def top(*args, read=None):
+            p = h.netacct("top", "--batch", "-d", "1", "-n", "2", *(args + (A.path,)),
+                          env={"NETACCT_READ": read} if read else None)
             h.eq("top %s exits 0" % " ".join(args), p.returncode, 0)
             f = frames(p.stdout)
             h.eq("top %s: two frames" % " ".join(args), len(f), 2)
@@ -124,28 +129,39 @@ def main():
              sorted([("ipv4", "127.0.0.1", "2"), ("ipv6", "::1", "2"), ("ipv4", "*", "1"),
                      ("ipv6", "*", "1")]))
 
-        f = top()
-        h.check("header lists the cgroup %s" % A.rel, any(A.rel in l for l in f["top"]), repr(f["top"]))
-        h.check("header: only the cgroup %s (the PATH)" % A.rel,
-                not any(B.rel in l for l in f["top"]), repr(f["top"]))
-        rows = table(f)
-        first = rows[0]
-        h.eq("by socket: the busy client's row is first (pid)", int(first["PID"]), cpid)
-        h.between("by socket: its TX/s within the pace", parse_rate(first["TX/s"]), lo, hi)
-        h.eq("by socket: six live sockets (2 clients, 2 accepted, 2 listeners)", len(rows), 6)
+        # The rows read in batches (what a table this small gets) and by the reader's walk of
+        # na_socks (what a large one gets, NETACCT_READ=walk here): the same frames.
+        for read in ("batch", "walk"):
+            f = top(read=read)
+            h.check("%s: header lists the cgroup %s" % (read, A.rel), any(A.rel in l for l in f["top"]),
+                    repr(f["top"]))
+            h.check("%s: header: only the cgroup %s (the PATH)" % (read, A.rel),
+                    not any(B.rel in l for l in f["top"]), repr(f["top"]))
+            rows = table(f)
+            # The busy flow's two sockets first, in either order: on loopback the client's
+            # data and the server's ACKs make the two rows' rates equal to the byte, but for
+            # the segments in flight at either snapshot.
+            h.eq("%s: by socket: the busy flow's two rows are first (pids)" % read,
+                 sorted(int(r["PID"]) for r in rows[:2]), sorted([cpid, spid]))
+            client = [r for r in rows[:2] if int(r["PID"]) == cpid]
+            h.between("%s: by socket: the busy client's TX/s within the pace" % read,
+                      parse_rate(client[0]["TX/s"]) if client else 0, lo, hi)
+            h.eq("%s: by socket: six live sockets (2 clients, 2 accepted, 2 listeners)" % read, len(rows), 6)
 
-        f = top("--group-by", "process")
-        h.check("by process: title says so", "by process" in f["title"], f["title"])
-        h.check("by process: a CONNS column", "CONNS" in f["cols"], repr(f["cols"]))
-        rows = {int(r["PID"]): r for r in table(f)}
-        h.eq("by process: the exited processes aged out; the running ones stay (busy, idle)",
-             sorted(rows), sorted({cpid, spid, idle.client.pid, idle.server.pid}))
+            f = top("--group-by", "process", read=read)
+            h.check("%s: by process: title says so" % read, "by process" in f["title"], f["title"])
+            h.check("%s: by process: a CONNS column" % read, "CONNS" in f["cols"], repr(f["cols"]))
+            rows = {int(r["PID"]): r for r in table(f)}
+            h.eq("%s: by process: the exited processes aged out; the running ones stay (busy, idle)" % read,
+                 sorted(rows), sorted({cpid, spid, idle.client.pid, idle.server.pid}))
+            h.between("%s: by process: client TX/s within the pace" % read, parse_rate(rows[cpid]["TX/s"]),
+                      lo, hi)
+            h.between("%s: by process: server RX/s within the pace" % read, parse_rate(rows[spid]["RX/s"]),
+                      lo, hi)
         grouped = na.parse_export_csv(h.netacct_ok("export", "--group-by", "process", A.path).stdout)
         kept = {r["pid"]: r for r in grouped if r["kind"] == "process"}
         h.check("export --group-by process keeps the exited processes, with their bytes",
                 all(p in kept and kept[p]["tx_payload_bytes"] > 0 for p in gone_pids), repr(sorted(kept)))
-        h.between("by process: client TX/s within the pace", parse_rate(rows[cpid]["TX/s"]), lo, hi)
-        h.between("by process: server RX/s within the pace", parse_rate(rows[spid]["RX/s"]), lo, hi)
 
         f = top("--pid", str(cpid))
         pids = {int(r["PID"]) for r in table(f)}

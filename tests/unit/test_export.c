@@ -875,9 +875,14 @@ out:
 	free(part);
 }
 
-/* na_view_build_top() by socket against the whole build and sort, with rates from a prev snapshot. */
-static void build_top_case(enum na_col col, size_t n, size_t k)
+/*
+ * na_view_build_top() by socket against the whole build and sort, with rates
+ * from a prev snapshot, in either order and with the filters (which it
+ * applies to the rows without making view rows of them).
+ */
+static void build_top_case(enum na_col col, int reverse, const struct na_view_opts *filter, size_t n, size_t k)
 {
+	static const char *const paths[3] = { "/app", "/app/x", "/other" };
 	struct na_snapshot cur = { 0 }, prev = { 0 };
 	struct na_view_opts vo = { .group = NA_G_SOCKET, .proto = -1 };
 	struct na_vrow *all = NULL, *top = NULL;
@@ -897,6 +902,11 @@ static void build_top_case(enum na_col col, size_t n, size_t k)
 		r->cookie = 1000 + i;
 		r->s.first_ns = 7 * i;
 		r->s.pid = (uint32_t)(seed >> 61);
+		r->s.proto = i % 5 ? NA_P_TCP : NA_P_UDP;
+		r->s.family = NA_F_IPV4;
+		r->s.cgroup_id = 10 + (i / 50) % 3; /* runs of rows of one cgroup, as the kernel's order has them */
+		r->cgroup = paths[r->s.cgroup_id - 10];
+		snprintf(r->s.comm, sizeof(r->s.comm), "%s", i % 7 ? "nginx" : "curl");
 		r->s.dir[NA_TX].payload_bytes = 1000 + ((seed >> 30) & 0xfff);
 		r->s.dir[NA_RX].packets = (seed >> 20) & 0xff;
 		/* every third socket is new since prev; the others had part of their bytes then */
@@ -907,15 +917,24 @@ static void build_top_case(enum na_col col, size_t n, size_t k)
 		}
 	}
 	cur.nrows = n;
+	if (filter) {
+		vo.paths = filter->paths;
+		vo.pid = filter->pid;
+		vo.proto = filter->proto;
+		vo.text = filter->text;
+	}
 	CHECK(!na_view_build(&cur, &prev, 2.0, &vo, &all, &nall), "na_view_build %s", "failed");
-	na_view_sort(all, nall, col, 0);
-	CHECK(!na_view_build_top(&cur, &prev, 2.0, &vo, col, 0, k, &top, &ntop, &total), "na_view_build_top %s",
+	na_view_sort(all, nall, col, reverse);
+	CHECK(!na_view_build_top(&cur, &prev, 2.0, &vo, col, reverse, k, &top, &ntop, &total), "na_view_build_top %s",
 	      "failed");
-	CHECK(total == n && ntop == k, "build_top: %zu rows of %zu, expected %zu of %zu", ntop, total, k, n);
+	CHECK(total == nall && ntop == (k < nall ? k : nall) && (filter || total == n),
+	      "build_top: %zu rows of %zu, expected %zu of %zu", ntop, total, k < nall ? k : nall, nall);
 	for (i = 0; i < ntop && i < nall; i++)
-		if (top[i].cookie == all[i].cookie && top[i].delta[NA_TX].payload_bytes == all[i].delta[NA_TX].payload_bytes)
+		if (top[i].cookie == all[i].cookie && top[i].delta[NA_TX].payload_bytes == all[i].delta[NA_TX].payload_bytes &&
+		    top[i].cgroup == all[i].cgroup && !strcmp(top[i].comm, all[i].comm))
 			same++;
-	CHECK(same == k, "build_top col %d: %zu of the first %zu rows as the whole build and sort", col, same, k);
+	CHECK(same == ntop && ntop, "build_top col %d reverse %d%s: %zu of the first %zu rows as the whole build and sort",
+	      col, reverse, filter ? " filtered" : "", same, ntop);
 out:
 	free(all);
 	free(top);
@@ -1051,14 +1070,127 @@ static void test_aging(void)
 	aging_case(NULL, "by process, export (no liveness)", "100 200 300 400 500");
 }
 
+/* export's order as it was first written: a comparison of two rows (the reference). */
+static int ref_cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+#define REF_CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+static int ref_row_cmp(const void *pa, const void *pb)
+{
+	const struct na_sock_row *a = *(const struct na_sock_row *const *)pa;
+	const struct na_sock_row *b = *(const struct na_sock_row *const *)pb;
+	int c;
+
+	if ((c = ref_cmp_str(a->cgroup, b->cgroup)) || (c = REF_CMP(a->s.cgroup_id, b->s.cgroup_id)) ||
+	    (c = REF_CMP(a->s.pid, b->s.pid)) || (c = strncmp(a->s.comm, b->s.comm, NA_COMM_LEN)) ||
+	    (c = REF_CMP(a->s.proto, b->s.proto)) || (c = REF_CMP(a->s.family, b->s.family)) ||
+	    (c = memcmp(a->s.raddr, b->s.raddr, 16)) || (c = REF_CMP(a->s.rport, b->s.rport)) ||
+	    (c = memcmp(a->s.laddr, b->s.laddr, 16)) || (c = REF_CMP(a->s.lport, b->s.lport)))
+		return c;
+	return REF_CMP(a->cookie, b->cookie);
+}
+
+/*
+ * na_view_sock_order() (export's order by radix on the first bytes that
+ * differ) against the comparison sort, on rows with many ties in every
+ * field: paths NULL, "" and one path of two ids, comms with bytes after
+ * their end, both families. spread: how many of the fields vary (few: the first
+ * 16 differing bytes decide; many: rows tied on them are compared whole).
+ */
+static void sock_order_case(const char *what, size_t n, int spread, uint64_t seed)
+{
+	static const char *const paths[] = { NULL, "", "/a", "/a/b", "/b", "/a" };
+	struct na_snapshot s = { 0 };
+	const struct na_sock_row **got = NULL, **want = NULL;
+	size_t i, bad = 0;
+
+	s.rows = calloc(n ? n : 1, sizeof(*s.rows));
+	want = calloc(n ? n : 1, sizeof(*want));
+	if (!s.rows || !want) {
+		CHECK(0, "%s: calloc failed", what);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct na_sock_row *r = &s.rows[i];
+		unsigned p;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		/* a cgroup's rows have its path (or none); "/a" is the path of two ids, 12 and 99 */
+		p = spread > 1 ? (unsigned)(seed >> 61) % 6 : spread ? ((seed >> 61) & 1 ? 5 : 2) : 2;
+		r->cookie = (seed >> 7) % (n * 4) * 1000 + i; /* distinct, not in the rows' order */
+		r->cgroup = paths[p];
+		r->s.cgroup_id = p == 5 ? 99 : 10 + p;
+		r->s.pid = spread > 0 ? 100 + (uint32_t)(seed >> 40) % 3 : 100;
+		snprintf(r->s.comm, sizeof(r->s.comm), "%s", (seed >> 30) & 1 ? "ab" : "abc");
+		if ((seed >> 33) & 1)
+			r->s.comm[4] = 'z'; /* after the end: strncmp does not see it */
+		r->s.proto = spread > 1 ? 1 + (uint8_t)((seed >> 35) & 1) : 1;
+		r->s.family = (seed >> 36) & 1 ? NA_F_IPV6 : NA_F_IPV4;
+		r->s.raddr[0] = (uint8_t)(seed >> 44) % 3;
+		if (r->s.family == NA_F_IPV6 && spread > 1)
+			r->s.raddr[15] = (uint8_t)(seed >> 48) % 2;
+		if (spread > 2) /* two peers that differ in every byte: rows tie on the first 16 that differ */
+			memset(r->s.raddr, (seed >> 45) & 1 ? 0x20 : 0xfd, 16);
+		r->s.rport = (uint16_t)((seed >> 50) % 2 ? 443 : 80);
+		r->s.laddr[3] = (uint8_t)(seed >> 52) % 2;
+		r->s.lport = (uint16_t)(1000 + (seed >> 56) % 3);
+		want[i] = r;
+	}
+	s.nrows = n;
+	qsort(want, n, sizeof(*want), ref_row_cmp);
+	CHECK(!na_view_sock_order(&s, &got), "%s: na_view_sock_order failed", what);
+	for (i = 0; got && i < n; i++)
+		bad += got[i] != want[i];
+	CHECK(got && !bad, "%s: %zu of %zu rows out of the comparison sort's place", what, bad, n);
+out:
+	free(got);
+	free(want);
+	free(s.rows);
+}
+
 static void test_sort_top(void)
 {
+	sock_order_case("export order: one cgroup and process", 4000, 0, 1);
+	sock_order_case("export order: few fields vary", 5000, 1, 2);
+	sock_order_case("export order: many fields vary", 6000, 2, 3);
+	sock_order_case("export order: rows tied on their first 16 differing bytes", 6000, 3, 6);
+	sock_order_case("export order: one row", 1, 2, 4);
+	sock_order_case("export order: no rows", 0, 2, 5);
 	delta_case("deltas, prev in the same order", 0);
 	delta_case("deltas, prev reversed", 1);
 	delta_case("deltas, prev with neighbours swapped", 2);
-	build_top_case(NA_C_COUNT, 3000, 40);
-	build_top_case(NA_C_TX_RATE, 3000, 7);
-	build_top_case(NA_C_RX, 3000, 100);
+	build_top_case(NA_C_COUNT, 0, NULL, 3000, 40);
+	build_top_case(NA_C_TX_RATE, 0, NULL, 3000, 7);
+	build_top_case(NA_C_RX, 0, NULL, 3000, 100);
+	build_top_case(NA_C_COUNT, 1, NULL, 3000, 40);
+	build_top_case(NA_C_TX, 1, NULL, 3000, 5);
+	{
+		struct na_filter app = { 0 };
+		struct na_cgroup cg = { .id = 10 };
+		struct na_view_opts f = { .proto = -1 };
+
+		snprintf(cg.rel, sizeof(cg.rel), "/app");
+		app.cg = &cg;
+		app.n = 1;
+		f.paths = &app; /* /app and /app/x, not /other */
+		build_top_case(NA_C_COUNT, 0, &f, 3000, 30);
+		f.paths = NULL;
+		f.pid = 3;
+		build_top_case(NA_C_TX_RATE, 1, &f, 3000, 10);
+		f.pid = 0;
+		f.proto = NA_P_UDP;
+		build_top_case(NA_C_RX, 0, &f, 3000, 20);
+		f.proto = -1;
+		f.text = "curl";
+		build_top_case(NA_C_COUNT, 0, &f, 3000, 15);
+		f.paths = &app;
+		f.text = "nginx";
+		f.proto = NA_P_TCP;
+		build_top_case(NA_C_TX, 0, &f, 3000, 25);
+	}
 	sort_top_case(NA_C_COUNT, 0, 5000, 37);
 	sort_top_case(NA_C_COUNT, 1, 5000, 1);
 	sort_top_case(NA_C_TX, 0, 5000, 100);

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * netacct's reader: one run copies every live row of the pinned na_socks
+ * into a buffer the reading process has mapped (an mmapable array), in the
+ * layout its snapshots use (struct na_rd_row). It replaces the batched map
+ * read for readers that may load programs (CAP_BPF): the kernel walks the
+ * map once, with no bucket locks, no copy of the padding and no second copy
+ * to user space (docs/performance.md, "User-space costs").
+ *
+ * Not part of the pinned state: loaded by a reader on the pinned na_socks
+ * (bpf_map__reuse_fd) and gone with it. It reads rows and writes only its
+ * own buffers; the counting programs never see it.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netacct_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The pinned na_socks (its definition must match netacct.bpf.c's for the reuse). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NA_DEFAULT_MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, struct na_row);
+} na_socks SEC(".maps");
+
+/* The buffers: sized by the reader before load (rows it expects, with room to grow). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct na_rd_row);
+} na_rd_buf0 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct na_rd_row);
+} na_rd_buf1 SEC(".maps");
+
+struct walk {
+	__u64 rows;
+	__u32 cap;
+};
+
+static __always_inline __u64 shown_resent(__u64 v)
+{
+	return (__s64)v < 0 ? 0 : v; /* as na_resent() shows it */
+}
+
+static __always_inline void copy_row(struct na_rd_row *o, __u64 cookie, const struct na_row *r)
+{
+	int d;
+
+	/* In the buffer's order (user stays user space's). */
+	o->cookie = cookie;
+	o->cgroup_id = r->cgroup_id;
+	o->family = r->family;
+	o->proto = r->proto;
+	o->state = r->state;
+	o->owner_src = r->owner_src;
+	o->flags = r->flags;
+	o->first_ns = r->first_ns;
+	o->pid = r->pid;
+	o->uid = r->uid;
+	for (d = 0; d < NA_NDIR; d++) {
+		const struct na_row_dir *rd = NA_ROW_DIR(r, d);
+
+		o->dir[d].packets = rd->c.packets;
+		o->dir[d].ip_hdr_bytes = rd->c.ip_hdr_bytes;
+		o->dir[d].l4_hdr_bytes = rd->c.l4_hdr_bytes;
+		o->dir[d].payload_bytes = rd->c.payload_bytes;
+		o->dir[d].resent_bytes = shown_resent(rd->c.resent_bytes);
+	}
+	o->srtt_us = r->rx.srtt_us;
+	o->lport = r->lport;
+	o->rport = r->rport;
+	__builtin_memcpy(o->comm, r->comm, NA_COMM_LEN);
+	__builtin_memcpy(o->laddr, r->laddr, 16);
+	__builtin_memcpy(o->raddr, r->raddr, 16);
+	if (r->flags & NA_ROW_UNCONN) { /* raddr/rport hold its first peer: it has no one peer (na_sock_from_row) */
+		__builtin_memset(o->raddr, 0, 16);
+		o->rport = 0;
+	}
+}
+
+/* Rows past the buffer's end are counted, not copied: the reader grows the buffer and runs again. */
+static long to_buf0(void *map, const __u64 *key, const struct na_row *r, struct walk *w)
+{
+	__u32 i = (__u32)w->rows++;
+	struct na_rd_row *o;
+
+	(void)map;
+	if (i >= w->cap)
+		return 0;
+	o = bpf_map_lookup_elem(&na_rd_buf0, &i);
+	if (o)
+		copy_row(o, *key, r);
+	return 0;
+}
+
+static long to_buf1(void *map, const __u64 *key, const struct na_row *r, struct walk *w)
+{
+	__u32 i = (__u32)w->rows++;
+	struct na_rd_row *o;
+
+	(void)map;
+	if (i >= w->cap)
+		return 0;
+	o = bpf_map_lookup_elem(&na_rd_buf1, &i);
+	if (o)
+		copy_row(o, *key, r);
+	return 0;
+}
+
+SEC("syscall")
+int na_read_socks(struct na_rd_args *args)
+{
+	struct walk w = { .cap = args->cap };
+
+	if (args->buf == 0)
+		bpf_for_each_map_elem(&na_socks, to_buf0, &w, 0);
+	else
+		bpf_for_each_map_elem(&na_socks, to_buf1, &w, 0);
+	args->rows = w.rows;
+	return 0;
+}
