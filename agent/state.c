@@ -546,7 +546,7 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 	s->proto = r->proto;
 	s->state = r->state;
 	s->owner_src = r->owner_src;
-	if (r->flags & NA_ROW_UNCONN) { /* raddr/rport hold its first peer: it has no one peer */
+	if (r->flags & NA_ROW_MULTI) { /* raddr/rport hold its first peer: it has no one peer */
 		memset(s->raddr, 0, sizeof(s->raddr));
 		s->rport = 0;
 	}

@@ -1182,10 +1182,9 @@ static __noinline void socket_fold(const struct na_row *s, __u64 cookie, __u64 n
 	}
 	f.dir[NA_TX] = &s->tx.c;
 	f.dir[NA_RX] = &s->rx.c;
-	if (!(s->flags & NA_ROW_UNCONN)) { /* an unconnected socket's first peer is no connection's */
-		f.raddr = s->raddr;
-		f.rport = s->rport;
-	}
+	/* An unconnected socket's one peer is its peer, as its live row shows it. */
+	f.raddr = s->raddr;
+	f.rport = s->rport;
 	f.first_ns = s->first_ns;
 	f.conns = 1;
 	closed_fold(s, &f, now);
@@ -1217,7 +1216,7 @@ static __always_inline void log_conn(__u64 cookie, const struct na_row *s, __u64
 	r->uid = s->uid;
 	__builtin_memcpy(r->comm, s->comm, NA_COMM_LEN);
 	__builtin_memcpy(r->laddr, s->laddr, 16);
-	if (!(s->flags & NA_ROW_UNCONN)) { /* an unconnected socket's first peer is internal */
+	if (!(s->flags & NA_ROW_MULTI)) { /* a socket with many peers has none of its own */
 		__builtin_memcpy(r->raddr, s->raddr, 16);
 		r->rport = s->rport;
 	} else {

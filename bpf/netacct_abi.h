@@ -103,8 +103,8 @@ enum na_tcp_state {
 #define NA_ROW_FRESH    (1U << 4) /* made at socket()/connect(): endpoints and first_ns not yet set */
 #define NA_ROW_LISTENER (1U << 5) /* a listener, registered in na_listen */
 #define NA_ROW_USED     (1U << 6) /* a process sent on it in its own context: owner_from_user() ran */
-#define NA_ROW_UNCONN   (1U << 7) /* unconnected UDP: raddr/rport hold its first peer, shown as none */
-#define NA_ROW_MULTI    (1U << 8) /* ... and it talked to a second one: its peers have na_peers rows */
+#define NA_ROW_UNCONN   (1U << 7) /* unconnected UDP: raddr/rport hold its first peer, its peer until a second */
+#define NA_ROW_MULTI    (1U << 8) /* ... and it talked to a second one: its peers have na_peers rows, it has none */
 #define NA_ROW_PEER1    (1U << 9) /* ... its first peer is in raddr/rport */
 
 /*

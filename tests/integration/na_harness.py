@@ -364,7 +364,8 @@ class Export:
         return None
 
     def socket(self, proto, laddr, lport, raddr="", rport=None):
-        """The kind=socket row with this 4-tuple (raddr ''/rport None: unconnected)."""
+        """The kind=socket row with this 4-tuple (raddr ''/rport None: no one
+        peer; an unconnected socket with one peer shows it, see one_peer())."""
         found = [r for r in self.sockets
                  if r["proto"] == proto and r["laddr"] == laddr and r["lport"] == lport
                  and (r["raddr"] or "") == (raddr or "")
@@ -377,6 +378,12 @@ class Export:
     def sockets_with_port(self, ports):
         ports = set(ports)
         return [r for r in self.sockets if r["lport"] in ports]
+
+
+def one_peer(addr, port):
+    """The peer an unconnected UDP socket's row shows while it has one: the
+    address, and the port only when it is a well-known one (below 1024)."""
+    return addr, (port if port and port < 1024 else None)
 
 
 def counters(row):
@@ -1180,13 +1187,18 @@ def check_tcp_flow(h, flow, exp, socks, client_in=True, server_in=True, drops=Fa
 def check_udp_flow(h, flow, exp, client_in=True, server_in=True):
     """UDP is exact from the application alone: one datagram == one packet,
     payload == bytes passed to send/sendto, 8-byte header, lockstep so
-    nothing is dropped. The server is unconnected: empty raddr/rport."""
+    nothing is dropped. The server is unconnected, and so is the client
+    when flow.how says so: each has one peer, which its row shows (the
+    address; the port is an ephemeral one, not kept)."""
     L = flow.label
     c, s = flow.cready, flow.sready
-    rows = {"client": exp.socket("udp", c["laddr"], c["lport"], c["raddr"], c["rport"]),
-            "server": exp.socket("udp", s["laddr"], s["lport"])}
     if flow.how == "unconnected":
         h.eq("%s unconnected client: empty raddr in ready" % L, c["raddr"], "")
+        cpeer = one_peer(s["laddr"], flow.port)
+    else:
+        cpeer = (c["raddr"], c["rport"])
+    rows = {"client": exp.socket("udp", c["laddr"], c["lport"], *cpeer),
+            "server": exp.socket("udp", s["laddr"], s["lport"], *one_peer(c["laddr"], c["lport"]))}
     for side, inside, done in (("client", client_in, flow.cdone),
                                ("server", server_in, flow.sdone)):
         row, lbl = rows[side], "%s %s" % (L, side)

@@ -391,7 +391,7 @@ def log_records(h):
 def rec_of(recs, proto, laddr, lport, raddr, rport):
     for r in recs:
         if (r["proto"], r["laddr"], r["lport"], r["raddr"] or "", r["rport"] or 0) == \
-                (proto, laddr, lport, raddr, rport):
+                (proto, laddr, lport, raddr or "", rport or 0):
             return r
     return None
 
@@ -561,7 +561,7 @@ def run(h):
             h.eq("%s: rule %s: bytes sent - bytes received == what it dropped" % (L, key),
                  want, nbytes - n * (28 if f == 4 else 48))
         cli_row = rec_of(recs, "udp", uc["laddr"], uc["lport"], link.addr[f][1], udp_port(f))
-        srv_row = rec_of(recs, "udp", us["laddr"], us["lport"], "", 0)
+        srv_row = rec_of(recs, "udp", us["laddr"], us["lport"], *na.one_peer(uc["laddr"], uc["lport"]))
         for who, r, res in (("client", cli_row, uc), ("server", srv_row, us)):
             if h.check("%s %s: one log record" % (L, who), r is not None):
                 h.eq("%s %s: tx_payload == bytes sent, rx_payload == bytes received" % (L, who),

@@ -52,6 +52,11 @@ NETWORKS = "# the test's zones\ninternal 127.0.0.0/24\nzone-b 127.0.2.0/24\n"
 ZONE = {"127.0.0.1": "internal", "127.0.2.1": "zone-b"}
 
 
+def zone_of(addr):
+    """The class the test's networks file gives a loopback address."""
+    return ZONE.get(addr) or ("zone-b" if addr.startswith("127.0.2.") else "internal")
+
+
 def uid():
     h = secrets.token_hex(16)
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
@@ -239,9 +244,11 @@ def main():
         h.eq("A: the TCP client's row: container, pod, class internal",
              r and (r["container"], r["pod"], r["namespace"], r["peer_class"]),
              ("api", "payments-7d9f", "shop", "internal"))
-        s = exp.socket("udp", by["A"].udp.sready["laddr"], by["A"].udp.sready["lport"])
-        h.eq("the unconnected UDP server (no peer shown): no class, and no names (its cgroup has none)",
-             s and (s["peer_class"] or "", s["container"] or "", s["unit"] or ""), ("", "", ""))
+        ca = by["A"].udp.cready
+        s = exp.socket("udp", by["A"].udp.sready["laddr"], by["A"].udp.sready["lport"],
+                       *na.one_peer(ca["laddr"], ca["lport"]))
+        h.eq("the unconnected UDP server: its one peer's class, and no names (its cgroup has none)",
+             s and (s["peer_class"] or "", s["container"] or "", s["unit"] or ""), (zone_of(ca["laddr"]), "", ""))
         j = na.Export(na.parse_export_json(h.netacct_ok("export", "--json", "--networks", nets).stdout))
         c = by["E"].udp.cready
         r = j.socket("udp", c["laddr"], c["lport"], c["raddr"], c["rport"])
@@ -294,8 +301,19 @@ def main():
         allc = {r["peer_class"] or "": r for r in na.parse_export_csv(h.netacct_ok(
             "export", "--csv", "--group-by", "peer-class", "--networks", nets, S.path).stdout)
             if r["kind"] == "peer_class"}
-        h.eq("by peer class, the servers: the accepted TCP socket's peer (127.0.0.1), and no class for "
-             "unconnected sockets", sorted(allc), ["", "internal"])
+        srv = {}
+        for lay in lays:
+            c = srv.setdefault(zone_of(lay.udp.cready["laddr"]), [0, 0])
+            c[0] += lay.udp.sdone["sent"]
+            c[1] += lay.udp.sdone["received"]
+        c = srv.setdefault("internal", [0, 0])
+        c[0] += ss_s.bytes_sent
+        c[1] += ss_c.bytes_sent
+        h.eq("by peer class, the servers: their peers' classes (the accepted TCP socket's, each unconnected "
+             "UDP server's one client's), and none for the listener", sorted(allc), sorted(set(srv) | {""}))
+        for k, (tx, rx) in sorted(srv.items()):
+            h.eq("by peer class, the servers: %s: payload (tx, rx)" % k,
+                 allc.get(k) and (allc[k]["tx_payload_bytes"], allc[k]["rx_payload_bytes"]), (tx, rx))
 
         # -- top --batch --------------------------------------------------------------
         a = by["A"].udp.cready

@@ -4,8 +4,9 @@
 dnsmasq runs in an attached test cgroup, listening on 127.0.0.1 (UDP, a
 port of the test's), answering A queries for a name of the test's own
 (--address). dig, outside any attached cgroup, asks it 3 times from
-127.0.0.1, 3 times from 127.0.0.2, then 2 more times from 127.0.0.1 (the
-first peer again, after the second came). dig's own output (+qr) gives the
+127.0.0.1 (then the socket's row shows that one peer, and the agent
+samples it so), 3 times from 127.0.0.2, then 2 more times from 127.0.0.1
+(the first peer again, after the second came). dig's own output (+qr) gives the
 size of every query it sent and every answer it received: the truth.
 
 Asserted, while dnsmasq runs:
@@ -22,7 +23,9 @@ after dnsmasq stopped:
 An agent records the history meanwhile (a sample a second): `report --by
 peer` has each dig address's bytes, while dnsmasq ran and after it closed
 its socket alike, and its peers add up to the cgroup (nothing counted under
-no peer while the socket lived and again under its peers once it closed).
+no peer while the socket lived and again under its peers once it closed,
+nothing counted under no peer while it had one and again under that peer
+once it had two).
 Then with a table of 16 peer rows (attach --max-peers 16), one query from
 each of 127.0.0.1 to 127.0.0.20: 16 peers get rows (with their bytes), the
 4 others are counted on the socket's row only: status says 8 packets (a
@@ -114,6 +117,16 @@ def overflow(h, cg, d):
         stop(srv)
 
 
+def one_peer(h, port, src, s):
+    """With one peer so far, the socket's row is that peer's; the agent samples it so."""
+    sock = [r for r in h.export().sockets if r["proto"] == "udp" and r["lport"] == port]
+    if h.check("one peer so far: dnsmasq's socket row", len(sock) == 1, repr(sock)):
+        h.eq("... shows its one peer, with its bytes (raddr, rx, tx payload)",
+             (sock[0]["raddr"], sock[0]["rx_payload_bytes"], sock[0]["tx_payload_bytes"]),
+             (src, s["q"], s["a"]))
+    time.sleep(2.5)    # the agent samples every second: one sample sees a socket with one peer
+
+
 def history(h, agent, db, t_start, sent, cg, when):
     """The agent's history by peer: the dig addresses' bytes, once."""
     time.sleep(2.5)    # the agent samples every second
@@ -160,13 +173,15 @@ def main():
         srv = start_dnsmasq(h, cg, port, d)
         try:
             sent = {}
-            for src, n in ASKS:
+            for i, (src, n) in enumerate(ASKS):
                 for _ in range(n):
                     q, a = dig(port, src)
                     s = sent.setdefault(src, {"q": 0, "a": 0, "n": 0})
                     s["q"] += q
                     s["a"] += a
                     s["n"] += 1
+                if i == 0:
+                    one_peer(h, port, src, sent[src])
             h.note("dig: %r" % sent)
             exp = h.export()
             p = h.netacct_ok("export", "--csv", "--group-by", "peer", cg.path)

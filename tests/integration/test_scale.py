@@ -149,9 +149,13 @@ def check_listener_rows(h, what, ch, live, spid):
                                                            "rx_payload_bytes")}
     h.eq("%s: live rows == the listeners (1 SYN-ACK out, SYN + ACK in per connection) and "
          "UDP servers (every datagram)" % what, got, want)
-    h.eq("%s: live rows have the server's pid, comm and no peer" % what,
-         sorted({(r["pid"], r["comm"], r["raddr"], r["rport"]) for r in live}),
-         [(spid, COMM, "", None)])
+    # A UDP server's clients all come from its own address (unbound, on lo): its one peer.
+    peers = {("tcp", e["port"]): "" for e, _, _, _ in ch.pairs() if e["proto"] == "tcp"}
+    peers.update({("udp", e["port"]): e["addr"] for e, _, _, _ in ch.pairs() if e["proto"] == "udp"})
+    h.eq("%s: live rows have the server's pid, comm and peer (listeners none; a UDP server its one "
+         "client address, without its ephemeral ports)" % what,
+         sorted((r["proto"], r["lport"], r["pid"], r["comm"], r["raddr"], r["rport"]) for r in live),
+         sorted((k[0], k[1], spid, COMM, v, None) for k, v in peers.items()))
 
 
 # ==========================================================================
@@ -249,9 +253,10 @@ def test_churn(h):
     new = {k: crs2[k]["conns"] for k in crs2 if k not in crs}
     want = {}
     for e, _, _, _ in ch.pairs():
-        k = closed_key(spid, COMM, e["proto"], e["family"], "", 0)
+        k = closed_key(spid, COMM, e["proto"], e["family"], e["addr"] if e["proto"] == "udp" else "", 0)
         want[k] = want.get(k, 0) + 1
-    h.eq("servers closed: new closed rows, one per (proto, family), empty peer, conns == sockets",
+    h.eq("servers closed: new closed rows, one per (proto, family), the listeners' without a peer, the "
+         "UDP servers' by their one peer, conns == sockets",
          new, want)
     h.eq("servers closed: sum(conns) == %d + %d" % (total_conns, kept),
          sum(r["conns"] for r in crs2.values()), total_conns + kept)
