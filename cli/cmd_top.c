@@ -38,6 +38,82 @@ static int parse_count(const char *opt, const char *s, uint64_t min, uint64_t ma
 	return 0;
 }
 
+static int parse_sort(const char *s, enum na_col *out)
+{
+	char names[256];
+
+	if (!na_col_parse(s, out))
+		return 0;
+	na_col_aliases(names, sizeof(names));
+	return na_usage_error("top", "--sort '%s': one of %s", s, names);
+}
+
+static int parse_proto(const char *s, int *out)
+{
+	int i;
+
+	for (i = 0; i <= NA_P_ICMPV6; i++)
+		if (!strcmp(s, na_proto_name((uint8_t)i)))
+			*out = i;
+	if (*out < 0)
+		return na_usage_error("top", "--proto '%s': tcp, udp, icmp, icmpv6 or other", s);
+	return 0;
+}
+
+/* Option c (not --help) with its value arg: 0, NA_EXIT_USAGE, or -ENOENT when c is none of top's. */
+static int top_option(int c, char *arg, struct na_top_args *a)
+{
+	struct top_opts *o = &a->o;
+	uint64_t n;
+
+	switch (c) {
+	case 'B':
+		o->batch = 1;
+		return 0;
+	case 'd':
+		return parse_num("--interval", arg, 0.1, 3600, &o->interval) ? NA_EXIT_USAGE : 0;
+	case 'n':
+		if (parse_count("--iterations", arg, 1, 1000000000, &n))
+			return NA_EXIT_USAGE;
+		o->iterations = (long)n;
+		return 0;
+	case 'l':
+		if (parse_count("--limit", arg, 0, 1000000000, &n))
+			return NA_EXIT_USAGE;
+		o->limit = (long)n;
+		return 0;
+	case 'b':
+		o->bits = 1;
+		return 0;
+	case 's':
+		return parse_sort(arg, &o->sort);
+	case 'g':
+		if (na_group_parse(arg, &o->view.group))
+			return na_usage_error("top", "--group-by '%s': %s", arg, NA_GROUPS_TEXT);
+		return 0;
+	case 'F':
+		o->full_path = 1;
+		return 0;
+	case 'N':
+		a->networks = arg;
+		return 0;
+	case 'c':
+		if (a->ncg == NA_TOP_MAX_CG)
+			return na_usage_error("top", "too many --cgroup");
+		a->cg[a->ncg++] = arg;
+		return 0;
+	case 'p':
+		if (parse_count("--pid", arg, 1, 4194304, &n))
+			return NA_EXIT_USAGE;
+		o->view.pid = (uint32_t)n;
+		return 0;
+	case 'P':
+		return parse_proto(arg, &o->view.proto);
+	default:
+		return -ENOENT;
+	}
+}
+
 int na_top_parse(int argc, char **argv, struct na_top_args *a)
 {
 	static const struct option opts[] = {
@@ -57,8 +133,7 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 		{},
 	};
 	struct top_opts *o = &a->o;
-	int c, i;
-	uint64_t n;
+	int c, i, rc;
 
 	memset(a, 0, sizeof(*a));
 	o->interval = 1.0;
@@ -66,68 +141,15 @@ int na_top_parse(int argc, char **argv, struct na_top_args *a)
 	o->sort = NA_C_COUNT;
 	o->view.proto = -1;
 	while ((c = getopt_long(argc, argv, "Bd:n:l:bs:g:c:p:P:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'B':
-			o->batch = 1;
-			break;
-		case 'd':
-			if (parse_num("--interval", optarg, 0.1, 3600, &o->interval))
-				return NA_EXIT_USAGE;
-			break;
-		case 'n':
-			if (parse_count("--iterations", optarg, 1, 1000000000, &n))
-				return NA_EXIT_USAGE;
-			o->iterations = (long)n;
-			break;
-		case 'l':
-			if (parse_count("--limit", optarg, 0, 1000000000, &n))
-				return NA_EXIT_USAGE;
-			o->limit = (long)n;
-			break;
-		case 'b':
-			o->bits = 1;
-			break;
-		case 's':
-			if (na_col_parse(optarg, &o->sort)) {
-				char names[256];
-
-				na_col_aliases(names, sizeof(names));
-				return na_usage_error("top", "--sort '%s': one of %s", optarg, names);
-			}
-			break;
-		case 'g':
-			if (na_group_parse(optarg, &o->view.group))
-				return na_usage_error("top", "--group-by '%s': %s", optarg, NA_GROUPS_TEXT);
-			break;
-		case 'F':
-			o->full_path = 1;
-			break;
-		case 'N':
-			a->networks = optarg;
-			break;
-		case 'c':
-			if (a->ncg == NA_TOP_MAX_CG)
-				return na_usage_error("top", "too many --cgroup");
-			a->cg[a->ncg++] = optarg;
-			break;
-		case 'p':
-			if (parse_count("--pid", optarg, 1, 4194304, &n))
-				return NA_EXIT_USAGE;
-			o->view.pid = (uint32_t)n;
-			break;
-		case 'P':
-			for (i = 0; i <= NA_P_ICMPV6; i++)
-				if (!strcmp(optarg, na_proto_name((uint8_t)i)))
-					o->view.proto = i;
-			if (o->view.proto < 0)
-				return na_usage_error("top", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
-			break;
-		case 'h':
+		if (c == 'h') {
 			a->help = 1;
 			return 0;
-		default:
-			return na_usage_error("top", "unknown option or missing value: %s", argv[optind - 1]);
 		}
+		rc = top_option(c, optarg, a);
+		if (rc == -ENOENT)
+			return na_usage_error("top", "unknown option or missing value: %s", argv[optind - 1]);
+		if (rc)
+			return rc;
 	}
 	/* PATH arguments and --cgroup both filter by cgroup: none may be dropped (fuzz.cli found it). */
 	if (argc - optind > NA_TOP_MAX_CG - a->ncg)

@@ -30,6 +30,7 @@
 #define POLL_MS 200
 #define ESCAPE 27
 #define KEY_CTRL(c) ((c) & 0x1f)
+#define OTHER_KEY 2 /* screen_key(): not one of its keys */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -525,25 +526,14 @@ static void prompt_key(struct tui *t, int ch, int *changed)
 }
 
 /*
- * One key. *changed: the rows must be made again (order, grouping, filter);
- * returns 1 to quit, -errno when a baseline could not be taken.
+ * A key that changes how the screen looks or when frames come, not the rows:
+ * 1 to quit, 0, -errno when a baseline could not be taken; OTHER_KEY when
+ * ch is none of these keys.
  */
-static int key(struct tui *t, int ch, int *changed)
+static int screen_key(struct tui *t, int ch)
 {
 	struct top_opts *o = t->o;
-	int c;
 
-	*changed = 0;
-	if (ch == KEY_RESIZE)
-		return 0;
-	if (t->prompt) {
-		prompt_key(t, ch, changed);
-		return 0;
-	}
-	if (t->help) {
-		t->help = 0; /* any key closes it */
-		return 0;
-	}
 	switch (ch) {
 	case 'q':
 	case 'Q':
@@ -561,26 +551,6 @@ static int key(struct tui *t, int ch, int *changed)
 			t->last_at = mono();
 			return err;
 		}
-		return 0;
-	case 'g':
-		o->view.group = (enum na_group)((o->view.group + 1) % NA_G_COUNT);
-		t->hskip = 0;
-		if (o->sort != NA_C_COUNT && !top_col_shown(o->sort, o->view.group))
-			o->sort = o->totals ? NA_C_TX : NA_C_COUNT;
-		*changed = 1;
-		return 0;
-	case '<':
-	case '>':
-		sort_step(o, ch == '<' ? -1 : 1);
-		*changed = 1;
-		return 0;
-	case 'r':
-		o->reverse = !o->reverse;
-		*changed = 1;
-		return 0;
-	case 't':
-		toggle_totals(t);
-		*changed = 1;
 		return 0;
 	case 'p':
 		o->full_path = !o->full_path;
@@ -608,8 +578,16 @@ static int key(struct tui *t, int ch, int *changed)
 		clearok(curscr, TRUE);
 		return 0;
 	default:
-		break;
+		return OTHER_KEY;
 	}
+}
+
+/* A column's letter sorts by it; the same letter again reverses. 1: the rows must be made again. */
+static int column_key(struct tui *t, int ch)
+{
+	struct top_opts *o = t->o;
+	int c;
+
 	for (c = 0; c < NA_C_COUNT; c++) {
 		if (ch != na_col_key(c))
 			continue;
@@ -621,9 +599,61 @@ static int key(struct tui *t, int ch, int *changed)
 			o->reverse = !o->reverse;
 		else
 			o->sort = c;
-		*changed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* A key that changes the rows (grouping, order, totals). 1: they must be made again. */
+static int rows_key(struct tui *t, int ch)
+{
+	struct top_opts *o = t->o;
+
+	switch (ch) {
+	case 'g':
+		o->view.group = (enum na_group)((o->view.group + 1) % NA_G_COUNT);
+		t->hskip = 0;
+		if (o->sort != NA_C_COUNT && !top_col_shown(o->sort, o->view.group))
+			o->sort = o->totals ? NA_C_TX : NA_C_COUNT;
+		return 1;
+	case '<':
+	case '>':
+		sort_step(o, ch == '<' ? -1 : 1);
+		return 1;
+	case 'r':
+		o->reverse = !o->reverse;
+		return 1;
+	case 't':
+		toggle_totals(t);
+		return 1;
+	default:
+		return column_key(t, ch);
+	}
+}
+
+/*
+ * One key. *changed: the rows must be made again (order, grouping, filter);
+ * returns 1 to quit, -errno when a baseline could not be taken.
+ */
+static int key(struct tui *t, int ch, int *changed)
+{
+	int rc;
+
+	*changed = 0;
+	if (ch == KEY_RESIZE)
+		return 0;
+	if (t->prompt) {
+		prompt_key(t, ch, changed);
 		return 0;
 	}
+	if (t->help) {
+		t->help = 0; /* any key closes it */
+		return 0;
+	}
+	rc = screen_key(t, ch);
+	if (rc != OTHER_KEY)
+		return rc;
+	*changed = rows_key(t, ch);
 	return 0;
 }
 
