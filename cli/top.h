@@ -11,6 +11,7 @@
 #include "format.h"
 #include "view.h"
 
+/* What is shown and how: set by the command (cmd_top.c) and the keys (top_tui.c). */
 struct top_opts {
 	double interval;     /* seconds */
 	long iterations;     /* 0: until interrupted (or q) */
@@ -28,6 +29,8 @@ struct top_opts {
 	struct na_names *names;            /* the cgroups' names (agent/names.c), NULL: none */
 	const struct na_netclass *classes; /* peer classes, NULL: none */
 };
+
+/* ---- the frame model (top_frame.c): frames from view.c's rows ------------- */
 
 /* One attached cgroup's line of the header. */
 struct top_cg {
@@ -66,8 +69,6 @@ struct top_state {
 	int have_prev;
 	int have_before;
 };
-
-/* ---- the frame model (top_frame.c): frames from view.c's rows ------------- */
 
 /*
  * o->view wired to o: its paths, the cgroups' names and peer classes, and

@@ -153,6 +153,7 @@ static void cgroup_cell(char *buf, size_t len, const struct na_vrow *r, const st
 	snprintf(buf, len, "%s", len && n >= len ? p + n - (len - 1) : p);
 }
 
+/* Grouped by peer or peer class, the row's own class; otherwise its remote address's. */
 static void class_cell(char *buf, size_t len, const struct na_vrow *r, const struct top_opts *o)
 {
 	int cls = o->view.group == NA_G_PEER_CLASS || o->view.group == NA_G_PEER
