@@ -30,6 +30,7 @@
 #define POLL_MS 200
 #define ESCAPE 27
 #define KEY_CTRL(c) ((c) & 0x1f)
+#define OTHER_KEY 2 /* screen_key(): not one of its keys */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -81,20 +82,6 @@ static void put(int y, int x, const char *s, attr_t a)
 	mvaddnstr(y, x, s, n);
 	if (a)
 		attroff(a);
-}
-
-static void rate_str(char *buf, size_t len, double v, int bits)
-{
-	char h[24];
-
-	na_human_bytes(h, sizeof(h), v, bits);
-	snprintf(buf, len, "%s/s", h);
-}
-
-/* The two columns t ("totals") puts first: TX and RX, or TX/s and RX/s. */
-static int emphasised(const struct top_opts *o, enum na_col c)
-{
-	return o->totals ? c == NA_C_TX || c == NA_C_RX : c == NA_C_TX_RATE || c == NA_C_RX_RATE;
 }
 
 static void sort_name(char *buf, size_t len, const struct top_opts *o)
@@ -150,108 +137,46 @@ static int draw_title(const struct tui *t, int y)
 	return y + 1;
 }
 
-/*
- * The cgroup lines: the fields of the batch header, giving way by priority
- * like the table's columns (the path and the rates, or the totals, last).
- */
-enum { H_PATH, H_TX_RATE, H_RX_RATE, H_TX, H_RX, H_RETRANS, H_DUP, H_HDR, H_LIVE, H_CLOSED, H_COUNT };
-
-static const struct {
-	const char *name;
-	int width, min, max;
-	int prio; /* 1 stays longest on a narrow screen */
-} hcols[H_COUNT] = {
-	[H_PATH] = { "CGROUP", 32, 16, 64, 1 }, [H_TX_RATE] = { "TX/s", 13, 13, 13, 1 },
-	[H_RX_RATE] = { "RX/s", 13, 13, 13, 1 }, [H_TX] = { "TX", 10, 10, 10, 5 },
-	[H_RX] = { "RX", 10, 10, 10, 5 },	  [H_RETRANS] = { "RETRANS", 10, 10, 10, 7 },
-	[H_DUP] = { "DUP", 10, 10, 10, 7 },	  [H_HDR] = { "HDR%", 6, 6, 6, 6 },
-	[H_LIVE] = { "LIVE", 6, 6, 6, 3 },	  [H_CLOSED] = { "CLOSED", 7, 7, 7, 4 },
-};
-
-static int hcol_emphasised(const struct top_opts *o, int c)
-{
-	return o->totals ? c == H_TX || c == H_RX : c == H_TX_RATE || c == H_RX_RATE;
-}
-
-/* Field i of the cgroup lines, in display order: with totals (t), TX and RX take the rates' place. */
-static int hcol_at(const struct top_opts *o, int i)
-{
-	static const int swapped[H_COUNT] = {
-		[H_TX_RATE] = H_TX, [H_RX_RATE] = H_RX, [H_TX] = H_TX_RATE, [H_RX] = H_RX_RATE,
-	};
-
-	return o->totals && swapped[i] ? swapped[i] : i;
-}
-
 /* Widths of the cgroup lines' fields on this screen, in display order (0: not shown). */
 static void cg_layout(const struct tui *t, size_t ncg, int *w)
 {
-	struct na_lay_col lay[H_COUNT];
+	struct na_lay_col lay[TOP_CG_COUNT];
 	size_t i;
 	int k;
 
-	for (k = 0; k < H_COUNT; k++) {
-		int c = hcol_at(t->o, k);
+	for (k = 0; k < TOP_CG_COUNT; k++) {
+		const struct top_cg_coldef *d = &top_cg_cols[top_cg_col_at(t->o, k)];
 
 		/* In the place of another, with its priority. */
-		lay[k].prio = hcols[k].prio;
-		lay[k].min = hcols[c].min;
-		lay[k].width = lay[k].want = hcols[c].width;
+		lay[k].prio = top_cg_cols[k].prio;
+		lay[k].min = d->min;
+		lay[k].width = lay[k].want = d->width;
 	}
 	for (i = 0; i < ncg; i++) {
 		int n = (int)strlen(t->f.cg[i].path);
 
-		if (n > lay[H_PATH].want)
-			lay[H_PATH].want = n < hcols[H_PATH].max ? n : hcols[H_PATH].max;
+		if (n > lay[TOP_CG_PATH].want)
+			lay[TOP_CG_PATH].want = n < top_cg_cols[TOP_CG_PATH].max ? n : top_cg_cols[TOP_CG_PATH].max;
 	}
 	/* The path starts the line: its leading blank is off the screen. */
-	na_layout(lay, H_COUNT, COLS + 1, w);
+	na_layout(lay, TOP_CG_COUNT, COLS + 1, w);
 }
 
+/* One line of the attached cgroups (g NULL: their header), in the widths w of cg_layout. */
 static void draw_cg_line(int y, const struct top_opts *o, const struct top_cg *g, const int *w)
 {
 	char cell[64], out[128];
-	int c, k, x = -1;
+	int k, x = -1;
 
-	for (k = 0; k < H_COUNT; k++) {
+	for (k = 0; k < TOP_CG_COUNT; k++) {
+		enum top_cg_col c = top_cg_col_at(o, k);
+		const struct top_cg_coldef *d = &top_cg_cols[c];
+
 		if (!w[k])
 			continue;
-		c = hcol_at(o, k);
 		x++;
-		if (!g) {
-			snprintf(cell, sizeof(cell), "%s", hcols[c].name);
-		} else {
-			switch (c) {
-			case H_PATH:
-				break; /* fitted from g->path itself: the leaf is at its end */
-			case H_TX_RATE:
-			case H_RX_RATE:
-				rate_str(cell, sizeof(cell), c == H_TX_RATE ? g->tx_rate : g->rx_rate, o->bits);
-				break;
-			case H_TX:
-			case H_RX:
-				na_human_bytes(cell, sizeof(cell), (double)(c == H_TX ? g->tx : g->rx), 0);
-				break;
-			case H_RETRANS:
-			case H_DUP:
-				na_human_bytes(cell, sizeof(cell), (double)(c == H_RETRANS ? g->retrans : g->dup), 0);
-				break;
-			case H_HDR:
-				snprintf(cell, sizeof(cell), "%.1f%%", g->hdr_pct);
-				break;
-			case H_LIVE:
-				snprintf(cell, sizeof(cell), "%llu", (unsigned long long)g->live);
-				break;
-			default:
-				snprintf(cell, sizeof(cell), "%llu", (unsigned long long)g->closed_since);
-				break;
-			}
-		}
-		if (c == H_PATH && g)
-			na_fit(out, g->path, w[k], 1, NA_ELIDE_START);
-		else
-			na_fit(out, cell, w[k], c == H_PATH, NA_ELIDE_END);
-		put(y, x, out, (!g ? A_BOLD : 0) | (g && hcol_emphasised(o, c) ? A_BOLD : 0));
+		na_fit(out, top_cg_cell(cell, sizeof(cell), g, c, o), w[k], d->left, g ? d->elide : NA_ELIDE_END);
+		put(y, x, out, !g || top_cg_col_emphasised(c, o) ? A_BOLD : 0);
 		x += w[k];
 	}
 }
@@ -262,7 +187,7 @@ static int draw_cgroups(const struct tui *t, int y)
 	/* A screen full of cgroups would leave no room for the rows. */
 	size_t room = LINES > 12 ? (size_t)(LINES - 6) / 3 : 1, i, n;
 	char more[64];
-	int w[H_COUNT];
+	int w[TOP_CG_COUNT];
 
 	n = f->ncg <= room ? f->ncg : room - 1;
 	cg_layout(t, n, w);
@@ -341,7 +266,7 @@ static int draw_table(struct tui *t, int y, int bottom)
 		enum na_col c = cols[k];
 		attr_t a = A_BOLD;
 
-		if (c == o->sort || (o->sort == NA_C_COUNT && emphasised(o, c)))
+		if (c == o->sort || (o->sort == NA_C_COUNT && top_col_emphasised(c, o)))
 			a |= A_REVERSE;
 		na_fit(out, na_col_name(c), ws[k], top_col_left(c), NA_ELIDE_END);
 		put(y, xs[k], out, a);
@@ -354,7 +279,7 @@ static int draw_table(struct tui *t, int y, int bottom)
 
 			top_cell(cell, sizeof(cell), &f->rows[i], c, o);
 			na_fit(out, cell, ws[k], top_col_left(c), top_col_elide(c));
-			put(y, xs[k], out, emphasised(o, c) ? A_BOLD : 0);
+			put(y, xs[k], out, top_col_emphasised(c, o) ? A_BOLD : 0);
 		}
 	}
 	return (int)i;
@@ -601,25 +526,14 @@ static void prompt_key(struct tui *t, int ch, int *changed)
 }
 
 /*
- * One key. *changed: the rows must be made again (order, grouping, filter);
- * returns 1 to quit, -errno when a baseline could not be taken.
+ * A key that changes how the screen looks or when frames come, not the rows:
+ * 1 to quit, 0, -errno when a baseline could not be taken; OTHER_KEY when
+ * ch is none of these keys.
  */
-static int key(struct tui *t, int ch, int *changed)
+static int screen_key(struct tui *t, int ch)
 {
 	struct top_opts *o = t->o;
-	int c;
 
-	*changed = 0;
-	if (ch == KEY_RESIZE)
-		return 0;
-	if (t->prompt) {
-		prompt_key(t, ch, changed);
-		return 0;
-	}
-	if (t->help) {
-		t->help = 0; /* any key closes it */
-		return 0;
-	}
 	switch (ch) {
 	case 'q':
 	case 'Q':
@@ -637,26 +551,6 @@ static int key(struct tui *t, int ch, int *changed)
 			t->last_at = mono();
 			return err;
 		}
-		return 0;
-	case 'g':
-		o->view.group = (enum na_group)((o->view.group + 1) % NA_G_COUNT);
-		t->hskip = 0;
-		if (o->sort != NA_C_COUNT && !top_col_shown(o->sort, o->view.group))
-			o->sort = o->totals ? NA_C_TX : NA_C_COUNT;
-		*changed = 1;
-		return 0;
-	case '<':
-	case '>':
-		sort_step(o, ch == '<' ? -1 : 1);
-		*changed = 1;
-		return 0;
-	case 'r':
-		o->reverse = !o->reverse;
-		*changed = 1;
-		return 0;
-	case 't':
-		toggle_totals(t);
-		*changed = 1;
 		return 0;
 	case 'p':
 		o->full_path = !o->full_path;
@@ -684,8 +578,16 @@ static int key(struct tui *t, int ch, int *changed)
 		clearok(curscr, TRUE);
 		return 0;
 	default:
-		break;
+		return OTHER_KEY;
 	}
+}
+
+/* A column's letter sorts by it; the same letter again reverses. 1: the rows must be made again. */
+static int column_key(struct tui *t, int ch)
+{
+	struct top_opts *o = t->o;
+	int c;
+
 	for (c = 0; c < NA_C_COUNT; c++) {
 		if (ch != na_col_key(c))
 			continue;
@@ -697,9 +599,61 @@ static int key(struct tui *t, int ch, int *changed)
 			o->reverse = !o->reverse;
 		else
 			o->sort = c;
-		*changed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* A key that changes the rows (grouping, order, totals). 1: they must be made again. */
+static int rows_key(struct tui *t, int ch)
+{
+	struct top_opts *o = t->o;
+
+	switch (ch) {
+	case 'g':
+		o->view.group = (enum na_group)((o->view.group + 1) % NA_G_COUNT);
+		t->hskip = 0;
+		if (o->sort != NA_C_COUNT && !top_col_shown(o->sort, o->view.group))
+			o->sort = o->totals ? NA_C_TX : NA_C_COUNT;
+		return 1;
+	case '<':
+	case '>':
+		sort_step(o, ch == '<' ? -1 : 1);
+		return 1;
+	case 'r':
+		o->reverse = !o->reverse;
+		return 1;
+	case 't':
+		toggle_totals(t);
+		return 1;
+	default:
+		return column_key(t, ch);
+	}
+}
+
+/*
+ * One key. *changed: the rows must be made again (order, grouping, filter);
+ * returns 1 to quit, -errno when a baseline could not be taken.
+ */
+static int key(struct tui *t, int ch, int *changed)
+{
+	int rc;
+
+	*changed = 0;
+	if (ch == KEY_RESIZE)
+		return 0;
+	if (t->prompt) {
+		prompt_key(t, ch, changed);
 		return 0;
 	}
+	if (t->help) {
+		t->help = 0; /* any key closes it */
+		return 0;
+	}
+	rc = screen_key(t, ch);
+	if (rc != OTHER_KEY)
+		return rc;
+	*changed = rows_key(t, ch);
 	return 0;
 }
 
@@ -790,9 +744,6 @@ int top_interactive(const struct na_global *g, struct top_opts *o)
 	SCREEN *scr;
 	int rc, err, i;
 
-	/* Keys need a terminal too: with stdin elsewhere, top prints plain frames. */
-	if (!isatty(STDIN_FILENO))
-		return top_batch(g, o);
 	memset(&t, 0, sizeof(t));
 	t.g = g;
 	t.o = o;
@@ -823,7 +774,7 @@ int top_interactive(const struct na_global *g, struct top_opts *o)
 		top_stop(&t.ts);
 		na_log(NA_LOG_WARN, "top: cannot drive terminal '%s' (TERM): printing plain frames",
 		       getenv("TERM") ? getenv("TERM") : "");
-		return top_batch(g, o);
+		return -ENOTTY;
 	}
 	errlog_start(&t);
 	cbreak();
