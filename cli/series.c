@@ -623,3 +623,20 @@ int na_series_write_classes(FILE *f, const struct na_snapshot *snap, struct na_s
 	free(rows);
 	return err;
 }
+
+int na_series_metrics(void *ctx, FILE *f, const struct na_snapshot *snap, const struct na_conf *c,
+		      struct na_names *names, const struct na_netclass *classes)
+{
+	struct na_series *s = ctx;
+	int err;
+
+	na_series_set_names(s, names, classes);
+	err = na_prom_write(f, snap, na_series_hold, s);
+	if (!err)
+		err = na_series_write(f, snap, s, c->per_process ? c->per_process_max : 0);
+	if (!err)
+		err = na_series_write_peers(f, snap, s, c->per_peer ? c->per_peer_max : 0);
+	if (!err)
+		err = na_series_write_classes(f, snap, s);
+	return err;
+}
