@@ -618,7 +618,7 @@ int na_netclass_of(const struct na_netclass *c, uint8_t family, const uint8_t ad
 const char *na_netclass_name(const struct na_netclass *c, int cls);
 int na_netclass_count(const struct na_netclass *c);
 
-/* ---- the agent daemon (agent/daemon.c and its parts, docs/agent.md) ------- */
+/* ---- the agent daemon (netacct_daemon: agent/daemon.c and its parts) ------ */
 /* The agent's files for a pin root (/run/netacct/agent<pin root, '/' as %2F>.lock, .cgroups). */
 #define NA_AGENT_LOCK_DIR "/run/netacct"
 int na_agent_lock_path(const char *pin_root, char *p, size_t len);
@@ -642,7 +642,8 @@ struct na_agent_opts {
 	int (*listen_apply)(struct na_conf *c, const char *listen);
 	/*
 	 * One connection record as a line of the log file; offset is
-	 * CLOCK_REALTIME - CLOCK_BOOTTIME in ns. 0, or -EIO when out failed.
+	 * CLOCK_REALTIME - CLOCK_BOOTTIME in ns. Called under the agent's lock,
+	 * from its main loop only. 0, or -EIO when out failed.
 	 */
 	int (*conn_line)(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset,
 			 struct na_names *names, const struct na_netclass *classes);
