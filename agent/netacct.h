@@ -618,4 +618,57 @@ int na_netclass_of(const struct na_netclass *c, uint8_t family, const uint8_t ad
 const char *na_netclass_name(const struct na_netclass *c, int cls);
 int na_netclass_count(const struct na_netclass *c);
 
+/* ---- the agent daemon (netacct_daemon: agent/daemon.c and its parts) ------ */
+/* The agent's files for a pin root (/run/netacct/agent<pin root, '/' as %2F>.lock, .cgroups). */
+#define NA_AGENT_LOCK_DIR "/run/netacct"
+int na_agent_lock_path(const char *pin_root, char *p, size_t len);
+/* 1 (and its pid) when an agent runs for the pin root (holds its lock, as /proc/locks shows). */
+int na_agent_running(const char *pin_root, int *pid);
+/* 1 when the agent of the pin root lists cgroup id as one it manages; conf: its configuration file. */
+int na_agent_manages(const char *pin_root, uint64_t cgroup_id, char *conf, size_t clen);
+
+/*
+ * What the command gives the agent: its options, and the text the agent
+ * serves and writes, which the command presents (the same as netacct log
+ * --json's records and export --prom's families).
+ */
+struct na_agent_opts {
+	const char *pin_root;
+	const char *conf_path;
+	const char *listen;     /* --listen ADDR:PORT over the configuration's, NULL: none */
+	const char *networks;   /* --networks FILE over the configuration's, NULL: none */
+	int detach_on_exit;
+	/* --listen applied over a configuration just loaded: 0, or -errno after reporting. */
+	int (*listen_apply)(struct na_conf *c, const char *listen);
+	/*
+	 * One connection record as a line of the log file; offset is
+	 * CLOCK_REALTIME - CLOCK_BOOTTIME in ns. Called under the agent's lock,
+	 * from its main loop only. 0, or -EIO when out failed.
+	 */
+	int (*conn_line)(FILE *out, struct na_connlog *l, const struct na_conn *c, int64_t offset,
+			 struct na_names *names, const struct na_netclass *classes);
+	/*
+	 * The /metrics text of a snapshot into f, with what metrics_ctx keeps
+	 * from one scrape to the next; called under the agent's lock, from its
+	 * scraper thread only. 0 or -errno.
+	 */
+	int (*metrics)(void *metrics_ctx, FILE *f, const struct na_snapshot *snap, const struct na_conf *c,
+		       struct na_names *names, const struct na_netclass *classes);
+	void *metrics_ctx;
+	const char *metrics_type; /* the Content-Type of that text */
+};
+/*
+ * SIGHUP, SIGTERM and SIGINT held for the agent's signal loop: first thing
+ * (a SIGHUP from systemctl reload while the agent starts must not end it).
+ */
+void na_agent_signals_hold(void);
+/* na_agent_run(): the --listen given was refused; nothing started. */
+#define NA_AGENT_LISTEN_REFUSED 1
+/*
+ * Run the agent until SIGTERM or SIGINT (docs/agent.md). 0 when it ended as
+ * asked, NA_AGENT_LISTEN_REFUSED, or -errno once it said why it could not
+ * start or what failed (a detach at the end included).
+ */
+int na_agent_run(const struct na_agent_opts *o);
+
 #endif /* NETACCT_AGENT_H */

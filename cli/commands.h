@@ -31,13 +31,6 @@ int cmd_trace(int argc, char **argv, const struct na_global *g);
 int cmd_run(int argc, char **argv, const struct na_global *g);
 int cmd_report(int argc, char **argv, const struct na_global *g);
 
-/* The agent's lock file for a pin root (/run/netacct/agent<pin root, '/' as %2F>.lock). */
-#define NA_AGENT_LOCK_DIR "/run/netacct"
-int na_agent_lock_path(const char *pin_root, char *p, size_t len);
-/* 1 (and its pid) when an agent runs for the pin root (holds its lock, as /proc/locks shows). */
-int na_agent_running(const char *pin_root, int *pid);
-/* 1 when the agent of the pin root lists cgroup id as one it manages; conf: its configuration file. */
-int na_agent_manages(const char *pin_root, uint64_t cgroup_id, char *conf, size_t clen);
 int cmd_help(int argc, char **argv, const struct na_global *g);
 int cmd_version(int argc, char **argv, const struct na_global *g);
 

@@ -311,126 +311,6 @@ static void names_labels(const struct na_series *s, uint64_t cgid, const char *p
 	}
 }
 
-int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max)
-{
-	struct item_index x = { 0 };
-	size_t n, i, j, k;
-	struct na_counters sum[NA_NDIR];
-	char cg[640], comm[80], key[800], lab[NA_SERIES_KEY_MAX], nl[NA_NAMES_LABELS_MAX];
-	struct item *it;
-	int d, found, err = 0;
-	char **pp;
-
-	for (i = 0; !err && i < snap->nrows; i++) {
-		const struct na_sock_row *r = &snap->rows[i];
-
-		err = item_add(&x, r->s.cgroup_id, r->cgroup, r->s.pid, r->s.comm, r->s.dir);
-	}
-	for (j = 0; !err && j < snap->nclosed; j++) {
-		const struct na_closed_row *r = &snap->closed[j];
-
-		err = item_add(&x, r->k.cgroup_id, r->cgroup, r->k.pid, r->k.comm, r->c.dir);
-	}
-	free(x.slot);
-	it = x.it;
-	n = x.n;
-	if (err) {
-		free(it);
-		return err;
-	}
-	if (n)
-		qsort(it, n, sizeof(*it), item_cmp);
-
-	fprintf(f, "# HELP netacct_leaf_cgroup_bytes_total Bytes of the sockets in one cgroup (where they are, below an attached cgroup), summed from socket rows; never decreases.\n"
-		   "# TYPE netacct_leaf_cgroup_bytes_total counter\n");
-	for (i = 0; i < n && !err; i = j) {
-		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
-		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
-		for (d = 0; d < NA_NDIR && !err; d++) {
-			static const char *const parts[] = { "ip_header", "l4_header", "payload" };
-			const uint64_t v[] = { sum[d].ip_hdr_bytes, sum[d].l4_hdr_bytes, sum[d].payload_bytes };
-
-			for (k = 0; k < 3 && !err; k++) {
-				snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\",part=\"%s\"", cg, nl, dirs[d],
-					 parts[k]);
-				err = sample(f, s, "netacct_leaf_cgroup_bytes_total", lab, v[k]);
-			}
-		}
-	}
-	fprintf(f, "# HELP netacct_leaf_cgroup_packets_total Wire packets of the sockets in one cgroup, summed from socket rows; never decreases.\n"
-		   "# TYPE netacct_leaf_cgroup_packets_total counter\n");
-	for (i = 0; i < n && !err; i = j) {
-		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
-		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
-		for (d = 0; d < NA_NDIR && !err; d++) {
-			snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\"", cg, nl, dirs[d]);
-			err = sample(f, s, "netacct_leaf_cgroup_packets_total", lab, sum[d].packets);
-		}
-	}
-	if (!per_process_max || err)
-		goto out;
-
-	/*
-	 * Per process (cgroup, pid, comm): payload bytes. A process gets a series
-	 * the first time it is seen while there is room, and keeps it; the others
-	 * of a cgroup go to pid="other", which therefore only grows too.
-	 */
-	fprintf(f, "# HELP netacct_process_payload_bytes_total Payload bytes of one process's sockets (pid and comm of the socket's owner) in one cgroup; pid=\"other\" sums the processes beyond per-process-max.\n"
-		   "# TYPE netacct_process_payload_bytes_total counter\n");
-	for (i = 0; i < n && !err; i = j) {
-		struct na_counters other[NA_NDIR];
-		int any_other = 0;
-
-		memset(other, 0, sizeof(other));
-		cgroup_group(it, n, i, sum, cg, sizeof(cg));
-		for (j = i; j < n && it[j].cgid == it[i].cgid; j = k) {
-			memset(sum, 0, sizeof(sum));
-			for (k = j; k < n && !item_cmp(&it[k], &it[j]); k++)
-				for (d = 0; d < NA_NDIR; d++)
-					add(&sum[d], &it[k].dir[d]);
-			label(comm, sizeof(comm), it[j].comm);
-			snprintf(key, sizeof(key), "%s|%u|%s", cg, it[j].pid, comm);
-			find(s->procs, sizeof(*s->procs), s->nprocs, key, &found);
-			if (!found && s->nprocs - s->npeers - s->npeer_names < per_process_max) {
-				if (s->nprocs == s->pcap) {
-					pp = realloc(s->procs, (s->pcap ? 2 * s->pcap : 64) * sizeof(*pp));
-					if (!pp) {
-						err = -ENOMEM;
-						break;
-					}
-					s->procs = pp;
-					s->pcap = s->pcap ? 2 * s->pcap : 64;
-				}
-				if (!(s->procs[s->nprocs] = strdup(key))) {
-					err = -ENOMEM;
-					break;
-				}
-				s->nprocs++;
-				qsort(s->procs, s->nprocs, sizeof(*s->procs), str_cmp);
-				found = 1;
-			}
-			if (!found) {
-				for (d = 0; d < NA_NDIR; d++)
-					add(&other[d], &sum[d]);
-				any_other = 1;
-				continue;
-			}
-			for (d = 0; d < NA_NDIR && !err; d++) {
-				snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"%u\",comm=\"%s\",direction=\"%s\"", cg,
-					 it[j].pid, comm, dirs[d]);
-				err = sample(f, s, "netacct_process_payload_bytes_total", lab, sum[d].payload_bytes);
-			}
-		}
-		for (d = 0; any_other && d < NA_NDIR && !err; d++) {
-			snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"other\",comm=\"\",direction=\"%s\"", cg, dirs[d]);
-			err = sample(f, s, "netacct_process_payload_bytes_total", lab, other[d].payload_bytes);
-		}
-	}
-out:
-	free(it);
-	return err;
-}
-
 /* A series of its own for key while there is room (s->procs holds the keys); 1 if key has one. */
 static int own_series(struct na_series *s, const char *key, unsigned max, size_t *count, int *err)
 {
@@ -457,6 +337,141 @@ static int own_series(struct na_series *s, const char *key, unsigned max, size_t
 	(*count)++;
 	qsort(s->procs, s->nprocs, sizeof(*s->procs), str_cmp);
 	return 1;
+}
+
+/* The rows' items, summed per (cgroup, pid, comm) and sorted; *out is malloc'ed. 0 or -ENOMEM. */
+static int items_of(const struct na_snapshot *snap, struct item **out, size_t *n)
+{
+	struct item_index x = { 0 };
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < snap->nrows; i++) {
+		const struct na_sock_row *r = &snap->rows[i];
+
+		err = item_add(&x, r->s.cgroup_id, r->cgroup, r->s.pid, r->s.comm, r->s.dir);
+	}
+	for (i = 0; !err && i < snap->nclosed; i++) {
+		const struct na_closed_row *r = &snap->closed[i];
+
+		err = item_add(&x, r->k.cgroup_id, r->cgroup, r->k.pid, r->k.comm, r->c.dir);
+	}
+	free(x.slot);
+	if (err) {
+		free(x.it);
+		return err;
+	}
+	if (x.n)
+		qsort(x.it, x.n, sizeof(*x.it), item_cmp);
+	*out = x.it;
+	*n = x.n;
+	return 0;
+}
+
+/* The leaf-cgroup families: bytes by direction and part, then packets by direction. */
+static int write_leaves(FILE *f, struct na_series *s, const struct item *it, size_t n)
+{
+	static const char *const parts[] = { "ip_header", "l4_header", "payload" };
+	char cg[640], lab[NA_SERIES_KEY_MAX], nl[NA_NAMES_LABELS_MAX];
+	struct na_counters sum[NA_NDIR];
+	size_t i, j, k;
+	int d, err = 0;
+
+	fprintf(f, "# HELP netacct_leaf_cgroup_bytes_total Bytes of the sockets in one cgroup (where they are, below an attached cgroup), summed from socket rows; never decreases.\n"
+		   "# TYPE netacct_leaf_cgroup_bytes_total counter\n");
+	for (i = 0; i < n && !err; i = j) {
+		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
+		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
+		for (d = 0; d < NA_NDIR && !err; d++) {
+			const uint64_t v[] = { sum[d].ip_hdr_bytes, sum[d].l4_hdr_bytes, sum[d].payload_bytes };
+
+			for (k = 0; k < 3 && !err; k++) {
+				snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\",part=\"%s\"", cg, nl, dirs[d],
+					 parts[k]);
+				err = sample(f, s, "netacct_leaf_cgroup_bytes_total", lab, v[k]);
+			}
+		}
+	}
+	fprintf(f, "# HELP netacct_leaf_cgroup_packets_total Wire packets of the sockets in one cgroup, summed from socket rows; never decreases.\n"
+		   "# TYPE netacct_leaf_cgroup_packets_total counter\n");
+	for (i = 0; i < n && !err; i = j) {
+		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
+		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
+		for (d = 0; d < NA_NDIR && !err; d++) {
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\"", cg, nl, dirs[d]);
+			err = sample(f, s, "netacct_leaf_cgroup_packets_total", lab, sum[d].packets);
+		}
+	}
+	return err;
+}
+
+/*
+ * The processes (cgroup, pid, comm) of the cgroup whose items start at
+ * it[i]: payload bytes. A process gets a series the first time it is seen
+ * while there is room, and keeps it; the others of a cgroup go to
+ * pid="other", which therefore only grows too. Returns where the cgroup's
+ * items end; *err: 0 or -ENOMEM.
+ */
+static size_t write_processes(FILE *f, struct na_series *s, const struct item *it, size_t n, size_t i,
+			      unsigned per_process_max, int *err)
+{
+	struct na_counters sum[NA_NDIR], other[NA_NDIR];
+	char cg[640], comm[80], key[800], lab[NA_SERIES_KEY_MAX];
+	int d, e, any_other = 0;
+	size_t j, k, count;
+
+	memset(other, 0, sizeof(other));
+	cgroup_group(it, n, i, sum, cg, sizeof(cg));
+	for (j = i; j < n && it[j].cgid == it[i].cgid; j = k) {
+		memset(sum, 0, sizeof(sum));
+		for (k = j; k < n && !item_cmp(&it[k], &it[j]); k++)
+			for (d = 0; d < NA_NDIR; d++)
+				add(&sum[d], &it[k].dir[d]);
+		label(comm, sizeof(comm), it[j].comm);
+		snprintf(key, sizeof(key), "%s|%u|%s", cg, it[j].pid, comm);
+		count = s->nprocs - s->npeers - s->npeer_names; /* the processes' own series */
+		e = 0;
+		if (!own_series(s, key, per_process_max, &count, &e)) {
+			if (e) {
+				*err = e;
+				break;
+			}
+			for (d = 0; d < NA_NDIR; d++)
+				add(&other[d], &sum[d]);
+			any_other = 1;
+			continue;
+		}
+		for (d = 0; d < NA_NDIR && !*err; d++) {
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"%u\",comm=\"%s\",direction=\"%s\"", cg, it[j].pid,
+				 comm, dirs[d]);
+			*err = sample(f, s, "netacct_process_payload_bytes_total", lab, sum[d].payload_bytes);
+		}
+	}
+	for (d = 0; any_other && d < NA_NDIR && !*err; d++) {
+		snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"other\",comm=\"\",direction=\"%s\"", cg, dirs[d]);
+		*err = sample(f, s, "netacct_process_payload_bytes_total", lab, other[d].payload_bytes);
+	}
+	return j;
+}
+
+int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max)
+{
+	struct item *it = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = items_of(snap, &it, &n);
+	if (err)
+		return err;
+	err = write_leaves(f, s, it, n);
+	if (per_process_max && !err) {
+		fprintf(f, "# HELP netacct_process_payload_bytes_total Payload bytes of one process's sockets (pid and comm of the socket's owner) in one cgroup; pid=\"other\" sums the processes beyond per-process-max.\n"
+			   "# TYPE netacct_process_payload_bytes_total counter\n");
+		for (i = 0; i < n && !err;)
+			i = write_processes(f, s, it, n, i, per_process_max, &err);
+	}
+	free(it);
+	return err;
 }
 
 static int vrow_name_cmp(const void *pa, const void *pb)
@@ -621,5 +636,22 @@ int na_series_write_classes(FILE *f, const struct na_snapshot *snap, struct na_s
 		}
 	}
 	free(rows);
+	return err;
+}
+
+int na_series_metrics(void *ctx, FILE *f, const struct na_snapshot *snap, const struct na_conf *c,
+		      struct na_names *names, const struct na_netclass *classes)
+{
+	struct na_series *s = ctx;
+	int err;
+
+	na_series_set_names(s, names, classes);
+	err = na_prom_write(f, snap, na_series_hold, s);
+	if (!err)
+		err = na_series_write(f, snap, s, c->per_process ? c->per_process_max : 0);
+	if (!err)
+		err = na_series_write_peers(f, snap, s, c->per_peer ? c->per_peer_max : 0);
+	if (!err)
+		err = na_series_write_classes(f, snap, s);
 	return err;
 }

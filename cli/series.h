@@ -42,6 +42,13 @@ void na_series_set_names(struct na_series *s, struct na_names *names, const stru
  * known peer are in none. 0 or -ENOMEM.
  */
 int na_series_write_classes(FILE *f, const struct na_snapshot *snap, struct na_series *s);
+/*
+ * The agent's whole /metrics text (na_agent_opts.metrics, ctx a struct
+ * na_series): prom.c's families, held by s, then the families above, as
+ * configuration c asks for them. 0 or -errno.
+ */
+int na_series_metrics(void *ctx, FILE *f, const struct na_snapshot *snap, const struct na_conf *c,
+		      struct na_names *names, const struct na_netclass *classes);
 /* na_prom_hold_fn on s: the highest value published for key so far (v, when memory runs out). */
 uint64_t na_series_hold(void *s, const char *key, uint64_t v);
 

@@ -5,8 +5,8 @@
  * becomes FILE.2.gz and so on up to FILE.<keep>.gz, and FILE starts empty.
  * Used by the agent for the connection log (docs/agent.md).
  */
-#ifndef NETACCT_CLI_ROTLOG_H
-#define NETACCT_CLI_ROTLOG_H
+#ifndef NETACCT_AGENT_ROTLOG_H
+#define NETACCT_AGENT_ROTLOG_H
 
 #include <limits.h>
 #include <stdint.h>
