@@ -15,6 +15,7 @@
 #define NETACCT_CLI_ARGS_H
 
 #include "commands.h"
+#include "options.h"
 #include "top.h"
 
 /* main(): the global options and the command. */

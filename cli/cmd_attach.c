@@ -11,61 +11,51 @@
 #include "args.h"
 #include "format.h"
 
+#define MAP_ROWS "a number from 16 to 16777216"
+
+/* attach --log-size: a power of two from a page to 1 GiB. */
+static int log_size_opt(const char *arg, void *args)
+{
+	struct na_attach_args *a = args;
+	uint64_t v;
+
+	if (na_parse_u64(arg, 4096, 1ul << 30, &v) || (v & (v - 1)))
+		return -EINVAL;
+	a->ao.log_bytes = (uint32_t)v;
+	return 0;
+}
+
+static int group_opt(const char *arg, void *args)
+{
+	struct na_attach_args *a = args;
+
+	if (na_parse_group(arg, &a->ao.gid))
+		return -EINVAL;
+	a->ao.group_set = 1;
+	return 0;
+}
+
+static const struct na_option attach_opts[] = {
+	NA_OPT_U(struct na_attach_args, ao.max_sockets, "max-sockets", 16, 1ul << 24, MAP_ROWS, "N", NULL),
+	NA_OPT_U(struct na_attach_args, ao.max_closed, "max-closed", 16, 1ul << 24, MAP_ROWS, "N", NULL),
+	{ .name = "log-size", .kind = NA_OPT_FUNC, .parse = log_size_opt, .arg = "BYTES",
+	  .why = "bytes, a power of two from 4096 to 1073741824" },
+	NA_OPT_U(struct na_attach_args, ao.max_peers, "max-peers", 16, 1ul << 24, MAP_ROWS, "N", NULL),
+	{ .name = "group", .kind = NA_OPT_FUNC, .parse = group_opt, .arg = "GROUP",
+	  .why = "no such group (a name from /etc/group, or a number)" },
+	NA_OPT_HELP_ENTRY(struct na_attach_args, help, NULL),
+	{ 0 },
+};
+
 int na_attach_parse(int argc, char **argv, struct na_attach_args *a)
 {
-	static const struct option opts[] = {
-		{ "max-sockets", required_argument, NULL, 'm' },
-		{ "max-closed", required_argument, NULL, 'c' },
-		{ "log-size", required_argument, NULL, 'l' },
-		{ "max-peers", required_argument, NULL, 'p' },
-		{ "group", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct na_attach_opts *ao = &a->ao;
-	uint64_t v;
-	int o;
+	static const struct na_opts o = { .cmd = "attach", .opts = attach_opts };
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'm':
-			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
-				return na_usage_error("attach", "--max-sockets '%s': a number from 16 to 16777216",
-						      optarg);
-			ao->max_sockets = (uint32_t)v;
-			break;
-		case 'c':
-			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
-				return na_usage_error("attach", "--max-closed '%s': a number from 16 to 16777216",
-						      optarg);
-			ao->max_closed = (uint32_t)v;
-			break;
-		case 'p':
-			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
-				return na_usage_error("attach", "--max-peers '%s': a number from 16 to 16777216",
-						      optarg);
-			ao->max_peers = (uint32_t)v;
-			break;
-		case 'l':
-			if (na_parse_u64(optarg, 4096, 1ul << 30, &v) || (v & (v - 1)))
-				return na_usage_error("attach", "--log-size '%s': bytes, a power of two from 4096 to 1073741824",
-						      optarg);
-			ao->log_bytes = (uint32_t)v;
-			break;
-		case 'g':
-			if (na_parse_group(optarg, &ao->gid))
-				return na_usage_error("attach", "--group '%s': no such group (a name from /etc/group, or a number)",
-						      optarg);
-			ao->group_set = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("attach", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&o, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind >= argc)
 		return na_usage_error("attach", "no cgroup PATH given");
 	a->pos = argv + optind;
@@ -102,28 +92,21 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 	return rc;
 }
 
+static const struct na_option detach_opts[] = {
+	NA_OPT_F(struct na_detach_args, all, "all", 0, 1, NULL),
+	NA_OPT_HELP_ENTRY(struct na_detach_args, help, NULL),
+	{ 0 },
+};
+
 int na_detach_parse(int argc, char **argv, struct na_detach_args *a)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	static const struct na_opts o = { .cmd = "detach", .opts = detach_opts };
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'a':
-			a->all = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("detach", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&o, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (a->all && optind < argc)
 		return na_usage_error("detach", "--all takes no PATH");
 	if (!a->all && optind >= argc)
@@ -366,28 +349,21 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s, 
 	}
 }
 
+static const struct na_option status_opts[] = {
+	NA_OPT_F(struct na_status_args, json, "json", 0, 1, NULL),
+	NA_OPT_HELP_ENTRY(struct na_status_args, help, NULL),
+	{ 0 },
+};
+
 int na_status_parse(int argc, char **argv, struct na_status_args *a)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	static const struct na_opts o = { .cmd = "status", .opts = status_opts };
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'j':
-			a->json = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("status", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&o, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("status", "unexpected argument '%s'", argv[optind]);
 	return 0;
