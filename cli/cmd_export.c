@@ -397,56 +397,40 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 	return 0;
 }
 
+static int group_by_opt(const char *arg, void *args)
+{
+	struct na_export_args *a = args;
+
+	if (na_group_parse(arg, &a->group))
+		return -EINVAL;
+	a->grouped = 1;
+	return 0;
+}
+
+static const struct na_option export_opts[] = {
+	NA_OPT_F(struct na_export_args, fmt, "csv", 0, OUT_CSV, NULL),
+	NA_OPT_F(struct na_export_args, fmt, "json", 0, OUT_JSON, NULL),
+	NA_OPT_F(struct na_export_args, fmt, "prometheus", 0, OUT_PROM, NULL),
+	{ .name = "group-by", .kind = NA_OPT_FUNC, .parse = group_by_opt, .arg = "GROUP",
+	  .why = "expected " NA_GROUPS_TEXT, .flags = NA_OPTF_BARE },
+	NA_OPT_F(struct na_export_args, header, "no-header", 0, 0, NULL),
+	NA_OPT_S(struct na_export_args, out, "output", 'o', "FILE", NULL),
+	NA_OPT_S(struct na_export_args, networks, "networks", 0, "FILE", NULL),
+	NA_OPT_HELP_ENTRY(struct na_export_args, help, NULL),
+	{ 0 },
+};
+
 int na_export_parse(int argc, char **argv, struct na_export_args *a)
 {
-	static const struct option opts[] = {
-		{ "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "prometheus", no_argument, NULL, 'P' },
-		{ "group-by", required_argument, NULL, 'g' },
-		{ "no-header", no_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "networks", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	static const struct na_opts o = { .cmd = "export", .opts = export_opts };
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->fmt = OUT_CSV;
 	a->header = 1;
-	while ((o = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			a->fmt = OUT_CSV;
-			break;
-		case 'j':
-			a->fmt = OUT_JSON;
-			break;
-		case 'P':
-			a->fmt = OUT_PROM;
-			break;
-		case 'g':
-			if (na_group_parse(optarg, &a->group))
-				return na_usage_error("export", "--group-by %s: expected %s", optarg, NA_GROUPS_TEXT);
-			a->grouped = 1;
-			break;
-		case 'n':
-			a->header = 0;
-			break;
-		case 'o':
-			a->out = optarg;
-			break;
-		case 'N':
-			a->networks = optarg;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("export", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&o, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (a->fmt == OUT_PROM && (a->grouped || !a->header || a->networks))
 		return na_usage_error("export", "--prometheus takes neither --group-by, --no-header nor --networks");
 	a->pos = argv + optind;
