@@ -270,6 +270,21 @@ static int check_drops(struct log_ctx *x, int first)
 	return 0;
 }
 
+static const struct na_option log_opts[] = {
+	NA_OPT_F(struct na_log_args, follow, "follow", 'f', 1,
+		 "keep reading (every " NA_STR(POLL_MS) " ms) until SIGINT or SIGTERM"),
+	NA_OPT_F(struct na_log_args, fmt, "csv", 0, FMT_CSV, "CSV (RFC 4180, CRLF, header row)"),
+	NA_OPT_F(struct na_log_args, fmt, "json", 0, FMT_JSON, "JSON lines, the same keys; unknown values are null"),
+	NA_OPT_F(struct na_log_args, human, "human", 'H', 1, "table: bytes in KiB/MiB"),
+	NA_OPT_S(struct na_log_args, networks, "networks", 0, "FILE",
+		 "peer classes from FILE (default " NA_NETWORKS_DEFAULT_PATH "\n"
+		 "                when it exists; docs/names.md)"),
+	NA_OPT_HELP_ENTRY(struct na_log_args, help, NULL),
+	{ 0 },
+};
+
+static const struct na_opts log_spec = { .cmd = "log", .opts = log_opts, .help_width = 14 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct log [-f|--follow] [--csv|--json] [-H|--human]\n\n"
@@ -285,18 +300,12 @@ static void usage_help(void)
 	       "the kernel could not store because the buffer was full are counted and\n"
 	       "reported on stderr. Records written into a pipe are gone once written:\n"
 	       "a reader that exits without reading them (| head) loses them.\n"
-	       "--follow stops by itself when the state is detached.\n\n"
-	       "  -f, --follow  keep reading (every %d ms) until SIGINT or SIGTERM\n"
-	       "      --csv     CSV (RFC 4180, CRLF, header row)\n"
-	       "      --json    JSON lines, the same keys; unknown values are null\n"
-	       "  -H, --human   table: bytes in KiB/MiB\n"
-	       "      --networks FILE  peer classes from FILE (default %s\n"
-	       "                when it exists; docs/names.md)\n\n"
-	       "Table columns: TIME (end, local), PID, COMM, CGROUP (the name people know\n"
+	       "--follow stops by itself when the state is detached.\n\n");
+	na_opts_help(stdout, &log_spec);
+	printf("\nTable columns: TIME (end, local), PID, COMM, CGROUP (the name people know\n"
 	       "it by: pod/container, container, unit, else the path), PROTO, LADDR:LPORT,\n"
 	       "RADDR:RPORT, TX_BYTES, RX_BYTES (payload), TX_RETRANS, RX_DUP, DURATION_MS.\n"
-	       "CSV/JSON: ",
-	       POLL_MS, NA_NETWORKS_DEFAULT_PATH);
+	       "CSV/JSON: ");
 	for (size_t i = 0; i < NCOLS; i++)
 		printf("%s%s", i ? "," : "", cols[i]);
 	printf("\n\nExamples:\n"
@@ -306,43 +315,13 @@ static void usage_help(void)
 
 int na_log_parse(int argc, char **argv, struct na_log_args *a)
 {
-	static const struct option opts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "human", no_argument, NULL, 'H' },
-		{ "networks", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->fmt = FMT_TABLE;
-	while ((o = getopt_long(argc, argv, "fHh", opts, NULL)) != -1) {
-		switch (o) {
-		case 'f':
-			a->follow = 1;
-			break;
-		case 'c':
-			a->fmt = FMT_CSV;
-			break;
-		case 'j':
-			a->fmt = FMT_JSON;
-			break;
-		case 'H':
-			a->human = 1;
-			break;
-		case 'N':
-			a->networks = optarg;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("log", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&log_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("log", "unexpected argument '%s'", argv[optind]);
 	return 0;
