@@ -206,6 +206,20 @@ static int summary(const struct na_global *g, const struct na_cgroup *cg, int fm
 	return 0;
 }
 
+static const struct na_option run_opts[] = {
+	NA_OPT_S(struct na_run_args, name, "name", 0, "NAME", "the cgroup's name (default run-<pid>)"),
+	NA_OPT_S(struct na_run_args, parent, "parent", 0, "DIR",
+		 "the cgroup2 directory it is made in (default <cgroup2 mount>/netacct.run)"),
+	NA_OPT_F(struct na_run_args, keep, "keep", 0, 1, "keep the cgroup and its attachment afterwards"),
+	{ .name = "csv", .kind = NA_OPT_FLAG, NA_OPT_AT(struct na_run_args, fmt), .val = 1, .flags = NA_OPTF_JOIN },
+	NA_OPT_F(struct na_run_args, fmt, "json", 0, 2, "the summary as CSV (with a header) or JSON lines"),
+	NA_OPT_HELP_ENTRY(struct na_run_args, help, "this text"),
+	{ 0 },
+};
+
+/* '+': options end at CMD, whose own options are its own. */
+static const struct na_opts run_spec = { .cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct run [--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]\n"
@@ -215,51 +229,19 @@ static void usage_help(void)
 	       "header and payload bytes each way, retransmits, connections). CMD keeps the\n"
 	       "terminal's stdin, stdout and stderr and gets SIGTERM and SIGHUP; the exit\n"
 	       "status is CMD's (128 + N when signal N ended it; 125: netacct could not set up).\n"
-	       "\n"
-	       "  --name NAME   the cgroup's name (default run-<pid>)\n"
-	       "  --parent DIR  the cgroup2 directory it is made in (default <cgroup2 mount>/netacct.run)\n"
-	       "  --keep        keep the cgroup and its attachment afterwards\n"
-	       "  --csv, --json the summary as CSV (with a header) or JSON lines\n"
-	       "  -h, --help    this text\n");
+	       "\n");
+	na_opts_help(stdout, &run_spec);
 }
 
 int na_run_parse(int argc, char **argv, struct na_run_args *a)
 {
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' }, { "parent", required_argument, NULL, 'p' },
-		{ "keep", no_argument, NULL, 'k' },       { "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },       { "help", no_argument, NULL, 'h' },
-		{},
-	};
 	const char *pname;
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	/* '+': options end at CMD, whose own options are its own. */
-	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'n':
-			a->name = optarg;
-			break;
-		case 'p':
-			a->parent = optarg;
-			break;
-		case 'k':
-			a->keep = 1;
-			break;
-		case 'c':
-			a->fmt = 1;
-			break;
-		case 'j':
-			a->fmt = 2;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("run", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&run_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind >= argc)
 		return na_usage_error("run", "no command given (netacct run [options] -- CMD [ARGS...])");
 	pname = a->name;
