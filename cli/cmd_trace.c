@@ -128,6 +128,28 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* In na_proto_name()'s order: --proto stores the index + 1 (0: any). */
+static const char *const protos[] = { "other", "tcp", "udp", "icmp", "icmpv6", NULL };
+static const char *const dirs[] = { "tx", "rx", NULL };
+
+static const struct na_option trace_opts[] = {
+	NA_OPT_U(struct na_trace_args, cfg.pid, "pid", 1, 0x7fffffff, "a process id", "N",
+		 "packets of sockets owned by process N"),
+	NA_OPT_U(struct na_trace_args, cfg.port, "port", 1, 65535, "1 to 65535", "N", "packets from or to port N"),
+	NA_OPT_E(struct na_trace_args, cfg.proto, "proto", protos, 1, "tcp, udp, icmp, icmpv6 or other", "P",
+		 "tcp, udp, icmp, icmpv6 or other"),
+	NA_OPT_E(struct na_trace_args, cfg.dir, "dir", dirs, 1, "tx or rx", "D", "tx (egress) or rx (ingress)"),
+	NA_OPT_U(struct na_trace_args, cfg.rate, "rate", 0, 10000000, "events per second, 0 to 10000000", "N",
+		 "at most N events per second per CPU (default 10000; 0: no limit)"),
+	NA_OPT_U(struct na_trace_args, count, "count", 1, 0xffffffffUL, "a number of events", "N",
+		 "stop after N events"),
+	NA_OPT_F(struct na_trace_args, json, "json", 0, 1, "one JSON object per line"),
+	NA_OPT_HELP_ENTRY(struct na_trace_args, help, "this text"),
+	{ 0 },
+};
+
+static const struct na_opts trace_spec = { .cmd = "trace", .opts = trace_opts, .help_width = 14 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct trace [--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N]\n"
@@ -137,15 +159,8 @@ static void usage_help(void)
 	       "runs: time, direction, cgroup, owner, protocol, addresses and ports, IP and L4\n"
 	       "header lengths, payload length, segments, TCP flags. The filters and the rate\n"
 	       "limit apply in the kernel; nothing is traced, and nothing costs, once it ends.\n"
-	       "\n"
-	       "  --pid N       packets of sockets owned by process N\n"
-	       "  --port N      packets from or to port N\n"
-	       "  --proto P     tcp, udp, icmp, icmpv6 or other\n"
-	       "  --dir D       tx (egress) or rx (ingress)\n"
-	       "  --rate N      at most N events per second per CPU (default 10000; 0: no limit)\n"
-	       "  --count N     stop after N events\n"
-	       "  --json        one JSON object per line\n"
-	       "  -h, --help    this text\n");
+	       "\n");
+	na_opts_help(stdout, &trace_spec);
 }
 
 /* The attached cgroups of the pin root, when no PATH is given. */
@@ -175,63 +190,13 @@ static int attached_cgroups(const struct na_global *g, struct tctx *t)
 
 int na_trace_parse(int argc, char **argv, struct na_trace_args *a)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },   { "port", required_argument, NULL, 'P' },
-		{ "proto", required_argument, NULL, 'r' }, { "dir", required_argument, NULL, 'd' },
-		{ "rate", required_argument, NULL, 'R' },  { "count", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct na_trace_cfg *cfg = &a->cfg;
-	uint64_t v;
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	cfg->rate = 10000;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'p':
-			if (na_parse_u64(optarg, 0, 0x7fffffff, &v) || !v)
-				return na_usage_error("trace", "--pid '%s': a process id", optarg);
-			cfg->pid = (uint32_t)v;
-			break;
-		case 'P':
-			if (na_parse_u64(optarg, 0, 65535, &v) || !v)
-				return na_usage_error("trace", "--port '%s': 1 to 65535", optarg);
-			cfg->port = (uint16_t)v;
-			break;
-		case 'r':
-			for (v = 0; v <= NA_P_ICMPV6 && strcmp(optarg, na_proto_name((uint8_t)v)); v++)
-				;
-			if (v > NA_P_ICMPV6)
-				return na_usage_error("trace", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
-			cfg->proto = (uint8_t)(v + 1);
-			break;
-		case 'd':
-			if (strcmp(optarg, "tx") && strcmp(optarg, "rx"))
-				return na_usage_error("trace", "--dir '%s': tx or rx", optarg);
-			cfg->dir = !strcmp(optarg, "tx") ? 1 : 2;
-			break;
-		case 'R':
-			if (na_parse_u64(optarg, 0, 10000000, &v))
-				return na_usage_error("trace", "--rate '%s': events per second, 0 to 10000000", optarg);
-			cfg->rate = (uint32_t)v;
-			break;
-		case 'c':
-			if (na_parse_u64(optarg, 0, 0xffffffffUL, &v) || !v)
-				return na_usage_error("trace", "--count '%s': a number of events", optarg);
-			a->count = v;
-			break;
-		case 'j':
-			a->json = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("trace", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	a->cfg.rate = 10000;
+	rc = na_opts_parse(&trace_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (argc - optind > NA_TRACE_MAX_CG)
 		return na_usage_error("trace", "at most %d cgroup PATHs", NA_TRACE_MAX_CG);
 	a->pos = argv + optind;
