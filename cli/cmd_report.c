@@ -132,92 +132,59 @@ int na_when_parse(const char *s, int64_t now, int64_t *out)
 
 #define WHEN_WHY "takes 2026-12-01, 2026-12-01T10:00, 2026-12-01T10:00:00Z, -2h, -7d, yesterday, today, this-month or now"
 
+static int when_ok(const char *arg)
+{
+	int64_t t;
+
+	return na_when_parse(arg, 0, &t);
+}
+
+static int cgroup_ok(const char *arg)
+{
+	return arg[0] == '/' ? 0 : -EINVAL;
+}
+
+static const char *const everys[] = { "5m", "hour", "day", "month", NULL };
+static const char *const bys[] = { "cgroup", "process", "peer", NULL };
+
+#define REPORT_OPT_FILE(field, lname) \
+	{ .name = lname, .kind = NA_OPT_STR, NA_OPT_AT(struct na_report_args, field), .why = "takes a FILE", \
+	  .arg = "FILE", .flags = NA_OPTF_NONEMPTY }
+#define REPORT_OPT_WHEN(field, lname) \
+	{ .name = lname, .kind = NA_OPT_STR, NA_OPT_AT(struct na_report_args, field), .check = when_ok, \
+	  .why = WHEN_WHY, .arg = "WHEN" }
+
+static const struct na_option report_opts[] = {
+	REPORT_OPT_FILE(db, "db"),
+	REPORT_OPT_WHEN(since, "since"),
+	REPORT_OPT_WHEN(until, "until"),
+	{ .name = "every", .kind = NA_OPT_ENUM, NA_OPT_AT(struct na_report_args, every), .names = everys,
+	  .why = "expected 5m, hour, day or month", .flags = NA_OPTF_BARE },
+	{ .name = "by", .kind = NA_OPT_ENUM, NA_OPT_AT(struct na_report_args, by), .names = bys,
+	  .why = "expected cgroup, process or peer", .flags = NA_OPTF_BARE },
+	{ .name = "cgroup", .kind = NA_OPT_STR, NA_OPT_AT(struct na_report_args, cgroup), .check = cgroup_ok,
+	  .why = "takes a cgroup path (/system.slice/x.service, or under the cgroup2 mount)", .arg = "PATH" },
+	NA_OPT_F(struct na_report_args, fmt, "csv", 0, REPORT_CSV, NULL),
+	NA_OPT_F(struct na_report_args, fmt, "json", 0, REPORT_JSON, NULL),
+	NA_OPT_F(struct na_report_args, fmt, "chart", 0, REPORT_CHART, NULL),
+	REPORT_OPT_FILE(svg, "svg"),
+	REPORT_OPT_FILE(png, "png"),
+	{ .name = "top", .kind = NA_OPT_UINT, NA_OPT_AT(struct na_report_args, top), .min = 1, .max = 1000000,
+	  .why = "takes a number, 1 to 1000000", .arg = "N", .flags = NA_OPTF_BARE },
+	NA_OPT_HELP_ENTRY(struct na_report_args, help, NULL),
+	{ 0 },
+};
+
 int na_report_parse(int argc, char **argv, struct na_report_args *a)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'D' },
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "every", required_argument, NULL, 'e' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "cgroup", required_argument, NULL, 'g' },
-		{ "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "chart", no_argument, NULL, 'C' },
-		{ "svg", required_argument, NULL, 'S' },
-		{ "png", required_argument, NULL, 'P' },
-		{ "top", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	static const char *const everys[] = { "5m", "hour", "day", "month" };
-	static const char *const bys[] = { "cgroup", "process", "peer" };
-	int64_t t;
-	uint64_t n;
-	int o, i;
+	static const struct na_opts o = { .cmd = "report", .opts = report_opts };
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->every = -1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'D':
-			if (!*optarg)
-				return na_usage_error("report", "--db: takes a FILE");
-			a->db = optarg;
-			break;
-		case 's':
-		case 'u':
-			if (na_when_parse(optarg, 0, &t))
-				return na_usage_error("report", "--%s '%s': " WHEN_WHY, o == 's' ? "since" : "until", optarg);
-			*(o == 's' ? &a->since : &a->until) = optarg;
-			break;
-		case 'e':
-			for (i = 0; i < 4 && strcmp(optarg, everys[i]); i++)
-				;
-			if (i == 4)
-				return na_usage_error("report", "--every %s: expected 5m, hour, day or month", optarg);
-			a->every = i;
-			break;
-		case 'b':
-			for (i = 0; i < 3 && strcmp(optarg, bys[i]); i++)
-				;
-			if (i == 3)
-				return na_usage_error("report", "--by %s: expected cgroup, process or peer", optarg);
-			a->by = (enum na_hist_by)i;
-			break;
-		case 'g':
-			if (optarg[0] != '/')
-				return na_usage_error("report", "--cgroup '%s': takes a cgroup path (/system.slice/x.service, or under the cgroup2 mount)",
-						      optarg);
-			a->cgroup = optarg;
-			break;
-		case 'c':
-			a->fmt = REPORT_CSV;
-			break;
-		case 'j':
-			a->fmt = REPORT_JSON;
-			break;
-		case 'C':
-			a->fmt = REPORT_CHART;
-			break;
-		case 'S':
-		case 'P':
-			if (!*optarg)
-				return na_usage_error("report", "--%s: takes a FILE", o == 'S' ? "svg" : "png");
-			*(o == 'S' ? &a->svg : &a->png) = optarg;
-			break;
-		case 't':
-			if (na_parse_u64(optarg, 1, 1000000, &n))
-				return na_usage_error("report", "--top %s: takes a number, 1 to 1000000", optarg);
-			a->top = (unsigned)n;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("report", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&o, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("report", "no arguments ('%s'): cgroups are chosen with --cgroup PATH", argv[optind]);
 	return 0;
