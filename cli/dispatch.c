@@ -192,39 +192,24 @@ static const struct na_cmd *find_cmd(const char *name)
 }
 
 
+static const struct na_option main_opts[] = {
+	NA_OPT_S(struct na_main_args, pin_opt, "pin-root", 0, "DIR", NULL),
+	{ .name = "verbose", .short_name = 'v', .kind = NA_OPT_COUNT, NA_OPT_AT(struct na_main_args, verbose) },
+	NA_OPT_HELP_ENTRY(struct na_main_args, help, NULL),
+	{ .name = "version", .kind = NA_OPT_STOP, NA_OPT_AT(struct na_main_args, version) },
+	{ 0 },
+};
+
 int na_main_parse(int argc, char **argv, struct na_main_args *a)
 {
-	static const struct option opts[] = {
-		{ "pin-root", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{},
-	};
-	int o;
+	/* in order: the first non-option is the command; what follows is its own. */
+	static const struct na_opts o = { .opts = main_opts, .in_order = 1 };
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	/* '+': the first non-option is the command; what follows is its own. */
-	while ((o = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
-		switch (o) {
-		case 'p':
-			a->pin_opt = optarg;
-			break;
-		case 'v':
-			a->verbose++;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		case 'V':
-			a->version = 1;
-			return 0;
-		default:
-			na_log(NA_LOG_ERROR, "unknown option or missing value: %s (netacct --help lists them)",
-			       argv[optind - 1]);
-			return NA_EXIT_USAGE;
-		}
-	}
+	rc = na_opts_parse(&o, argc, argv, a);
+	if (rc || a->help || a->version)
+		return rc;
 	a->g.pin_root = na_pin_root(a->pin_opt);
 	if (a->g.pin_root[0] != '/') {
 		na_log(NA_LOG_ERROR, "pin root '%s': must be an absolute path on bpffs", a->g.pin_root);
