@@ -25,7 +25,7 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const struct na_opt
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!o->cmd) {
-		na_log(NA_LOG_ERROR, "%s (netacct --help lists them)", msg);
+		na_log(NA_LOG_ERROR, "%s", msg);
 		return NA_EXIT_USAGE;
 	}
 	return na_usage_error(o->cmd, "%s", msg);
@@ -149,7 +149,8 @@ int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args)
 			if (c == 256 + (int)i || (c < 256 && c == o->opts[i].short_name))
 				op = &o->opts[i];
 		if (!op)
-			return usage_error(o, "unknown option or missing value: %s", argv[optind - 1]);
+			return usage_error(o, "unknown option or missing value: %s%s", argv[optind - 1],
+					   o->cmd ? "" : " (netacct --help lists them)");
 		if (take(op, optarg, args))
 			return bad_value(o, op, optarg);
 		if (op->kind == NA_OPT_STOP)
