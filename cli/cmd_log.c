@@ -327,16 +327,89 @@ int na_log_parse(int argc, char **argv, struct na_log_args *a)
 	return 0;
 }
 
+/* The connection log of the pin root, after the same "nothing attached" and ABI checks as every reader. */
+static int log_open(const struct na_global *g, struct log_ctx *x)
+{
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	int rc, err;
+
+	rc = na_open_snapshot(g, &st, &snap);
+	if (rc)
+		return rc;
+	na_snapshot_free(&snap);
+	na_state_close(st);
+
+	err = na_connlog_open(g->pin_root, on_record, x, &x->l);
+	if (err == -ENOENT && access(g->pin_root, F_OK))
+		na_log(NA_LOG_ERROR, "nothing attached (no pinned state at %s; start with: netacct attach PATH)",
+		       g->pin_root); /* detached between the two opens */
+	return err ? NA_EXIT_FAIL : NA_EXIT_OK;
+}
+
+/* The table's header, or CSV's; JSON lines have none. */
+static void log_header(const struct log_ctx *x)
+{
+	if (x->fmt == FMT_TABLE) {
+		table_header();
+	} else if (x->fmt == FMT_CSV) {
+		for (size_t i = 0; i < NCOLS; i++)
+			printf("%s%s", i ? "," : "", cols[i]);
+		fputs("\r\n", stdout);
+	}
+	if (fflush(stdout) || ferror(stdout))
+		write_failed();
+}
+
+/*
+ * The records waiting now, and with --follow those that come, until a
+ * signal or a detach: NA_EXIT_OK; NA_EXIT_FAIL when reading failed
+ * (reported); -1 when the state could not be checked: stop at once.
+ */
+static int log_read(const struct na_global *g, struct log_ctx *x)
+{
+	uint64_t stats_ns;
+	int err, pinned;
+
+	x->offset = na_boot_offset_ns();
+	x->started_ns = na_boot_ns();
+	stats_ns = x->started_ns;
+	err = na_connlog_consume(x->l);
+	while (x->follow && !stop && (err >= 0 || err == -EINTR)) {
+		if (na_boot_ns() - stats_ns >= STATS_EVERY_NS) {
+			stats_ns = na_boot_ns();
+			na_names_pass(x->names);
+			na_names_expire(x->names, NA_NAMES_IDLE_S); /* a reader that follows for weeks */
+			if (check_drops(x, 0))
+				return -1;
+			pinned = na_connlog_pinned(x->l);
+			if (pinned < 0)
+				return -1;
+			if (!pinned) {
+				/* Detached (or attached anew): print what it still holds, then stop. */
+				err = na_connlog_consume(x->l);
+				na_log(NA_LOG_INFO, "log: %s/na_log was detached or replaced: no more records come to this reader",
+				       g->pin_root);
+				break;
+			}
+		}
+		x->offset = na_boot_offset_ns(); /* follows a wall clock that was set */
+		err = na_connlog_poll(x->l, POLL_MS);
+	}
+	if (err < 0 && err != -EINTR && err != -ECANCELED) {
+		na_err(err, "log: read %s/na_log", g->pin_root);
+		return NA_EXIT_FAIL;
+	}
+	return NA_EXIT_OK;
+}
+
 int cmd_log(int argc, char **argv, const struct na_global *g)
 {
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
 	struct log_ctx x = { .fmt = FMT_TABLE };
 	struct na_netclass *classes = NULL;
 	struct na_log_args a;
-	struct na_state *st = NULL;
-	struct na_snapshot snap;
-	uint64_t stats_ns;
-	int rc, err, pinned;
+	int rc;
 
 	rc = na_log_parse(argc, argv, &a);
 	if (rc)
@@ -354,22 +427,9 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 		goto out_names;
 	}
 	x.classes = classes;
-
-	/* The same "nothing attached" and ABI checks, and messages, as every reader. */
-	rc = na_open_snapshot(g, &st, &snap);
+	rc = log_open(g, &x);
 	if (rc)
 		goto out_names;
-	na_snapshot_free(&snap);
-	na_state_close(st);
-
-	err = na_connlog_open(g->pin_root, on_record, &x, &x.l);
-	if (err == -ENOENT && access(g->pin_root, F_OK))
-		na_log(NA_LOG_ERROR, "nothing attached (no pinned state at %s; start with: netacct attach PATH)",
-		       g->pin_root); /* detached between the two opens */
-	if (err) {
-		rc = NA_EXIT_FAIL;
-		goto out_names;
-	}
 
 	/* Write errors come back as EPIPE, inside the callback, where the record can still be kept. */
 	signal(SIGPIPE, SIG_IGN);
@@ -381,48 +441,11 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 		rc = NA_EXIT_FAIL;
 		goto out;
 	}
-	if (x.fmt == FMT_TABLE) {
-		table_header();
-	} else if (x.fmt == FMT_CSV) {
-		for (size_t i = 0; i < NCOLS; i++)
-			printf("%s%s", i ? "," : "", cols[i]);
-		fputs("\r\n", stdout);
-	}
-	if (fflush(stdout) || ferror(stdout))
-		write_failed();
-
-	x.offset = na_boot_offset_ns();
-	x.started_ns = na_boot_ns();
-	stats_ns = x.started_ns;
-	err = na_connlog_consume(x.l);
-	while (x.follow && !stop && (err >= 0 || err == -EINTR)) {
-		if (na_boot_ns() - stats_ns >= STATS_EVERY_NS) {
-			stats_ns = na_boot_ns();
-			na_names_pass(x.names);
-			na_names_expire(x.names, NA_NAMES_IDLE_S); /* a reader that follows for weeks */
-			if (check_drops(&x, 0)) {
-				rc = NA_EXIT_FAIL;
-				goto out;
-			}
-			pinned = na_connlog_pinned(x.l);
-			if (pinned < 0) {
-				rc = NA_EXIT_FAIL;
-				goto out;
-			}
-			if (!pinned) {
-				/* Detached (or attached anew): print what it still holds, then stop. */
-				err = na_connlog_consume(x.l);
-				na_log(NA_LOG_INFO, "log: %s/na_log was detached or replaced: no more records come to this reader",
-				       g->pin_root);
-				break;
-			}
-		}
-		x.offset = na_boot_offset_ns(); /* follows a wall clock that was set */
-		err = na_connlog_poll(x.l, POLL_MS);
-	}
-	if (err < 0 && err != -EINTR && err != -ECANCELED) {
-		na_err(err, "log: read %s/na_log", g->pin_root);
+	log_header(&x);
+	rc = log_read(g, &x);
+	if (rc < 0) {
 		rc = NA_EXIT_FAIL;
+		goto out;
 	}
 	if (check_drops(&x, 0))
 		rc = NA_EXIT_FAIL;
