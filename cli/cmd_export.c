@@ -310,38 +310,14 @@ static int prom_write(FILE *out, const struct na_snapshot *snap, const struct na
 	return err == -ENOMEM ? na_err(err, "export") : 0; /* a write error is the commit's to report */
 }
 
-static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
-		      const struct na_export_args *eo, struct row_names *rn)
+/* The attached cgroups' totals, one "cgroup" row each (in path order). */
+static void att_rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt, int json)
 {
-	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1, .names = view_names,
-				   .names_ctx = rn->names, .classes = rn->classes };
-	struct na_vrow *vr = NULL;
-	const struct na_sock_row **ord = NULL;
 	struct na_field f[NCOLS];
-	struct row_bufs b;
-	int json = eo->fmt == OUT_JSON;
-	size_t i, nv = 0;
-	int err;
+	size_t i;
 
-	if (eo->grouped) {
-		err = na_view_build(snap, NULL, 0, &vo, &vr, &nv);
-		if (err)
-			return na_err(err, "export: group by %s", na_group_name(eo->group));
-		if (nv)
-			qsort(vr, nv, sizeof(*vr), vrow_cmp);
-		if (eo->group == NA_G_SOCKET && snap->nrows)
-			qsort(snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
-	} else {
-		if (na_view_sock_order(snap, &ord))
-			return na_err(-ENOMEM, "export");
-		if (snap->nclosed) /* qsort's array must not be NULL, even for 0 elements */
-			qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
-	}
 	if (snap->natt)
 		qsort(snap->att, snap->natt, sizeof(*snap->att), att_cmp);
-
-	if (!json && eo->header)
-		na_record_header(out, cols, NCOLS);
 	for (i = 0; i < snap->natt; i++) {
 		const struct na_att_state *a = &snap->att[i];
 
@@ -356,22 +332,65 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		na_field_u64(&f[C_DUP], na_resent(&a->t.dir[NA_RX]));
 		na_record_write(out, cols, f, NCOLS, json);
 	}
-	if (eo->grouped) {
-		for (i = 0; i < nv; i++) {
-			struct na_sock_row key = { .cookie = vr[i].cookie }, *sock = NULL;
+}
 
-			if (eo->group == NA_G_SOCKET)
-				sock = bsearch(&key, snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
-			put_group_row(f, &b, snap, &vr[i], eo->group, sock);
-			if (eo->group == NA_G_SOCKET && sock)
-				put_row_names(f, rn, sock->s.cgroup_id, sock->cgroup, sock->s.family, sock->s.raddr);
-			else
-				put_group_names(f, rn, &vr[i], eo->group);
-			na_record_write(out, cols, f, NCOLS, json);
-		}
-		free(vr);
-		return 0;
+/* --group-by: the attached cgroups' rows, then one row per group. */
+static int group_rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
+			    const struct na_export_args *eo, struct row_names *rn)
+{
+	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1, .names = view_names,
+				   .names_ctx = rn->names, .classes = rn->classes };
+	struct na_vrow *vr = NULL;
+	struct na_field f[NCOLS];
+	struct row_bufs b;
+	int json = eo->fmt == OUT_JSON, err;
+	size_t i, nv = 0;
+
+	err = na_view_build(snap, NULL, 0, &vo, &vr, &nv);
+	if (err)
+		return na_err(err, "export: group by %s", na_group_name(eo->group));
+	if (nv)
+		qsort(vr, nv, sizeof(*vr), vrow_cmp);
+	if (eo->group == NA_G_SOCKET && snap->nrows)
+		qsort(snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
+	if (!json && eo->header)
+		na_record_header(out, cols, NCOLS);
+	att_rows_write(out, snap, flt, json);
+	for (i = 0; i < nv; i++) {
+		struct na_sock_row key = { .cookie = vr[i].cookie }, *sock = NULL;
+
+		if (eo->group == NA_G_SOCKET)
+			sock = bsearch(&key, snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
+		put_group_row(f, &b, snap, &vr[i], eo->group, sock);
+		if (eo->group == NA_G_SOCKET && sock)
+			put_row_names(f, rn, sock->s.cgroup_id, sock->cgroup, sock->s.family, sock->s.raddr);
+		else
+			put_group_names(f, rn, &vr[i], eo->group);
+		na_record_write(out, cols, f, NCOLS, json);
 	}
+	free(vr);
+	return 0;
+}
+
+/* The rows as they are: the attached cgroups', then live sockets, then closed connections. */
+static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
+		      const struct na_export_args *eo, struct row_names *rn)
+{
+	const struct na_sock_row **ord = NULL;
+	struct na_field f[NCOLS];
+	struct row_bufs b;
+	int json = eo->fmt == OUT_JSON;
+	size_t i;
+
+	if (eo->grouped)
+		return group_rows_write(out, snap, flt, eo, rn);
+	if (na_view_sock_order(snap, &ord))
+		return na_err(-ENOMEM, "export");
+	if (snap->nclosed) /* qsort's array must not be NULL, even for 0 elements */
+		qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
+	if (!json && eo->header)
+		na_record_header(out, cols, NCOLS);
+	att_rows_write(out, snap, flt, json);
 	for (i = 0; i < snap->nrows; i++) {
 		/* The rows are read in another order than the map's: fetch a few ahead. */
 		if (i + 8 < snap->nrows) {
