@@ -259,13 +259,64 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s, 
 	json_object_put(root);
 }
 
+/* What a state other than live means, and what finishes or repairs it. */
+static void status_explain(const struct na_snapshot *s)
+{
+	char why[PATH_MAX + 256];
+	size_t i;
+	int first;
+
+	for (i = 0, first = 1; i < s->natt; i++) {
+		if (s->att[i].phase == NA_ATT_LIVE)
+			continue;
+		if (first)
+			putchar('\n');
+		first = 0;
+		na_att_explain(why, sizeof(why), &s->att[i], s->busy);
+		na_put_printable(stdout, s->att[i].a.path, 0);
+		fputs(": ", stdout);
+		na_put_printable(stdout, why, 0);
+		putchar('\n');
+	}
+}
+
+/* Links of these programs that no pin holds: one line per cgroup, with who holds them. */
+static void status_leftovers(const struct na_leftover *lo, size_t nlo)
+{
+	size_t i;
+
+	for (i = 0; i < nlo; i++) {
+		const char *path = lo[i].cgroup[0] ? lo[i].cgroup : NULL;
+		size_t j, n = 0;
+		int k;
+
+		for (j = 0; j < i && lo[j].cgroup_id != lo[i].cgroup_id; j++)
+			;
+		if (j < i)
+			continue; /* that cgroup was said already */
+		for (j = i; j < nlo; j++)
+			n += lo[j].cgroup_id == lo[i].cgroup_id;
+		printf("\nleftover: %zu link%s of this state's programs on ", n, n == 1 ? "" : "s");
+		if (!lo[i].cgroup_id)
+			fputs("no cgroup (global)", stdout);
+		else if (path)
+			na_put_printable(stdout, path, 0);
+		else
+			printf("cgroup id %llu", (unsigned long long)lo[i].cgroup_id);
+		printf(" pinned nowhere: no detach reaches them; they go when %s ends:",
+		       lo[i].npids ? "the process holding them" : "whatever holds them");
+		for (k = 0; k < lo[i].npids; k++)
+			printf(" pid %d", lo[i].pids[k]);
+		putchar('\n');
+	}
+}
+
 static void status_text(const struct na_global *g, const struct na_snapshot *s, const struct na_leftover *lo,
 			size_t nlo)
 {
 	char when[32], tx[16], rx[16];
 	int pw = 32; /* the CGROUP column: at least 32, else the longest path (< NA_PATH_MAX) */
 	size_t i;
-	int first;
 
 	printf("pin root:     %s (ABI %u)\n", g->pin_root, s->meta.abi_version);
 	printf("live sockets: %zu of %u (%.1f%%)\n", s->nrows, s->meta.max_sockets,
@@ -307,46 +358,8 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s, 
 		       (unsigned long long)a->t.parse_errors, (unsigned long long)a->t.norow_packets,
 		       a->cgroup_exists ? "" : "  (cgroup removed)");
 	}
-	/* What a state other than live means, and what finishes or repairs it. */
-	for (i = 0, first = 1; i < s->natt; i++) {
-		char why[PATH_MAX + 256];
-
-		if (s->att[i].phase == NA_ATT_LIVE)
-			continue;
-		if (first)
-			putchar('\n');
-		first = 0;
-		na_att_explain(why, sizeof(why), &s->att[i], s->busy);
-		na_put_printable(stdout, s->att[i].a.path, 0);
-		fputs(": ", stdout);
-		na_put_printable(stdout, why, 0);
-		putchar('\n');
-	}
-	/* Links of these programs that no pin holds: one line per cgroup, with who holds them. */
-	for (i = 0; i < nlo; i++) {
-		const char *path = lo[i].cgroup[0] ? lo[i].cgroup : NULL;
-		size_t j, n = 0;
-		int k;
-
-		for (j = 0; j < i && lo[j].cgroup_id != lo[i].cgroup_id; j++)
-			;
-		if (j < i)
-			continue; /* that cgroup was said already */
-		for (j = i; j < nlo; j++)
-			n += lo[j].cgroup_id == lo[i].cgroup_id;
-		printf("\nleftover: %zu link%s of this state's programs on ", n, n == 1 ? "" : "s");
-		if (!lo[i].cgroup_id)
-			fputs("no cgroup (global)", stdout);
-		else if (path)
-			na_put_printable(stdout, path, 0);
-		else
-			printf("cgroup id %llu", (unsigned long long)lo[i].cgroup_id);
-		printf(" pinned nowhere: no detach reaches them; they go when %s ends:",
-		       lo[i].npids ? "the process holding them" : "whatever holds them");
-		for (k = 0; k < lo[i].npids; k++)
-			printf(" pid %d", lo[i].pids[k]);
-		putchar('\n');
-	}
+	status_explain(s);
+	status_leftovers(lo, nlo);
 }
 
 static const struct na_option status_opts[] = {
