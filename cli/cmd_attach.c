@@ -47,13 +47,14 @@ static const struct na_option attach_opts[] = {
 	{ 0 },
 };
 
+const struct na_opts na_attach_spec = { .cmd = "attach", .opts = attach_opts };
+
 int na_attach_parse(int argc, char **argv, struct na_attach_args *a)
 {
-	static const struct na_opts o = { .cmd = "attach", .opts = attach_opts };
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&o, argc, argv, a);
+	rc = na_opts_parse(&na_attach_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (optind >= argc)
@@ -98,13 +99,14 @@ static const struct na_option detach_opts[] = {
 	{ 0 },
 };
 
+const struct na_opts na_detach_spec = { .cmd = "detach", .opts = detach_opts };
+
 int na_detach_parse(int argc, char **argv, struct na_detach_args *a)
 {
-	static const struct na_opts o = { .cmd = "detach", .opts = detach_opts };
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&o, argc, argv, a);
+	rc = na_opts_parse(&na_detach_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (a->all && optind < argc)
@@ -368,13 +370,14 @@ static const struct na_option status_opts[] = {
 	{ 0 },
 };
 
+const struct na_opts na_status_spec = { .cmd = "status", .opts = status_opts };
+
 int na_status_parse(int argc, char **argv, struct na_status_args *a)
 {
-	static const struct na_opts o = { .cmd = "status", .opts = status_opts };
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&o, argc, argv, a);
+	rc = na_opts_parse(&na_status_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (optind < argc)

@@ -329,7 +329,7 @@ static const struct na_option doctor_opts[] = {
 	{ 0 },
 };
 
-static const struct na_opts doctor_spec = { .cmd = "doctor", .opts = doctor_opts, .help_width = 13 };
+const struct na_opts na_doctor_spec = { .cmd = "doctor", .opts = doctor_opts, .help_width = 13 };
 
 static void usage_help(void)
 {
@@ -341,7 +341,7 @@ static void usage_help(void)
 	       "PATH, programs already attached there that would block attach. One line per\n"
 	       "check, with the fix; exit 0 when no check fails (a warning is not a failure).\n"
 	       "\n");
-	na_opts_help(stdout, &doctor_spec);
+	na_opts_help(stdout, &na_doctor_spec);
 }
 
 int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a)
@@ -349,7 +349,7 @@ int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a)
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&doctor_spec, argc, argv, a);
+	rc = na_opts_parse(&na_doctor_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (argc - optind > NA_DOCTOR_MAX_PATHS)

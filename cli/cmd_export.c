@@ -439,15 +439,16 @@ static const struct na_option export_opts[] = {
 	{ 0 },
 };
 
+const struct na_opts na_export_spec = { .cmd = "export", .opts = export_opts };
+
 int na_export_parse(int argc, char **argv, struct na_export_args *a)
 {
-	static const struct na_opts o = { .cmd = "export", .opts = export_opts };
 	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->fmt = OUT_CSV;
 	a->header = 1;
-	rc = na_opts_parse(&o, argc, argv, a);
+	rc = na_opts_parse(&na_export_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (a->fmt == OUT_PROM && (a->grouped || !a->header || a->networks))

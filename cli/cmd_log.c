@@ -283,7 +283,7 @@ static const struct na_option log_opts[] = {
 	{ 0 },
 };
 
-static const struct na_opts log_spec = { .cmd = "log", .opts = log_opts, .help_width = 14 };
+const struct na_opts na_log_spec = { .cmd = "log", .opts = log_opts, .help_width = 14 };
 
 static void usage_help(void)
 {
@@ -301,7 +301,7 @@ static void usage_help(void)
 	       "reported on stderr. Records written into a pipe are gone once written:\n"
 	       "a reader that exits without reading them (| head) loses them.\n"
 	       "--follow stops by itself when the state is detached.\n\n");
-	na_opts_help(stdout, &log_spec);
+	na_opts_help(stdout, &na_log_spec);
 	printf("\nTable columns: TIME (end, local), PID, COMM, CGROUP (the name people know\n"
 	       "it by: pod/container, container, unit, else the path), PROTO, LADDR:LPORT,\n"
 	       "RADDR:RPORT, TX_BYTES, RX_BYTES (payload), TX_RETRANS, RX_DUP, DURATION_MS.\n"
@@ -319,7 +319,7 @@ int na_log_parse(int argc, char **argv, struct na_log_args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->fmt = FMT_TABLE;
-	rc = na_opts_parse(&log_spec, argc, argv, a);
+	rc = na_opts_parse(&na_log_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (optind < argc)

@@ -175,14 +175,15 @@ static const struct na_option report_opts[] = {
 	{ 0 },
 };
 
+const struct na_opts na_report_spec = { .cmd = "report", .opts = report_opts };
+
 int na_report_parse(int argc, char **argv, struct na_report_args *a)
 {
-	static const struct na_opts o = { .cmd = "report", .opts = report_opts };
 	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->every = -1;
-	rc = na_opts_parse(&o, argc, argv, a);
+	rc = na_opts_parse(&na_report_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (optind < argc)

@@ -218,7 +218,7 @@ static const struct na_option run_opts[] = {
 };
 
 /* '+': options end at CMD, whose own options are its own. */
-static const struct na_opts run_spec = { .cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14 };
+const struct na_opts na_run_spec = { .cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14 };
 
 static void usage_help(void)
 {
@@ -230,7 +230,7 @@ static void usage_help(void)
 	       "terminal's stdin, stdout and stderr and gets SIGTERM and SIGHUP; the exit\n"
 	       "status is CMD's (128 + N when signal N ended it; 125: netacct could not set up).\n"
 	       "\n");
-	na_opts_help(stdout, &run_spec);
+	na_opts_help(stdout, &na_run_spec);
 }
 
 int na_run_parse(int argc, char **argv, struct na_run_args *a)
@@ -239,7 +239,7 @@ int na_run_parse(int argc, char **argv, struct na_run_args *a)
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&run_spec, argc, argv, a);
+	rc = na_opts_parse(&na_run_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (optind >= argc)

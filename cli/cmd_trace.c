@@ -148,7 +148,7 @@ static const struct na_option trace_opts[] = {
 	{ 0 },
 };
 
-static const struct na_opts trace_spec = { .cmd = "trace", .opts = trace_opts, .help_width = 14 };
+const struct na_opts na_trace_spec = { .cmd = "trace", .opts = trace_opts, .help_width = 14 };
 
 static void usage_help(void)
 {
@@ -160,7 +160,7 @@ static void usage_help(void)
 	       "header lengths, payload length, segments, TCP flags. The filters and the rate\n"
 	       "limit apply in the kernel; nothing is traced, and nothing costs, once it ends.\n"
 	       "\n");
-	na_opts_help(stdout, &trace_spec);
+	na_opts_help(stdout, &na_trace_spec);
 }
 
 /* The attached cgroups of the pin root, when no PATH is given. */
@@ -194,7 +194,7 @@ int na_trace_parse(int argc, char **argv, struct na_trace_args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->cfg.rate = 10000;
-	rc = na_opts_parse(&trace_spec, argc, argv, a);
+	rc = na_opts_parse(&na_trace_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
 	if (argc - optind > NA_TRACE_MAX_CG)
