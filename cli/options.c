@@ -57,15 +57,25 @@ static void store(void *args, const struct na_option *op, uint64_t v)
 static uint64_t load(const void *args, const struct na_option *op)
 {
 	const char *p = (const char *)args + op->off;
+	uint8_t u8;
+	uint16_t u16;
 	uint32_t u32;
 	uint64_t v;
 
-	if (op->size == 4) {
+	switch (op->size) {
+	case 1:
+		memcpy(&u8, p, 1);
+		return u8;
+	case 2:
+		memcpy(&u16, p, 2);
+		return u16;
+	case 4:
 		memcpy(&u32, p, 4);
 		return u32;
+	default:
+		memcpy(&v, p, sizeof(v));
+		return v;
 	}
-	memcpy(&v, p, sizeof(v));
-	return v;
 }
 
 /* The value of one option into args: 0, or -EINVAL when it is not one the option takes. */

@@ -25,7 +25,7 @@
 
 enum na_opt_kind {
 	NA_OPT_FLAG,  /* no value: stores val */
-	NA_OPT_COUNT, /* no value: adds 1 (-v -v) */
+	NA_OPT_COUNT, /* no value: adds 1 to the count (-v -v) */
 	NA_OPT_STOP,  /* no value: stores 1 and ends the parse (--help, --version) */
 	NA_OPT_STR,   /* the value itself (const char *), when check (if any) takes it */
 	NA_OPT_UINT,  /* a decimal number from min to max */
