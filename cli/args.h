@@ -15,6 +15,7 @@
 #define NETACCT_CLI_ARGS_H
 
 #include "commands.h"
+#include "options.h"
 #include "top.h"
 
 /* main(): the global options and the command. */
@@ -142,6 +143,10 @@ struct na_report_args {
  * today, this-month, now; relative to now. 0 or -EINVAL.
  */
 int na_when_parse(const char *s, int64_t now, int64_t *out);
+
+/* The option tables of the commands that have one (cmd_top.c and cmd_agent.c keep their own loops). */
+extern const struct na_opts na_attach_spec, na_detach_spec, na_status_spec, na_export_spec, na_log_spec,
+	na_run_spec, na_trace_spec, na_doctor_spec, na_report_spec;
 
 int na_main_parse(int argc, char **argv, struct na_main_args *a);
 int na_attach_parse(int argc, char **argv, struct na_attach_args *a);

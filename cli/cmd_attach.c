@@ -11,61 +11,52 @@
 #include "args.h"
 #include "format.h"
 
+#define MAP_ROWS "a number from 16 to 16777216"
+
+/* attach --log-size: a power of two from a page to 1 GiB. */
+static int log_size_opt(const char *arg, void *args)
+{
+	struct na_attach_args *a = args;
+	uint64_t v;
+
+	if (na_parse_u64(arg, 4096, 1ul << 30, &v) || (v & (v - 1)))
+		return -EINVAL;
+	a->ao.log_bytes = (uint32_t)v;
+	return 0;
+}
+
+static int group_opt(const char *arg, void *args)
+{
+	struct na_attach_args *a = args;
+
+	if (na_parse_group(arg, &a->ao.gid))
+		return -EINVAL;
+	a->ao.group_set = 1;
+	return 0;
+}
+
+static const struct na_option attach_opts[] = {
+	NA_OPT_U(struct na_attach_args, ao.max_sockets, "max-sockets", 16, 1ul << 24, MAP_ROWS, "N", NULL),
+	NA_OPT_U(struct na_attach_args, ao.max_closed, "max-closed", 16, 1ul << 24, MAP_ROWS, "N", NULL),
+	{ .name = "log-size", .kind = NA_OPT_FUNC, .parse = log_size_opt, .arg = "BYTES",
+	  .why = "bytes, a power of two from 4096 to 1073741824" },
+	NA_OPT_U(struct na_attach_args, ao.max_peers, "max-peers", 16, 1ul << 24, MAP_ROWS, "N", NULL),
+	{ .name = "group", .kind = NA_OPT_FUNC, .parse = group_opt, .arg = "GROUP",
+	  .why = "no such group (a name from /etc/group, or a number)" },
+	NA_OPT_HELP_ENTRY(struct na_attach_args, help, NULL),
+	{ 0 },
+};
+
+const struct na_opts na_attach_spec = { .cmd = "attach", .opts = attach_opts };
+
 int na_attach_parse(int argc, char **argv, struct na_attach_args *a)
 {
-	static const struct option opts[] = {
-		{ "max-sockets", required_argument, NULL, 'm' },
-		{ "max-closed", required_argument, NULL, 'c' },
-		{ "log-size", required_argument, NULL, 'l' },
-		{ "max-peers", required_argument, NULL, 'p' },
-		{ "group", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct na_attach_opts *ao = &a->ao;
-	uint64_t v;
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'm':
-			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
-				return na_usage_error("attach", "--max-sockets '%s': a number from 16 to 16777216",
-						      optarg);
-			ao->max_sockets = (uint32_t)v;
-			break;
-		case 'c':
-			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
-				return na_usage_error("attach", "--max-closed '%s': a number from 16 to 16777216",
-						      optarg);
-			ao->max_closed = (uint32_t)v;
-			break;
-		case 'p':
-			if (na_parse_u64(optarg, 16, 1ul << 24, &v))
-				return na_usage_error("attach", "--max-peers '%s': a number from 16 to 16777216",
-						      optarg);
-			ao->max_peers = (uint32_t)v;
-			break;
-		case 'l':
-			if (na_parse_u64(optarg, 4096, 1ul << 30, &v) || (v & (v - 1)))
-				return na_usage_error("attach", "--log-size '%s': bytes, a power of two from 4096 to 1073741824",
-						      optarg);
-			ao->log_bytes = (uint32_t)v;
-			break;
-		case 'g':
-			if (na_parse_group(optarg, &ao->gid))
-				return na_usage_error("attach", "--group '%s': no such group (a name from /etc/group, or a number)",
-						      optarg);
-			ao->group_set = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("attach", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_attach_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind >= argc)
 		return na_usage_error("attach", "no cgroup PATH given");
 	a->pos = argv + optind;
@@ -102,28 +93,22 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 	return rc;
 }
 
+static const struct na_option detach_opts[] = {
+	NA_OPT_F(struct na_detach_args, all, "all", 0, 1, NULL),
+	NA_OPT_HELP_ENTRY(struct na_detach_args, help, NULL),
+	{ 0 },
+};
+
+const struct na_opts na_detach_spec = { .cmd = "detach", .opts = detach_opts };
+
 int na_detach_parse(int argc, char **argv, struct na_detach_args *a)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'a':
-			a->all = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("detach", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_detach_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (a->all && optind < argc)
 		return na_usage_error("detach", "--all takes no PATH");
 	if (!a->all && optind >= argc)
@@ -276,13 +261,64 @@ static void status_json(const struct na_global *g, const struct na_snapshot *s, 
 	json_object_put(root);
 }
 
+/* What a state other than live means, and what finishes or repairs it. */
+static void status_explain(const struct na_snapshot *s)
+{
+	char why[PATH_MAX + 256];
+	size_t i;
+	int first;
+
+	for (i = 0, first = 1; i < s->natt; i++) {
+		if (s->att[i].phase == NA_ATT_LIVE)
+			continue;
+		if (first)
+			putchar('\n');
+		first = 0;
+		na_att_explain(why, sizeof(why), &s->att[i], s->busy);
+		na_put_printable(stdout, s->att[i].a.path, 0);
+		fputs(": ", stdout);
+		na_put_printable(stdout, why, 0);
+		putchar('\n');
+	}
+}
+
+/* Links of these programs that no pin holds: one line per cgroup, with who holds them. */
+static void status_leftovers(const struct na_leftover *lo, size_t nlo)
+{
+	size_t i;
+
+	for (i = 0; i < nlo; i++) {
+		const char *path = lo[i].cgroup[0] ? lo[i].cgroup : NULL;
+		size_t j, n = 0;
+		int k;
+
+		for (j = 0; j < i && lo[j].cgroup_id != lo[i].cgroup_id; j++)
+			;
+		if (j < i)
+			continue; /* that cgroup was said already */
+		for (j = i; j < nlo; j++)
+			n += lo[j].cgroup_id == lo[i].cgroup_id;
+		printf("\nleftover: %zu link%s of this state's programs on ", n, n == 1 ? "" : "s");
+		if (!lo[i].cgroup_id)
+			fputs("no cgroup (global)", stdout);
+		else if (path)
+			na_put_printable(stdout, path, 0);
+		else
+			printf("cgroup id %llu", (unsigned long long)lo[i].cgroup_id);
+		printf(" pinned nowhere: no detach reaches them; they go when %s ends:",
+		       lo[i].npids ? "the process holding them" : "whatever holds them");
+		for (k = 0; k < lo[i].npids; k++)
+			printf(" pid %d", lo[i].pids[k]);
+		putchar('\n');
+	}
+}
+
 static void status_text(const struct na_global *g, const struct na_snapshot *s, const struct na_leftover *lo,
 			size_t nlo)
 {
 	char when[32], tx[16], rx[16];
 	int pw = 32; /* the CGROUP column: at least 32, else the longest path (< NA_PATH_MAX) */
 	size_t i;
-	int first;
 
 	printf("pin root:     %s (ABI %u)\n", g->pin_root, s->meta.abi_version);
 	printf("live sockets: %zu of %u (%.1f%%)\n", s->nrows, s->meta.max_sockets,
@@ -324,70 +360,26 @@ static void status_text(const struct na_global *g, const struct na_snapshot *s, 
 		       (unsigned long long)a->t.parse_errors, (unsigned long long)a->t.norow_packets,
 		       a->cgroup_exists ? "" : "  (cgroup removed)");
 	}
-	/* What a state other than live means, and what finishes or repairs it. */
-	for (i = 0, first = 1; i < s->natt; i++) {
-		char why[PATH_MAX + 256];
-
-		if (s->att[i].phase == NA_ATT_LIVE)
-			continue;
-		if (first)
-			putchar('\n');
-		first = 0;
-		na_att_explain(why, sizeof(why), &s->att[i], s->busy);
-		na_put_printable(stdout, s->att[i].a.path, 0);
-		fputs(": ", stdout);
-		na_put_printable(stdout, why, 0);
-		putchar('\n');
-	}
-	/* Links of these programs that no pin holds: one line per cgroup, with who holds them. */
-	for (i = 0; i < nlo; i++) {
-		const char *path = lo[i].cgroup[0] ? lo[i].cgroup : NULL;
-		size_t j, n = 0;
-		int k;
-
-		for (j = 0; j < i && lo[j].cgroup_id != lo[i].cgroup_id; j++)
-			;
-		if (j < i)
-			continue; /* that cgroup was said already */
-		for (j = i; j < nlo; j++)
-			n += lo[j].cgroup_id == lo[i].cgroup_id;
-		printf("\nleftover: %zu link%s of this state's programs on ", n, n == 1 ? "" : "s");
-		if (!lo[i].cgroup_id)
-			fputs("no cgroup (global)", stdout);
-		else if (path)
-			na_put_printable(stdout, path, 0);
-		else
-			printf("cgroup id %llu", (unsigned long long)lo[i].cgroup_id);
-		printf(" pinned nowhere: no detach reaches them; they go when %s ends:",
-		       lo[i].npids ? "the process holding them" : "whatever holds them");
-		for (k = 0; k < lo[i].npids; k++)
-			printf(" pid %d", lo[i].pids[k]);
-		putchar('\n');
-	}
+	status_explain(s);
+	status_leftovers(lo, nlo);
 }
+
+static const struct na_option status_opts[] = {
+	NA_OPT_F(struct na_status_args, json, "json", 0, 1, NULL),
+	NA_OPT_HELP_ENTRY(struct na_status_args, help, NULL),
+	{ 0 },
+};
+
+const struct na_opts na_status_spec = { .cmd = "status", .opts = status_opts };
 
 int na_status_parse(int argc, char **argv, struct na_status_args *a)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'j':
-			a->json = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("status", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_status_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("status", "unexpected argument '%s'", argv[optind]);
 	return 0;

@@ -323,6 +323,14 @@ static void check_target(struct report *r, const char *path)
 	    b.others, b.effective);
 }
 
+static const struct na_option doctor_opts[] = {
+	NA_OPT_F(struct na_doctor_args, json, "json", 0, 1, "one JSON array of {check, status, detail, fix}"),
+	NA_OPT_HELP_ENTRY(struct na_doctor_args, help, "this text"),
+	{ 0 },
+};
+
+const struct na_opts na_doctor_spec = { .cmd = "doctor", .opts = doctor_opts, .help_width = 13 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct doctor [--json] [PATH...]\n"
@@ -332,33 +340,18 @@ static void usage_help(void)
 	       "capabilities, the pinned state's version, the agent; and, for each cgroup\n"
 	       "PATH, programs already attached there that would block attach. One line per\n"
 	       "check, with the fix; exit 0 when no check fails (a warning is not a failure).\n"
-	       "\n"
-	       "  --json       one JSON array of {check, status, detail, fix}\n"
-	       "  -h, --help   this text\n");
+	       "\n");
+	na_opts_help(stdout, &na_doctor_spec);
 }
 
 int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'j':
-			a->json = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("doctor", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_doctor_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (argc - optind > NA_DOCTOR_MAX_PATHS)
 		return na_usage_error("doctor", "at most %d cgroup PATHs", NA_DOCTOR_MAX_PATHS);
 	a->pos = argv + optind;

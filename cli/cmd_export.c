@@ -310,38 +310,14 @@ static int prom_write(FILE *out, const struct na_snapshot *snap, const struct na
 	return err == -ENOMEM ? na_err(err, "export") : 0; /* a write error is the commit's to report */
 }
 
-static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
-		      const struct na_export_args *eo, struct row_names *rn)
+/* The attached cgroups' totals, one "cgroup" row each (in path order). */
+static void att_rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt, int json)
 {
-	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1, .names = view_names,
-				   .names_ctx = rn->names, .classes = rn->classes };
-	struct na_vrow *vr = NULL;
-	const struct na_sock_row **ord = NULL;
 	struct na_field f[NCOLS];
-	struct row_bufs b;
-	int json = eo->fmt == OUT_JSON;
-	size_t i, nv = 0;
-	int err;
+	size_t i;
 
-	if (eo->grouped) {
-		err = na_view_build(snap, NULL, 0, &vo, &vr, &nv);
-		if (err)
-			return na_err(err, "export: group by %s", na_group_name(eo->group));
-		if (nv)
-			qsort(vr, nv, sizeof(*vr), vrow_cmp);
-		if (eo->group == NA_G_SOCKET && snap->nrows)
-			qsort(snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
-	} else {
-		if (na_view_sock_order(snap, &ord))
-			return na_err(-ENOMEM, "export");
-		if (snap->nclosed) /* qsort's array must not be NULL, even for 0 elements */
-			qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
-	}
 	if (snap->natt)
 		qsort(snap->att, snap->natt, sizeof(*snap->att), att_cmp);
-
-	if (!json && eo->header)
-		na_record_header(out, cols, NCOLS);
 	for (i = 0; i < snap->natt; i++) {
 		const struct na_att_state *a = &snap->att[i];
 
@@ -356,22 +332,65 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 		na_field_u64(&f[C_DUP], na_resent(&a->t.dir[NA_RX]));
 		na_record_write(out, cols, f, NCOLS, json);
 	}
-	if (eo->grouped) {
-		for (i = 0; i < nv; i++) {
-			struct na_sock_row key = { .cookie = vr[i].cookie }, *sock = NULL;
+}
 
-			if (eo->group == NA_G_SOCKET)
-				sock = bsearch(&key, snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
-			put_group_row(f, &b, snap, &vr[i], eo->group, sock);
-			if (eo->group == NA_G_SOCKET && sock)
-				put_row_names(f, rn, sock->s.cgroup_id, sock->cgroup, sock->s.family, sock->s.raddr);
-			else
-				put_group_names(f, rn, &vr[i], eo->group);
-			na_record_write(out, cols, f, NCOLS, json);
-		}
-		free(vr);
-		return 0;
+/* --group-by: the attached cgroups' rows, then one row per group. */
+static int group_rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
+			    const struct na_export_args *eo, struct row_names *rn)
+{
+	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1, .names = view_names,
+				   .names_ctx = rn->names, .classes = rn->classes };
+	struct na_vrow *vr = NULL;
+	struct na_field f[NCOLS];
+	struct row_bufs b;
+	int json = eo->fmt == OUT_JSON, err;
+	size_t i, nv = 0;
+
+	err = na_view_build(snap, NULL, 0, &vo, &vr, &nv);
+	if (err)
+		return na_err(err, "export: group by %s", na_group_name(eo->group));
+	if (nv)
+		qsort(vr, nv, sizeof(*vr), vrow_cmp);
+	if (eo->group == NA_G_SOCKET && snap->nrows)
+		qsort(snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
+	if (!json && eo->header)
+		na_record_header(out, cols, NCOLS);
+	att_rows_write(out, snap, flt, json);
+	for (i = 0; i < nv; i++) {
+		struct na_sock_row key = { .cookie = vr[i].cookie }, *sock = NULL;
+
+		if (eo->group == NA_G_SOCKET)
+			sock = bsearch(&key, snap->rows, snap->nrows, sizeof(*snap->rows), cookie_cmp);
+		put_group_row(f, &b, snap, &vr[i], eo->group, sock);
+		if (eo->group == NA_G_SOCKET && sock)
+			put_row_names(f, rn, sock->s.cgroup_id, sock->cgroup, sock->s.family, sock->s.raddr);
+		else
+			put_group_names(f, rn, &vr[i], eo->group);
+		na_record_write(out, cols, f, NCOLS, json);
 	}
+	free(vr);
+	return 0;
+}
+
+/* The rows as they are: the attached cgroups', then live sockets, then closed connections. */
+static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
+		      const struct na_export_args *eo, struct row_names *rn)
+{
+	const struct na_sock_row **ord = NULL;
+	struct na_field f[NCOLS];
+	struct row_bufs b;
+	int json = eo->fmt == OUT_JSON;
+	size_t i;
+
+	if (eo->grouped)
+		return group_rows_write(out, snap, flt, eo, rn);
+	if (na_view_sock_order(snap, &ord))
+		return na_err(-ENOMEM, "export");
+	if (snap->nclosed) /* qsort's array must not be NULL, even for 0 elements */
+		qsort(snap->closed, snap->nclosed, sizeof(*snap->closed), closed_cmp);
+	if (!json && eo->header)
+		na_record_header(out, cols, NCOLS);
+	att_rows_write(out, snap, flt, json);
 	for (i = 0; i < snap->nrows; i++) {
 		/* The rows are read in another order than the map's: fetch a few ahead. */
 		if (i + 8 < snap->nrows) {
@@ -397,56 +416,41 @@ static int rows_write(FILE *out, struct na_snapshot *snap, const struct na_filte
 	return 0;
 }
 
+static int group_by_opt(const char *arg, void *args)
+{
+	struct na_export_args *a = args;
+
+	if (na_group_parse(arg, &a->group))
+		return -EINVAL;
+	a->grouped = 1;
+	return 0;
+}
+
+static const struct na_option export_opts[] = {
+	NA_OPT_F(struct na_export_args, fmt, "csv", 0, OUT_CSV, NULL),
+	NA_OPT_F(struct na_export_args, fmt, "json", 0, OUT_JSON, NULL),
+	NA_OPT_F(struct na_export_args, fmt, "prometheus", 0, OUT_PROM, NULL),
+	{ .name = "group-by", .kind = NA_OPT_FUNC, .parse = group_by_opt, .arg = "GROUP",
+	  .why = "expected " NA_GROUPS_TEXT, .flags = NA_OPTF_BARE },
+	NA_OPT_F(struct na_export_args, header, "no-header", 0, 0, NULL),
+	NA_OPT_S(struct na_export_args, out, "output", 'o', "FILE", NULL),
+	NA_OPT_S(struct na_export_args, networks, "networks", 0, "FILE", NULL),
+	NA_OPT_HELP_ENTRY(struct na_export_args, help, NULL),
+	{ 0 },
+};
+
+const struct na_opts na_export_spec = { .cmd = "export", .opts = export_opts };
+
 int na_export_parse(int argc, char **argv, struct na_export_args *a)
 {
-	static const struct option opts[] = {
-		{ "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "prometheus", no_argument, NULL, 'P' },
-		{ "group-by", required_argument, NULL, 'g' },
-		{ "no-header", no_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "networks", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->fmt = OUT_CSV;
 	a->header = 1;
-	while ((o = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			a->fmt = OUT_CSV;
-			break;
-		case 'j':
-			a->fmt = OUT_JSON;
-			break;
-		case 'P':
-			a->fmt = OUT_PROM;
-			break;
-		case 'g':
-			if (na_group_parse(optarg, &a->group))
-				return na_usage_error("export", "--group-by %s: expected %s", optarg, NA_GROUPS_TEXT);
-			a->grouped = 1;
-			break;
-		case 'n':
-			a->header = 0;
-			break;
-		case 'o':
-			a->out = optarg;
-			break;
-		case 'N':
-			a->networks = optarg;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("export", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_export_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (a->fmt == OUT_PROM && (a->grouped || !a->header || a->networks))
 		return na_usage_error("export", "--prometheus takes neither --group-by, --no-header nor --networks");
 	a->pos = argv + optind;

@@ -270,6 +270,21 @@ static int check_drops(struct log_ctx *x, int first)
 	return 0;
 }
 
+static const struct na_option log_opts[] = {
+	NA_OPT_F(struct na_log_args, follow, "follow", 'f', 1,
+		 "keep reading (every " NA_STR(POLL_MS) " ms) until SIGINT or SIGTERM"),
+	NA_OPT_F(struct na_log_args, fmt, "csv", 0, FMT_CSV, "CSV (RFC 4180, CRLF, header row)"),
+	NA_OPT_F(struct na_log_args, fmt, "json", 0, FMT_JSON, "JSON lines, the same keys; unknown values are null"),
+	NA_OPT_F(struct na_log_args, human, "human", 'H', 1, "table: bytes in KiB/MiB"),
+	NA_OPT_S(struct na_log_args, networks, "networks", 0, "FILE",
+		 "peer classes from FILE (default " NA_NETWORKS_DEFAULT_PATH "\n"
+		 "                when it exists; docs/names.md)"),
+	NA_OPT_HELP_ENTRY(struct na_log_args, help, NULL),
+	{ 0 },
+};
+
+const struct na_opts na_log_spec = { .cmd = "log", .opts = log_opts, .help_width = 14 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct log [-f|--follow] [--csv|--json] [-H|--human]\n\n"
@@ -285,18 +300,12 @@ static void usage_help(void)
 	       "the kernel could not store because the buffer was full are counted and\n"
 	       "reported on stderr. Records written into a pipe are gone once written:\n"
 	       "a reader that exits without reading them (| head) loses them.\n"
-	       "--follow stops by itself when the state is detached.\n\n"
-	       "  -f, --follow  keep reading (every %d ms) until SIGINT or SIGTERM\n"
-	       "      --csv     CSV (RFC 4180, CRLF, header row)\n"
-	       "      --json    JSON lines, the same keys; unknown values are null\n"
-	       "  -H, --human   table: bytes in KiB/MiB\n"
-	       "      --networks FILE  peer classes from FILE (default %s\n"
-	       "                when it exists; docs/names.md)\n\n"
-	       "Table columns: TIME (end, local), PID, COMM, CGROUP (the name people know\n"
+	       "--follow stops by itself when the state is detached.\n\n");
+	na_opts_help(stdout, &na_log_spec);
+	printf("\nTable columns: TIME (end, local), PID, COMM, CGROUP (the name people know\n"
 	       "it by: pod/container, container, unit, else the path), PROTO, LADDR:LPORT,\n"
 	       "RADDR:RPORT, TX_BYTES, RX_BYTES (payload), TX_RETRANS, RX_DUP, DURATION_MS.\n"
-	       "CSV/JSON: ",
-	       POLL_MS, NA_NETWORKS_DEFAULT_PATH);
+	       "CSV/JSON: ");
 	for (size_t i = 0; i < NCOLS; i++)
 		printf("%s%s", i ? "," : "", cols[i]);
 	printf("\n\nExamples:\n"
@@ -306,46 +315,92 @@ static void usage_help(void)
 
 int na_log_parse(int argc, char **argv, struct na_log_args *a)
 {
-	static const struct option opts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "human", no_argument, NULL, 'H' },
-		{ "networks", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->fmt = FMT_TABLE;
-	while ((o = getopt_long(argc, argv, "fHh", opts, NULL)) != -1) {
-		switch (o) {
-		case 'f':
-			a->follow = 1;
-			break;
-		case 'c':
-			a->fmt = FMT_CSV;
-			break;
-		case 'j':
-			a->fmt = FMT_JSON;
-			break;
-		case 'H':
-			a->human = 1;
-			break;
-		case 'N':
-			a->networks = optarg;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("log", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_log_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("log", "unexpected argument '%s'", argv[optind]);
 	return 0;
+}
+
+/* The connection log of the pin root, after the same "nothing attached" and ABI checks as every reader. */
+static int log_open(const struct na_global *g, struct log_ctx *x)
+{
+	struct na_state *st = NULL;
+	struct na_snapshot snap;
+	int rc, err;
+
+	rc = na_open_snapshot(g, &st, &snap);
+	if (rc)
+		return rc;
+	na_snapshot_free(&snap);
+	na_state_close(st);
+
+	err = na_connlog_open(g->pin_root, on_record, x, &x->l);
+	if (err == -ENOENT && access(g->pin_root, F_OK))
+		na_log(NA_LOG_ERROR, "nothing attached (no pinned state at %s; start with: netacct attach PATH)",
+		       g->pin_root); /* detached between the two opens */
+	return err ? NA_EXIT_FAIL : NA_EXIT_OK;
+}
+
+/* The table's header, or CSV's; JSON lines have none. */
+static void log_header(const struct log_ctx *x)
+{
+	if (x->fmt == FMT_TABLE) {
+		table_header();
+	} else if (x->fmt == FMT_CSV) {
+		for (size_t i = 0; i < NCOLS; i++)
+			printf("%s%s", i ? "," : "", cols[i]);
+		fputs("\r\n", stdout);
+	}
+	if (fflush(stdout) || ferror(stdout))
+		write_failed();
+}
+
+/*
+ * The records waiting now, and with --follow those that come, until a
+ * signal or a detach: NA_EXIT_OK; NA_EXIT_FAIL when reading failed
+ * (reported); -1 when the state could not be checked: stop at once.
+ */
+static int log_read(const struct na_global *g, struct log_ctx *x)
+{
+	uint64_t stats_ns;
+	int err, pinned;
+
+	x->offset = na_boot_offset_ns();
+	x->started_ns = na_boot_ns();
+	stats_ns = x->started_ns;
+	err = na_connlog_consume(x->l);
+	while (x->follow && !stop && (err >= 0 || err == -EINTR)) {
+		if (na_boot_ns() - stats_ns >= STATS_EVERY_NS) {
+			stats_ns = na_boot_ns();
+			na_names_pass(x->names);
+			na_names_expire(x->names, NA_NAMES_IDLE_S); /* a reader that follows for weeks */
+			if (check_drops(x, 0))
+				return -1;
+			pinned = na_connlog_pinned(x->l);
+			if (pinned < 0)
+				return -1;
+			if (!pinned) {
+				/* Detached (or attached anew): print what it still holds, then stop. */
+				err = na_connlog_consume(x->l);
+				na_log(NA_LOG_INFO, "log: %s/na_log was detached or replaced: no more records come to this reader",
+				       g->pin_root);
+				break;
+			}
+		}
+		x->offset = na_boot_offset_ns(); /* follows a wall clock that was set */
+		err = na_connlog_poll(x->l, POLL_MS);
+	}
+	if (err < 0 && err != -EINTR && err != -ECANCELED) {
+		na_err(err, "log: read %s/na_log", g->pin_root);
+		return NA_EXIT_FAIL;
+	}
+	return NA_EXIT_OK;
 }
 
 int cmd_log(int argc, char **argv, const struct na_global *g)
@@ -354,10 +409,7 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 	struct log_ctx x = { .fmt = FMT_TABLE };
 	struct na_netclass *classes = NULL;
 	struct na_log_args a;
-	struct na_state *st = NULL;
-	struct na_snapshot snap;
-	uint64_t stats_ns;
-	int rc, err, pinned;
+	int rc;
 
 	rc = na_log_parse(argc, argv, &a);
 	if (rc)
@@ -375,22 +427,9 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 		goto out_names;
 	}
 	x.classes = classes;
-
-	/* The same "nothing attached" and ABI checks, and messages, as every reader. */
-	rc = na_open_snapshot(g, &st, &snap);
+	rc = log_open(g, &x);
 	if (rc)
 		goto out_names;
-	na_snapshot_free(&snap);
-	na_state_close(st);
-
-	err = na_connlog_open(g->pin_root, on_record, &x, &x.l);
-	if (err == -ENOENT && access(g->pin_root, F_OK))
-		na_log(NA_LOG_ERROR, "nothing attached (no pinned state at %s; start with: netacct attach PATH)",
-		       g->pin_root); /* detached between the two opens */
-	if (err) {
-		rc = NA_EXIT_FAIL;
-		goto out_names;
-	}
 
 	/* Write errors come back as EPIPE, inside the callback, where the record can still be kept. */
 	signal(SIGPIPE, SIG_IGN);
@@ -402,48 +441,11 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 		rc = NA_EXIT_FAIL;
 		goto out;
 	}
-	if (x.fmt == FMT_TABLE) {
-		table_header();
-	} else if (x.fmt == FMT_CSV) {
-		for (size_t i = 0; i < NCOLS; i++)
-			printf("%s%s", i ? "," : "", cols[i]);
-		fputs("\r\n", stdout);
-	}
-	if (fflush(stdout) || ferror(stdout))
-		write_failed();
-
-	x.offset = na_boot_offset_ns();
-	x.started_ns = na_boot_ns();
-	stats_ns = x.started_ns;
-	err = na_connlog_consume(x.l);
-	while (x.follow && !stop && (err >= 0 || err == -EINTR)) {
-		if (na_boot_ns() - stats_ns >= STATS_EVERY_NS) {
-			stats_ns = na_boot_ns();
-			na_names_pass(x.names);
-			na_names_expire(x.names, NA_NAMES_IDLE_S); /* a reader that follows for weeks */
-			if (check_drops(&x, 0)) {
-				rc = NA_EXIT_FAIL;
-				goto out;
-			}
-			pinned = na_connlog_pinned(x.l);
-			if (pinned < 0) {
-				rc = NA_EXIT_FAIL;
-				goto out;
-			}
-			if (!pinned) {
-				/* Detached (or attached anew): print what it still holds, then stop. */
-				err = na_connlog_consume(x.l);
-				na_log(NA_LOG_INFO, "log: %s/na_log was detached or replaced: no more records come to this reader",
-				       g->pin_root);
-				break;
-			}
-		}
-		x.offset = na_boot_offset_ns(); /* follows a wall clock that was set */
-		err = na_connlog_poll(x.l, POLL_MS);
-	}
-	if (err < 0 && err != -EINTR && err != -ECANCELED) {
-		na_err(err, "log: read %s/na_log", g->pin_root);
+	log_header(&x);
+	rc = log_read(g, &x);
+	if (rc < 0) {
 		rc = NA_EXIT_FAIL;
+		goto out;
 	}
 	if (check_drops(&x, 0))
 		rc = NA_EXIT_FAIL;

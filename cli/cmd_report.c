@@ -132,92 +132,60 @@ int na_when_parse(const char *s, int64_t now, int64_t *out)
 
 #define WHEN_WHY "takes 2026-12-01, 2026-12-01T10:00, 2026-12-01T10:00:00Z, -2h, -7d, yesterday, today, this-month or now"
 
+static int when_ok(const char *arg)
+{
+	int64_t t;
+
+	return na_when_parse(arg, 0, &t);
+}
+
+static int cgroup_ok(const char *arg)
+{
+	return arg[0] == '/' ? 0 : -EINVAL;
+}
+
+static const char *const everys[] = { "5m", "hour", "day", "month", NULL };
+static const char *const bys[] = { "cgroup", "process", "peer", NULL };
+
+#define REPORT_OPT_FILE(field, lname) \
+	{ .name = lname, .kind = NA_OPT_STR, NA_OPT_AT(struct na_report_args, field), .why = "takes a FILE", \
+	  .arg = "FILE", .flags = NA_OPTF_NONEMPTY }
+#define REPORT_OPT_WHEN(field, lname) \
+	{ .name = lname, .kind = NA_OPT_STR, NA_OPT_AT(struct na_report_args, field), .check = when_ok, \
+	  .why = WHEN_WHY, .arg = "WHEN" }
+
+static const struct na_option report_opts[] = {
+	REPORT_OPT_FILE(db, "db"),
+	REPORT_OPT_WHEN(since, "since"),
+	REPORT_OPT_WHEN(until, "until"),
+	{ .name = "every", .kind = NA_OPT_ENUM, NA_OPT_AT(struct na_report_args, every), .names = everys,
+	  .why = "expected 5m, hour, day or month", .flags = NA_OPTF_BARE },
+	{ .name = "by", .kind = NA_OPT_ENUM, NA_OPT_AT(struct na_report_args, by), .names = bys,
+	  .why = "expected cgroup, process or peer", .flags = NA_OPTF_BARE },
+	{ .name = "cgroup", .kind = NA_OPT_STR, NA_OPT_AT(struct na_report_args, cgroup), .check = cgroup_ok,
+	  .why = "takes a cgroup path (/system.slice/x.service, or under the cgroup2 mount)", .arg = "PATH" },
+	NA_OPT_F(struct na_report_args, fmt, "csv", 0, REPORT_CSV, NULL),
+	NA_OPT_F(struct na_report_args, fmt, "json", 0, REPORT_JSON, NULL),
+	NA_OPT_F(struct na_report_args, fmt, "chart", 0, REPORT_CHART, NULL),
+	REPORT_OPT_FILE(svg, "svg"),
+	REPORT_OPT_FILE(png, "png"),
+	{ .name = "top", .kind = NA_OPT_UINT, NA_OPT_AT(struct na_report_args, top), .min = 1, .max = 1000000,
+	  .why = "takes a number, 1 to 1000000", .arg = "N", .flags = NA_OPTF_BARE },
+	NA_OPT_HELP_ENTRY(struct na_report_args, help, NULL),
+	{ 0 },
+};
+
+const struct na_opts na_report_spec = { .cmd = "report", .opts = report_opts };
+
 int na_report_parse(int argc, char **argv, struct na_report_args *a)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'D' },
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "every", required_argument, NULL, 'e' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "cgroup", required_argument, NULL, 'g' },
-		{ "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "chart", no_argument, NULL, 'C' },
-		{ "svg", required_argument, NULL, 'S' },
-		{ "png", required_argument, NULL, 'P' },
-		{ "top", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	static const char *const everys[] = { "5m", "hour", "day", "month" };
-	static const char *const bys[] = { "cgroup", "process", "peer" };
-	int64_t t;
-	uint64_t n;
-	int o, i;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->every = -1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'D':
-			if (!*optarg)
-				return na_usage_error("report", "--db: takes a FILE");
-			a->db = optarg;
-			break;
-		case 's':
-		case 'u':
-			if (na_when_parse(optarg, 0, &t))
-				return na_usage_error("report", "--%s '%s': " WHEN_WHY, o == 's' ? "since" : "until", optarg);
-			*(o == 's' ? &a->since : &a->until) = optarg;
-			break;
-		case 'e':
-			for (i = 0; i < 4 && strcmp(optarg, everys[i]); i++)
-				;
-			if (i == 4)
-				return na_usage_error("report", "--every %s: expected 5m, hour, day or month", optarg);
-			a->every = i;
-			break;
-		case 'b':
-			for (i = 0; i < 3 && strcmp(optarg, bys[i]); i++)
-				;
-			if (i == 3)
-				return na_usage_error("report", "--by %s: expected cgroup, process or peer", optarg);
-			a->by = (enum na_hist_by)i;
-			break;
-		case 'g':
-			if (optarg[0] != '/')
-				return na_usage_error("report", "--cgroup '%s': takes a cgroup path (/system.slice/x.service, or under the cgroup2 mount)",
-						      optarg);
-			a->cgroup = optarg;
-			break;
-		case 'c':
-			a->fmt = REPORT_CSV;
-			break;
-		case 'j':
-			a->fmt = REPORT_JSON;
-			break;
-		case 'C':
-			a->fmt = REPORT_CHART;
-			break;
-		case 'S':
-		case 'P':
-			if (!*optarg)
-				return na_usage_error("report", "--%s: takes a FILE", o == 'S' ? "svg" : "png");
-			*(o == 'S' ? &a->svg : &a->png) = optarg;
-			break;
-		case 't':
-			if (na_parse_u64(optarg, 1, 1000000, &n))
-				return na_usage_error("report", "--top %s: takes a number, 1 to 1000000", optarg);
-			a->top = (unsigned)n;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("report", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_report_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("report", "no arguments ('%s'): cgroups are chosen with --cgroup PATH", argv[optind]);
 	return 0;
@@ -452,95 +420,121 @@ static int64_t elapsed(const struct na_hist_result *res, int64_t start, int64_t 
 	return stop - start;
 }
 
-static void table_write(FILE *out, struct na_hist_result *res, const struct na_report_args *a, const char *db,
-			int periods)
-{
-	char b1[32], b2[32], b3[32], b4[40], cell[128], lab[32], span1[32], span2[32];
-	int wp = 0, wname = 6, wcg = 6, n, any_nested = 0;
-	uint64_t tx = 0, rx = 0;
-	int64_t first = 0, last = 0;
-	size_t i;
+/* The table's column widths and span, its rows sorted. */
+struct table_layout {
+	int periods;
+	int wp, wname, wcg; /* period, peer and cgroup columns */
+	int64_t first, last;
+};
 
+static void table_measure(struct na_hist_result *res, const struct na_report_args *a, struct table_layout *w)
+{
+	char lab[32];
+	size_t i;
+	int n;
+
+	w->wp = 0;
+	w->wname = w->wcg = 6;
+	w->first = w->last = 0;
 	if (res->nrows)
 		qsort(res->rows, res->nrows, sizeof(*res->rows), row_cmp_table);
 	for (i = 0; i < res->nrows; i++) {
 		const struct na_hist_row *r = &res->rows[i];
 
-		if (periods) {
+		if (w->periods) {
 			period_label(lab, sizeof(lab), res->table, r->start, r->end);
-			if ((n = (int)strlen(lab)) > wp)
-				wp = n;
+			if ((n = (int)strlen(lab)) > w->wp)
+				w->wp = n;
 		}
-		if (a->by == NA_HB_PEER && (n = (int)strlen(r->raddr[0] ? r->raddr : "*")) > wname)
-			wname = n;
-		if (r->cgroup && (n = (int)strlen(r->cgroup)) > wcg)
-			wcg = n;
+		if (a->by == NA_HB_PEER && (n = (int)strlen(r->raddr[0] ? r->raddr : "*")) > w->wname)
+			w->wname = n;
+		if (r->cgroup && (n = (int)strlen(r->cgroup)) > w->wcg)
+			w->wcg = n;
 	}
-	if (wcg > 48)
-		wcg = 48;
+	if (w->wcg > 48)
+		w->wcg = 48;
 	if (res->nperiods) {
-		first = res->period_starts[0];
-		last = res->rows && res->nrows ? res->rows[0].end : first;
+		w->first = res->period_starts[0];
+		w->last = res->rows && res->nrows ? res->rows[0].end : w->first;
 		for (i = 0; i < res->nrows; i++)
-			if (res->rows[i].end > last)
-				last = res->rows[i].end;
+			if (res->rows[i].end > w->last)
+				w->last = res->rows[i].end;
 	}
-	local_min(span1, sizeof(span1), first);
-	local_min(span2, sizeof(span2), res->last_sample && res->last_sample < last ? res->last_sample : last);
+}
+
+/* One row of the table; 1 when it is a cgroup inside another one of the table (not in the total). */
+static int table_row(FILE *out, const struct na_hist_result *res, const struct na_hist_row *r,
+		     const struct na_report_args *a, const struct table_layout *w)
+{
+	char b1[32], b2[32], b3[32], b4[40], cell[128], lab[32];
+	uint64_t t = na_counters_bytes(&r->dir[NA_TX]), u = na_counters_bytes(&r->dir[NA_RX]);
+	int is_nested = a->by == NA_HB_CGROUP && nested(res, r);
+
+	if (w->periods) {
+		period_label(lab, sizeof(lab), res->table, r->start, r->end);
+		fprintf(out, "%-*s  ", w->wp, lab);
+	}
+	if (a->by == NA_HB_PROCESS) {
+		if (r->kind >= NA_HK_OTHER_PROC) {
+			fprintf(out, "%7s %-15s ", "-", "(others)");
+		} else {
+			na_fit(cell, r->comm, 15, 1, NA_ELIDE_END);
+			fprintf(out, "%7u %s ", r->pid, cell);
+		}
+	}
+	if (a->by == NA_HB_PEER) {
+		na_fit(cell, r->kind >= NA_HK_OTHER_PROC ? "(others)" : r->raddr[0] ? r->raddr : "*", w->wname, 1,
+		       NA_ELIDE_MIDDLE);
+		fprintf(out, "%s ", cell);
+	}
+	na_fit(cell, r->cgroup ? r->cgroup : a->by == NA_HB_PEER && r->kind < NA_HK_OTHER_PROC ? "(several)"
+					   : a->by == NA_HB_CGROUP ? "(others)" : "",
+	       w->wcg, 1, NA_ELIDE_START);
+	na_human_bytes(b1, sizeof(b1), (double)t, 0);
+	na_human_bytes(b2, sizeof(b2), (double)u, 0);
+	na_human_bytes(b3, sizeof(b3), (double)(t + u), 0);
+	rate_str(b4, sizeof(b4), t + u, elapsed(res, r->start, r->end));
+	fprintf(out, "%s %11s %11s %11s %15s%s\n", cell, b1, b2, b3, b4, is_nested ? "  (in the one above it)" : "");
+	return is_nested;
+}
+
+static void table_write(FILE *out, struct na_hist_result *res, const struct na_report_args *a, const char *db,
+			int periods)
+{
+	struct table_layout w = { .periods = periods };
+	char b1[32], b2[32], b3[32], b4[40], span1[32], span2[32];
+	int n, any_nested = 0;
+	uint64_t tx = 0, rx = 0;
+	size_t i;
+
+	table_measure(res, a, &w);
+	local_min(span1, sizeof(span1), w.first);
+	local_min(span2, sizeof(span2), res->last_sample && res->last_sample < w.last ? res->last_sample : w.last);
 	fprintf(out, "netacct report: %s (host %s), by %s%s%s, %s to %s\n\n", db, res->host[0] ? res->host : "?",
 		a->by == NA_HB_PROCESS ? "process" : a->by == NA_HB_PEER ? "peer" : "cgroup", periods ? ", every " : "",
 		periods ? na_hist_table_name(res->table) : "", res->nperiods ? span1 : "-", res->nperiods ? span2 : "-");
 	if (periods)
-		fprintf(out, "%-*s  ", wp, res->table == NA_HIST_MONTH ? "MONTH" : res->table == NA_HIST_DAY ? "DAY"
+		fprintf(out, "%-*s  ", w.wp, res->table == NA_HIST_MONTH ? "MONTH" : res->table == NA_HIST_DAY ? "DAY"
 						   : res->table == NA_HIST_HOUR ? "HOUR" : "5MIN");
 	if (a->by == NA_HB_PROCESS)
 		fprintf(out, "%7s %-15s ", "PID", "COMM");
 	if (a->by == NA_HB_PEER)
-		fprintf(out, "%-*s ", wname, "PEER");
-	fprintf(out, "%-*s %11s %11s %11s %15s\n", wcg, "CGROUP", "TX", "RX", "TOTAL", "AVG RATE");
+		fprintf(out, "%-*s ", w.wname, "PEER");
+	fprintf(out, "%-*s %11s %11s %11s %15s\n", w.wcg, "CGROUP", "TX", "RX", "TOTAL", "AVG RATE");
 	for (i = 0; i < res->nrows; i++) {
-		const struct na_hist_row *r = &res->rows[i];
-		uint64_t t = na_counters_bytes(&r->dir[NA_TX]), u = na_counters_bytes(&r->dir[NA_RX]);
-		int is_nested = a->by == NA_HB_CGROUP && nested(res, r);
-
-		if (periods) {
-			period_label(lab, sizeof(lab), res->table, r->start, r->end);
-			fprintf(out, "%-*s  ", wp, lab);
-		}
-		if (a->by == NA_HB_PROCESS) {
-			if (r->kind >= NA_HK_OTHER_PROC) {
-				fprintf(out, "%7s %-15s ", "-", "(others)");
-			} else {
-				na_fit(cell, r->comm, 15, 1, NA_ELIDE_END);
-				fprintf(out, "%7u %s ", r->pid, cell);
-			}
-		}
-		if (a->by == NA_HB_PEER) {
-			na_fit(cell, r->kind >= NA_HK_OTHER_PROC ? "(others)" : r->raddr[0] ? r->raddr : "*", wname, 1,
-			       NA_ELIDE_MIDDLE);
-			fprintf(out, "%s ", cell);
-		}
-		na_fit(cell, r->cgroup ? r->cgroup : a->by == NA_HB_PEER && r->kind < NA_HK_OTHER_PROC ? "(several)"
-						   : a->by == NA_HB_CGROUP ? "(others)" : "",
-		       wcg, 1, NA_ELIDE_START);
-		na_human_bytes(b1, sizeof(b1), (double)t, 0);
-		na_human_bytes(b2, sizeof(b2), (double)u, 0);
-		na_human_bytes(b3, sizeof(b3), (double)(t + u), 0);
-		rate_str(b4, sizeof(b4), t + u, elapsed(res, r->start, r->end));
-		fprintf(out, "%s %11s %11s %11s %15s%s\n", cell, b1, b2, b3, b4, is_nested ? "  (in the one above it)" : "");
-		if (is_nested) {
+		if (table_row(out, res, &res->rows[i], a, &w)) {
 			any_nested = 1;
 			continue;
 		}
-		tx += t;
-		rx += u;
+		tx += na_counters_bytes(&res->rows[i].dir[NA_TX]);
+		rx += na_counters_bytes(&res->rows[i].dir[NA_RX]);
 	}
-	n = (periods ? wp + 2 : 0) + (a->by == NA_HB_PROCESS ? 24 : a->by == NA_HB_PEER ? wname + 1 : 0);
+	n = (periods ? w.wp + 2 : 0) + (a->by == NA_HB_PROCESS ? 24 : a->by == NA_HB_PEER ? w.wname + 1 : 0);
 	na_human_bytes(b1, sizeof(b1), (double)tx, 0);
 	na_human_bytes(b2, sizeof(b2), (double)rx, 0);
 	na_human_bytes(b3, sizeof(b3), (double)(tx + rx), 0);
-	rate_str(b4, sizeof(b4), tx + rx, res->nperiods ? elapsed(res, first, last) : 0);
-	fprintf(out, "%-*s %11s %11s %11s %15s\n", n + wcg, "TOTAL", b1, b2, b3, b4);
+	rate_str(b4, sizeof(b4), tx + rx, res->nperiods ? elapsed(res, w.first, w.last) : 0);
+	fprintf(out, "%-*s %11s %11s %11s %15s\n", n + w.wcg, "TOTAL", b1, b2, b3, b4);
 	if (any_nested)
 		fprintf(out, "\n(the total counts a cgroup attached below another one once, in the one above)\n");
 	if (!res->nrows)
@@ -761,16 +755,67 @@ static void cgroup_rel(const char *arg, char *out, size_t len)
 		out[--n] = '\0';
 }
 
+/* The query of the command line: span, periods, grouping, cgroup (cg: its room). 0 or NA_EXIT_USAGE. */
+static int report_query(const struct na_report_args *ra, int64_t now, struct na_hist_query *q, char *cg, size_t cglen)
+{
+	memset(q, 0, sizeof(*q));
+	q->table = ra->every;
+	q->periods = ra->every >= 0;
+	q->by = ra->by;
+	q->since = default_since(ra->every, now);
+	q->until = now + 1; /* the period now running too */
+	if (ra->since)
+		na_when_parse(ra->since, now, &q->since);
+	if (ra->until)
+		na_when_parse(ra->until, now, &q->until);
+	if (q->until <= q->since) {
+		na_log(NA_LOG_ERROR, "report: --until is not after --since: nothing to report");
+		return NA_EXIT_USAGE;
+	}
+	if (ra->cgroup) {
+		cgroup_rel(ra->cgroup, cg, cglen);
+		q->cgroup = cg;
+	}
+	return 0;
+}
+
+/*
+ * The chart files (--svg, --png) and the terminal's (--chart): 0;
+ * NA_EXIT_FAIL when a file failed; -1 when no chart could be built (both
+ * reported).
+ */
+static int report_charts(const struct na_report_args *ra, const struct na_hist_result *res, int periods)
+{
+	struct chart_data cd;
+	const char *nc;
+	int rc = NA_EXIT_OK, color;
+
+	if (chart_build(&cd, res, ra, periods)) {
+		chart_free(&cd);
+		na_err(-ENOMEM, "report");
+		return -1;
+	}
+	if ((ra->svg && chart_file(&cd, ra->svg, 0)) || (ra->png && chart_file(&cd, ra->png, 1)))
+		rc = NA_EXIT_FAIL;
+	if (ra->svg || ra->png)
+		na_chart_release();
+	if (ra->fmt == REPORT_CHART) {
+		nc = getenv("NO_COLOR");
+		color = isatty(STDOUT_FILENO) && !(nc && *nc) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+		na_chart_text(stdout, &cd.c, cd.last_other, term_width(), color);
+	}
+	chart_free(&cd);
+	return rc;
+}
+
 int cmd_report(int argc, char **argv, const struct na_global *g)
 {
 	struct na_report_args ra;
-	struct na_hist_query q = { 0 };
+	struct na_hist_query q;
 	struct na_hist_result res;
-	struct chart_data cd;
 	char db[PATH_MAX], why[512], cg[PATH_MAX], t1[32];
 	int64_t now = (int64_t)time(NULL);
-	int rc, err, periods, color;
-	const char *nc;
+	int rc, err, periods;
 
 	rc = na_report_parse(argc, argv, &ra);
 	if (rc)
@@ -782,23 +827,9 @@ int cmd_report(int argc, char **argv, const struct na_global *g)
 	else if (na_history_default_path(g->pin_root, db, sizeof(db)))
 		return na_err(-ENAMETOOLONG, "report: history file for %s", g->pin_root), NA_EXIT_FAIL;
 	periods = ra.every >= 0;
-	q.table = ra.every;
-	q.periods = periods;
-	q.by = ra.by;
-	q.since = default_since(ra.every, now);
-	q.until = now + 1; /* the period now running too */
-	if (ra.since)
-		na_when_parse(ra.since, now, &q.since);
-	if (ra.until)
-		na_when_parse(ra.until, now, &q.until);
-	if (q.until <= q.since) {
-		na_log(NA_LOG_ERROR, "report: --until is not after --since: nothing to report");
-		return NA_EXIT_USAGE;
-	}
-	if (ra.cgroup) {
-		cgroup_rel(ra.cgroup, cg, sizeof(cg));
-		q.cgroup = cg;
-	}
+	rc = report_query(&ra, now, &q, cg, sizeof(cg));
+	if (rc)
+		return rc;
 	err = na_history_query(db, &q, &res, why, sizeof(why));
 	if (err) {
 		na_log(NA_LOG_ERROR, "report: %s: %s%s", db, why,
@@ -816,22 +847,11 @@ int cmd_report(int argc, char **argv, const struct na_global *g)
 		goto out;
 	}
 	if (ra.svg || ra.png || ra.fmt == REPORT_CHART) {
-		if (chart_build(&cd, &res, &ra, periods)) {
-			chart_free(&cd);
-			na_err(-ENOMEM, "report");
+		rc = report_charts(&ra, &res, periods);
+		if (rc < 0) {
 			rc = NA_EXIT_FAIL;
 			goto out;
 		}
-		if ((ra.svg && chart_file(&cd, ra.svg, 0)) || (ra.png && chart_file(&cd, ra.png, 1)))
-			rc = NA_EXIT_FAIL;
-		if (ra.svg || ra.png)
-			na_chart_release();
-		if (ra.fmt == REPORT_CHART) {
-			nc = getenv("NO_COLOR");
-			color = isatty(STDOUT_FILENO) && !(nc && *nc) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
-			na_chart_text(stdout, &cd.c, cd.last_other, term_width(), color);
-		}
-		chart_free(&cd);
 	}
 	if (ra.fmt == REPORT_CSV || ra.fmt == REPORT_JSON)
 		machine_write(stdout, &res, ra.fmt == REPORT_JSON);

@@ -206,6 +206,20 @@ static int summary(const struct na_global *g, const struct na_cgroup *cg, int fm
 	return 0;
 }
 
+static const struct na_option run_opts[] = {
+	NA_OPT_S(struct na_run_args, name, "name", 0, "NAME", "the cgroup's name (default run-<pid>)"),
+	NA_OPT_S(struct na_run_args, parent, "parent", 0, "DIR",
+		 "the cgroup2 directory it is made in (default <cgroup2 mount>/netacct.run)"),
+	NA_OPT_F(struct na_run_args, keep, "keep", 0, 1, "keep the cgroup and its attachment afterwards"),
+	{ .name = "csv", .kind = NA_OPT_FLAG, NA_OPT_AT(struct na_run_args, fmt), .val = 1, .flags = NA_OPTF_JOIN },
+	NA_OPT_F(struct na_run_args, fmt, "json", 0, 2, "the summary as CSV (with a header) or JSON lines"),
+	NA_OPT_HELP_ENTRY(struct na_run_args, help, "this text"),
+	{ 0 },
+};
+
+/* '+': options end at CMD, whose own options are its own. */
+const struct na_opts na_run_spec = { .cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct run [--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]\n"
@@ -215,51 +229,19 @@ static void usage_help(void)
 	       "header and payload bytes each way, retransmits, connections). CMD keeps the\n"
 	       "terminal's stdin, stdout and stderr and gets SIGTERM and SIGHUP; the exit\n"
 	       "status is CMD's (128 + N when signal N ended it; 125: netacct could not set up).\n"
-	       "\n"
-	       "  --name NAME   the cgroup's name (default run-<pid>)\n"
-	       "  --parent DIR  the cgroup2 directory it is made in (default <cgroup2 mount>/netacct.run)\n"
-	       "  --keep        keep the cgroup and its attachment afterwards\n"
-	       "  --csv, --json the summary as CSV (with a header) or JSON lines\n"
-	       "  -h, --help    this text\n");
+	       "\n");
+	na_opts_help(stdout, &na_run_spec);
 }
 
 int na_run_parse(int argc, char **argv, struct na_run_args *a)
 {
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' }, { "parent", required_argument, NULL, 'p' },
-		{ "keep", no_argument, NULL, 'k' },       { "csv", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },       { "help", no_argument, NULL, 'h' },
-		{},
-	};
 	const char *pname;
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	/* '+': options end at CMD, whose own options are its own. */
-	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'n':
-			a->name = optarg;
-			break;
-		case 'p':
-			a->parent = optarg;
-			break;
-		case 'k':
-			a->keep = 1;
-			break;
-		case 'c':
-			a->fmt = 1;
-			break;
-		case 'j':
-			a->fmt = 2;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("run", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_run_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind >= argc)
 		return na_usage_error("run", "no command given (netacct run [options] -- CMD [ARGS...])");
 	pname = a->name;
@@ -271,105 +253,120 @@ int na_run_parse(int argc, char **argv, struct na_run_args *a)
 	return 0;
 }
 
-int cmd_run(int argc, char **argv, const struct na_global *g)
-{
-	struct na_attach_opts ao = { .pin_root = g->pin_root };
-	char parent[PATH_MAX], dir[PATH_MAX], name[NA_RUN_NAME_MAX], procs[PATH_MAX + 16];
-	struct na_run_args a;
-	const char *pname, *pdir;
-	struct sigaction sa = { .sa_handler = forward }, ign = { .sa_handler = SIG_IGN };
-	struct na_cg2mount m;
+/* What one run makes, holds and removes. */
+struct run_ctx {
+	const struct na_global *g;
+	const struct na_run_args *a;
+	char parent[PATH_MAX], dir[PATH_MAX];
 	struct na_cgroup cg;
-	struct timespec t0, t1;
+	int made_parent;
+	int att; /* na_attach_cgroup()'s: 1 when it was attached before */
 	struct sigaction old_hup, old_int;
-	sigset_t fwd, old;
-	int att, e;
-	pid_t w;
-	int keep, fmt, status = 0, rc, made_parent = 0, left = 0;
-	pid_t pid;
-	FILE *f;
-	char line[32];
+};
 
-	rc = na_run_parse(argc, argv, &a);
-	if (rc)
-		return rc;
-	if (a.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
-	pname = a.name;
-	pdir = a.parent;
-	keep = a.keep;
-	fmt = a.fmt;
-	if (na_caps_check_attach("run"))
-		return NA_RUN_SETUP_FAIL;
-	/*
-	 * Signals first: one during setup must not leave a cgroup or an
-	 * attachment behind. The terminal's ^C and ^\ reach CMD (same process
-	 * group) while we wait and report; SIGTERM and SIGHUP are passed on,
-	 * unless they were ignored when we started (nohup): then CMD ignores
-	 * them too. A reader of stderr that goes away must not kill us before
-	 * the cleanup.
-	 */
-	sigaction(SIGHUP, NULL, &old_hup);
-	sigaction(SIGINT, NULL, &old_int);
+/*
+ * Signals first: one during setup must not leave a cgroup or an
+ * attachment behind. The terminal's ^C and ^\ reach CMD (same process
+ * group) while we wait and report; SIGTERM and SIGHUP are passed on,
+ * unless they were ignored when we started (nohup): then CMD ignores
+ * them too. A reader of stderr that goes away must not kill us before
+ * the cleanup.
+ */
+static void run_signals(struct run_ctx *x)
+{
+	struct sigaction sa = { .sa_handler = forward }, ign = { .sa_handler = SIG_IGN };
+
+	sigaction(SIGHUP, NULL, &x->old_hup);
+	sigaction(SIGINT, NULL, &x->old_int);
 	sigaction(SIGINT, &ign, NULL);
 	sigaction(SIGQUIT, &ign, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (old_hup.sa_handler != SIG_IGN)
+	if (x->old_hup.sa_handler != SIG_IGN)
 		sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would reap CMD before we see its status */
-	if (pdir) {
-		snprintf(parent, sizeof(parent), "%s", pdir);
-	} else {
-		if (na_cgroup2_mount(NULL, &m)) {
-			na_log(NA_LOG_ERROR, "run: no cgroup2 mount in /proc/self/mountinfo (netacct doctor)");
-			return NA_RUN_SETUP_FAIL;
-		}
-		if ((size_t)snprintf(parent, sizeof(parent), "%s/netacct.run", strcmp(m.dir, "/") ? m.dir : "") >=
-		    sizeof(parent))
-		{
-			na_log(NA_LOG_ERROR, "run: the cgroup2 mount's path is too long");
-			return NA_RUN_SETUP_FAIL;
-		}
-		e = na_cgroup_create(parent);
-		if (!e)
-			made_parent = 1;
-		else if (e != -EEXIST) {
-			na_err(e, "run: create %s", parent);
-			return NA_RUN_SETUP_FAIL;
-		}
+}
+
+/* The directory the cgroup is made in: --parent, or <cgroup2 mount>/netacct.run (made when missing). */
+static int run_parent(struct run_ctx *x)
+{
+	struct na_cg2mount m;
+	int e;
+
+	if (x->a->parent) {
+		snprintf(x->parent, sizeof(x->parent), "%s", x->a->parent);
+		return 0;
 	}
-	snprintf(name, sizeof(name), "%s", pname ? pname : "");
-	if (!pname)
+	if (na_cgroup2_mount(NULL, &m)) {
+		na_log(NA_LOG_ERROR, "run: no cgroup2 mount in /proc/self/mountinfo (netacct doctor)");
+		return NA_RUN_SETUP_FAIL;
+	}
+	if ((size_t)snprintf(x->parent, sizeof(x->parent), "%s/netacct.run", strcmp(m.dir, "/") ? m.dir : "") >=
+	    sizeof(x->parent))
+	{
+		na_log(NA_LOG_ERROR, "run: the cgroup2 mount's path is too long");
+		return NA_RUN_SETUP_FAIL;
+	}
+	e = na_cgroup_create(x->parent);
+	if (!e)
+		x->made_parent = 1;
+	else if (e != -EEXIST) {
+		na_err(e, "run: create %s", x->parent);
+		return NA_RUN_SETUP_FAIL;
+	}
+	return 0;
+}
+
+/* CMD's cgroup, made and attached: 0, or the exit status (what was made is gone again). */
+static int run_cgroup(struct run_ctx *x)
+{
+	struct na_attach_opts ao = { .pin_root = x->g->pin_root };
+	char name[NA_RUN_NAME_MAX];
+	int e;
+
+	snprintf(name, sizeof(name), "%s", x->a->name ? x->a->name : "");
+	if (!x->a->name)
 		snprintf(name, sizeof(name), "run-%d", (int)getpid());
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", parent, name) >= sizeof(dir)) {
-		na_err(-ENAMETOOLONG, "run: %s/%s", parent, name);
+	if ((size_t)snprintf(x->dir, sizeof(x->dir), "%s/%s", x->parent, name) >= sizeof(x->dir)) {
+		na_err(-ENAMETOOLONG, "run: %s/%s", x->parent, name);
 		goto rm_parent;
 	}
-	e = na_cgroup_create(dir);
+	e = na_cgroup_create(x->dir);
 	/* A --parent off the cgroup2 filesystem: nothing was made, and resolve says why. */
-	if (e == -EMEDIUMTYPE && na_cgroup_resolve(parent, &cg))
+	if (e == -EMEDIUMTYPE && na_cgroup_resolve(x->parent, &x->cg))
 		goto rm_parent;
 	if (e) {
-		na_err(e, "run: create cgroup %s%s", dir, e == -EEXIST ? " (it exists: choose --name)" : "");
+		na_err(e, "run: create cgroup %s%s", x->dir, e == -EEXIST ? " (it exists: choose --name)" : "");
 		goto rm_parent;
 	}
-	if (na_cgroup_resolve(dir, &cg)) {
-		na_cgroup_remove(dir, 0);
+	if (na_cgroup_resolve(x->dir, &x->cg)) {
+		na_cgroup_remove(x->dir, 0);
 		goto rm_parent;
 	}
-	att = na_attach_cgroup(&ao, dir);
-	if (att < 0 || early) {
-		if (att >= 0 && att != 1)
-			na_detach_cgroup(g->pin_root, dir);
-		na_cgroup_remove(dir, 0);
-		if (made_parent)
-			na_cgroup_remove(parent, 0);
+	x->att = na_attach_cgroup(&ao, x->dir);
+	if (x->att < 0 || early) {
+		if (x->att >= 0 && x->att != 1)
+			na_detach_cgroup(x->g->pin_root, x->dir);
+		na_cgroup_remove(x->dir, 0);
+		if (x->made_parent)
+			na_cgroup_remove(x->parent, 0);
 		return early ? 128 + early : NA_RUN_SETUP_FAIL;
 	}
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	return 0;
+rm_parent:
+	if (x->made_parent)
+		na_cgroup_remove(x->parent, 0);
+	return NA_RUN_SETUP_FAIL;
+}
+
+/* CMD, in the cgroup, waited for: its wait status; *secs, how long it ran. */
+static int run_child(struct run_ctx *x, double *secs)
+{
+	char *const *cmd = x->a->pos;
+	struct timespec t0, t1;
+	sigset_t fwd, old;
+	int e, status = 0;
+	pid_t pid, w;
 
 	/* Held until the child's pid is known: a SIGTERM in between is forwarded, not lost. */
 	sigemptyset(&fwd);
@@ -379,20 +376,20 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
 	if (pid == 0) {
-		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGINT, &x->old_int, NULL);
 		signal(SIGQUIT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		sigaction(SIGHUP, &old_hup, NULL);
+		sigaction(SIGHUP, &x->old_hup, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		e = na_cgroup_enter(dir, 0);
+		e = na_cgroup_enter(x->dir, 0);
 		if (e) {
-			na_err(e, "run: move into %s", dir);
+			na_err(e, "run: move into %s", x->dir);
 			_exit(126);
 		}
-		execvp(a.pos[0], a.pos);
+		execvp(cmd[0], cmd);
 		e = errno;
-		na_err(-e, "run: %s", a.pos[0]);
+		na_err(-e, "run: %s", cmd[0]);
 		_exit(e == ENOENT ? 127 : 126);
 	}
 	if (pid < 0) {
@@ -405,50 +402,82 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 			;
 		if (w < 0) {
-			na_err(-errno, "run: wait for %s", a.pos[0]);
+			na_err(-errno, "run: wait for %s", cmd[0]);
 			status = NA_RUN_SETUP_FAIL << 8;
 		}
 		child = 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+	*secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return status;
+}
 
-	if (fmt == 0)
-		fprintf(stderr, "netacct run: %s %s %d after %.3f s, cgroup %s\n", a.pos[0],
-			WIFSIGNALED(status) ? "was ended by signal" : "exited with status",
-			WIFSIGNALED(status) ? WTERMSIG(status) : rc,
-			(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, cg.rel);
-	summary(g, &cg, fmt);
+/* After CMD: the cgroup and its attachment go, unless something keeps them. */
+static void run_cleanup(struct run_ctx *x)
+{
+	char procs[PATH_MAX + 16], line[32];
+	int e, left = 0;
+	FILE *f;
 
 	/* Processes CMD left behind keep running, in the cgroup: it is kept, still counted. */
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", x->dir);
 	f = fopen(procs, "re");
 	while (f && fgets(line, sizeof(line), f))
 		left++;
 	if (f)
 		fclose(f);
 	if (left) {
-		na_log(NA_LOG_WARN, "run: %d process(es) CMD left still run in %s: it is kept, and counted", left, dir);
-		return rc;
+		na_log(NA_LOG_WARN, "run: %d process(es) CMD left still run in %s: it is kept, and counted", left, x->dir);
+		return;
 	}
-	if (keep)
-		return rc;
-	if (att == 1) {
+	if (x->a->keep)
+		return;
+	if (x->att == 1) {
 		/* Attached before us (an agent's pattern, say): not ours to detach. */
-		na_log(NA_LOG_WARN, "run: %s was attached by someone else: left attached", dir);
-		return rc;
+		na_log(NA_LOG_WARN, "run: %s was attached by someone else: left attached", x->dir);
+		return;
 	}
-	if (na_detach_cgroup(g->pin_root, dir)) {
-		na_log(NA_LOG_WARN, "run: %s is kept: detach it with `netacct detach %s`", dir, dir);
-		return rc;
+	if (na_detach_cgroup(x->g->pin_root, x->dir)) {
+		na_log(NA_LOG_WARN, "run: %s is kept: detach it with `netacct detach %s`", x->dir, x->dir);
+		return;
 	}
-	e = na_cgroup_remove(dir, NA_CGROUP_EXIT_WAIT_MS);
+	e = na_cgroup_remove(x->dir, NA_CGROUP_EXIT_WAIT_MS);
 	if (e && e != -ENOENT)
-		na_err(e, "run: remove %s", dir);
-	if (made_parent || !pdir)
-		na_cgroup_remove(parent, 0); /* when empty: another run may be using it */
+		na_err(e, "run: remove %s", x->dir);
+	if (x->made_parent || !x->a->parent)
+		na_cgroup_remove(x->parent, 0); /* when empty: another run may be using it */
+}
+
+int cmd_run(int argc, char **argv, const struct na_global *g)
+{
+	struct run_ctx x = { .g = g };
+	struct na_run_args a;
+	int rc, status;
+	double secs;
+
+	rc = na_run_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage_help();
+		return NA_EXIT_OK;
+	}
+	x.a = &a;
+	if (na_caps_check_attach("run"))
+		return NA_RUN_SETUP_FAIL;
+	run_signals(&x);
+	rc = run_parent(&x);
+	if (!rc)
+		rc = run_cgroup(&x);
+	if (rc)
+		return rc;
+	status = run_child(&x, &secs);
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+	if (a.fmt == 0)
+		fprintf(stderr, "netacct run: %s %s %d after %.3f s, cgroup %s\n", a.pos[0],
+			WIFSIGNALED(status) ? "was ended by signal" : "exited with status",
+			WIFSIGNALED(status) ? WTERMSIG(status) : rc, secs, x.cg.rel);
+	summary(g, &x.cg, a.fmt);
+	run_cleanup(&x);
 	return rc;
-rm_parent:
-	if (made_parent)
-		na_cgroup_remove(parent, 0);
-	return NA_RUN_SETUP_FAIL;
 }

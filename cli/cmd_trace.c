@@ -128,6 +128,28 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* In na_proto_name()'s order: --proto stores the index + 1 (0: any). */
+static const char *const protos[] = { "other", "tcp", "udp", "icmp", "icmpv6", NULL };
+static const char *const dirs[] = { "tx", "rx", NULL };
+
+static const struct na_option trace_opts[] = {
+	NA_OPT_U(struct na_trace_args, cfg.pid, "pid", 1, 0x7fffffff, "a process id", "N",
+		 "packets of sockets owned by process N"),
+	NA_OPT_U(struct na_trace_args, cfg.port, "port", 1, 65535, "1 to 65535", "N", "packets from or to port N"),
+	NA_OPT_E(struct na_trace_args, cfg.proto, "proto", protos, 1, "tcp, udp, icmp, icmpv6 or other", "P",
+		 "tcp, udp, icmp, icmpv6 or other"),
+	NA_OPT_E(struct na_trace_args, cfg.dir, "dir", dirs, 1, "tx or rx", "D", "tx (egress) or rx (ingress)"),
+	NA_OPT_U(struct na_trace_args, cfg.rate, "rate", 0, 10000000, "events per second, 0 to 10000000", "N",
+		 "at most N events per second per CPU (default 10000; 0: no limit)"),
+	NA_OPT_U(struct na_trace_args, count, "count", 1, 0xffffffffUL, "a number of events", "N",
+		 "stop after N events"),
+	NA_OPT_F(struct na_trace_args, json, "json", 0, 1, "one JSON object per line"),
+	NA_OPT_HELP_ENTRY(struct na_trace_args, help, "this text"),
+	{ 0 },
+};
+
+const struct na_opts na_trace_spec = { .cmd = "trace", .opts = trace_opts, .help_width = 14 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct trace [--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N]\n"
@@ -137,15 +159,8 @@ static void usage_help(void)
 	       "runs: time, direction, cgroup, owner, protocol, addresses and ports, IP and L4\n"
 	       "header lengths, payload length, segments, TCP flags. The filters and the rate\n"
 	       "limit apply in the kernel; nothing is traced, and nothing costs, once it ends.\n"
-	       "\n"
-	       "  --pid N       packets of sockets owned by process N\n"
-	       "  --port N      packets from or to port N\n"
-	       "  --proto P     tcp, udp, icmp, icmpv6 or other\n"
-	       "  --dir D       tx (egress) or rx (ingress)\n"
-	       "  --rate N      at most N events per second per CPU (default 10000; 0: no limit)\n"
-	       "  --count N     stop after N events\n"
-	       "  --json        one JSON object per line\n"
-	       "  -h, --help    this text\n");
+	       "\n");
+	na_opts_help(stdout, &na_trace_spec);
 }
 
 /* The attached cgroups of the pin root, when no PATH is given. */
@@ -175,63 +190,13 @@ static int attached_cgroups(const struct na_global *g, struct tctx *t)
 
 int na_trace_parse(int argc, char **argv, struct na_trace_args *a)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },   { "port", required_argument, NULL, 'P' },
-		{ "proto", required_argument, NULL, 'r' }, { "dir", required_argument, NULL, 'd' },
-		{ "rate", required_argument, NULL, 'R' },  { "count", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct na_trace_cfg *cfg = &a->cfg;
-	uint64_t v;
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	cfg->rate = 10000;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'p':
-			if (na_parse_u64(optarg, 0, 0x7fffffff, &v) || !v)
-				return na_usage_error("trace", "--pid '%s': a process id", optarg);
-			cfg->pid = (uint32_t)v;
-			break;
-		case 'P':
-			if (na_parse_u64(optarg, 0, 65535, &v) || !v)
-				return na_usage_error("trace", "--port '%s': 1 to 65535", optarg);
-			cfg->port = (uint16_t)v;
-			break;
-		case 'r':
-			for (v = 0; v <= NA_P_ICMPV6 && strcmp(optarg, na_proto_name((uint8_t)v)); v++)
-				;
-			if (v > NA_P_ICMPV6)
-				return na_usage_error("trace", "--proto '%s': tcp, udp, icmp, icmpv6 or other", optarg);
-			cfg->proto = (uint8_t)(v + 1);
-			break;
-		case 'd':
-			if (strcmp(optarg, "tx") && strcmp(optarg, "rx"))
-				return na_usage_error("trace", "--dir '%s': tx or rx", optarg);
-			cfg->dir = !strcmp(optarg, "tx") ? 1 : 2;
-			break;
-		case 'R':
-			if (na_parse_u64(optarg, 0, 10000000, &v))
-				return na_usage_error("trace", "--rate '%s': events per second, 0 to 10000000", optarg);
-			cfg->rate = (uint32_t)v;
-			break;
-		case 'c':
-			if (na_parse_u64(optarg, 0, 0xffffffffUL, &v) || !v)
-				return na_usage_error("trace", "--count '%s': a number of events", optarg);
-			a->count = v;
-			break;
-		case 'j':
-			a->json = 1;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("trace", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	a->cfg.rate = 10000;
+	rc = na_opts_parse(&na_trace_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (argc - optind > NA_TRACE_MAX_CG)
 		return na_usage_error("trace", "at most %d cgroup PATHs", NA_TRACE_MAX_CG);
 	a->pos = argv + optind;
@@ -239,60 +204,44 @@ int na_trace_parse(int argc, char **argv, struct na_trace_args *a)
 	return 0;
 }
 
-int cmd_trace(int argc, char **argv, const struct na_global *g)
+/* The cgroups to trace: the PATHs, or every attached one; each subtree once. 0 or -1 (reported). */
+static int trace_targets(const struct na_global *g, const struct na_trace_args *a, struct tctx *t)
 {
-	struct na_trace_args a;
-	struct na_trace_cfg cfg;
-	struct bpf_link *links[2 * NA_TRACE_MAX_CG] = {};
-	struct na_trace_stats sum = {}, *per = NULL;
-	struct ring_buffer *rb = NULL;
-	struct trace_bpf *skel = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct tctx t = { 0 };
-	char p[PATH_MAX];
-	int i, fd, err, rc, ncpu, nlinks = 0;
-	__u32 zero = 0;
+	int i, j, below;
 
-	rc = na_trace_parse(argc, argv, &a);
-	if (rc)
-		return rc;
-	if (a.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
-	rc = NA_EXIT_FAIL;
-	cfg = a.cfg;
-	t.max = a.count;
-	t.json = a.json;
-	if (na_caps_check_attach("trace"))
-		return NA_EXIT_FAIL;
-	for (i = 0; i < a.npos; i++)
-		if (na_cgroup_resolve(a.pos[i], &t.cg[t.ncg++]))
-			return NA_EXIT_FAIL;
-	if (!t.ncg && attached_cgroups(g, &t))
-		return NA_EXIT_FAIL;
+	for (i = 0; i < a->npos; i++)
+		if (na_cgroup_resolve(a->pos[i], &t->cg[t->ncg++]))
+			return -1;
+	if (!t->ncg && attached_cgroups(g, t))
+		return -1;
 	/* A packet runs the programs of its cgroup and of every ancestor: trace each subtree once. */
-	for (i = 0; i < t.ncg; i++) {
-		int j, below = 0;
-
-		for (j = 0; j < t.ncg && !below; j++)
-			below = j != i && (t.cg[j].id == t.cg[i].id ? j < i : na_path_below(t.cg[i].rel, t.cg[j].rel));
+	for (i = 0; i < t->ncg; i++) {
+		for (j = 0, below = 0; j < t->ncg && !below; j++)
+			below = j != i && (t->cg[j].id == t->cg[i].id ? j < i : na_path_below(t->cg[i].rel, t->cg[j].rel));
 		if (below) {
-			t.cg[i] = t.cg[--t.ncg];
+			t->cg[i] = t->cg[--t->ncg];
 			i = -1; /* again from the start: the order changed */
 		}
 	}
+	return 0;
+}
 
-	skel = trace_bpf__open();
+/* The programs, loaded with the filters (and the attached state's socket rows, for owners). */
+static struct trace_bpf *trace_load(const struct na_global *g, const struct na_trace_cfg *cfg)
+{
+	struct trace_bpf *skel = trace_bpf__open();
+	char p[PATH_MAX];
+	int fd, err;
+
 	if (!skel) {
 		na_err(-errno, "trace: open the BPF object");
-		goto out;
+		return NULL;
 	}
-	skel->rodata->cfg = cfg;
+	skel->rodata->cfg = *cfg;
 	/* Owners: the attached state's socket rows, when there is one. */
 	snprintf(p, sizeof(p), "%s/na_socks", g->pin_root);
 	fd = bpf_obj_get(p);
-	if (fd < 0 && cfg.pid)
+	if (fd < 0 && cfg->pid)
 		na_log(NA_LOG_WARN, "trace: --pid matches nothing: owners come from netacct's attached state, and %s has none",
 		       g->pin_root);
 	if (fd >= 0) {
@@ -304,58 +253,72 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 	err = trace_bpf__load(skel);
 	if (err) {
 		na_err(err, "trace: load the BPF programs");
-		goto out;
+		trace_bpf__destroy(skel);
+		return NULL;
 	}
-	for (i = 0; i < t.ncg; i++) {
-		fd = open(t.cg[i].abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return skel;
+}
+
+/* Both programs on each traced cgroup, through links only this process holds. 0 or -1 (reported). */
+static int trace_attach(struct trace_bpf *skel, const struct tctx *t, struct bpf_link **links, int *nlinks)
+{
+	int i, fd, err;
+
+	for (i = 0; i < t->ncg; i++) {
+		fd = open(t->cg[i].abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
-			na_err(-errno, "trace: open %s", t.cg[i].abs);
-			goto out;
+			na_err(-errno, "trace: open %s", t->cg[i].abs);
+			return -1;
 		}
-		links[nlinks] = bpf_program__attach_cgroup(skel->progs.na_trace_egress, fd);
-		err = links[nlinks] ? 0 : -errno;
+		links[*nlinks] = bpf_program__attach_cgroup(skel->progs.na_trace_egress, fd);
+		err = links[*nlinks] ? 0 : -errno;
 		if (!err) {
-			nlinks++;
-			links[nlinks] = bpf_program__attach_cgroup(skel->progs.na_trace_ingress, fd);
-			err = links[nlinks] ? 0 : -errno;
+			(*nlinks)++;
+			links[*nlinks] = bpf_program__attach_cgroup(skel->progs.na_trace_ingress, fd);
+			err = links[*nlinks] ? 0 : -errno;
 			if (!err)
-				nlinks++;
+				(*nlinks)++;
 		}
 		close(fd);
 		if (err) {
-			na_err(err, "trace: attach to %s", t.cg[i].abs);
-			goto out;
+			na_err(err, "trace: attach to %s", t->cg[i].abs);
+			return -1;
 		}
 	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &t, NULL);
-	if (!rb) {
-		na_err(-errno, "trace: ring buffer");
-		goto out;
-	}
+	return 0;
+}
+
+/* Events until a signal, --count or a closed output: 0, or -1 when reading failed (reported). */
+static int trace_poll(struct ring_buffer *rb, struct tctx *t)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err;
+
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	t.offset = na_boot_offset_ns();
-	na_log(NA_LOG_INFO, "trace: tracing %d cgroup(s); Ctrl-C to stop", t.ncg);
+	t->offset = na_boot_offset_ns();
+	na_log(NA_LOG_INFO, "trace: tracing %d cgroup(s); Ctrl-C to stop", t->ncg);
 	while (!stop) {
 		err = ring_buffer__poll(rb, 200);
-		if (err == -ECANCELED || stop || (t.max && t.count >= t.max))
+		if (err == -ECANCELED || stop || (t->max && t->count >= t->max))
 			break;
 		if (err < 0 && err != -EINTR) {
 			na_err(err, "trace: read events");
-			goto out;
+			return -1;
 		}
 	}
-	/* Detached first, so that what is left to read is bounded; then it is shown (up to --count). */
-	for (i = 0; i < nlinks; i++)
-		bpf_link__destroy(links[i]);
-	nlinks = 0;
-	t.draining = 1;
-	ring_buffer__consume(rb);
-	rc = NA_EXIT_OK;
-	/* What the kernel did not show: over the rate limit, or the ring buffer full. */
-	ncpu = libbpf_num_possible_cpus();
+	return 0;
+}
+
+/* What the kernel did not show: over the rate limit, or the ring buffer full. */
+static void trace_summary(struct trace_bpf *skel, const struct tctx *t)
+{
+	struct na_trace_stats sum = {}, *per = NULL;
+	int i, ncpu = libbpf_num_possible_cpus();
+	__u32 zero = 0;
+
 	per = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*per)) : NULL;
 	if (per && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &zero, per)) {
 		for (i = 0; i < ncpu; i++) {
@@ -370,20 +333,61 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 		 * the programs were not yet detached: they are said apart, so that
 		 * matched = shown + not shown + over the rate limit + lost.
 		 */
-		unsigned long long unshown = sum.shown > t.count ? sum.shown - t.count : 0;
+		unsigned long long unshown = sum.shown > t->count ? sum.shown - t->count : 0;
 		char tail[96] = "";
 
-		if (unshown && t.out_failed)
+		if (unshown && t->out_failed)
 			snprintf(tail, sizeof(tail), ", %llu not shown (the output was closed)", unshown);
 		else if (unshown)
-			snprintf(tail, sizeof(tail), ", %llu not shown (past --count %llu)", unshown, t.max);
+			snprintf(tail, sizeof(tail), ", %llu not shown (past --count %llu)", unshown, t->max);
 		na_log(sum.dropped_rate || sum.dropped_full ? NA_LOG_WARN : NA_LOG_INFO,
 		       "trace: %llu packets matched, %llu shown, %llu over the rate limit (--rate), %llu lost (ring buffer full)%s",
-		       (unsigned long long)sum.seen, t.count, (unsigned long long)sum.dropped_rate,
+		       (unsigned long long)sum.seen, t->count, (unsigned long long)sum.dropped_rate,
 		       (unsigned long long)sum.dropped_full, tail);
 	}
-out:
 	free(per);
+}
+
+int cmd_trace(int argc, char **argv, const struct na_global *g)
+{
+	struct na_trace_args a;
+	struct bpf_link *links[2 * NA_TRACE_MAX_CG] = {};
+	struct ring_buffer *rb = NULL;
+	struct trace_bpf *skel = NULL;
+	struct tctx t = { 0 };
+	int i, rc, nlinks = 0;
+
+	rc = na_trace_parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (a.help) {
+		usage_help();
+		return NA_EXIT_OK;
+	}
+	rc = NA_EXIT_FAIL;
+	t.max = a.count;
+	t.json = a.json;
+	if (na_caps_check_attach("trace") || trace_targets(g, &a, &t))
+		return NA_EXIT_FAIL;
+	skel = trace_load(g, &a.cfg);
+	if (!skel || trace_attach(skel, &t, links, &nlinks))
+		goto out;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &t, NULL);
+	if (!rb) {
+		na_err(-errno, "trace: ring buffer");
+		goto out;
+	}
+	if (trace_poll(rb, &t))
+		goto out;
+	/* Detached first, so that what is left to read is bounded; then it is shown (up to --count). */
+	for (i = 0; i < nlinks; i++)
+		bpf_link__destroy(links[i]);
+	nlinks = 0;
+	t.draining = 1;
+	ring_buffer__consume(rb);
+	rc = NA_EXIT_OK;
+	trace_summary(skel, &t);
+out:
 	ring_buffer__free(rb);
 	for (i = 0; i < nlinks; i++)
 		bpf_link__destroy(links[i]);

@@ -12,12 +12,18 @@ struct na_global {
 	const char *pin_root;
 };
 
+struct na_opts;
+
 struct na_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv, const struct na_global *g);
 	const char *args;
 	const char *help;
+	const struct na_opts *opts; /* its option table (cli/options.h), NULL: its own getopt loop */
 };
+
+/* The command table (cli/dispatch.c), entry i; NULL past its end. */
+const struct na_cmd *na_cmd_at(size_t i);
 
 int cmd_attach(int argc, char **argv, const struct na_global *g);
 int cmd_detach(int argc, char **argv, const struct na_global *g);

@@ -19,22 +19,27 @@
  * command's arguments as args does (ctest cli.usage_docs checks both).
  */
 static const struct na_cmd cmds[] = {
-	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--max-peers N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of the cgroup v2 PATHs; counting goes on after it returns" },
-	{ "detach", cmd_detach, "PATH... | --all", "stop counting (the programs detach; the maps and counters go with the last one)" },
-	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters" },
-	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by GROUP] [--networks FILE] [--no-header] [-o|--output FILE[.gz]] [PATH...]", "snapshot: cgroup totals, then live sockets and closed connections, or one row per GROUP (socket, process, cgroup, peer, unit, container, pod, peer-class); -o FILE appears whole or not at all (.gz: gzip)" },
-	{ "top", cmd_top, "[--batch] [-d|--interval S] [-n|--iterations N] [--sort COL] [--group-by GROUP] [--cgroup PATH]... [--pid N] [--proto PROTO] [--limit N] [-b|--bits] [--full-path] [--networks FILE] [PATH...]", "live view: the busiest sockets (or processes, cgroups, peers, units, containers, pods, peer classes) and the cgroups' rates; --batch prints plain frames" },
-	{ "log", cmd_log, "[-f|--follow] [--csv|--json] [-H|--human] [--networks FILE]", "one record per closed connection, like tcplife (reading consumes them)" },
-	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]", "service: attach what the configuration names, serve Prometheus metrics on /metrics (default 127.0.0.1:9477)" },
-	{ "report", cmd_report, "[--db FILE] [--since WHEN] [--until WHEN] [--every 5m|hour|day|month] [--by cgroup|process|peer] [--cgroup PATH] [--csv|--json|--chart] [--svg FILE] [--png FILE] [--top N]", "what each cgroup, process or peer sent and received, per 5 minutes, hour, day or month, from the history the agent records (no agent needed)" },
-	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup, its network bill on stderr" },
-	{ "trace", cmd_trace, "[--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N] [--json] [PATH...]", "one line per packet while it runs (filters in the kernel; no cost otherwise)" },
-	{ "doctor", cmd_doctor, "[--json] [PATH...]", "check what netacct needs from this host (and from cgroup PATHs), with fixes" },
-	{ "help", cmd_help, "[COMMAND]", "this text, or one command's usage" },
-	{ "version", cmd_version, "", "print the version and ABI version" },
+	{ "attach", cmd_attach, "[--max-sockets N] [--max-closed N] [--max-peers N] [--log-size BYTES] [--group GROUP] PATH...", "start counting the traffic of the cgroup v2 PATHs; counting goes on after it returns", &na_attach_spec },
+	{ "detach", cmd_detach, "PATH... | --all", "stop counting (the programs detach; the maps and counters go with the last one)", &na_detach_spec },
+	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters", &na_status_spec },
+	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by GROUP] [--networks FILE] [--no-header] [-o|--output FILE[.gz]] [PATH...]", "snapshot: cgroup totals, then live sockets and closed connections, or one row per GROUP (socket, process, cgroup, peer, unit, container, pod, peer-class); -o FILE appears whole or not at all (.gz: gzip)", &na_export_spec },
+	{ "top", cmd_top, "[--batch] [-d|--interval S] [-n|--iterations N] [--sort COL] [--group-by GROUP] [--cgroup PATH]... [--pid N] [--proto PROTO] [--limit N] [-b|--bits] [--full-path] [--networks FILE] [PATH...]", "live view: the busiest sockets (or processes, cgroups, peers, units, containers, pods, peer classes) and the cgroups' rates; --batch prints plain frames", NULL },
+	{ "log", cmd_log, "[-f|--follow] [--csv|--json] [-H|--human] [--networks FILE]", "one record per closed connection, like tcplife (reading consumes them)", &na_log_spec },
+	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]", "service: attach what the configuration names, serve Prometheus metrics on /metrics (default 127.0.0.1:9477)", NULL },
+	{ "report", cmd_report, "[--db FILE] [--since WHEN] [--until WHEN] [--every 5m|hour|day|month] [--by cgroup|process|peer] [--cgroup PATH] [--csv|--json|--chart] [--svg FILE] [--png FILE] [--top N]", "what each cgroup, process or peer sent and received, per 5 minutes, hour, day or month, from the history the agent records (no agent needed)", &na_report_spec },
+	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup, its network bill on stderr", &na_run_spec },
+	{ "trace", cmd_trace, "[--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N] [--json] [PATH...]", "one line per packet while it runs (filters in the kernel; no cost otherwise)", &na_trace_spec },
+	{ "doctor", cmd_doctor, "[--json] [PATH...]", "check what netacct needs from this host (and from cgroup PATHs), with fixes", &na_doctor_spec },
+	{ "help", cmd_help, "[COMMAND]", "this text, or one command's usage", NULL },
+	{ "version", cmd_version, "", "print the version and ABI version", NULL },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+const struct na_cmd *na_cmd_at(size_t i)
+{
+	return i < NCMDS ? &cmds[i] : NULL;
+}
 
 #define HELP_WIDTH 80
 
@@ -192,39 +197,24 @@ static const struct na_cmd *find_cmd(const char *name)
 }
 
 
+static const struct na_option main_opts[] = {
+	NA_OPT_S(struct na_main_args, pin_opt, "pin-root", 0, "DIR", NULL),
+	{ .name = "verbose", .short_name = 'v', .kind = NA_OPT_COUNT, NA_OPT_AT(struct na_main_args, verbose) },
+	NA_OPT_HELP_ENTRY(struct na_main_args, help, NULL),
+	{ .name = "version", .kind = NA_OPT_STOP, NA_OPT_AT(struct na_main_args, version) },
+	{ 0 },
+};
+
 int na_main_parse(int argc, char **argv, struct na_main_args *a)
 {
-	static const struct option opts[] = {
-		{ "pin-root", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{},
-	};
-	int o;
+	/* in order: the first non-option is the command; what follows is its own. */
+	static const struct na_opts o = { .opts = main_opts, .in_order = 1 };
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	/* '+': the first non-option is the command; what follows is its own. */
-	while ((o = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
-		switch (o) {
-		case 'p':
-			a->pin_opt = optarg;
-			break;
-		case 'v':
-			a->verbose++;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		case 'V':
-			a->version = 1;
-			return 0;
-		default:
-			na_log(NA_LOG_ERROR, "unknown option or missing value: %s (netacct --help lists them)",
-			       argv[optind - 1]);
-			return NA_EXIT_USAGE;
-		}
-	}
+	rc = na_opts_parse(&o, argc, argv, a);
+	if (rc || a->help || a->version)
+		return rc;
 	a->g.pin_root = na_pin_root(a->pin_opt);
 	if (a->g.pin_root[0] != '/') {
 		na_log(NA_LOG_ERROR, "pin root '%s': must be an absolute path on bpffs", a->g.pin_root);

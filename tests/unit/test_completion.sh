@@ -11,10 +11,16 @@
 #    accepted by netacct (`netacct CMD OPT [VALUE] --help` exits 0: options
 #    are parsed in order, and --help stops before any state is read), and
 #    every option in `netacct help` is offered by the completion.
+# 3. With the lister of the commands' option tables (tests/unit/
+#    cli_options_list.c, from the binary's own command table): for each
+#    command with a table, the completion offers exactly the table's options
+#    (an abbreviation getopt_long would accept is not enough), and the
+#    command's usage line in `netacct help CMD` names each of them but -h/--help.
 set -uo pipefail
 
-COMPLETION=${1:?usage: test_completion.sh COMPLETION_SCRIPT [NETACCT_BINARY]}
+COMPLETION=${1:?usage: test_completion.sh COMPLETION_SCRIPT [NETACCT_BINARY [OPTIONS_LISTER]]}
 NETACCT_BIN=${2:-}
+OPTIONS_LIST=${3:-}
 fails=0
 checks=0
 
@@ -234,6 +240,37 @@ if [[ -n $NETACCT_BIN ]]; then
 			fi
 		done
 	done < <("$NETACCT_BIN" help | sed -n '/^Commands:/,/^$/{s/^  \([a-z][a-z]*\).*/\1/p}')
+fi
+
+# 3. The option tables against the completion and the usage lines
+if [[ -n $OPTIONS_LIST && -n $NETACCT_BIN ]]; then
+	tables=$("$OPTIONS_LIST") || { echo "FAIL: $OPTIONS_LIST failed"; exit 1; }
+	checks=$((checks + 1))
+	[[ -n $tables ]] || { echo "FAIL: $OPTIONS_LIST lists no command"; fails=$((fails + 1)); }
+	while read -r c opts; do
+		usage=" $("$NETACCT_BIN" help "$c" | sed -n "1s/^Usage: netacct $c//p" | tr '[]|' '   ') "
+		offered=$(_netacct_cmd_opts "$c")
+		for o in $opts; do
+			checks=$((checks + 1))
+			if [[ " $offered " != *" $o "* ]]; then
+				echo "FAIL: netacct $c takes '$o' (its option table), the completion does not offer it"
+				fails=$((fails + 1))
+			fi
+			[[ $o == -h || $o == --help ]] && continue
+			checks=$((checks + 1))
+			if [[ $usage != *" $o "* ]]; then
+				echo "FAIL: netacct $c takes '$o' (its option table), its usage line (netacct help $c) does not name it"
+				fails=$((fails + 1))
+			fi
+		done
+		for o in $offered; do
+			checks=$((checks + 1))
+			if [[ " $opts " != *" $o "* ]]; then
+				echo "FAIL: the completion offers 'netacct $c $o', which is not in $c's option table"
+				fails=$((fails + 1))
+			fi
+		done
+	done <<<"$tables"
 fi
 
 echo "$checks checks, $fails failed"
