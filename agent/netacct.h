@@ -17,6 +17,9 @@
 
 #include "netacct_abi.h"
 
+/* The number of elements of an array (not a pointer). */
+#define NA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #define NA_DEFAULT_PIN_ROOT "/sys/fs/bpf/netacct"
 #define NA_PIN_ROOT_ENV "NETACCT_PIN_ROOT"
 
