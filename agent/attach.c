@@ -44,7 +44,7 @@ void na_signals_hold(sigset_t *old)
 	size_t i;
 
 	sigemptyset(&s);
-	for (i = 0; i < sizeof(held_signals) / sizeof(held_signals[0]); i++)
+	for (i = 0; i < NA_ARRAY_SIZE(held_signals); i++)
 		sigaddset(&s, held_signals[i]);
 	pthread_sigmask(SIG_BLOCK, &s, old);
 }

@@ -63,7 +63,6 @@ static const struct {
 	{ "multicast", { "224.0.0.0/4", "ff00::/8" } },
 	{ "internet", { "0.0.0.0/0", "::/0" } },
 };
-#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
 
 /* Clear the bits of a past len (a lookup masks once per prefix length: bytes at a time). */
 static void mask(uint8_t *a, unsigned len)
@@ -139,7 +138,7 @@ static int class_index(struct na_netclass *c, const char *name)
 	for (i = 0; i < c->nclass; i++)
 		if (!strcmp(c->names[i], name))
 			return i;
-	if (c->nclass >= (int)(NBUILTIN + NA_NETCLASS_MAX))
+	if (c->nclass >= (int)(NA_ARRAY_SIZE(builtin) + NA_NETCLASS_MAX))
 		return -1;
 	snprintf(c->names[c->nclass], sizeof(c->names[0]), "%s", name);
 	return c->nclass++;
@@ -248,7 +247,7 @@ int na_netclass_parse(FILE *f, const char *name, struct na_netclass **out)
 	*out = NULL;
 	if (!c)
 		return na_err(-ENOMEM, "networks");
-	for (i = 0; i < NBUILTIN; i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(builtin); i++) {
 		k = class_index(c, builtin[i].cls);
 		for (size_t j = 0; j < sizeof(builtin[i].nets) / sizeof(builtin[i].nets[0]) && builtin[i].nets[j]; j++) {
 			if (parse_cidr(builtin[i].nets[j], &n, &why))

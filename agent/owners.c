@@ -267,7 +267,7 @@ static int diag_all(struct resolver *r)
 		err = -ENOMEM;
 		goto out;
 	}
-	for (p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
+	for (p = 0; p < NA_ARRAY_SIZE(protos); p++) {
 		size_t want = wanted_of(r, protos[p].na);
 
 		for (f = 0; f < sizeof(families) && listed_of(r, protos[p].na) < want; f++) {

@@ -268,7 +268,7 @@ int na_state_open(const char *root, struct na_state **out)
 			      st->peers_fd, st->dns_fd };
 		size_t i;
 
-		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		for (i = 0; i < NA_ARRAY_SIZE(fds); i++) {
 			if (fds[i] < 0) {
 				err = fds[i];
 				goto fail;
@@ -396,7 +396,7 @@ const char *na_att_phase_name(enum na_att_phase p)
 		[NA_ATT_ATTACHING] = "attaching", [NA_ATT_DETACHING] = "detaching",   [NA_ATT_UNLINKED] = "unlinked",
 	};
 
-	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+	return (unsigned)p < NA_ARRAY_SIZE(names) ? names[p] : "?";
 }
 
 /* Where the attachment's transaction stands, from its directory and na_active (docs/design.md). */

@@ -133,7 +133,7 @@ const char *na_tcp_state_name(uint8_t state)
 		[NA_TCP_CLOSING] = "closing",         [NA_TCP_NEW_SYN_RECV] = "new-syn-recv",
 	};
 
-	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "";
+	return state < NA_ARRAY_SIZE(names) && names[state] ? names[state] : "";
 }
 
 int64_t na_boot_offset_ns(void)
