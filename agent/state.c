@@ -1097,7 +1097,11 @@ static void link_holders(struct na_leftover *lo, size_t n)
 		closedir(pd);
 }
 
-/* A cgroup's path by id: what na_cgpath remembers, else a walk of the cgroup2 tree. */
+/*
+ * A cgroup's path by id: what na_cgpath remembers, else a walk of the cgroup2
+ * tree. nftw passes its callback no user pointer: what the walk looks for is
+ * static, one per thread (the agent reads on two).
+ */
 static _Thread_local struct {
 	uint64_t id;
 	char found[PATH_MAX];
