@@ -699,7 +699,7 @@ static int peer_cmp(const void *pa, const void *pb)
 {
 	const struct na_peer_row *a = pa, *b = pb;
 
-	return a->k.cookie < b->k.cookie ? -1 : a->k.cookie > b->k.cookie;
+	return NA_CMP(a->k.cookie, b->k.cookie);
 }
 
 static int read_peers(struct na_state *st, struct na_snapshot *snap)
