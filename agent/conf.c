@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netacct.h"
+#include "internal.h"
 
 #define NA_CONF_MAX_ATTACH 256
 
@@ -287,22 +287,10 @@ static int conf_line(struct na_conf *c, const char *key, const char *val, unsign
 	return k->kind == CONF_SETTER ? k->set(c, val, why) : set_field(c, k, val, why);
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 int na_conf_parse(FILE *f, const char *name, struct na_conf *out)
 {
 	struct na_conf c;
-	char line[4096], unknown[512], *key = NULL, *val, *hash;
+	char line[4096], unknown[512], *key = NULL, *val;
 	unsigned seen = 0, n = 0;
 	int err;
 	const char *why = NULL;
@@ -315,19 +303,14 @@ int na_conf_parse(FILE *f, const char *name, struct na_conf *out)
 			why = "line longer than 4095 bytes";
 			goto bad;
 		}
-		/* A comment starts at a '#' at the line's start or after a blank. */
-		for (hash = line; (hash = strchr(hash, '#')); hash++)
-			if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
-				*hash = '\0';
-				break;
-			}
-		key = trim(line);
+		na_cut_comment(line);
+		key = na_trim(line);
 		if (!*key)
 			continue;
 		val = key + strcspn(key, " \t");
 		if (*val)
 			*val++ = '\0';
-		val = trim(val);
+		val = na_trim(val);
 		err = conf_line(&c, key, val, &seen, &why);
 		if (err == -ENOENT) {
 			unknown_key_why(unknown, sizeof(unknown));

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netacct.h"
+#include "internal.h"
 
 #pragma GCC poison u8 u16 u32 u64
 
@@ -165,13 +165,9 @@ static int net_cmp(const void *pa, const void *pb)
 	const struct net *a = pa, *b = pb;
 	int c;
 
-	if (a->len != b->len)
-		return a->len > b->len ? -1 : 1;
-	if ((c = memcmp(a->a, b->a, 16)))
+	if ((c = NA_CMP(b->len, a->len)) || (c = memcmp(a->a, b->a, 16)) || (c = NA_CMP(!a->user, !b->user)))
 		return c;
-	if (a->user != b->user)
-		return a->user ? -1 : 1;
-	return a->line < b->line ? -1 : a->line > b->line;
+	return NA_CMP(a->line, b->line);
 }
 
 /* Sort, refuse a network a file names twice, drop the built-in ones it names, and index by length. */
@@ -210,18 +206,6 @@ static int finish(struct na_netclass *c, const char *name)
 		}
 	}
 	return 0;
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
 }
 
 void na_netclass_free(struct na_netclass *c)
@@ -275,7 +259,7 @@ static int line_error(struct netclass_reader *r, const char *bad, const char *wh
 /* One line, "NAME CIDR [CIDR...]", into r->c: 0, -EINVAL with r->bad and r->why set, or -ENOMEM. */
 static int parse_line(struct netclass_reader *r, char *line, size_t len)
 {
-	char *s, *tok, *save = NULL, *hash, *cls;
+	char *s, *tok, *save = NULL, *cls;
 	struct net n;
 	int k;
 
@@ -283,13 +267,8 @@ static int parse_line(struct netclass_reader *r, char *line, size_t len)
 		return line_error(r, NULL, "line longer than 65536 bytes (name the class again on another line)");
 	if (memchr(line, '\0', len))
 		return line_error(r, NULL, "a NUL byte");
-	/* A comment starts at a '#' at the line's start or after a blank. */
-	for (hash = line; (hash = strchr(hash, '#')); hash++)
-		if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
-			*hash = '\0';
-			break;
-		}
-	s = trim(line);
+	na_cut_comment(line);
+	s = na_trim(line);
 	if (!*s)
 		return 0;
 	cls = strtok_r(s, " \t", &save);

@@ -155,3 +155,26 @@ int64_t na_boot_offset_ns(void)
 	 */
 	return (off >= 0 ? off + 500000 : off - 500000) / 1000000 * 1000000;
 }
+
+void na_cut_comment(char *line)
+{
+	char *hash;
+
+	for (hash = line; (hash = strchr(hash, '#')); hash++)
+		if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+			*hash = '\0';
+			return;
+		}
+}
+
+char *na_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
