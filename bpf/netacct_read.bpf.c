@@ -90,33 +90,35 @@ static __always_inline void copy_row(struct na_rd_row *o, __u64 cookie, const st
 	}
 }
 
-/* Rows past the buffer's end are counted, not copied: the reader grows the buffer and runs again. */
-static long to_buf0(void *map, const __u64 *key, const struct na_row *r, struct walk *w)
+/*
+ * Rows past the buffer's end are counted, not copied: the reader grows the
+ * buffer and runs again. buf is one of the two buffers, a constant once
+ * inlined into its callback: a callback names its map, the verifier takes
+ * no map chosen at run time.
+ */
+static __always_inline long to_buf(void *buf, const __u64 *key, const struct na_row *r, struct walk *w)
 {
 	__u32 i = (__u32)w->rows++;
 	struct na_rd_row *o;
 
-	(void)map;
 	if (i >= w->cap)
 		return 0;
-	o = bpf_map_lookup_elem(&na_rd_buf0, &i);
+	o = bpf_map_lookup_elem(buf, &i);
 	if (o)
 		copy_row(o, *key, r);
 	return 0;
 }
 
+static long to_buf0(void *map, const __u64 *key, const struct na_row *r, struct walk *w)
+{
+	(void)map;
+	return to_buf(&na_rd_buf0, key, r, w);
+}
+
 static long to_buf1(void *map, const __u64 *key, const struct na_row *r, struct walk *w)
 {
-	__u32 i = (__u32)w->rows++;
-	struct na_rd_row *o;
-
 	(void)map;
-	if (i >= w->cap)
-		return 0;
-	o = bpf_map_lookup_elem(&na_rd_buf1, &i);
-	if (o)
-		copy_row(o, *key, r);
-	return 0;
+	return to_buf(&na_rd_buf1, key, r, w);
 }
 
 SEC("syscall")
