@@ -472,7 +472,7 @@ void na_history_close(struct na_history *h)
 struct ent {
 	uint8_t key[KEY_MAX];
 	uint8_t klen;
-	uint8_t kind;     /* 0 attachment, 1 process, 2 peer (checkpoint kinds) */
+	uint8_t kind;     /* enum na_hist_kind: NA_HK_CGROUP, NA_HK_PROCESS or NA_HK_PEER */
 	uint8_t present;  /* in this snapshot */
 	uint8_t have_cp;  /* a checkpoint exists */
 	int64_t series;   /* 0 until known */
@@ -588,6 +588,22 @@ static const char *cgroup_name(struct ent *x, const char *path, uint64_t id)
 	return NULL;
 }
 
+/* The entry of key k (n bytes), made present with its kind and cgroup when new (*fresh). NULL: out of memory. */
+static struct ent *ent_present(struct ents *e, const uint8_t *k, size_t n, int kind, const char *path, uint64_t cgid,
+			       int *fresh)
+{
+	struct ent *x = ents_get(e, k, n, 1);
+
+	*fresh = x && !x->present;
+	if (*fresh) {
+		x->present = 1;
+		x->kind = (uint8_t)kind;
+		x->cgroup = cgroup_name(x, path, cgid);
+		x->cgroup_id = cgid;
+	}
+	return x;
+}
+
 static int add_peer(struct ents *e, uint64_t cgid, const char *path, uint8_t family, const uint8_t raddr[16],
 		    const struct na_counters *dir);
 
@@ -597,19 +613,16 @@ static int add_row(struct ents *e, uint64_t cgid, const char *path, uint32_t pid
 {
 	uint8_t k[KEY_MAX];
 	struct ent *x;
+	int fresh;
 
 	k[0] = 'p';
 	memcpy(k + 1, &cgid, 8);
 	memcpy(k + 9, &pid, 4);
 	memcpy(k + 13, comm16, NA_COMM_LEN);
-	x = ents_get(e, k, 13 + NA_COMM_LEN, 1);
+	x = ent_present(e, k, 13 + NA_COMM_LEN, NA_HK_PROCESS, path, cgid, &fresh);
 	if (!x)
 		return -ENOMEM;
-	if (!x->present) {
-		x->present = 1;
-		x->kind = NA_HK_PROCESS;
-		x->cgroup = cgroup_name(x, path, cgid);
-		x->cgroup_id = cgid;
+	if (fresh) {
 		x->pid = pid;
 		memcpy(x->comm, comm16, NA_COMM_LEN);
 		x->comm[NA_COMM_LEN] = '\0';
@@ -623,21 +636,16 @@ static int add_peer(struct ents *e, uint64_t cgid, const char *path, uint8_t fam
 {
 	uint8_t k[KEY_MAX];
 	struct ent *x;
-	size_t n;
+	int fresh;
 
 	k[0] = 'r';
 	memcpy(k + 1, &cgid, 8);
 	k[9] = family;
 	memcpy(k + 10, raddr, 16);
-	n = 26;
-	x = ents_get(e, k, n, 1);
+	x = ent_present(e, k, 26, NA_HK_PEER, path, cgid, &fresh);
 	if (!x)
 		return -ENOMEM;
-	if (!x->present) {
-		x->present = 1;
-		x->kind = NA_HK_PEER;
-		x->cgroup = cgroup_name(x, path, cgid);
-		x->cgroup_id = cgid;
+	if (fresh) {
 		x->family = family;
 		na_addr_str(family, raddr, x->raddr, sizeof(x->raddr));
 	}
@@ -1708,6 +1716,10 @@ static int read_periods(sqlite3 *db, struct na_hist_result *res, int64_t since, 
 	return rc == SQLITE_DONE ? 0 : sql_err(db, rc, "read", why, wlen);
 }
 
+_Static_assert(NA_HK_CGROUP == 0 && NA_HK_PROCESS == 1 && NA_HK_PEER == 2 && NA_HK_OTHER_PROC == 3 &&
+		       NA_HK_OTHER_PEER == 4,
+	       "query_sql names the kinds by the numbers the database stores");
+
 /* The query's SELECT on table tab: ?1 since, ?2 until, ?3 the cgroup when filter. */
 static void query_sql(const struct na_hist_query *q, int tab, int filter, char *sql, size_t len)
 {
@@ -1715,7 +1727,7 @@ static void query_sql(const struct na_hist_query *q, int tab, int filter, char *
 		"sum(t.tx_packets), sum(t.tx_ip_hdr_bytes), sum(t.tx_l4_hdr_bytes), sum(t.tx_payload_bytes), "
 		"sum(t.tx_retrans_bytes), sum(t.rx_packets), sum(t.rx_ip_hdr_bytes), sum(t.rx_l4_hdr_bytes), "
 		"sum(t.rx_payload_bytes), sum(t.rx_dup_bytes)";
-	const char *sel, *grp, *kinds;
+	const char *sel, *grp, *kinds; /* kinds: enum na_hist_kind as the database stores it */
 	char where[256];
 
 	snprintf(where, sizeof(where), "%s",
