@@ -74,7 +74,7 @@ int na_conf_listen(const char *v, struct na_conf *c)
  * own; each setter returns 0, or -EINVAL with *why set.
  */
 enum conf_kind {
-	CONF_NUMBER, /* a decimal in [min, max] into an unsigned field of `size` bytes */
+	CONF_NUMBER, /* a decimal in [min, max] into an unsigned field of `size` bytes (4 or 8) */
 	CONF_YES_NO, /* yes or no into an int field: 1 or 0 */
 	CONF_SETTER, /* set() does the parsing and the storing */
 };
