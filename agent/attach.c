@@ -44,7 +44,7 @@ void na_signals_hold(sigset_t *old)
 	size_t i;
 
 	sigemptyset(&s);
-	for (i = 0; i < sizeof(held_signals) / sizeof(held_signals[0]); i++)
+	for (i = 0; i < NA_ARRAY_SIZE(held_signals); i++)
 		sigaddset(&s, held_signals[i]);
 	pthread_sigmask(SIG_BLOCK, &s, old);
 }
@@ -391,6 +391,89 @@ static int repair_one(struct repair_ctx *c, __u64 id, const struct na_attach *at
 	return 0;
 }
 
+/* The keys of na_attached, read before the repair deletes some: *keys (malloc'd), *n. */
+static int record_keys(int attached_fd, __u64 **keys, size_t *n)
+{
+	size_t cap = 0;
+	__u64 key, next;
+	int err;
+
+	*keys = NULL;
+	*n = 0;
+	for (err = bpf_map_get_next_key(attached_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(attached_fd, &key, &next)) {
+		key = next;
+		if (*n == cap) {
+			__u64 *nk = realloc(*keys, (cap = cap ? cap * 2 : 16) * sizeof(**keys));
+
+			if (!nk)
+				return -ENOMEM;
+			*keys = nk;
+		}
+		(*keys)[(*n)++] = key;
+	}
+	return 0;
+}
+
+/* Each record in turn; tokens[i]: the token of record keys[i] (0: gone). */
+static int repair_records(struct repair_ctx *c, const __u64 *keys, size_t n, __u64 *tokens)
+{
+	struct na_attach att;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < n; i++) {
+		if (bpf_map_lookup_elem(c->attached_fd, &keys[i], &att))
+			continue;
+		att.path[sizeof(att.path) - 1] = '\0';
+		tokens[i] = att.token;
+		err = repair_one(c, keys[i], &att);
+	}
+	return err;
+}
+
+/* Directories that no record names: a copy that never counted; unpin it. */
+static int remove_unrecorded_dirs(struct repair_ctx *c)
+{
+	const struct na_tree *t = c->t;
+	char dir[PATH_MAX];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < t->natt; i++) {
+		if (c->done[i] || t->att[i].untrusted)
+			continue;
+		err = na_att_dir_path(dir, sizeof(dir), c->root, t->att[i].dir, t->att[i].id);
+		if (!err)
+			err = na_tree_remove_dir(dir);
+		if (!err)
+			na_log(NA_LOG_INFO, "%s: removed %s, which no attachment records", c->root, t->att[i].name);
+	}
+	return err;
+}
+
+/* Slots live for a token no record has (none of tokens[0..n)): clear them and hand their rows over. */
+static int clear_unrecorded_slots(struct repair_ctx *c, const __u64 *tokens, size_t n)
+{
+	size_t i, k;
+	int err = 0;
+
+	for (i = 0; !err && i < NA_MAX_ATTACHED; i++) {
+		struct na_attach none = { .token = c->slots[i], .path = "(unrecorded)" };
+
+		if (!c->slots[i])
+			continue;
+		for (k = 0; k < n && tokens[k] != c->slots[i]; k++)
+			;
+		if (k < n)
+			continue;
+		err = retire(c->root, c->meta, &none, "", c->active_fd);
+		if (!err)
+			na_log(NA_LOG_INFO, "%s: cleared slot %zu, live for an attachment no record has", c->root, i);
+	}
+	return err;
+}
+
 /*
  * Bring every attachment of a committed pin root to a committed state:
  * before its commit an attach is rolled back, after it an attach or a detach
@@ -401,8 +484,8 @@ static int repair(const char *root, const struct na_meta *meta, __u64 want, enum
 {
 	struct repair_ctx c = { .root = root, .meta = meta, .attached_fd = -1, .active_fd = -1, .want = want };
 	struct na_tree t = {};
-	__u64 *keys = NULL, key, next, *tokens = NULL;
-	size_t n = 0, cap = 0, i, k;
+	__u64 *keys = NULL, *tokens = NULL;
+	size_t n = 0;
 	int err;
 
 	if (what)
@@ -424,64 +507,20 @@ static int repair(const char *root, const struct na_meta *meta, __u64 want, enum
 		goto out;
 	}
 	err = read_slots(c.active_fd, c.slots);
+	if (!err)
+		err = record_keys(c.attached_fd, &keys, &n);
 	if (err)
 		goto out;
-	/* The records first (the repair deletes some), then one at a time. */
-	for (err = bpf_map_get_next_key(c.attached_fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(c.attached_fd, &key, &next)) {
-		key = next;
-		if (n == cap) {
-			__u64 *nk = realloc(keys, (cap = cap ? cap * 2 : 16) * sizeof(*keys));
-
-			if (!nk) {
-				err = -ENOMEM;
-				goto out;
-			}
-			keys = nk;
-		}
-		keys[n++] = key;
-	}
 	tokens = calloc(n + 1, sizeof(*tokens));
 	if (!tokens) {
 		err = -ENOMEM;
 		goto out;
 	}
-	err = 0;
-	for (i = 0; !err && i < n; i++) {
-		struct na_attach att;
-
-		if (bpf_map_lookup_elem(c.attached_fd, &keys[i], &att))
-			continue;
-		att.path[sizeof(att.path) - 1] = '\0';
-		tokens[i] = att.token;
-		err = repair_one(&c, keys[i], &att);
-	}
-	/* Directories that no record names: a copy that never counted; unpin it. */
-	for (i = 0; !err && i < t.natt; i++) {
-		char dir[PATH_MAX];
-
-		if (c.done[i] || t.att[i].untrusted)
-			continue;
-		err = na_att_dir_path(dir, sizeof(dir), root, t.att[i].dir, t.att[i].id);
-		if (!err)
-			err = na_tree_remove_dir(dir);
-		if (!err)
-			na_log(NA_LOG_INFO, "%s: removed %s, which no attachment records", root, t.att[i].name);
-	}
-	/* Slots live for a token no record has: clear them and hand their rows over. */
-	for (i = 0; !err && i < NA_MAX_ATTACHED; i++) {
-		struct na_attach none = { .token = c.slots[i], .path = "(unrecorded)" };
-
-		if (!c.slots[i])
-			continue;
-		for (k = 0; k < n && tokens[k] != c.slots[i]; k++)
-			;
-		if (k < n)
-			continue;
-		err = retire(root, meta, &none, "", c.active_fd);
-		if (!err)
-			na_log(NA_LOG_INFO, "%s: cleared slot %zu, live for an attachment no record has", root, i);
-	}
+	err = repair_records(&c, keys, n, tokens);
+	if (!err)
+		err = remove_unrecorded_dirs(&c);
+	if (!err)
+		err = clear_unrecorded_slots(&c, tokens, n);
 out:
 	if (what)
 		*what = c.what;
@@ -915,15 +954,74 @@ static int attached_id(int attached_fd, const char *path, __u64 *id)
 	return -ENOENT;
 }
 
+/* The id of the cgroup at path as na_attached records it (0: none), read before a repair may forget it. */
+static __u64 recorded_id(const char *root, const char *path)
+{
+	char p[PATH_MAX];
+	__u64 id = 0;
+	int fd;
+
+	if (access(root, F_OK))
+		return 0;
+	snprintf(p, sizeof(p), "%s/na_attached", root);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return 0;
+	if (attached_id(fd, path, &id))
+		id = 0;
+	close(fd);
+	return id;
+}
+
+/*
+ * Detach the committed attachment att (cgroup id): commit (its directory
+ * renamed old_cg_, from where a repair finishes the detach), retire it,
+ * forget its record. A retire that fails has unpinned nothing (links go
+ * after the sweep): undone, the attachment is live again, as it was.
+ */
+static int detach_one(const char *root, const struct na_meta *meta, const struct na_attach *att, __u64 id,
+		      const char *path, int attached_fd, int active_fd)
+{
+	__u32 slot = NA_TOKEN_SLOT(att->token);
+	char dir[PATH_MAX], old[PATH_MAX];
+	int err;
+
+	na_att_dir_path(dir, sizeof(dir), root, NA_DIR_LIVE, id);
+	na_att_dir_path(old, sizeof(old), root, NA_DIR_OLD, id);
+	if (rename(dir, old))
+		return na_err(-errno, "rename %s to %s", dir, old);
+	err = retire(root, meta, att, old, active_fd);
+	if (err) {
+		if (!access(old, F_OK) && !rename(old, dir))
+			bpf_map_update_elem(active_fd, &slot, &att->token, 0);
+		na_log(NA_LOG_ERROR, "detach %s: not detached (still attached; try again)", path);
+		return err;
+	}
+	if (bpf_map_delete_elem(attached_fd, &id) && errno != ENOENT)
+		return na_err(-errno, "forget %s", path);
+	return 0;
+}
+
+/* Whether the pin root records no attachment (then *attached_fd is closed). */
+static int nothing_attached(const char *root, int *attached_fd)
+{
+	if (*attached_fd < 0)
+		*attached_fd = obj_open(root, "na_attached");
+	if (*attached_fd < 0 || attached_count(*attached_fd) != 0)
+		return 0;
+	close(*attached_fd);
+	*attached_fd = -1;
+	return 1;
+}
+
 int na_detach_cgroup(const char *root, const char *path)
 {
 	enum repaired what = REPAIRED_NONE;
 	struct na_attach att;
 	struct na_meta meta = {};
-	char dir[PATH_MAX], old[PATH_MAX];
-	int lockfd = -1, attached_fd = -1, active_fd = -1, err, have = 0, found;
+	int lockfd = -1, attached_fd = -1, active_fd = -1, err, have = 0;
 	sigset_t sigs;
-	__u64 id = 0;
+	__u64 id;
 
 	err = na_caps_check_attach("detach");
 	if (err)
@@ -934,19 +1032,7 @@ int na_detach_cgroup(const char *root, const char *path)
 		goto not_attached;
 	if (err)
 		goto out;
-	/* Which cgroup, before a repair may forget an interrupted attach of it. */
-	if (!access(root, F_OK)) {
-		char p[PATH_MAX];
-		int fd;
-
-		snprintf(p, sizeof(p), "%s/na_attached", root);
-		fd = bpf_obj_get(p);
-		found = fd >= 0 && !attached_id(fd, path, &id);
-		if (fd >= 0)
-			close(fd);
-		if (!found)
-			id = 0;
-	}
+	id = recorded_id(root, path);
 	err = writer_open_root(root, &meta, &have, id, &what);
 	if (err)
 		goto out;
@@ -965,46 +1051,17 @@ int na_detach_cgroup(const char *root, const char *path)
 	if (!id || bpf_map_lookup_elem(attached_fd, &id, &att))
 		goto not_attached;
 	att.path[sizeof(att.path) - 1] = '\0';
-	na_att_dir_path(dir, sizeof(dir), root, NA_DIR_LIVE, id);
-	na_att_dir_path(old, sizeof(old), root, NA_DIR_OLD, id);
-	/* Commit: from here on, a repair finishes this detach. */
-	if (rename(dir, old)) {
-		err = na_err(-errno, "rename %s to %s", dir, old);
+	err = detach_one(root, &meta, &att, id, path, attached_fd, active_fd);
+	if (err)
 		goto out;
-	}
-	err = retire(root, &meta, &att, old, active_fd);
-	if (err) {
-		/* Nothing unpinned (links go after the sweep): live again, as it was. */
-		__u32 slot = NA_TOKEN_SLOT(att.token);
-
-		if (!access(old, F_OK) && !rename(old, dir))
-			bpf_map_update_elem(active_fd, &slot, &att.token, 0);
-		na_log(NA_LOG_ERROR, "detach %s: not detached (still attached; try again)", path);
-		goto out;
-	}
-	if (bpf_map_delete_elem(attached_fd, &id) && errno != ENOENT) {
-		err = na_err(-errno, "forget %s", path);
-		goto out;
-	}
 last:
-	if (attached_fd < 0)
-		attached_fd = obj_open(root, "na_attached");
-	if (attached_fd >= 0 && attached_count(attached_fd) == 0) {
-		close(attached_fd);
-		attached_fd = -1;
+	if (nothing_attached(root, &attached_fd))
 		err = na_tree_remove_root(root, 0);
-	}
 	goto out;
 not_attached:
 	/* A committed pin root with nothing attached: what a last detach stopped short of removing. */
-	if (have && attached_fd < 0)
-		attached_fd = obj_open(root, "na_attached");
-	if (have && attached_fd >= 0 && attached_count(attached_fd) == 0) {
-		close(attached_fd);
-		attached_fd = -1;
-		if (!na_tree_remove_root(root, 0))
-			na_log(NA_LOG_INFO, "%s: removed (nothing was attached: an interrupted detach or attach left it)", root);
-	}
+	if (have && nothing_attached(root, &attached_fd) && !na_tree_remove_root(root, 0))
+		na_log(NA_LOG_INFO, "%s: removed (nothing was attached: an interrupted detach or attach left it)", root);
 	na_log(NA_LOG_ERROR, "detach %s: not attached (netacct status lists what is)", path);
 	err = -ENOENT;
 out:

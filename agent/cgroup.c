@@ -33,6 +33,17 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
+/* The first five fields of a mountinfo line (cut at its " - "): the mount's root is [3], its mount point [4]. */
+static int mountinfo_fields(char *line, char *fields[5])
+{
+	char *save = NULL, *tok = strtok_r(line, " ", &save);
+	int i;
+
+	for (i = 0; i < 5 && tok; i++, tok = strtok_r(NULL, " ", &save))
+		fields[i] = tok;
+	return i < 5 ? -EINVAL : 0;
+}
+
 static int path_has_prefix(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -44,19 +55,16 @@ static int path_has_prefix(const char *path, const char *dir)
 
 int na_mountinfo_cgroup2(FILE *f, const char *under, struct na_cg2mount *m)
 {
-	char *line = NULL, *sep, *fields[5], *save = NULL, *tok;
+	char *line = NULL, *sep, *fields[5];
 	size_t cap = 0, best = 0;
-	int found = 0, i;
+	int found = 0;
 
 	while (getline(&line, &cap, f) > 0) {
 		sep = strstr(line, " - ");
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
 			continue;
 		*sep = '\0';
-		tok = strtok_r(line, " ", &save);
-		for (i = 0; i < 5 && tok; i++, tok = strtok_r(NULL, " ", &save))
-			fields[i] = tok;
-		if (i < 5)
+		if (mountinfo_fields(line, fields))
 			continue;
 		unescape(fields[3]);
 		unescape(fields[4]);
@@ -81,9 +89,8 @@ int na_mountinfo_cgroup2(FILE *f, const char *under, struct na_cg2mount *m)
 
 int na_mountinfo_v1(FILE *f, struct na_v1mounts *v)
 {
-	char *line = NULL, *sep, *fields[5], *save = NULL, *tok, *opts, *o, *osave = NULL;
+	char *line = NULL, *sep, *fields[5], *opts, *o, *osave = NULL;
 	size_t cap = 0;
-	int i;
 
 	memset(v, 0, sizeof(*v));
 	while (getline(&line, &cap, f) > 0) {
@@ -97,10 +104,7 @@ int na_mountinfo_v1(FILE *f, struct na_v1mounts *v)
 		opts++;
 		opts[strcspn(opts, "\n")] = '\0';
 		*sep = '\0';
-		tok = strtok_r(line, " ", &save);
-		for (i = 0; i < 5 && tok; i++, tok = strtok_r(NULL, " ", &save))
-			fields[i] = tok;
-		if (i < 5)
+		if (mountinfo_fields(line, fields))
 			continue;
 		unescape(fields[4]);
 		v->any = 1;

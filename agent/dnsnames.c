@@ -97,10 +97,10 @@ int na_dns_lookup(int fd, uint64_t cgroup_id, uint8_t family, const uint8_t *add
 
 static int name_cmp(const struct na_peername *a, uint64_t cgroup_id, uint8_t family, const uint8_t *addr)
 {
-	if (a->cgroup_id != cgroup_id)
-		return a->cgroup_id < cgroup_id ? -1 : 1;
-	if (a->family != family)
-		return a->family < family ? -1 : 1;
+	int c;
+
+	if ((c = NA_CMP(a->cgroup_id, cgroup_id)) || (c = NA_CMP(a->family, family)))
+		return c;
 	return memcmp(a->addr, addr, 16);
 }
 

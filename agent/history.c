@@ -472,7 +472,7 @@ void na_history_close(struct na_history *h)
 struct ent {
 	uint8_t key[KEY_MAX];
 	uint8_t klen;
-	uint8_t kind;     /* 0 attachment, 1 process, 2 peer (checkpoint kinds) */
+	uint8_t kind;     /* enum na_hist_kind: NA_HK_CGROUP, NA_HK_PROCESS or NA_HK_PEER */
 	uint8_t present;  /* in this snapshot */
 	uint8_t have_cp;  /* a checkpoint exists */
 	int64_t series;   /* 0 until known */
@@ -588,6 +588,22 @@ static const char *cgroup_name(struct ent *x, const char *path, uint64_t id)
 	return NULL;
 }
 
+/* The entry of key k (n bytes), made present with its kind and cgroup when new (*fresh). NULL: out of memory. */
+static struct ent *ent_present(struct ents *e, const uint8_t *k, size_t n, int kind, const char *path, uint64_t cgid,
+			       int *fresh)
+{
+	struct ent *x = ents_get(e, k, n, 1);
+
+	*fresh = x && !x->present;
+	if (*fresh) {
+		x->present = 1;
+		x->kind = (uint8_t)kind;
+		x->cgroup = cgroup_name(x, path, cgid);
+		x->cgroup_id = cgid;
+	}
+	return x;
+}
+
 static int add_peer(struct ents *e, uint64_t cgid, const char *path, uint8_t family, const uint8_t raddr[16],
 		    const struct na_counters *dir);
 
@@ -597,19 +613,16 @@ static int add_row(struct ents *e, uint64_t cgid, const char *path, uint32_t pid
 {
 	uint8_t k[KEY_MAX];
 	struct ent *x;
+	int fresh;
 
 	k[0] = 'p';
 	memcpy(k + 1, &cgid, 8);
 	memcpy(k + 9, &pid, 4);
 	memcpy(k + 13, comm16, NA_COMM_LEN);
-	x = ents_get(e, k, 13 + NA_COMM_LEN, 1);
+	x = ent_present(e, k, 13 + NA_COMM_LEN, NA_HK_PROCESS, path, cgid, &fresh);
 	if (!x)
 		return -ENOMEM;
-	if (!x->present) {
-		x->present = 1;
-		x->kind = NA_HK_PROCESS;
-		x->cgroup = cgroup_name(x, path, cgid);
-		x->cgroup_id = cgid;
+	if (fresh) {
 		x->pid = pid;
 		memcpy(x->comm, comm16, NA_COMM_LEN);
 		x->comm[NA_COMM_LEN] = '\0';
@@ -623,21 +636,16 @@ static int add_peer(struct ents *e, uint64_t cgid, const char *path, uint8_t fam
 {
 	uint8_t k[KEY_MAX];
 	struct ent *x;
-	size_t n;
+	int fresh;
 
 	k[0] = 'r';
 	memcpy(k + 1, &cgid, 8);
 	k[9] = family;
 	memcpy(k + 10, raddr, 16);
-	n = 26;
-	x = ents_get(e, k, n, 1);
+	x = ent_present(e, k, 26, NA_HK_PEER, path, cgid, &fresh);
 	if (!x)
 		return -ENOMEM;
-	if (!x->present) {
-		x->present = 1;
-		x->kind = NA_HK_PEER;
-		x->cgroup = cgroup_name(x, path, cgid);
-		x->cgroup_id = cgid;
+	if (fresh) {
 		x->family = family;
 		na_addr_str(family, raddr, x->raddr, sizeof(x->raddr));
 	}
@@ -780,6 +788,18 @@ static int any(const uint64_t *v)
 	return 0;
 }
 
+/* A series' identity as ?1 to ?6: kind, cgroup, pid, comm, family, raddr. */
+static void bind_series(sqlite3_stmt *st, int kind, const char *cgroup, uint32_t pid, const char *comm, uint8_t family,
+			const char *raddr)
+{
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, cgroup, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, pid);
+	sqlite3_bind_text(st, 4, comm, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, family);
+	sqlite3_bind_text(st, 6, raddr, -1, SQLITE_STATIC);
+}
+
 /* The series of x (made when missing), its latest cgroup id kept. */
 static int series_of(struct na_history *h, int kind, const char *cgroup, uint64_t cgid, uint32_t pid,
 		     const char *comm, uint8_t family, const char *raddr, int64_t *out, char *why, size_t wlen)
@@ -791,12 +811,7 @@ static int series_of(struct na_history *h, int kind, const char *cgroup, uint64_
 			 "AND family = ?5 AND raddr = ?6");
 	if (!st)
 		return st_fail(h, sqlite3_errcode(h->db), "series", why, wlen);
-	sqlite3_bind_int(st, 1, kind);
-	sqlite3_bind_text(st, 2, cgroup, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, pid);
-	sqlite3_bind_text(st, 4, comm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, family);
-	sqlite3_bind_text(st, 6, raddr, -1, SQLITE_STATIC);
+	bind_series(st, kind, cgroup, pid, comm, family, raddr);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		int64_t was = sqlite3_column_int64(st, 1);
@@ -823,12 +838,7 @@ static int series_of(struct na_history *h, int kind, const char *cgroup, uint64_
 			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
 	if (!st)
 		return st_fail(h, sqlite3_errcode(h->db), "series", why, wlen);
-	sqlite3_bind_int(st, 1, kind);
-	sqlite3_bind_text(st, 2, cgroup, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, pid);
-	sqlite3_bind_text(st, 4, comm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, family);
-	sqlite3_bind_text(st, 6, raddr, -1, SQLITE_STATIC);
+	bind_series(st, kind, cgroup, pid, comm, family, raddr);
 	sqlite3_bind_int64(st, 7, (int64_t)cgid);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -1103,14 +1113,14 @@ static int sdelta_size_cmp(const void *a, const void *b)
 	const struct sdelta *x = *(const struct sdelta *const *)a, *y = *(const struct sdelta *const *)b;
 	uint64_t p = bytes_of(x->v), q = bytes_of(y->v);
 
-	return p > q ? -1 : p < q ? 1 : x->series < y->series ? -1 : x->series > y->series;
+	int c = NA_CMP(q, p); /* the largest first */
+
+	return c ? c : NA_CMP(x->series, y->series);
 }
 
 static int i64_cmp(const void *a, const void *b)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
+	return NA_CMP(*(const int64_t *)a, *(const int64_t *)b);
 }
 
 /* The series that have a row in a period of a table (sorted), and how many of each capped kind. */
@@ -1155,6 +1165,40 @@ static int period_rows(struct na_history *h, int tab, int64_t start, int64_t **i
 	return 0;
 }
 
+/* The deltas of kind that have no row in the period yet (ids, sorted: those that have), into cand. */
+static size_t new_rows(struct sdelta *sd, size_t nsd, int kind, const int64_t *ids, size_t nids, struct sdelta **cand)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nsd; i++)
+		if (sd[i].kind == kind && (!nids || !bsearch(&sd[i].series, ids, nids, sizeof(*ids), i64_cmp)))
+			cand[n++] = &sd[i];
+	return n;
+}
+
+/*
+ * A delta past the period's room: to its cgroup's "other" row of its kind
+ * (other, *nother of them; cgroup_id holds the kind here). A negative
+ * series marks it as folded.
+ */
+static void to_other(struct sdelta *d, int kind, struct fold *other, size_t *nother)
+{
+	size_t j;
+	int c;
+
+	for (j = 0; j < *nother && (other[j].cgroup_id != (uint64_t)kind || strcmp(other[j].cgroup, d->cgroup)); j++)
+		;
+	if (j == *nother) {
+		other[j].cgroup = (char *)d->cgroup;
+		other[j].cgroup_id = (uint64_t)kind;
+		memset(other[j].v, 0, sizeof(other[j].v));
+		(*nother)++;
+	}
+	for (c = 0; c < NCTR; c++)
+		other[j].v[c] += d->v[c];
+	d->series = -d->series - 1;
+}
+
 /*
  * One sample's growth (merged per series) into the period of a table. A
  * process or peer with a row there adds to it; a new one gets a row while
@@ -1171,7 +1215,7 @@ static int add_period(struct na_history *h, sqlite3_stmt **cache, int tab, int64
 	int64_t *ids = NULL, count[5], series;
 	size_t nids = 0, ncand = 0, nother = 0, i, j;
 	unsigned cap;
-	int err, k, c, pass;
+	int err, k, pass;
 
 	err = period_rows(h, tab, start, &ids, &nids, count, why, wlen);
 	if (err)
@@ -1189,10 +1233,7 @@ static int add_period(struct na_history *h, sqlite3_stmt **cache, int tab, int64
 		k = pass ? NA_HK_PEER : NA_HK_PROCESS;
 		cap = k == NA_HK_PROCESS ? h->o.procs_max : h->o.peers_max;
 		for (;;) {
-			ncand = 0;
-			for (i = 0; i < nsd; i++)
-				if (sd[i].kind == k && (!nids || !bsearch(&sd[i].series, ids, nids, sizeof(*ids), i64_cmp)))
-					cand[ncand++] = &sd[i];
+			ncand = new_rows(sd, nsd, k, ids, nids, cand);
 			if (!cap || !ncand || count[k] + (int64_t)ncand <= 2 * (int64_t)cap || compacted ||
 			    count[k] <= (int64_t)cap)
 				break;
@@ -1210,21 +1251,8 @@ static int add_period(struct na_history *h, sqlite3_stmt **cache, int tab, int64
 		if (!cap || (int64_t)ncand <= room)
 			continue;
 		qsort(cand, ncand, sizeof(*cand), sdelta_size_cmp);
-		/* those past the room: to their cgroup's "other" row (a negative series marks them) */
-		for (i = room > 0 ? (size_t)room : 0; i < ncand; i++) {
-			for (j = 0; j < nother && (other[j].cgroup_id != (uint64_t)k || strcmp(other[j].cgroup, cand[i]->cgroup));
-			     j++)
-				;
-			if (j == nother) {
-				other[nother].cgroup = (char *)cand[i]->cgroup;
-				other[nother].cgroup_id = (uint64_t)k; /* the kind, here */
-				memset(other[nother].v, 0, sizeof(other[nother].v));
-				nother++;
-			}
-			for (c = 0; c < NCTR; c++)
-				other[j].v[c] += cand[i]->v[c];
-			cand[i]->series = -cand[i]->series - 1;
-		}
+		for (i = room > 0 ? (size_t)room : 0; i < ncand; i++)
+			to_other(cand[i], k, other, &nother);
 	}
 	for (i = 0; i < nsd; i++) {
 		if (sd[i].series < 0) {
@@ -1252,9 +1280,7 @@ out:
 
 static int sdelta_cmp(const void *a, const void *b)
 {
-	int64_t x = ((const struct sdelta *)a)->series, y = ((const struct sdelta *)b)->series;
-
-	return x < y ? -1 : x > y;
+	return NA_CMP(((const struct sdelta *)a)->series, ((const struct sdelta *)b)->series);
 }
 
 static void ident_text(const struct na_hist_ident *id, char *out, size_t len)
@@ -1266,17 +1292,124 @@ static void ident_text(const struct na_hist_ident *id, char *out, size_t len)
 	snprintf(out + k, len - k, ":%llu:%llu", (unsigned long long)id->pin_id, (unsigned long long)id->pin_created);
 }
 
+/*
+ * What each entity present in e grew by since its checkpoint, into sd (one
+ * row per entity that moved; *nsd of them), its checkpoint saved through
+ * *put when it moved or is due. pin_fresh: the pinned state is new since
+ * the last sample.
+ */
+static int entity_deltas(struct na_history *h, struct ents *e, const struct na_hist_ident *id, int pin_fresh,
+			 int64_t now, sqlite3_stmt **put, struct sdelta *sd, size_t *nsd, char *why, size_t wlen)
+{
+	uint64_t was_cp[NCTR];
+	size_t i;
+	int err;
+
+	*nsd = 0;
+	for (i = 0; i < e->n; i++) {
+		struct ent *x = &e->v[i];
+
+		if (!x->present)
+			continue;
+		if (!x->have_cp) {
+			/*
+			 * Counted from zero when it began after the database did:
+			 * nothing of it was recorded anywhere before. What began
+			 * before (a database new to running attachments) starts the
+			 * history from the counters as they are.
+			 */
+			int from_zero = x->kind == NA_HK_CGROUP ? x->attach_realtime >= h->created
+								: !pin_fresh || (int64_t)id->pin_created >= h->created;
+
+			memcpy(x->cp, from_zero ? (uint64_t[NCTR]){ 0 } : x->cur, sizeof(x->cp));
+			err = series_of(h, x->kind, x->cgroup, x->cgroup_id, x->pid, x->comm, x->family, x->raddr,
+					&x->series, why, wlen);
+			if (err)
+				return err;
+		}
+		memcpy(was_cp, x->cp, sizeof(was_cp));
+		growth(x);
+		/* Saved when it moved, and now and then while it is there (see load_checkpoints). */
+		if (!x->have_cp || memcmp(was_cp, x->cp, sizeof(was_cp)) || now - x->seen >= NA_HIST_SEEN_S ||
+		    now < x->seen) {
+			err = save_checkpoint(h, put, x, now, why, wlen);
+			if (err)
+				return err;
+		}
+		if (any(x->d)) {
+			struct sdelta *d = &sd[(*nsd)++];
+
+			d->series = x->series;
+			d->kind = x->kind;
+			d->cgroup = x->cgroup;
+			d->cgroup_id = x->cgroup_id;
+			memcpy(d->v, x->d, sizeof(d->v));
+		}
+	}
+	return 0;
+}
+
+/* One row per series (cgroups of one path, made again, are one series): the new count. */
+static size_t merge_series(struct sdelta *sd, size_t nsd)
+{
+	size_t i, j, k;
+	int c;
+
+	if (nsd)
+		qsort(sd, nsd, sizeof(*sd), sdelta_cmp);
+	for (i = 0, j = 0; i < nsd; j++) {
+		sd[j] = sd[i];
+		for (k = i + 1; k < nsd && sd[k].series == sd[i].series; k++)
+			for (c = 0; c < NCTR; c++)
+				sd[j].v[c] += sd[k].v[c];
+		i = k;
+	}
+	return j;
+}
+
+/*
+ * The deltas sd into the period of now of each table (made when new); the
+ * period of the last sample, if it ended since, held to its caps first.
+ */
+static int add_to_periods(struct na_history *h, sqlite3_stmt **cache, int64_t last, int64_t now,
+			  struct sdelta *sd, size_t nsd, char *why, size_t wlen)
+{
+	sqlite3_stmt *per;
+	int64_t start, pstart;
+	int t, rc, err = 0;
+
+	per = prep(h->db, "INSERT OR IGNORE INTO period (tab, start, end) VALUES (?1, ?2, ?3)");
+	if (!per)
+		return st_fail(h, sqlite3_errcode(h->db), "period", why, wlen);
+	for (t = 0; !err && t < NA_HIST_NTABLES; t++) {
+		start = na_hist_period_start(t, now);
+		sqlite3_reset(per);
+		sqlite3_bind_int(per, 1, t);
+		sqlite3_bind_int64(per, 2, start);
+		sqlite3_bind_int64(per, 3, na_hist_period_end(t, start));
+		if ((rc = sqlite3_step(per)) != SQLITE_DONE) {
+			err = st_fail(h, rc, "period", why, wlen);
+			break;
+		}
+		pstart = last ? na_hist_period_start(t, last) : start;
+		err = pstart != start ? caps(h, cache, t, pstart, why, wlen) : 0;
+		if (!err)
+			err = add_period(h, cache, t, start, sd, nsd, why, wlen);
+	}
+	sqlite3_finalize(per);
+	return err;
+}
+
 int na_history_record(struct na_history *h, const struct na_snapshot *snap, const struct na_hist_ident *id,
 		      int64_t now, char *why, size_t wlen)
 {
-	sqlite3_stmt *cache[NA_HIST_NTABLES] = { 0 }, *put = NULL, *per = NULL;
+	sqlite3_stmt *cache[NA_HIST_NTABLES] = { 0 }, *put = NULL;
 	struct ents e = { 0 };
 	struct sdelta *sd = NULL;
-	uint64_t was_cp[NCTR];
-	size_t i, nsd = 0, j;
+	size_t nsd = 0;
 	char pin[128], was[128];
-	int64_t last, start, pstart;
-	int err, pin_fresh, t, c, rc;
+	int64_t last;
+	int err, pin_fresh, t;
 
 	why[0] = '\0';
 	err = snapshot_ents(&e, snap, id);
@@ -1309,82 +1442,13 @@ int na_history_record(struct na_history *h, const struct na_snapshot *snap, cons
 		err = -ENOMEM;
 		goto fail;
 	}
-	for (i = 0; i < e.n; i++) {
-		struct ent *x = &e.v[i];
-
-		if (!x->present)
-			continue;
-		if (!x->have_cp) {
-			/*
-			 * Counted from zero when it began after the database did:
-			 * nothing of it was recorded anywhere before. What began
-			 * before (a database new to running attachments) starts the
-			 * history from the counters as they are.
-			 */
-			int from_zero = x->kind == NA_HK_CGROUP ? x->attach_realtime >= h->created
-								: !pin_fresh || (int64_t)id->pin_created >= h->created;
-
-			memcpy(x->cp, from_zero ? (uint64_t[NCTR]){ 0 } : x->cur, sizeof(x->cp));
-			err = series_of(h, x->kind, x->cgroup, x->cgroup_id, x->pid, x->comm, x->family, x->raddr,
-					&x->series, why, wlen);
-			if (err)
-				goto fail;
-		}
-		memcpy(was_cp, x->cp, sizeof(was_cp));
-		growth(x);
-		/* Saved when it moved, and now and then while it is there (see load_checkpoints). */
-		if (!x->have_cp || memcmp(was_cp, x->cp, sizeof(was_cp)) || now - x->seen >= NA_HIST_SEEN_S ||
-		    now < x->seen) {
-			err = save_checkpoint(h, &put, x, now, why, wlen);
-			if (err)
-				goto fail;
-		}
-		if (any(x->d)) {
-			sd[nsd].series = x->series;
-			sd[nsd].kind = x->kind;
-			sd[nsd].cgroup = x->cgroup;
-			sd[nsd].cgroup_id = x->cgroup_id;
-			memcpy(sd[nsd].v, x->d, sizeof(sd[nsd].v));
-			nsd++;
-		}
-	}
-	/* one per series (cgroups of one path, made again, are one series) */
-	if (nsd)
-		qsort(sd, nsd, sizeof(*sd), sdelta_cmp);
-	for (i = 0, j = 0; i < nsd; j++) {
-		size_t k2;
-
-		sd[j] = sd[i];
-		for (k2 = i + 1; k2 < nsd && sd[k2].series == sd[i].series; k2++)
-			for (c = 0; c < NCTR; c++)
-				sd[j].v[c] += sd[k2].v[c];
-		i = k2;
-	}
-	nsd = j;
-	per = prep(h->db, "INSERT OR IGNORE INTO period (tab, start, end) VALUES (?1, ?2, ?3)");
-	if (!per) {
-		err = st_fail(h, sqlite3_errcode(h->db), "period", why, wlen);
+	err = entity_deltas(h, &e, id, pin_fresh, now, &put, sd, &nsd, why, wlen);
+	if (err)
 		goto fail;
-	}
-	for (t = 0; t < NA_HIST_NTABLES; t++) {
-		start = na_hist_period_start(t, now);
-		sqlite3_reset(per);
-		sqlite3_bind_int(per, 1, t);
-		sqlite3_bind_int64(per, 2, start);
-		sqlite3_bind_int64(per, 3, na_hist_period_end(t, start));
-		if ((rc = sqlite3_step(per)) != SQLITE_DONE) {
-			err = st_fail(h, rc, "period", why, wlen);
-			goto fail;
-		}
-		/* The period of the last sample, if it ended since: held to its caps. */
-		pstart = last ? na_hist_period_start(t, last) : start;
-		err = pstart != start ? caps(h, cache, t, pstart, why, wlen) : 0;
-		if (!err)
-			err = add_period(h, cache, t, start, sd, nsd, why, wlen);
-		if (err)
-			goto fail;
-	}
-	err = meta_put(h, "last_sample", now, NULL, why, wlen);
+	nsd = merge_series(sd, nsd);
+	err = add_to_periods(h, cache, last, now, sd, nsd, why, wlen);
+	if (!err)
+		err = meta_put(h, "last_sample", now, NULL, why, wlen);
 	if (!err)
 		err = exec(h, "COMMIT", why, wlen);
 	if (err)
@@ -1396,7 +1460,6 @@ out:
 	for (t = 0; t < NA_HIST_NTABLES; t++)
 		sqlite3_finalize(cache[t]);
 	sqlite3_finalize(put);
-	sqlite3_finalize(per);
 	free(sd);
 	ents_free(&e);
 	return err;
@@ -1592,33 +1655,19 @@ static int64_t end_of(const struct na_hist_result *res, const int64_t *ends, int
 	return na_hist_period_end(res->table, start);
 }
 
-int na_history_query(const char *path, const struct na_hist_query *q, struct na_hist_result *res, char *why,
-		     size_t wlen)
+/*
+ * The table a query reads (the finest that holds every sample since
+ * `since` when it names none: exact at its edges) into res, with what that
+ * table covers; returns the start of the period `since` falls in.
+ */
+static int64_t query_table(sqlite3 *db, const struct na_hist_query *q, struct na_hist_result *res)
 {
-	static const char *const sums =
-		"sum(t.tx_packets), sum(t.tx_ip_hdr_bytes), sum(t.tx_l4_hdr_bytes), sum(t.tx_payload_bytes), "
-		"sum(t.tx_retrans_bytes), sum(t.rx_packets), sum(t.rx_ip_hdr_bytes), sum(t.rx_l4_hdr_bytes), "
-		"sum(t.rx_payload_bytes), sum(t.rx_dup_bytes)";
-	char sql[2048], key[64], where[256];
-	const char *sel, *grp, *kinds;
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db = NULL;
-	int64_t *ends = NULL, since;
-	size_t cap = 0, pcap = 0;
-	int t, rc, err = 0, filter;
+	int64_t since = q->since > res->created ? q->since : res->created;
+	char key[64];
+	int t;
 
-	memset(res, 0, sizeof(*res));
-	why[0] = '\0';
-	err = open_ro(path, &db, why, wlen);
-	if (err)
-		return err;
-	res->created = meta_get(db, "created", 0);
-	meta_text(db, "host", res->host, sizeof(res->host));
-	res->last_sample = meta_get(db, "last_sample", 0);
-	since = q->since > res->created ? q->since : res->created;
 	res->table = q->table;
 	if (res->table < 0) {
-		/* The finest table that holds every sample since `since`: exact at its edges. */
 		for (t = 0; t < NA_HIST_NTABLES - 1; t++) {
 			snprintf(key, sizeof(key), "covered_from_%s", tables[t]);
 			if (meta_get(db, key, res->created) <= since)
@@ -1629,41 +1678,58 @@ int na_history_query(const char *path, const struct na_hist_query *q, struct na_
 	snprintf(key, sizeof(key), "covered_from_%s", tables[res->table]);
 	res->covered_from = meta_get(db, key, res->created);
 	/* The period `since` falls in is in: a span never leaves out what it asked for (start says where it began). */
-	since = na_hist_period_start(res->table, q->since);
+	return na_hist_period_start(res->table, q->since);
+}
+
+/* The periods of res->table in [since, until): starts into res, ends into *ends (malloc'd). */
+static int read_periods(sqlite3 *db, struct na_hist_result *res, int64_t since, int64_t until, int64_t **ends,
+			char *why, size_t wlen)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
 
 	st = prep(db, "SELECT start, end FROM period WHERE tab = ?1 AND start >= ?2 AND start < ?3 ORDER BY start");
-	if (!st) {
-		err = sql_err(db, sqlite3_errcode(db), "read", why, wlen);
-		goto out;
-	}
+	if (!st)
+		return sql_err(db, sqlite3_errcode(db), "read", why, wlen);
 	sqlite3_bind_int(st, 1, res->table);
 	sqlite3_bind_int64(st, 2, since);
-	sqlite3_bind_int64(st, 3, q->until);
+	sqlite3_bind_int64(st, 3, until);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (res->nperiods == pcap) {
-			int64_t *a = realloc(res->period_starts, (pcap = pcap ? 2 * pcap : 64) * sizeof(*a));
-			int64_t *b = realloc(ends, pcap * sizeof(*b));
+		if (res->nperiods == cap) {
+			int64_t *a = realloc(res->period_starts, (cap = cap ? 2 * cap : 64) * sizeof(*a));
+			int64_t *b = realloc(*ends, cap * sizeof(*b));
 
 			if (a)
 				res->period_starts = a;
 			if (b)
-				ends = b;
+				*ends = b;
 			if (!a || !b) {
-				err = -ENOMEM;
-				goto out;
+				sqlite3_finalize(st);
+				return -ENOMEM;
 			}
 		}
 		res->period_starts[res->nperiods] = sqlite3_column_int64(st, 0);
-		ends[res->nperiods++] = sqlite3_column_int64(st, 1);
+		(*ends)[res->nperiods++] = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	st = NULL;
-	if (rc != SQLITE_DONE) {
-		err = sql_err(db, rc, "read", why, wlen);
-		goto out;
-	}
+	return rc == SQLITE_DONE ? 0 : sql_err(db, rc, "read", why, wlen);
+}
 
-	filter = q->cgroup && strcmp(q->cgroup, "/");
+_Static_assert(NA_HK_CGROUP == 0 && NA_HK_PROCESS == 1 && NA_HK_PEER == 2 && NA_HK_OTHER_PROC == 3 &&
+		       NA_HK_OTHER_PEER == 4,
+	       "query_sql names the kinds by the numbers the database stores");
+
+/* The query's SELECT on table tab: ?1 since, ?2 until, ?3 the cgroup when filter. */
+static void query_sql(const struct na_hist_query *q, int tab, int filter, char *sql, size_t len)
+{
+	static const char *const sums =
+		"sum(t.tx_packets), sum(t.tx_ip_hdr_bytes), sum(t.tx_l4_hdr_bytes), sum(t.tx_payload_bytes), "
+		"sum(t.tx_retrans_bytes), sum(t.rx_packets), sum(t.rx_ip_hdr_bytes), sum(t.rx_l4_hdr_bytes), "
+		"sum(t.rx_payload_bytes), sum(t.rx_dup_bytes)";
+	const char *sel, *grp, *kinds; /* kinds: enum na_hist_kind as the database stores it */
+	char where[256];
+
 	snprintf(where, sizeof(where), "%s",
 		 filter ? "AND (s.cgroup = ?3 OR substr(s.cgroup, 1, length(?3) + 1) = ?3 || '/')" : "");
 	switch (q->by) {
@@ -1685,11 +1751,76 @@ int na_history_query(const char *path, const struct na_hist_query *q, struct na_
 		grp = "s.cgroup";
 		break;
 	}
-	snprintf(sql, sizeof(sql),
+	snprintf(sql, len,
 		 "SELECT %s, %s, %s FROM %s t JOIN series s ON s.id = t.series WHERE t.start >= ?1 AND t.start < ?2 "
 		 "AND %s %s GROUP BY %s%s ORDER BY %s%s",
-		 q->periods ? "t.start" : "min(t.start)", sel, sums, tables[res->table], kinds, where,
+		 q->periods ? "t.start" : "min(t.start)", sel, sums, tables[tab], kinds, where,
 		 q->periods ? "t.start, " : "", grp, q->periods ? "t.start, " : "", grp);
+}
+
+/* The result row st is on into r (zeroed); the span it covers from ends. 0 or -ENOMEM. */
+static int read_row(sqlite3_stmt *st, const struct na_hist_query *q, const struct na_hist_result *res,
+		    const int64_t *ends, struct na_hist_row *r)
+{
+	const unsigned char *s;
+	int d, k = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->start = sqlite3_column_int64(st, k++);
+	if (q->periods) {
+		r->end = end_of(res, ends, r->start);
+	} else if (res->nperiods) {
+		r->start = res->period_starts[0];
+		r->end = ends[res->nperiods - 1];
+	} else {
+		r->end = na_hist_period_end(res->table, r->start);
+	}
+	r->kind = (enum na_hist_kind)sqlite3_column_int(st, k++);
+	s = sqlite3_column_text(st, k++);
+	if (s && !(r->cgroup = strdup((const char *)s)))
+		return -ENOMEM;
+	r->cgroup_id = (uint64_t)sqlite3_column_int64(st, k++);
+	r->pid = (uint32_t)sqlite3_column_int64(st, k++);
+	s = sqlite3_column_text(st, k++);
+	snprintf(r->comm, sizeof(r->comm), "%s", s ? (const char *)s : "");
+	r->family = (uint8_t)sqlite3_column_int(st, k++);
+	s = sqlite3_column_text(st, k++);
+	snprintf(r->raddr, sizeof(r->raddr), "%s", s ? (const char *)s : "");
+	for (d = 0; d < NA_NDIR; d++) {
+		r->dir[d].packets = (uint64_t)sqlite3_column_int64(st, k++);
+		r->dir[d].ip_hdr_bytes = (uint64_t)sqlite3_column_int64(st, k++);
+		r->dir[d].l4_hdr_bytes = (uint64_t)sqlite3_column_int64(st, k++);
+		r->dir[d].payload_bytes = (uint64_t)sqlite3_column_int64(st, k++);
+		r->dir[d].resent_bytes = (uint64_t)sqlite3_column_int64(st, k++);
+	}
+	return 0;
+}
+
+int na_history_query(const char *path, const struct na_hist_query *q, struct na_hist_result *res, char *why,
+		     size_t wlen)
+{
+	char sql[2048];
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	int64_t *ends = NULL, since;
+	size_t cap = 0;
+	int rc, err = 0, filter;
+
+	memset(res, 0, sizeof(*res));
+	why[0] = '\0';
+	err = open_ro(path, &db, why, wlen);
+	if (err)
+		return err;
+	res->created = meta_get(db, "created", 0);
+	meta_text(db, "host", res->host, sizeof(res->host));
+	res->last_sample = meta_get(db, "last_sample", 0);
+	since = query_table(db, q, res);
+	err = read_periods(db, res, since, q->until, &ends, why, wlen);
+	if (err)
+		goto out;
+
+	filter = q->cgroup && strcmp(q->cgroup, "/");
+	query_sql(q, res->table, filter, sql, sizeof(sql));
 	st = prep(db, sql);
 	if (!st) {
 		err = sql_err(db, sqlite3_errcode(db), "read", why, wlen);
@@ -1700,44 +1831,12 @@ int na_history_query(const char *path, const struct na_hist_query *q, struct na_
 	if (filter)
 		sqlite3_bind_text(st, 3, q->cgroup, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct na_hist_row *r;
-		const unsigned char *s;
-		int d, k = 0;
-
 		if ((err = row_grow(res, &cap)))
 			goto out;
-		r = &res->rows[res->nrows];
-		memset(r, 0, sizeof(*r));
-		r->start = sqlite3_column_int64(st, k++);
-		if (q->periods) {
-			r->end = end_of(res, ends, r->start);
-		} else if (res->nperiods) {
-			r->start = res->period_starts[0];
-			r->end = ends[res->nperiods - 1];
-		} else {
-			r->end = na_hist_period_end(res->table, r->start);
-		}
-		r->kind = (enum na_hist_kind)sqlite3_column_int(st, k++);
-		s = sqlite3_column_text(st, k++);
-		if (s && !(r->cgroup = strdup((const char *)s))) {
-			err = -ENOMEM;
+		err = read_row(st, q, res, ends, &res->rows[res->nrows]);
+		if (err)
 			goto out;
-		}
 		res->nrows++;
-		r->cgroup_id = (uint64_t)sqlite3_column_int64(st, k++);
-		r->pid = (uint32_t)sqlite3_column_int64(st, k++);
-		s = sqlite3_column_text(st, k++);
-		snprintf(r->comm, sizeof(r->comm), "%s", s ? (const char *)s : "");
-		r->family = (uint8_t)sqlite3_column_int(st, k++);
-		s = sqlite3_column_text(st, k++);
-		snprintf(r->raddr, sizeof(r->raddr), "%s", s ? (const char *)s : "");
-		for (d = 0; d < NA_NDIR; d++) {
-			r->dir[d].packets = (uint64_t)sqlite3_column_int64(st, k++);
-			r->dir[d].ip_hdr_bytes = (uint64_t)sqlite3_column_int64(st, k++);
-			r->dir[d].l4_hdr_bytes = (uint64_t)sqlite3_column_int64(st, k++);
-			r->dir[d].payload_bytes = (uint64_t)sqlite3_column_int64(st, k++);
-			r->dir[d].resent_bytes = (uint64_t)sqlite3_column_int64(st, k++);
-		}
 	}
 	if (rc != SQLITE_DONE)
 		err = sql_err(db, rc, "read", why, wlen);

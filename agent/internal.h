@@ -38,6 +38,12 @@ extern const char *const na_retired_att_pins[];
 /* Every program of obj is in the table or a syscall program, and every entry is in obj: 0 or -EINVAL (reported). */
 int na_links_check(struct bpf_object *obj);
 
+/* ---- text files (agent/util.c): the configuration and the networks file ------ */
+/* Cut line at its comment: a '#' at the line's start or after a blank. */
+void na_cut_comment(char *line);
+/* s without its leading blanks and its trailing blanks and line end (cut in place). */
+char *na_trim(char *s);
+
 /* ---- the embedded BPF object (agent/object.c) ----------------------------- */
 /*
  * A copy of the programs. reuse: the shared maps are the ones pinned at root

@@ -26,9 +26,9 @@ const struct na_link_spec na_links[] = {
 	{ "na_tcp_destroy", "tcp_destroy", NA_LINK_GLOBAL },
 	{ "na_cgroup_mkdir", "cgroup_mkdir", NA_LINK_GLOBAL },
 };
-const size_t na_nlinks = sizeof(na_links) / sizeof(na_links[0]);
+const size_t na_nlinks = NA_ARRAY_SIZE(na_links);
 
-_Static_assert(sizeof(na_links) / sizeof(na_links[0]) <= NA_MAX_LINKS, "NA_MAX_LINKS too small");
+_Static_assert(NA_ARRAY_SIZE(na_links) <= NA_MAX_LINKS, "NA_MAX_LINKS too small");
 
 /*
  * Pins at the pin root that an earlier netacct made and this one no longer

@@ -62,7 +62,7 @@ static int is_unit(const char *c)
 	static const char *const sfx[] = { ".service", ".scope", ".slice", ".socket", ".mount", ".swap" };
 	size_t i;
 
-	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
+	for (i = 0; i < NA_ARRAY_SIZE(sfx); i++)
 		if (ends_with(c, sfx[i]))
 			return 1;
 	return 0;
@@ -99,7 +99,7 @@ static int container_of(const char *c, const char *parent, int in_pod, enum na_r
 
 	if (ends_with(c, ".scope"))
 		n -= 6;
-	for (i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(pfx); i++) {
 		p = strlen(pfx[i].prefix);
 		if (n == p + ID_LEN && !strncmp(c, pfx[i].prefix, p) && is_hex(c + p, ID_LEN)) {
 			*rt = pfx[i].rt;
@@ -221,7 +221,7 @@ int na_cgpath_parse(const char *rel, struct na_cgpath_info *out)
 	if (!rel || rel[0] != '/' || strlen(rel) >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, rel, strlen(rel) + 1);
-	for (s = strtok_r(buf, "/", &save); s && n < sizeof(comp) / sizeof(comp[0]); s = strtok_r(NULL, "/", &save))
+	for (s = strtok_r(buf, "/", &save); s && n < NA_ARRAY_SIZE(comp); s = strtok_r(NULL, "/", &save))
 		comp[n++] = s;
 	for (i = 0; i < n; i++) {
 		if ((uid = user_manager(comp[i])) >= 0) {

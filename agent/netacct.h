@@ -17,6 +17,11 @@
 
 #include "netacct_abi.h"
 
+/* The number of elements of an array (not a pointer). */
+#define NA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* -1, 0 or 1 as a is below, equal to or above b: a comparator's answer without a subtraction that could overflow. */
+#define NA_CMP(a, b) (((a) > (b)) - ((a) < (b)))
+
 #define NA_DEFAULT_PIN_ROOT "/sys/fs/bpf/netacct"
 #define NA_PIN_ROOT_ENV "NETACCT_PIN_ROOT"
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netacct.h"
+#include "internal.h"
 
 #pragma GCC poison u8 u16 u32 u64
 
@@ -63,7 +63,6 @@ static const struct {
 	{ "multicast", { "224.0.0.0/4", "ff00::/8" } },
 	{ "internet", { "0.0.0.0/0", "::/0" } },
 };
-#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
 
 /* Clear the bits of a past len (a lookup masks once per prefix length: bytes at a time). */
 static void mask(uint8_t *a, unsigned len)
@@ -139,7 +138,7 @@ static int class_index(struct na_netclass *c, const char *name)
 	for (i = 0; i < c->nclass; i++)
 		if (!strcmp(c->names[i], name))
 			return i;
-	if (c->nclass >= (int)(NBUILTIN + NA_NETCLASS_MAX))
+	if (c->nclass >= (int)(NA_ARRAY_SIZE(builtin) + NA_NETCLASS_MAX))
 		return -1;
 	snprintf(c->names[c->nclass], sizeof(c->names[0]), "%s", name);
 	return c->nclass++;
@@ -166,13 +165,9 @@ static int net_cmp(const void *pa, const void *pb)
 	const struct net *a = pa, *b = pb;
 	int c;
 
-	if (a->len != b->len)
-		return a->len > b->len ? -1 : 1;
-	if ((c = memcmp(a->a, b->a, 16)))
+	if ((c = NA_CMP(b->len, a->len)) || (c = memcmp(a->a, b->a, 16)) || (c = NA_CMP(!a->user, !b->user)))
 		return c;
-	if (a->user != b->user)
-		return a->user ? -1 : 1;
-	return a->line < b->line ? -1 : a->line > b->line;
+	return NA_CMP(a->line, b->line);
 }
 
 /* Sort, refuse a network a file names twice, drop the built-in ones it names, and index by length. */
@@ -213,18 +208,6 @@ static int finish(struct na_netclass *c, const char *name)
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 void na_netclass_free(struct na_netclass *c)
 {
 	if (!c)
@@ -234,110 +217,122 @@ void na_netclass_free(struct na_netclass *c)
 	free(c);
 }
 
-int na_netclass_parse(FILE *f, const char *name, struct na_netclass **out)
+/* The built-in classes, each network of them a row in c. 0 or -ENOMEM. */
+static int add_builtin(struct na_netclass *c, size_t cap[2])
 {
-	struct na_netclass *c = calloc(1, sizeof(*c));
-	size_t cap[2] = { 0, 0 }, lcap = 0, i, total = 0;
-	char *line = NULL, *s, *tok, *save, *hash, *cls;
-	const char *why = NULL, *bad = NULL;
-	unsigned lineno = 0;
-	ssize_t got;
+	const char *why = NULL;
 	struct net n;
-	int err = -ENOMEM, k;
+	size_t i, j;
+	int k;
 
-	*out = NULL;
-	if (!c)
-		return na_err(-ENOMEM, "networks");
-	for (i = 0; i < NBUILTIN; i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(builtin); i++) {
 		k = class_index(c, builtin[i].cls);
-		for (size_t j = 0; j < sizeof(builtin[i].nets) / sizeof(builtin[i].nets[0]) && builtin[i].nets[j]; j++) {
+		for (j = 0; j < NA_ARRAY_SIZE(builtin[i].nets) && builtin[i].nets[j]; j++) {
 			if (parse_cidr(builtin[i].nets[j], &n, &why))
 				abort(); /* the table above is wrong */
 			n.cls = k;
 			if (add_net(&c->fam[n.v6], &n, &cap[n.v6]))
-				goto fail;
+				return -ENOMEM;
 		}
 	}
+	return 0;
+}
+
+/* Where a file's lines go, and what its last bad line was. */
+struct netclass_reader {
+	struct na_netclass *c;
+	size_t cap[2];   /* of c->fam[].nets */
+	size_t total;    /* networks read from the file */
+	unsigned lineno;
+	const char *bad; /* the word at fault, or NULL */
+	const char *why;
+};
+
+static int line_error(struct netclass_reader *r, const char *bad, const char *why)
+{
+	r->bad = bad;
+	if (why)
+		r->why = why;
+	return -EINVAL;
+}
+
+/* One line, "NAME CIDR [CIDR...]", into r->c: 0, -EINVAL with r->bad and r->why set, or -ENOMEM. */
+static int parse_line(struct netclass_reader *r, char *line, size_t len)
+{
+	char *s, *tok, *save = NULL, *cls;
+	struct net n;
+	int k;
+
+	if (len > MAX_LINE)
+		return line_error(r, NULL, "line longer than 65536 bytes (name the class again on another line)");
+	if (memchr(line, '\0', len))
+		return line_error(r, NULL, "a NUL byte");
+	na_cut_comment(line);
+	s = na_trim(line);
+	if (!*s)
+		return 0;
+	cls = strtok_r(s, " \t", &save);
+	if (!parse_cidr(cls, &n, &r->why))
+		return line_error(r, cls, "the class's name comes first: NAME CIDR [CIDR...]");
+	if (!name_ok(cls))
+		return line_error(r, cls, "a class name is letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63");
+	k = class_index(r->c, cls);
+	if (k < 0)
+		return line_error(r, cls, "more than 64 classes");
+	tok = strtok_r(NULL, " \t", &save);
+	if (!tok)
+		return line_error(r, cls, "no network: NAME CIDR [CIDR...]");
+	for (; tok; tok = strtok_r(NULL, " \t", &save)) {
+		if (parse_cidr(tok, &n, &r->why))
+			return line_error(r, tok, NULL);
+		if (++r->total > MAX_NETWORKS)
+			return line_error(r, tok, "more than 262144 networks");
+		n.cls = k;
+		n.user = 1;
+		n.line = r->lineno;
+		if (add_net(&r->c->fam[n.v6], &n, &r->cap[n.v6]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int na_netclass_parse(FILE *f, const char *name, struct na_netclass **out)
+{
+	struct netclass_reader r = { .c = calloc(1, sizeof(*r.c)) };
+	char *line = NULL;
+	size_t lcap = 0;
+	ssize_t got;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	if (!r.c)
+		return na_err(-ENOMEM, "networks");
+	if (add_builtin(r.c, r.cap))
+		goto nomem;
 	while (f && (got = getline(&line, &lcap, f)) >= 0) {
-		lineno++;
-		bad = NULL;
-		if ((size_t)got > MAX_LINE) {
-			why = "line longer than 65536 bytes (name the class again on another line)";
-			goto bad_line;
-		}
-		if (memchr(line, '\0', (size_t)got)) {
-			why = "a NUL byte";
-			goto bad_line;
-		}
-		/* A comment starts at a '#' at the line's start or after a blank. */
-		for (hash = line; (hash = strchr(hash, '#')); hash++)
-			if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
-				*hash = '\0';
-				break;
-			}
-		s = trim(line);
-		if (!*s)
-			continue;
-		save = NULL;
-		cls = strtok_r(s, " \t", &save);
-		if (!parse_cidr(cls, &n, &why)) {
-			bad = cls;
-			why = "the class's name comes first: NAME CIDR [CIDR...]";
-			goto bad_line;
-		}
-		if (!name_ok(cls)) {
-			bad = cls;
-			why = "a class name is letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63";
-			goto bad_line;
-		}
-		k = class_index(c, cls);
-		if (k < 0) {
-			bad = cls;
-			why = "more than 64 classes";
-			goto bad_line;
-		}
-		tok = strtok_r(NULL, " \t", &save);
-		if (!tok) {
-			bad = cls;
-			why = "no network: NAME CIDR [CIDR...]";
-			goto bad_line;
-		}
-		for (; tok; tok = strtok_r(NULL, " \t", &save)) {
-			if (parse_cidr(tok, &n, &why)) {
-				bad = tok;
-				goto bad_line;
-			}
-			if (++total > MAX_NETWORKS) {
-				bad = tok;
-				why = "more than 262144 networks";
-				goto bad_line;
-			}
-			n.cls = k;
-			n.user = 1;
-			n.line = lineno;
-			if (add_net(&c->fam[n.v6], &n, &cap[n.v6]))
-				goto fail;
+		r.lineno++;
+		err = parse_line(&r, line, (size_t)got);
+		if (err == -ENOMEM)
+			goto nomem;
+		if (err) {
+			na_log(NA_LOG_ERROR, "%s:%u: %s%s%s", name, r.lineno, r.bad ? r.bad : "", r.bad ? ": " : "", r.why);
+			goto out;
 		}
 	}
-	if (f && ferror(f)) {
+	if (f && ferror(f))
 		err = na_err(-EIO, "read %s", name);
-		goto out;
-	}
-	err = finish(c, name);
+	else
+		err = finish(r.c, name);
 	if (!err) {
-		*out = c;
-		c = NULL;
+		*out = r.c;
+		r.c = NULL;
 	}
 	goto out;
-bad_line:
-	na_log(NA_LOG_ERROR, "%s:%u: %s%s%s", name, lineno, bad ? bad : "", bad ? ": " : "", why);
-	err = -EINVAL;
-	goto out;
-fail:
+nomem:
 	err = na_err(-ENOMEM, "networks %s", name ? name : "");
 out:
 	free(line);
-	na_netclass_free(c);
+	na_netclass_free(r.c);
 	return err;
 }
 

@@ -138,16 +138,12 @@ int na_owners_parse_diag(const void *buf, size_t len, uint32_t seq, na_diag_cb c
 
 static int cmp_cookie(const void *a, const void *b)
 {
-	uint64_t x = ((const struct want *)a)->cookie, y = ((const struct want *)b)->cookie;
-
-	return (x > y) - (x < y);
+	return NA_CMP(((const struct want *)a)->cookie, ((const struct want *)b)->cookie);
 }
 
 static int cmp_inode(const void *a, const void *b)
 {
-	uint64_t x = (*(struct want *const *)a)->inode, y = (*(struct want *const *)b)->inode;
-
-	return (x > y) - (x < y);
+	return NA_CMP((*(struct want *const *)a)->inode, (*(struct want *const *)b)->inode);
 }
 
 static struct want *find_cookie(struct resolver *r, uint64_t cookie)
@@ -267,7 +263,7 @@ static int diag_all(struct resolver *r)
 		err = -ENOMEM;
 		goto out;
 	}
-	for (p = 0; p < sizeof(protos) / sizeof(protos[0]); p++) {
+	for (p = 0; p < NA_ARRAY_SIZE(protos); p++) {
 		size_t want = wanted_of(r, protos[p].na);
 
 		for (f = 0; f < sizeof(families) && listed_of(r, protos[p].na) < want; f++) {

@@ -41,6 +41,71 @@ static int owner_ok(uid_t uid)
 	return uid == 0 || uid == geteuid();
 }
 
+/* Why the directory a walk ends at cannot be trusted, and what to do. */
+static void log_untrusted_end(const char *what, const char *path, const struct stat *st, int bpffs)
+{
+	const char *is = !owner_ok(st->st_uid) ? "not root's" : "writable by others";
+	unsigned uid = (unsigned)st->st_uid, mode = (unsigned)(st->st_mode & 07777);
+
+	if (bpffs)
+		na_log(NA_LOG_ERROR,
+		       "%s %s is %s (owner uid %u, mode %04o): netacct makes it root's and 0700; someone else made or changed it, and could read every counter or unpin the links. Look at what it holds (ls -la %s), remove it (rm -r %s), and attach again",
+		       what, path, is, uid, mode, path, path);
+	else
+		na_log(NA_LOG_ERROR,
+		       "%s %s is %s (owner uid %u, mode %04o): whoever can write there could make root write or remove a file of their choice; use a directory that is root's and writable by root alone (chown root %s; chmod go-w %s)",
+		       what, path, is, uid, mode, path, path);
+}
+
+/*
+ * One step of walk_trusted: comp in directory dirfd (sofar, the path up to
+ * and with it; last, whether it is the walk's end) is a directory, no link,
+ * and nobody else's to change. 0, or -errno after saying why.
+ */
+static int component_trusted(int dirfd, const char *comp, const char *sofar, int last, const char *what,
+			     const char *path, int bpffs)
+{
+	struct stat st;
+	int err;
+
+	if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
+		na_log(NA_LOG_ERROR, "%s %s: '%s' in the path; give it without . or ..", what, path, comp);
+		return -EINVAL;
+	}
+	if (fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW)) {
+		err = -errno;
+		if (err != -ENOENT)
+			na_err(err, "%s %s: %s%s", what, path, sofar,
+			       err == -EACCES ? " (run as root, or as a member of the group given to `netacct attach --group`)" : "");
+		return err;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char to[PATH_MAX];
+		ssize_t n = readlinkat(dirfd, comp, to, sizeof(to) - 1);
+
+		to[n > 0 ? n : 0] = '\0';
+		na_log(NA_LOG_ERROR,
+		       "%s %s: %s is a symbolic link (to %s); netacct follows no link there: give the directory itself",
+		       what, path, sofar, n > 0 ? to : "?");
+		return -ELOOP;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		na_log(NA_LOG_ERROR, "%s %s: %s is not a directory", what, path, sofar);
+		return -ENOTDIR;
+	}
+	if (!last && (!owner_ok(st.st_uid) || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))) {
+		na_log(NA_LOG_ERROR,
+		       "%s %s: %s (owner uid %u, mode %04o) can be changed by others, who could replace what is below it; use a directory below directories only root can write",
+		       what, path, sofar, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (last && (!owner_ok(st.st_uid) || (st.st_mode & 022))) {
+		log_untrusted_end(what, path, &st, bpffs);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /*
  * Walk path from "/" one component at a time, never following a link: every
  * directory above it must be one that only root (or this user) can change,
@@ -55,7 +120,6 @@ static int walk_trusted(const char *path, const char *what, int bpffs, int *out)
 	char buf[PATH_MAX], *comp, *save = NULL, *next;
 	char sofar[PATH_MAX] = "";
 	struct statfs sfs;
-	struct stat st;
 	int fd, nfd, err = 0;
 
 	if (path[0] != '/' || strlen(path) >= sizeof(buf)) {
@@ -68,56 +132,10 @@ static int walk_trusted(const char *path, const char *what, int bpffs, int *out)
 		return na_err(-errno, "open /");
 	for (comp = strtok_r(buf, "/", &save); comp; comp = next) {
 		next = strtok_r(NULL, "/", &save);
-		if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
-			na_log(NA_LOG_ERROR, "%s %s: '%s' in the path; give it without . or ..", what, path, comp);
-			err = -EINVAL;
-			break;
-		}
 		snprintf(sofar + strlen(sofar), sizeof(sofar) - strlen(sofar), "/%s", comp);
-		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW)) {
-			err = -errno;
-			if (err != -ENOENT)
-				na_err(err, "%s %s: %s%s", what, path, sofar,
-				       err == -EACCES ? " (run as root, or as a member of the group given to `netacct attach --group`)" : "");
+		err = component_trusted(fd, comp, sofar, !next, what, path, bpffs);
+		if (err)
 			break;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			char to[PATH_MAX];
-			ssize_t n = readlinkat(fd, comp, to, sizeof(to) - 1);
-
-			to[n > 0 ? n : 0] = '\0';
-			na_log(NA_LOG_ERROR,
-			       "%s %s: %s is a symbolic link (to %s); netacct follows no link there: give the directory itself",
-			       what, path, sofar, n > 0 ? to : "?");
-			err = -ELOOP;
-			break;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			na_log(NA_LOG_ERROR, "%s %s: %s is not a directory", what, path, sofar);
-			err = -ENOTDIR;
-			break;
-		}
-		if (next && (!owner_ok(st.st_uid) || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))) {
-			na_log(NA_LOG_ERROR,
-			       "%s %s: %s (owner uid %u, mode %04o) can be changed by others, who could replace what is below it; use a directory below directories only root can write",
-			       what, path, sofar, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-			err = -EPERM;
-			break;
-		}
-		if (!next && (!owner_ok(st.st_uid) || (st.st_mode & 022))) {
-			if (bpffs)
-				na_log(NA_LOG_ERROR,
-				       "%s %s is %s (owner uid %u, mode %04o): netacct makes it root's and 0700; someone else made or changed it, and could read every counter or unpin the links. Look at what it holds (ls -la %s), remove it (rm -r %s), and attach again",
-				       what, path, !owner_ok(st.st_uid) ? "not root's" : "writable by others",
-				       (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), path, path);
-			else
-				na_log(NA_LOG_ERROR,
-				       "%s %s is %s (owner uid %u, mode %04o): whoever can write there could make root write or remove a file of their choice; use a directory that is root's and writable by root alone (chown root %s; chmod go-w %s)",
-				       what, path, !owner_ok(st.st_uid) ? "not root's" : "writable by others",
-				       (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), path, path);
-			err = -EPERM;
-			break;
-		}
 		nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
 			err = na_err(-errno, "%s %s: open %s", what, path, sofar);

@@ -52,7 +52,7 @@ int na_caps_check_attach(const char *what)
 	char missing[96] = "";
 	size_t i;
 
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(need); i++) {
 		/* CAP_SYS_ADMIN still stands in for CAP_BPF and CAP_PERFMON. */
 		if (has_cap(need[i].cap) || (need[i].cap != CAP_NET_ADMIN && has_cap(CAP_SYS_ADMIN)))
 			continue;

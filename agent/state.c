@@ -268,7 +268,7 @@ int na_state_open(const char *root, struct na_state **out)
 			      st->peers_fd, st->dns_fd };
 		size_t i;
 
-		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		for (i = 0; i < NA_ARRAY_SIZE(fds); i++) {
 			if (fds[i] < 0) {
 				err = fds[i];
 				goto fail;
@@ -396,7 +396,7 @@ const char *na_att_phase_name(enum na_att_phase p)
 		[NA_ATT_ATTACHING] = "attaching", [NA_ATT_DETACHING] = "detaching",   [NA_ATT_UNLINKED] = "unlinked",
 	};
 
-	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+	return (unsigned)p < NA_ARRAY_SIZE(names) ? names[p] : "?";
 }
 
 /* Where the attachment's transaction stands, from its directory and na_active (docs/design.md). */
@@ -699,7 +699,7 @@ static int peer_cmp(const void *pa, const void *pb)
 {
 	const struct na_peer_row *a = pa, *b = pb;
 
-	return a->k.cookie < b->k.cookie ? -1 : a->k.cookie > b->k.cookie;
+	return NA_CMP(a->k.cookie, b->k.cookie);
 }
 
 static int read_peers(struct na_state *st, struct na_snapshot *snap)
@@ -1097,7 +1097,11 @@ static void link_holders(struct na_leftover *lo, size_t n)
 		closedir(pd);
 }
 
-/* A cgroup's path by id: what na_cgpath remembers, else a walk of the cgroup2 tree. */
+/*
+ * A cgroup's path by id: what na_cgpath remembers, else a walk of the cgroup2
+ * tree. nftw passes its callback no user pointer: what the walk looks for is
+ * static, one per thread (the agent reads on two).
+ */
 static _Thread_local struct {
 	uint64_t id;
 	char found[PATH_MAX];

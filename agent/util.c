@@ -133,7 +133,7 @@ const char *na_tcp_state_name(uint8_t state)
 		[NA_TCP_CLOSING] = "closing",         [NA_TCP_NEW_SYN_RECV] = "new-syn-recv",
 	};
 
-	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "";
+	return state < NA_ARRAY_SIZE(names) && names[state] ? names[state] : "";
 }
 
 int64_t na_boot_offset_ns(void)
@@ -154,4 +154,27 @@ int64_t na_boot_offset_ns(void)
 	 * millisecond boundary; the error is at most 0.5 ms.
 	 */
 	return (off >= 0 ? off + 500000 : off - 500000) / 1000000 * 1000000;
+}
+
+void na_cut_comment(char *line)
+{
+	char *hash;
+
+	for (hash = line; (hash = strchr(hash, '#')); hash++)
+		if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+			*hash = '\0';
+			return;
+		}
+}
+
+char *na_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
 }

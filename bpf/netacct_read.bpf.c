@@ -90,7 +90,12 @@ static __always_inline void copy_row(struct na_rd_row *o, __u64 cookie, const st
 	}
 }
 
-/* Rows past the buffer's end are counted, not copied: the reader grows the buffer and runs again. */
+/*
+ * Rows past the buffer's end are counted, not copied: the reader grows the
+ * buffer and runs again. buf is one of the two buffers, a constant once
+ * inlined into its callback: a callback names its map, the verifier takes
+ * no map chosen at run time.
+ */
 static __always_inline long to_buf(void *buf, const __u64 *key, const struct na_row *r, struct walk *w)
 {
 	__u32 i = (__u32)w->rows++;
@@ -104,7 +109,6 @@ static __always_inline long to_buf(void *buf, const __u64 *key, const struct na_
 	return 0;
 }
 
-/* One callback per buffer: the verifier must know which map each lookup reads. */
 static long to_buf0(void *map, const __u64 *key, const struct na_row *r, struct walk *w)
 {
 	(void)map;

@@ -27,6 +27,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "netacct.h"
 #include "netacct_abi.h"
 #include "netacct.skel.h"
 #include "frames.h"
@@ -795,23 +796,6 @@ struct env {
 	struct na_totals *percpu; /* ncpus values */
 };
 
-/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
 /*
  * The cgroup v2 id of this process: the inode of its cgroup directory, found
  * from the "0::" line of /proc/self/cgroup under the cgroup2 mount named in
@@ -819,8 +803,7 @@ static void unescape_octal(char *s)
  */
 static int self_cgroup_id(__u64 *id)
 {
-	char line[4096], cgpath[4096] = "", root[4096] = "", mnt[4096] = "", dir[8192];
-	const char *rel;
+	char line[4096], cgpath[4096] = "", dir[PATH_MAX];
 	struct stat st;
 	FILE *f;
 	int err = 0;
@@ -839,43 +822,16 @@ static int self_cgroup_id(__u64 *id)
 	if (!cgpath[0])
 		return -ENOENT;
 
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char r[4096], m[4096], fstype[64];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*s %*s %*s %4095s %4095s", r, m) != 2)
-			continue;
-		memcpy(root, r, sizeof(root));
-		memcpy(mnt, m, sizeof(mnt));
-		break;
-	}
-	fclose(f);
-	if (!mnt[0])
-		return -ENOENT;
-	unescape_octal(root);
-	unescape_octal(mnt);
-
-	rel = cgpath;
-	if (strcmp(root, "/")) {
-		size_t n = strlen(root);
-
-		if (strncmp(cgpath, root, n) || (cgpath[n] && cgpath[n] != '/'))
-			return -ENOENT; /* our cgroup is outside the mounted subtree */
-		rel = cgpath + n;
-	}
-	snprintf(dir, sizeof(dir), "%s%s", mnt, rel);
+	/* Under the cgroup2 mount, whose root maps namespaced paths. */
+	err = na_cgroup_abs(cgpath, dir, sizeof(dir));
+	if (err)
+		return err;
 	if (stat(dir, &st))
 		err = -errno;
 	else
 		*id = st.st_ino;
 	if (verbose)
-		fprintf(stderr, "cgroup2 at %s, this process in %s, id %llu\n", mnt, dir,
-			(unsigned long long)*id);
+		fprintf(stderr, "this process in %s, id %llu\n", dir, (unsigned long long)*id);
 	return err;
 }
 
@@ -1162,7 +1118,7 @@ static int fuzz(struct env *e, unsigned long n, __u64 seed)
 	static __u8 frame[FRAME_MAX];
 	struct na_totals before, after;
 	unsigned long i, skipped = 0, bad = 0, failures = 0;
-	size_t ncases = sizeof(cases) / sizeof(cases[0]), size;
+	size_t ncases = NA_ARRAY_SIZE(cases), size;
 	struct __sk_buff ctx;
 	int err, d;
 
@@ -1327,7 +1283,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(cases); i++) {
 		if (run_case(&e, &cases[i])) {
 			failed++;
 			printf("FAIL %s\n", cases[i].name);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "netacct.h"
 
 #define MAX_ARGS 128 /* above the 64 PATHs of top and trace, to reach their limits */
 
@@ -231,7 +232,6 @@ static const struct {
 	{ "trace", trace },   { "doctor", doctor }, { "help", help },   { "report", report },
 };
 
-#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void netacct(int argc, char **argv)
 {
@@ -244,7 +244,7 @@ static void netacct(int argc, char **argv)
 	check(!strncmp(m.cmd->name, m.argv[0], strlen(m.argv[0]))); /* a name or a prefix of it */
 	check(m.g.pin_root && m.g.pin_root[0] == '/');
 	optind = 0; /* as main() does before the command */
-	for (i = 0; i < NCMDS; i++)
+	for (i = 0; i < NA_ARRAY_SIZE(cmds); i++)
 		if (!strcmp(cmds[i].name, m.cmd->name))
 			cmds[i].parse(m.argc, m.argv);
 }
@@ -276,7 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	sel = data[0] % (NCMDS + 1);
+	sel = data[0] % (NA_ARRAY_SIZE(cmds) + 1);
 	/* A copy of exactly the input, NUL-terminated: an overread hits ASan's redzone. */
 	buf = malloc(size);
 	if (!buf)

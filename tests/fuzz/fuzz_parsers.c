@@ -47,7 +47,7 @@ static void networks(FILE *f)
 
 	if (na_netclass_parse(f, "fuzz.networks", &c))
 		return;
-	for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(probe); i++) {
 		k = na_netclass_of(c, i < 4 ? NA_F_IPV4 : NA_F_IPV6, probe[i]);
 		if (k < 0 || k >= na_netclass_count(c) || !na_netclass_name(c, k)[0])
 			abort(); /* a real address always has a class (internet at least) */

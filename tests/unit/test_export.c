@@ -181,6 +181,22 @@ static int count_str(const char *text, const char *s)
 
 #define ASSERT_LINE(text, line) CHECK(has_line(text, line), "missing line: %s", line)
 
+/* What na_prom_write writes for s (malloc'd), its return checked as what; NULL when no stream could be had. */
+static char *prom_text(const struct na_snapshot *s, na_prom_hold_fn hold, void *held, const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		CHECK(0, "open_memstream: %s", strerror(errno));
+		return NULL;
+	}
+	ASSERT_EQ(na_prom_write(f, s, hold, held), 0, what);
+	fclose(f);
+	return buf;
+}
+
 static void test_prom(void)
 {
 	struct na_att_state att[4];
@@ -189,8 +205,6 @@ static void test_prom(void)
 	struct na_snapshot s;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f;
-	int err;
 
 	memset(&s, 0, sizeof(s));
 	memset(att, 0, sizeof(att));
@@ -261,14 +275,10 @@ static void test_prom(void)
 	s.stats.log_dropped = 18;
 	s.stats.log_written = 19;
 
-	f = open_memstream(&buf, &len);
-	if (!f) {
-		CHECK(0, "open_memstream: %s", strerror(errno));
+	buf = prom_text(&s, NULL, NULL, "na_prom_write");
+	if (!buf)
 		return;
-	}
-	err = na_prom_write(f, &s, NULL, NULL);
-	fclose(f);
-	ASSERT_EQ(err, 0, "na_prom_write");
+	len = strlen(buf);
 
 	ASSERT_LINE(buf, "# TYPE netacct_bytes_total counter");
 	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"ip_header\"} 140");
@@ -317,12 +327,9 @@ static void test_prom(void)
 		ASSERT_EQ(na_series_new(&held), 0, "na_series_new");
 		for (int round = 0; round < 2 && held; round++) {
 			att[1].t.dir[NA_TX].resent_bytes = round ? 15000 : 20101; /* a loss being repaired */
-			buf = NULL;
-			f = open_memstream(&buf, &len);
-			if (!f)
+			buf = prom_text(&s, na_series_hold, held, "na_prom_write, held");
+			if (!buf)
 				break;
-			ASSERT_EQ(na_prom_write(f, &s, na_series_hold, held), 0, "na_prom_write, held");
-			fclose(f);
 			ASSERT_LINE(buf, "netacct_retransmitted_bytes_total{cgroup=\"/app/worker\"} 20101");
 			free(buf);
 		}
@@ -331,12 +338,9 @@ static void test_prom(void)
 
 	/* an empty snapshot is still well-formed */
 	memset(&s, 0, sizeof(s));
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	if (!f)
+	buf = prom_text(&s, NULL, NULL, "na_prom_write of an empty snapshot");
+	if (!buf)
 		return;
-	ASSERT_EQ(na_prom_write(f, &s, NULL, NULL), 0, "na_prom_write of an empty snapshot");
-	fclose(f);
 	ASSERT_LINE(buf, "netacct_socket_map_entries 0");
 	free(buf);
 }
@@ -1076,21 +1080,19 @@ static int ref_cmp_str(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "");
 }
 
-#define REF_CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
-
 static int ref_row_cmp(const void *pa, const void *pb)
 {
 	const struct na_sock_row *a = *(const struct na_sock_row *const *)pa;
 	const struct na_sock_row *b = *(const struct na_sock_row *const *)pb;
 	int c;
 
-	if ((c = ref_cmp_str(a->cgroup, b->cgroup)) || (c = REF_CMP(a->s.cgroup_id, b->s.cgroup_id)) ||
-	    (c = REF_CMP(a->s.pid, b->s.pid)) || (c = strncmp(a->s.comm, b->s.comm, NA_COMM_LEN)) ||
-	    (c = REF_CMP(a->s.proto, b->s.proto)) || (c = REF_CMP(a->s.family, b->s.family)) ||
-	    (c = memcmp(a->s.raddr, b->s.raddr, 16)) || (c = REF_CMP(a->s.rport, b->s.rport)) ||
-	    (c = memcmp(a->s.laddr, b->s.laddr, 16)) || (c = REF_CMP(a->s.lport, b->s.lport)))
+	if ((c = ref_cmp_str(a->cgroup, b->cgroup)) || (c = NA_CMP(a->s.cgroup_id, b->s.cgroup_id)) ||
+	    (c = NA_CMP(a->s.pid, b->s.pid)) || (c = strncmp(a->s.comm, b->s.comm, NA_COMM_LEN)) ||
+	    (c = NA_CMP(a->s.proto, b->s.proto)) || (c = NA_CMP(a->s.family, b->s.family)) ||
+	    (c = memcmp(a->s.raddr, b->s.raddr, 16)) || (c = NA_CMP(a->s.rport, b->s.rport)) ||
+	    (c = memcmp(a->s.laddr, b->s.laddr, 16)) || (c = NA_CMP(a->s.lport, b->s.lport)))
 		return c;
-	return REF_CMP(a->cookie, b->cookie);
+	return NA_CMP(a->cookie, b->cookie);
 }
 
 /*

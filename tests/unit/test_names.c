@@ -114,7 +114,7 @@ static void test_layouts(void)
 	size_t i;
 	char what[512];
 
-	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(layouts); i++) {
 		const struct layout *l = &layouts[i];
 
 		snprintf(what, sizeof(what), "%.400s", l->path);
@@ -398,7 +398,7 @@ static void test_networks(void)
 	size_t i;
 
 	ASSERT_EQ(na_netclass_parse(NULL, "built-in", &c), 0, "built-in classes");
-	for (i = 0; c && i < sizeof(builtin) / sizeof(builtin[0]); i++)
+	for (i = 0; c && i < NA_ARRAY_SIZE(builtin); i++)
 		ASSERT_STREQ(name_of(c, builtin[i].addr), builtin[i].cls, builtin[i].addr);
 	ASSERT_EQ(cls_of(c, "0.0.0.0"), -1, "no address, no class");
 	ASSERT_EQ(cls_of(c, "::"), -1, "no IPv6 address, no class");

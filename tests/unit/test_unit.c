@@ -223,7 +223,7 @@ static void test_layout(void)
 		{ 1, 7, 7, 7 }, { 1, 10, 15, 15 }, { 4, 12, 24, 40 }, { 2, 21, 24, 30 },
 		{ 1, 12, 12, 12 }, { 1, 12, 12, 12 }, { 5, 10, 10, 10 }, { 0, 5, 5, 5 },
 	};
-	int n = (int)(sizeof(c) / sizeof(c[0]));
+	int n = (int)NA_ARRAY_SIZE(c);
 
 	/* everything at its width, then the names grow as far as they want */
 	layout_case("wide", c, n, 200, (const int[]){ 7, 15, 40, 30, 12, 12, 10, 0 }, 7);
@@ -329,7 +329,7 @@ static void test_parse_u64(void)
 	ASSERT_EQ(v, 100, "0100 parsed as 100");
 	ASSERT_EQ(na_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0, "UINT64_MAX");
 	ASSERT_EQ(v == UINT64_MAX, 1, "UINT64_MAX parsed");
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < NA_ARRAY_SIZE(bad); i++) {
 		v = 42;
 		CHECK(na_parse_u64(bad[i], 10, 100, &v) == -EINVAL && v == 42,
 		      "'%s' refused for [10, 100] and the output left alone", bad[i]);
