@@ -97,7 +97,7 @@ struct na_run_args {
 	const char *name;   /* --name, a checked directory name, or NULL */
 	const char *parent; /* --parent DIR, or NULL */
 	int keep;
-	int fmt;            /* 0: text, 1: CSV, 2: JSON */
+	enum log_fmt fmt;   /* the summary: a table, CSV or JSON lines, as log's */
 	char **pos;         /* CMD [ARGS...], at least CMD */
 	int npos;
 	int help;

@@ -29,7 +29,7 @@
  */
 static const int out_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM,
 				SIGUSR1, SIGUSR2, SIGXFSZ };
-#define NSIGS (sizeof(out_sigs) / sizeof(out_sigs[0]))
+#define NSIGS NA_ARRAY_SIZE(out_sigs)
 static struct sigaction sig_old[NSIGS];
 static int sig_installed[NSIGS];
 static char sig_tmp[PATH_MAX];

@@ -29,7 +29,7 @@ static const char *const cols[] = {
 	"peer_name", /* the peer's name, from the cgroup's own DNS answers */
 };
 
-#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+#define NCOLS NA_ARRAY_SIZE(cols)
 enum { C_KIND, C_CGID, C_CGROUP, C_PID, C_COMM, C_PROTO, C_FAMILY, C_LADDR, C_LPORT, C_RADDR,
        C_RPORT, C_CONNS, C_TX, C_UID = C_TX + 8, C_STATE, C_RETRANS, C_DUP, C_SRTT, C_FIRST, C_LAST,
        C_COOKIE, C_UNIT, C_CONTAINER, C_CONTAINER_ID, C_POD, C_POD_UID, C_NS, C_QOS, C_PEER_CLASS, C_PEER_NAME,
@@ -65,19 +65,18 @@ static int cmp_str(const char *a, const char *b)
 	return a == b ? 0 : strcmp(a ? a : "", b ? b : "");
 }
 
-#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
 static int closed_cmp(const void *pa, const void *pb)
 {
 	const struct na_closed_row *a = pa, *b = pb;
 	int c;
 
-	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = CMP(a->k.cgroup_id, b->k.cgroup_id)) ||
-	    (c = CMP(a->k.pid, b->k.pid)) || (c = strncmp(a->k.comm, b->k.comm, NA_COMM_LEN)) ||
-	    (c = CMP(a->k.proto, b->k.proto)) || (c = CMP(a->k.family, b->k.family)) ||
+	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = NA_CMP(a->k.cgroup_id, b->k.cgroup_id)) ||
+	    (c = NA_CMP(a->k.pid, b->k.pid)) || (c = strncmp(a->k.comm, b->k.comm, NA_COMM_LEN)) ||
+	    (c = NA_CMP(a->k.proto, b->k.proto)) || (c = NA_CMP(a->k.family, b->k.family)) ||
 	    (c = memcmp(a->k.raddr, b->k.raddr, 16)))
 		return c;
-	return CMP(a->k.rport, b->k.rport);
+	return NA_CMP(a->k.rport, b->k.rport);
 }
 
 static int att_cmp(const void *pa, const void *pb)
@@ -85,7 +84,7 @@ static int att_cmp(const void *pa, const void *pb)
 	const struct na_att_state *a = pa, *b = pb;
 	int c = strcmp(a->a.path, b->a.path);
 
-	return c ? c : CMP(a->a.cgroup_id, b->a.cgroup_id);
+	return c ? c : NA_CMP(a->a.cgroup_id, b->a.cgroup_id);
 }
 
 /* ---- names and peer classes (docs/names.md) ------------------------------------ */
@@ -275,20 +274,20 @@ static int vrow_cmp(const void *pa, const void *pb)
 	const struct na_vrow *a = pa, *b = pb;
 	int c;
 
-	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = CMP(a->cgroup_id, b->cgroup_id)) ||
-	    (c = CMP(a->pid, b->pid)) || (c = strcmp(a->comm, b->comm)) ||
-	    (c = CMP(a->proto, b->proto)) || (c = CMP(a->family, b->family)) ||
-	    (c = memcmp(a->raddr, b->raddr, 16)) || (c = CMP(a->rport, b->rport)) ||
-	    (c = memcmp(a->laddr, b->laddr, 16)) || (c = CMP(a->lport, b->lport)))
+	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = NA_CMP(a->cgroup_id, b->cgroup_id)) ||
+	    (c = NA_CMP(a->pid, b->pid)) || (c = strcmp(a->comm, b->comm)) ||
+	    (c = NA_CMP(a->proto, b->proto)) || (c = NA_CMP(a->family, b->family)) ||
+	    (c = memcmp(a->raddr, b->raddr, 16)) || (c = NA_CMP(a->rport, b->rport)) ||
+	    (c = memcmp(a->laddr, b->laddr, 16)) || (c = NA_CMP(a->lport, b->lport)))
 		return c;
-	return CMP(a->cookie, b->cookie);
+	return NA_CMP(a->cookie, b->cookie);
 }
 
 static int cookie_cmp(const void *pa, const void *pb)
 {
 	const struct na_sock_row *a = pa, *b = pb;
 
-	return CMP(a->cookie, b->cookie);
+	return NA_CMP(a->cookie, b->cookie);
 }
 
 /* The attachments PATH... selects, as a snapshot that shares everything else with snap. */

@@ -40,7 +40,7 @@ static const char *const cols[] = {
 	"peer_name",
 };
 
-#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+#define NCOLS NA_ARRAY_SIZE(cols)
 enum { C_END, C_START, C_DUR, C_COOKIE, C_CGID, C_CGROUP, C_PID, C_UID, C_COMM, C_PROTO, C_FAMILY,
        C_LADDR, C_LPORT, C_RADDR, C_RPORT, C_SIDE, C_TX, C_RETRANS = C_TX + 8, C_DUP, C_UNIT, C_CONTAINER,
        C_CONTAINER_ID, C_POD, C_POD_UID, C_NS, C_QOS, C_PEER_CLASS, C_PEER_NAME };

@@ -30,7 +30,7 @@ static const char *const cols[] = {
 	"tx_retrans_bytes", "rx_dup_bytes",
 };
 
-#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+#define NCOLS NA_ARRAY_SIZE(cols)
 enum { R_START, R_END, R_KIND, R_CGID, R_CGROUP, R_PID, R_COMM, R_FAMILY, R_RADDR, R_TX, R_RETRANS = R_TX + 8,
        R_DUP, R_COUNT };
 _Static_assert(R_COUNT == NCOLS, "one name in cols[] per column of the enum");

@@ -51,7 +51,7 @@ static const char *const cols[] = {
 	"kind", "proto", "peer", "conns", "tx_packets", "tx_ip_hdr_bytes", "tx_l4_hdr_bytes", "tx_payload_bytes",
 	"rx_packets", "rx_ip_hdr_bytes", "rx_l4_hdr_bytes", "rx_payload_bytes", "tx_retrans_bytes", "rx_dup_bytes",
 };
-#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+#define NCOLS NA_ARRAY_SIZE(cols)
 
 static void bill_add(struct bill *b, uint64_t conns, const struct na_counters *dir, const uint64_t *retrans)
 {
@@ -90,7 +90,7 @@ static struct bill *bill_of(struct bill *v, size_t *n, size_t cap, const char *k
 	return &v[(*n)++];
 }
 
-static void print_bills(const struct bill *v, size_t n, int fmt)
+static void print_bills(const struct bill *v, size_t n, enum log_fmt fmt)
 {
 	static const char *const kind_order[] = { "total", "proto", "peer" };
 	struct na_field f[NCOLS];
@@ -98,9 +98,9 @@ static void print_bills(const struct bill *v, size_t n, int fmt)
 	size_t i, k;
 	int d;
 
-	if (fmt == 1)
+	if (fmt == FMT_CSV)
 		na_record_header(stderr, cols, NCOLS);
-	if (fmt == 0)
+	if (fmt == FMT_TABLE)
 		fprintf(stderr, "%-6s %-6s %-40s %6s %10s %10s %12s %10s %10s %12s %10s\n", "", "PROTO", "PEER",
 			"CONNS", "TX_PKTS", "TX_HDR", "TX_PAYLOAD", "RX_PKTS", "RX_HDR", "RX_PAYLOAD", "RETRANS");
 	for (k = 0; k < 3; k++) {
@@ -110,7 +110,7 @@ static void print_bills(const struct bill *v, size_t n, int fmt)
 			if (strcmp(b->kind, kind_order[k]))
 				continue;
 			na_addr_str(b->family, b->raddr, peer, sizeof(peer));
-			if (fmt == 0) {
+			if (fmt == FMT_TABLE) {
 				fprintf(stderr, "%-6s %-6s %-40s %6llu %10llu %10llu %12llu %10llu %10llu %12llu %10llu\n",
 					b->kind, k ? na_proto_name(b->proto) : "", k == 2 ? (peer[0] ? peer : "*") : "",
 					(unsigned long long)b->conns, (unsigned long long)b->dir[NA_TX].packets,
@@ -135,7 +135,7 @@ static void print_bills(const struct bill *v, size_t n, int fmt)
 			}
 			na_field_u64(&f[12], b->retrans[NA_TX]);
 			na_field_u64(&f[13], b->retrans[NA_RX]);
-			na_record_write(stderr, cols, f, NCOLS, fmt == 2);
+			na_record_write(stderr, cols, f, NCOLS, fmt == FMT_JSON);
 		}
 	}
 }
@@ -155,7 +155,7 @@ static int live_rows(struct na_state *st, uint64_t id)
 	return n;
 }
 
-static int summary(const struct na_global *g, const struct na_cgroup *cg, int fmt)
+static int summary(const struct na_global *g, const struct na_cgroup *cg, enum log_fmt fmt)
 {
 	struct bill v[256], *b;
 	struct na_snapshot snap;
@@ -211,8 +211,8 @@ static const struct na_option run_opts[] = {
 	NA_OPT_S(struct na_run_args, parent, "parent", 0, "DIR",
 		 "the cgroup2 directory it is made in (default <cgroup2 mount>/netacct.run)"),
 	NA_OPT_F(struct na_run_args, keep, "keep", 0, 1, "keep the cgroup and its attachment afterwards"),
-	{ .name = "csv", .kind = NA_OPT_FLAG, NA_OPT_AT(struct na_run_args, fmt), .val = 1, .flags = NA_OPTF_JOIN },
-	NA_OPT_F(struct na_run_args, fmt, "json", 0, 2, "the summary as CSV (with a header) or JSON lines"),
+	{ .name = "csv", .kind = NA_OPT_FLAG, NA_OPT_AT(struct na_run_args, fmt), .val = FMT_CSV, .flags = NA_OPTF_JOIN },
+	NA_OPT_F(struct na_run_args, fmt, "json", 0, FMT_JSON, "the summary as CSV (with a header) or JSON lines"),
 	NA_OPT_HELP_ENTRY(struct na_run_args, help, "this text"),
 	{ 0 },
 };
@@ -473,7 +473,7 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 		return rc;
 	status = run_child(&x, &secs);
 	rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-	if (a.fmt == 0)
+	if (a.fmt == FMT_TABLE)
 		fprintf(stderr, "netacct run: %s %s %d after %.3f s, cgroup %s\n", a.pos[0],
 			WIFSIGNALED(status) ? "was ended by signal" : "exited with status",
 			WIFSIGNALED(status) ? WTERMSIG(status) : rc, secs, x.cg.rel);

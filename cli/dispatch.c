@@ -34,7 +34,7 @@ static const struct na_cmd cmds[] = {
 	{ "version", cmd_version, "", "print the version and ABI version", NULL },
 };
 
-#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+#define NCMDS NA_ARRAY_SIZE(cmds)
 
 const struct na_cmd *na_cmd_at(size_t i)
 {

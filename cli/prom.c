@@ -17,7 +17,6 @@
 
 #pragma GCC poison u8 u16 u32 u64
 
-#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
 /* Length of the UTF-8 sequence at s (1..4), or 0 when it is not valid UTF-8. */
 static size_t utf8_len(const unsigned char *s)
@@ -206,8 +205,8 @@ static int att_sum_cmp(const void *pa, const void *pb)
 
 	/* of two attachments with one path (removed, made again), the live cgroup first */
 	if (!c)
-		c = CMP(b->a->cgroup_exists, a->a->cgroup_exists);
-	return c ? c : CMP(a->a->a.cgroup_id, b->a->a.cgroup_id);
+		c = NA_CMP(b->a->cgroup_exists, a->a->cgroup_exists);
+	return c ? c : NA_CMP(a->a->a.cgroup_id, b->a->a.cgroup_id);
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -284,7 +283,7 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap, na_prom_hold_fn hold,
 	       "Bytes the cgroup's sockets sent (tx) and received (rx) since attach, by part of the packet.");
 	for (i = 0; i < n; i++) {
 		for (d = 0; d < NA_NDIR; d++) {
-			for (j = 0; j < sizeof(parts) / sizeof(parts[0]); j++) {
+			for (j = 0; j < NA_ARRAY_SIZE(parts); j++) {
 				const char *base = (const char *)&as[i].a->t.dir[d];
 				uint64_t v;
 

@@ -7,7 +7,6 @@
 #include "series.h"
 #include "view.h"
 
-#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 /* The longest series text (family and labels) published: a cgroup path and the names of its cgroup. */
 #define NA_SERIES_KEY_MAX 4096
 /* The names' labels: what names_labels() writes at most (NA_SERIES_KEY_MAX holds them with the rest). */
@@ -165,11 +164,11 @@ static void label(char *buf, size_t len, const char *v)
 static int item_cmp(const void *pa, const void *pb)
 {
 	const struct item *a = pa, *b = pb;
-	int c = CMP(a->cgid, b->cgid);
+	int c = NA_CMP(a->cgid, b->cgid);
 
 	if (c)
 		return c;
-	return (c = CMP(a->pid, b->pid)) ? c : strcmp(a->comm, b->comm);
+	return (c = NA_CMP(a->pid, b->pid)) ? c : strcmp(a->comm, b->comm);
 }
 
 static void add(struct na_counters *to, const struct na_counters *c)
@@ -600,7 +599,7 @@ static int cgroup_class_cmp(const void *pa, const void *pb)
 
 	if (c)
 		return c;
-	return (c = CMP(a->cgroup_id, b->cgroup_id)) ? c : CMP(a->pclass, b->pclass);
+	return (c = NA_CMP(a->cgroup_id, b->cgroup_id)) ? c : NA_CMP(a->pclass, b->pclass);
 }
 
 int na_series_write_classes(FILE *f, const struct na_snapshot *snap, struct na_series *s)

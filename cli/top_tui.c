@@ -344,7 +344,7 @@ static void draw_help(void)
 	char lines[32][96], *l;
 	int n = 0, i, c, k, w = 0, h, y0, x0;
 
-	for (i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
+	for (i = 0; i < (int)NA_ARRAY_SIZE(keys); i++)
 		snprintf(lines[n++], sizeof(lines[0]), "%s", keys[i]);
 	for (c = 0; c < NA_C_COUNT;) {
 		l = lines[n++];

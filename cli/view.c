@@ -171,7 +171,6 @@ static int by_peer(enum na_group g)
 	return g == NA_G_PEER || g == NA_G_PEER_CLASS || g == NA_G_CGROUP_CLASS;
 }
 
-#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
 static int cmp_str(const char *a, const char *b)
 {
@@ -185,18 +184,18 @@ static int key_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_gro
 
 	switch (g) {
 	case NA_G_SOCKET:
-		if (!(c = CMP(a->cookie, b->cookie)))
-			c = CMP(a->first_ns, b->first_ns);
+		if (!(c = NA_CMP(a->cookie, b->cookie)))
+			c = NA_CMP(a->first_ns, b->first_ns);
 		break;
 	case NA_G_PROCESS:
-		if (!(c = CMP(a->pid, b->pid)))
+		if (!(c = NA_CMP(a->pid, b->pid)))
 			c = strcmp(a->comm, b->comm);
 		break;
 	case NA_G_CGROUP:
-		c = CMP(a->cgroup_id, b->cgroup_id);
+		c = NA_CMP(a->cgroup_id, b->cgroup_id);
 		break;
 	case NA_G_PEER:
-		if (!(c = CMP(a->family, b->family)))
+		if (!(c = NA_CMP(a->family, b->family)))
 			c = memcmp(a->raddr, b->raddr, 16);
 		break;
 	case NA_G_UNIT:
@@ -205,11 +204,11 @@ static int key_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_gro
 		c = strcmp(names_key(a, g), names_key(b, g));
 		break;
 	case NA_G_PEER_CLASS:
-		c = CMP(a->pclass, b->pclass);
+		c = NA_CMP(a->pclass, b->pclass);
 		break;
 	case NA_G_CGROUP_CLASS:
-		if (!(c = CMP(a->cgroup_id, b->cgroup_id)))
-			c = CMP(a->pclass, b->pclass);
+		if (!(c = NA_CMP(a->cgroup_id, b->cgroup_id)))
+			c = NA_CMP(a->pclass, b->pclass);
 		break;
 	default:
 		break;
@@ -793,12 +792,12 @@ static int ident_cmp(const struct na_vrow *a, const struct na_vrow *b)
 {
 	int c;
 
-	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = CMP(a->pid, b->pid)) || (c = strcmp(a->comm, b->comm)) ||
-	    (c = CMP(a->proto, b->proto)) || (c = CMP(a->family, b->family)) ||
-	    (c = memcmp(a->raddr, b->raddr, 16)) || (c = CMP(a->rport, b->rport)) ||
-	    (c = memcmp(a->laddr, b->laddr, 16)) || (c = CMP(a->lport, b->lport)))
+	if ((c = cmp_str(a->cgroup, b->cgroup)) || (c = NA_CMP(a->pid, b->pid)) || (c = strcmp(a->comm, b->comm)) ||
+	    (c = NA_CMP(a->proto, b->proto)) || (c = NA_CMP(a->family, b->family)) ||
+	    (c = memcmp(a->raddr, b->raddr, 16)) || (c = NA_CMP(a->rport, b->rport)) ||
+	    (c = memcmp(a->laddr, b->laddr, 16)) || (c = NA_CMP(a->lport, b->lport)))
 		return c;
-	return CMP(a->cookie, b->cookie);
+	return NA_CMP(a->cookie, b->cookie);
 }
 
 #define DESC(x, y) ((x) > (y) ? -1 : (x) < (y) ? 1 : 0) /* figures: biggest first */
@@ -810,7 +809,7 @@ static int col_cmp(const void *pa, const void *pb)
 
 	switch (sort_col) {
 	case NA_C_PID:
-		c = CMP(a->pid, b->pid);
+		c = NA_CMP(a->pid, b->pid);
 		break;
 	case NA_C_COMM:
 		c = strcmp(a->comm, b->comm);
@@ -827,24 +826,24 @@ static int col_cmp(const void *pa, const void *pb)
 		break;
 	}
 	case NA_C_CLASS:
-		c = CMP(a->pclass, b->pclass);
+		c = NA_CMP(a->pclass, b->pclass);
 		break;
 	case NA_C_PROTO:
 		c = strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
 		break;
 	case NA_C_FAMILY:
-		c = CMP(a->family, b->family);
+		c = NA_CMP(a->family, b->family);
 		break;
 	case NA_C_LOCAL:
 		if (!(c = memcmp(a->laddr, b->laddr, 16)))
-			c = CMP(a->lport, b->lport);
+			c = NA_CMP(a->lport, b->lport);
 		break;
 	case NA_C_REMOTE:
 		if (!(c = memcmp(a->raddr, b->raddr, 16)))
-			c = CMP(a->rport, b->rport);
+			c = NA_CMP(a->rport, b->rport);
 		break;
 	case NA_C_HOST: /* named peers first */
-		c = !a->peer_name || !b->peer_name ? CMP(!a->peer_name, !b->peer_name) : strcmp(a->peer_name, b->peer_name);
+		c = !a->peer_name || !b->peer_name ? NA_CMP(!a->peer_name, !b->peer_name) : strcmp(a->peer_name, b->peer_name);
 		break;
 	case NA_C_TX_RATE:
 		c = DESC(na_vrow_rate(a, NA_TX), na_vrow_rate(b, NA_TX));
@@ -1215,7 +1214,7 @@ static int cg_rank_cmp(const void *pa, const void *pb)
 	const struct cg_rank *a = pa, *b = pb;
 	int c = cmp_str(a->path, b->path);
 
-	return c ? c : CMP(a->id, b->id);
+	return c ? c : NA_CMP(a->id, b->id);
 }
 
 /* An entry for the place: the 16 bytes that tell rows apart first, the row, its cgroup's rank. */
