@@ -23,11 +23,17 @@ CI=true, where a would-be skip fails (exit 1).
 
 Building blocks:
   Harness            checks (check/eq/between), make_cgroup (netacct-test-*, or a
-                     name of the test's below one: a runtime's layout), spawn/workload,
+                     name of the test's below one: a runtime's layout),
+                     spawn/workload/worker (a test file's own --worker),
                      netacct/attach/detach/export, snapshot (export + ss at an
                      idle moment), ss_settled, wait_tcp_gone, skip, cleanup
   TcpFlow, UdpFlow   a server and a client na_workload.py process; placement
-                     by cgroup, optional netns and addresses (for wire tests)
+                     by cgroup, optional netns and addresses (for wire tests);
+                     flows_done() waits for a list of them
+  main_in_tmpdir, need_tool, need_bpftool, free_id, children_of,
+  LOOPBACK_EXCHANGE  what several tests need: a main() with a scratch
+                     directory, skips for missing tools, a free uid/gid, the
+                     children of a pid, a 100/200-byte exchange for python3 -c
   check_tcp_flow     the exact relations between a TCP flow's rows and ss
   check_udp_flow     the exact relations between a UDP flow's rows and the apps
   Export, counters*  parsed export (socket and cgroup rows), counter arithmetic

@@ -31,6 +31,10 @@ Roles:
                                    COUNT datagrams of req_size(i), each waiting
                                    for its answer (lockstep: no queue overflow)
 
+Test files with workers of their own (test_wire, test_loss, test_overflow,
+test_prefork, test_log) import what they need of emit, fail, recv_exact,
+wait_line, tuple_of, rr and run_role from here.
+
 Addresses default to 127.0.0.1 / ::1; NA_BIND_ADDR (address to bind) and
 NA_PEER_ADDR (address a client sends to) in the environment override them.
 Every loop is bounded in count, every wait has a timeout.
