@@ -194,6 +194,9 @@ static inline struct fr_jumbo fr_jumbo(__u8 nexthdr, __u32 jumbo_len)
 	return j;
 }
 
+/* A builder's last step: the frame f copied out to buf; its size, which the builder returns. */
+#define FR_OUT(buf, f) (memcpy((buf), &(f), sizeof(f)), sizeof(f))
+
 static inline void fr_payload(__u8 *p, size_t len)
 {
 	memset(p, FR_PAYLOAD_BYTE, len);

@@ -108,8 +108,7 @@ static size_t f_v4_tcp(__u8 *buf)
 	f.ip = fr_ip4(5, IPPROTO_TCP, sizeof(f) - ETH_HLEN);
 	f.tcp = fr_tcp(5);
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv4 ihl=8 (12 bytes options), TCP doff=8 (12 bytes options), 64 payload:
@@ -132,8 +131,7 @@ static size_t f_v4_opts_tcp_opts(__u8 *buf)
 	f.tcp = fr_tcp(8);
 	fr_tcp_opts(f.tcpopts, sizeof(f.tcpopts));
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* pure ACK in a minimum 60-byte Ethernet frame: the 6 trailer bytes are part
@@ -151,8 +149,7 @@ static size_t f_v4_tcp_ack_padded(__u8 *buf)
 	f.eth = fr_eth(ETH_P_IP);
 	f.ip = fr_ip4(5, IPPROTO_TCP, 40);
 	f.tcp = fr_tcp(5);
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv4 TCP doff=8 with 2896 bytes payload, sent as a GSO skb. len 2948 */
@@ -172,8 +169,7 @@ static size_t f_v4_tcp_big(__u8 *buf)
 	f.tcp = fr_tcp(8);
 	fr_tcp_opts(f.tcpopts, sizeof(f.tcpopts));
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv4/UDP, 32 bytes payload: len 20 + 8 + 32 = 60 */
@@ -191,8 +187,7 @@ static size_t f_v4_udp(__u8 *buf)
 	f.ip = fr_ip4(5, IPPROTO_UDP, sizeof(f) - ETH_HLEN);
 	f.udp = fr_udp(sizeof(f.udp) + sizeof(f.payload));
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv4/ICMP echo, 56 bytes payload: len 20 + 8 + 56 = 84 */
@@ -210,8 +205,7 @@ static size_t f_v4_icmp(__u8 *buf)
 	f.ip = fr_ip4(5, IPPROTO_ICMP, sizeof(f) - ETH_HLEN);
 	f.icmp = fr_icmp();
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv4 fragment of a UDP datagram: later (offset 1480) or first (MF set)
@@ -234,8 +228,7 @@ static size_t v4_frag(__u8 *buf, __u16 frag_off)
 	fr_payload(f.l4.bytes, sizeof(f.l4.bytes));
 	if (!(frag_off & 0x1FFF))
 		f.l4.udp = fr_udp(1480);
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 static size_t f_v4_frag_later(__u8 *buf)
@@ -261,8 +254,7 @@ static size_t f_v4_gre(__u8 *buf)
 	f.eth = fr_eth(ETH_P_IP);
 	f.ip = fr_ip4(5, IPPROTO_GRE, sizeof(f) - ETH_HLEN);
 	fr_payload(f.gre, sizeof(f.gre));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv6/TCP, 200 bytes payload: len 40 + 20 + 200 = 260 */
@@ -280,8 +272,7 @@ static size_t f_v6_tcp(__u8 *buf)
 	f.ip6 = fr_ip6(IPPROTO_TCP, sizeof(f) - ETH_HLEN - sizeof(f.ip6));
 	f.tcp = fr_tcp(5);
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv6 + hop-by-hop (8) + routing type 2 (24) + destination options (8) +
@@ -309,8 +300,7 @@ static size_t f_v6_udp_exthdrs(__u8 *buf)
 	f.frag = fr_frag(IPPROTO_UDP, 0, 1);
 	f.udp = fr_udp(1400);
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv6 + authentication header (payload len 4: (4 + 2) * 4 = 24 bytes) + UDP
@@ -342,8 +332,7 @@ static size_t f_v6_ah_udp(__u8 *buf)
 	f.ah.seq = htobe32(1);
 	f.udp = fr_udp(8 + 16);
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv6 later fragment (offset 1448) of a UDP datagram: len 40 + 8 + 100 = 148 */
@@ -361,8 +350,7 @@ static size_t f_v6_frag_later(__u8 *buf)
 	f.ip6 = fr_ip6(IPPROTO_FRAGMENT, sizeof(f) - ETH_HLEN - sizeof(f.ip6));
 	f.frag = fr_frag(IPPROTO_UDP, 1448, 0);
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* BIG TCP shape: IPv6 payload_len 0 + jumbo hop-by-hop (8) + TCP doff=8 +
@@ -386,8 +374,7 @@ static size_t v6_jumbo_tcp(__u8 *buf, __u16 payload_len)
 	f.tcp = fr_tcp(8);
 	fr_tcp_opts(f.tcpopts, sizeof(f.tcpopts));
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 static size_t f_v6_jumbo_tcp(__u8 *buf)
@@ -415,8 +402,7 @@ static size_t f_v6_icmp6(__u8 *buf)
 	f.ip6 = fr_ip6(IPPROTO_ICMPV6, sizeof(f) - ETH_HLEN - sizeof(f.ip6));
 	f.icmp6 = fr_icmp6();
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv6 "no next header" (59), nothing after: the minimum IPv6 frame. len 40 */
@@ -431,8 +417,7 @@ static size_t f_v6_nonext(__u8 *buf)
 	memset(&f, 0, sizeof(f));
 	f.eth = fr_eth(ETH_P_IPV6);
 	f.ip6 = fr_ip6(IPPROTO_NONE, 0);
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv6 + n destination options headers (8 each) + UDP + 16 payload:
@@ -490,8 +475,7 @@ static size_t v4_tcp_small(__u8 *buf, __u8 version, __u8 ihl, __u8 doff)
 	f.ip.version = version;
 	f.tcp = fr_tcp(doff);
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 static size_t f_bad_ihl4(__u8 *buf)
@@ -528,8 +512,7 @@ static size_t f_bad_ihl_past_end(__u8 *buf)
 	f.eth = fr_eth(ETH_P_IP);
 	f.ip = fr_ip4(15, IPPROTO_UDP, sizeof(f) - ETH_HLEN);
 	memset(f.rest, 1 /* IPOPT_NOOP */, sizeof(f.rest));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv4 + the first n bytes of an L4 header (len 20 + n) */
@@ -598,8 +581,7 @@ static size_t f_bad_v6_version4(__u8 *buf)
 	f.ip6.version = 4;
 	f.tcp = fr_tcp(5);
 	fr_payload(f.payload, sizeof(f.payload));
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* hop-by-hop hdrlen=3 claims 32 bytes, 16 follow: len 56 */
@@ -617,8 +599,7 @@ static size_t f_bad_v6_ext_past_end(__u8 *buf)
 	f.ip6 = fr_ip6(IPPROTO_HOPOPTS, 16);
 	f.hbh = fr_opt8(IPPROTO_UDP);
 	f.hbh.hdr.hdrlen = 3;
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* nexthdr hop-by-hop but only 4 bytes follow the IPv6 header: len 44 */
@@ -634,8 +615,7 @@ static size_t f_bad_v6_ext_cut(__u8 *buf)
 	f.eth = fr_eth(ETH_P_IPV6);
 	f.ip6 = fr_ip6(IPPROTO_HOPOPTS, 4);
 	f.rest[0] = IPPROTO_UDP;
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* IPv6 + 4 bytes of UDP: len 44 */
@@ -650,8 +630,7 @@ static size_t f_bad_v6_udp_cut(__u8 *buf)
 	memset(&f, 0, sizeof(f));
 	f.eth = fr_eth(ETH_P_IPV6);
 	f.ip6 = fr_ip6(IPPROTO_UDP, 4);
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* ARP request: not IP, 28 bytes after Ethernet. len 28 */
@@ -669,8 +648,7 @@ static size_t f_bad_arp(__u8 *buf)
 	f.arp[4] = 6;
 	f.arp[5] = 4;
 	f.arp[7] = 1;    /* request */
-	memcpy(buf, &f, sizeof(f));
-	return sizeof(f);
+	return FR_OUT(buf, f);
 }
 
 /* ------------------------------------------------------------------------ */

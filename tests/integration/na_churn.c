@@ -43,6 +43,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netdb.h>
 #include <linux/tcp.h> /* struct tcp_info with bytes_sent, segs_in/out (glibc's is older) */
 #include <pthread.h>
 #include <signal.h>
@@ -163,27 +164,21 @@ struct addr {
 	int family;
 };
 
+/* A numeric IPv4 or IPv6 address and a port; -1 where s is not one. */
 static int parse_addr(const char *s, unsigned port, struct addr *a)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *ai;
+	char svc[12];
 
 	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		a->len = sizeof(*s4);
-		a->family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		a->len = sizeof(*s6);
-		a->family = AF_INET6;
-		return 0;
-	}
-	return -1;
+	snprintf(svc, sizeof(svc), "%u", port);
+	if (getaddrinfo(s, svc, &hints, &ai))
+		return -1;
+	memcpy(&a->ss, ai->ai_addr, ai->ai_addrlen);
+	a->len = ai->ai_addrlen;
+	a->family = ai->ai_family;
+	freeaddrinfo(ai);
+	return 0;
 }
 
 static unsigned addr_port(const struct addr *a)
@@ -282,6 +277,14 @@ static int tcp_info_add(int fd, struct tcp_sums *t)
 	return 0;
 }
 
+/* A connection at its end: its TCP_INFO summed and counted, then closed. */
+static void tcp_conn_end(int fd, struct tcp_sums *t)
+{
+	tcp_info_add(fd, t);
+	t->conns++;
+	close(fd);
+}
+
 static int tcp_state(int fd)
 {
 	struct tcp_info ti;
@@ -321,6 +324,10 @@ static void tcp_sums_json(char *buf, size_t len, const struct tcp_sums *t)
 
 /* ---- specs ----------------------------------------------------------------- */
 
+struct spec;
+/* A spec's work, on a thread of its own; buf: 64 KiB of scratch, t0: its start. */
+typedef void spec_fn(struct spec *s, char *buf, double t0);
+
 struct spec {
 	int tcp;
 	char addr[64];
@@ -334,10 +341,65 @@ struct spec {
 	unsigned long datagrams, udp_sent, udp_recv;
 	double seconds;
 	char err[256];
+	spec_fn *fn;
 };
 
 static int nspecs;
 static struct spec specs[MAX_SPECS];
+
+/* The first error a spec's thread met, for its JSON; fd (if >= 0) closed. */
+__attribute__((format(printf, 3, 4))) static void spec_fail(struct spec *s, int fd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A client's socket of the spec's family, with the I/O timeouts; -1 on error. */
+static int spec_socket(struct spec *s, int type)
+{
+	int fd = socket(s->a.family, type, 0);
+
+	if (fd < 0) {
+		spec_fail(s, -1, "socket: %s", strerror(errno));
+		return -1;
+	}
+	set_timeouts(fd);
+	return fd;
+}
+
+static void *spec_thread(void *arg)
+{
+	struct spec *s = arg;
+	char *buf = malloc(1 << 16);
+	double t0 = now_s();
+
+	s->fn(s, buf, t0);
+	s->seconds = now_s() - t0;
+	free(buf);
+	return NULL;
+}
+
+/* Each spec on a thread of its own, tcp or udp by its kind: the seconds they took. */
+static double run_specs(spec_fn *tcp, spec_fn *udp)
+{
+	pthread_t th[MAX_SPECS];
+	double t0 = now_s();
+	int i;
+
+	for (i = 0; i < nspecs; i++) {
+		specs[i].fn = specs[i].tcp ? tcp : udp;
+		if (pthread_create(&th[i], NULL, spec_thread, &specs[i]))
+			die("pthread_create");
+	}
+	for (i = 0; i < nspecs; i++)
+		pthread_join(th[i], NULL);
+	return now_s() - t0;
+}
 
 /* "tcp/ADDR/COUNT" (server) or "tcp/ADDR/PORT/COUNT[/SRC]" (client); IPv6 without brackets. */
 static void parse_specs(char *arg, int client)
@@ -396,69 +458,56 @@ static void wait_eof(void)
 
 /* ---- server ---------------------------------------------------------------- */
 
-static void *tcp_server_thread(void *arg)
+static void tcp_server(struct spec *s, char *buf, double t0)
 {
-	struct spec *s = arg;
-	char *buf = malloc(1 << 16);
-	double t0 = now_s();
 	unsigned long i;
 	int c, e;
 
+	(void)t0; /* a server answers as fast as it is asked: no pace */
 	for (i = 0; i < s->count; i++) {
 		c = accept(s->fd, NULL, NULL);
 		if (c < 0) {
-			snprintf(s->err, sizeof(s->err), "accept %lu: %s", i, strerror(errno));
+			spec_fail(s, -1, "accept %lu: %s", i, strerror(errno));
 			break;
 		}
 		set_timeouts(c);
 		if ((e = read_all(c, TCP_MSG, buf, 1 << 16)) || (e = write_all(c, TCP_MSG)) ||
 		    (e = read_eof(c))) {
-			snprintf(s->err, sizeof(s->err), "tcp conn %lu: %s", i, strerror(-e));
-			close(c);
+			spec_fail(s, c, "tcp conn %lu: %s", i, strerror(-e));
 			break;
 		}
 		s->t.app_recv += TCP_MSG;
 		s->t.app_sent += TCP_MSG;
 		shutdown(c, SHUT_WR);
 		wait_tcp_close(c, &s->t);
-		tcp_info_add(c, &s->t);
-		s->t.conns++;
-		close(c);
+		tcp_conn_end(c, &s->t);
 	}
-	s->seconds = now_s() - t0;
-	free(buf);
-	return NULL;
 }
 
-static void *udp_server_thread(void *arg)
+static void udp_server(struct spec *s, char *buf, double t0)
 {
-	struct spec *s = arg;
-	char *buf = malloc(1 << 16);
-	double t0 = now_s();
 	struct sockaddr_storage peer;
 	socklen_t plen;
 	unsigned long i;
 	ssize_t k;
 
+	(void)t0; /* a server answers as fast as it is asked: no pace */
 	for (i = 0; i < s->count; i++) {
 		plen = sizeof(peer);
 		k = recvfrom(s->fd, buf, 1 << 16, 0, (struct sockaddr *)&peer, &plen);
 		if (k < 0) {
-			snprintf(s->err, sizeof(s->err), "udp recv %lu: %s", i, strerror(errno));
+			spec_fail(s, -1, "udp recv %lu: %s", i, strerror(errno));
 			break;
 		}
 		s->udp_recv += (unsigned long)k;
 		k = sendto(s->fd, zbuf, udp_resp((unsigned)k), 0, (struct sockaddr *)&peer, plen);
 		if (k < 0) {
-			snprintf(s->err, sizeof(s->err), "udp send %lu: %s", i, strerror(errno));
+			spec_fail(s, -1, "udp send %lu: %s", i, strerror(errno));
 			break;
 		}
 		s->udp_sent += (unsigned long)k;
 		s->datagrams += 2;
 	}
-	s->seconds = now_s() - t0;
-	free(buf);
-	return NULL;
 }
 
 static void spec_json(char *buf, size_t len, const struct spec *s)
@@ -496,8 +545,6 @@ static void emit_specs(const char *event, double seconds)
 
 static int run_server(void)
 {
-	pthread_t th[MAX_SPECS];
-	double t0;
 	int i, one = 1;
 
 	for (i = 0; i < nspecs; i++) {
@@ -518,14 +565,7 @@ static int run_server(void)
 		s->port = addr_port(&b);
 	}
 	emit_specs("listening", 0);
-	t0 = now_s();
-	for (i = 0; i < nspecs; i++)
-		if (pthread_create(&th[i], NULL, specs[i].tcp ? tcp_server_thread : udp_server_thread,
-				   &specs[i]))
-			die("pthread_create");
-	for (i = 0; i < nspecs; i++)
-		pthread_join(th[i], NULL);
-	emit_specs("done", now_s() - t0);
+	emit_specs("done", run_specs(tcp_server, udp_server));
 	wait_cmd("close");
 	for (i = 0; i < nspecs; i++)
 		close(specs[i].fd);
@@ -536,68 +576,49 @@ static int run_server(void)
 
 /* ---- client ---------------------------------------------------------------- */
 
-static void *tcp_client_thread(void *arg)
+static void tcp_client(struct spec *s, char *buf, double t0)
 {
-	struct spec *s = arg;
-	char *buf = malloc(1 << 16);
-	double t0 = now_s();
 	struct addr src;
 	unsigned long i;
 	int c, e, one = 1;
 
 	if (s->src[0] && parse_addr(s->src, 0, &src)) {
-		snprintf(s->err, sizeof(s->err), "bad source %s", s->src);
-		free(buf);
-		return NULL;
+		spec_fail(s, -1, "bad source %s", s->src);
+		return;
 	}
 	for (i = 0; i < s->count; i++) {
 		pace(t0, i);
-		c = socket(s->a.family, SOCK_STREAM, 0);
-		if (c < 0) {
-			snprintf(s->err, sizeof(s->err), "socket: %s", strerror(errno));
+		c = spec_socket(s, SOCK_STREAM);
+		if (c < 0)
 			break;
-		}
-		set_timeouts(c);
 		if (s->src[0]) {
 			setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 			if (bind(c, (struct sockaddr *)&src.ss, src.len) < 0) {
-				snprintf(s->err, sizeof(s->err), "bind %s: %s", s->src, strerror(errno));
-				close(c);
+				spec_fail(s, c, "bind %s: %s", s->src, strerror(errno));
 				break;
 			}
 		}
 		if (connect(c, (struct sockaddr *)&s->a.ss, s->a.len) < 0) {
-			snprintf(s->err, sizeof(s->err), "connect %lu: %s", i, strerror(errno));
-			close(c);
+			spec_fail(s, c, "connect %lu: %s", i, strerror(errno));
 			break;
 		}
 		if ((e = write_all(c, TCP_MSG)) || (e = read_all(c, TCP_MSG, buf, 1 << 16))) {
-			snprintf(s->err, sizeof(s->err), "tcp conn %lu: %s", i, strerror(-e));
-			close(c);
+			spec_fail(s, c, "tcp conn %lu: %s", i, strerror(-e));
 			break;
 		}
 		s->t.app_sent += TCP_MSG;
 		s->t.app_recv += TCP_MSG;
 		shutdown(c, SHUT_WR);
 		if ((e = read_eof(c))) {
-			snprintf(s->err, sizeof(s->err), "tcp conn %lu: no FIN: %s", i, strerror(-e));
-			close(c);
+			spec_fail(s, c, "tcp conn %lu: no FIN: %s", i, strerror(-e));
 			break;
 		}
-		tcp_info_add(c, &s->t);
-		s->t.conns++;
-		close(c);
+		tcp_conn_end(c, &s->t);
 	}
-	s->seconds = now_s() - t0;
-	free(buf);
-	return NULL;
 }
 
-static void *udp_client_thread(void *arg)
+static void udp_client(struct spec *s, char *buf, double t0)
 {
-	struct spec *s = arg;
-	char *buf = malloc(1 << 16);
-	double t0 = now_s();
 	unsigned long i;
 	unsigned q;
 	ssize_t k;
@@ -605,58 +626,38 @@ static void *udp_client_thread(void *arg)
 
 	for (i = 0; i < s->count; i++) {
 		pace(t0, i);
-		c = socket(s->a.family, SOCK_DGRAM, 0);
-		if (c < 0) {
-			snprintf(s->err, sizeof(s->err), "socket: %s", strerror(errno));
+		c = spec_socket(s, SOCK_DGRAM);
+		if (c < 0)
 			break;
-		}
-		set_timeouts(c);
 		if (connect(c, (struct sockaddr *)&s->a.ss, s->a.len) < 0) {
-			snprintf(s->err, sizeof(s->err), "udp connect: %s", strerror(errno));
-			close(c);
+			spec_fail(s, c, "udp connect: %s", strerror(errno));
 			break;
 		}
 		q = udp_req(i);
 		k = send(c, zbuf, q, 0);
 		if (k != (ssize_t)q) {
-			snprintf(s->err, sizeof(s->err), "udp send %lu: %s", i, strerror(errno));
-			close(c);
+			spec_fail(s, c, "udp send %lu: %s", i, strerror(errno));
 			break;
 		}
 		s->udp_sent += q;
 		k = recv(c, buf, 1 << 16, 0);
 		if (k != (ssize_t)udp_resp(q)) {
-			snprintf(s->err, sizeof(s->err), "udp %lu: answer %zd bytes, expected %u (%s)", i,
-				 k, udp_resp(q), k < 0 ? strerror(errno) : "size");
-			close(c);
+			spec_fail(s, c, "udp %lu: answer %zd bytes, expected %u (%s)", i,
+				  k, udp_resp(q), k < 0 ? strerror(errno) : "size");
 			break;
 		}
 		s->udp_recv += (unsigned long)k;
 		s->datagrams += 2;
 		close(c);
 	}
-	s->seconds = now_s() - t0;
-	free(buf);
-	return NULL;
 }
 
 static int run_client(int wait_go)
 {
-	pthread_t th[MAX_SPECS];
-	double t0;
-	int i;
-
 	emit("{\"event\":\"ready\"}");
 	if (wait_go)
 		wait_cmd("go");
-	t0 = now_s();
-	for (i = 0; i < nspecs; i++)
-		if (pthread_create(&th[i], NULL, specs[i].tcp ? tcp_client_thread : udp_client_thread,
-				   &specs[i]))
-			die("pthread_create");
-	for (i = 0; i < nspecs; i++)
-		pthread_join(th[i], NULL);
-	emit_specs("done", now_s() - t0);
+	emit_specs("done", run_specs(tcp_client, udp_client));
 	wait_eof();
 	return 0;
 }
@@ -882,9 +883,7 @@ static int run_fan_client(unsigned long n, const char *addr, unsigned port)
 		shutdown(cl[i], SHUT_WR);
 		if ((e = read_eof(cl[i])))
 			die("fan %lu: no FIN from the server: %s", i, strerror(-e));
-		tcp_info_add(cl[i], &t);
-		t.conns++;
-		close(cl[i]);
+		tcp_conn_end(cl[i], &t);
 	}
 	t.app_sent = up;
 	t.app_recv = down;

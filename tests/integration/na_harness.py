@@ -23,11 +23,17 @@ CI=true, where a would-be skip fails (exit 1).
 
 Building blocks:
   Harness            checks (check/eq/between), make_cgroup (netacct-test-*, or a
-                     name of the test's below one: a runtime's layout), spawn/workload,
+                     name of the test's below one: a runtime's layout),
+                     spawn/workload/worker (a test file's own --worker),
                      netacct/attach/detach/export, snapshot (export + ss at an
                      idle moment), ss_settled, wait_tcp_gone, skip, cleanup
   TcpFlow, UdpFlow   a server and a client na_workload.py process; placement
-                     by cgroup, optional netns and addresses (for wire tests)
+                     by cgroup, optional netns and addresses (for wire tests);
+                     flows_done() waits for a list of them
+  main_in_tmpdir, need_tool, need_bpftool, free_id, children_of,
+  LOOPBACK_EXCHANGE  what several tests need: a main() with a scratch
+                     directory, skips for missing tools, a free uid/gid, the
+                     children of a pid, a 100/200-byte exchange for python3 -c
   check_tcp_flow     the exact relations between a TCP flow's rows and ss
   check_udp_flow     the exact relations between a UDP flow's rows and the apps
   Export, counters*  parsed export (socket and cgroup rows), counter arithmetic
@@ -279,6 +285,75 @@ def ss_tcp_all(netns=(None,), all_states=False):
     for ns in netns:
         out += ss_tcp(all_states, ns)
     return out
+
+
+# Python source for `python3 -c`: exchange() opens a TCP connection over
+# loopback, sends 100 bytes to the server and 200 back, and returns the
+# listener, the client and the accepted socket, still open.
+LOOPBACK_EXCHANGE = r"""
+import socket
+def exchange():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+    c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+    c.sendall(b"x" * 100)
+    n = 0
+    while n < 100: n += len(a.recv(100 - n))
+    a.sendall(b"y" * 200)
+    n = 0
+    while n < 200: n += len(c.recv(200 - n))
+    return s, c, a
+"""
+
+
+def main_in_tmpdir(name, run, tag=None):
+    """A test's main(): run(h, tmp) with a Harness(name) and a scratch directory
+    of its own (netacct-test-TAG-...)."""
+    h = Harness(name)
+    run(h, h.make_tmpdir((tag or name) + "-"))
+
+
+def need_tool(name, package):
+    """A skip (SkipTest) where the program name is not on PATH."""
+    if not shutil.which(name):
+        raise SkipTest("%s not found (install %s)" % (name, package))
+
+
+def need_bpftool():
+    """bpftool's path (on PATH or in /usr/sbin); a skip where there is none."""
+    tool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
+                                       if os.path.exists("/usr/sbin/bpftool") else None)
+    if not tool:
+        raise SkipTest("bpftool not found (install bpftool)")
+    return tool
+
+
+def free_id(exists, start):
+    """A uid/gid number no account or group on this host uses (exists: pwd.getpwuid
+    or grp.getgrgid)."""
+    for n in range(start, start + 1000):
+        try:
+            exists(n)
+        except KeyError:
+            return n
+    raise HarnessError("no free id from %d" % start)
+
+
+def ss_settled(read, ports, settle=0.25, tries=20):
+    """read() (parsed ss -tin) once two readings of the sockets on these local
+    ports agree."""
+    ports = set(ports)
+
+    def key(socks):
+        return sorted((s.lport, s.rport, tuple(s.info.get(f, 0) for f in SsSocket.FIELDS))
+                      for s in socks if s.lport in ports)
+    prev = read()
+    for _ in range(tries):
+        time.sleep(settle)
+        cur = read()
+        if key(cur) == key(prev):
+            return cur
+        prev = cur
+    raise HarnessError("TCP sockets on ports %s never went idle" % sorted(ports))
 
 
 def tcp_ports_alive(ports, netns=(None,)):
@@ -789,6 +864,17 @@ class Harness:
         """
         w = self.spawn([PYTHON, WORKLOAD, role] + [str(a) for a in args],
                        cgroup=cgroup, label=label or role, netns=netns, env=env)
+        return self._greeted(w, cgroup)
+
+    def worker(self, script, cgroup, label, *args, netns=None, hello=True):
+        """A test file's own worker: script run as "--worker ARGS" in cgroup;
+        with hello, returned after its 'hello' (checked as workload() does)."""
+        w = self.spawn([PYTHON, script, "--worker"] + [str(a) for a in args],
+                       cgroup=cgroup, label=label, netns=netns)
+        return self._greeted(w, cgroup) if hello else w
+
+    def _greeted(self, w, cgroup):
+        """w after its 'hello', which must name the cgroup it was put in."""
         hello = w.expect("hello", 30)
         want = cgroup.rel if cgroup else proc_cgroup2()
         if hello.get("cgroup") != want:
@@ -887,19 +973,7 @@ class Harness:
     def ss_settled(self, ports, settle=0.25, tries=20, netns=(None,)):
         """ss -tin once the TCP sockets on these ports stopped changing (pending
         delayed ACKs sent); for moments when netacct is not attached."""
-        ports = set(ports)
-
-        def key(socks):
-            return sorted((s.lport, s.rport, tuple(s.info.get(f, 0) for f in SsSocket.FIELDS))
-                          for s in socks if s.lport in ports)
-        prev = ss_tcp_all(netns)
-        for _ in range(tries):
-            time.sleep(settle)
-            cur = ss_tcp_all(netns)
-            if key(cur) == key(prev):
-                return cur
-            prev = cur
-        raise HarnessError("TCP sockets on ports %s never went idle" % sorted(ports))
+        return ss_settled(lambda: ss_tcp_all(netns), ports, settle, tries)
 
     def wait_tcp_gone(self, ports, timeout=20, netns=(None,)):
         """Wait until no socket except TIME-WAIT uses these local ports."""
@@ -974,7 +1048,26 @@ def _placement(where):
     return dict(netns=ns_s, env=env_s), dict(netns=ns_c, env=env_c), netns
 
 
-class TcpFlow:
+class _Flow:
+    """What a TCP and a UDP flow share: a client and a server worker."""
+
+    @property
+    def ports(self):
+        return {self.port, self.cready["lport"]}
+
+    def wait_done(self, timeout=120):
+        self.cdone = self.client.expect("done", timeout)
+        self.sdone = self.server.expect("done", timeout)
+        return self
+
+    def _end_workers(self):
+        self.client.close()
+        self.server.close()
+        self.client.finish()
+        self.server.finish()
+
+
+class TcpFlow(_Flow):
     """One TCP connection between a tcp-server and a tcp-client worker.
 
     mode/client_args/server_args as na_workload.py takes them. The sockets
@@ -998,21 +1091,9 @@ class TcpFlow:
         self.sready = self.server.expect("ready")
         self.cdone = self.sdone = None
 
-    @property
-    def ports(self):
-        return {self.port, self.cready["lport"]}
-
-    def wait_done(self, timeout=120):
-        self.cdone = self.client.expect("done", timeout)
-        self.sdone = self.server.expect("done", timeout)
-        return self
-
     def close(self):
         """Client closes first (its side goes to TIME-WAIT), then the server."""
-        self.client.close()
-        self.server.close()
-        self.client.finish()
-        self.server.finish()
+        self._end_workers()
         self.h.wait_tcp_gone(self.ports, netns=self.netns)
 
     def client_tuple(self):
@@ -1024,7 +1105,7 @@ class TcpFlow:
         return (s["laddr"], s["lport"], s["raddr"], s["rport"])
 
 
-class UdpFlow:
+class UdpFlow(_Flow):
     """A udp-server (unconnected) and a udp-client (connected or not) worker."""
 
     def __init__(self, h, family, count, how, client_cg=None, server_cg=None, label="udp",
@@ -1041,20 +1122,31 @@ class UdpFlow:
         self.cready = self.client.expect("ready")
         self.cdone = self.sdone = None
 
-    @property
-    def ports(self):
-        return {self.port, self.cready["lport"]}
-
-    def wait_done(self, timeout=120):
-        self.cdone = self.client.expect("done", timeout)
-        self.sdone = self.server.expect("done", timeout)
-        return self
-
     def close(self):
-        self.client.close()
-        self.server.close()
-        self.client.finish()
-        self.server.finish()
+        self._end_workers()
+
+
+def children_of(pid):
+    """The pids whose parent is pid (from /proc/PID/stat)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(d))
+    return kids
+
+
+def flows_done(flows):
+    """Wait for every flow's "done"; the local ports of them all."""
+    for f in flows:
+        f.wait_done()
+    return set().union(*(f.ports for f in flows))
 
 
 def check_row_cgroup(h, label, row, cg):

@@ -31,6 +31,10 @@ Roles:
                                    COUNT datagrams of req_size(i), each waiting
                                    for its answer (lockstep: no queue overflow)
 
+Test files with workers of their own (test_wire, test_loss, test_overflow,
+test_prefork, test_log) import what they need of emit, fail, recv_exact,
+wait_line, tuple_of, rr and run_role from here.
+
 Addresses default to 127.0.0.1 / ::1; NA_BIND_ADDR (address to bind) and
 NA_PEER_ADDR (address a client sends to) in the environment override them.
 Every loop is bounded in count, every wait has a timeout.
@@ -125,14 +129,21 @@ def bulk(s, send, chunk, expect, pace_us=0):
     return result["sent"], received
 
 
-def rr(s, count, client, pause_after=None):
+def rr_size(i):
+    """TCP's request and response i: a 0-byte write sends nothing, so 1 more."""
+    return req_size(i) + 1, resp_size(i)
+
+
+def rr(s, count, client, pause_after=None, sizes=rr_size):
+    """count exchanges of sizes(i) bytes; before exchange pause_after, "paused"
+    and a wait for "go"."""
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sent = received = 0
     for i in range(count):
         if i == pause_after:
             emit(event="paused", sent=sent, received=received)
             wait_line("go")
-        q, a = req_size(i) + 1, resp_size(i)  # TCP: a 0-byte write sends nothing
+        q, a = sizes(i)
         if client:
             s.sendall(b"q" * q)
             sent += q
@@ -160,6 +171,18 @@ def wait_line(word):
         if line.strip() == word:
             return
     fail("stdin closed before %r" % word)
+
+
+def run_role(role):
+    """A test file's worker: role() with an OSError or ValueError reported as
+    its "error"; then EOF on stdin, so the harness decides when the process ends."""
+    try:
+        role()
+    except (OSError, ValueError) as e:
+        fail("%s: %s" % (type(e).__name__, e))
+    for _ in sys.stdin:
+        pass
+    return 0
 
 
 def wait_close():

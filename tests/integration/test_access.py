@@ -39,16 +39,6 @@ BPF_OBJ_GET, BPF_MAP_UPDATE_ELEM = 7, 2
 BPF_F_RDONLY = 1 << 3
 
 
-def free_id(exists, start):
-    """A uid/gid number no account or group on this host uses."""
-    for n in range(start, start + 1000):
-        try:
-            exists(n)
-        except KeyError:
-            return n
-    raise na.HarnessError("no free id from %d" % start)
-
-
 def setpriv(uid, group):
     """Another uid (capabilities go with root) in exactly one supplementary group."""
     return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--groups", str(group)]
@@ -104,17 +94,15 @@ def check_modes(h, what, root, gid, dmode, fmode, logmode):
 
 
 def main():
-    h = na.Harness("access")
-    run(h, h.make_tmpdir("access-"))
+    na.main_in_tmpdir("access", run)
 
 
 def run(h, tmp):
     with h:
-        if not shutil.which("setpriv"):
-            h.skip("setpriv (util-linux) not found")
-        gid = free_id(grp.getgrgid, 64200)
-        other = free_id(grp.getgrgid, gid + 1)
-        uid = free_id(pwd.getpwuid, 64300)
+        na.need_tool("setpriv", "util-linux")
+        gid = na.free_id(grp.getgrgid, 64200)
+        other = na.free_id(grp.getgrgid, gid + 1)
+        uid = na.free_id(pwd.getpwuid, 64300)
         os.chmod(tmp, 0o755)
         binary = os.path.join(tmp, "netacct")
         shutil.copy2(h.bin, binary)

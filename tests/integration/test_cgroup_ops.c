@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cg_probe.h"
 #include "check.h"
 #include "netacct.h"
 
@@ -39,50 +40,6 @@
 
 static char top[PATH_MAX], top_rel[PATH_MAX], tmpdir[] = "/tmp/netacct-test-ops-XXXXXX";
 static pid_t kids[3] = { -1, -1, -1 };
-
-__attribute__((format(printf, 3, 4))) static void pathf(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-}
-
-static int exists(const char *path)
-{
-	struct stat st;
-
-	return !stat(path, &st);
-}
-
-static int on_cgroup2(const char *path)
-{
-	struct statfs sfs;
-
-	return !statfs(path, &sfs) && sfs.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-/* The process's cgroup v2 path ("0::" of /proc/PID/cgroup), or "?". */
-static void v2_path_of(pid_t pid, char *out, size_t len)
-{
-	char file[64], *line = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	pathf(out, len, "?");
-	snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)pid);
-	f = fopen(file, "re");
-	if (!f)
-		return;
-	while (getline(&line, &cap, f) > 0)
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			pathf(out, len, "%s", line + 3);
-		}
-	free(line);
-	fclose(f);
-}
 
 /* Wait (at most 1 s) until pid's cgroup is rel: 1 when it is. */
 static int arrives(pid_t pid, const char *rel)
@@ -239,7 +196,7 @@ static void run(void)
 int main(void)
 {
 	struct na_cg2mount m;
-	sigset_t ends, old;
+	sigset_t old;
 
 	if (geteuid())
 		return skip("not root (cgroups are made and processes moved)");
@@ -251,13 +208,7 @@ int main(void)
 	}
 	pathf(top_rel, sizeof(top_rel), "/netacct-test-ops-%d", (int)getpid());
 	pathf(top, sizeof(top), "%s%s", strcmp(m.dir, "/") ? m.dir : "", top_rel);
-	/* The signals that end a process wait for the cleanup. */
-	sigemptyset(&ends);
-	sigaddset(&ends, SIGINT);
-	sigaddset(&ends, SIGTERM);
-	sigaddset(&ends, SIGHUP);
-	sigaddset(&ends, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &ends, &old);
+	block_ending_signals(&old);
 	run();
 	cleanup();
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -45,11 +45,6 @@ NOBODY = 65534
 NA_PROGS = na.NA_PROGS
 
 
-def bpftool():
-    return shutil.which("bpftool") or ("/usr/sbin/bpftool"
-                                       if os.path.exists("/usr/sbin/bpftool") else None)
-
-
 def cgroup_v1_root():
     """Mount point of a cgroup v1 hierarchy mounted at its root, or None."""
     with open("/proc/self/mountinfo") as f:
@@ -142,11 +137,8 @@ def make_fake_meta(h, tool, abi, extra=0):
 def main():
     h = na.Harness("cli_errors")
     with h:
-        tool = bpftool()
-        if not tool:
-            raise na.SkipTest("bpftool not found (install bpftool)")
-        if not shutil.which("setpriv"):
-            raise na.SkipTest("setpriv not found (install util-linux)")
+        tool = na.need_bpftool()
+        na.need_tool("setpriv", "util-linux")
         tmp = h.make_tmpdir()
         cli = Cli(h, tmp)
         A, B = h.make_cgroup(), h.make_cgroup()

@@ -28,8 +28,7 @@ def netacct_progs(h, cg):
 
 
 def main():
-    h = na.Harness("concurrency")
-    run(h, h.make_tmpdir("conc-"))
+    na.main_in_tmpdir("concurrency", run, tag="conc")
 
 
 def run(h, tmp):

@@ -44,7 +44,20 @@ import na_harness as na  # noqa: E402
 
 SEND, REPLY = 1000, 3000
 
-CLIENT = r"""
+# Python source both programs start with: recv_up_to() reads n bytes, or
+# fewer where the peer closes first, and says how many it read.
+RECV_UP_TO = r"""
+def recv_up_to(s, n):
+    got = 0
+    while got < n:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += len(b)
+    return got
+"""
+
+CLIENT = RECV_UP_TO + r"""
 import json, socket, subprocess, sys, time
 port = int(sys.argv[1]); ns = sys.argv[2]
 
@@ -55,12 +68,7 @@ def talk(family, addr, name):
     s = socket.socket(family, socket.SOCK_STREAM)
     s.connect((addr, port))
     s.sendall(b"q" * %(send)d)
-    got = 0
-    while got < %(reply)d:
-        b = s.recv(65536)
-        if not b:
-            break
-        got += len(b)
+    got = recv_up_to(s, %(reply)d)
     out(event="conn", name=name, addr=addr, lport=s.getsockname()[1], sent=%(send)d, received=got)
     return s
 
@@ -89,16 +97,12 @@ for s in keep:
 out(event="closed")
 """ % {"send": SEND, "reply": REPLY}
 
-SERVER = r"""
+SERVER = RECV_UP_TO + r"""
 import socket, sys, threading
 port = int(sys.argv[1])
 def serve(c):
-    got = 0
-    while got < %(send)d:
-        b = c.recv(65536)
-        if not b:
-            return
-        got += len(b)
+    if recv_up_to(c, %(send)d) < %(send)d:
+        return
     c.sendall(b"r" * %(reply)d)
     c.recv(1)
     c.close()

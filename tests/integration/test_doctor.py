@@ -41,8 +41,7 @@ def lines(out):
 
 
 def main():
-    h = na.Harness("doctor")
-    run(h, h.make_tmpdir("doctor-"))
+    na.main_in_tmpdir("doctor", run)
 
 
 def run(h, tmp):

@@ -60,15 +60,6 @@ CSV_HEADER = ("start,end,kind,cgroup_id,cgroup,pid,comm,family,raddr," + ",".joi
               ",tx_retrans_bytes,rx_dup_bytes")
 
 
-def free_id(exists, start):
-    for n in range(start, start + 1000):
-        try:
-            exists(n)
-        except KeyError:
-            return n
-    raise na.HarnessError("no free id from %d" % start)
-
-
 def udp_truth(f):
     """Every counter of a UDP flow with both ends in one cgroup, from the workers."""
     n = f.cdone["datagrams"] + f.sdone["datagrams"]
@@ -131,20 +122,18 @@ def png_pixels(path):
 
 
 def main():
-    h = na.Harness("history")
-    run(h, h.make_tmpdir("history-"))
+    na.main_in_tmpdir("history", run)
 
 
 def run(h, tmp):
     with h:
-        if not shutil.which("setpriv"):
-            h.skip("setpriv (util-linux) not found")
+        na.need_tool("setpriv", "util-linux")
         t_start = int(time.time()) - 2
         os.chmod(tmp, 0o755)  # another uid reads the database below it
         binary = os.path.join(tmp, "netacct")
         shutil.copy2(h.bin, binary)
-        gid = free_id(grp.getgrgid, 64400)
-        uid = free_id(pwd.getpwuid, 64500)
+        gid = na.free_id(grp.getgrgid, 64400)
+        uid = na.free_id(pwd.getpwuid, 64500)
         A, B = h.make_cgroup(), h.make_cgroup()
         db = os.path.join(tmp, "db", "history.db")
         conf = os.path.join(tmp, "netacct.conf")

@@ -47,10 +47,7 @@ def run_flows(h, cg, tag, udp=True, counted=True):
     flows = [na.TcpFlow(h, 4, "rr", (300,), (300,), cg, cg, tag + " tcp")]
     if udp:
         flows.append(na.UdpFlow(h, 6, 200, "connected", cg, cg, tag + " udp"))
-    ports = set()
-    for f in flows:
-        f.wait_done()
-        ports |= f.ports
+    ports = na.flows_done(flows)
     exp, socks = h.snapshot(ports)
     rows = []
     for f in flows:

@@ -55,6 +55,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
+from na_workload import emit as _emit  # noqa: E402
 
 LOG_COLUMNS = (
     "end_time,start_time,duration_ms,cookie,cgroup_id,cgroup,pid,uid,comm,proto,family,"
@@ -72,11 +73,6 @@ N_CHURN = 1500
 # --------------------------------------------------------------------------
 # churn workload (a child process in the attached cgroup)
 # --------------------------------------------------------------------------
-
-def _emit(**kw):
-    sys.stdout.write(json.dumps(kw) + "\n")
-    sys.stdout.flush()
-
 
 def _recv_exact(s, n):
     got = b""
@@ -141,6 +137,29 @@ def churn_main(n):
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
+
+def churn_spawn(h, cg, n, label, **kw):
+    """This file as the churn workload in cg, greeted (its "hello" in .hello)."""
+    churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", str(n)], cgroup=cg,
+                    label=label, **kw)
+    churn.hello = churn.expect("hello")
+    return churn
+
+
+def churn_close(churn):
+    churn.send("close")
+    churn.expect("closed")
+    churn.p.stdin.close()
+    churn.p.wait(timeout=30)
+
+
+def churn_run(h, cg, n, label):
+    """A churn of n connections start to end: its sockets all closed."""
+    churn = churn_spawn(h, cg, n, label)
+    churn.send("go")
+    churn.expect("done", 60)
+    churn_close(churn)
+
 
 def parse_json_lines(text):
     """Complete lines only: a reader killed mid-line leaves a partial last one."""
@@ -269,17 +288,7 @@ def ss_ports(ports):
 
 def ss_ports_settled(ports, settle=0.25, tries=20):
     """ss_ports() once two readings agree (pending delayed ACKs sent)."""
-    def key(socks):
-        return sorted((s.lport, s.rport, tuple(s.info.get(f, 0) for f in na.SsSocket.FIELDS))
-                      for s in socks)
-    prev = ss_ports(ports)
-    for _ in range(tries):
-        time.sleep(settle)
-        cur = ss_ports(ports)
-        if key(cur) == key(prev):
-            return cur
-        prev = cur
-    raise na.HarnessError("TCP sockets on ports %s never went idle" % sorted(ports))
+    return na.ss_settled(lambda: ss_ports(ports), ports, settle, tries)
 
 
 def tcp_batch(h, cg, n, fam_of, label):
@@ -288,10 +297,7 @@ def tcp_batch(h, cg, n, fam_of, label):
     for i in range(n):
         f = na.TcpFlow(h, fam_of(i), "rr", (20 + i,), (20 + i,), cg, cg, "%s %d" % (label, i))
         flows.append(f)
-    ports = set()
-    for f in flows:
-        f.wait_done()
-        ports |= f.ports
+    ports = na.flows_done(flows)
     socks = ss_ports_settled(ports)
     exp = []
     for f in flows:
@@ -525,9 +531,7 @@ def main():
         h.remove_cgroup(child)
         # A comm with control characters (a process names itself): no byte of
         # it reaches the terminal raw; each shows as '?'.
-        churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", "2"], cgroup=A,
-                        label="hostile comm", env={"NA_TEST_COMM": na.HOSTILE_COMM})
-        churn.expect("hello")
+        churn = churn_spawn(h, A, 2, "hostile comm", env={"NA_TEST_COMM": na.HOSTILE_COMM})
         churn.send("go")
         churn.expect("done", 30)
         # its listener is still open: a live row for top --batch
@@ -536,10 +540,7 @@ def main():
                 "no control byte in the output" % na.HOSTILE_COMM_SHOWN,
                 p.returncode == 0 and " %s " % na.HOSTILE_COMM_SHOWN in p.stdout and
                 not na.control_chars(p.stdout), repr(p.stdout))
-        churn.send("close")
-        churn.expect("closed")
-        churn.p.stdin.close()
-        churn.p.wait(timeout=30)
+        churn_close(churn)
         p = log_run(h)
         tl = p.stdout.splitlines()
         at = tl[0].index("COMM") if tl else 0
@@ -587,9 +588,8 @@ def main():
         # -- kill -9 mid-stream, then rerun: every record, at most one repeated -----
         out = "/tmp/netacct-test-log-%d.jsonl" % os.getpid()
         follow = Follow(h, out)
-        churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", str(N_CHURN)],
-                        cgroup=A, label="churn")
-        hello = churn.expect("hello")
+        churn = churn_spawn(h, A, N_CHURN, "churn")
+        hello = churn.hello
         time.sleep(0.3)
         churn.send("go")
         total = 2 * N_CHURN + 1
@@ -604,10 +604,7 @@ def main():
         os.unlink(out)
         recs1, partial = parse_json_lines(text1)
         done = churn.expect("done", 90)
-        churn.send("close")
-        churn.expect("closed")
-        churn.p.stdin.close()
-        churn.p.wait(timeout=30)
+        churn_close(churn)
         h.eq("kill -9: the follower died of SIGKILL", rc, -signal.SIGKILL)
         h.note("killed after %d of %d records%s" % (len(recs1), total,
                                                     " (and a partial line)" if partial else ""))
@@ -637,15 +634,7 @@ def main():
         # blocks in write() inside the callback, its record not yet consumed.
         follow = Follow(h)
         n = 300
-        churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", str(n)], cgroup=A,
-                        label="churn blocked reader")
-        churn.expect("hello")
-        churn.send("go")
-        churn.expect("done", 60)
-        churn.send("close")
-        churn.expect("closed")
-        churn.p.stdin.close()
-        churn.p.wait(timeout=30)
+        churn_run(h, A, n, "churn blocked reader")
         time.sleep(0.5)
         os.kill(follow.p.pid, signal.SIGKILL)
         follow.stop()
@@ -665,15 +654,7 @@ def main():
         h.netacct_ok("detach", "--all")
         h.attach(A, extra=("--log-size", "4096"))
         n = 30
-        churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", str(n)], cgroup=A,
-                        label="churn small")
-        churn.expect("hello")
-        churn.send("go")
-        churn.expect("done", 60)
-        churn.send("close")
-        churn.expect("closed")
-        churn.p.stdin.close()
-        churn.p.wait(timeout=30)
+        churn_run(h, A, n, "churn small")
         st = na.netacct_status(h)
         p = log_run(h, "--json")
         recs, _ = parse_json_lines(p.stdout)
@@ -695,15 +676,7 @@ def main():
         follow = Follow(h)
         time.sleep(0.5)
         os.kill(follow.p.pid, signal.SIGSTOP)
-        churn = h.spawn([na.PYTHON, os.path.abspath(__file__), "churn", str(n)], cgroup=A,
-                        label="churn stopped reader")
-        churn.expect("hello")
-        churn.send("go")
-        churn.expect("done", 60)
-        churn.send("close")
-        churn.expect("closed")
-        churn.p.stdin.close()
-        churn.p.wait(timeout=30)
+        churn_run(h, A, n, "churn stopped reader")
         os.kill(follow.p.pid, signal.SIGCONT)
         follow.read_until(lambda rs: len(rs) >= 22, 5)
         time.sleep(1.5)  # the drop counter is read every second

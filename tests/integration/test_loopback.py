@@ -49,11 +49,7 @@ def scenario(h, led, name, flows, both_inside=True, tcp_conns=0):
     """Run flows to completion; check live rows, the cgroup row, then teardown."""
     h.note("scenario: %s" % name)
     drops0 = na.softnet_dropped()
-    for f in flows:
-        f.wait_done()
-    ports = set()
-    for f in flows:
-        ports |= f.ports
+    ports = na.flows_done(flows)
     exp, socks = h.snapshot(ports)
     drops = na.softnet_dropped() != drops0
     if drops:

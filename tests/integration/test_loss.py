@@ -64,7 +64,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 import test_wire as wire  # noqa: E402
-from na_workload import emit, fail, fam, wait_line  # noqa: E402
+from na_workload import emit, fail, fam, recv_exact, wait_line  # noqa: E402
 
 BASE_PORT = 21000
 TABLE = "netacct_test_loss"
@@ -138,17 +138,6 @@ def tcp_info(s):
             struct.unpack_from("=Q", b, TCPI_BYTES_RECEIVED)[0])
 
 
-def recv_all(s, n):
-    got = 0
-    buf = bytearray(65536)
-    while got < n:
-        k = s.recv_into(buf, min(len(buf), n - got))
-        if k == 0:
-            fail("peer closed after %d of %d bytes" % (got, n))
-        got += k
-    return got
-
-
 def send_all(s, n):
     """n bytes in 1000-byte writes."""
     data = b"x" * 1000
@@ -191,9 +180,9 @@ def tcp_endpoint(s, client, scenario, out, lock):
     ra, rp = s.getpeername()[:2]
     if client:
         written = send_all(s, req)
-        read = recv_all(s, resp)
+        read = recv_exact(s, resp)
     else:
-        read = recv_all(s, req)
+        read = recv_exact(s, req)
         if pause:
             time.sleep(pause)
         written = send_all(s, resp)
@@ -300,9 +289,7 @@ def worker_main(argv):
 
 class LossHarness(wire.WireHarness):
     def spawn_worker(self, cg, netns, label, *args):
-        w = self.spawn([na.PYTHON, os.path.abspath(__file__), "--worker"] +
-                       [str(a) for a in args], cgroup=cg, netns=netns, label=label)
-        return w
+        return self.worker(os.path.abspath(__file__), cg, label, *args, netns=netns, hello=False)
 
 
 def rule_lines(link):

@@ -34,11 +34,7 @@ def cgroup_row(h, exp, cg, what):
 
 
 def check_nested(h, tag, P, C, flows):
-    for f in flows:
-        f.wait_done()
-    ports = set()
-    for f in flows:
-        ports |= f.ports
+    ports = na.flows_done(flows)
     exp, socks = h.snapshot(ports)
     in_c, in_p = [], []
     tcp_truth = {"C": 0, "P": 0}
@@ -133,10 +129,7 @@ def detach_while_flowing(h):
     progs = h.bpftool_cgroup_progs(C)
     if progs is not None:
         h.eq("%s: no program left on the child" % tag, progs, [])
-    ports = set()
-    for f in flows:
-        f.wait_done()
-        ports |= f.ports
+    ports = na.flows_done(flows)
     exp, socks = h.snapshot(ports)
     h.eq("%s: child has no cgroup row after its detach" % tag, exp.cgroup(C), None)
     rows, truth = [], 0
@@ -171,10 +164,7 @@ def detach_parent_while_flowing(h):
         h.check("%s: %s still running after the detach" % (tag, f.label),
                 c_ss is not None and c_ss.bytes_acked - 1 < PACED_TOTAL,
                 "acked %s of %d" % (c_ss and c_ss.bytes_acked - 1, PACED_TOTAL))
-    ports = set()
-    for f in flows:
-        f.wait_done()
-        ports |= f.ports
+    ports = na.flows_done(flows)
     exp, socks = h.snapshot(ports)
     for f in flows:
         row = exp.socket("tcp", *f.client_tuple())

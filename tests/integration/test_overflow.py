@@ -69,6 +69,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
+# the loopback workers' JSON-line protocol and reads
+from na_workload import emit, recv_exact, run_role  # noqa: E402
+from na_workload import fail as wfail, wait_line as wait_cmd  # noqa: E402
 
 MiB = 1 << 20
 FAN_N = 200            # concurrent connections against a 16-row map
@@ -89,34 +92,6 @@ PHASE_LIMIT = 20.0     # seconds per bounded loop
 SIOCOUTQ = 0x5411
 SIOCOUTQNSD = 0x894B
 SO_SNDBUFFORCE = 32
-
-
-def emit(**kw):
-    sys.stdout.write(json.dumps(kw) + "\n")
-    sys.stdout.flush()
-
-
-def wfail(msg):
-    emit(event="error", message=msg)
-    os._exit(1)
-
-
-def wait_cmd(word):
-    for line in sys.stdin:
-        if line.strip() == word:
-            return
-    wfail("stdin closed before %r" % word)
-
-
-def recv_exact(s, n):
-    got = 0
-    buf = bytearray(min(max(n, 1), 1 << 16))
-    while got < n:
-        k = s.recv_into(buf, min(len(buf), n - got))
-        if k == 0:
-            wfail("peer closed after %d of %d bytes" % (got, n))
-        got += k
-    return got
 
 
 def expect_eof(s):
@@ -334,13 +309,7 @@ def worker_main(argv):
     signal.alarm(W_DEADLINE)
     emit(event="hello", pid=os.getpid(), cgroup=na.proc_cgroup2())
     roles = {"fan": w_fan, "churn": w_churn, "unsent": w_unsent}
-    try:
-        roles[argv[0]](*argv[1:])
-    except (OSError, ValueError) as e:
-        wfail("%s: %s" % (type(e).__name__, e))
-    for _ in sys.stdin:
-        pass
-    return 0
+    return run_role(lambda: roles[argv[0]](*argv[1:]))
 
 
 # ==========================================================================
@@ -348,12 +317,7 @@ def worker_main(argv):
 # ==========================================================================
 
 def spawn_worker(h, cg, label, *args):
-    w = h.spawn([na.PYTHON, os.path.abspath(__file__), "--worker"] + [str(a) for a in args],
-                cgroup=cg, label=label)
-    hello = w.expect("hello", 30)
-    if hello.get("cgroup") != cg.rel:
-        raise na.HarnessError("%s runs in %r, expected %r" % (label, hello.get("cgroup"), cg.rel))
-    return w
+    return h.worker(os.path.abspath(__file__), cg, label, *args)
 
 
 def wait_conns_gone(ports, timeout=20):

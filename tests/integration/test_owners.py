@@ -85,6 +85,15 @@ def read_cmd():
         line += c
 
 
+def commands(last=None):
+    """The words of each command line; the worker exits at EOF (or at last)."""
+    while True:
+        cmd = read_cmd().split()
+        if not cmd or cmd[0] == last:
+            os._exit(0)
+        yield cmd
+
+
 def recv_exact(s, n):
     got = 0
     while got < n:
@@ -145,10 +154,7 @@ def role_server():
 
     threading.Thread(target=acceptor, daemon=True).start()
     emit(event="listening", tcp=lst.getsockname()[1], udp=udp.getsockname()[1])
-    while True:
-        cmd = read_cmd().split()
-        if not cmd:
-            os._exit(0)
+    for cmd in commands():
         if cmd[0] == "udp-peer":
             udp.connect((LO, int(cmd[1])))  # connected: send(), no sendmsg hook
             threading.Thread(target=udp_echo, daemon=True).start()
@@ -180,10 +186,7 @@ def role_client(tcp_port, udp_port):
     t3.close()
     emit(event="ready", tcp=tuple_of(t), udp=tuple_of(u), inflight=t3_tuple)
     keep = []
-    while True:
-        cmd = read_cmd().split()
-        if not cmd:
-            os._exit(0)
+    for cmd in commands():
         if cmd[0] == "xchg":
             tcp_xchg(t)
             udp_xchg(u)
@@ -199,10 +202,7 @@ def role_parent(tcp_port):
     set_comm("na-own-par")
     t = socket.create_connection((LO, int(tcp_port)))
     emit(event="ready", tcp=tuple_of(t))
-    while True:
-        cmd = read_cmd().split()
-        if not cmd:
-            os._exit(0)
+    for cmd in commands():
         if cmd[0] == "xchg":
             tcp_xchg(t)
             emit(event="xchged")
@@ -230,10 +230,7 @@ def child(t, parent, ready):
     os.close(ready)
     while os.getppid() == parent:
         time.sleep(0.02)
-    while True:
-        cmd = read_cmd().split()
-        if not cmd or cmd[0] == "quit":
-            os._exit(0)
+    for cmd in commands("quit"):
         if cmd[0] == "xchg":
             tcp_xchg(t)
             emit(event="xchged", pid=os.getpid())

@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
-from na_workload import emit, fail, recv_exact, wait_line  # noqa: E402
+from na_workload import emit, fail, recv_exact, run_role, wait_line  # noqa: E402
 
 LO = "127.0.0.1"
 NGINX_REQUESTS = 21
@@ -52,21 +52,34 @@ def die_with_parent():
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def close_after_eof(s):
+    """Half-close, read to the peer's close, close."""
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(4096):
+        pass
+    s.close()
+
+
+def listener(backlog, timeout=None):
+    """A TCP listener on loopback, any port."""
+    ls = socket.socket()
+    ls.bind((LO, 0))
+    ls.listen(backlog)
+    if timeout is not None:
+        ls.settimeout(timeout)
+    return ls
+
+
 def serve_one(c):
     """Request/answer: 100 bytes in, 200 out, then the peer's close."""
     c.settimeout(20)
     recv_exact(c, 100)
     c.sendall(b"a" * 200)
-    c.shutdown(socket.SHUT_WR)
-    while c.recv(4096):
-        pass
-    c.close()
+    close_after_eof(c)
 
 
 def role_prefork():
-    ls = socket.socket()
-    ls.bind((LO, 0))
-    ls.listen(64)
+    ls = listener(64)
     kids = []
     for _ in range(2):
         pid = os.fork()
@@ -108,10 +121,7 @@ def role_handover(port):
         for _ in range(MESSAGES):
             s.sendall(b"m" * 100)
             recv_exact(s, 100)
-        s.shutdown(socket.SHUT_WR)
-        while s.recv(4096):
-            pass
-        s.close()
+        close_after_eof(s)
         os._exit(0)
     b.close()
     s = socket.create_connection((LO, port), timeout=20)
@@ -128,10 +138,7 @@ def role_handover(port):
 
 def role_echo_server(n):
     """Answer n connections of 100-byte messages with the same, until EOF."""
-    ls = socket.socket()
-    ls.bind((LO, 0))
-    ls.listen(8)
-    ls.settimeout(30)
+    ls = listener(8, 30)
     emit(event="listening", port=ls.getsockname()[1])
     for _ in range(n):
         c, _ = ls.accept()
@@ -147,10 +154,7 @@ def role_echo_server(n):
 
 def role_forker(port_out):
     """P accepts one connection, forks and exits; its child answers."""
-    ls = socket.socket()
-    ls.bind((LO, 0))
-    ls.listen(1)
-    ls.settimeout(30)
+    ls = listener(1, 30)
     emit(event="listening", port=ls.getsockname()[1], pid=os.getpid())
     c, peer = ls.accept()
     ls.close()
@@ -161,10 +165,7 @@ def role_forker(port_out):
         for _ in range(MESSAGES):
             d = recv_exact(c, 100)
             c.sendall(b"r" * 100)
-        c.shutdown(socket.SHUT_WR)
-        while c.recv(4096):
-            pass
-        c.close()
+        close_after_eof(c)
         os._exit(0)
     c.close()
     emit(event="forked", child=pid, rport=peer[1])
@@ -180,16 +181,14 @@ def role_client(port, count, messages):
         for _ in range(messages):
             s.sendall(b"q" * 100)
             recv_exact(s, 200 if messages == 1 else 100)
-        s.shutdown(socket.SHUT_WR)
-        while s.recv(4096):
-            pass
-        s.close()
+        close_after_eof(s)
     emit(event="done", lports=out, pid=os.getpid())
 
 
 def worker_main(argv):
     role = argv[0]
-    try:
+
+    def run():
         if role == "prefork":
             role_prefork()
         elif role == "handover":
@@ -202,11 +201,7 @@ def worker_main(argv):
             role_client(int(argv[1]), int(argv[2]), int(argv[3]))
         else:
             fail("unknown role %r" % role)
-    except (OSError, ValueError) as e:
-        fail("%s: %s" % (type(e).__name__, e))
-    for _ in sys.stdin:
-        pass
-    return 0
+    return run_role(run)
 
 
 # ==========================================================================
@@ -214,8 +209,7 @@ def worker_main(argv):
 # ==========================================================================
 
 def spawn(h, cg, label, *args):
-    return h.spawn([na.PYTHON, os.path.abspath(__file__), "--worker"] + [str(a) for a in args],
-                   cgroup=cg, label=label)
+    return h.worker(os.path.abspath(__file__), cg, label, *args, hello=False)
 
 
 def records(h):
@@ -234,21 +228,6 @@ def listening(port):
     with open("/proc/net/tcp") as f:
         return any(ln.split()[1] == "0100007F:%04X" % port and ln.split()[3] == "0A"
                    for ln in f.readlines()[1:])
-
-
-def children_of(pid):
-    kids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        if int(st.rsplit(")", 1)[1].split()[1]) == pid:
-            kids.append(int(d))
-    return kids
 
 
 def check_prefork(h, cg):
@@ -363,7 +342,7 @@ def check_nginx(h, cg):
                 break
             time.sleep(0.05)
         time.sleep(0.3)
-        workers = set(children_of(master.pid))
+        workers = set(na.children_of(master.pid))
         h.eq("nginx: a master and two workers", len(workers), 2)
         cli = spawn(h, cg, "nginx client", "http", port, NGINX_REQUESTS)
         got = cli.expect("done", 60)
@@ -376,7 +355,7 @@ def check_nginx(h, cg):
             try:
                 master.p.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                for pid in children_of(master.pid):
+                for pid in na.children_of(master.pid):
                     os.kill(pid, signal.SIGKILL)
                 master.p.kill()
     h.wait_tcp_gone({port} | set(got["lports"]))

@@ -26,26 +26,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 
-EXCHANGE = r"""
-import os, socket, sys
-def exchange():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-    c = socket.create_connection(s.getsockname()); a, _ = s.accept()
-    c.sendall(b"x" * 100)
-    n = 0
-    while n < 100: n += len(a.recv(100 - n))
-    a.sendall(b"y" * 200)
-    n = 0
-    while n < 200: n += len(c.recv(200 - n))
+EXCHANGE = na.LOOPBACK_EXCHANGE + r"""
+import os, sys
+def exchange_closed():
+    s, c, a = exchange()
     c.close(); a.close(); s.close()
 if sys.argv[1] == "fork":
     pid = os.fork()
     if pid == 0:
-        exchange()
+        exchange_closed()
         os._exit(0)
     os.waitpid(pid, 0)
 else:
-    exchange()
+    exchange_closed()
 print("hello from the command")
 sys.exit(int(sys.argv[2]))
 """

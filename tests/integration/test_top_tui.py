@@ -164,17 +164,8 @@ class Pane:
 
     def netacct_pid(self):
         """The shell's child (netacct), found through /proc."""
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == self.shell:
-                return int(d)
-        return None
+        kids = na.children_of(self.shell)
+        return kids[0] if kids else None
 
     def wait_exit(self, timeout=10):
         """netacct's exit status, once the shell wrote it (None: still running)."""

@@ -34,19 +34,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 
-EXCHANGE = r"""
-import os, socket, sys, time
+EXCHANGE = na.LOOPBACK_EXCHANGE + r"""
+import os, sys, time
 open(sys.argv[1] + "/cgroup.procs", "w").write(str(os.getpid()))
 if os.environ.get("NA_TEST_COMM"):
     open("/proc/self/comm", "w").write(os.environ["NA_TEST_COMM"])
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-c = socket.create_connection(s.getsockname()); a, _ = s.accept()
-c.sendall(b"x" * 100)
-n = 0
-while n < 100: n += len(a.recv(100 - n))
-a.sendall(b"y" * 200)
-n = 0
-while n < 200: n += len(c.recv(200 - n))
+s, c, a = exchange()
 print(os.getpid(), s.getsockname()[1], c.getsockname()[1])
 time.sleep(0.2)
 c.close(); a.close(); s.close()

@@ -32,7 +32,6 @@ starts at zero.
 
 import json
 import os
-import shutil
 import signal
 import struct
 import subprocess
@@ -55,11 +54,6 @@ ABI2_CG_PINS = ("egress", "ingress", "sock_create", "connect4", "connect6", "sen
 TOTALS_FIELDS = tuple(d + "_" + c for d in ("tx", "rx") for c in na.COUNTERS) + (
     "overflow_packets", "overflow_bytes", "parse_errors", "norow_packets", "norow_bytes")
 KiB, MiB = 1 << 10, 1 << 20
-
-
-def bpftool():
-    return shutil.which("bpftool") or ("/usr/sbin/bpftool"
-                                       if os.path.exists("/usr/sbin/bpftool") else None)
 
 
 class Upgrade:
@@ -231,9 +225,7 @@ def check_flow_in_totals(h, up, f, before, label, drops0):
 def main():
     h = na.Harness("upgrade")
     with h:
-        tool = bpftool()
-        if not tool:
-            raise na.SkipTest("bpftool not found (install bpftool)")
+        tool = na.need_bpftool()
         fixture = os.environ.get("NA_ABI2_FIXTURE_BIN", "")
         if not (os.path.isfile(fixture) and os.access(fixture, os.X_OK)):
             raise na.SkipTest("NA_ABI2_FIXTURE_BIN=%r is not an executable file" % fixture)

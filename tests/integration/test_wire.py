@@ -75,6 +75,7 @@ FRAG_SIZE = 4000                    # > MTU: 3 fragments per datagram
 # The endpoint helpers of the loopback workers, shared.
 from na_workload import emit as _emit, fail as _fail, fam as _fam  # noqa: E402
 from na_workload import recv_exact as _recv_exact, tuple_of as _tuple, wait_line as _wait_line  # noqa: E402
+from na_workload import rr as _rr  # noqa: E402
 
 
 def rr_sizes(i):
@@ -106,19 +107,8 @@ def tcp_exchange(s, client, bulk, rr_count):
     t.join(60)
     if "sent" not in out:
         _fail("bulk sender did not finish")
-    sent = bulk
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    for i in range(rr_count):
-        q, a = rr_sizes(i)
-        if client:
-            s.sendall(b"q" * q)
-            sent += q
-            received += _recv_exact(s, a)
-        else:
-            received += _recv_exact(s, q)
-            s.sendall(b"a" * a)
-            sent += a
-    return sent, received
+    rr_sent, rr_received = _rr(s, rr_count, client, sizes=rr_sizes)
+    return bulk + rr_sent, received + rr_received
 
 
 def close_tcp(s, client, how):
@@ -461,13 +451,7 @@ class WireHarness(na.Harness):
         return name
 
     def spawn_worker(self, cg, netns, label, *args):
-        w = self.spawn([na.PYTHON, os.path.abspath(__file__), "--worker"] +
-                       [str(a) for a in args], cgroup=cg, netns=netns, label=label)
-        hello = w.expect("hello", 30)
-        if hello.get("cgroup") != cg.rel:
-            raise na.HarnessError("%s runs in cgroup %r, expected %r"
-                                  % (label, hello.get("cgroup"), cg.rel))
-        return w
+        return self.worker(os.path.abspath(__file__), cg, label, *args, netns=netns)
 
 
 class Link:

@@ -57,6 +57,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cg_probe.h"
 #include "netacct.h"
 
 #define PROG "libcgroup_v2"
@@ -68,51 +69,12 @@ static char top_rel[PATH_MAX]; /* the same below the mount: libcgroup's names ar
 static pid_t child = -1;
 static int unexpected; /* a measurement that differs from docs/design.md */
 
-/* A path; the mount point is checked short enough (measure()) for every one made here to fit. */
-__attribute__((format(printf, 3, 4))) static void pathf(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-}
-
 static void libcgroup_log(void *userdata, int level, const char *fmt, va_list ap)
 {
 	(void)userdata;
 	(void)level;
 	fputs(PROG ": libcgroup says: ", stderr);
 	vfprintf(stderr, fmt, ap);
-}
-
-static int exists(const char *path)
-{
-	struct stat st;
-
-	return !stat(path, &st);
-}
-
-/* The process's cgroup v2 path ("0::" of /proc/PID/cgroup), or "?" */
-static void v2_path_of(pid_t pid, char *out, size_t len)
-{
-	char file[64], *line = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	snprintf(out, len, "?");
-	snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)pid);
-	f = fopen(file, "re");
-	if (!f)
-		return;
-	while (getline(&line, &cap, f) > 0) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(out, len, "%s", line + 3);
-	}
-	free(line);
-	fclose(f);
 }
 
 /* "R (libcgroup's words)" */
@@ -195,7 +157,6 @@ static int libcgroup_v2_controllers(struct v2ctrls *v)
 {
 	struct cgroup_mount_point info;
 	char path[FILENAME_MAX];
-	struct statfs sfs;
 	void *h = NULL, *mh = NULL;
 	int ret, all, n = 0;
 
@@ -207,7 +168,7 @@ static int libcgroup_v2_controllers(struct v2ctrls *v)
 		all = 1;
 		for (ret = cgroup_get_subsys_mount_point_begin(info.name, &mh, path); !ret;
 		     ret = cgroup_get_subsys_mount_point_next(&mh, path))
-			all &= !statfs(path, &sfs) && sfs.f_type == CGROUP2_SUPER_MAGIC && !strcmp(path, mnt.dir);
+			all &= on_cgroup2(path) && !strcmp(path, mnt.dir);
 		cgroup_get_subsys_mount_point_end(&mh);
 		if (all)
 			pathf(v->name[v->n++], sizeof(v->name[0]), "%s", info.name);
@@ -405,7 +366,7 @@ static int measure(void)
 
 int main(void)
 {
-	sigset_t all, old;
+	sigset_t old;
 	int rc, err;
 
 	if (geteuid()) {
@@ -420,13 +381,8 @@ int main(void)
 		return getenv("CI") && !strcmp(getenv("CI"), "true") ? 1 : 77;
 	}
 	cgroup_set_logger(libcgroup_log, CGROUP_LOG_WARNING, NULL);
-	/* Whatever comes, the groups and the child go: the signals that end a process wait for the cleanup. */
-	sigemptyset(&all);
-	sigaddset(&all, SIGINT);
-	sigaddset(&all, SIGTERM);
-	sigaddset(&all, SIGHUP);
-	sigaddset(&all, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &all, &old);
+	/* Whatever comes, the groups and the child go. */
+	block_ending_signals(&old);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rc = measure();
 	err = cleanup();

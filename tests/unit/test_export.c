@@ -197,6 +197,41 @@ static char *prom_text(const struct na_snapshot *s, na_prom_hold_fn hold, void *
 	return buf;
 }
 
+/* Lines test_prom's snapshot must have in its exposition, each as a whole line. */
+static const char *const prom_lines[] = {
+	"# TYPE netacct_bytes_total counter",
+	"netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"ip_header\"} 140",
+	"netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"l4_header\"} 224",
+	"netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"payload\"} 7000",
+	"netacct_bytes_total{cgroup=\"/app\",direction=\"rx\",part=\"payload\"} 9000",
+	"netacct_bytes_total{cgroup=\"/app/worker\",direction=\"rx\",part=\"payload\"} 0",
+	"netacct_packets_total{cgroup=\"/app\",direction=\"rx\"} 9",
+	"netacct_packets_total{cgroup=\"/app/worker\",direction=\"tx\"} 5",
+	/* subtree sums: /app has everything but /appendix and the quoted one */
+	"netacct_live_sockets{cgroup=\"/app\"} 3",
+	"netacct_live_sockets{cgroup=\"/app/worker\"} 2",
+	"netacct_connections_closed_total{cgroup=\"/app\"} 10",
+	"netacct_connections_closed_total{cgroup=\"/app/worker\"} 4",
+	"netacct_retransmitted_bytes_total{cgroup=\"/app\"} 20111",
+	"netacct_retransmitted_bytes_total{cgroup=\"/app/worker\"} 20101",
+	"netacct_duplicate_bytes_total{cgroup=\"/app\"} 0",
+	"netacct_duplicate_bytes_total{cgroup=\"/app/worker\"} 7",
+	"netacct_overflow_packets_total{cgroup=\"/app\"} 3",
+	"netacct_parse_errors_total{cgroup=\"/app\"} 2",
+	/* escaped label, and the live cgroup's series only */
+	"netacct_connections_closed_total{cgroup=\"/we\\\"ird\\\\na\\nme\"} 1",
+	"netacct_packets_total{cgroup=\"/we\\\"ird\\\\na\\nme\",direction=\"tx\"} 0",
+	"netacct_socket_map_entries 4",
+	"netacct_socket_map_capacity 65536",
+	"netacct_closed_map_entries 3",
+	"netacct_closed_map_capacity 16384",
+	"netacct_closed_evicted_total 17",
+	"netacct_log_dropped_total 18",
+	"netacct_log_written_total 19",
+	"# TYPE netacct_live_sockets gauge",
+	"netacct_attachment_live{cgroup=\"/app\"} 1",
+};
+
 static void test_prom(void)
 {
 	struct na_att_state att[4];
@@ -204,7 +239,7 @@ static void test_prom(void)
 	struct na_closed_row closed[3];
 	struct na_snapshot s;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, i;
 
 	memset(&s, 0, sizeof(s));
 	memset(att, 0, sizeof(att));
@@ -280,39 +315,10 @@ static void test_prom(void)
 		return;
 	len = strlen(buf);
 
-	ASSERT_LINE(buf, "# TYPE netacct_bytes_total counter");
-	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"ip_header\"} 140");
-	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"l4_header\"} 224");
-	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"tx\",part=\"payload\"} 7000");
-	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app\",direction=\"rx\",part=\"payload\"} 9000");
-	ASSERT_LINE(buf, "netacct_bytes_total{cgroup=\"/app/worker\",direction=\"rx\",part=\"payload\"} 0");
-	ASSERT_LINE(buf, "netacct_packets_total{cgroup=\"/app\",direction=\"rx\"} 9");
-	ASSERT_LINE(buf, "netacct_packets_total{cgroup=\"/app/worker\",direction=\"tx\"} 5");
-	/* subtree sums: /app has everything but /appendix and the quoted one */
-	ASSERT_LINE(buf, "netacct_live_sockets{cgroup=\"/app\"} 3");
-	ASSERT_LINE(buf, "netacct_live_sockets{cgroup=\"/app/worker\"} 2");
-	ASSERT_LINE(buf, "netacct_connections_closed_total{cgroup=\"/app\"} 10");
-	ASSERT_LINE(buf, "netacct_connections_closed_total{cgroup=\"/app/worker\"} 4");
-	ASSERT_LINE(buf, "netacct_retransmitted_bytes_total{cgroup=\"/app\"} 20111");
-	ASSERT_LINE(buf, "netacct_retransmitted_bytes_total{cgroup=\"/app/worker\"} 20101");
-	ASSERT_LINE(buf, "netacct_duplicate_bytes_total{cgroup=\"/app\"} 0");
-	ASSERT_LINE(buf, "netacct_duplicate_bytes_total{cgroup=\"/app/worker\"} 7");
-	ASSERT_LINE(buf, "netacct_overflow_packets_total{cgroup=\"/app\"} 3");
-	ASSERT_LINE(buf, "netacct_parse_errors_total{cgroup=\"/app\"} 2");
-	/* escaped label, and the live cgroup's series only */
-	ASSERT_LINE(buf, "netacct_connections_closed_total{cgroup=\"/we\\\"ird\\\\na\\nme\"} 1");
-	ASSERT_LINE(buf, "netacct_packets_total{cgroup=\"/we\\\"ird\\\\na\\nme\",direction=\"tx\"} 0");
+	for (i = 0; i < NA_ARRAY_SIZE(prom_lines); i++)
+		ASSERT_LINE(buf, prom_lines[i]);
 	ASSERT_EQ(count_str(buf, "netacct_packets_total{cgroup=\"/we"), 2, "a shared path: one series per direction");
 	ASSERT_EQ(count_str(buf, "} 99\n"), 0, "the removed attachment of a shared path is left out");
-	ASSERT_LINE(buf, "netacct_socket_map_entries 4");
-	ASSERT_LINE(buf, "netacct_socket_map_capacity 65536");
-	ASSERT_LINE(buf, "netacct_closed_map_entries 3");
-	ASSERT_LINE(buf, "netacct_closed_map_capacity 16384");
-	ASSERT_LINE(buf, "netacct_closed_evicted_total 17");
-	ASSERT_LINE(buf, "netacct_log_dropped_total 18");
-	ASSERT_LINE(buf, "netacct_log_written_total 19");
-	ASSERT_LINE(buf, "# TYPE netacct_live_sockets gauge");
-	ASSERT_LINE(buf, "netacct_attachment_live{cgroup=\"/app\"} 1");
 	ASSERT_EQ(count_str(buf, "# TYPE "), 16, "families");
 	ASSERT_EQ(count_str(buf, "# HELP "), 16, "HELP lines");
 	/* 3 cgroups: 6 byte series + 2 packet series + 7 single ones each, then 7 globals */
@@ -454,6 +460,19 @@ static void plain_text(const char *path, char *out, size_t len)
 		fclose(f);
 }
 
+/* "line 00 ...\n" to "line 09 ...\n" through r (30-byte lines, 3 to a 100-byte file), then r closed. */
+static void write_ten_lines(struct na_rotlog *r)
+{
+	char line[64];
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(line, sizeof(line), "line %02d ......................\n", i);
+		CHECK(!na_rotlog_write(r, line, strlen(line)), "rotlog: write line %d", i);
+	}
+	na_rotlog_close(r);
+}
+
 /*
  * Where another user could write, root must not be made to write or remove
  * a file of theirs: the log file and every temporary and archive name are
@@ -463,7 +482,7 @@ static void plain_text(const char *path, char *out, size_t len)
  */
 static void test_rotlog_hostile(void)
 {
-	char p[256], victim[256], q[PATH_MAX], dir[256], txt[4096], line[64];
+	char p[256], victim[256], q[PATH_MAX], dir[256], txt[4096];
 	struct na_rotlog r;
 	struct stat st;
 	pid_t pid;
@@ -490,11 +509,7 @@ static void test_rotlog_hostile(void)
 	snprintf(q, sizeof(q), "%s.2.gz", p);
 	CHECK(!symlink(victim, q), "%s", "rotlog: plant FILE.2.gz as a link");
 	CHECK(!na_rotlog_open(&r, p, 100, 3), "%s", "rotlog: open beside planted links");
-	for (i = 0; i < 10; i++) {
-		snprintf(line, sizeof(line), "line %02d ......................\n", i);
-		CHECK(!na_rotlog_write(&r, line, strlen(line)), "rotlog: write line %d", i);
-	}
-	na_rotlog_close(&r);
+	write_ten_lines(&r);
 	plain_text(victim, txt, sizeof(txt));
 	ASSERT_STREQ(txt, "precious\n", "rotlog: rotations beside planted links leave the file they point to untouched");
 	snprintf(q, sizeof(q), "%s.1.gz", p);
@@ -548,18 +563,14 @@ static void test_rotlog_hostile(void)
 static void test_rotlog(void)
 {
 	struct na_rotlog r;
-	char p[256], q[PATH_MAX], line[64], txt[4096];
+	char p[256], q[PATH_MAX], txt[4096];
 	struct stat st;
 	pid_t pid;
-	int i, status;
+	int status;
 
 	snprintf(p, sizeof(p), "%s/conn.jsonl", tmpdir);
 	CHECK(!na_rotlog_open(&r, p, 100, 2), "rotlog: open %s", p);
-	for (i = 0; i < 10; i++) { /* 30-byte lines, 3 to a 100-byte file */
-		snprintf(line, sizeof(line), "line %02d ......................\n", i);
-		CHECK(!na_rotlog_write(&r, line, strlen(line)), "rotlog: write line %d", i);
-	}
-	na_rotlog_close(&r);
+	write_ten_lines(&r);
 	file_text(p, txt, sizeof(txt));
 	ASSERT_STREQ(txt, "line 09 ......................\n", "rotlog: the file holds the newest line");
 	snprintf(q, sizeof(q), "%s.1.gz", p);
@@ -580,13 +591,14 @@ static void test_rotlog(void)
 	/* A write that fails part-way (file size limit): no half line stays. */
 	pid = fork();
 	if (pid == 0) {
+		static const char last_line[] = "line 09 ......................\n"; /* again */
 		struct rlimit rl = { 40, 40 }; /* the file holds 30 bytes: 10 more fit */
 
 		signal(SIGXFSZ, SIG_IGN);
 		setrlimit(RLIMIT_FSIZE, &rl);
 		if (na_rotlog_open(&r, p, 1000, 2))
 			_exit(2);
-		_exit(na_rotlog_write(&r, line, strlen(line)) ? 0 : 3);
+		_exit(na_rotlog_write(&r, last_line, strlen(last_line)) ? 0 : 3);
 	}
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "rotlog: the write past the size limit failed (child status %d)", status);
@@ -879,6 +891,18 @@ out:
 	free(part);
 }
 
+/* cur and prev with n zeroed socket rows each; -ENOMEM (a failed check) when there is no memory. */
+static int two_snapshots(struct na_snapshot *cur, struct na_snapshot *prev, size_t n)
+{
+	cur->rows = calloc(n, sizeof(*cur->rows));
+	prev->rows = calloc(n, sizeof(*prev->rows));
+	if (!cur->rows || !prev->rows) {
+		CHECK(0, "calloc %s", "failed");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /*
  * na_view_build_top() by socket against the whole build and sort, with rates
  * from a prev snapshot, in either order and with the filters (which it
@@ -893,12 +917,8 @@ static void build_top_case(enum na_col col, int reverse, const struct na_view_op
 	size_t nall = 0, ntop = 0, total = 0, i, same = 0;
 	uint64_t seed = 99 + n + k;
 
-	cur.rows = calloc(n, sizeof(*cur.rows));
-	prev.rows = calloc(n, sizeof(*prev.rows));
-	if (!cur.rows || !prev.rows) {
-		CHECK(0, "calloc %s", "failed");
+	if (two_snapshots(&cur, &prev, n))
 		goto out;
-	}
 	for (i = 0; i < n; i++) {
 		struct na_sock_row *r = &cur.rows[i];
 
@@ -960,12 +980,8 @@ static void delta_case(const char *what, int order)
 	struct na_vrow *v = NULL;
 	size_t nv = 0, i, j, bad = 0;
 
-	cur.rows = calloc(N, sizeof(*cur.rows));
-	prev.rows = calloc(N, sizeof(*prev.rows));
-	if (!cur.rows || !prev.rows) {
-		CHECK(0, "calloc %s", "failed");
+	if (two_snapshots(&cur, &prev, N))
 		goto out;
-	}
 	for (i = 0; i < N; i++) {
 		cur.rows[i].cookie = 500 + i;
 		cur.rows[i].s.first_ns = 1000 + i;
@@ -1201,6 +1217,33 @@ static void test_sort_top(void)
 }
 
 /*
+ * An unconnected UDP socket (cookie 77, cgroup id 50) that received 10
+ * datagrams, 1000 bytes: 3 x 100 from 127.0.0.1 and 6 x 100 from 127.0.0.2
+ * on its peer rows, 100 before its second peer came.
+ */
+static void udp_two_peers(struct na_sock_row *row, const char *cgroup, struct na_peer_row pr[2])
+{
+	size_t i;
+
+	row->cookie = 77;
+	row->cgroup = cgroup;
+	row->s.cgroup_id = 50;
+	row->s.family = NA_F_IPV4;
+	row->s.proto = NA_P_UDP;
+	row->s.flags = NA_ROW_UNCONN | NA_ROW_MULTI;
+	row->s.dir[NA_RX].packets = 10;
+	row->s.dir[NA_RX].payload_bytes = 1000;
+	for (i = 0; i < 2; i++) {
+		pr[i].k.cookie = 77;
+		pr[i].k.family = NA_F_IPV4;
+		pr[i].k.addr[0] = 127;
+		pr[i].k.addr[3] = (uint8_t)(1 + i);
+		pr[i].p.rx.packets = 3 * (i + 1);
+		pr[i].p.rx.payload_bytes = 300 * (i + 1);
+	}
+}
+
+/*
  * Peers: a many-peer UDP socket's peer rows in the peer view (view.c) and the
  * agent's per-peer series (series.c): by address, the rest of the socket
  * without a peer, and at most per-peer-max addresses with a series.
@@ -1225,22 +1268,7 @@ static void test_peers(void)
 	att.a.token = 500;
 	snprintf(att.a.path, sizeof(att.a.path), "/srv");
 	att.cgroup_exists = 1;
-	row.cookie = 77;
-	row.cgroup = "/srv";
-	row.s.cgroup_id = 50;
-	row.s.family = NA_F_IPV4;
-	row.s.proto = NA_P_UDP;
-	row.s.flags = NA_ROW_UNCONN | NA_ROW_MULTI;
-	row.s.dir[NA_RX].packets = 10;
-	row.s.dir[NA_RX].payload_bytes = 1000; /* 300 + 600 on peer rows, 100 before its second peer came */
-	for (i = 0; i < 2; i++) {
-		pr[i].k.cookie = 77;
-		pr[i].k.family = NA_F_IPV4;
-		pr[i].k.addr[0] = 127;
-		pr[i].k.addr[3] = (uint8_t)(1 + i);
-		pr[i].p.rx.packets = 3 * (i + 1);
-		pr[i].p.rx.payload_bytes = 300 * (i + 1);
-	}
+	udp_two_peers(&row, "/srv", pr);
 	s.att = &att;
 	s.natt = 1;
 	s.rows = &row;
@@ -1396,22 +1424,7 @@ static void test_peer_classes(void)
 	memset(&s, 0, sizeof(s));
 	memset(rows, 0, sizeof(rows));
 	memset(pr, 0, sizeof(pr));
-	rows[0].cookie = 77;
-	rows[0].cgroup = "/system.slice/dns.service";
-	rows[0].s.cgroup_id = 50;
-	rows[0].s.family = NA_F_IPV4;
-	rows[0].s.proto = NA_P_UDP;
-	rows[0].s.flags = NA_ROW_UNCONN | NA_ROW_MULTI;
-	rows[0].s.dir[NA_RX].packets = 10;
-	rows[0].s.dir[NA_RX].payload_bytes = 1000; /* 300 + 600 on peer rows, 100 before its second peer came */
-	for (i = 0; i < 2; i++) {
-		pr[i].k.cookie = 77;
-		pr[i].k.family = NA_F_IPV4;
-		pr[i].k.addr[0] = 127;
-		pr[i].k.addr[3] = (uint8_t)(1 + i);
-		pr[i].p.rx.packets = 3 * (i + 1);
-		pr[i].p.rx.payload_bytes = 300 * (i + 1);
-	}
+	udp_two_peers(&rows[0], "/system.slice/dns.service", pr);
 	rows[1].cookie = 78; /* a connected socket of the same cgroup, to 127.0.0.2 */
 	rows[1].cgroup = rows[0].cgroup;
 	rows[1].s.cgroup_id = 50;

@@ -245,17 +245,23 @@ static void test_attachments(void)
 	na_history_close(h);
 }
 
+/* Who a socket row's value and a closed row's key name: cgroup 11, pid, comm, the peer 10.0.0.PEER. */
+#define SET_WHO(w, pid_, comm_, peer_)                                   \
+	do {                                                             \
+		(w).cgroup_id = 11;                                      \
+		(w).pid = (pid_);                                        \
+		snprintf((w).comm, sizeof((w).comm), "%s", (comm_));     \
+		(w).family = NA_F_IPV4;                                  \
+		(w).raddr[0] = 10;                                       \
+		(w).raddr[3] = (peer_);                                  \
+	} while (0)
+
 static void set_row(struct na_sock_row *r, uint64_t cookie, uint32_t pid, const char *comm, const char *cg,
 		    uint8_t peer, uint64_t tx, uint64_t resent)
 {
 	memset(r, 0, sizeof(*r));
 	r->cookie = cookie;
-	r->s.cgroup_id = 11;
-	r->s.pid = pid;
-	snprintf(r->s.comm, sizeof(r->s.comm), "%s", comm);
-	r->s.family = NA_F_IPV4;
-	r->s.raddr[0] = 10;
-	r->s.raddr[3] = peer;
+	SET_WHO(r->s, pid, comm, peer);
 	r->s.proto = NA_P_TCP;
 	r->s.dir[NA_TX].payload_bytes = tx;
 	r->s.dir[NA_TX].packets = tx / 100 + 1;
@@ -267,12 +273,7 @@ static void set_closed(struct na_closed_row *c, uint32_t pid, const char *comm, 
 		       uint64_t tx, uint64_t pkts)
 {
 	memset(c, 0, sizeof(*c));
-	c->k.cgroup_id = 11;
-	c->k.pid = pid;
-	snprintf(c->k.comm, sizeof(c->k.comm), "%s", comm);
-	c->k.family = NA_F_IPV4;
-	c->k.raddr[0] = 10;
-	c->k.raddr[3] = peer;
+	SET_WHO(c->k, pid, comm, peer);
 	c->c.dir[NA_TX].payload_bytes = tx;
 	c->c.dir[NA_TX].packets = pkts;
 	c->c.conns = 1;

@@ -86,56 +86,58 @@ static int mountinfo(const char *text, const char *under, struct na_cg2mount *m)
 	return err;
 }
 
+/* One reading: what it returns and, where given, the mount's dir and root. */
+struct mi_case {
+	const char *name;
+	const char *text;
+	const char *under; /* NULL: any cgroup2 mount */
+	int ret;
+	const char *dir, *root; /* NULL: not checked */
+};
+
+static const struct mi_case mi_cases[] = {
+	{ "hybrid", mi_hybrid, NULL, 0, "/sys/fs/cgroup/unified", "/" },
+	{ "hybrid under", mi_hybrid, "/sys/fs/cgroup/unified/netacct-x", 0, "/sys/fs/cgroup/unified", NULL },
+	{ "hybrid: a v1 path is under no cgroup2 mount", mi_hybrid, "/sys/fs/cgroup/memory/x", -ENOENT, NULL, NULL },
+	{ "v2", mi_v2, NULL, 0, "/sys/fs/cgroup", "/" },
+	{ "v2 under the mount point itself", mi_v2, "/sys/fs/cgroup", 0, "/sys/fs/cgroup", NULL },
+	{ "v2: a sibling sharing a string prefix is not under the mount", mi_v2, "/sys/fs/cgroupx/a", -ENOENT, NULL, NULL },
+	{ "escaped: \\040 becomes a space", mi_escaped, NULL, 0, "/mnt/my cgroups", NULL },
+	{ "escaped under", mi_escaped, "/mnt/my cgroups/netacct-a", 0, NULL, NULL },
+	{ "optional fields", mi_optional, NULL, 0, "/run/cg2", "/" },
+	{ "no cgroup2 (a tmpfs with source 'cgroup2' does not count)", mi_none, NULL, -ENOENT, NULL, NULL },
+	{ "empty mountinfo", "", NULL, -ENOENT, NULL, NULL },
+	{ "a root or mount point that is not an absolute path is no mount", mi_not_absolute, NULL, -ENOENT, NULL, NULL },
+	{ "two mounts, outer first: the longest prefix", mi_two_outer_first, "/sys/fs/cgroup/app-view/netacct-a", 0,
+	  "/sys/fs/cgroup/app-view", "/app" },
+	{ "two mounts, inner first: the longest prefix", mi_two_inner_first, "/sys/fs/cgroup/app-view/netacct-a", 0,
+	  "/sys/fs/cgroup/app-view", NULL },
+	{ "two mounts, path under the outer only", mi_two_inner_first, "/sys/fs/cgroup/netacct-b", 0, "/sys/fs/cgroup",
+	  "/" },
+	{ "two mounts, no under: the first listed", mi_two_inner_first, NULL, 0, "/sys/fs/cgroup/app-view", NULL },
+	{ "rooted", mi_rooted, NULL, 0, "/sys/fs/cgroup", "/foo" },
+};
+
 static void test_mountinfo(void)
 {
 	struct na_cg2mount m;
+	char what[160];
+	size_t i;
 
-	ASSERT_EQ(mountinfo(mi_hybrid, NULL, &m), 0, "hybrid: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/unified", "hybrid: dir");
-	ASSERT_STREQ(m.root, "/", "hybrid: root");
-	ASSERT_EQ(mountinfo(mi_hybrid, "/sys/fs/cgroup/unified/netacct-x", &m), 0, "hybrid under: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/unified", "hybrid under: dir");
-	ASSERT_EQ(mountinfo(mi_hybrid, "/sys/fs/cgroup/memory/x", &m), -ENOENT,
-		  "hybrid: a v1 path is under no cgroup2 mount");
+	for (i = 0; i < NA_ARRAY_SIZE(mi_cases); i++) {
+		const struct mi_case *c = &mi_cases[i];
 
-	ASSERT_EQ(mountinfo(mi_v2, NULL, &m), 0, "v2: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "v2: dir");
-	ASSERT_STREQ(m.root, "/", "v2: root");
-	ASSERT_EQ(mountinfo(mi_v2, "/sys/fs/cgroup", &m), 0, "v2 under the mount point itself");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "v2 under itself: dir");
-	ASSERT_EQ(mountinfo(mi_v2, "/sys/fs/cgroupx/a", &m), -ENOENT,
-		  "v2: a sibling sharing a string prefix is not under the mount");
-
-	ASSERT_EQ(mountinfo(mi_escaped, NULL, &m), 0, "escaped: found");
-	ASSERT_STREQ(m.dir, "/mnt/my cgroups", "escaped: \\040 becomes a space");
-	ASSERT_EQ(mountinfo(mi_escaped, "/mnt/my cgroups/netacct-a", &m), 0, "escaped under: found");
-
-	ASSERT_EQ(mountinfo(mi_optional, NULL, &m), 0, "optional fields: found");
-	ASSERT_STREQ(m.dir, "/run/cg2", "optional fields: dir");
-	ASSERT_STREQ(m.root, "/", "optional fields: root");
-
-	ASSERT_EQ(mountinfo(mi_none, NULL, &m), -ENOENT, "no cgroup2 (a tmpfs with source 'cgroup2' does not count)");
-	ASSERT_EQ(mountinfo("", NULL, &m), -ENOENT, "empty mountinfo");
-	ASSERT_EQ(mountinfo(mi_not_absolute, NULL, &m), -ENOENT,
-		  "a root or mount point that is not an absolute path is no mount");
-
-	ASSERT_EQ(mountinfo(mi_two_outer_first, "/sys/fs/cgroup/app-view/netacct-a", &m), 0,
-		  "two mounts, outer first: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/app-view", "two mounts, outer first: longest prefix");
-	ASSERT_STREQ(m.root, "/app", "two mounts, outer first: its root");
-	ASSERT_EQ(mountinfo(mi_two_inner_first, "/sys/fs/cgroup/app-view/netacct-a", &m), 0,
-		  "two mounts, inner first: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/app-view", "two mounts, inner first: longest prefix");
-	ASSERT_EQ(mountinfo(mi_two_inner_first, "/sys/fs/cgroup/netacct-b", &m), 0,
-		  "two mounts, path under the outer only: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "two mounts, path under the outer only: dir");
-	ASSERT_STREQ(m.root, "/", "two mounts, path under the outer only: root");
-	ASSERT_EQ(mountinfo(mi_two_inner_first, NULL, &m), 0, "two mounts, no under: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup/app-view", "two mounts, no under: the first listed");
-
-	ASSERT_EQ(mountinfo(mi_rooted, NULL, &m), 0, "rooted: found");
-	ASSERT_STREQ(m.dir, "/sys/fs/cgroup", "rooted: dir");
-	ASSERT_STREQ(m.root, "/foo", "rooted: root");
+		snprintf(what, sizeof(what), "%s: %s", c->name, c->ret ? "refused" : "found");
+		ASSERT_EQ(mountinfo(c->text, c->under, &m), c->ret, what);
+		if (c->dir) {
+			snprintf(what, sizeof(what), "%s: dir", c->name);
+			ASSERT_STREQ(m.dir, c->dir, what);
+		}
+		if (c->root) {
+			snprintf(what, sizeof(what), "%s: root", c->name);
+			ASSERT_STREQ(m.root, c->root, what);
+		}
+	}
 }
 
 /* ---- na_human_bytes ------------------------------------------------------ */
