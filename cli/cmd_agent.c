@@ -14,6 +14,23 @@
 #include "prom.h"
 #include "series.h"
 
+static const struct na_option agent_opts[] = {
+	NA_OPT_S(struct na_agent_args, conf_path, "config", 0, "FILE",
+		 "the configuration (default " NA_CONF_DEFAULT_PATH "; docs/agent.md)"),
+	NA_OPT_S(struct na_agent_args, listen, "listen", 0, "ADDR:PORT",
+		 "where to serve /metrics (overrides the config's listen;\n"
+		 "                       default 127.0.0.1:" NA_STR(NA_CONF_DEFAULT_PORT) ")"),
+	NA_OPT_S(struct na_agent_args, networks, "networks", 0, "FILE",
+		 "peer classes (overrides the config's networks; default\n"
+		 "                       " NA_NETWORKS_DEFAULT_PATH " when it exists; docs/names.md)"),
+	NA_OPT_F(struct na_agent_args, detach_on_exit, "detach-on-exit", 0, 1,
+		 "detach what the configuration attached when ending"),
+	NA_OPT_HELP_ENTRY(struct na_agent_args, help, "this text"),
+	{ 0 },
+};
+
+const struct na_opts na_agent_spec = { .cmd = "agent", .opts = agent_opts, .help_width = 21 };
+
 static void usage_help(void)
 {
 	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
@@ -22,15 +39,8 @@ static void usage_help(void)
 	       "scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
 	       "http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
 	       "agent and leaves the attachments counting.\n"
-	       "\n"
-	       "  --config FILE        the configuration (default %s; docs/agent.md)\n"
-	       "  --listen ADDR:PORT   where to serve /metrics (overrides the config's listen;\n"
-	       "                       default 127.0.0.1:%d)\n"
-	       "  --networks FILE      peer classes (overrides the config's networks; default\n"
-	       "                       %s when it exists; docs/names.md)\n"
-	       "  --detach-on-exit     detach what the configuration attached when ending\n"
-	       "  -h, --help           this text\n",
-	       NA_CONF_DEFAULT_PATH, NA_CONF_DEFAULT_PORT, NA_NETWORKS_DEFAULT_PATH);
+	       "\n");
+	na_opts_help(stdout, &na_agent_spec);
 }
 
 int na_agent_listen(struct na_conf *c, const char *listen)
@@ -49,39 +59,13 @@ int na_agent_listen(struct na_conf *c, const char *listen)
 
 int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "detach-on-exit", no_argument, NULL, 'D' },
-		{ "networks", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->conf_path = NA_CONF_DEFAULT_PATH;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			a->conf_path = optarg;
-			break;
-		case 'l':
-			a->listen = optarg;
-			break;
-		case 'D':
-			a->detach_on_exit = 1;
-			break;
-		case 'N':
-			a->networks = optarg;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("agent", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_agent_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("agent", "no arguments (the cgroups are in the configuration)");
 	return 0;

@@ -19,7 +19,7 @@ struct na_cmd {
 	int (*fn)(int argc, char **argv, const struct na_global *g);
 	const char *args;
 	const char *help;
-	const struct na_opts *opts; /* its option table (cli/options.h), NULL: its own getopt loop */
+	const struct na_opts *opts; /* its option table (cli/options.h), NULL: none (help, version) */
 };
 
 /* The command table (cli/dispatch.c), entry i; NULL past its end. */
