@@ -29,19 +29,16 @@ static const struct na_option agent_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_agent_spec = { .cmd = "agent", .opts = agent_opts, .help_width = 21 };
+static const char agent_about[] =
+	"Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
+	"\n"
+	"Run as a service: attach the cgroups the configuration names (paths or globs,\n"
+	"scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
+	"http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
+	"agent and leaves the attachments counting.\n"
+	"\n";
 
-static void usage_help(void)
-{
-	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
-	       "\n"
-	       "Run as a service: attach the cgroups the configuration names (paths or globs,\n"
-	       "scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
-	       "http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
-	       "agent and leaves the attachments counting.\n"
-	       "\n");
-	na_opts_help(stdout, &na_agent_spec);
-}
+const struct na_opts na_agent_spec = { .cmd = "agent", .opts = agent_opts, .help_width = 21, .about = agent_about };
 
 int na_agent_listen(struct na_conf *c, const char *listen)
 {
@@ -81,12 +78,8 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 
 	/* First: a SIGHUP (systemctl reload) while starting must not end the agent. */
 	na_agent_signals_hold();
-	if (na_agent_parse(argc, argv, &args))
-		return NA_EXIT_USAGE;
-	if (args.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
+	if (na_cmd_done(&na_agent_spec, na_agent_parse(argc, argv, &args), &args, &err))
+		return err;
 	o.conf_path = args.conf_path;
 	o.listen = args.listen;
 	o.networks = args.networks;

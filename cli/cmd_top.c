@@ -138,11 +138,8 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 	struct top_opts *o = &a.o;
 	int rc;
 
-	rc = na_top_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_top_spec, na_top_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help)
-		return cmd_help(2, (char *[]){ "help", "top" }, g);
 	rc = na_filter_init(&o->paths, a.cg, a.ncg);
 	if (rc)
 		return rc;

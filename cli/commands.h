@@ -44,6 +44,15 @@ int cmd_version(int argc, char **argv, const struct na_global *g);
 int na_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * The start of a command, after its parse step returned rc into args (by
+ * table o): 1 when the command ends here with exit code *code, after a
+ * usage error (NA_EXIT_USAGE) or -h/--help (0: o->about and the help lines
+ * printed, or the
+ * command's usage line and what it does); 0 when it goes on.
+ */
+int na_cmd_done(const struct na_opts *o, int rc, const void *args, int *code);
+
+/*
  * Open the pinned state for reading and take one snapshot. Reports
  * "nothing attached" itself. 0 or NA_EXIT_FAIL.
  */

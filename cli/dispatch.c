@@ -145,6 +145,24 @@ int na_usage_error(const char *cmd, const char *fmt, ...)
 	return NA_EXIT_USAGE;
 }
 
+int na_cmd_done(const struct na_opts *o, int rc, const void *args, int *code)
+{
+	*code = rc;
+	if (rc)
+		return 1;
+	if (!na_opts_help_asked(o, args))
+		return 0;
+	if (!o->about) {
+		cmd_usage(stdout, cmd_named(o->cmd), 1);
+		return 1;
+	}
+	fputs(o->about, stdout);
+	na_opts_help(stdout, o);
+	if (o->help_tail)
+		o->help_tail();
+	return 1;
+}
+
 int cmd_help(int argc, char **argv, const struct na_global *g)
 {
 	const struct na_cmd *c;

@@ -172,6 +172,16 @@ int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args)
 	return 0;
 }
 
+int na_opts_help_asked(const struct na_opts *o, const void *args)
+{
+	const struct na_option *op;
+
+	for (op = o->opts; op->name; op++)
+		if (op->kind == NA_OPT_STOP && !strcmp(op->name, "help"))
+			return load(args, op) != 0;
+	return 0;
+}
+
 /* "-f, --follow FILE" (or "--follow", moved right under the others with indent). */
 static int names_of(char *buf, size_t len, const struct na_option *op, int indent)
 {

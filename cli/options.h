@@ -83,6 +83,8 @@ struct na_opts {
 	const struct na_option *opts;
 	int in_order;                  /* options end at the first argument (run's CMD, the COMMAND) */
 	int help_width;                /* of the names column in na_opts_help() */
+	const char *about;             /* --help: this, then the help lines; NULL: the usage line and what it does */
+	void (*help_tail)(void);       /* --help: what follows the help lines, or NULL */
 };
 
 /*
@@ -92,6 +94,9 @@ struct na_opts {
  * usage error is printed. optind and opterr are the caller's to set.
  */
 int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args);
+
+/* Whether the parse into args met -h/--help (the table's STOP option named "help"). */
+int na_opts_help_asked(const struct na_opts *o, const void *args);
 
 /*
  * The options' help lines: "  -f, --follow  what it does", the names
