@@ -14,6 +14,15 @@
 #include "prom.h"
 #include "series.h"
 
+static const char agent_about[] =
+	"Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
+	"\n"
+	"Run as a service: attach the cgroups the configuration names (paths or globs,\n"
+	"scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
+	"http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
+	"agent and leaves the attachments counting.\n"
+	"\n";
+
 static const struct na_option agent_opts[] = {
 	NA_OPT_S(struct na_agent_args, conf_path, "config", 0, "FILE",
 		 "the configuration (default " NA_CONF_DEFAULT_PATH "; docs/agent.md)"),
@@ -28,15 +37,6 @@ static const struct na_option agent_opts[] = {
 	NA_OPT_HELP_ENTRY(struct na_agent_args, help, "this text"),
 	{ 0 },
 };
-
-static const char agent_about[] =
-	"Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
-	"\n"
-	"Run as a service: attach the cgroups the configuration names (paths or globs,\n"
-	"scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
-	"http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
-	"agent and leaves the attachments counting.\n"
-	"\n";
 
 const struct na_opts na_agent_spec = { .cmd = "agent", .opts = agent_opts, .help_width = 21, .about = agent_about };
 
