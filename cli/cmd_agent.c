@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "cmd_log.h"
 #include "prom.h"
 #include "series.h"
 

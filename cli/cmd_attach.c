@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "args.h"
+#include "common.h"
 #include "format.h"
 
 #define MAP_ROWS "a number from 16 to 16777216"

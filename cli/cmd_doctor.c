@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "args.h"
+#include "common.h"
 
 enum verdict { OK, WARN, FAIL };
 static const char *const verdict_name[] = { "ok", "warn", "FAIL" };

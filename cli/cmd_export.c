@@ -12,6 +12,7 @@
 
 
 #include "args.h"
+#include "common.h"
 #include "atomic_out.h"
 #include "format.h"
 #include "record.h"

@@ -21,6 +21,8 @@
 
 
 #include "args.h"
+#include "cmd_log.h"
+#include "common.h"
 #include "format.h"
 #include "record.h"
 

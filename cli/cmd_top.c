@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "common.h"
 #include "format.h"
 
 /* ---- options ----------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "args.h"
+#include "common.h"
 #include "format.h"
 #include "trace.skel.h"
 
