@@ -144,9 +144,9 @@ struct na_report_args {
  */
 int na_when_parse(const char *s, int64_t now, int64_t *out);
 
-/* The option tables of the commands that have one (cmd_top.c and cmd_agent.c keep their own loops). */
-extern const struct na_opts na_attach_spec, na_detach_spec, na_status_spec, na_export_spec, na_log_spec,
-	na_run_spec, na_trace_spec, na_doctor_spec, na_report_spec;
+/* The option tables of the commands. */
+extern const struct na_opts na_attach_spec, na_detach_spec, na_status_spec, na_export_spec, na_top_spec,
+	na_log_spec, na_agent_spec, na_run_spec, na_trace_spec, na_doctor_spec, na_report_spec;
 
 int na_main_parse(int argc, char **argv, struct na_main_args *a);
 int na_attach_parse(int argc, char **argv, struct na_attach_args *a);

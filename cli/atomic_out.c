@@ -182,14 +182,63 @@ static char *tmp_name(const char *path)
 	return t;
 }
 
-int na_out_open(struct na_out *o, const char *path, const char *what)
+/* The temporary file beside path, with the handlers that remove it armed. 0 or -errno (reported). */
+static int create_tmp(struct na_out *o, const char *path)
+{
+	sigset_t old;
+	int err;
+
+	o->tmp = tmp_name(path);
+	if (!o->tmp)
+		return na_err(-ENOMEM, "%s: -o %s", o->what, path);
+	/* no signal between creating the file and arming its removal */
+	sigs_block(&old);
+	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	err = o->fd < 0 ? -errno : 0;
+	if (!err)
+		sigs_arm(o->tmp);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		na_err(err, "%s: create a temporary file beside %s", o->what, path);
+		free(o->tmp);
+		o->tmp = NULL;
+	}
+	return err;
+}
+
+/* o->f over the temporary file: gzip when path ends in ".gz", buffered. 0 or -errno (reported). */
+static int open_stream(struct na_out *o, const char *path)
 {
 	cookie_io_functions_t fns = { 0 };
-	sigset_t old;
+	int fd2;
+
+	if (na_out_is_gz(path)) {
+		/* gzclose() closes the descriptor it was given; ours stays open for fsync */
+		fd2 = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd2 < 0)
+			return na_err(-errno, "%s: dup", o->what);
+		o->gz = gzdopen(fd2, "wb");
+		if (!o->gz) {
+			close(fd2);
+			return na_err(-ENOMEM, "%s: gzdopen %s", o->what, o->tmp);
+		}
+		fns.write = gz_write;
+	} else {
+		fns.write = fd_write;
+	}
+	o->f = fopencookie(o, "w", fns);
+	if (!o->f)
+		return na_err(-errno, "%s: open a stream on %s", o->what, o->tmp);
+	setvbuf(o->f, NULL, _IOFBF, OUT_BUF);
+	return 0;
+}
+
+int na_out_open(struct na_out *o, const char *path, const char *what)
+{
 	mode_t mode = 0;
 	uid_t uid;
 	gid_t gid;
-	int err, fd2 = -1;
+	int err;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
@@ -211,58 +260,18 @@ int na_out_open(struct na_out *o, const char *path, const char *what)
 	}
 	if (err)
 		return na_err(err, "%s: -o %s", what, path);
-	o->tmp = tmp_name(path);
-	if (!o->tmp)
-		return na_err(-ENOMEM, "%s: -o %s", what, path);
-
-	/* no signal between creating the file and arming its removal */
-	sigs_block(&old);
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);
-	err = o->fd < 0 ? -errno : 0;
-	if (!err)
-		sigs_arm(o->tmp);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (err) {
-		na_err(err, "%s: create a temporary file beside %s", what, path);
-		free(o->tmp);
-		o->tmp = NULL;
+	err = create_tmp(o, path);
+	if (err)
 		return err;
-	}
 	/* replacing a file keeps its owner where we may (root), then its mode */
-	if (uid != (uid_t)-1 && fchown(o->fd, uid, gid) && errno != EPERM) {
+	if (uid != (uid_t)-1 && fchown(o->fd, uid, gid) && errno != EPERM)
 		err = na_err(-errno, "%s: chown %s", what, o->tmp);
-		goto fail;
-	}
-	if (fchmod(o->fd, mode)) {
+	else if (fchmod(o->fd, mode))
 		err = na_err(-errno, "%s: chmod %s", what, o->tmp);
-		goto fail;
-	}
-	if (na_out_is_gz(path)) {
-		/* gzclose() closes the descriptor it was given; ours stays open for fsync */
-		fd2 = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
-		if (fd2 < 0) {
-			err = na_err(-errno, "%s: dup", what);
-			goto fail;
-		}
-		o->gz = gzdopen(fd2, "wb");
-		if (!o->gz) {
-			close(fd2);
-			err = na_err(-ENOMEM, "%s: gzdopen %s", what, o->tmp);
-			goto fail;
-		}
-		fns.write = gz_write;
-	} else {
-		fns.write = fd_write;
-	}
-	o->f = fopencookie(o, "w", fns);
-	if (!o->f) {
-		err = na_err(-errno, "%s: open a stream on %s", what, o->tmp);
-		goto fail;
-	}
-	setvbuf(o->f, NULL, _IOFBF, OUT_BUF);
-	return 0;
-fail:
-	na_out_abort(o);
+	else
+		err = open_stream(o, path);
+	if (err)
+		na_out_abort(o);
 	return err;
 }
 

@@ -193,15 +193,13 @@ static void scale(uint64_t max, double *top, double *step, double *unit, const c
 	*top = ceil(m / *step) * *step;
 }
 
-static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
-{
-	double pw = W - M_LEFT - M_RIGHT, ph = H - M_TOP - M_BOTTOM, top, step, unit, y, x, bw, slot;
-	const char *uname;
-	char buf[160], tot[32];
-	uint64_t max = max_total(c), cum, t;
-	size_t b, s, every;
-	int y0, y1, x0, x1;
+/* The plot area's size, the value at its top and the width of one bar's slot. */
+struct plot {
+	double pw, ph, top, slot;
+};
 
+static void draw_titles(cairo_t *cr, const struct na_chart *c)
+{
 	cairo_set_source_rgb(cr, 1, 1, 1);
 	cairo_paint(cr);
 	cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
@@ -214,17 +212,24 @@ static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
 	rgb(cr, "#555555");
 	cairo_move_to(cr, M_LEFT, 48);
 	cairo_show_text(cr, c->subtitle ? c->subtitle : "");
+}
 
-	scale(max, &top, &step, &unit, &uname);
-	/* grid and the y axis's labels */
+/* The grid and the y axis's labels; p->top set from the largest bar. */
+static void draw_grid(cairo_t *cr, const struct na_chart *c, struct plot *p)
+{
+	double step, unit, y;
+	const char *uname;
+	char buf[160];
+
+	scale(max_total(c), &p->top, &step, &unit, &uname);
 	cairo_set_font_size(cr, 11);
 	cairo_set_line_width(cr, 1);
-	for (y = 0; y <= top + step / 2; y += step) {
-		double py = floor(M_TOP + ph - y / top * ph) + 0.5;
+	for (y = 0; y <= p->top + step / 2; y += step) {
+		double py = floor(M_TOP + p->ph - y / p->top * p->ph) + 0.5;
 
 		rgb(cr, y ? "#e4e4e4" : "#888888");
 		cairo_move_to(cr, M_LEFT, py);
-		cairo_line_to(cr, M_LEFT + pw, py);
+		cairo_line_to(cr, M_LEFT + p->pw, py);
 		cairo_stroke(cr);
 		if (y)
 			snprintf(buf, sizeof(buf), "%g %s", y / unit, uname);
@@ -234,11 +239,18 @@ static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
 		cairo_move_to(cr, M_LEFT - 8 - text_w(cr, buf), py + 4);
 		cairo_show_text(cr, buf);
 	}
-	/* bars: whole pixels, each segment from the rounded cumulative sums */
-	slot = c->nbars ? pw / (double)c->nbars : pw;
-	bw = slot * 0.75 < 1 ? 1 : slot * 0.75;
+}
+
+/* The bars: whole pixels, each segment from the rounded cumulative sums. */
+static void draw_bars(cairo_t *cr, const struct na_chart *c, const struct plot *p, int last_other)
+{
+	double bw = p->slot * 0.75 < 1 ? 1 : p->slot * 0.75, x;
+	uint64_t cum, t;
+	int y0, y1, x0, x1;
+	size_t b, s;
+
 	for (b = 0; b < c->nbars; b++) {
-		x = M_LEFT + slot * (double)b + (slot - bw) / 2;
+		x = M_LEFT + p->slot * (double)b + (p->slot - bw) / 2;
 		x0 = (int)floor(x);
 		x1 = (int)floor(x + bw);
 		if (x1 <= x0)
@@ -247,9 +259,9 @@ static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
 			t = c->v[b * c->nseries + s];
 			if (!t)
 				continue;
-			y0 = (int)floor(M_TOP + ph - (double)cum / top * ph + 0.5);
+			y0 = (int)floor(M_TOP + p->ph - (double)cum / p->top * p->ph + 0.5);
 			cum += t;
-			y1 = (int)floor(M_TOP + ph - (double)cum / top * ph + 0.5);
+			y1 = (int)floor(M_TOP + p->ph - (double)cum / p->top * p->ph + 0.5);
 			if (y1 >= y0)
 				continue;
 			rgb(cr, na_chart_color(s, c->nseries, last_other));
@@ -257,7 +269,15 @@ static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
 			cairo_fill(cr);
 		}
 	}
-	/* x labels, thinned so that they do not overlap */
+}
+
+/* The x labels, thinned so that they do not overlap. */
+static void draw_bar_labels(cairo_t *cr, const struct na_chart *c, const struct plot *p)
+{
+	double slot = p->slot, x;
+	size_t b, every;
+	char buf[160];
+
 	rgb(cr, "#444444");
 	for (b = 0, every = 1; b < c->nbars; b++) {
 		double w = text_w(cr, c->bar_labels[b]) + 10;
@@ -274,10 +294,18 @@ static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
 		fit_text(cr, l, slot * (double)every - 6 > 40 ? slot * (double)every - 6 : 40, buf, sizeof(buf),
 			 c->names_keep_start);
 		x = M_LEFT + slot * ((double)b + 0.5) - text_w(cr, buf) / 2;
-		cairo_move_to(cr, x < 2 ? 2 : x, M_TOP + ph + 18);
+		cairo_move_to(cr, x < 2 ? 2 : x, M_TOP + p->ph + 18);
 		cairo_show_text(cr, buf);
 	}
-	/* the legend: colour, name, total */
+}
+
+/* The legend: colour, name, total. */
+static void draw_legend(cairo_t *cr, const struct na_chart *c, int last_other)
+{
+	char buf[160], tot[32];
+	size_t b, s;
+	uint64_t t;
+
 	for (s = 0; s < c->nseries; s++) {
 		double ly = M_TOP + 8 + 22.0 * (double)s;
 
@@ -297,6 +325,18 @@ static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
 		cairo_move_to(cr, W - 10 - text_w(cr, tot), ly);
 		cairo_show_text(cr, tot);
 	}
+}
+
+static void draw(cairo_t *cr, const struct na_chart *c, int last_other)
+{
+	struct plot p = { .pw = W - M_LEFT - M_RIGHT, .ph = H - M_TOP - M_BOTTOM };
+
+	p.slot = c->nbars ? p.pw / (double)c->nbars : p.pw;
+	draw_titles(cr, c);
+	draw_grid(cr, c, &p);
+	draw_bars(cr, c, &p, last_other);
+	draw_bar_labels(cr, c, &p);
+	draw_legend(cr, c, last_other);
 }
 
 static cairo_status_t write_stream(void *closure, const unsigned char *data, unsigned int len)

@@ -11,27 +11,35 @@
 #include <string.h>
 
 #include "args.h"
+#include "cmd_log.h"
 #include "prom.h"
 #include "series.h"
 
-static void usage_help(void)
-{
-	printf("Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
-	       "\n"
-	       "Run as a service: attach the cgroups the configuration names (paths or globs,\n"
-	       "scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
-	       "http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
-	       "agent and leaves the attachments counting.\n"
-	       "\n"
-	       "  --config FILE        the configuration (default %s; docs/agent.md)\n"
-	       "  --listen ADDR:PORT   where to serve /metrics (overrides the config's listen;\n"
-	       "                       default 127.0.0.1:%d)\n"
-	       "  --networks FILE      peer classes (overrides the config's networks; default\n"
-	       "                       %s when it exists; docs/names.md)\n"
-	       "  --detach-on-exit     detach what the configuration attached when ending\n"
-	       "  -h, --help           this text\n",
-	       NA_CONF_DEFAULT_PATH, NA_CONF_DEFAULT_PORT, NA_NETWORKS_DEFAULT_PATH);
-}
+static const char agent_about[] =
+	"Usage: netacct agent [--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]\n"
+	"\n"
+	"Run as a service: attach the cgroups the configuration names (paths or globs,\n"
+	"scanned again every `rescan` seconds) and serve Prometheus metrics on\n"
+	"http://ADDR:PORT/metrics. SIGHUP reloads the configuration, SIGTERM ends the\n"
+	"agent and leaves the attachments counting.\n"
+	"\n";
+
+static const struct na_option agent_opts[] = {
+	NA_OPT_S(struct na_agent_args, conf_path, "config", 0, "FILE",
+		 "the configuration (default " NA_CONF_DEFAULT_PATH "; docs/agent.md)"),
+	NA_OPT_S(struct na_agent_args, listen, "listen", 0, "ADDR:PORT",
+		 "where to serve /metrics (overrides the config's listen;\n"
+		 "                       default 127.0.0.1:" NA_STR(NA_CONF_DEFAULT_PORT) ")"),
+	NA_OPT_S(struct na_agent_args, networks, "networks", 0, "FILE",
+		 "peer classes (overrides the config's networks; default\n"
+		 "                       " NA_NETWORKS_DEFAULT_PATH " when it exists; docs/names.md)"),
+	NA_OPT_F(struct na_agent_args, detach_on_exit, "detach-on-exit", 0, 1,
+		 "detach what the configuration attached when ending"),
+	NA_OPT_HELP_ENTRY(struct na_agent_args, help, "this text"),
+	{ 0 },
+};
+
+const struct na_opts na_agent_spec = { .cmd = "agent", .opts = agent_opts, .help_width = 21, .about = agent_about };
 
 int na_agent_listen(struct na_conf *c, const char *listen)
 {
@@ -49,39 +57,13 @@ int na_agent_listen(struct na_conf *c, const char *listen)
 
 int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "detach-on-exit", no_argument, NULL, 'D' },
-		{ "networks", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int o;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->conf_path = NA_CONF_DEFAULT_PATH;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			a->conf_path = optarg;
-			break;
-		case 'l':
-			a->listen = optarg;
-			break;
-		case 'D':
-			a->detach_on_exit = 1;
-			break;
-		case 'N':
-			a->networks = optarg;
-			break;
-		case 'h':
-			a->help = 1;
-			return 0;
-		default:
-			return na_usage_error("agent", "unknown option or missing value: %s", argv[optind - 1]);
-		}
-	}
+	rc = na_opts_parse(&na_agent_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	if (optind < argc)
 		return na_usage_error("agent", "no arguments (the cgroups are in the configuration)");
 	return 0;
@@ -97,12 +79,8 @@ int cmd_agent(int argc, char **argv, const struct na_global *g)
 
 	/* First: a SIGHUP (systemctl reload) while starting must not end the agent. */
 	na_agent_signals_hold();
-	if (na_agent_parse(argc, argv, &args))
-		return NA_EXIT_USAGE;
-	if (args.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
+	if (na_cmd_done(&na_agent_spec, na_agent_parse(argc, argv, &args), &args, &err))
+		return err;
 	o.conf_path = args.conf_path;
 	o.listen = args.listen;
 	o.networks = args.networks;

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "args.h"
+#include "common.h"
 #include "format.h"
 
 #define MAP_ROWS "a number from 16 to 16777216"
@@ -69,11 +70,8 @@ int cmd_attach(int argc, char **argv, const struct na_global *g)
 	struct na_attach_args a;
 	int i, err, rc;
 
-	rc = na_attach_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_attach_spec, na_attach_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help)
-		return cmd_help(2, (char *[]){ "help", "attach" }, g);
 	a.ao.pin_root = g->pin_root;
 	for (i = 0; i < a.npos; i++) {
 		sigset_t sigs;
@@ -149,11 +147,8 @@ int cmd_detach(int argc, char **argv, const struct na_global *g)
 	struct na_detach_args a;
 	int i, rc;
 
-	rc = na_detach_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_detach_spec, na_detach_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help)
-		return cmd_help(2, (char *[]){ "help", "detach" }, g);
 	if (a.all) {
 		if (agent_refuses(g, NULL) || na_detach_all(g->pin_root))
 			return NA_EXIT_FAIL;
@@ -394,11 +389,8 @@ int cmd_status(int argc, char **argv, const struct na_global *g)
 	size_t nlo = 0;
 	int rc;
 
-	rc = na_status_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_status_spec, na_status_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help)
-		return cmd_help(2, (char *[]){ "help", "status" }, g);
 	rc = na_open_snapshot_quiet(g, &st, &snap);
 	if (rc)
 		return rc;

@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "args.h"
+#include "common.h"
 
 enum verdict { OK, WARN, FAIL };
 static const char *const verdict_name[] = { "ok", "warn", "FAIL" };
@@ -329,20 +330,17 @@ static const struct na_option doctor_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_doctor_spec = { .cmd = "doctor", .opts = doctor_opts, .help_width = 13 };
+static const char doctor_about[] =
+	"Usage: netacct doctor [--json] [PATH...]\n"
+	"\n"
+	"Check what netacct needs from this host: kernel, BTF, BPF program and map\n"
+	"types (probed), the cgroup2 mount, cgroup v1 net_cls/net_prio, bpffs,\n"
+	"capabilities, the pinned state's version, the agent; and, for each cgroup\n"
+	"PATH, programs already attached there that would block attach. One line per\n"
+	"check, with the fix; exit 0 when no check fails (a warning is not a failure).\n"
+	"\n";
 
-static void usage_help(void)
-{
-	printf("Usage: netacct doctor [--json] [PATH...]\n"
-	       "\n"
-	       "Check what netacct needs from this host: kernel, BTF, BPF program and map\n"
-	       "types (probed), the cgroup2 mount, cgroup v1 net_cls/net_prio, bpffs,\n"
-	       "capabilities, the pinned state's version, the agent; and, for each cgroup\n"
-	       "PATH, programs already attached there that would block attach. One line per\n"
-	       "check, with the fix; exit 0 when no check fails (a warning is not a failure).\n"
-	       "\n");
-	na_opts_help(stdout, &na_doctor_spec);
-}
+const struct na_opts na_doctor_spec = { .cmd = "doctor", .opts = doctor_opts, .help_width = 13, .about = doctor_about };
 
 int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a)
 {
@@ -366,13 +364,8 @@ int cmd_doctor(int argc, char **argv, const struct na_global *g)
 	int json, privileged, fails = 0, rc;
 	size_t i;
 
-	rc = na_doctor_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_doctor_spec, na_doctor_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
 	json = a.json;
 	privileged = na_can_attach();
 	check_kernel(&r);

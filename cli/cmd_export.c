@@ -12,6 +12,7 @@
 
 
 #include "args.h"
+#include "common.h"
 #include "atomic_out.h"
 #include "format.h"
 #include "record.h"
@@ -169,16 +170,23 @@ struct row_bufs {
 	char t1[40], t2[40];
 };
 
+/* A socket's or closed connection's row, cleared, with what both kinds start with. */
+static void put_row_head(struct na_field *f, const char *kind, uint64_t cgroup_id, const char *cgroup, uint8_t proto,
+			 uint8_t family)
+{
+	memset(f, 0, sizeof(*f) * NCOLS);
+	na_field_str(&f[C_KIND], kind);
+	na_field_u64(&f[C_CGID], cgroup_id);
+	na_field_str(&f[C_CGROUP], cgroup);
+	na_field_str(&f[C_PROTO], na_proto_name(proto));
+	na_field_str(&f[C_FAMILY], na_family_name(family));
+}
+
 static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,
 			 const struct na_sock_row *r)
 {
-	memset(f, 0, sizeof(*f) * NCOLS);
-	na_field_str(&f[C_KIND], "socket");
-	na_field_u64(&f[C_CGID], r->s.cgroup_id);
-	na_field_str(&f[C_CGROUP], r->cgroup);
+	put_row_head(f, "socket", r->s.cgroup_id, r->cgroup, r->s.proto, r->s.family);
 	put_owner(f, r->s.pid, r->s.uid, r->s.comm, b->comm);
-	na_field_str(&f[C_PROTO], na_proto_name(r->s.proto));
-	na_field_str(&f[C_FAMILY], na_family_name(r->s.family));
 	na_addr_str(r->s.family, r->s.laddr, b->laddr, sizeof(b->laddr));
 	na_field_str(&f[C_LADDR], b->laddr);
 	if (r->s.lport || b->laddr[0])
@@ -205,13 +213,8 @@ static void put_sock_row(struct na_field *f, struct row_bufs *b, const struct na
 static void put_closed_row(struct na_field *f, struct row_bufs *b, const struct na_snapshot *snap,
 			   const struct na_closed_row *r)
 {
-	memset(f, 0, sizeof(*f) * NCOLS);
-	na_field_str(&f[C_KIND], "closed");
-	na_field_u64(&f[C_CGID], r->k.cgroup_id);
-	na_field_str(&f[C_CGROUP], r->cgroup);
+	put_row_head(f, "closed", r->k.cgroup_id, r->cgroup, r->k.proto, r->k.family);
 	put_owner(f, r->k.pid, r->c.uid, r->k.comm, b->comm);
-	na_field_str(&f[C_PROTO], na_proto_name(r->k.proto));
-	na_field_str(&f[C_FAMILY], na_family_name(r->k.family));
 	na_addr_str(r->k.family, r->k.raddr, b->raddr, sizeof(b->raddr));
 	na_field_str(&f[C_RADDR], b->raddr);
 	if (r->k.rport)
@@ -468,11 +471,8 @@ int cmd_export(int argc, char **argv, const struct na_global *g)
 	struct na_filter flt;
 	int rc, err;
 
-	rc = na_export_parse(argc, argv, &eo);
-	if (rc)
+	if (na_cmd_done(&na_export_spec, na_export_parse(argc, argv, &eo), &eo, &rc))
 		return rc;
-	if (eo.help)
-		return cmd_help(2, (char *[]){ "help", "export" }, g);
 	rc = na_filter_init(&flt, eo.pos, eo.npos);
 	if (rc)
 		return rc;

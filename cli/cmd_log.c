@@ -21,6 +21,8 @@
 
 
 #include "args.h"
+#include "cmd_log.h"
+#include "common.h"
 #include "format.h"
 #include "record.h"
 
@@ -283,25 +285,25 @@ static const struct na_option log_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_log_spec = { .cmd = "log", .opts = log_opts, .help_width = 14 };
+static const char log_about[] =
+	"Usage: netacct log [-f|--follow] [--csv|--json] [-H|--human]\n\n"
+	"One record per closed socket of the attached cgroups (client and server\n"
+	"sides of TCP connections, listeners, UDP sockets): owner, addresses,\n"
+	"duration, bytes each way, retransmitted and duplicate bytes.\n\n"
+	"Reading CONSUMES the records: the kernel keeps them in one ring buffer\n"
+	"(attach --log-size) with one read position, so run one reader at a time.\n"
+	"Without --follow, the records waiting now are printed and the command\n"
+	"exits. Each record is flushed before it counts as read: a reader killed\n"
+	"at any moment loses nothing (the record it was printing may be printed\n"
+	"again by the next reader; the cookie column tells them apart). Records\n"
+	"the kernel could not store because the buffer was full are counted and\n"
+	"reported on stderr. Records written into a pipe are gone once written:\n"
+	"a reader that exits without reading them (| head) loses them.\n"
+	"--follow stops by itself when the state is detached.\n\n";
 
-static void usage_help(void)
+/* After the help lines: the columns, and examples. */
+static void help_tail(void)
 {
-	printf("Usage: netacct log [-f|--follow] [--csv|--json] [-H|--human]\n\n"
-	       "One record per closed socket of the attached cgroups (client and server\n"
-	       "sides of TCP connections, listeners, UDP sockets): owner, addresses,\n"
-	       "duration, bytes each way, retransmitted and duplicate bytes.\n\n"
-	       "Reading CONSUMES the records: the kernel keeps them in one ring buffer\n"
-	       "(attach --log-size) with one read position, so run one reader at a time.\n"
-	       "Without --follow, the records waiting now are printed and the command\n"
-	       "exits. Each record is flushed before it counts as read: a reader killed\n"
-	       "at any moment loses nothing (the record it was printing may be printed\n"
-	       "again by the next reader; the cookie column tells them apart). Records\n"
-	       "the kernel could not store because the buffer was full are counted and\n"
-	       "reported on stderr. Records written into a pipe are gone once written:\n"
-	       "a reader that exits without reading them (| head) loses them.\n"
-	       "--follow stops by itself when the state is detached.\n\n");
-	na_opts_help(stdout, &na_log_spec);
 	printf("\nTable columns: TIME (end, local), PID, COMM, CGROUP (the name people know\n"
 	       "it by: pod/container, container, unit, else the path), PROTO, LADDR:LPORT,\n"
 	       "RADDR:RPORT, TX_BYTES, RX_BYTES (payload), TX_RETRANS, RX_DUP, DURATION_MS.\n"
@@ -312,6 +314,9 @@ static void usage_help(void)
 	       "  netacct log\n"
 	       "  netacct log --follow --json > conns.jsonl\n");
 }
+
+const struct na_opts na_log_spec = { .cmd = "log", .opts = log_opts, .help_width = 14, .about = log_about,
+				     .help_tail = help_tail };
 
 int na_log_parse(int argc, char **argv, struct na_log_args *a)
 {
@@ -411,13 +416,8 @@ int cmd_log(int argc, char **argv, const struct na_global *g)
 	struct na_log_args a;
 	int rc;
 
-	rc = na_log_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_log_spec, na_log_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
 	x.fmt = a.fmt;
 	x.follow = a.follow;
 	x.human = a.human;

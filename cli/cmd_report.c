@@ -817,11 +817,8 @@ int cmd_report(int argc, char **argv, const struct na_global *g)
 	int64_t now = (int64_t)time(NULL);
 	int rc, err, periods;
 
-	rc = na_report_parse(argc, argv, &ra);
-	if (rc)
+	if (na_cmd_done(&na_report_spec, na_report_parse(argc, argv, &ra), &ra, &rc))
 		return rc;
-	if (ra.help)
-		return cmd_help(2, (char *[]){ "help", "report" }, g);
 	if (ra.db)
 		snprintf(db, sizeof(db), "%s", ra.db);
 	else if (na_history_default_path(g->pin_root, db, sizeof(db)))

@@ -218,20 +218,18 @@ static const struct na_option run_opts[] = {
 };
 
 /* '+': options end at CMD, whose own options are its own. */
-const struct na_opts na_run_spec = { .cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14 };
+static const char run_about[] =
+	"Usage: netacct run [--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]\n"
+	"\n"
+	"Run CMD in a new cgroup that netacct counts, and print what it sent and\n"
+	"received to stderr when it ends: in all, per protocol and per peer (packets,\n"
+	"header and payload bytes each way, retransmits, connections). CMD keeps the\n"
+	"terminal's stdin, stdout and stderr and gets SIGTERM and SIGHUP; the exit\n"
+	"status is CMD's (128 + N when signal N ended it; 125: netacct could not set up).\n"
+	"\n";
 
-static void usage_help(void)
-{
-	printf("Usage: netacct run [--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]\n"
-	       "\n"
-	       "Run CMD in a new cgroup that netacct counts, and print what it sent and\n"
-	       "received to stderr when it ends: in all, per protocol and per peer (packets,\n"
-	       "header and payload bytes each way, retransmits, connections). CMD keeps the\n"
-	       "terminal's stdin, stdout and stderr and gets SIGTERM and SIGHUP; the exit\n"
-	       "status is CMD's (128 + N when signal N ended it; 125: netacct could not set up).\n"
-	       "\n");
-	na_opts_help(stdout, &na_run_spec);
-}
+const struct na_opts na_run_spec = { .cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14,
+				     .about = run_about };
 
 int na_run_parse(int argc, char **argv, struct na_run_args *a)
 {
@@ -455,13 +453,8 @@ int cmd_run(int argc, char **argv, const struct na_global *g)
 	int rc, status;
 	double secs;
 
-	rc = na_run_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_run_spec, na_run_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
 	x.a = &a;
 	if (na_caps_check_attach("run"))
 		return NA_RUN_SETUP_FAIL;

@@ -7,150 +7,117 @@
  * the interactive view draws the same frames.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "args.h"
+#include "common.h"
 #include "format.h"
 
 /* ---- options ----------------------------------------------------------------- */
 
-static int parse_num(const char *opt, const char *s, double min, double max, double *out)
+static int interval_opt(const char *s, void *args)
 {
+	struct na_top_args *a = args;
 	char *end;
 
 	errno = 0;
-	*out = strtod(s, &end);
-	if (errno || *end || !*s || !isfinite(*out) || *out < min || *out > max)
-		return na_usage_error("top", "%s '%s': a number from %g to %g", opt, s, min, max);
+	a->o.interval = strtod(s, &end);
+	if (errno || *end || !*s || !isfinite(a->o.interval) || a->o.interval < 0.1 || a->o.interval > 3600)
+		return -EINVAL;
 	return 0;
 }
 
-/* A whole number (no sign, blank or fraction: --pid 100.9 is not pid 100). */
-static int parse_count(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+static int sort_opt(const char *s, void *args)
 {
-	if (na_parse_u64(s, min, max, out))
-		return na_usage_error("top", "%s '%s': a whole number from %llu to %llu", opt, s,
-				      (unsigned long long)min, (unsigned long long)max);
-	return 0;
-}
-
-static int parse_sort(const char *s, enum na_col *out)
-{
+	struct na_top_args *a = args;
 	char names[256];
 
-	if (!na_col_parse(s, out))
+	if (!na_col_parse(s, &a->o.sort))
 		return 0;
 	na_col_aliases(names, sizeof(names));
 	return na_usage_error("top", "--sort '%s': one of %s", s, names);
 }
 
-static int parse_proto(const char *s, int *out)
+static int group_opt(const char *s, void *args)
 {
+	struct na_top_args *a = args;
+
+	return na_group_parse(s, &a->o.view.group) ? -EINVAL : 0;
+}
+
+static int cgroup_opt(const char *s, void *args)
+{
+	struct na_top_args *a = args;
+
+	if (a->ncg == NA_TOP_MAX_CG)
+		return na_usage_error("top", "too many --cgroup");
+	a->cg[a->ncg++] = (char *)s;
+	return 0;
+}
+
+static int proto_opt(const char *s, void *args)
+{
+	struct na_top_args *a = args;
 	int i;
 
 	for (i = 0; i <= NA_P_ICMPV6; i++)
 		if (!strcmp(s, na_proto_name((uint8_t)i)))
-			*out = i;
-	if (*out < 0)
-		return na_usage_error("top", "--proto '%s': tcp, udp, icmp, icmpv6 or other", s);
-	return 0;
+			a->o.view.proto = i;
+	return a->o.view.proto < 0 ? -EINVAL : 0;
 }
 
-/* Option c (not --help) with its value arg: 0, NA_EXIT_USAGE, or -ENOENT when c is none of top's. */
-static int top_option(int c, char *arg, struct na_top_args *a)
-{
-	struct top_opts *o = &a->o;
-	uint64_t n;
+/* A whole number (no sign, blank or fraction: --pid 100.9 is not pid 100). */
+#define WHOLE(lo, hi) "a whole number from " #lo " to " #hi
 
-	switch (c) {
-	case 'B':
-		o->batch = 1;
-		return 0;
-	case 'd':
-		return parse_num("--interval", arg, 0.1, 3600, &o->interval) ? NA_EXIT_USAGE : 0;
-	case 'n':
-		if (parse_count("--iterations", arg, 1, 1000000000, &n))
-			return NA_EXIT_USAGE;
-		o->iterations = (long)n;
-		return 0;
-	case 'l':
-		if (parse_count("--limit", arg, 0, 1000000000, &n))
-			return NA_EXIT_USAGE;
-		o->limit = (long)n;
-		return 0;
-	case 'b':
-		o->bits = 1;
-		return 0;
-	case 's':
-		return parse_sort(arg, &o->sort);
-	case 'g':
-		if (na_group_parse(arg, &o->view.group))
-			return na_usage_error("top", "--group-by '%s': %s", arg, NA_GROUPS_TEXT);
-		return 0;
-	case 'F':
-		o->full_path = 1;
-		return 0;
-	case 'N':
-		a->networks = arg;
-		return 0;
-	case 'c':
-		if (a->ncg == NA_TOP_MAX_CG)
-			return na_usage_error("top", "too many --cgroup");
-		a->cg[a->ncg++] = arg;
-		return 0;
-	case 'p':
-		if (parse_count("--pid", arg, 1, 4194304, &n))
-			return NA_EXIT_USAGE;
-		o->view.pid = (uint32_t)n;
-		return 0;
-	case 'P':
-		return parse_proto(arg, &o->view.proto);
-	default:
-		return -ENOENT;
-	}
-}
+/*
+ * The usage line (cli/dispatch.c) is top's help; the short names marked
+ * NA_OPTF_SHORT_UNLISTED are taken as top's getopt string took them before
+ * this table, and offered nowhere.
+ */
+static const struct na_option top_opts[] = {
+	{ .name = "batch", .short_name = 'B', .kind = NA_OPT_FLAG, NA_OPT_AT(struct na_top_args, o.batch), .val = 1,
+	  .flags = NA_OPTF_SHORT_UNLISTED },
+	{ .name = "interval", .short_name = 'd', .kind = NA_OPT_FUNC, .parse = interval_opt, .arg = "S",
+	  .why = "a number from 0.1 to 3600" },
+	{ .name = "iterations", .short_name = 'n', .kind = NA_OPT_UINT, NA_OPT_AT(struct na_top_args, o.iterations),
+	  .min = 1, .max = 1000000000, .why = WHOLE(1, 1000000000), .arg = "N" },
+	{ .name = "limit", .short_name = 'l', .kind = NA_OPT_UINT, NA_OPT_AT(struct na_top_args, o.limit), .min = 0,
+	  .max = 1000000000, .why = WHOLE(0, 1000000000), .arg = "N", .flags = NA_OPTF_SHORT_UNLISTED },
+	NA_OPT_F(struct na_top_args, o.bits, "bits", 'b', 1, NULL),
+	{ .name = "sort", .short_name = 's', .kind = NA_OPT_FUNC, .parse = sort_opt, .arg = "COL",
+	  .flags = NA_OPTF_SHORT_UNLISTED },
+	{ .name = "group-by", .short_name = 'g', .kind = NA_OPT_FUNC, .parse = group_opt, .arg = "GROUP",
+	  .why = NA_GROUPS_TEXT, .flags = NA_OPTF_SHORT_UNLISTED },
+	{ .name = "cgroup", .short_name = 'c', .kind = NA_OPT_FUNC, .parse = cgroup_opt, .arg = "PATH",
+	  .flags = NA_OPTF_SHORT_UNLISTED },
+	{ .name = "pid", .short_name = 'p', .kind = NA_OPT_UINT, NA_OPT_AT(struct na_top_args, o.view.pid), .min = 1,
+	  .max = 4194304, .why = WHOLE(1, 4194304), .arg = "N", .flags = NA_OPTF_SHORT_UNLISTED },
+	{ .name = "proto", .short_name = 'P', .kind = NA_OPT_FUNC, .parse = proto_opt, .arg = "PROTO",
+	  .why = "tcp, udp, icmp, icmpv6 or other", .flags = NA_OPTF_SHORT_UNLISTED },
+	NA_OPT_F(struct na_top_args, o.full_path, "full-path", 0, 1, NULL),
+	NA_OPT_S(struct na_top_args, networks, "networks", 0, "FILE", NULL),
+	NA_OPT_HELP_ENTRY(struct na_top_args, help, NULL),
+	{ 0 },
+};
+
+const struct na_opts na_top_spec = { .cmd = "top", .opts = top_opts };
 
 int na_top_parse(int argc, char **argv, struct na_top_args *a)
 {
-	static const struct option opts[] = {
-		{ "batch", no_argument, NULL, 'B' },
-		{ "interval", required_argument, NULL, 'd' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "bits", no_argument, NULL, 'b' },
-		{ "sort", required_argument, NULL, 's' },
-		{ "group-by", required_argument, NULL, 'g' },
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "proto", required_argument, NULL, 'P' },
-		{ "full-path", no_argument, NULL, 'F' },
-		{ "networks", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
 	struct top_opts *o = &a->o;
-	int c, i, rc;
+	int i, rc;
 
 	memset(a, 0, sizeof(*a));
 	o->interval = 1.0;
 	o->limit = 0;
 	o->sort = NA_C_COUNT;
 	o->view.proto = -1;
-	while ((c = getopt_long(argc, argv, "Bd:n:l:bs:g:c:p:P:h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			a->help = 1;
-			return 0;
-		}
-		rc = top_option(c, optarg, a);
-		if (rc == -ENOENT)
-			return na_usage_error("top", "unknown option or missing value: %s", argv[optind - 1]);
-		if (rc)
-			return rc;
-	}
+	rc = na_opts_parse(&na_top_spec, argc, argv, a);
+	if (rc || a->help)
+		return rc;
 	/* PATH arguments and --cgroup both filter by cgroup: none may be dropped (fuzz.cli found it). */
 	if (argc - optind > NA_TOP_MAX_CG - a->ncg)
 		return na_usage_error("top", "at most %d cgroups in all, PATHs and --cgroup", NA_TOP_MAX_CG);
@@ -172,11 +139,8 @@ int cmd_top(int argc, char **argv, const struct na_global *g)
 	struct top_opts *o = &a.o;
 	int rc;
 
-	rc = na_top_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_top_spec, na_top_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help)
-		return cmd_help(2, (char *[]){ "help", "top" }, g);
 	rc = na_filter_init(&o->paths, a.cg, a.ncg);
 	if (rc)
 		return rc;

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "args.h"
+#include "common.h"
 #include "format.h"
 #include "trace.skel.h"
 
@@ -148,20 +149,17 @@ static const struct na_option trace_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_trace_spec = { .cmd = "trace", .opts = trace_opts, .help_width = 14 };
+static const char trace_about[] =
+	"Usage: netacct trace [--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N]\n"
+	"                     [--json] [PATH...]\n"
+	"\n"
+	"One line per packet of the cgroup PATHs (default: every attached cgroup) while it\n"
+	"runs: time, direction, cgroup, owner, protocol, addresses and ports, IP and L4\n"
+	"header lengths, payload length, segments, TCP flags. The filters and the rate\n"
+	"limit apply in the kernel; nothing is traced, and nothing costs, once it ends.\n"
+	"\n";
 
-static void usage_help(void)
-{
-	printf("Usage: netacct trace [--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N]\n"
-	       "                     [--json] [PATH...]\n"
-	       "\n"
-	       "One line per packet of the cgroup PATHs (default: every attached cgroup) while it\n"
-	       "runs: time, direction, cgroup, owner, protocol, addresses and ports, IP and L4\n"
-	       "header lengths, payload length, segments, TCP flags. The filters and the rate\n"
-	       "limit apply in the kernel; nothing is traced, and nothing costs, once it ends.\n"
-	       "\n");
-	na_opts_help(stdout, &na_trace_spec);
-}
+const struct na_opts na_trace_spec = { .cmd = "trace", .opts = trace_opts, .help_width = 14, .about = trace_about };
 
 /* The attached cgroups of the pin root, when no PATH is given. */
 static int attached_cgroups(const struct na_global *g, struct tctx *t)
@@ -357,13 +355,8 @@ int cmd_trace(int argc, char **argv, const struct na_global *g)
 	struct tctx t = { 0 };
 	int i, rc, nlinks = 0;
 
-	rc = na_trace_parse(argc, argv, &a);
-	if (rc)
+	if (na_cmd_done(&na_trace_spec, na_trace_parse(argc, argv, &a), &a, &rc))
 		return rc;
-	if (a.help) {
-		usage_help();
-		return NA_EXIT_OK;
-	}
 	rc = NA_EXIT_FAIL;
 	t.max = a.count;
 	t.json = a.json;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "common.h"
 
 void na_att_explain(char *buf, size_t len, const struct na_att_state *a, int busy)
 {

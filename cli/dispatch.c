@@ -23,9 +23,9 @@ static const struct na_cmd cmds[] = {
 	{ "detach", cmd_detach, "PATH... | --all", "stop counting (the programs detach; the maps and counters go with the last one)", &na_detach_spec },
 	{ "status", cmd_status, "[--json]", "attached cgroups, programs, map fill, error counters", &na_status_spec },
 	{ "export", cmd_export, "[--csv|--json|--prometheus] [--group-by GROUP] [--networks FILE] [--no-header] [-o|--output FILE[.gz]] [PATH...]", "snapshot: cgroup totals, then live sockets and closed connections, or one row per GROUP (socket, process, cgroup, peer, unit, container, pod, peer-class); -o FILE appears whole or not at all (.gz: gzip)", &na_export_spec },
-	{ "top", cmd_top, "[--batch] [-d|--interval S] [-n|--iterations N] [--sort COL] [--group-by GROUP] [--cgroup PATH]... [--pid N] [--proto PROTO] [--limit N] [-b|--bits] [--full-path] [--networks FILE] [PATH...]", "live view: the busiest sockets (or processes, cgroups, peers, units, containers, pods, peer classes) and the cgroups' rates; --batch prints plain frames", NULL },
+	{ "top", cmd_top, "[--batch] [-d|--interval S] [-n|--iterations N] [--sort COL] [--group-by GROUP] [--cgroup PATH]... [--pid N] [--proto PROTO] [--limit N] [-b|--bits] [--full-path] [--networks FILE] [PATH...]", "live view: the busiest sockets (or processes, cgroups, peers, units, containers, pods, peer classes) and the cgroups' rates; --batch prints plain frames", &na_top_spec },
 	{ "log", cmd_log, "[-f|--follow] [--csv|--json] [-H|--human] [--networks FILE]", "one record per closed connection, like tcplife (reading consumes them)", &na_log_spec },
-	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]", "service: attach what the configuration names, serve Prometheus metrics on /metrics (default 127.0.0.1:9477)", NULL },
+	{ "agent", cmd_agent, "[--config FILE] [--listen ADDR:PORT] [--networks FILE] [--detach-on-exit]", "service: attach what the configuration names, serve Prometheus metrics on /metrics (default 127.0.0.1:9477)", &na_agent_spec },
 	{ "report", cmd_report, "[--db FILE] [--since WHEN] [--until WHEN] [--every 5m|hour|day|month] [--by cgroup|process|peer] [--cgroup PATH] [--csv|--json|--chart] [--svg FILE] [--png FILE] [--top N]", "what each cgroup, process or peer sent and received, per 5 minutes, hour, day or month, from the history the agent records (no agent needed)", &na_report_spec },
 	{ "run", cmd_run, "[--name NAME] [--parent DIR] [--keep] [--csv|--json] -- CMD [ARGS...]", "run CMD in a counted cgroup, its network bill on stderr", &na_run_spec },
 	{ "trace", cmd_trace, "[--pid N] [--port N] [--proto P] [--dir tx|rx] [--rate N] [--count N] [--json] [PATH...]", "one line per packet while it runs (filters in the kernel; no cost otherwise)", &na_trace_spec },
@@ -143,6 +143,24 @@ int na_usage_error(const char *cmd, const char *fmt, ...)
 	if (c)
 		cmd_usage(stderr, c, 0);
 	return NA_EXIT_USAGE;
+}
+
+int na_cmd_done(const struct na_opts *o, int rc, const void *args, int *code)
+{
+	*code = rc;
+	if (rc)
+		return 1;
+	if (!na_opts_help_asked(o, args))
+		return 0;
+	if (!o->about) {
+		cmd_usage(stdout, cmd_named(o->cmd), 1);
+		return 1;
+	}
+	fputs(o->about, stdout);
+	na_opts_help(stdout, o);
+	if (o->help_tail)
+		o->help_tail();
+	return 1;
 }
 
 int cmd_help(int argc, char **argv, const struct na_global *g)

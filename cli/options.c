@@ -152,7 +152,7 @@ int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args)
 	char so[3 * NA_OPTS_MAX + 2];
 	const struct na_option *op;
 	size_t n = build(o, lo, so), i;
-	int c;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		for (i = 0, op = NULL; i < n && !op; i++)
@@ -161,11 +161,24 @@ int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args)
 		if (!op)
 			return usage_error(o, "unknown option or missing value: %s%s", argv[optind - 1],
 					   o->cmd ? "" : " (netacct --help lists them)");
-		if (take(op, optarg, args))
+		rc = take(op, optarg, args);
+		if (rc == NA_EXIT_USAGE)
+			return rc;
+		if (rc)
 			return bad_value(o, op, optarg);
 		if (op->kind == NA_OPT_STOP)
 			return 0;
 	}
+	return 0;
+}
+
+int na_opts_help_asked(const struct na_opts *o, const void *args)
+{
+	const struct na_option *op;
+
+	for (op = o->opts; op->name; op++)
+		if (op->kind == NA_OPT_STOP && !strcmp(op->name, "help"))
+			return load(args, op) != 0;
 	return 0;
 }
 

@@ -30,13 +30,20 @@ enum na_opt_kind {
 	NA_OPT_STR,   /* the value itself (const char *), when check (if any) takes it */
 	NA_OPT_UINT,  /* a decimal number from min to max */
 	NA_OPT_ENUM,  /* one of names: its index plus min */
-	NA_OPT_FUNC,  /* parse(value, args) stores it, or refuses it (-EINVAL) */
+	NA_OPT_FUNC,  /* parse(value, args) stores it, or refuses it: -EINVAL (told as
+		       * "--NAME 'VALUE': WHY"), or NA_EXIT_USAGE after telling it itself */
 };
 
 /* flags */
 #define NA_OPTF_BARE 1     /* the usage error shows the value unquoted: "--by x: ..." */
 #define NA_OPTF_NONEMPTY 2 /* an empty value is refused as "--NAME: WHY" */
 #define NA_OPTF_JOIN 4     /* listed on one help line with the next option ("--csv, --json") */
+/*
+ * The short name is taken but not offered: the usage line and the shell
+ * completion leave it out (top's -B -l -s -g -c -p -P, which its getopt
+ * string took before the table); the help lines show it.
+ */
+#define NA_OPTF_SHORT_UNLISTED 8
 
 struct na_option {
 	const char *name;        /* the long name, without "--"; NULL ends the table */
@@ -76,6 +83,8 @@ struct na_opts {
 	const struct na_option *opts;
 	int in_order;                  /* options end at the first argument (run's CMD, the COMMAND) */
 	int help_width;                /* of the names column in na_opts_help() */
+	const char *about;             /* --help: this, then the help lines; NULL: the usage line and what it does */
+	void (*help_tail)(void);       /* --help: what follows the help lines, or NULL */
 };
 
 /*
@@ -85,6 +94,9 @@ struct na_opts {
  * usage error is printed. optind and opterr are the caller's to set.
  */
 int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args);
+
+/* Whether the parse into args met -h/--help (the table's STOP option named "help"). */
+int na_opts_help_asked(const struct na_opts *o, const void *args);
 
 /*
  * The options' help lines: "  -f, --follow  what it does", the names

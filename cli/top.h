@@ -8,6 +8,7 @@
 #ifndef NETACCT_CLI_TOP_H
 #define NETACCT_CLI_TOP_H
 
+#include "common.h"
 #include "format.h"
 #include "view.h"
 

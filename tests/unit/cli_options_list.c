@@ -2,7 +2,8 @@
 /*
  * The options of each command that has an option table (cli/options.h),
  * read from the command table itself: one line per command, "CMD -s --long
- * --other ...". cli.completion holds scripts/netacct.bash-completion and
+ * --other ...", without the short names a table takes but does not offer
+ * (NA_OPTF_SHORT_UNLISTED). cli.completion holds scripts/netacct.bash-completion and
  * `netacct help CMD` to it.
  */
 #include <stdio.h>
@@ -20,7 +21,7 @@ int main(void)
 			continue;
 		fputs(c->name, stdout);
 		for (op = c->opts->opts; op->name; op++) {
-			if (op->short_name)
+			if (op->short_name && !(op->flags & NA_OPTF_SHORT_UNLISTED))
 				printf(" -%c", op->short_name);
 			printf(" --%s", op->name);
 		}

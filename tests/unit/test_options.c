@@ -48,12 +48,17 @@ static int word_ok(const char *arg)
 	return strcmp(arg, "good") ? -EINVAL : 0;
 }
 
-/* A value only a function can judge: odd numbers, and a second field set with it. */
+/*
+ * A value only a function can judge: odd numbers, and a second field set
+ * with it; 999 it refuses in its own words.
+ */
 static int odd_opt(const char *arg, void *args)
 {
 	struct targs *a = args;
 	uint64_t v;
 
+	if (!strcmp(arg, "999"))
+		return na_usage_error("test", "--odd 999: too odd");
 	if (na_parse_u64(arg, 0, 1000, &v) || !(v & 1))
 		return -EINVAL;
 	a->odd = (int)v;
@@ -162,6 +167,7 @@ static void test_values(void)
 	ASSERT_EQ(PARSE(&a, "--odd", "7"), 0, "--odd 7");
 	ASSERT_EQ(a.odd * 10 + a.odd_set, 71, "--odd 7 stores 7 and sets odd_set");
 	refused(PARSE(&a, "--odd", "8"), "--odd '8': an odd number", "--odd 8");
+	refused(PARSE(&a, "--odd", "999"), "--odd 999: too odd", "--odd 999: the function's own words, not WHY");
 }
 
 static void test_usage(void)
