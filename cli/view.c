@@ -171,6 +171,12 @@ static int by_peer(enum na_group g)
 	return g == NA_G_PEER || g == NA_G_PEER_CLASS || g == NA_G_CGROUP_CLASS;
 }
 
+/* Groupings whose key has the owner (pid, comm). */
+static int by_process(enum na_group g)
+{
+	return g == NA_G_PROCESS || g == NA_G_CGROUP_PROCESS;
+}
+
 
 static int cmp_str(const char *a, const char *b)
 {
@@ -209,6 +215,13 @@ static int key_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_gro
 	case NA_G_CGROUP_CLASS:
 		if (!(c = NA_CMP(a->cgroup_id, b->cgroup_id)))
 			c = NA_CMP(a->pclass, b->pclass);
+		break;
+	case NA_G_CGROUP_PROCESS:
+		if (!(c = NA_CMP(a->cgroup_id, b->cgroup_id)) && !(c = NA_CMP(a->pid, b->pid)))
+			c = strcmp(a->comm, b->comm);
+		break;
+	case NA_G_PEER_NAME:
+		c = cmp_str(a->peer_name, b->peer_name);
 		break;
 	default:
 		break;
@@ -369,24 +382,23 @@ static void from_closed(struct na_vrow *v, const struct na_closed_row *r)
 /* What a group keeps of its members' identity; the rest is cleared. */
 static void reduce_identity(struct na_vrow *v, enum na_group g)
 {
-	if (g != NA_G_PROCESS) {
+	if (!by_process(g)) {
 		v->pid = 0;
 		v->comm[0] = '\0';
+		v->first_ns = 0;
 	}
 	if (g == NA_G_PEER || g == NA_G_PEER_CLASS) {
 		v->cgroup = NULL;
 		v->cgroup_id = 0;
 	}
-	if (g != NA_G_PEER) {
+	if (g != NA_G_PEER)
 		memset(v->raddr, 0, 16);
+	if (g != NA_G_PEER && g != NA_G_PEER_NAME)
 		v->peer_name = NULL;
-	}
 	memset(v->laddr, 0, 16);
 	v->lport = v->rport = 0;
 	v->state = 0;
 	v->cookie = 0;
-	if (g != NA_G_PROCESS)
-		v->first_ns = 0;
 }
 
 /*
@@ -439,6 +451,15 @@ static uint64_t key_hash(const struct na_vrow *v, enum na_group g)
 		return mix((uint64_t)(v->pclass + 1));
 	case NA_G_CGROUP_CLASS:
 		return mix(v->cgroup_id ^ mix((uint64_t)(v->pclass + 1)));
+	case NA_G_CGROUP_PROCESS:
+		h = v->pid;
+		for (i = 0; v->comm[i]; i++)
+			h = h * 131 + (unsigned char)v->comm[i];
+		return mix(v->cgroup_id ^ mix(h));
+	case NA_G_PEER_NAME:
+		for (i = 0; v->peer_name && v->peer_name[i]; i++)
+			h = h * 131 + (unsigned char)v->peer_name[i];
+		return mix(h);
 	default:
 		return 0;
 	}
@@ -780,6 +801,35 @@ int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev,
 	*out = now;
 	*n = nn;
 	drop_gone(now, n, o);
+	return 0;
+}
+
+int na_view_regroup(const struct na_vrow *rows, size_t n, enum na_group g, struct na_vrow **out, size_t *nout)
+{
+	struct na_vrow *res, *m;
+	struct vhash t = { 0 };
+	size_t i, k = 0;
+
+	res = malloc((n ? n : 1) * sizeof(*res));
+	if (!res || vhash_init(&t, n)) {
+		free(res);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		res[k] = rows[i];
+		reduce_identity(&res[k], g);
+		res[k].group = (uint8_t)g;
+		res[k].secs = 0;
+		memset(res[k].delta, 0, sizeof(res[k].delta));
+		m = vhash_find(&t, res, &res[k], g, (uint32_t)k + 1);
+		if (m)
+			fold(m, &res[k], g);
+		else
+			k++;
+	}
+	free(t.slot);
+	*out = res;
+	*nout = k;
 	return 0;
 }
 
