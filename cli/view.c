@@ -852,83 +852,83 @@ static int ident_cmp(const struct na_vrow *a, const struct na_vrow *b)
 
 #define DESC(x, y) ((x) > (y) ? -1 : (x) < (y) ? 1 : 0) /* figures: biggest first */
 
-static int col_cmp(const void *pa, const void *pb)
+/* By a name column: a < b, a == b, a > b as -1, 0, 1 (ascending); *done 0 for a figure column. */
+static int name_col_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_col col, int *done)
 {
-	const struct na_vrow *a = pa, *b = pb;
-	int c = 0;
+	char na[2 * NA_NAME_MAX], nb[2 * NA_NAME_MAX];
+	int c;
 
-	switch (sort_col) {
+	*done = 1;
+	switch (col) {
 	case NA_C_PID:
-		c = NA_CMP(a->pid, b->pid);
-		break;
+		return NA_CMP(a->pid, b->pid);
 	case NA_C_COMM:
-		c = strcmp(a->comm, b->comm);
-		break;
+		return strcmp(a->comm, b->comm);
 	case NA_C_CGROUP:
-		c = cmp_str(a->cgroup, b->cgroup);
-		break;
-	case NA_C_NAME: {
-		char na[2 * NA_NAME_MAX], nb[2 * NA_NAME_MAX];
-
+		return cmp_str(a->cgroup, b->cgroup);
+	case NA_C_NAME:
 		na_vrow_name(na, sizeof(na), a, (enum na_group)a->group);
 		na_vrow_name(nb, sizeof(nb), b, (enum na_group)b->group);
-		c = strcmp(na, nb);
-		break;
-	}
+		return strcmp(na, nb);
 	case NA_C_CLASS:
-		c = NA_CMP(a->pclass, b->pclass);
-		break;
+		return NA_CMP(a->pclass, b->pclass);
 	case NA_C_PROTO:
-		c = strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
-		break;
+		return strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
 	case NA_C_FAMILY:
-		c = NA_CMP(a->family, b->family);
-		break;
+		return NA_CMP(a->family, b->family);
 	case NA_C_LOCAL:
-		if (!(c = memcmp(a->laddr, b->laddr, 16)))
-			c = NA_CMP(a->lport, b->lport);
-		break;
+		return (c = memcmp(a->laddr, b->laddr, 16)) ? c : NA_CMP(a->lport, b->lport);
 	case NA_C_REMOTE:
-		if (!(c = memcmp(a->raddr, b->raddr, 16)))
-			c = NA_CMP(a->rport, b->rport);
-		break;
+		return (c = memcmp(a->raddr, b->raddr, 16)) ? c : NA_CMP(a->rport, b->rport);
 	case NA_C_HOST: /* named peers first */
-		c = !a->peer_name || !b->peer_name ? NA_CMP(!a->peer_name, !b->peer_name) : strcmp(a->peer_name, b->peer_name);
-		break;
+		return !a->peer_name || !b->peer_name ? NA_CMP(!a->peer_name, !b->peer_name)
+						      : strcmp(a->peer_name, b->peer_name);
+	default:
+		*done = 0;
+		return 0;
+	}
+}
+
+/* By a figure column, biggest first; NA_C_COUNT: the busiest (rates, then totals). */
+static int fig_col_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_col col)
+{
+	int c;
+
+	switch (col) {
 	case NA_C_TX_RATE:
-		c = DESC(na_vrow_rate(a, NA_TX), na_vrow_rate(b, NA_TX));
-		break;
+		return DESC(na_vrow_rate(a, NA_TX), na_vrow_rate(b, NA_TX));
 	case NA_C_RX_RATE:
-		c = DESC(na_vrow_rate(a, NA_RX), na_vrow_rate(b, NA_RX));
-		break;
+		return DESC(na_vrow_rate(a, NA_RX), na_vrow_rate(b, NA_RX));
 	case NA_C_TX:
-		c = DESC(na_vrow_bytes(a, NA_TX), na_vrow_bytes(b, NA_TX));
-		break;
+		return DESC(na_vrow_bytes(a, NA_TX), na_vrow_bytes(b, NA_TX));
 	case NA_C_RX:
-		c = DESC(na_vrow_bytes(a, NA_RX), na_vrow_bytes(b, NA_RX));
-		break;
+		return DESC(na_vrow_bytes(a, NA_RX), na_vrow_bytes(b, NA_RX));
 	case NA_C_RETRANS:
-		c = DESC(na_vrow_resent(a, NA_TX), na_vrow_resent(b, NA_TX));
-		break;
+		return DESC(na_vrow_resent(a, NA_TX), na_vrow_resent(b, NA_TX));
 	case NA_C_DUP:
-		c = DESC(na_vrow_resent(a, NA_RX), na_vrow_resent(b, NA_RX));
-		break;
+		return DESC(na_vrow_resent(a, NA_RX), na_vrow_resent(b, NA_RX));
 	case NA_C_HDR:
-		c = DESC(na_vrow_hdr_pct(a), na_vrow_hdr_pct(b));
-		break;
+		return DESC(na_vrow_hdr_pct(a), na_vrow_hdr_pct(b));
 	case NA_C_PKT_RATE:
-		c = DESC(na_vrow_pkt_rate(a), na_vrow_pkt_rate(b));
-		break;
+		return DESC(na_vrow_pkt_rate(a), na_vrow_pkt_rate(b));
 	case NA_C_CONNS:
-		c = DESC(a->conns, b->conns);
-		break;
+		return DESC(a->conns, b->conns);
 	default:
 		if (!(c = DESC(na_vrow_rate(a, NA_TX) + na_vrow_rate(a, NA_RX),
 			       na_vrow_rate(b, NA_TX) + na_vrow_rate(b, NA_RX))))
 			c = DESC(na_vrow_bytes(a, NA_TX) + na_vrow_bytes(a, NA_RX),
 				 na_vrow_bytes(b, NA_TX) + na_vrow_bytes(b, NA_RX));
-		break;
+		return c;
 	}
+}
+
+static int col_cmp(const void *pa, const void *pb)
+{
+	const struct na_vrow *a = pa, *b = pb;
+	int done, c = name_col_cmp(a, b, sort_col, &done);
+
+	if (!done)
+		c = fig_col_cmp(a, b, sort_col);
 	if (sort_reverse)
 		c = -c;
 	return c ? c : ident_cmp(a, b);
@@ -1315,31 +1315,22 @@ static void skey_radix(struct skey *e, struct skey *tmp, size_t n, size_t *count
 		memcpy(e, src, n * sizeof(*e));
 }
 
-int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***out)
+/*
+ * e[i].rank: the index in *cg (malloc'ed, *ncg of them) of row i's cgroup,
+ * found through a table by id; rows of one cgroup often follow each other.
+ */
+static int cg_index(const struct na_snapshot *s, struct skey *e, struct cg_rank **cgs, size_t *ncgs)
 {
 	struct cg_rank *cg = NULL;
-	struct skey *e = NULL, *tmp = NULL;
-	const struct na_sock_row **ord = NULL;
-	size_t n = s->nrows, ncg = 0, cap = 0, i, j, *count = NULL, npos = 0;
-	uint64_t diff[SKEY_LEN / 8] = { 0 }, first[SKEY_LEN / 8] = { 0 }, last_id = 0, w[SKEY_LEN / 8];
+	size_t i, j, k, ncg = 0, cap = 0, mask = 0;
+	uint64_t last_id = 0;
 	uint32_t *slot = NULL;
-	size_t mask = 0;
-	uint8_t key[SKEY_LEN], pos[16];
-	int err = -ENOMEM;
 
-	ord = malloc((n ? n : 1) * sizeof(*ord));
-	e = malloc((n ? n : 1) * sizeof(*e));
-	tmp = malloc((n ? n : 1) * sizeof(*tmp));
-	count = malloc(65536 * sizeof(*count));
-	if (!ord || !e || !tmp || !count)
-		goto out;
-	/* The cgroups of the rows, ranked by path then id (a path is the same for every row of an id). */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < s->nrows; i++) {
 		uint64_t id = s->rows[i].s.cgroup_id;
-		size_t k;
 
 		if (i && id == last_id) {
-			e[i].rank = e[i - 1].rank; /* for now: the cgroup's index */
+			e[i].rank = e[i - 1].rank;
 			continue;
 		}
 		last_id = id;
@@ -1348,7 +1339,7 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 			uint32_t *ns = calloc(nm + 1, sizeof(*ns));
 
 			if (!ns)
-				goto out;
+				goto nomem;
 			for (j = 0; j < ncg; j++) {
 				for (k = mix(cg[j].id) & nm; ns[k]; k = (k + 1) & nm)
 					;
@@ -1365,7 +1356,7 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 				struct cg_rank *nc = realloc(cg, (cap = cap ? 2 * cap : 16) * sizeof(*cg));
 
 				if (!nc)
-					goto out;
+					goto nomem;
 				cg = nc;
 			}
 			cg[ncg] = (struct cg_rank){ .id = id, .path = s->rows[i].cgroup };
@@ -1373,30 +1364,60 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 		}
 		e[i].rank = slot[k] - 1;
 	}
-	{
-		uint32_t *rank_of = malloc((ncg ? ncg : 1) * sizeof(*rank_of));
-		struct cg_rank *sorted = malloc((ncg ? ncg : 1) * sizeof(*sorted));
+	free(slot);
+	*cgs = cg;
+	*ncgs = ncg;
+	return 0;
+nomem:
+	free(slot);
+	free(cg);
+	return -ENOMEM;
+}
 
-		if (!rank_of || !sorted) {
-			free(rank_of);
-			free(sorted);
-			goto out;
-		}
-		for (j = 0; j < ncg; j++) {
-			sorted[j] = cg[j];
-			sorted[j].rank = (uint32_t)j;
-		}
-		if (ncg)
-			qsort(sorted, ncg, sizeof(*sorted), cg_rank_cmp);
-		for (j = 0; j < ncg; j++)
-			rank_of[sorted[j].rank] = (uint32_t)j;
-		for (i = 0; i < n; i++)
-			e[i].rank = rank_of[e[i].rank];
-		free(rank_of);
-		free(sorted);
+/* e[i].rank: the rank of row i's cgroup by path then id (a path is the same for every row of an id). */
+static int cg_rank_rows(const struct na_snapshot *s, struct skey *e)
+{
+	struct cg_rank *cg = NULL, *sorted = NULL;
+	uint32_t *rank_of = NULL;
+	size_t i, j, ncg = 0;
+	int err = cg_index(s, e, &cg, &ncg);
+
+	if (err)
+		return err;
+	rank_of = malloc((ncg ? ncg : 1) * sizeof(*rank_of));
+	sorted = malloc((ncg ? ncg : 1) * sizeof(*sorted));
+	if (!rank_of || !sorted) {
+		err = -ENOMEM;
+		goto out;
 	}
-	/* Which bytes of the place differ between any two rows: the others cannot order them. */
-	for (i = 0; i < n; i++) {
+	for (j = 0; j < ncg; j++) {
+		sorted[j] = cg[j];
+		sorted[j].rank = (uint32_t)j;
+	}
+	if (ncg)
+		qsort(sorted, ncg, sizeof(*sorted), cg_rank_cmp);
+	for (j = 0; j < ncg; j++)
+		rank_of[sorted[j].rank] = (uint32_t)j;
+	for (i = 0; i < s->nrows; i++)
+		e[i].rank = rank_of[e[i].rank];
+out:
+	free(rank_of);
+	free(sorted);
+	free(cg);
+	return err;
+}
+
+/*
+ * Which bytes of the place differ between any two rows (the others cannot
+ * order them): the first 16 in pos, how many in all returned.
+ */
+static size_t key_positions(const struct na_snapshot *s, const struct skey *e, uint8_t pos[16])
+{
+	uint64_t diff[SKEY_LEN / 8] = { 0 }, first[SKEY_LEN / 8] = { 0 }, w[SKEY_LEN / 8];
+	uint8_t key[SKEY_LEN];
+	size_t i, j, npos = 0;
+
+	for (i = 0; i < s->nrows; i++) {
 		sock_key(key, &s->rows[i], e[i].rank);
 		memcpy(w, key, SKEY_LEN);
 		if (!i)
@@ -1407,12 +1428,20 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 	for (j = 0; j < SKEY_LEN; j++) {
 		if (!((const uint8_t *)diff)[j])
 			continue;
-		if (npos < sizeof(pos))
+		if (npos < 16)
 			pos[npos] = (uint8_t)j;
 		npos++;
 	}
-	/* The first 16 of them make each row's sort key; rows they do not tell apart are compared whole. */
-	for (i = 0; i < n; i++) {
+	return npos;
+}
+
+/* Each row's sort key: the bytes of its place at pos (npos of them, 16 at most used). */
+static void key_fill(const struct na_snapshot *s, struct skey *e, const uint8_t pos[16], size_t npos)
+{
+	uint8_t key[SKEY_LEN];
+	size_t i, j;
+
+	for (i = 0; i < s->nrows; i++) {
 		uint64_t k0 = 0, k1 = 0;
 
 		sock_key(key, &s->rows[i], e[i].rank);
@@ -1428,25 +1457,52 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 		e[i].k1 = k1;
 		e[i].idx = (uint32_t)i;
 	}
-	if (n > 1)
-		skey_radix(e, tmp, n, count);
-	for (i = 0; npos > 16 && i < n; i = j) {
+}
+
+/* Rows the first 16 differing bytes do not tell apart (runs of equal keys after the radix sort), compared whole. */
+static void ties_sort(struct skey *e, size_t n, const struct na_sock_row *rows)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && e[j].k0 == e[i].k0 && e[j].k1 == e[i].k1; j++)
 			;
 		if (j - i > 1)
-			qsort_r(&e[i], j - i, sizeof(*e), skey_full_cmp, (void *)s->rows);
+			qsort_r(&e[i], j - i, sizeof(*e), skey_full_cmp, (void *)rows);
 	}
+}
+
+int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***out)
+{
+	struct skey *e = NULL, *tmp = NULL;
+	const struct na_sock_row **ord = NULL;
+	size_t n = s->nrows, i, *count = NULL, npos;
+	uint8_t pos[16];
+	int err = -ENOMEM;
+
+	ord = malloc((n ? n : 1) * sizeof(*ord));
+	e = malloc((n ? n : 1) * sizeof(*e));
+	tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	count = malloc(65536 * sizeof(*count));
+	if (!ord || !e || !tmp || !count)
+		goto out;
+	err = cg_rank_rows(s, e);
+	if (err)
+		goto out;
+	npos = key_positions(s, e, pos);
+	key_fill(s, e, pos, npos);
+	if (n > 1)
+		skey_radix(e, tmp, n, count);
+	if (npos > 16)
+		ties_sort(e, n, s->rows);
 	for (i = 0; i < n; i++)
 		ord[i] = &s->rows[e[i].idx];
 	*out = ord;
 	ord = NULL;
-	err = 0;
 out:
 	free(ord);
 	free(e);
 	free(tmp);
 	free(count);
-	free(cg);
-	free(slot);
 	return err;
 }
