@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
- * Grouping, rates, filters and order for top and export --group-by.
+ * Grouping, rates, filters and order for top, export --group-by and the
+ * Prometheus text (prom.c, series.c).
  * Rates of a group are the difference of the group's totals between two
  * snapshots, live sockets and closed connections together: a connection that
  * closed during the interval moves from one to the other and still counts.

@@ -2,8 +2,10 @@
 /*
  * The rows people and scripts look at: live sockets and closed-connection
  * aggregates grouped by socket, process, cgroup or peer, with totals and
- * rates over an interval, filtered and sorted. Shared by top (both modes)
- * and export --group-by, so that they cannot disagree.
+ * rates over an interval, filtered and sorted. Shared by top (both modes),
+ * export --group-by and the Prometheus text (export --prometheus, the
+ * agent's /metrics), so that they cannot disagree: rows are folded and
+ * summed here only.
  */
 #ifndef NETACCT_CLI_VIEW_H
 #define NETACCT_CLI_VIEW_H
