@@ -586,28 +586,62 @@ static void add_key(struct na_vrow *v, const struct na_view_opts *o, struct name
 		v->pclass = (int16_t)na_netclass_of(o->classes, v->family, v->raddr);
 }
 
+/*
+ * Room in *res (*cap rows) for need rows. By socket every row is a group and
+ * the array is made whole at once; the other groupings are most often far
+ * fewer than the rows, and an array of a view row per row (300 bytes each)
+ * was most of the agent's memory at 100 000 rows: it grows with the groups.
+ */
+static int members_room(struct na_vrow **res, size_t *cap, size_t need)
+{
+	size_t nc = *cap ? *cap : 64;
+	struct na_vrow *r;
+
+	if (need <= *cap)
+		return 0;
+	while (nc < need)
+		nc *= 2;
+	r = realloc(*res, nc * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	*res = r;
+	*cap = nc;
+	return 0;
+}
+
 static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n,
 		   struct vhash *idx)
 {
-	size_t i, j, m = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed), nrows = cap, npr, made;
+	size_t i, j, m = 0, nrows = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed), most = nrows, cap, npr;
+	size_t made;
 	struct na_vrow *res, *g;
 	struct vhash t = { 0 };
 	const struct na_peer_row *pr;
 	struct names_memo memo = { 0 };
 
 	if (by_peer(o->group))
-		cap += s->npeers + s->nrows; /* each peer, and a socket's rest */
-	res = calloc(cap ? cap : 1, sizeof(*res));
-	if (!res || vhash_init(&t, cap)) {
+		most += s->npeers + s->nrows; /* each peer, and a socket's rest */
+	cap = o->group == NA_G_SOCKET ? most : most < 64 ? most : 64;
+	res = malloc((cap ? cap : 1) * sizeof(*res));
+	if (!res || vhash_init(&t, most)) {
 		free(res);
 		return -ENOMEM;
 	}
 	for (i = 0; i < nrows; i++) {
-		struct na_vrow *base = &res[m], *v;
+		struct na_vrow *base, *v;
 
+		pr = NULL;
+		npr = 0;
+		if (i < s->nrows && by_peer(o->group) && (s->rows[i].s.flags & NA_ROW_MULTI))
+			pr = na_snapshot_peers(s, s->rows[i].cookie, &npr);
+		if (members_room(&res, &cap, m + (pr ? npr : 0) + 1)) {
+			free(res);
+			free(t.slot);
+			return -ENOMEM;
+		}
+		base = &res[m];
 		made = 1;
-		if (i < s->nrows && by_peer(o->group) && (s->rows[i].s.flags & NA_ROW_MULTI) &&
-		    (pr = na_snapshot_peers(s, s->rows[i].cookie, &npr)))
+		if (pr)
 			made = peer_members(base, &s->rows[i], pr, npr);
 		else if (i < s->nrows)
 			from_sock(base, &s->rows[i]);
