@@ -618,6 +618,12 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 	struct vhash t = { 0 };
 	const struct na_peer_row *pr;
 	struct names_memo memo = { 0 };
+	/*
+	 * The peer's name is looked up (a search per member) only where it is
+	 * kept or matched: the other groupings clear it (reduce_identity()).
+	 */
+	int need_name = o->group == NA_G_SOCKET || o->group == NA_G_PEER || o->group == NA_G_PEER_NAME ||
+			(o->text && *o->text);
 
 	if (by_peer(o->group))
 		most += s->npeers + s->nrows; /* each peer, and a socket's rest */
@@ -652,7 +658,8 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 			if (&res[m] != &base[j])
 				res[m] = base[j];
 			v = &res[m];
-			v->peer_name = peer_name_of(s, v);
+			if (need_name)
+				v->peer_name = peer_name_of(s, v);
 			if (!keep(v, o))
 				continue;
 			add_key(v, o, &memo);
