@@ -609,6 +609,19 @@ static int members_room(struct na_vrow **res, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Row i of s (live rows, then closed ones) as members at base (pr: its peers by peer); how many. */
+static size_t row_members(struct na_vrow *base, const struct na_snapshot *s, size_t i, const struct na_peer_row *pr,
+			  size_t npr)
+{
+	if (pr)
+		return peer_members(base, &s->rows[i], pr, npr);
+	if (i < s->nrows)
+		from_sock(base, &s->rows[i]);
+	else
+		from_closed(base, &s->closed[i - s->nrows]);
+	return 1;
+}
+
 static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n,
 		   struct vhash *idx)
 {
@@ -646,13 +659,7 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 			return -ENOMEM;
 		}
 		base = &res[m];
-		made = 1;
-		if (pr)
-			made = peer_members(base, &s->rows[i], pr, npr);
-		else if (i < s->nrows)
-			from_sock(base, &s->rows[i]);
-		else
-			from_closed(base, &s->closed[i - s->nrows]);
+		made = row_members(base, s, i, pr, npr);
 		for (j = 0; j < made; j++) {
 			/* Members after the first were made at base + j: each moves down to res[m] (m <= its place). */
 			if (&res[m] != &base[j])
