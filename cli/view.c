@@ -626,7 +626,7 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 		   struct vhash *idx)
 {
 	size_t i, j, m = 0, nrows = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed), most = nrows, cap, npr;
-	size_t made;
+	size_t made, last = 0; /* index + 1 of the group the last member went to, 0: none */
 	struct na_vrow *res, *g;
 	struct vhash t = { 0 };
 	const struct na_peer_row *pr;
@@ -676,11 +676,14 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 				m++; /* a socket's row is a group of its own: no lookup */
 				continue;
 			}
-			g = vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
+			/* Rows of one cgroup or process often follow each other: the last group first. */
+			g = last && !key_cmp(&res[last - 1], v, o->group) ? &res[last - 1]
+									 : vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
 			if (g)
 				fold(g, v, o->group); /* v's place is reused by the next member */
 			else
 				m++;
+			last = g ? (size_t)(g - res) + 1 : m;
 		}
 	}
 	*out = res;
