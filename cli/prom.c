@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "prom.h"
+#include "view.h"
 
 #pragma GCC poison u8 u16 u32 u64
 
@@ -74,122 +75,22 @@ void na_prom_label_value(FILE *f, const char *str)
 	}
 }
 
-/* What the rows say about one leaf cgroup. */
-struct leaf {
-	uint64_t id;
-	const char *path;     /* NULL when unknown */
-	uint64_t live;        /* live socket rows */
-	uint64_t closed;      /* connections folded into closed rows */
-	uint64_t retrans;     /* tx_retrans_bytes of live + closed rows */
-};
-
-/* leaf cgroups by id: open addressing over indices into the leaf array */
-struct leaf_index {
-	struct leaf *l;
-	size_t n, cap;
-	uint32_t *slot; /* index + 1, 0 = empty */
-	size_t mask;
-	uint64_t last_id;
-	size_t last; /* index + 1 of the last id looked up, 0: none */
-};
-
-static size_t id_slot(uint64_t id, size_t mask)
-{
-	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & mask;
-}
-
-/* The leaf of cgroup id (made with path when new), or NULL without memory. */
-static struct leaf *leaf_of(struct leaf_index *x, uint64_t id, const char *path)
-{
-	size_t k, j;
-
-	if (x->last && x->last_id == id) { /* rows of one cgroup often follow each other */
-		k = x->last - 1;
-		goto found;
-	}
-	if (2 * (x->n + 1) > x->mask + 1) {
-		size_t nm = x->mask ? 2 * (x->mask + 1) - 1 : 63;
-		uint32_t *ns = calloc(nm + 1, sizeof(*ns));
-
-		if (!ns)
-			return NULL;
-		for (j = 0; j < x->n; j++) {
-			for (k = id_slot(x->l[j].id, nm); ns[k]; k = (k + 1) & nm)
-				;
-			ns[k] = (uint32_t)j + 1;
-		}
-		free(x->slot);
-		x->slot = ns;
-		x->mask = nm;
-	}
-	for (j = id_slot(id, x->mask); x->slot[j] && x->l[x->slot[j] - 1].id != id; j = (j + 1) & x->mask)
-		;
-	if (!x->slot[j]) {
-		if (x->n == x->cap) {
-			struct leaf *nl = realloc(x->l, (x->cap ? 2 * x->cap : 16) * sizeof(*nl));
-
-			if (!nl)
-				return NULL;
-			x->l = nl;
-			x->cap = x->cap ? 2 * x->cap : 16;
-		}
-		x->l[x->n] = (struct leaf){ .id = id };
-		x->slot[j] = (uint32_t)++x->n;
-	}
-	k = x->slot[j] - 1;
-	x->last_id = id;
-	x->last = k + 1;
-found:
-	if (!x->l[k].path)
-		x->l[k].path = path; /* every row of an id has its path, or none */
-	return &x->l[k];
-}
-
 /*
- * One entry per leaf cgroup of the rows, summed. *out is malloc'ed (NULL when
- * there are none). Summed through a table by id, not by sorting the rows: a
- * scrape of 100 000 sockets spent most of its time sorting them.
+ * The rows by leaf cgroup (view.c's grouping, live and closed rows folded
+ * there): one row per cgroup id. A row whose path is unknown is in the
+ * attached cgroup of its id, if any. *out is malloc'ed.
  */
-static int leaves_build(const struct na_snapshot *snap, struct leaf **out, size_t *n)
+static int leaves_build(const struct na_snapshot *snap, struct na_vrow **out, size_t *n)
 {
-	struct leaf_index x = { 0 };
-	struct leaf *l;
-	size_t i, j;
+	const struct na_view_opts o = { .group = NA_G_CGROUP, .proto = -1 };
+	size_t i, a;
+	int err = na_view_build(snap, NULL, 0, &o, out, n);
 
-	*out = NULL;
-	*n = 0;
-	for (i = 0; i < snap->nrows; i++) {
-		const struct na_sock_row *r = &snap->rows[i];
-
-		if (!(l = leaf_of(&x, r->s.cgroup_id, r->cgroup)))
-			goto nomem;
-		l->live++;
-		l->retrans += r->s.dir[NA_TX].resent_bytes;
-	}
-	for (j = 0; j < snap->nclosed; j++) {
-		const struct na_closed_row *r = &snap->closed[j];
-
-		if (!(l = leaf_of(&x, r->k.cgroup_id, r->cgroup)))
-			goto nomem;
-		l->closed += r->c.conns;
-		l->retrans += na_resent(&r->c.dir[NA_TX]);
-	}
-	/* a row whose path is unknown is in the attached cgroup of its id, if any */
-	for (i = 0; i < x.n; i++) {
-		size_t a;
-
-		for (a = 0; !x.l[i].path && a < snap->natt; a++)
-			if (snap->att[a].a.cgroup_id == x.l[i].id)
-				x.l[i].path = snap->att[a].a.path;
-	}
-	free(x.slot);
-	*out = x.l;
-	*n = x.n;
-	return 0;
-nomem:
-	free(x.slot);
-	free(x.l);
-	return -ENOMEM;
+	for (i = 0; !err && i < *n; i++)
+		for (a = 0; !(*out)[i].cgroup && a < snap->natt; a++)
+			if (snap->att[a].a.cgroup_id == (*out)[i].cgroup_id)
+				(*out)[i].cgroup = snap->att[a].a.path;
+	return err;
 }
 
 /* An attachment and the sums of the rows in its subtree. */
@@ -235,31 +136,19 @@ static uint64_t resent_held(const struct att_sum *s, int d, na_prom_hold_fn hold
 	return hold(ctx, key, v);
 }
 
-int na_prom_write(FILE *f, const struct na_snapshot *snap, na_prom_hold_fn hold, void *hold_ctx)
+/*
+ * The attachments in the order of their paths, one per path (the live one),
+ * each with the sums of the leaf cgroups lv[] at or below it. *out is
+ * malloc'ed (NULL when there are none).
+ */
+static int att_sums(const struct na_snapshot *snap, const struct na_vrow *lv, size_t nl, struct att_sum **out,
+		    size_t *nout)
 {
-	static const struct {
-		const char *label;
-		size_t off;
-	} parts[] = {
-		{ "ip_header", offsetof(struct na_counters, ip_hdr_bytes) },
-		{ "l4_header", offsetof(struct na_counters, l4_hdr_bytes) },
-		{ "payload", offsetof(struct na_counters, payload_bytes) },
-	};
 	struct att_sum *as = NULL;
-	struct leaf *lv = NULL;
-	size_t i, j, n = 0, nl = 0;
-	int err, d;
+	size_t i, j, n = 0;
 
-	err = leaves_build(snap, &lv, &nl);
-	if (err)
-		return err;
-	if (snap->natt) {
-		as = calloc(snap->natt, sizeof(*as));
-		if (!as) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
+	if (snap->natt && !(as = calloc(snap->natt, sizeof(*as))))
+		return -ENOMEM;
 	for (i = 0; i < snap->natt; i++)
 		as[i].a = &snap->att[i];
 	if (snap->natt) /* qsort's array must not be NULL, even for 0 elements */
@@ -270,14 +159,32 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap, na_prom_hold_fn hold,
 		if (n && !strcmp(as[n - 1].a->a.path, s->a->a.path))
 			continue; /* one series per label set: the first (live) one */
 		for (j = 0; j < nl; j++) {
-			if (lv[j].id != s->a->a.cgroup_id && !na_path_below(lv[j].path, s->a->a.path))
+			if (lv[j].cgroup_id != s->a->a.cgroup_id && !na_path_below(lv[j].cgroup, s->a->a.path))
 				continue;
 			s->live += lv[j].live;
-			s->closed += lv[j].closed;
-			s->retrans += lv[j].retrans;
+			s->closed += lv[j].conns - lv[j].live;
+			s->retrans += lv[j].tot[NA_TX].resent_bytes;
 		}
 		as[n++] = *s;
 	}
+	*out = as;
+	*nout = n;
+	return 0;
+}
+
+/* The families of each attached cgroup: its counters, and what its subtree's rows add up to. */
+static void write_att_families(FILE *f, const struct att_sum *as, size_t n, na_prom_hold_fn hold, void *hold_ctx)
+{
+	static const struct {
+		const char *label;
+		size_t off;
+	} parts[] = {
+		{ "ip_header", offsetof(struct na_counters, ip_hdr_bytes) },
+		{ "l4_header", offsetof(struct na_counters, l4_hdr_bytes) },
+		{ "payload", offsetof(struct na_counters, payload_bytes) },
+	};
+	size_t i, j;
+	int d;
 
 	family(f, "netacct_bytes_total", "counter",
 	       "Bytes the cgroup's sockets sent (tx) and received (rx) since attach, by part of the packet.");
@@ -334,7 +241,11 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap, na_prom_hold_fn hold,
 	       "1 while the cgroup's attachment counts (all its programs attached, its copy active); 0 when an attach or detach stopped half-way (netacct status says which, the next attach or detach repairs it).");
 	for (i = 0; i < n; i++)
 		sample_cg(f, "netacct_attachment_live", &as[i], as[i].a->phase == NA_ATT_LIVE);
+}
 
+/* The families of the maps as a whole: their sizes and what did not fit. */
+static void write_map_families(FILE *f, const struct na_snapshot *snap)
+{
 	family(f, "netacct_socket_map_entries", "gauge", "Rows in the live socket map.");
 	fprintf(f, "netacct_socket_map_entries %zu\n", snap->nrows);
 	family(f, "netacct_socket_map_capacity", "gauge", "Size of the live socket map (attach --max-sockets).");
@@ -352,8 +263,23 @@ int na_prom_write(FILE *f, const struct na_snapshot *snap, na_prom_hold_fn hold,
 	family(f, "netacct_log_dropped_total", "counter",
 	       "Connection log records lost because the ring buffer was full, of sockets that ended with a socket row (one that never got a row has no record, its packets are in netacct_overflow_packets_total).");
 	fprintf(f, "netacct_log_dropped_total %llu\n", (unsigned long long)snap->stats.log_dropped);
-	err = ferror(f) ? -EIO : 0;
-out:
+}
+
+int na_prom_write(FILE *f, const struct na_snapshot *snap, na_prom_hold_fn hold, void *hold_ctx)
+{
+	struct att_sum *as = NULL;
+	struct na_vrow *lv = NULL;
+	size_t n = 0, nl = 0;
+	int err;
+
+	err = leaves_build(snap, &lv, &nl);
+	if (!err)
+		err = att_sums(snap, lv, nl, &as, &n);
+	if (!err) {
+		write_att_families(f, as, n, hold, hold_ctx);
+		write_map_families(f, snap);
+		err = ferror(f) ? -EIO : 0;
+	}
 	free(as);
 	free(lv);
 	return err;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
 /*
  * The per-cgroup counters of a snapshot in the Prometheus text exposition
- * format, version 0.0.4. Depends on libnetacct-agent only (no CLI state), so
- * that the agent can serve the same text over HTTP.
+ * format, version 0.0.4. Depends on libnetacct-agent and view.c's grouping
+ * only (no CLI state), so that the agent can serve the same text over HTTP
+ * and its sums are the ones top and export show.
  */
 #ifndef NETACCT_CLI_PROM_H
 #define NETACCT_CLI_PROM_H

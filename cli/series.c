@@ -12,15 +12,6 @@
 /* The names' labels: what names_labels() writes at most (NA_SERIES_KEY_MAX holds them with the rest). */
 #define NA_NAMES_LABELS_MAX (9 * NA_NAME_MAX + 64)
 
-/* What one row says: where it belongs and what it counted. */
-struct item {
-	uint64_t cgid;
-	const char *path;
-	uint32_t pid;
-	char comm[NA_COMM_LEN + 1];
-	struct na_counters dir[NA_NDIR];
-};
-
 /* A published value, by the series' text (family and labels). */
 struct pub {
 	char *key;
@@ -161,126 +152,26 @@ static void label(char *buf, size_t len, const char *v)
 	free(t);
 }
 
-static int item_cmp(const void *pa, const void *pb)
+/* Order of the (cgroup, pid, comm) rows: cgroup id, pid, comm. */
+static int proc_cmp(const void *pa, const void *pb)
 {
-	const struct item *a = pa, *b = pb;
-	int c = NA_CMP(a->cgid, b->cgid);
+	const struct na_vrow *a = pa, *b = pb;
+	int c = NA_CMP(a->cgroup_id, b->cgroup_id);
 
 	if (c)
 		return c;
 	return (c = NA_CMP(a->pid, b->pid)) ? c : strcmp(a->comm, b->comm);
 }
 
-static void add(struct na_counters *to, const struct na_counters *c)
-{
-	to->packets += c->packets;
-	to->ip_hdr_bytes += c->ip_hdr_bytes;
-	to->l4_hdr_bytes += c->l4_hdr_bytes;
-	to->payload_bytes += c->payload_bytes;
-}
-
-/*
- * The rows' items summed per (cgroup, pid, comm): what the families below
- * read, one item each (a scrape of 100 000 sockets spent most of its time
- * sorting one item per row). Found through a table of their key; the rows
- * of one process often follow each other: the previous row's item first.
- */
-struct item_index {
-	struct item *it;
-	size_t n, cap;
-	uint32_t *slot; /* index + 1, 0 = empty */
-	size_t mask;
-	size_t last;    /* index + 1 of the last item, 0: none */
-};
-
-static uint64_t item_hash(uint64_t cgid, uint32_t pid, const char *comm)
-{
-	uint64_t h = cgid * 0x9E3779B97F4A7C15ull ^ pid;
-	size_t i;
-
-	for (i = 0; i < NA_COMM_LEN && comm[i]; i++)
-		h = (h ^ (unsigned char)comm[i]) * 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
-
-static int item_same(const struct item *a, uint64_t cgid, uint32_t pid, const char *comm)
-{
-	return a->cgid == cgid && a->pid == pid && !strncmp(a->comm, comm, NA_COMM_LEN);
-}
-
-static int item_add(struct item_index *x, uint64_t cgid, const char *path, uint32_t pid, const char *comm,
-		    const struct na_counters *dir)
-{
-	struct item *t;
-	size_t k, j;
-	int d;
-
-	if (x->last && item_same(&x->it[x->last - 1], cgid, pid, comm)) {
-		k = x->last - 1;
-		goto found;
-	}
-	if (2 * (x->n + 1) > x->mask + 1) {
-		size_t nm = x->mask ? 2 * (x->mask + 1) - 1 : 255;
-		uint32_t *ns = calloc(nm + 1, sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		for (j = 0; j < x->n; j++) {
-			for (k = item_hash(x->it[j].cgid, x->it[j].pid, x->it[j].comm) & nm; ns[k]; k = (k + 1) & nm)
-				;
-			ns[k] = (uint32_t)j + 1;
-		}
-		free(x->slot);
-		x->slot = ns;
-		x->mask = nm;
-	}
-	for (j = item_hash(cgid, pid, comm) & x->mask; x->slot[j] && !item_same(&x->it[x->slot[j] - 1], cgid, pid, comm);
-	     j = (j + 1) & x->mask)
-		;
-	if (!x->slot[j]) {
-		if (x->n == x->cap) {
-			t = realloc(x->it, (x->cap ? 2 * x->cap : 64) * sizeof(*t));
-			if (!t)
-				return -ENOMEM;
-			x->it = t;
-			x->cap = x->cap ? 2 * x->cap : 64;
-		}
-		t = &x->it[x->n];
-		memset(t, 0, sizeof(*t));
-		t->cgid = cgid;
-		t->pid = pid;
-		memcpy(t->comm, comm, NA_COMM_LEN); /* comm[NA_COMM_LEN] stays 0: a string */
-		x->slot[j] = (uint32_t)++x->n;
-	}
-	k = x->slot[j] - 1;
-	x->last = k + 1;
-found:
-	t = &x->it[k];
-	if (!t->path)
-		t->path = path; /* every row of a cgroup has its path, or none */
-	for (d = 0; d < NA_NDIR; d++)
-		add(&t->dir[d], &dir[d]);
-	return 0;
-}
-
 static const char *const dirs[NA_NDIR] = { "tx", "rx" };
 
-/* The items of the cgroup at it[i]: their sums and the cgroup's label value; returns the end. */
-static size_t cgroup_group(const struct item *it, size_t n, size_t i, struct na_counters sum[NA_NDIR],
-			   char *cg, size_t len)
+/* The cgroup label value of a row: its path, escaped, or its id. */
+static void cgroup_label(char *cg, size_t len, const struct na_vrow *r)
 {
-	size_t j;
-	int d;
-
-	memset(sum, 0, NA_NDIR * sizeof(*sum));
-	for (j = i; j < n && it[j].cgid == it[i].cgid; j++)
-		for (d = 0; d < NA_NDIR; d++)
-			add(&sum[d], &it[j].dir[d]);
-	if (it[i].path)
-		label(cg, len, it[i].path);
+	if (r->cgroup)
+		label(cg, len, r->cgroup);
 	else
-		snprintf(cg, len, "cgroup-id:%llu", (unsigned long long)it[i].cgid);
-	return j;
+		snprintf(cg, len, "cgroup-id:%llu", (unsigned long long)r->cgroup_id);
 }
 
 /*
@@ -338,51 +229,46 @@ static int own_series(struct na_series *s, const char *key, unsigned max, size_t
 	return 1;
 }
 
-/* The rows' items, summed per (cgroup, pid, comm) and sorted; *out is malloc'ed. 0 or -ENOMEM. */
-static int items_of(const struct na_snapshot *snap, struct item **out, size_t *n)
+/*
+ * view.c's rows by (cgroup, pid, comm), live and closed, in proc_cmp's
+ * order, and the same regrouped by cgroup (in cgroup id order, then). Both
+ * malloc'ed. 0 or -ENOMEM.
+ */
+static int process_rows(const struct na_snapshot *snap, struct na_vrow **procs, size_t *np, struct na_vrow **cgs,
+			size_t *nc)
 {
-	struct item_index x = { 0 };
-	size_t i;
-	int err = 0;
+	const struct na_view_opts o = { .group = NA_G_CGROUP_PROCESS, .proto = -1 };
+	int err = na_view_build(snap, NULL, 0, &o, procs, np);
 
-	for (i = 0; !err && i < snap->nrows; i++) {
-		const struct na_sock_row *r = &snap->rows[i];
-
-		err = item_add(&x, r->s.cgroup_id, r->cgroup, r->s.pid, r->s.comm, r->s.dir);
-	}
-	for (i = 0; !err && i < snap->nclosed; i++) {
-		const struct na_closed_row *r = &snap->closed[i];
-
-		err = item_add(&x, r->k.cgroup_id, r->cgroup, r->k.pid, r->k.comm, r->c.dir);
-	}
-	free(x.slot);
-	if (err) {
-		free(x.it);
+	if (err)
 		return err;
+	if (*np)
+		qsort(*procs, *np, sizeof(**procs), proc_cmp);
+	err = na_view_regroup(*procs, *np, NA_G_CGROUP, cgs, nc);
+	if (err) {
+		free(*procs);
+		*procs = NULL;
 	}
-	if (x.n)
-		qsort(x.it, x.n, sizeof(*x.it), item_cmp);
-	*out = x.it;
-	*n = x.n;
-	return 0;
+	return err;
 }
 
 /* The leaf-cgroup families: bytes by direction and part, then packets by direction. */
-static int write_leaves(FILE *f, struct na_series *s, const struct item *it, size_t n)
+static int write_leaves(FILE *f, struct na_series *s, const struct na_vrow *cgs, size_t n)
 {
 	static const char *const parts[] = { "ip_header", "l4_header", "payload" };
 	char cg[640], lab[NA_SERIES_KEY_MAX], nl[NA_NAMES_LABELS_MAX];
-	struct na_counters sum[NA_NDIR];
-	size_t i, j, k;
+	size_t i, k;
 	int d, err = 0;
 
 	fprintf(f, "# HELP netacct_leaf_cgroup_bytes_total Bytes of the sockets in one cgroup (where they are, below an attached cgroup), summed from socket rows; never decreases.\n"
 		   "# TYPE netacct_leaf_cgroup_bytes_total counter\n");
-	for (i = 0; i < n && !err; i = j) {
-		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
-		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
+	for (i = 0; i < n && !err; i++) {
+		const struct na_counters *t = cgs[i].tot;
+
+		cgroup_label(cg, sizeof(cg), &cgs[i]);
+		names_labels(s, cgs[i].cgroup_id, cgs[i].cgroup, nl, sizeof(nl));
 		for (d = 0; d < NA_NDIR && !err; d++) {
-			const uint64_t v[] = { sum[d].ip_hdr_bytes, sum[d].l4_hdr_bytes, sum[d].payload_bytes };
+			const uint64_t v[] = { t[d].ip_hdr_bytes, t[d].l4_hdr_bytes, t[d].payload_bytes };
 
 			for (k = 0; k < 3 && !err; k++) {
 				snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\",part=\"%s\"", cg, nl, dirs[d],
@@ -393,41 +279,36 @@ static int write_leaves(FILE *f, struct na_series *s, const struct item *it, siz
 	}
 	fprintf(f, "# HELP netacct_leaf_cgroup_packets_total Wire packets of the sockets in one cgroup, summed from socket rows; never decreases.\n"
 		   "# TYPE netacct_leaf_cgroup_packets_total counter\n");
-	for (i = 0; i < n && !err; i = j) {
-		j = cgroup_group(it, n, i, sum, cg, sizeof(cg));
-		names_labels(s, it[i].cgid, it[i].path, nl, sizeof(nl));
+	for (i = 0; i < n && !err; i++) {
+		cgroup_label(cg, sizeof(cg), &cgs[i]);
+		names_labels(s, cgs[i].cgroup_id, cgs[i].cgroup, nl, sizeof(nl));
 		for (d = 0; d < NA_NDIR && !err; d++) {
 			snprintf(lab, sizeof(lab), "cgroup=\"%s\"%s,direction=\"%s\"", cg, nl, dirs[d]);
-			err = sample(f, s, "netacct_leaf_cgroup_packets_total", lab, sum[d].packets);
+			err = sample(f, s, "netacct_leaf_cgroup_packets_total", lab, cgs[i].tot[d].packets);
 		}
 	}
 	return err;
 }
 
 /*
- * The processes (cgroup, pid, comm) of the cgroup whose items start at
- * it[i]: payload bytes. A process gets a series the first time it is seen
- * while there is room, and keeps it; the others of a cgroup go to
- * pid="other", which therefore only grows too. Returns where the cgroup's
- * items end; *err: 0 or -ENOMEM.
+ * The processes (cgroup, pid, comm) of the cgroup whose rows start at p[i]:
+ * payload bytes. A process gets a series the first time it is seen while
+ * there is room, and keeps it; the others of a cgroup go to pid="other",
+ * which therefore only grows too. Returns where the cgroup's rows end;
+ * *err: 0 or -ENOMEM.
  */
-static size_t write_processes(FILE *f, struct na_series *s, const struct item *it, size_t n, size_t i,
+static size_t write_processes(FILE *f, struct na_series *s, const struct na_vrow *p, size_t n, size_t i,
 			      unsigned per_process_max, int *err)
 {
-	struct na_counters sum[NA_NDIR], other[NA_NDIR];
+	uint64_t other[NA_NDIR] = { 0 };
 	char cg[640], comm[80], key[800], lab[NA_SERIES_KEY_MAX];
 	int d, e, any_other = 0;
-	size_t j, k, count;
+	size_t j, count;
 
-	memset(other, 0, sizeof(other));
-	cgroup_group(it, n, i, sum, cg, sizeof(cg));
-	for (j = i; j < n && it[j].cgid == it[i].cgid; j = k) {
-		memset(sum, 0, sizeof(sum));
-		for (k = j; k < n && !item_cmp(&it[k], &it[j]); k++)
-			for (d = 0; d < NA_NDIR; d++)
-				add(&sum[d], &it[k].dir[d]);
-		label(comm, sizeof(comm), it[j].comm);
-		snprintf(key, sizeof(key), "%s|%u|%s", cg, it[j].pid, comm);
+	cgroup_label(cg, sizeof(cg), &p[i]);
+	for (j = i; j < n && p[j].cgroup_id == p[i].cgroup_id; j++) {
+		label(comm, sizeof(comm), p[j].comm);
+		snprintf(key, sizeof(key), "%s|%u|%s", cg, p[j].pid, comm);
 		count = s->nprocs - s->npeers - s->npeer_names; /* the processes' own series */
 		e = 0;
 		if (!own_series(s, key, per_process_max, &count, &e)) {
@@ -436,89 +317,90 @@ static size_t write_processes(FILE *f, struct na_series *s, const struct item *i
 				break;
 			}
 			for (d = 0; d < NA_NDIR; d++)
-				add(&other[d], &sum[d]);
+				other[d] += p[j].tot[d].payload_bytes;
 			any_other = 1;
 			continue;
 		}
 		for (d = 0; d < NA_NDIR && !*err; d++) {
-			snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"%u\",comm=\"%s\",direction=\"%s\"", cg, it[j].pid,
+			snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"%u\",comm=\"%s\",direction=\"%s\"", cg, p[j].pid,
 				 comm, dirs[d]);
-			*err = sample(f, s, "netacct_process_payload_bytes_total", lab, sum[d].payload_bytes);
+			*err = sample(f, s, "netacct_process_payload_bytes_total", lab, p[j].tot[d].payload_bytes);
 		}
 	}
 	for (d = 0; any_other && d < NA_NDIR && !*err; d++) {
 		snprintf(lab, sizeof(lab), "cgroup=\"%s\",pid=\"other\",comm=\"\",direction=\"%s\"", cg, dirs[d]);
-		*err = sample(f, s, "netacct_process_payload_bytes_total", lab, other[d].payload_bytes);
+		*err = sample(f, s, "netacct_process_payload_bytes_total", lab, other[d]);
 	}
 	return j;
 }
 
 int na_series_write(FILE *f, const struct na_snapshot *snap, struct na_series *s, unsigned per_process_max)
 {
-	struct item *it = NULL;
-	size_t n = 0, i;
+	struct na_vrow *procs = NULL, *cgs = NULL;
+	size_t np = 0, nc = 0, i;
 	int err;
 
-	err = items_of(snap, &it, &n);
+	err = process_rows(snap, &procs, &np, &cgs, &nc);
 	if (err)
 		return err;
-	err = write_leaves(f, s, it, n);
+	err = write_leaves(f, s, cgs, nc);
 	if (per_process_max && !err) {
 		fprintf(f, "# HELP netacct_process_payload_bytes_total Payload bytes of one process's sockets (pid and comm of the socket's owner) in one cgroup; pid=\"other\" sums the processes beyond per-process-max.\n"
 			   "# TYPE netacct_process_payload_bytes_total counter\n");
-		for (i = 0; i < n && !err;)
-			i = write_processes(f, s, it, n, i, per_process_max, &err);
+		for (i = 0; i < np && !err;)
+			i = write_processes(f, s, procs, np, i, per_process_max, &err);
 	}
-	free(it);
+	free(procs);
+	free(cgs);
 	return err;
 }
 
 static int vrow_name_cmp(const void *pa, const void *pb)
 {
-	const struct na_vrow *a = *(const struct na_vrow *const *)pa, *b = *(const struct na_vrow *const *)pb;
+	const struct na_vrow *a = pa, *b = pb;
 
 	return strcmp(a->peer_name, b->peer_name);
 }
 
-/* One attachment's peers summed by the name its cgroups looked them up by, into f (the name family). */
+/* One attachment's peer rows regrouped by the name its cgroups looked them up by, into f (the name family). */
 static int write_names(FILE *f, struct na_series *s, const char *cg, const struct na_vrow *rows, size_t n,
 		       unsigned max)
 {
-	const struct na_vrow **named = calloc(n ? n : 1, sizeof(*named));
-	struct na_counters sum[NA_NDIR], other[NA_NDIR] = { 0 };
+	struct na_vrow *by_name = NULL;
+	uint64_t other[NA_NDIR] = { 0 };
 	char name[NA_DNS_NAME_MAX * 4 + 1], key[1800], lab[2048];
-	size_t i, j, m = 0;
-	int d, err = 0, any_other = 0;
+	size_t i, m = 0, k = 0;
+	int d, err, any_other = 0;
 
-	if (!named)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (rows[i].peer_name)
-			named[m++] = &rows[i];
-	qsort(named, m, sizeof(*named), vrow_name_cmp);
-	for (i = 0; i < m && !err; i = j) {
-		memset(sum, 0, sizeof(sum));
-		for (j = i; j < m && !strcmp(named[j]->peer_name, named[i]->peer_name); j++)
-			for (d = 0; d < NA_NDIR; d++)
-				sum[d].payload_bytes += named[j]->tot[d].payload_bytes;
-		label(name, sizeof(name), named[i]->peer_name);
+	err = na_view_regroup(rows, n, NA_G_PEER_NAME, &by_name, &m);
+	if (err)
+		return err;
+	for (i = 0; i < m; i++) /* peers without a name are in no series of this family */
+		if (by_name[i].peer_name)
+			by_name[k++] = by_name[i];
+	if (k)
+		qsort(by_name, k, sizeof(*by_name), vrow_name_cmp);
+	for (i = 0; i < k && !err; i++) {
+		const struct na_vrow *r = &by_name[i];
+
+		label(name, sizeof(name), r->peer_name);
 		snprintf(key, sizeof(key), "name|%s|%s", cg, name);
 		if (!own_series(s, key, max, &s->npeer_names, &err)) {
 			for (d = 0; d < NA_NDIR; d++)
-				other[d].payload_bytes += sum[d].payload_bytes;
+				other[d] += r->tot[d].payload_bytes;
 			any_other = 1;
 			continue;
 		}
 		for (d = 0; d < NA_NDIR && !err; d++) {
 			snprintf(lab, sizeof(lab), "cgroup=\"%s\",peer_name=\"%s\",direction=\"%s\"", cg, name, dirs[d]);
-			err = sample(f, s, "netacct_peer_name_payload_bytes_total", lab, sum[d].payload_bytes);
+			err = sample(f, s, "netacct_peer_name_payload_bytes_total", lab, r->tot[d].payload_bytes);
 		}
 	}
 	for (d = 0; any_other && d < NA_NDIR && !err; d++) {
 		snprintf(lab, sizeof(lab), "cgroup=\"%s\",peer_name=\"other\",direction=\"%s\"", cg, dirs[d]);
-		err = sample(f, s, "netacct_peer_name_payload_bytes_total", lab, other[d].payload_bytes);
+		err = sample(f, s, "netacct_peer_name_payload_bytes_total", lab, other[d]);
 	}
-	free(named);
+	free(by_name);
 	return err;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
 /*
  * Series the agent adds to prom.c's: per leaf cgroup and (optionally) per
- * process, summed from the socket rows, live and closed. A sum of rows can
+ * process, the socket rows, live and closed, as view.c groups and sums them
+ * (na_view_build(), na_view_regroup()). A sum of rows can
  * fall when the closed-connection table is full and a closed socket is not
  * kept; the agent publishes each series' highest value so far, so that what
  * Prometheus reads as a counter never goes back (docs/agent.md).

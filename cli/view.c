@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /*
- * Grouping, rates, filters and order for top and export --group-by.
+ * Grouping, rates, filters and order for top, export --group-by and the
+ * Prometheus text (prom.c, series.c).
  * Rates of a group are the difference of the group's totals between two
  * snapshots, live sockets and closed connections together: a connection that
  * closed during the interval moves from one to the other and still counts.
@@ -171,6 +172,12 @@ static int by_peer(enum na_group g)
 	return g == NA_G_PEER || g == NA_G_PEER_CLASS || g == NA_G_CGROUP_CLASS;
 }
 
+/* Groupings whose key has the owner (pid, comm). */
+static int by_process(enum na_group g)
+{
+	return g == NA_G_PROCESS || g == NA_G_CGROUP_PROCESS;
+}
+
 
 static int cmp_str(const char *a, const char *b)
 {
@@ -209,6 +216,13 @@ static int key_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_gro
 	case NA_G_CGROUP_CLASS:
 		if (!(c = NA_CMP(a->cgroup_id, b->cgroup_id)))
 			c = NA_CMP(a->pclass, b->pclass);
+		break;
+	case NA_G_CGROUP_PROCESS:
+		if (!(c = NA_CMP(a->cgroup_id, b->cgroup_id)) && !(c = NA_CMP(a->pid, b->pid)))
+			c = strcmp(a->comm, b->comm);
+		break;
+	case NA_G_PEER_NAME:
+		c = cmp_str(a->peer_name, b->peer_name);
 		break;
 	default:
 		break;
@@ -369,24 +383,23 @@ static void from_closed(struct na_vrow *v, const struct na_closed_row *r)
 /* What a group keeps of its members' identity; the rest is cleared. */
 static void reduce_identity(struct na_vrow *v, enum na_group g)
 {
-	if (g != NA_G_PROCESS) {
+	if (!by_process(g)) {
 		v->pid = 0;
 		v->comm[0] = '\0';
+		v->first_ns = 0;
 	}
 	if (g == NA_G_PEER || g == NA_G_PEER_CLASS) {
 		v->cgroup = NULL;
 		v->cgroup_id = 0;
 	}
-	if (g != NA_G_PEER) {
+	if (g != NA_G_PEER)
 		memset(v->raddr, 0, 16);
+	if (g != NA_G_PEER && g != NA_G_PEER_NAME)
 		v->peer_name = NULL;
-	}
 	memset(v->laddr, 0, 16);
 	v->lport = v->rport = 0;
 	v->state = 0;
 	v->cookie = 0;
-	if (g != NA_G_PROCESS)
-		v->first_ns = 0;
 }
 
 /*
@@ -439,6 +452,15 @@ static uint64_t key_hash(const struct na_vrow *v, enum na_group g)
 		return mix((uint64_t)(v->pclass + 1));
 	case NA_G_CGROUP_CLASS:
 		return mix(v->cgroup_id ^ mix((uint64_t)(v->pclass + 1)));
+	case NA_G_CGROUP_PROCESS:
+		h = v->pid;
+		for (i = 0; v->comm[i]; i++)
+			h = h * 131 + (unsigned char)v->comm[i];
+		return mix(v->cgroup_id ^ mix(h));
+	case NA_G_PEER_NAME:
+		for (i = 0; v->peer_name && v->peer_name[i]; i++)
+			h = h * 131 + (unsigned char)v->peer_name[i];
+		return mix(h);
 	default:
 		return 0;
 	}
@@ -564,39 +586,87 @@ static void add_key(struct na_vrow *v, const struct na_view_opts *o, struct name
 		v->pclass = (int16_t)na_netclass_of(o->classes, v->family, v->raddr);
 }
 
+/*
+ * Room in *res (*cap rows) for need rows. By socket every row is a group and
+ * the array is made whole at once; the other groupings are most often far
+ * fewer than the rows, and an array of a view row per row (300 bytes each)
+ * was most of the agent's memory at 100 000 rows: it grows with the groups.
+ */
+static int members_room(struct na_vrow **res, size_t *cap, size_t need)
+{
+	size_t nc = *cap ? *cap : 64;
+	struct na_vrow *r;
+
+	if (need <= *cap)
+		return 0;
+	while (nc < need)
+		nc *= 2;
+	r = realloc(*res, nc * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	*res = r;
+	*cap = nc;
+	return 0;
+}
+
+/* Row i of s (live rows, then closed ones) as members at base (pr: its peers by peer); how many. */
+static size_t row_members(struct na_vrow *base, const struct na_snapshot *s, size_t i, const struct na_peer_row *pr,
+			  size_t npr)
+{
+	if (pr)
+		return peer_members(base, &s->rows[i], pr, npr);
+	if (i < s->nrows)
+		from_sock(base, &s->rows[i]);
+	else
+		from_closed(base, &s->closed[i - s->nrows]);
+	return 1;
+}
+
 static int members(const struct na_snapshot *s, const struct na_view_opts *o, struct na_vrow **out, size_t *n,
 		   struct vhash *idx)
 {
-	size_t i, j, m = 0, cap = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed), nrows = cap, npr, made;
+	size_t i, j, m = 0, nrows = s->nrows + (o->group == NA_G_SOCKET ? 0 : s->nclosed), most = nrows, cap, npr;
+	size_t made, last = 0; /* index + 1 of the group the last member went to, 0: none */
 	struct na_vrow *res, *g;
 	struct vhash t = { 0 };
 	const struct na_peer_row *pr;
 	struct names_memo memo = { 0 };
+	/*
+	 * The peer's name is looked up (a search per member) only where it is
+	 * kept or matched: the other groupings clear it (reduce_identity()).
+	 */
+	int need_name = o->group == NA_G_SOCKET || o->group == NA_G_PEER || o->group == NA_G_PEER_NAME ||
+			(o->text && *o->text);
 
 	if (by_peer(o->group))
-		cap += s->npeers + s->nrows; /* each peer, and a socket's rest */
-	res = calloc(cap ? cap : 1, sizeof(*res));
-	if (!res || vhash_init(&t, cap)) {
+		most += s->npeers + s->nrows; /* each peer, and a socket's rest */
+	cap = o->group == NA_G_SOCKET ? most : most < 64 ? most : 64;
+	res = malloc((cap ? cap : 1) * sizeof(*res));
+	if (!res || vhash_init(&t, most)) {
 		free(res);
 		return -ENOMEM;
 	}
 	for (i = 0; i < nrows; i++) {
-		struct na_vrow *base = &res[m], *v;
+		struct na_vrow *base, *v;
 
-		made = 1;
-		if (i < s->nrows && by_peer(o->group) && (s->rows[i].s.flags & NA_ROW_MULTI) &&
-		    (pr = na_snapshot_peers(s, s->rows[i].cookie, &npr)))
-			made = peer_members(base, &s->rows[i], pr, npr);
-		else if (i < s->nrows)
-			from_sock(base, &s->rows[i]);
-		else
-			from_closed(base, &s->closed[i - s->nrows]);
+		pr = NULL;
+		npr = 0;
+		if (i < s->nrows && by_peer(o->group) && (s->rows[i].s.flags & NA_ROW_MULTI))
+			pr = na_snapshot_peers(s, s->rows[i].cookie, &npr);
+		if (members_room(&res, &cap, m + (pr ? npr : 0) + 1)) {
+			free(res);
+			free(t.slot);
+			return -ENOMEM;
+		}
+		base = &res[m];
+		made = row_members(base, s, i, pr, npr);
 		for (j = 0; j < made; j++) {
 			/* Members after the first were made at base + j: each moves down to res[m] (m <= its place). */
 			if (&res[m] != &base[j])
 				res[m] = base[j];
 			v = &res[m];
-			v->peer_name = peer_name_of(s, v);
+			if (need_name)
+				v->peer_name = peer_name_of(s, v);
 			if (!keep(v, o))
 				continue;
 			add_key(v, o, &memo);
@@ -606,11 +676,14 @@ static int members(const struct na_snapshot *s, const struct na_view_opts *o, st
 				m++; /* a socket's row is a group of its own: no lookup */
 				continue;
 			}
-			g = vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
+			/* Rows of one cgroup or process often follow each other: the last group first. */
+			g = last && !key_cmp(&res[last - 1], v, o->group) ? &res[last - 1]
+									 : vhash_find(&t, res, v, o->group, (uint32_t)m + 1);
 			if (g)
 				fold(g, v, o->group); /* v's place is reused by the next member */
 			else
 				m++;
+			last = g ? (size_t)(g - res) + 1 : m;
 		}
 	}
 	*out = res;
@@ -783,6 +856,35 @@ int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev,
 	return 0;
 }
 
+int na_view_regroup(const struct na_vrow *rows, size_t n, enum na_group g, struct na_vrow **out, size_t *nout)
+{
+	struct na_vrow *res, *m;
+	struct vhash t = { 0 };
+	size_t i, k = 0;
+
+	res = malloc((n ? n : 1) * sizeof(*res));
+	if (!res || vhash_init(&t, n)) {
+		free(res);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		res[k] = rows[i];
+		reduce_identity(&res[k], g);
+		res[k].group = (uint8_t)g;
+		res[k].secs = 0;
+		memset(res[k].delta, 0, sizeof(res[k].delta));
+		m = vhash_find(&t, res, &res[k], g, (uint32_t)k + 1);
+		if (m)
+			fold(m, &res[k], g);
+		else
+			k++;
+	}
+	free(t.slot);
+	*out = res;
+	*nout = k;
+	return 0;
+}
+
 /* ---- order ------------------------------------------------------------------ */
 
 static enum na_col sort_col;
@@ -802,83 +904,83 @@ static int ident_cmp(const struct na_vrow *a, const struct na_vrow *b)
 
 #define DESC(x, y) ((x) > (y) ? -1 : (x) < (y) ? 1 : 0) /* figures: biggest first */
 
-static int col_cmp(const void *pa, const void *pb)
+/* By a name column: a < b, a == b, a > b as -1, 0, 1 (ascending); *done 0 for a figure column. */
+static int name_col_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_col col, int *done)
 {
-	const struct na_vrow *a = pa, *b = pb;
-	int c = 0;
+	char na[2 * NA_NAME_MAX], nb[2 * NA_NAME_MAX];
+	int c;
 
-	switch (sort_col) {
+	*done = 1;
+	switch (col) {
 	case NA_C_PID:
-		c = NA_CMP(a->pid, b->pid);
-		break;
+		return NA_CMP(a->pid, b->pid);
 	case NA_C_COMM:
-		c = strcmp(a->comm, b->comm);
-		break;
+		return strcmp(a->comm, b->comm);
 	case NA_C_CGROUP:
-		c = cmp_str(a->cgroup, b->cgroup);
-		break;
-	case NA_C_NAME: {
-		char na[2 * NA_NAME_MAX], nb[2 * NA_NAME_MAX];
-
+		return cmp_str(a->cgroup, b->cgroup);
+	case NA_C_NAME:
 		na_vrow_name(na, sizeof(na), a, (enum na_group)a->group);
 		na_vrow_name(nb, sizeof(nb), b, (enum na_group)b->group);
-		c = strcmp(na, nb);
-		break;
-	}
+		return strcmp(na, nb);
 	case NA_C_CLASS:
-		c = NA_CMP(a->pclass, b->pclass);
-		break;
+		return NA_CMP(a->pclass, b->pclass);
 	case NA_C_PROTO:
-		c = strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
-		break;
+		return strcmp(na_proto_name(a->proto), na_proto_name(b->proto));
 	case NA_C_FAMILY:
-		c = NA_CMP(a->family, b->family);
-		break;
+		return NA_CMP(a->family, b->family);
 	case NA_C_LOCAL:
-		if (!(c = memcmp(a->laddr, b->laddr, 16)))
-			c = NA_CMP(a->lport, b->lport);
-		break;
+		return (c = memcmp(a->laddr, b->laddr, 16)) ? c : NA_CMP(a->lport, b->lport);
 	case NA_C_REMOTE:
-		if (!(c = memcmp(a->raddr, b->raddr, 16)))
-			c = NA_CMP(a->rport, b->rport);
-		break;
+		return (c = memcmp(a->raddr, b->raddr, 16)) ? c : NA_CMP(a->rport, b->rport);
 	case NA_C_HOST: /* named peers first */
-		c = !a->peer_name || !b->peer_name ? NA_CMP(!a->peer_name, !b->peer_name) : strcmp(a->peer_name, b->peer_name);
-		break;
+		return !a->peer_name || !b->peer_name ? NA_CMP(!a->peer_name, !b->peer_name)
+						      : strcmp(a->peer_name, b->peer_name);
+	default:
+		*done = 0;
+		return 0;
+	}
+}
+
+/* By a figure column, biggest first; NA_C_COUNT: the busiest (rates, then totals). */
+static int fig_col_cmp(const struct na_vrow *a, const struct na_vrow *b, enum na_col col)
+{
+	int c;
+
+	switch (col) {
 	case NA_C_TX_RATE:
-		c = DESC(na_vrow_rate(a, NA_TX), na_vrow_rate(b, NA_TX));
-		break;
+		return DESC(na_vrow_rate(a, NA_TX), na_vrow_rate(b, NA_TX));
 	case NA_C_RX_RATE:
-		c = DESC(na_vrow_rate(a, NA_RX), na_vrow_rate(b, NA_RX));
-		break;
+		return DESC(na_vrow_rate(a, NA_RX), na_vrow_rate(b, NA_RX));
 	case NA_C_TX:
-		c = DESC(na_vrow_bytes(a, NA_TX), na_vrow_bytes(b, NA_TX));
-		break;
+		return DESC(na_vrow_bytes(a, NA_TX), na_vrow_bytes(b, NA_TX));
 	case NA_C_RX:
-		c = DESC(na_vrow_bytes(a, NA_RX), na_vrow_bytes(b, NA_RX));
-		break;
+		return DESC(na_vrow_bytes(a, NA_RX), na_vrow_bytes(b, NA_RX));
 	case NA_C_RETRANS:
-		c = DESC(na_vrow_resent(a, NA_TX), na_vrow_resent(b, NA_TX));
-		break;
+		return DESC(na_vrow_resent(a, NA_TX), na_vrow_resent(b, NA_TX));
 	case NA_C_DUP:
-		c = DESC(na_vrow_resent(a, NA_RX), na_vrow_resent(b, NA_RX));
-		break;
+		return DESC(na_vrow_resent(a, NA_RX), na_vrow_resent(b, NA_RX));
 	case NA_C_HDR:
-		c = DESC(na_vrow_hdr_pct(a), na_vrow_hdr_pct(b));
-		break;
+		return DESC(na_vrow_hdr_pct(a), na_vrow_hdr_pct(b));
 	case NA_C_PKT_RATE:
-		c = DESC(na_vrow_pkt_rate(a), na_vrow_pkt_rate(b));
-		break;
+		return DESC(na_vrow_pkt_rate(a), na_vrow_pkt_rate(b));
 	case NA_C_CONNS:
-		c = DESC(a->conns, b->conns);
-		break;
+		return DESC(a->conns, b->conns);
 	default:
 		if (!(c = DESC(na_vrow_rate(a, NA_TX) + na_vrow_rate(a, NA_RX),
 			       na_vrow_rate(b, NA_TX) + na_vrow_rate(b, NA_RX))))
 			c = DESC(na_vrow_bytes(a, NA_TX) + na_vrow_bytes(a, NA_RX),
 				 na_vrow_bytes(b, NA_TX) + na_vrow_bytes(b, NA_RX));
-		break;
+		return c;
 	}
+}
+
+static int col_cmp(const void *pa, const void *pb)
+{
+	const struct na_vrow *a = pa, *b = pb;
+	int done, c = name_col_cmp(a, b, sort_col, &done);
+
+	if (!done)
+		c = fig_col_cmp(a, b, sort_col);
 	if (sort_reverse)
 		c = -c;
 	return c ? c : ident_cmp(a, b);
@@ -1265,31 +1367,22 @@ static void skey_radix(struct skey *e, struct skey *tmp, size_t n, size_t *count
 		memcpy(e, src, n * sizeof(*e));
 }
 
-int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***out)
+/*
+ * e[i].rank: the index in *cg (malloc'ed, *ncg of them) of row i's cgroup,
+ * found through a table by id; rows of one cgroup often follow each other.
+ */
+static int cg_index(const struct na_snapshot *s, struct skey *e, struct cg_rank **cgs, size_t *ncgs)
 {
 	struct cg_rank *cg = NULL;
-	struct skey *e = NULL, *tmp = NULL;
-	const struct na_sock_row **ord = NULL;
-	size_t n = s->nrows, ncg = 0, cap = 0, i, j, *count = NULL, npos = 0;
-	uint64_t diff[SKEY_LEN / 8] = { 0 }, first[SKEY_LEN / 8] = { 0 }, last_id = 0, w[SKEY_LEN / 8];
+	size_t i, j, k, ncg = 0, cap = 0, mask = 0;
+	uint64_t last_id = 0;
 	uint32_t *slot = NULL;
-	size_t mask = 0;
-	uint8_t key[SKEY_LEN], pos[16];
-	int err = -ENOMEM;
 
-	ord = malloc((n ? n : 1) * sizeof(*ord));
-	e = malloc((n ? n : 1) * sizeof(*e));
-	tmp = malloc((n ? n : 1) * sizeof(*tmp));
-	count = malloc(65536 * sizeof(*count));
-	if (!ord || !e || !tmp || !count)
-		goto out;
-	/* The cgroups of the rows, ranked by path then id (a path is the same for every row of an id). */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < s->nrows; i++) {
 		uint64_t id = s->rows[i].s.cgroup_id;
-		size_t k;
 
 		if (i && id == last_id) {
-			e[i].rank = e[i - 1].rank; /* for now: the cgroup's index */
+			e[i].rank = e[i - 1].rank;
 			continue;
 		}
 		last_id = id;
@@ -1298,7 +1391,7 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 			uint32_t *ns = calloc(nm + 1, sizeof(*ns));
 
 			if (!ns)
-				goto out;
+				goto nomem;
 			for (j = 0; j < ncg; j++) {
 				for (k = mix(cg[j].id) & nm; ns[k]; k = (k + 1) & nm)
 					;
@@ -1315,7 +1408,7 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 				struct cg_rank *nc = realloc(cg, (cap = cap ? 2 * cap : 16) * sizeof(*cg));
 
 				if (!nc)
-					goto out;
+					goto nomem;
 				cg = nc;
 			}
 			cg[ncg] = (struct cg_rank){ .id = id, .path = s->rows[i].cgroup };
@@ -1323,30 +1416,60 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 		}
 		e[i].rank = slot[k] - 1;
 	}
-	{
-		uint32_t *rank_of = malloc((ncg ? ncg : 1) * sizeof(*rank_of));
-		struct cg_rank *sorted = malloc((ncg ? ncg : 1) * sizeof(*sorted));
+	free(slot);
+	*cgs = cg;
+	*ncgs = ncg;
+	return 0;
+nomem:
+	free(slot);
+	free(cg);
+	return -ENOMEM;
+}
 
-		if (!rank_of || !sorted) {
-			free(rank_of);
-			free(sorted);
-			goto out;
-		}
-		for (j = 0; j < ncg; j++) {
-			sorted[j] = cg[j];
-			sorted[j].rank = (uint32_t)j;
-		}
-		if (ncg)
-			qsort(sorted, ncg, sizeof(*sorted), cg_rank_cmp);
-		for (j = 0; j < ncg; j++)
-			rank_of[sorted[j].rank] = (uint32_t)j;
-		for (i = 0; i < n; i++)
-			e[i].rank = rank_of[e[i].rank];
-		free(rank_of);
-		free(sorted);
+/* e[i].rank: the rank of row i's cgroup by path then id (a path is the same for every row of an id). */
+static int cg_rank_rows(const struct na_snapshot *s, struct skey *e)
+{
+	struct cg_rank *cg = NULL, *sorted = NULL;
+	uint32_t *rank_of = NULL;
+	size_t i, j, ncg = 0;
+	int err = cg_index(s, e, &cg, &ncg);
+
+	if (err)
+		return err;
+	rank_of = malloc((ncg ? ncg : 1) * sizeof(*rank_of));
+	sorted = malloc((ncg ? ncg : 1) * sizeof(*sorted));
+	if (!rank_of || !sorted) {
+		err = -ENOMEM;
+		goto out;
 	}
-	/* Which bytes of the place differ between any two rows: the others cannot order them. */
-	for (i = 0; i < n; i++) {
+	for (j = 0; j < ncg; j++) {
+		sorted[j] = cg[j];
+		sorted[j].rank = (uint32_t)j;
+	}
+	if (ncg)
+		qsort(sorted, ncg, sizeof(*sorted), cg_rank_cmp);
+	for (j = 0; j < ncg; j++)
+		rank_of[sorted[j].rank] = (uint32_t)j;
+	for (i = 0; i < s->nrows; i++)
+		e[i].rank = rank_of[e[i].rank];
+out:
+	free(rank_of);
+	free(sorted);
+	free(cg);
+	return err;
+}
+
+/*
+ * Which bytes of the place differ between any two rows (the others cannot
+ * order them): the first 16 in pos, how many in all returned.
+ */
+static size_t key_positions(const struct na_snapshot *s, const struct skey *e, uint8_t pos[16])
+{
+	uint64_t diff[SKEY_LEN / 8] = { 0 }, first[SKEY_LEN / 8] = { 0 }, w[SKEY_LEN / 8];
+	uint8_t key[SKEY_LEN];
+	size_t i, j, npos = 0;
+
+	for (i = 0; i < s->nrows; i++) {
 		sock_key(key, &s->rows[i], e[i].rank);
 		memcpy(w, key, SKEY_LEN);
 		if (!i)
@@ -1357,12 +1480,20 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 	for (j = 0; j < SKEY_LEN; j++) {
 		if (!((const uint8_t *)diff)[j])
 			continue;
-		if (npos < sizeof(pos))
+		if (npos < 16)
 			pos[npos] = (uint8_t)j;
 		npos++;
 	}
-	/* The first 16 of them make each row's sort key; rows they do not tell apart are compared whole. */
-	for (i = 0; i < n; i++) {
+	return npos;
+}
+
+/* Each row's sort key: the bytes of its place at pos (npos of them, 16 at most used). */
+static void key_fill(const struct na_snapshot *s, struct skey *e, const uint8_t pos[16], size_t npos)
+{
+	uint8_t key[SKEY_LEN];
+	size_t i, j;
+
+	for (i = 0; i < s->nrows; i++) {
 		uint64_t k0 = 0, k1 = 0;
 
 		sock_key(key, &s->rows[i], e[i].rank);
@@ -1378,25 +1509,52 @@ int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***
 		e[i].k1 = k1;
 		e[i].idx = (uint32_t)i;
 	}
-	if (n > 1)
-		skey_radix(e, tmp, n, count);
-	for (i = 0; npos > 16 && i < n; i = j) {
+}
+
+/* Rows the first 16 differing bytes do not tell apart (runs of equal keys after the radix sort), compared whole. */
+static void ties_sort(struct skey *e, size_t n, const struct na_sock_row *rows)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && e[j].k0 == e[i].k0 && e[j].k1 == e[i].k1; j++)
 			;
 		if (j - i > 1)
-			qsort_r(&e[i], j - i, sizeof(*e), skey_full_cmp, (void *)s->rows);
+			qsort_r(&e[i], j - i, sizeof(*e), skey_full_cmp, (void *)rows);
 	}
+}
+
+int na_view_sock_order(const struct na_snapshot *s, const struct na_sock_row ***out)
+{
+	struct skey *e = NULL, *tmp = NULL;
+	const struct na_sock_row **ord = NULL;
+	size_t n = s->nrows, i, *count = NULL, npos;
+	uint8_t pos[16];
+	int err = -ENOMEM;
+
+	ord = malloc((n ? n : 1) * sizeof(*ord));
+	e = malloc((n ? n : 1) * sizeof(*e));
+	tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	count = malloc(65536 * sizeof(*count));
+	if (!ord || !e || !tmp || !count)
+		goto out;
+	err = cg_rank_rows(s, e);
+	if (err)
+		goto out;
+	npos = key_positions(s, e, pos);
+	key_fill(s, e, pos, npos);
+	if (n > 1)
+		skey_radix(e, tmp, n, count);
+	if (npos > 16)
+		ties_sort(e, n, s->rows);
 	for (i = 0; i < n; i++)
 		ord[i] = &s->rows[e[i].idx];
 	*out = ord;
 	ord = NULL;
-	err = 0;
 out:
 	free(ord);
 	free(e);
 	free(tmp);
 	free(count);
-	free(cg);
-	free(slot);
 	return err;
 }

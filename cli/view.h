@@ -2,8 +2,10 @@
 /*
  * The rows people and scripts look at: live sockets and closed-connection
  * aggregates grouped by socket, process, cgroup or peer, with totals and
- * rates over an interval, filtered and sorted. Shared by top (both modes)
- * and export --group-by, so that they cannot disagree.
+ * rates over an interval, filtered and sorted. Shared by top (both modes),
+ * export --group-by and the Prometheus text (export --prometheus, the
+ * agent's /metrics), so that they cannot disagree: rows are folded and
+ * summed here only.
  */
 #ifndef NETACCT_CLI_VIEW_H
 #define NETACCT_CLI_VIEW_H
@@ -23,8 +25,15 @@ enum na_group {
 	NA_G_POD,     /* Kubernetes pod UID */
 	NA_G_PEER_CLASS, /* class of the remote address (a networks file, the built-in classes) */
 	NA_G_COUNT,
-	/* Not a grouping people ask for: (leaf cgroup, peer class), the agent's per-class series. */
+	/*
+	 * Not groupings people ask for, but the Prometheus text's: (leaf cgroup,
+	 * peer class), the agent's per-class series; (leaf cgroup, pid, comm), its
+	 * per-process series and, regrouped, its per-leaf-cgroup ones; the peer's
+	 * name, its per-name series (peer rows regrouped).
+	 */
 	NA_G_CGROUP_CLASS = NA_G_COUNT,
+	NA_G_CGROUP_PROCESS,
+	NA_G_PEER_NAME,
 };
 
 /* Columns, in display order; each has a sort key letter. */
@@ -105,6 +114,13 @@ struct na_view_opts {
 /* Rows of cur, grouped; rates against prev (may be NULL) over secs. *out is malloc'ed. */
 int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 		  const struct na_view_opts *o, struct na_vrow **out, size_t *n);
+/*
+ * Rows of one grouping folded again into a coarser group g whose key they
+ * keep (cgroup from NA_G_CGROUP_PROCESS, peer name from NA_G_PEER, ...), in
+ * the order of each group's first row; rates are not kept. One pass over the
+ * groups, not over the snapshot's rows. *out is malloc'ed. 0 or -ENOMEM.
+ */
+int na_view_regroup(const struct na_vrow *rows, size_t n, enum na_group g, struct na_vrow **out, size_t *nout);
 /*
  * Stable order: by col (descending for figures, ascending for names), ties by
  * identity. NA_C_COUNT: the busiest first (TX/s + RX/s, then TX + RX).

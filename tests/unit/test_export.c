@@ -14,7 +14,9 @@
  *     UINT64_MAX, empty fields, a field longer than the record buffer) and
  *     the JSON line with the same fields;
  *   - cli/view.c: na_view_sort_top() puts the same first k rows, in the same
- *     order, as the whole sort, and keeps every row.
+ *     order, as the whole sort, and keeps every row; the groupings the
+ *     Prometheus text reads (by cgroup and process, regrouped by cgroup and
+ *     by peer name) sum what the rows counted.
  *
  * One line per failed check ("FAIL file:line: what: actual ..., expected ...")
  * and a last line "N passed, N failed". Exit 0 when all passed, 1 otherwise.
@@ -1486,8 +1488,120 @@ static void test_peer_classes(void)
 	}
 }
 
+/* ---- cli/view.c: the groupings the Prometheus text reads ---------------------- */
+
+static void live_row(struct na_sock_row *r, uint64_t cookie, uint64_t cgid, const char *path, uint32_t pid,
+		     const char *comm, uint64_t tx_payload)
+{
+	r->cookie = cookie;
+	r->cgroup = path;
+	r->s.cgroup_id = cgid;
+	r->s.pid = pid;
+	snprintf(r->s.comm, sizeof(r->s.comm), "%s", comm);
+	r->s.proto = NA_P_TCP;
+	r->s.family = NA_F_IPV4;
+	r->s.dir[NA_TX].packets = 1;
+	r->s.dir[NA_TX].payload_bytes = tx_payload;
+	r->s.dir[NA_TX].resent_bytes = tx_payload / 10;
+}
+
+/*
+ * Four live rows and a closed row of 3 connections in two cgroups; pid 1
+ * "web" in both, which must stay apart. By (cgroup, pid, comm), then those
+ * rows regrouped by cgroup: the same figures as the by-cgroup view of the
+ * rows themselves. Peer rows regrouped by name: one row per name, the
+ * unnamed ones together.
+ */
+static void test_prom_groupings(void)
+{
+	struct na_sock_row rows[4] = { 0 };
+	struct na_closed_row closed = { 0 };
+	struct na_snapshot s = { 0 };
+	struct na_view_opts o = { .group = NA_G_CGROUP_PROCESS, .proto = -1 };
+	struct na_vrow *p = NULL, *cg = NULL, *direct = NULL, *named = NULL, peers[4];
+	size_t np = 0, ncg = 0, nd = 0, nn = 0, i, j;
+
+	live_row(&rows[0], 1, 10, "/a", 1, "web", 100);
+	live_row(&rows[1], 2, 10, "/a", 2, "db", 7);
+	live_row(&rows[2], 3, 11, "/b", 1, "web", 5);
+	live_row(&rows[3], 4, 10, "/a", 1, "web", 50);
+	closed.cgroup = "/a";
+	closed.k.cgroup_id = 10;
+	closed.k.pid = 1;
+	snprintf(closed.k.comm, sizeof(closed.k.comm), "web");
+	closed.c.conns = 3;
+	closed.c.dir[NA_TX].payload_bytes = 1000;
+	closed.c.dir[NA_TX].resent_bytes = 40;
+	s.rows = rows;
+	s.nrows = 4;
+	s.closed = &closed;
+	s.nclosed = 1;
+	ASSERT_EQ(na_view_build(&s, NULL, 0, &o, &p, &np), 0, "by cgroup and process");
+	ASSERT_EQ(np, 3, "by cgroup and process: /a web, /a db, /b web");
+	for (i = 0; i < np; i++) {
+		if (p[i].cgroup_id == 10 && p[i].pid == 1) {
+			ASSERT_STREQ(p[i].comm, "web", "/a pid 1: its comm");
+			ASSERT_EQ(p[i].tot[NA_TX].payload_bytes, 100 + 50 + 1000, "/a web: two live rows and the closed one");
+			ASSERT_EQ(p[i].conns, 2 + 3, "/a web: 2 live sockets and 3 closed connections");
+			ASSERT_EQ(p[i].live, 2, "/a web: live sockets");
+		} else if (p[i].cgroup_id == 11) {
+			ASSERT_EQ(p[i].tot[NA_TX].payload_bytes, 5, "/b web: apart from /a's pid 1");
+		} else {
+			ASSERT_EQ(p[i].pid, 2, "/a db: pid");
+			ASSERT_EQ(p[i].tot[NA_TX].payload_bytes, 7, "/a db");
+		}
+	}
+	ASSERT_EQ(na_view_regroup(p, np, NA_G_CGROUP, &cg, &ncg), 0, "regrouped by cgroup");
+	o.group = NA_G_CGROUP;
+	ASSERT_EQ(na_view_build(&s, NULL, 0, &o, &direct, &nd), 0, "by cgroup");
+	ASSERT_EQ(ncg, 2, "regrouped: two cgroups");
+	ASSERT_EQ(nd, 2, "by cgroup: two cgroups");
+	for (i = 0; cg && direct && i < ncg; i++) {
+		for (j = 0; j < nd && direct[j].cgroup_id != cg[i].cgroup_id; j++)
+			;
+		ASSERT_EQ(j < nd, 1, "regrouped: a cgroup of the rows");
+		if (j == nd)
+			continue;
+		ASSERT_EQ(cg[i].tot[NA_TX].payload_bytes, cg[i].cgroup_id == 10 ? 1157 : 5, "regrouped: payload");
+		ASSERT_EQ(cg[i].tot[NA_TX].payload_bytes, direct[j].tot[NA_TX].payload_bytes, "regrouped = by cgroup: payload");
+		ASSERT_EQ(cg[i].tot[NA_TX].resent_bytes, direct[j].tot[NA_TX].resent_bytes, "regrouped = by cgroup: resent");
+		ASSERT_EQ(cg[i].tot[NA_TX].packets, direct[j].tot[NA_TX].packets, "regrouped = by cgroup: packets");
+		ASSERT_EQ(cg[i].conns, cg[i].cgroup_id == 10 ? 6 : 1, "regrouped: connections");
+		ASSERT_EQ(cg[i].live, direct[j].live, "regrouped = by cgroup: live sockets");
+		ASSERT_EQ(cg[i].pid, 0, "regrouped by cgroup: no pid");
+		ASSERT_STREQ(cg[i].cgroup ? cg[i].cgroup : "(null)", cg[i].cgroup_id == 10 ? "/a" : "/b", "regrouped: path");
+	}
+	if (cg && direct && ncg == 2 && nd == 2)
+		ASSERT_EQ(cg[0].tot[NA_TX].resent_bytes, 10 + 0 + 5 + 40, "/a: resent of live rows and the closed one");
+
+	memset(peers, 0, sizeof(peers));
+	for (i = 0; i < 4; i++) {
+		peers[i].group = NA_G_PEER;
+		peers[i].raddr[3] = (uint8_t)i;
+		peers[i].tot[NA_RX].payload_bytes = 100 * (i + 1);
+	}
+	peers[0].peer_name = "a.test";
+	peers[2].peer_name = "b.test";
+	peers[3].peer_name = "a.test";
+	ASSERT_EQ(na_view_regroup(peers, 4, NA_G_PEER_NAME, &named, &nn), 0, "regrouped by peer name");
+	ASSERT_EQ(nn, 3, "by name: a.test, none, b.test");
+	if (named && nn == 3) {
+		ASSERT_STREQ(named[0].peer_name, "a.test", "first: a.test");
+		ASSERT_EQ(named[0].tot[NA_RX].payload_bytes, 100 + 400, "a.test: its two addresses");
+		ASSERT_EQ(named[1].peer_name == NULL, 1, "then the unnamed peer");
+		ASSERT_EQ(named[1].tot[NA_RX].payload_bytes, 200, "unnamed");
+		ASSERT_STREQ(named[2].peer_name, "b.test", "then b.test");
+		ASSERT_EQ(named[2].tot[NA_RX].payload_bytes, 300, "b.test");
+	}
+	free(p);
+	free(cg);
+	free(direct);
+	free(named);
+}
+
 int main(void)
 {
+	test_prom_groupings();
 	test_names();
 	test_peers();
 	test_peer_classes();
