@@ -150,13 +150,19 @@ class Pane:
     def literal(self, text):
         self.t.run("send-keys", "-t", self.name, "-l", text)
 
-    def wait(self, what, pred, timeout=10):
-        """Poll the screen until pred(lines) is true; the last screen otherwise."""
+    def wait(self, what, pred, timeout=10, settled=False):
+        """Poll the screen until pred(lines) is true; the last screen otherwise.
+        settled: and the same screen 0.2 s later (a new view's title is painted
+        before its rows: a capture in between has the old rows under it)."""
         deadline = time.monotonic() + timeout
         while True:
             lines = self.capture().splitlines()
             if pred(lines):
-                return lines
+                if not settled:
+                    return lines
+                time.sleep(0.2)
+                if self.capture().splitlines() == lines:
+                    return lines
             if time.monotonic() > deadline:
                 raise na.HarnessError("%s: not on the screen after %ds:\n%s"
                                       % (what, timeout, "\n".join(lines)))
@@ -371,7 +377,7 @@ def main():
 
         # -- g: by process --------------------------------------------------------
         p.keys("g")
-        lines = p.wait("by process", lambda l: "by process" in l[0])
+        lines = p.wait("by process", lambda l: "by process" in l[0], settled=True)
         header, rows = table(lines)
         h.check("g: a CONNS column", "CONNS" in header.split(), header)
         h.check("g: no LOCAL column", "LOCAL" not in header.split(), header)
@@ -383,7 +389,7 @@ def main():
         p.wait("the filter prompt", lambda l: any(x.startswith("Filter:") for x in l))
         p.literal(B.name)
         p.keys("Enter")
-        lines = p.wait("the filter", lambda l: ('filter "%s"' % B.name) in l[0])
+        lines = p.wait("the filter", lambda l: ('filter "%s"' % B.name) in l[0], settled=True)
         _, rows = table(lines)
         h.check("filter: rows remain", len(rows) > 0, repr(lines))
         h.eq("filter: only the slow cgroup's rows", sorted({r["CGROUP"] for r in rows}), [B.rel])
