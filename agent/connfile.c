@@ -125,7 +125,7 @@ int na_agent_log_open(struct na_agent *a)
 	if (err) {
 		na_rotlog_close(&a->rl);
 		a->log = NULL;
-		a->log_retry_s = na_agent_mono_s() + 60; /* a failure is tried again (and said again) once a minute */
+		a->log_retry_s = na_mono_s() + 60; /* a failure is tried again (and said again) once a minute */
 	}
 	return err;
 }
@@ -134,6 +134,6 @@ int na_agent_log_open(struct na_agent *a)
 void na_agent_log_check(struct na_agent *a)
 {
 	if (a->conf.log_file[0] && (!a->log || na_connlog_pinned(a->log) != 1) &&
-	    (a->log || na_agent_mono_s() >= a->log_retry_s))
+	    (a->log || na_mono_s() >= a->log_retry_s))
 		na_agent_log_open(a);
 }

@@ -23,14 +23,6 @@
 
 #include "daemon.h"
 
-int64_t na_agent_mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 static void agent_signals(sigset_t *sigs)
 {
 	sigemptyset(sigs);
@@ -191,7 +183,7 @@ static void rescan(struct na_agent *a)
 /* How long the loop may wait for a signal before its next errand. */
 static int wait_ms(const struct na_agent *a, int64_t next_scan)
 {
-	int64_t now = na_agent_mono_s();
+	int64_t now = na_mono_s();
 	int ms = next_scan > now ? (int)(next_scan - now) * 1000 : 0; /* rescan <= 3600 s */
 
 	/* Records reach the file within a quarter of a second; HTTP deadlines are kept every second. */
@@ -207,7 +199,7 @@ static int wait_ms(const struct na_agent *a, int64_t next_scan)
 /* Until SIGTERM or SIGINT (0), or until poll fails (-errno, reported). */
 static int loop(struct na_agent *a, int sfd)
 {
-	int64_t next_scan = na_agent_mono_s() + a->conf.rescan_s;
+	int64_t next_scan = na_mono_s() + a->conf.rescan_s;
 	struct signalfd_siginfo si;
 	struct pollfd pfd;
 
@@ -228,12 +220,12 @@ static int loop(struct na_agent *a, int sfd)
 			if (si.ssi_signo != SIGHUP)
 				return 0;
 			if (!reload(a))
-				next_scan = na_agent_mono_s() + a->conf.rescan_s;
+				next_scan = na_mono_s() + a->conf.rescan_s;
 			continue;
 		}
-		if (na_agent_mono_s() >= next_scan) {
+		if (na_mono_s() >= next_scan) {
 			rescan(a);
-			next_scan = na_agent_mono_s() + a->conf.rescan_s;
+			next_scan = na_mono_s() + a->conf.rescan_s;
 		}
 	}
 }

@@ -49,7 +49,7 @@ struct na_agent {
 	char *pending;          /* a record taken from the ring buffer, not yet in the file */
 	size_t pending_len;
 	char *published;        /* what /run/netacct/agent<pin root>.cgroups says */
-	int64_t log_retry_s;    /* after a failed log_open(): not again before this (na_agent_mono_s()) */
+	int64_t log_retry_s;    /* after a failed na_agent_log_open(): not again before this (na_mono_s()) */
 	struct na_ratelimit mhd_said;  /* libmicrohttpd's messages */
 	struct na_ratelimit http_said; /* connections closed at their deadline */
 	struct na_recorder *rec; /* the traffic history (agent/recorder.c), NULL with history none */
@@ -58,7 +58,6 @@ struct na_agent {
 };
 
 /* Seconds on the monotonic clock: a wall clock set back must not stop the scans. */
-int64_t na_agent_mono_s(void);
 
 /* ---- one agent per pin root (runfiles.c) ---------------------------------- */
 /* Take the pin root's lock (a->lockfd), or say who holds it (-EBUSY). */

@@ -112,27 +112,10 @@ int64_t na_hist_period_end(enum na_hist_table tab, int64_t start)
 
 int na_history_default_path(const char *pin_root, char *p, size_t len)
 {
-	const char *r;
-	size_t k;
-
 	if (!strcmp(pin_root, NA_DEFAULT_PIN_ROOT))
 		return (size_t)snprintf(p, len, "%s", NA_HIST_DEFAULT_FILE) >= len ? -ENAMETOOLONG : 0;
-	/* '/' written %2F and '%' %25, as the agent's lock file names its pin root */
-	k = (size_t)snprintf(p, len, "%s/history", NA_HIST_DEFAULT_DIR);
-	for (r = pin_root; *r && k + 8 < len; r++) {
-		if (*r == '/' && (r[1] == '/' || !r[1]))
-			continue;
-		if (*r == '/' || *r == '%') {
-			memcpy(p + k, *r == '/' ? "%2F" : "%25", 3);
-			k += 3;
-		} else {
-			p[k++] = *r;
-		}
-	}
-	if (*r || k + 4 > len)
-		return -ENAMETOOLONG;
-	memcpy(p + k, ".db", 4);
-	return 0;
+	/* named as the agent's lock file names its pin root */
+	return na_pin_root_file(NA_HIST_DEFAULT_DIR "/history", pin_root, ".db", p, len);
 }
 
 /* ---- small SQLite helpers ------------------------------------------------------ */
@@ -184,6 +167,15 @@ static int st_fail(struct na_history *h, int rc, const char *what, char *why, si
 	return sql_err(h->db, rc, what, why, wlen);
 }
 
+/* Run a one-shot statement (prepared with its values bound) to its end, and finalize it. */
+static int step_once(struct na_history *h, sqlite3_stmt *st, const char *what, char *why, size_t wlen)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : st_fail(h, rc, what, why, wlen);
+}
+
 static int64_t meta_get(sqlite3 *db, const char *key, int64_t dflt)
 {
 	sqlite3_stmt *st = prep(db, "SELECT value FROM meta WHERE key = ?1");
@@ -219,7 +211,6 @@ static int meta_put(struct na_history *h, const char *key, int64_t v, const char
 {
 	sqlite3_stmt *st = prep(h->db, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 				       "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-	int rc;
 
 	if (!st)
 		return st_fail(h, sqlite3_errcode(h->db), "meta", why, wlen);
@@ -228,9 +219,7 @@ static int meta_put(struct na_history *h, const char *key, int64_t v, const char
 		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_int64(st, 2, v);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : st_fail(h, rc, "meta", why, wlen);
+	return step_once(h, st, "meta", why, wlen);
 }
 
 /* ---- opening ------------------------------------------------------------------- */
@@ -824,10 +813,7 @@ static int series_of(struct na_history *h, int kind, const char *cgroup, uint64_
 				return st_fail(h, sqlite3_errcode(h->db), "series", why, wlen);
 			sqlite3_bind_int64(st, 1, *out);
 			sqlite3_bind_int64(st, 2, (int64_t)cgid);
-			rc = sqlite3_step(st);
-			sqlite3_finalize(st);
-			if (rc != SQLITE_DONE)
-				return st_fail(h, rc, "series", why, wlen);
+			return step_once(h, st, "series", why, wlen);
 		}
 		return 0;
 	}
@@ -840,10 +826,8 @@ static int series_of(struct na_history *h, int kind, const char *cgroup, uint64_
 		return st_fail(h, sqlite3_errcode(h->db), "series", why, wlen);
 	bind_series(st, kind, cgroup, pid, comm, family, raddr);
 	sqlite3_bind_int64(st, 7, (int64_t)cgid);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return st_fail(h, rc, "series", why, wlen);
+	if ((rc = step_once(h, st, "series", why, wlen)))
+		return rc;
 	*out = sqlite3_last_insert_rowid(h->db);
 	return 0;
 }

@@ -88,7 +88,7 @@ static unsigned window(struct na_ratelimit *rl, int64_t now)
 
 static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int64_t now_s(void)
+int64_t na_mono_s(void)
 {
 	struct timespec ts;
 
@@ -110,7 +110,7 @@ void na_ratelimit_log(struct na_ratelimit *rl, enum na_log_level lvl, const char
 	va_list ap;
 
 	pthread_mutex_lock(&ratelimit_lock);
-	hidden = window(rl, now_s());
+	hidden = window(rl, na_mono_s());
 	show = rl->shown < NA_RATELIMIT_BURST;
 	if (show)
 		rl->shown++;
@@ -130,7 +130,7 @@ void na_ratelimit_flush(struct na_ratelimit *rl)
 	unsigned hidden;
 
 	pthread_mutex_lock(&ratelimit_lock);
-	hidden = window(rl, now_s());
+	hidden = window(rl, na_mono_s());
 	pthread_mutex_unlock(&ratelimit_lock);
 	say_hidden(rl->what, hidden);
 }

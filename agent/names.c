@@ -350,14 +350,6 @@ struct na_names {
 	struct na_cgnames empty;
 };
 
-static int64_t mono_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec;
-}
-
 int na_names_new(const char *root, struct na_names **out)
 {
 	struct na_names *n = calloc(1, sizeof(*n));
@@ -382,7 +374,7 @@ int na_names_new(const char *root, struct na_names **out)
 		return na_err(-ENOMEM, "names");
 	}
 	n->pass = 1;
-	n->now_s = mono_s();
+	n->now_s = na_mono_s();
 	n->store_user = -2;
 	*out = n;
 	return 0;
@@ -439,7 +431,7 @@ void na_names_free(struct na_names *n)
 void na_names_pass(struct na_names *n)
 {
 	n->pass++;
-	n->now_s = mono_s();
+	n->now_s = na_mono_s();
 }
 
 /*

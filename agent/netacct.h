@@ -439,6 +439,10 @@ const char *na_tcp_state_name(uint8_t state);
 void na_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
 const char *na_pin_root(const char *opt);
 uint64_t na_boot_ns(void);
+/* CLOCK_MONOTONIC in whole seconds: for retries and ages, never for a date. */
+int64_t na_mono_s(void);
+/* PREFIX + the pin root's path escaped into one file name (%2F, %25) + EXT. */
+int na_pin_root_file(const char *prefix, const char *pin_root, const char *ext, char *p, size_t len);
 
 /* ---- owner resolution (agent/owners.c) ----------------------------------- */
 /*

@@ -50,18 +50,10 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /* An error: said when it is new, then once a minute with how often it came again. */
 static void say(struct na_recorder *r, const char *why)
 {
-	int64_t m = mono_s();
+	int64_t m = na_mono_s();
 
 	if (strcmp(r->err, why)) {
 		snprintf(r->err, sizeof(r->err), "%s", why);

@@ -22,14 +22,6 @@
 
 #define NA_ROTLOG_REPORT_S 60 /* a failure that repeats is said once a minute */
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /*
  * One failure: said at once when it is new (or the cause changed), then at
  * most once a minute with how often it recurred, so that a full disk gives
@@ -37,7 +29,7 @@ static int64_t mono_s(void)
  */
 static int report(struct na_rotlog *r, int err, const char *what)
 {
-	int64_t now = mono_s();
+	int64_t now = na_mono_s();
 
 	if (err == r->err && now - r->err_said_s < NA_ROTLOG_REPORT_S) {
 		r->err_repeats++;

@@ -20,29 +20,7 @@
 /* /run/netacct/agent<pin root>EXT: the pin root's path names the agent's files. */
 static int agent_file(const char *pin_root, const char *ext, char *p, size_t len)
 {
-	const char *r, *s;
-	size_t k;
-
-	/*
-	 * '/' written %2F and '%' %25 (one name per path); repeated and trailing
-	 * slashes do not count.
-	 */
-	k = (size_t)snprintf(p, len, "%s/agent", NA_AGENT_LOCK_DIR);
-	for (r = pin_root; *r && k + 8 < len; r++) {
-		if (*r == '/' && (r[1] == '/' || !r[1]))
-			continue;
-		s = *r == '/' ? "%2F" : *r == '%' ? "%25" : NULL;
-		if (s) {
-			memcpy(p + k, s, 3);
-			k += 3;
-		} else {
-			p[k++] = *r;
-		}
-	}
-	if (*r || k + strlen(ext) + 1 > len)
-		return -ENAMETOOLONG;
-	memcpy(p + k, ext, strlen(ext) + 1);
-	return 0;
+	return na_pin_root_file(NA_AGENT_LOCK_DIR "/agent", pin_root, ext, p, len);
 }
 
 int na_agent_lock_path(const char *pin_root, char *p, size_t len)

@@ -539,14 +539,15 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 	s->uid = r->uid;
 	memcpy(s->comm, r->comm, NA_COMM_LEN);
 	memcpy(s->laddr, r->laddr, 16);
-	memcpy(s->raddr, r->raddr, 16);
 	s->lport = r->lport;
-	s->rport = r->rport;
 	s->family = r->family;
 	s->proto = r->proto;
 	s->state = r->state;
 	s->owner_src = r->owner_src;
-	if (r->flags & NA_ROW_MULTI) { /* raddr/rport hold its first peer: it has no one peer */
+	if (na_row_shows_peer(r->flags)) {
+		memcpy(s->raddr, r->raddr, 16);
+		s->rport = r->rport;
+	} else { /* raddr/rport hold its first peer of many: it has no one peer */
 		memset(s->raddr, 0, sizeof(s->raddr));
 		s->rport = 0;
 	}
@@ -947,7 +948,7 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 		snap->closed[i].cgroup = cgroup_path_once(st, snap->paths, seen, snap->closed[i].k.cgroup_id);
 	na_cgpaths_free(seen);
 	if (na_log_verbose())
-		na_log(NA_LOG_DEBUG, "snapshot: %zu attachments %.2f ms, %zu live rows (%s) %.2f ms, the rest %.2f ms",
+		na_log(NA_LOG_DEBUG, "snapshot: %zu attachments and the closed rows %.2f ms, %zu live rows (%s) %.2f ms, the rest %.2f ms",
 		       snap->natt, (t1 - t0) / 1e6, snap->nrows, snap->rows_buf ? "walk" : "batches", (t2 - t1) / 1e6,
 		       (na_boot_ns() - t2) / 1e6);
 	return 0;

@@ -178,3 +178,30 @@ char *na_trim(char *s)
 		*--e = '\0';
 	return s;
 }
+
+/*
+ * PREFIX, the pin root's path and EXT: one file name per pin root, '/'
+ * written %2F and '%' %25; repeated and trailing slashes do not count.
+ */
+int na_pin_root_file(const char *prefix, const char *pin_root, const char *ext, char *p, size_t len)
+{
+	const char *r, *s;
+	size_t k;
+
+	k = (size_t)snprintf(p, len, "%s", prefix);
+	for (r = pin_root; *r && k + 8 < len; r++) {
+		if (*r == '/' && (r[1] == '/' || !r[1]))
+			continue;
+		s = *r == '/' ? "%2F" : *r == '%' ? "%25" : NULL;
+		if (s) {
+			memcpy(p + k, s, 3);
+			k += 3;
+		} else {
+			p[k++] = *r;
+		}
+	}
+	if (*r || k + strlen(ext) + 1 > len)
+		return -ENAMETOOLONG;
+	memcpy(p + k, ext, strlen(ext) + 1);
+	return 0;
+}

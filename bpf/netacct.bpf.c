@@ -739,17 +739,12 @@ static __noinline void peer_first(struct na_row *s, __u64 cookie, int dir, const
 {
 	struct na_peer_key k = { .cookie = cookie, .family = s->family, .port = s->rport };
 	struct na_peer init = {};
-	struct na_counters *c;
 
 	__builtin_memcpy(k.addr, s->raddr, 16);
 	init.tx = s->tx.c;
 	init.rx = s->rx.c;
 	init.first_ns = s->first_ns;
-	c = dir == NA_TX ? &init.tx : &init.rx;
-	c->packets -= p->segs;
-	c->ip_hdr_bytes -= p->ip_hdr_bytes;
-	c->l4_hdr_bytes -= p->l4_hdr_bytes;
-	c->payload_bytes -= p->payload_bytes;
+	counters_sub_pkt(dir == NA_TX ? &init.tx : &init.rx, p);
 	if (bpf_map_update_elem(&na_peers, &k, &init, BPF_NOEXIST) == -NA_E2BIG)
 		peer_overflow(init.tx.packets + init.rx.packets);
 }
@@ -766,22 +761,20 @@ static __noinline struct na_peer *peer_new(const struct na_peer_key *k)
 }
 
 /*
- * Per-peer work, on unconnected UDP sockets only: their first peer is kept
- * in the row (raddr, rport: shown as none); from a second one on, each peer
- * gets a row in na_peers (struct na_peer_key says which port is kept).
+ * Per-peer work, on unconnected UDP sockets only: their first peer is their
+ * peer (raddr, rport); from a second one on (NA_ROW_MULTI) the row shows
+ * none and each peer gets a row in na_peers (struct na_peer_key says which
+ * port is kept).
  */
 static __noinline void peer_track(struct __sk_buff *skb, struct na_row *s, __u64 cookie, int dir,
 				  const struct na_pkt *p)
 {
 	struct na_peer_key k = { .cookie = cookie, .family = p->family };
-	__u8 src[16] = {}, dst[16] = {};
-	__u16 ports[2] = {}, pport;
 	struct na_peer *pr;
+	__u16 pport;
 
-	if (na_pkt_addrs(skb, p, src, dst) || !p->has_ports || na_load(skb, p->l4_off, ports, sizeof(ports)))
+	if (na_pkt_peer(skb, p, dir, k.addr, &pport))
 		return;
-	__builtin_memcpy(k.addr, dir == NA_TX ? dst : src, 16);
-	pport = bpf_ntohs(dir == NA_TX ? ports[1] : ports[0]);
 	k.port = pport < NA_PEER_PORT_KEPT ? pport : 0;
 	if (!(s->flags & NA_ROW_MULTI)) {
 		if (!(s->flags & NA_ROW_PEER1)) {
@@ -886,7 +879,7 @@ static long dns_answer(__u32 i, void *ctx)
  * answer (a response without error, one question), each of its A and AAAA
  * records names its address for the cgroup. Only such packets run this.
  */
-static __noinline void dns_learn(struct __sk_buff *skb, const struct na_pkt *p)
+static __noinline void dns_learn(struct __sk_buff *skb, const struct na_pkt *p, __u64 cgroup_id)
 {
 	struct dns_walk w = { .ttl = 0xFFFFFFFF };
 	__u32 zero = 0, len = skb->len, off, n, qlen;
@@ -936,8 +929,7 @@ static __noinline void dns_learn(struct __sk_buff *skb, const struct na_pkt *p)
 	if (qlen > NA_DNS_NAME_MAX || bpf_skb_load_bytes(skb, off + 12, w.sc->val.name, qlen))
 		return;
 	w.sc->val.len = qlen;
-	w.sc->key.cgroup_id = bpf_skb_cgroup_id(skb);
-	__builtin_memset(w.sc->key.pad, 0, sizeof(w.sc->key.pad));
+	w.sc->key.cgroup_id = cgroup_id;
 	w.off = qend + 4;
 	w.end = n;
 	w.now = bpf_ktime_get_boot_ns();
@@ -1018,7 +1010,7 @@ static __always_inline int account(struct __sk_buff *skb, int dir)
 		if (s->flags & NA_ROW_UNCONN)
 			peer_track(skb, s, cookie, dir, &p);
 		if (dir == NA_RX && s->rport == NA_DNS_PORT)
-			dns_learn(skb, &p);
+			dns_learn(skb, &p, s->cgroup_id);
 	} else if (live)
 		resent = resent_of_owner(s, dir, &p);
 	else
@@ -1125,7 +1117,7 @@ static __always_inline void counters_sub(struct na_counters *d, const struct na_
 	d->resent_bytes -= s->resent_bytes;
 }
 
-/* The peers of a socket that ends, found by for_each (peer_end()). */
+/* The peers of a socket that ends, found by socket_fold()'s walk (peer_end_one()). */
 struct peers_end {
 	__u64 cookie;
 	const struct na_row *s;
@@ -1159,8 +1151,9 @@ static long peer_end_one(void *map, const void *key, void *value, void *ctx)
 
 /*
  * A socket's closed rows: one by its peer; a socket that talked to many peers
- * (NA_ROW_MULTI) one by each of them, and what no peer row holds (counted
- * before its second peer, or when na_peers was full) on the row without a peer.
+ * (NA_ROW_MULTI) one by each of them, and what no peer row holds (what found
+ * na_peers full, the first peer's too when its row found no room) on the row
+ * without a peer.
  */
 static __noinline void socket_fold(const struct na_row *s, __u64 cookie, __u64 now)
 {
@@ -1216,7 +1209,7 @@ static __always_inline void log_conn(__u64 cookie, const struct na_row *s, __u64
 	r->uid = s->uid;
 	__builtin_memcpy(r->comm, s->comm, NA_COMM_LEN);
 	__builtin_memcpy(r->laddr, s->laddr, 16);
-	if (!(s->flags & NA_ROW_MULTI)) { /* a socket with many peers has none of its own */
+	if (na_row_shows_peer(s->flags)) {
 		__builtin_memcpy(r->raddr, s->raddr, 16);
 		r->rport = s->rport;
 	} else {

@@ -303,6 +303,15 @@ static __always_inline void counters_add(struct na_counters *c, const struct na_
 	__sync_fetch_and_add(&c->payload_bytes, p->payload_bytes);
 }
 
+/* counters_add() undone, on a copy no other CPU writes. */
+static __always_inline void counters_sub_pkt(struct na_counters *c, const struct na_pkt *p)
+{
+	c->packets -= p->segs;
+	c->ip_hdr_bytes -= p->ip_hdr_bytes;
+	c->l4_hdr_bytes -= p->l4_hdr_bytes;
+	c->payload_bytes -= p->payload_bytes;
+}
+
 /*
  * A parsed packet's source and destination addresses (IPv4 bytes 12..19,
  * IPv6 bytes 8..39; IPv4 in the first 4 bytes of 16, the rest left as it
@@ -325,6 +334,28 @@ static __always_inline int na_pkt_addrs(struct __sk_buff *skb, const struct na_p
 		__builtin_memcpy(src, a, 16);
 		__builtin_memcpy(dst, a + 16, 16);
 	}
+	return 0;
+}
+
+/*
+ * The far end of a parsed packet with ports: the destination of an
+ * outgoing one, the source of an incoming one (an address as
+ * na_pkt_addrs() writes it; the port in host order). Only those bytes are
+ * read: this runs on every packet of an unconnected UDP socket.
+ */
+static __always_inline int na_pkt_peer(struct __sk_buff *skb, const struct na_pkt *p, int dir, __u8 *addr,
+				       __u16 *port)
+{
+	__u16 be;
+
+	if (p->bad || !p->has_ports)
+		return -1;
+	if (p->family == NA_F_IPV4 ? na_load(skb, dir == NA_TX ? 16 : 12, addr, 4)
+				   : na_load(skb, dir == NA_TX ? 24 : 8, addr, 16))
+		return -1;
+	if (na_load(skb, p->l4_off + (dir == NA_TX ? 2 : 0), &be, sizeof(be)))
+		return -1;
+	*port = bpf_ntohs(be);
 	return 0;
 }
 

@@ -107,6 +107,12 @@ enum na_tcp_state {
 #define NA_ROW_MULTI    (1U << 8) /* ... and it talked to a second one: its peers have na_peers rows, it has none */
 #define NA_ROW_PEER1    (1U << 9) /* ... its first peer is in raddr/rport */
 
+/* Whether a row's raddr/rport are its peer: not once it has many (readers and the log show none). */
+static inline int na_row_shows_peer(__u32 flags)
+{
+	return !(flags & NA_ROW_MULTI);
+}
+
 /*
  * One direction of a live row: everything a packet of that direction writes,
  * in one 64-byte block. last_* describe the last TCP segment the row's owner

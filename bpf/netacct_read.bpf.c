@@ -80,11 +80,12 @@ static __always_inline void copy_row(struct na_rd_row *o, __u64 cookie, const st
 	}
 	o->srtt_us = r->rx.srtt_us;
 	o->lport = r->lport;
-	o->rport = r->rport;
 	__builtin_memcpy(o->comm, r->comm, NA_COMM_LEN);
 	__builtin_memcpy(o->laddr, r->laddr, 16);
-	__builtin_memcpy(o->raddr, r->raddr, 16);
-	if (r->flags & NA_ROW_MULTI) { /* raddr/rport hold its first peer: it has no one peer (na_sock_from_row) */
+	if (na_row_shows_peer(r->flags)) {
+		__builtin_memcpy(o->raddr, r->raddr, 16);
+		o->rport = r->rport;
+	} else { /* raddr/rport hold its first peer of many: it has no one peer */
 		__builtin_memset(o->raddr, 0, 16);
 		o->rport = 0;
 	}

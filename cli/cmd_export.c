@@ -158,11 +158,6 @@ static void put_group_names(struct na_field *f, struct row_names *rn, const stru
 	}
 }
 
-static const struct na_cgnames *view_names(void *ctx, uint64_t cgid, const char *path)
-{
-	return na_names_get(ctx, cgid, path);
-}
-
 /* Strings a row's fields point to, until it is emitted. */
 struct row_bufs {
 	char laddr[64], raddr[64];
@@ -340,7 +335,7 @@ static void att_rows_write(FILE *out, struct na_snapshot *snap, const struct na_
 static int group_rows_write(FILE *out, struct na_snapshot *snap, const struct na_filter *flt,
 			    const struct na_export_args *eo, struct row_names *rn)
 {
-	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1, .names = view_names,
+	struct na_view_opts vo = { .group = eo->group, .paths = flt, .proto = -1, .names = na_view_names,
 				   .names_ctx = rn->names, .classes = rn->classes };
 	struct na_vrow *vr = NULL;
 	struct na_field f[NCOLS];

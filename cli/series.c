@@ -503,11 +503,8 @@ int na_series_write_classes(FILE *f, const struct na_snapshot *snap, struct na_s
 		const struct na_vrow *r = &rows[i];
 
 		if (r->pclass < 0)
-			continue; /* no peer known: listeners, an unconnected socket's bytes (docs/names.md) */
-		if (r->cgroup)
-			label(cg, sizeof(cg), r->cgroup);
-		else
-			snprintf(cg, sizeof(cg), "cgroup-id:%llu", (unsigned long long)r->cgroup_id);
+			continue; /* no peer known: listeners, a many-peer socket's bytes beyond na_peers (docs/names.md) */
+		cgroup_label(cg, sizeof(cg), r);
 		label(cls, sizeof(cls), na_netclass_name(s->classes, r->pclass));
 		names_labels(s, r->cgroup_id, r->cgroup, nl, sizeof(nl));
 		for (d = 0; d < NA_NDIR && !err; d++) {

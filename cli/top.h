@@ -67,7 +67,6 @@ struct top_state {
 	size_t nbase;
 	struct na_snapshot prev, cur;
 	struct na_snapshot before; /* the one before prev: the baseline of the last frame */
-	int have_prev;
 	int have_before;
 };
 

@@ -42,7 +42,6 @@ int top_start(const struct na_global *g, struct top_state *ts)
 		ts->base[i].closed = closed_conns_below(&ts->prev, ts->prev.att[i].a.path);
 	}
 	ts->nbase = ts->prev.natt;
-	ts->have_prev = 1;
 	return NA_EXIT_OK;
 }
 
@@ -152,7 +151,6 @@ static int take_snapshot(const struct na_global *g, struct top_state *ts)
 		return err;
 	/* Only rows still without an owner cost anything: none, in the steady state. */
 	na_owners_resolve(g->pin_root, &ts->cur, NULL);
-	na_snapshot_free(&ts->before);
 	ts->before = ts->prev;
 	ts->prev = ts->cur;
 	memset(&ts->cur, 0, sizeof(ts->cur));
@@ -244,15 +242,10 @@ static int proc_alive(uint32_t pid, uint64_t first_ns)
 	return (double)start * (1e9 / (double)hz) <= (double)first_ns;
 }
 
-static const struct na_cgnames *top_names(void *ctx, uint64_t cgid, const char *path)
-{
-	return na_names_get(ctx, cgid, path);
-}
-
 void top_view_bind(struct top_opts *o)
 {
 	o->view.paths = &o->paths;
-	o->view.names = top_names;
+	o->view.names = na_view_names;
 	o->view.names_ctx = o->names;
 	o->view.classes = o->classes;
 	/* A live view: processes that are gone and idle age out of it (export keeps them). */

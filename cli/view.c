@@ -1558,3 +1558,8 @@ out:
 	free(count);
 	return err;
 }
+
+const struct na_cgnames *na_view_names(void *ctx, uint64_t cgroup_id, const char *cgroup)
+{
+	return na_names_get(ctx, cgroup_id, cgroup);
+}

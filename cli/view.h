@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0) */
 /*
  * The rows people and scripts look at: live sockets and closed-connection
- * aggregates grouped by socket, process, cgroup or peer, with totals and
- * rates over an interval, filtered and sorted. Shared by top (both modes),
+ * aggregates grouped by socket, process, cgroup, peer, unit, container, pod
+ * or peer class, with totals and rates over an interval, filtered and sorted. Shared by top (both modes),
  * export --group-by and the Prometheus text (export --prometheus, the
  * agent's /metrics), so that they cannot disagree: rows are folded and
  * summed here only.
@@ -75,7 +75,7 @@ struct na_vrow {
 	uint8_t raddr[16];
 	uint16_t lport;
 	uint16_t rport;
-	const char *peer_name; /* the name the cgroup looked the peer up by (na_names_find()), or NULL */
+	const char *peer_name; /* the name the cgroup looked the peer up by (na_peernames_find()), or NULL */
 	int16_t pclass;     /* by peer and peer class: the class of raddr (na_netclass_of), -1: none */
 	uint8_t group;      /* enum na_group it was made for (what NAME shows) */
 	const struct na_cgnames *names; /* by unit, container, pod: its first member's cgroup's names */
@@ -104,12 +104,15 @@ struct na_view_opts {
 	 * the cgroup and closed rows. NULL: every row is kept (export).
 	 */
 	int (*proc_alive)(uint32_t pid, uint64_t first_ns);
-	/* By unit, container or pod: the names of a cgroup (agent/names.c); NULL: none known. */
+	/* By unit, container or pod: the names of a cgroup (na_view_names for agent/names.c's); NULL: none known. */
 	const struct na_cgnames *(*names)(void *ctx, uint64_t cgroup_id, const char *cgroup);
 	void *names_ctx;
 	/* By peer class: the classes (agent/netclass.c); NULL: every peer has none. */
 	const struct na_netclass *classes;
 };
+
+/* The names callback of struct na_view_opts for a struct na_names (ctx). */
+const struct na_cgnames *na_view_names(void *ctx, uint64_t cgroup_id, const char *cgroup);
 
 /* Rows of cur, grouped; rates against prev (may be NULL) over secs. *out is malloc'ed. */
 int na_view_build(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,

@@ -444,6 +444,22 @@ def check_tcp(h, label, f, res_c, res_s, pk, drops, recs, sums):
     sums["server"]["rx_pkts"] += got_c2s
 
 
+def check_finhole(h, label, b_c2s, drops):
+    """What finhole is for happened: a pure ACK numbered past the lost FIN
+    reached the server before the FIN was sent again (the capture's order)."""
+    lost = [p for ps in drops.values() if isinstance(ps, list) for p in ps if p.flags & FIN]
+    if not h.check("%s: the rule dropped the client's FIN" % label, len(lost) > 0):
+        return
+    fin = lost[0]
+    past = (fin.seq + fin.payload + 1) & 0xFFFFFFFF
+    got = [p for p in b_c2s if p not in lost]
+    ack = next((i for i, p in enumerate(got) if p.seq == past and p.payload == 0 and not p.flags & FIN), None)
+    refin = next((i for i, p in enumerate(got) if p.flags & FIN and p.seq == fin.seq), None)
+    h.check("%s: an ACK numbered past the lost FIN arrived before the FIN came again "
+            "(ACK at %s, FIN again at %s)" % (label, ack, refin),
+            ack is not None and refin is not None and ack < refin)
+
+
 def check_cgroup(h, label, row, s):
     """A cgroup's row against the sums of its sockets (the listener carries no payload)."""
     if not h.check("%s: has a cgroup row with retransmit and duplicate figures" % label,
@@ -538,6 +554,8 @@ def run(h):
                      % (label, key), counters.get(key), (len(d), sum(p.ip_len for p in d)))
                 h.check("%s: rule %s dropped something" % (label, key), len(d) > 0)
             check_tcp(h, label, f, rc, rs, pk, drops, recs, sums)
+            if name == "finhole":
+                check_finhole(h, label, wire.flow_pkts(pk["b"], *c2s), drops)
         # UDP: the rules drop in each receiver's prerouting.
         uc, us = results[("udp", f)]
         L = "udp/IPv%d" % f

@@ -225,7 +225,7 @@ def worker_main(argv):
 class Pkt:
     """One captured IP packet, sizes as on the wire."""
     __slots__ = ("src", "dst", "proto", "sport", "dport", "ip_len", "ip_hdr", "l4_hdr",
-                 "payload", "flags", "frag")
+                 "payload", "flags", "frag", "seq")
 
     def key(self):
         return (self.proto, self.src, self.sport, self.dst, self.dport)
@@ -275,10 +275,11 @@ def parse_frame(data):
         p.frag = off > 40 and (buf[6] == 44 or nonfirst)
     else:
         return None
-    p.ip_hdr, p.sport, p.dport, p.flags, p.l4_hdr = off, 0, 0, 0, 0
+    p.ip_hdr, p.sport, p.dport, p.flags, p.l4_hdr, p.seq = off, 0, 0, 0, 0, 0
     if not nonfirst and p.proto in (6, 17):
         p.sport, p.dport = struct.unpack_from("!HH", buf, off)
         if p.proto == 6:
+            p.seq = struct.unpack_from("!I", buf, off + 4)[0]
             p.l4_hdr = (buf[off + 12] >> 4) * 4
             p.flags = buf[off + 13]
         else:

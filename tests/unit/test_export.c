@@ -1221,7 +1221,7 @@ static void test_sort_top(void)
 /*
  * An unconnected UDP socket (cookie 77, cgroup id 50) that received 10
  * datagrams, 1000 bytes: 3 x 100 from 127.0.0.1 and 6 x 100 from 127.0.0.2
- * on its peer rows, 100 before its second peer came.
+ * on its peer rows, 100 from peers that found the peer table full.
  */
 static void udp_two_peers(struct na_sock_row *row, const char *cgroup, struct na_peer_row pr[2])
 {
@@ -1450,7 +1450,7 @@ static void test_peer_classes(void)
 	}
 	ASSERT_EQ(rx[0], 300, "class first: its peer's row");
 	ASSERT_EQ(rx[1], 640, "class second: its peer's row and the connected socket");
-	ASSERT_EQ(rx[2], 100, "no class: what the socket counted before its second peer");
+	ASSERT_EQ(rx[2], 100, "no class: what found the peer table full");
 	free(v);
 
 	ASSERT_EQ(na_series_new(&held), 0, "na_series_new");
@@ -1565,8 +1565,10 @@ static void test_prom_groupings(void)
 		ASSERT_EQ(cg[i].tot[NA_TX].payload_bytes, cg[i].cgroup_id == 10 ? 1157 : 5, "regrouped: payload");
 		ASSERT_EQ(cg[i].tot[NA_TX].payload_bytes, direct[j].tot[NA_TX].payload_bytes, "regrouped = by cgroup: payload");
 		ASSERT_EQ(cg[i].tot[NA_TX].resent_bytes, direct[j].tot[NA_TX].resent_bytes, "regrouped = by cgroup: resent");
+		ASSERT_EQ(cg[i].tot[NA_TX].packets, cg[i].cgroup_id == 10 ? 3 : 1, "regrouped: packets (one per live row)");
 		ASSERT_EQ(cg[i].tot[NA_TX].packets, direct[j].tot[NA_TX].packets, "regrouped = by cgroup: packets");
 		ASSERT_EQ(cg[i].conns, cg[i].cgroup_id == 10 ? 6 : 1, "regrouped: connections");
+		ASSERT_EQ(cg[i].live, cg[i].cgroup_id == 10 ? 3 : 1, "regrouped: live sockets");
 		ASSERT_EQ(cg[i].live, direct[j].live, "regrouped = by cgroup: live sockets");
 		ASSERT_EQ(cg[i].pid, 0, "regrouped by cgroup: no pid");
 		ASSERT_STREQ(cg[i].cgroup ? cg[i].cgroup : "(null)", cg[i].cgroup_id == 10 ? "/a" : "/b", "regrouped: path");

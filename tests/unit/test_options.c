@@ -135,9 +135,10 @@ static void test_values(void)
 	ASSERT_EQ(a.u16, 65535, "--u16 65535");
 	ASSERT_EQ(a.u32, 16777216, "--u32 16777216");
 	ASSERT_EQ(a.u64, 1099511627775ULL, "--u64 2^40-1 (no truncation to 32 bits)");
-	ASSERT_EQ(a.flag, 0, "untouched fields stay 0");
+	ASSERT_EQ(a.flag + a.pick + a.odd + a.odd_set, 0, "options not given write nothing (after a memset to 0)");
 	ASSERT_EQ(PARSE(&a, "--u32", "1000000", "--u16", "1", "--u8", "1"), 0, "small fields after a wide one");
 	ASSERT_EQ(a.u32, 1000000, "--u16 and --u8 write their own bytes only");
+	ASSERT_EQ(a.u16 * 1000 + a.u8, 1001, "--u16 1 --u8 1");
 	ASSERT_EQ(PARSE(&a, "--u32", "16"), 0, "--u32 16, the bottom");
 	ASSERT_EQ(a.u32, 16, "--u32 16");
 	refused(PARSE(&a, "--u8", "201"), "--u8 '201': 1 to 200", "--u8 201: over the top");
@@ -184,6 +185,7 @@ static void test_usage(void)
 	ASSERT_EQ(a.pick, 11, "--pi two");
 	ASSERT_EQ(PARSE(&a, "-fsX"), 0, "-fsX: a flag, then -s with the rest as its value");
 	ASSERT_STREQ(a.str, "X", "-fsX: -s X");
+	ASSERT_EQ(a.flag, 7, "-fsX: -f");
 
 	/* --help stops at once: what follows is not looked at */
 	ASSERT_EQ(PARSE(&a, "-f", "--help", "--bogus", "--u8", "0"), 0, "--help then bad options");
