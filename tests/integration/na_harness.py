@@ -913,9 +913,9 @@ class Harness:
         return Export(parse_export_json(p.stdout))
 
     def raw_socket_rows(self):
-        """na_socks as bpftool dumps it: [{cookie, acct_token, flags}] (the head
-        of struct na_row), for diagnostics export does not show; [] without
-        bpftool or on error."""
+        """na_socks as bpftool dumps it: [{cookie, acct_token, flags, state}]
+        (the head of struct na_row), for diagnostics export does not show; []
+        without bpftool or on error."""
         tool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
                                            if os.path.exists("/usr/sbin/bpftool") else None)
         if not tool:
@@ -930,8 +930,38 @@ class Harness:
             v = bytes(int(b, 16) for b in e["value"])
             out.append({"cookie": int.from_bytes(v[0:8], "little"),
                         "acct_token": int.from_bytes(v[8:16], "little"),
-                        "flags": int.from_bytes(v[16:20], "little")})
+                        "flags": int.from_bytes(v[16:20], "little"),
+                        "state": v[22]})
         return out
+
+    def link_prog_stats(self, name):
+        """run_cnt and recursion_misses of the program behind the link pinned
+        as <pin root>/name (bpftool; None when unknown), for diagnostics."""
+        tool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
+                                           if os.path.exists("/usr/sbin/bpftool") else None)
+        if not tool:
+            return None
+        p = subprocess.run([tool, "-j", "link", "show", "pinned", os.path.join(self.pin_root, name)],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            return None
+        pid = json.loads(p.stdout).get("prog_id")
+        p = subprocess.run([tool, "-j", "prog", "show", "id", str(pid)], capture_output=True,
+                           text=True, timeout=30)
+        if p.returncode != 0:
+            return None
+        info = json.loads(p.stdout)
+        return {k: info.get(k, 0) for k in ("run_cnt", "recursion_misses")}
+
+    @staticmethod
+    def kernel_sockets_by_cookie(cookies):
+        """The `ss -aneip` lines (TCP and UDP, this network namespace) of the
+        sockets whose cookie is in cookies: does the kernel still hold them?"""
+        want = {"sk:%x" % c for c in cookies}
+        p = subprocess.run(["ss", "-tuaneip"], capture_output=True, text=True, timeout=60)
+        lines = p.stdout.splitlines()
+        return [" ".join(lines[i:i + 2]) for i, l in enumerate(lines)
+                if any(w in l.split() for w in want)]
 
     def bpftool_cgroup_progs(self, cg):
         """Programs bpftool sees attached to cg (list of dicts), None without bpftool."""
