@@ -1256,12 +1256,7 @@ static __always_inline void row_end(__u64 cookie)
  * close(): non-TCP sockets send nothing after release, so their row ends
  * here, after the cookie is noted in this CPU's na_gone (a packet racing with
  * the close looks there before it makes a new row). TCP goes on sending
- * after release (FIN, unsent data): its row ends when the kernel destroys it,
- * unless the socket is in TCP_CLOSE already (the peer's FIN and the last ACK
- * came before the close): then it can send nothing more and ends here, so
- * that its end does not rest on the tracepoint, which the kernel was seen
- * to skip (docs/design.md, "Known limits of the row protocol"). TCP_CLOSE
- * was stored before, like the ender's mark in na_gone.
+ * after release (FIN, unsent data): its row ends when the kernel destroys it.
  */
 SEC("cgroup/sock_release")
 int na_release(struct bpf_sock *sk)
@@ -1270,14 +1265,8 @@ int na_release(struct bpf_sock *sk)
 	__u32 zero = 0;
 	struct na_gone *g;
 
-	if (sk->protocol == IPPROTO_TCP) {
-		if (sk->state == NA_TCP_CLOSE) {
-			cookie = bpf_get_socket_cookie(sk);
-			full_barrier(); /* see row_ended_meanwhile() */
-			row_end(cookie);
-		}
+	if (sk->protocol == IPPROTO_TCP)
 		return 1;
-	}
 	cookie = bpf_get_socket_cookie(sk);
 	g = bpf_map_lookup_elem(&na_gone, &zero);
 	if (g) {

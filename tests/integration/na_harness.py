@@ -934,6 +934,21 @@ class Harness:
                         "state": v[22]})
         return out
 
+    @staticmethod
+    def prog_stats(prog_id):
+        """run_cnt and recursion_misses of program prog_id (bpftool; None when
+        unknown), for diagnostics."""
+        tool = shutil.which("bpftool") or ("/usr/sbin/bpftool"
+                                           if os.path.exists("/usr/sbin/bpftool") else None)
+        if not tool or prog_id is None:
+            return None
+        p = subprocess.run([tool, "-j", "prog", "show", "id", str(prog_id)], capture_output=True,
+                           text=True, timeout=30)
+        if p.returncode != 0:
+            return None
+        info = json.loads(p.stdout)
+        return {k: info.get(k, 0) for k in ("run_cnt", "recursion_misses")}
+
     def link_prog_stats(self, name):
         """run_cnt and recursion_misses of the program behind the link pinned
         as <pin root>/name (bpftool; None when unknown), for diagnostics."""
@@ -945,13 +960,7 @@ class Harness:
                            capture_output=True, text=True, timeout=30)
         if p.returncode != 0:
             return None
-        pid = json.loads(p.stdout).get("prog_id")
-        p = subprocess.run([tool, "-j", "prog", "show", "id", str(pid)], capture_output=True,
-                           text=True, timeout=30)
-        if p.returncode != 0:
-            return None
-        info = json.loads(p.stdout)
-        return {k: info.get(k, 0) for k in ("run_cnt", "recursion_misses")}
+        return self.prog_stats(json.loads(p.stdout).get("prog_id"))
 
     @staticmethod
     def kernel_sockets_by_cookie(cookies):
