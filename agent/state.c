@@ -671,29 +671,46 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 	return 0;
 }
 
-static int read_closed(struct na_state *st, struct na_snapshot *snap)
+/*
+ * A whole map into rows of rowsz bytes (zeroed, at least one), each with
+ * its key at offset 0 and its value at voff: 0 with *rows and *n, or
+ * -errno (nothing set).
+ */
+static int read_rows(int fd, size_t ksz, size_t vsz, size_t rowsz, size_t voff, void **rows, size_t *n)
 {
-	struct na_closed_key *keys = NULL;
-	struct na_closed *vals = NULL;
-	size_t n = 0, i;
+	void *keys = NULL, *vals = NULL;
+	char *r = NULL;
+	size_t got = 0, i;
 	int err;
 
-	err = batch_read(st->closed_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	err = batch_read(fd, ksz, vsz, &keys, &vals, &got);
 	if (!err) {
-		snap->closed = calloc(n ? n : 1, sizeof(*snap->closed));
-		err = snap->closed ? 0 : -ENOMEM;
+		r = calloc(got ? got : 1, rowsz);
+		err = r ? 0 : -ENOMEM;
 	}
-	for (i = 0; !err && i < n; i++) {
-		snap->closed[i].k = keys[i];
-		snap->closed[i].c = vals[i];
+	for (i = 0; !err && i < got; i++) {
+		memcpy(r + i * rowsz, (char *)keys + i * ksz, ksz);
+		memcpy(r + i * rowsz + voff, (char *)vals + i * vsz, vsz);
 	}
-	if (!err)
-		snap->nclosed = n;
-	else
-		na_err(err, "read %s/na_closed", st->root);
+	if (!err) {
+		*rows = r;
+		*n = got;
+	}
 	free(keys);
 	free(vals);
 	return err;
+}
+
+_Static_assert(offsetof(struct na_closed_row, k) == 0, "read_rows() puts the key first");
+_Static_assert(offsetof(struct na_peer_row, k) == 0, "read_rows() puts the key first");
+
+static int read_closed(struct na_state *st, struct na_snapshot *snap)
+{
+	int err = read_rows(st->closed_fd, sizeof(struct na_closed_key), sizeof(struct na_closed),
+			    sizeof(*snap->closed), offsetof(struct na_closed_row, c), (void **)&snap->closed,
+			    &snap->nclosed);
+
+	return err ? na_err(err, "read %s/na_closed", st->root) : 0;
 }
 
 static int peer_cmp(const void *pa, const void *pb)
@@ -705,30 +722,14 @@ static int peer_cmp(const void *pa, const void *pb)
 
 static int read_peers(struct na_state *st, struct na_snapshot *snap)
 {
-	struct na_peer_key *keys = NULL;
-	struct na_peer *vals = NULL;
-	size_t n = 0, i;
-	int err;
+	int err = read_rows(st->peers_fd, sizeof(struct na_peer_key), sizeof(struct na_peer), sizeof(*snap->peers),
+			    offsetof(struct na_peer_row, p), (void **)&snap->peers, &snap->npeers);
 
-	err = batch_read(st->peers_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
-	if (!err) {
-		snap->peers = calloc(n ? n : 1, sizeof(*snap->peers));
-		err = snap->peers ? 0 : -ENOMEM;
-	}
-	for (i = 0; !err && i < n; i++) {
-		snap->peers[i].k = keys[i];
-		snap->peers[i].p = vals[i];
-	}
-	if (!err) {
-		snap->npeers = n;
-		if (n)
-			qsort(snap->peers, n, sizeof(*snap->peers), peer_cmp);
-	} else {
-		na_err(err, "read %s/na_peers", st->root);
-	}
-	free(keys);
-	free(vals);
-	return err;
+	if (err)
+		return na_err(err, "read %s/na_peers", st->root);
+	if (snap->npeers)
+		qsort(snap->peers, snap->npeers, sizeof(*snap->peers), peer_cmp);
+	return 0;
 }
 
 const struct na_peer_row *na_snapshot_peers(const struct na_snapshot *snap, uint64_t cookie, size_t *n)
