@@ -561,6 +561,22 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 	}
 }
 
+/* The number an fdinfo file (/proc/PID/fdinfo/FD) gives for key ("memlock"), or 0 when it gives none. */
+static unsigned long long fdinfo_value(const char *path, const char *key)
+{
+	unsigned long long v = 0;
+	size_t klen = strlen(key);
+	FILE *f = fopen(path, "re");
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':' && sscanf(line + klen + 1, "%llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 /*
  * Rows in na_socks now, as a guess for the first read: the kernel's memory
  * figure for the map (fdinfo's memlock) grows by one element per row, and
@@ -569,17 +585,11 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
  */
 static size_t socks_guess(struct na_state *st)
 {
-	unsigned long long memlock = 0, buckets = 1;
-	char p[64], line[128];
-	FILE *f;
+	unsigned long long memlock, buckets = 1;
+	char p[64];
 
 	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", st->socks_fd);
-	f = fopen(p, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &memlock) == 1)
-			break;
-	if (f)
-		fclose(f);
+	memlock = fdinfo_value(p, "memlock");
 	while (buckets < st->meta.max_sockets)
 		buckets <<= 1;
 	/* a bucket is 16 bytes; an element its header, key and value, about 360 bytes */
@@ -1055,7 +1065,7 @@ static int prog_uses_map(__u32 prog_id, __u32 map_id)
 /* Processes with a descriptor of each leftover link (their fdinfo names its id). */
 static void link_holders(struct na_leftover *lo, size_t n)
 {
-	char p[64], target[64], line[128];
+	char p[64], target[64];
 	struct dirent *pe, *fe;
 	DIR *pd, *fd_dir;
 	size_t i;
@@ -1070,8 +1080,7 @@ static void link_holders(struct na_leftover *lo, size_t n)
 		fd_dir = opendir(p);
 		while (fd_dir && (fe = readdir(fd_dir))) {
 			ssize_t k;
-			FILE *f;
-			unsigned id = 0;
+			unsigned id;
 
 			snprintf(p, sizeof(p), "/proc/%d/fd/%.16s", pid, fe->d_name);
 			k = readlink(p, target, sizeof(target) - 1);
@@ -1081,12 +1090,7 @@ static void link_holders(struct na_leftover *lo, size_t n)
 			if (strcmp(target, "anon_inode:bpf-link") && strcmp(target, "anon_inode:bpf_link"))
 				continue;
 			snprintf(p, sizeof(p), "/proc/%d/fdinfo/%.16s", pid, fe->d_name);
-			f = fopen(p, "re");
-			while (f && fgets(line, sizeof(line), f))
-				if (sscanf(line, "link_id: %u", &id) == 1)
-					break;
-			if (f)
-				fclose(f);
+			id = (unsigned)fdinfo_value(p, "link_id");
 			for (i = 0; id && i < n; i++)
 				if (lo[i].link_id == id && lo[i].npids < 4 &&
 				    (!lo[i].npids || lo[i].pids[lo[i].npids - 1] != pid))
