@@ -3,8 +3,8 @@
  * unit.util: agent/util.c's small functions: addresses as text (IPv4
  * without stdio, IPv6, mapped, all-zero, buffers just large enough or one
  * byte short), protocol and family names, na_parse_u64 (digits only,
- * within bounds) and the pin root (option, environment, default). No
- * privilege.
+ * within bounds), the pin root (option, environment, default) and text
+ * added to a fixed buffer. No privilege.
  *
  * One line per failed check ("FAIL file:line: what: actual ..., expected ...")
  * and a last line "N passed, N failed". Exit 0 when all passed, 1 otherwise.
@@ -130,11 +130,32 @@ static void test_pin_root(void)
 	unsetenv(NA_PIN_ROOT_ENV);
 }
 
+/* ---- na_str_append: text added to a fixed buffer, cut to fit --------------- */
+static void test_str_append(void)
+{
+	char buf[12] = "";
+
+	na_str_append(buf, sizeof(buf), "%s", "hash");
+	na_str_append(buf, sizeof(buf), " %s(%u)", "lru", 2u);
+	ASSERT_STREQ(buf, "hash lru(2)", "two pieces, the second at the end of the first");
+	na_str_append(buf, sizeof(buf), " %s", "ringbuf");
+	ASSERT_STREQ(buf, "hash lru(2)", "a full buffer takes nothing more");
+	memcpy(buf, "0123456789", 11);
+	na_str_append(buf, sizeof(buf), "%s", "abc");
+	ASSERT_STREQ(buf, "0123456789a", "cut to what fits, NUL-terminated");
+	memset(buf, 'X', sizeof(buf));
+	buf[0] = '\0';
+	na_str_append(buf, 4, "%d", 123456);
+	ASSERT_EQ(buf[3] == '\0' && buf[4] == 'X', 1, "nothing written past len");
+	ASSERT_STREQ(buf, "123", "a number cut to len - 1");
+}
+
 int main(void)
 {
 	test_addr();
 	test_proto_family();
 	test_parse_u64();
 	test_pin_root();
+	test_str_append();
 	return check_summary();
 }
