@@ -799,6 +799,11 @@ static int attach_activate(struct att_txn *t)
 		       : 0;
 }
 
+/* An attach's steps, in order: the first that fails ends it, and attach_undo() takes back what was done. */
+static int (*const attach_steps[])(struct att_txn *t) = {
+	attach_plan, attach_load, attach_root, attach_record, attach_link, attach_commit, attach_activate,
+};
+
 /* Undo, last step first. Nothing was live: no row belongs to the copy. */
 static void attach_undo(struct att_txn *t)
 {
@@ -854,6 +859,7 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 	enum repaired what = REPAIRED_NONE;
 	int lockfd = -1, err;
 	sigset_t sigs;
+	size_t i;
 
 	err = na_cgroup_resolve(path, &t.cg);
 	if (err)
@@ -882,19 +888,8 @@ int na_attach_cgroup(const struct na_attach_opts *o, const char *path)
 		err = what == REPAIRED_FINISHED ? 0 : 1;
 		goto share;
 	}
-	err = attach_plan(&t);
-	if (!err)
-		err = attach_load(&t);
-	if (!err)
-		err = attach_root(&t);
-	if (!err)
-		err = attach_record(&t);
-	if (!err)
-		err = attach_link(&t);
-	if (!err)
-		err = attach_commit(&t);
-	if (!err)
-		err = attach_activate(&t);
+	for (i = 0; !err && i < NA_ARRAY_SIZE(attach_steps); i++)
+		err = attach_steps[i](&t);
 	if (err) {
 		attach_undo(&t);
 		if (!t.committed) /* the pin root was empty when we came: empty it stays, or goes */

@@ -8,7 +8,6 @@
  * a minute.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -83,30 +82,7 @@ void na_agent_log_close(struct na_agent *a)
  */
 int na_agent_log_dir_check(const char *file)
 {
-	char dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX], buf[PATH_MAX];
-	int fd = -1, pfd = -1, err;
-
-	snprintf(buf, sizeof(buf), "%s", file);
-	snprintf(dir, sizeof(dir), "%s", dirname(buf));
-	err = na_dir_trust_open(dir, "log-file directory", &fd);
-	if (err == -ENOENT) {
-		snprintf(buf, sizeof(buf), "%s", dir);
-		snprintf(name, sizeof(name), "%s", basename(buf));
-		snprintf(buf, sizeof(buf), "%s", dir);
-		snprintf(parent, sizeof(parent), "%s", dirname(buf));
-		err = na_dir_trust_open(parent, "log-file directory", &pfd);
-		if (err == -ENOENT)
-			na_log(NA_LOG_ERROR, "agent: log-file %s: %s does not exist", file, parent);
-		if (!err && mkdirat(pfd, name, 0750) && errno != EEXIST)
-			err = na_err(-errno, "agent: create %s", dir);
-		if (pfd >= 0)
-			close(pfd);
-		if (!err)
-			err = na_dir_trust_open(dir, "log-file directory", &fd);
-	}
-	if (fd >= 0)
-		close(fd);
-	return err;
+	return na_file_dir_check(file, "log-file", 0750);
 }
 
 /* Follow the pinned ring buffer into the configured file (none: nothing to do). */

@@ -89,6 +89,31 @@ static int map_get(const char *root, const char *name, __u32 type, __u32 value_s
 	return fd;
 }
 
+/* The pinned maps the log reads, each checked by map_get(): 0, or -errno (reported) with the fds open so far. */
+static int maps_get(struct na_connlog *l, const char *root)
+{
+	const struct {
+		const char *name;
+		__u32 type, value_size;
+		int *fd;
+		__u32 *id;
+	} maps[] = {
+		{ "na_log", BPF_MAP_TYPE_RINGBUF, 0, &l->log_fd, &l->log_id },
+		{ "na_stats", BPF_MAP_TYPE_ARRAY, sizeof(struct na_stats), &l->stats_fd, NULL },
+		{ "na_attached", BPF_MAP_TYPE_HASH, sizeof(struct na_attach), &l->attached_fd, NULL },
+		{ "na_cgpath", BPF_MAP_TYPE_LRU_HASH, sizeof(struct na_cgpath), &l->cgpath_fd, NULL },
+		{ "na_dns", BPF_MAP_TYPE_LRU_HASH, sizeof(struct na_dns_name), &l->dns_fd, NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < NA_ARRAY_SIZE(maps); i++) {
+		*maps[i].fd = map_get(root, maps[i].name, maps[i].type, maps[i].value_size, maps[i].id);
+		if (*maps[i].fd < 0)
+			return *maps[i].fd;
+	}
+	return 0;
+}
+
 /* Add every cgroup below the attached ones; a cgroup removed meanwhile is skipped. */
 static int walk_attached(struct na_connlog *l)
 {
@@ -138,33 +163,10 @@ int na_connlog_open(const char *pin_root, na_connlog_fn fn, void *ctx, struct na
 	err = na_meta_read(pin_root, NULL, &have);
 	if (!err && !have)
 		err = -ENOENT;
+	if (!err)
+		err = maps_get(l, pin_root);
 	if (err)
 		goto fail;
-	l->log_fd = map_get(pin_root, "na_log", BPF_MAP_TYPE_RINGBUF, 0, &l->log_id);
-	if (l->log_fd < 0) {
-		err = l->log_fd;
-		goto fail;
-	}
-	l->stats_fd = map_get(pin_root, "na_stats", BPF_MAP_TYPE_ARRAY, sizeof(struct na_stats), NULL);
-	if (l->stats_fd < 0) {
-		err = l->stats_fd;
-		goto fail;
-	}
-	l->attached_fd = map_get(pin_root, "na_attached", BPF_MAP_TYPE_HASH, sizeof(struct na_attach), NULL);
-	if (l->attached_fd < 0) {
-		err = l->attached_fd;
-		goto fail;
-	}
-	l->cgpath_fd = map_get(pin_root, "na_cgpath", BPF_MAP_TYPE_LRU_HASH, sizeof(struct na_cgpath), NULL);
-	if (l->cgpath_fd < 0) {
-		err = l->cgpath_fd;
-		goto fail;
-	}
-	l->dns_fd = map_get(pin_root, "na_dns", BPF_MAP_TYPE_LRU_HASH, sizeof(struct na_dns_name), NULL);
-	if (l->dns_fd < 0) {
-		err = l->dns_fd;
-		goto fail;
-	}
 	l->rb = ring_buffer__new(l->log_fd, on_sample, l, NULL);
 	if (!l->rb) {
 		err = na_err(-errno, "map the ring buffer %s/na_log", pin_root);

@@ -1554,6 +1554,18 @@ void na_hist_result_free(struct na_hist_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
+/* A history opened to read: 0 when it is one, or -errno with why (an empty file is none). */
+static int check_schema_ro(sqlite3 *db, char *why, size_t wlen)
+{
+	int err = check_schema(db, why, wlen);
+
+	if (err == 1) {
+		snprintf(why, wlen, "an empty database, not a netacct history");
+		err = -EPROTO;
+	}
+	return err;
+}
+
 static int open_ro(const char *path, sqlite3 **db, char *why, size_t wlen)
 {
 	char uri[PATH_MAX + 64];
@@ -1573,11 +1585,7 @@ static int open_ro(const char *path, sqlite3 **db, char *why, size_t wlen)
 	rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(*db, 2000);
-		err = check_schema(*db, why, wlen);
-		if (err == 1) {
-			snprintf(why, wlen, "an empty database, not a netacct history");
-			err = -EPROTO;
-		}
+		err = check_schema_ro(*db, why, wlen);
 		if (!err)
 			return 0;
 		/*
@@ -1597,11 +1605,7 @@ static int open_ro(const char *path, sqlite3 **db, char *why, size_t wlen)
 		err = sql_err(*db, rc, "open", why, wlen);
 		goto fail;
 	}
-	err = check_schema(*db, why, wlen);
-	if (err == 1) {
-		snprintf(why, wlen, "an empty database, not a netacct history");
-		err = -EPROTO;
-	}
+	err = check_schema_ro(*db, why, wlen);
 	if (!err)
 		return 0;
 fail:

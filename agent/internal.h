@@ -43,6 +43,8 @@ int na_links_check(struct bpf_object *obj);
 void na_cut_comment(char *line);
 /* s without its leading blanks and its trailing blanks and line end (cut in place). */
 char *na_trim(char *s);
+/* fmt's text added at the end of the string in buf (len bytes in all), cut to fit. */
+void na_str_append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- the embedded BPF object (agent/object.c) ----------------------------- */
 /*

@@ -6,7 +6,7 @@
  * of the object that is not here must be a `syscall` program (run on
  * demand, never attached); na_links_check() refuses anything else, so a
  * program added to bpf/netacct.bpf.c without a line here fails at once
- * (and in unit.agent) instead of being silently left unattached.
+ * (and in unit.links) instead of being silently left unattached.
  */
 #include <errno.h>
 #include <string.h>

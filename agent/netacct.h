@@ -378,6 +378,13 @@ int na_pin_root_trust(const char *pin_root);
  * the *at() calls) or -errno (-ENOENT quiet, the rest reported).
  */
 int na_dir_trust_open(const char *dir, const char *what, int *fd);
+/*
+ * The directory of a file the agent writes (what: "log-file", "history"),
+ * made with mode when it is missing below a trusted directory, and then
+ * trusted as na_dir_trust_open() trusts one. 0, or -errno reported with the
+ * reason.
+ */
+int na_file_dir_check(const char *file, const char *what, mode_t mode);
 /* -ENOENT when nothing is attached (no pin root); -EPROTO on an ABI mismatch. */
 int na_state_open(const char *pin_root, struct na_state **out);
 /*

@@ -6,7 +6,6 @@
  * object's bytes are in the binary once.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,18 +159,6 @@ int na_syscall_run(const char *root, const struct na_meta *meta, const char *nam
 	return na_syscall_run_each(root, meta, name, ctx, size, 1);
 }
 
-__attribute__((format(printf, 3, 4))) static void add_name(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n = strlen(buf);
-	va_list ap;
-
-	if (n + 2 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
-
 static int listed(const char *buf, const char *name)
 {
 	const char *p = buf;
@@ -204,18 +191,18 @@ int na_object_probe(char *missing, size_t mlen, char *present, size_t plen)
 
 		/* libbpf cannot probe tracing programs (they need a BTF target): their tracepoints are checked below. */
 		if (t != BPF_PROG_TYPE_TRACING && !listed(present, name)) {
-			add_name(present, plen, "%s%s", present[0] ? " " : "", name);
+			na_str_append(present, plen, "%s%s", present[0] ? " " : "", name);
 			if (libbpf_probe_bpf_prog_type(t, NULL) != 1) {
-				add_name(missing, mlen, " %s", name);
+				na_str_append(missing, mlen, " %s", name);
 				nmissing++;
 			}
 		}
 		/* Tracing programs are not probed by libbpf: the tracepoints they attach to are looked up in BTF. */
 		if (!strncmp(sec, "tp_btf/", 7)) {
 			snprintf(tp, sizeof(tp), "btf_trace_%s", sec + 7);
-			add_name(present, plen, " %s", tp);
+			na_str_append(present, plen, " %s", tp);
 			if (!btf || btf__find_by_name_kind(btf, tp, BTF_KIND_TYPEDEF) < 0) {
-				add_name(missing, mlen, " %s", tp);
+				na_str_append(missing, mlen, " %s", tp);
 				nmissing++;
 			}
 		}
@@ -226,9 +213,9 @@ int na_object_probe(char *missing, size_t mlen, char *present, size_t plen)
 
 		if (bpf_map__is_internal(map) || listed(present, name))
 			continue;
-		add_name(present, plen, " %s", name);
+		na_str_append(present, plen, " %s", name);
 		if (libbpf_probe_bpf_map_type(t, NULL) != 1) {
-			add_name(missing, mlen, " %s", name);
+			na_str_append(missing, mlen, " %s", name);
 			nmissing++;
 		}
 	}

@@ -173,6 +173,35 @@ int na_dir_trust_open(const char *dir, const char *what, int *fd)
 	return walk_trusted(real, what, 0, fd);
 }
 
+int na_file_dir_check(const char *file, const char *what, mode_t mode)
+{
+	char dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX], buf[PATH_MAX], whatdir[64];
+	int fd = -1, pfd = -1, err;
+
+	snprintf(whatdir, sizeof(whatdir), "%s directory", what);
+	snprintf(buf, sizeof(buf), "%s", file);
+	snprintf(dir, sizeof(dir), "%s", dirname(buf));
+	err = na_dir_trust_open(dir, whatdir, &fd);
+	if (err == -ENOENT) {
+		snprintf(buf, sizeof(buf), "%s", dir);
+		snprintf(name, sizeof(name), "%s", basename(buf));
+		snprintf(buf, sizeof(buf), "%s", dir);
+		snprintf(parent, sizeof(parent), "%s", dirname(buf));
+		err = na_dir_trust_open(parent, whatdir, &pfd);
+		if (err == -ENOENT)
+			na_log(NA_LOG_ERROR, "agent: %s %s: %s does not exist", what, file, parent);
+		if (!err && mkdirat(pfd, name, mode) && errno != EEXIST)
+			err = na_err(-errno, "agent: create %s", dir);
+		if (pfd >= 0)
+			close(pfd);
+		if (!err)
+			err = na_dir_trust_open(dir, whatdir, &fd);
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
 /* bpffs at the pin root's parent; /sys/fs/bpf is mounted when missing. */
 static int ensure_bpffs(const char *root)
 {

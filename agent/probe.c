@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -67,18 +66,6 @@ int na_caps_check_attach(const char *what)
 	return -EPERM;
 }
 
-__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n = strlen(buf);
-	va_list ap;
-
-	if (n + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * The kernel refuses a multi-attach (EPERM) where a program of the same hook
  * is attached without BPF_F_ALLOW_MULTI on the cgroup itself, and anywhere
@@ -108,9 +95,9 @@ int na_cgroup_blockers(const char *abs, struct na_blockers *b)
 			continue;
 		}
 		if (cnt && !(flags & BPF_F_ALLOW_MULTI))
-			append(b->here, sizeof(b->here), " %s", hooks[i].name);
+			na_str_append(b->here, sizeof(b->here), " %s", hooks[i].name);
 		else if (cnt)
-			append(b->others, sizeof(b->others), " %s(%u)", hooks[i].name, cnt);
+			na_str_append(b->others, sizeof(b->others), " %s(%u)", hooks[i].name, cnt);
 		cnt = 64;
 		if (!bpf_prog_query(fd, hooks[i].type, BPF_F_QUERY_EFFECTIVE, NULL, ids, &cnt))
 			b->effective += cnt;

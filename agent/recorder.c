@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,32 +121,12 @@ static void opts_of(struct na_recorder *r, const struct na_conf *c)
 
 int na_history_dir_check(const char *path)
 {
-	char dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX], buf[PATH_MAX];
-	int fd = -1, pfd = -1, err;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", dirname(buf));
-	/* Root writes the database there: root's alone, below directories only root can change. */
-	err = na_dir_trust_open(dir, "history directory", &fd);
-	if (err == -ENOENT) {
-		snprintf(buf, sizeof(buf), "%s", dir);
-		snprintf(name, sizeof(name), "%s", basename(buf));
-		snprintf(buf, sizeof(buf), "%s", dir);
-		snprintf(parent, sizeof(parent), "%s", dirname(buf));
-		err = na_dir_trust_open(parent, "history directory", &pfd);
-		if (err == -ENOENT)
-			na_log(NA_LOG_ERROR, "agent: history %s: %s does not exist", path, parent);
-		/* 0755: the file's own mode says who reads it (0640 with the configuration's group) */
-		if (!err && mkdirat(pfd, name, 0755) && errno != EEXIST)
-			err = na_err(-errno, "agent: create %s", dir);
-		if (pfd >= 0)
-			close(pfd);
-		if (!err)
-			err = na_dir_trust_open(dir, "history directory", &fd);
-	}
-	if (fd >= 0)
-		close(fd);
-	return err;
+	/*
+	 * Root writes the database there: root's alone, below directories only
+	 * root can change. 0755: the file's own mode says who reads it (0640
+	 * with the configuration's group).
+	 */
+	return na_file_dir_check(path, "history", 0755);
 }
 
 /* The database of a configuration: its own, or the pin root's default. */

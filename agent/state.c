@@ -561,6 +561,22 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
 	}
 }
 
+/* The number an fdinfo file (/proc/PID/fdinfo/FD) gives for key ("memlock"), or 0 when it gives none. */
+static unsigned long long fdinfo_value(const char *path, const char *key)
+{
+	unsigned long long v = 0;
+	size_t klen = strlen(key);
+	FILE *f = fopen(path, "re");
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':' && sscanf(line + klen + 1, "%llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 /*
  * Rows in na_socks now, as a guess for the first read: the kernel's memory
  * figure for the map (fdinfo's memlock) grows by one element per row, and
@@ -569,17 +585,11 @@ void na_sock_from_row(struct na_sock *s, const struct na_row *r)
  */
 static size_t socks_guess(struct na_state *st)
 {
-	unsigned long long memlock = 0, buckets = 1;
-	char p[64], line[128];
-	FILE *f;
+	unsigned long long memlock, buckets = 1;
+	char p[64];
 
 	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", st->socks_fd);
-	f = fopen(p, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &memlock) == 1)
-			break;
-	if (f)
-		fclose(f);
+	memlock = fdinfo_value(p, "memlock");
 	while (buckets < st->meta.max_sockets)
 		buckets <<= 1;
 	/* a bucket is 16 bytes; an element its header, key and value, about 360 bytes */
@@ -671,29 +681,46 @@ static int read_socks(struct na_state *st, struct na_snapshot *snap)
 	return 0;
 }
 
-static int read_closed(struct na_state *st, struct na_snapshot *snap)
+/*
+ * A whole map into rows of rowsz bytes (zeroed, at least one), each with
+ * its key at offset 0 and its value at voff: 0 with *rows and *n, or
+ * -errno (nothing set).
+ */
+static int read_rows(int fd, size_t ksz, size_t vsz, size_t rowsz, size_t voff, void **rows, size_t *n)
 {
-	struct na_closed_key *keys = NULL;
-	struct na_closed *vals = NULL;
-	size_t n = 0, i;
+	void *keys = NULL, *vals = NULL;
+	char *r = NULL;
+	size_t got = 0, i;
 	int err;
 
-	err = batch_read(st->closed_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	err = batch_read(fd, ksz, vsz, &keys, &vals, &got);
 	if (!err) {
-		snap->closed = calloc(n ? n : 1, sizeof(*snap->closed));
-		err = snap->closed ? 0 : -ENOMEM;
+		r = calloc(got ? got : 1, rowsz);
+		err = r ? 0 : -ENOMEM;
 	}
-	for (i = 0; !err && i < n; i++) {
-		snap->closed[i].k = keys[i];
-		snap->closed[i].c = vals[i];
+	for (i = 0; !err && i < got; i++) {
+		memcpy(r + i * rowsz, (char *)keys + i * ksz, ksz);
+		memcpy(r + i * rowsz + voff, (char *)vals + i * vsz, vsz);
 	}
-	if (!err)
-		snap->nclosed = n;
-	else
-		na_err(err, "read %s/na_closed", st->root);
+	if (!err) {
+		*rows = r;
+		*n = got;
+	}
 	free(keys);
 	free(vals);
 	return err;
+}
+
+_Static_assert(offsetof(struct na_closed_row, k) == 0, "read_rows() puts the key first");
+_Static_assert(offsetof(struct na_peer_row, k) == 0, "read_rows() puts the key first");
+
+static int read_closed(struct na_state *st, struct na_snapshot *snap)
+{
+	int err = read_rows(st->closed_fd, sizeof(struct na_closed_key), sizeof(struct na_closed),
+			    sizeof(*snap->closed), offsetof(struct na_closed_row, c), (void **)&snap->closed,
+			    &snap->nclosed);
+
+	return err ? na_err(err, "read %s/na_closed", st->root) : 0;
 }
 
 static int peer_cmp(const void *pa, const void *pb)
@@ -705,30 +732,14 @@ static int peer_cmp(const void *pa, const void *pb)
 
 static int read_peers(struct na_state *st, struct na_snapshot *snap)
 {
-	struct na_peer_key *keys = NULL;
-	struct na_peer *vals = NULL;
-	size_t n = 0, i;
-	int err;
+	int err = read_rows(st->peers_fd, sizeof(struct na_peer_key), sizeof(struct na_peer), sizeof(*snap->peers),
+			    offsetof(struct na_peer_row, p), (void **)&snap->peers, &snap->npeers);
 
-	err = batch_read(st->peers_fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
-	if (!err) {
-		snap->peers = calloc(n ? n : 1, sizeof(*snap->peers));
-		err = snap->peers ? 0 : -ENOMEM;
-	}
-	for (i = 0; !err && i < n; i++) {
-		snap->peers[i].k = keys[i];
-		snap->peers[i].p = vals[i];
-	}
-	if (!err) {
-		snap->npeers = n;
-		if (n)
-			qsort(snap->peers, n, sizeof(*snap->peers), peer_cmp);
-	} else {
-		na_err(err, "read %s/na_peers", st->root);
-	}
-	free(keys);
-	free(vals);
-	return err;
+	if (err)
+		return na_err(err, "read %s/na_peers", st->root);
+	if (snap->npeers)
+		qsort(snap->peers, snap->npeers, sizeof(*snap->peers), peer_cmp);
+	return 0;
 }
 
 const struct na_peer_row *na_snapshot_peers(const struct na_snapshot *snap, uint64_t cookie, size_t *n)
@@ -1054,7 +1065,7 @@ static int prog_uses_map(__u32 prog_id, __u32 map_id)
 /* Processes with a descriptor of each leftover link (their fdinfo names its id). */
 static void link_holders(struct na_leftover *lo, size_t n)
 {
-	char p[64], target[64], line[128];
+	char p[64], target[64];
 	struct dirent *pe, *fe;
 	DIR *pd, *fd_dir;
 	size_t i;
@@ -1069,8 +1080,7 @@ static void link_holders(struct na_leftover *lo, size_t n)
 		fd_dir = opendir(p);
 		while (fd_dir && (fe = readdir(fd_dir))) {
 			ssize_t k;
-			FILE *f;
-			unsigned id = 0;
+			unsigned id;
 
 			snprintf(p, sizeof(p), "/proc/%d/fd/%.16s", pid, fe->d_name);
 			k = readlink(p, target, sizeof(target) - 1);
@@ -1080,12 +1090,7 @@ static void link_holders(struct na_leftover *lo, size_t n)
 			if (strcmp(target, "anon_inode:bpf-link") && strcmp(target, "anon_inode:bpf_link"))
 				continue;
 			snprintf(p, sizeof(p), "/proc/%d/fdinfo/%.16s", pid, fe->d_name);
-			f = fopen(p, "re");
-			while (f && fgets(line, sizeof(line), f))
-				if (sscanf(line, "link_id: %u", &id) == 1)
-					break;
-			if (f)
-				fclose(f);
+			id = (unsigned)fdinfo_value(p, "link_id");
 			for (i = 0; id && i < n; i++)
 				if (lo[i].link_id == id && lo[i].npids < 4 &&
 				    (!lo[i].npids || lo[i].pids[lo[i].npids - 1] != pid))

@@ -3,11 +3,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "netacct.h"
+#include "internal.h"
 
 int na_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -177,6 +179,18 @@ char *na_trim(char *s)
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
 		*--e = '\0';
 	return s;
+}
+
+void na_str_append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
 }
 
 /*

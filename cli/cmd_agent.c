@@ -39,7 +39,8 @@ static const struct na_option agent_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_agent_spec = { .cmd = "agent", .opts = agent_opts, .help_width = 21, .about = agent_about };
+const struct na_opts na_agent_spec = { .cmd = "agent", .opts = agent_opts, .help_width = 21, .about = agent_about,
+				       .pos = NA_ARGS_NONE("no arguments (the cgroups are in the configuration)") };
 
 int na_agent_listen(struct na_conf *c, const char *listen)
 {
@@ -57,16 +58,9 @@ int na_agent_listen(struct na_conf *c, const char *listen)
 
 int na_agent_parse(int argc, char **argv, struct na_agent_args *a)
 {
-	int rc;
-
 	memset(a, 0, sizeof(*a));
 	a->conf_path = NA_CONF_DEFAULT_PATH;
-	rc = na_opts_parse(&na_agent_spec, argc, argv, a);
-	if (rc || a->help)
-		return rc;
-	if (optind < argc)
-		return na_usage_error("agent", "no arguments (the cgroups are in the configuration)");
-	return 0;
+	return na_opts_parse(&na_agent_spec, argc, argv, a);
 }
 
 int cmd_agent(int argc, char **argv, const struct na_global *g)

@@ -48,21 +48,13 @@ static const struct na_option attach_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_attach_spec = { .cmd = "attach", .opts = attach_opts };
+const struct na_opts na_attach_spec = { .cmd = "attach", .opts = attach_opts,
+					.pos = NA_ARGS_SOME(struct na_attach_args, "no cgroup PATH given") };
 
 int na_attach_parse(int argc, char **argv, struct na_attach_args *a)
 {
-	int rc;
-
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&na_attach_spec, argc, argv, a);
-	if (rc || a->help)
-		return rc;
-	if (optind >= argc)
-		return na_usage_error("attach", "no cgroup PATH given");
-	a->pos = argv + optind;
-	a->npos = argc - optind;
-	return 0;
+	return na_opts_parse(&na_attach_spec, argc, argv, a);
 }
 
 int cmd_attach(int argc, char **argv, const struct na_global *g)
@@ -97,7 +89,9 @@ static const struct na_option detach_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_detach_spec = { .cmd = "detach", .opts = detach_opts };
+/* PATHs or --all, not both: checked after the parse, which keeps any number. */
+const struct na_opts na_detach_spec = { .cmd = "detach", .opts = detach_opts,
+					.pos = NA_ARGS_ANY(struct na_detach_args) };
 
 int na_detach_parse(int argc, char **argv, struct na_detach_args *a)
 {
@@ -107,12 +101,10 @@ int na_detach_parse(int argc, char **argv, struct na_detach_args *a)
 	rc = na_opts_parse(&na_detach_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
-	if (a->all && optind < argc)
+	if (a->all && a->npos)
 		return na_usage_error("detach", "--all takes no PATH");
-	if (!a->all && optind >= argc)
+	if (!a->all && !a->npos)
 		return na_usage_error("detach", "no cgroup PATH given (or --all)");
-	a->pos = argv + optind;
-	a->npos = argc - optind;
 	return 0;
 }
 
@@ -365,19 +357,13 @@ static const struct na_option status_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_status_spec = { .cmd = "status", .opts = status_opts };
+const struct na_opts na_status_spec = { .cmd = "status", .opts = status_opts,
+					.pos = NA_ARGS_NONE("unexpected argument '%s'") };
 
 int na_status_parse(int argc, char **argv, struct na_status_args *a)
 {
-	int rc;
-
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&na_status_spec, argc, argv, a);
-	if (rc || a->help)
-		return rc;
-	if (optind < argc)
-		return na_usage_error("status", "unexpected argument '%s'", argv[optind]);
-	return 0;
+	return na_opts_parse(&na_status_spec, argc, argv, a);
 }
 
 int cmd_status(int argc, char **argv, const struct na_global *g)

@@ -340,21 +340,16 @@ static const char doctor_about[] =
 	"check, with the fix; exit 0 when no check fails (a warning is not a failure).\n"
 	"\n";
 
-const struct na_opts na_doctor_spec = { .cmd = "doctor", .opts = doctor_opts, .help_width = 13, .about = doctor_about };
+const struct na_opts na_doctor_spec = {
+	.cmd = "doctor", .opts = doctor_opts, .help_width = 13, .about = doctor_about,
+	.pos = NA_ARGS_AT_MOST(struct na_doctor_args, NA_DOCTOR_MAX_PATHS,
+			       "at most " NA_STR(NA_DOCTOR_MAX_PATHS) " cgroup PATHs"),
+};
 
 int na_doctor_parse(int argc, char **argv, struct na_doctor_args *a)
 {
-	int rc;
-
 	memset(a, 0, sizeof(*a));
-	rc = na_opts_parse(&na_doctor_spec, argc, argv, a);
-	if (rc || a->help)
-		return rc;
-	if (argc - optind > NA_DOCTOR_MAX_PATHS)
-		return na_usage_error("doctor", "at most %d cgroup PATHs", NA_DOCTOR_MAX_PATHS);
-	a->pos = argv + optind;
-	a->npos = argc - optind;
-	return 0;
+	return na_opts_parse(&na_doctor_spec, argc, argv, a);
 }
 
 int cmd_doctor(int argc, char **argv, const struct na_global *g)

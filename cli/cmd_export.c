@@ -436,7 +436,8 @@ static const struct na_option export_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_export_spec = { .cmd = "export", .opts = export_opts };
+const struct na_opts na_export_spec = { .cmd = "export", .opts = export_opts,
+					.pos = NA_ARGS_ANY(struct na_export_args) };
 
 int na_export_parse(int argc, char **argv, struct na_export_args *a)
 {
@@ -450,8 +451,6 @@ int na_export_parse(int argc, char **argv, struct na_export_args *a)
 		return rc;
 	if (a->fmt == OUT_PROM && (a->grouped || !a->header || a->networks))
 		return na_usage_error("export", "--prometheus takes neither --group-by, --no-header nor --networks");
-	a->pos = argv + optind;
-	a->npos = argc - optind;
 	return 0;
 }
 

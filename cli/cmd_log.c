@@ -316,20 +316,13 @@ static void help_tail(void)
 }
 
 const struct na_opts na_log_spec = { .cmd = "log", .opts = log_opts, .help_width = 14, .about = log_about,
-				     .help_tail = help_tail };
+				     .help_tail = help_tail, .pos = NA_ARGS_NONE("unexpected argument '%s'") };
 
 int na_log_parse(int argc, char **argv, struct na_log_args *a)
 {
-	int rc;
-
 	memset(a, 0, sizeof(*a));
 	a->fmt = FMT_TABLE;
-	rc = na_opts_parse(&na_log_spec, argc, argv, a);
-	if (rc || a->help)
-		return rc;
-	if (optind < argc)
-		return na_usage_error("log", "unexpected argument '%s'", argv[optind]);
-	return 0;
+	return na_opts_parse(&na_log_spec, argc, argv, a);
 }
 
 /* The connection log of the pin root, after the same "nothing attached" and ABI checks as every reader. */

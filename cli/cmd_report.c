@@ -175,20 +175,16 @@ static const struct na_option report_opts[] = {
 	{ 0 },
 };
 
-const struct na_opts na_report_spec = { .cmd = "report", .opts = report_opts };
+const struct na_opts na_report_spec = {
+	.cmd = "report", .opts = report_opts,
+	.pos = NA_ARGS_NONE("no arguments ('%s'): cgroups are chosen with --cgroup PATH"),
+};
 
 int na_report_parse(int argc, char **argv, struct na_report_args *a)
 {
-	int rc;
-
 	memset(a, 0, sizeof(*a));
 	a->every = -1;
-	rc = na_opts_parse(&na_report_spec, argc, argv, a);
-	if (rc || a->help)
-		return rc;
-	if (optind < argc)
-		return na_usage_error("report", "no arguments ('%s'): cgroups are chosen with --cgroup PATH", argv[optind]);
-	return 0;
+	return na_opts_parse(&na_report_spec, argc, argv, a);
 }
 
 /* ---- grouping and --top -------------------------------------------------------------- */

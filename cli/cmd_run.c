@@ -228,8 +228,10 @@ static const char run_about[] =
 	"status is CMD's (128 + N when signal N ended it; 125: netacct could not set up).\n"
 	"\n";
 
-const struct na_opts na_run_spec = { .cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14,
-				     .about = run_about };
+const struct na_opts na_run_spec = {
+	.cmd = "run", .opts = run_opts, .in_order = 1, .help_width = 14, .about = run_about,
+	.pos = NA_ARGS_SOME(struct na_run_args, "no command given (netacct run [options] -- CMD [ARGS...])"),
+};
 
 int na_run_parse(int argc, char **argv, struct na_run_args *a)
 {
@@ -240,14 +242,10 @@ int na_run_parse(int argc, char **argv, struct na_run_args *a)
 	rc = na_opts_parse(&na_run_spec, argc, argv, a);
 	if (rc || a->help)
 		return rc;
-	if (optind >= argc)
-		return na_usage_error("run", "no command given (netacct run [options] -- CMD [ARGS...])");
 	pname = a->name;
 	if (pname && (!*pname || strchr(pname, '/') || !strcmp(pname, ".") || !strcmp(pname, "..") ||
 		      strlen(pname) >= NA_RUN_NAME_MAX))
 		return na_usage_error("run", "--name '%s': a cgroup directory name (no '/')", pname);
-	a->pos = argv + optind;
-	a->npos = argc - optind;
 	return 0;
 }
 

@@ -159,7 +159,10 @@ static const char trace_about[] =
 	"limit apply in the kernel; nothing is traced, and nothing costs, once it ends.\n"
 	"\n";
 
-const struct na_opts na_trace_spec = { .cmd = "trace", .opts = trace_opts, .help_width = 14, .about = trace_about };
+const struct na_opts na_trace_spec = {
+	.cmd = "trace", .opts = trace_opts, .help_width = 14, .about = trace_about,
+	.pos = NA_ARGS_AT_MOST(struct na_trace_args, NA_TRACE_MAX_CG, "at most " NA_STR(NA_TRACE_MAX_CG) " cgroup PATHs"),
+};
 
 /* The attached cgroups of the pin root, when no PATH is given. */
 static int attached_cgroups(const struct na_global *g, struct tctx *t)
@@ -188,18 +191,9 @@ static int attached_cgroups(const struct na_global *g, struct tctx *t)
 
 int na_trace_parse(int argc, char **argv, struct na_trace_args *a)
 {
-	int rc;
-
 	memset(a, 0, sizeof(*a));
 	a->cfg.rate = 10000;
-	rc = na_opts_parse(&na_trace_spec, argc, argv, a);
-	if (rc || a->help)
-		return rc;
-	if (argc - optind > NA_TRACE_MAX_CG)
-		return na_usage_error("trace", "at most %d cgroup PATHs", NA_TRACE_MAX_CG);
-	a->pos = argv + optind;
-	a->npos = argc - optind;
-	return 0;
+	return na_opts_parse(&na_trace_spec, argc, argv, a);
 }
 
 /* The cgroups to trace: the PATHs, or every attached one; each subtree once. 0 or -1 (reported). */

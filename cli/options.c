@@ -146,6 +146,43 @@ static size_t build(const struct na_opts *o, struct option *lo, char *so)
 	return n;
 }
 
+/* The usage error of o->pos: its why, with arg where it says "%s". */
+static int args_refused(const struct na_opts *o, const char *arg)
+{
+	const char *why = o->pos.why, *at = strstr(why, "%s");
+
+	if (!at)
+		return usage_error(o, "%s", why);
+	return usage_error(o, "%.*s%s%s", (int)(at - why), why, arg, at + 2);
+}
+
+/* The arguments after the options, argv[optind..argc), checked by o->pos and kept in args. */
+static int take_args(const struct na_opts *o, int argc, char **argv, void *args)
+{
+	char **pos = argv + optind;
+	int n = argc - optind;
+
+	switch (o->pos.kind) {
+	case NA_POS_OWN:
+		return 0;
+	case NA_POS_NONE:
+		return n ? args_refused(o, pos[0]) : 0;
+	case NA_POS_SOME:
+		if (!n)
+			return args_refused(o, "");
+		break;
+	case NA_POS_AT_MOST:
+		if (n > o->pos.max)
+			return args_refused(o, pos[o->pos.max]);
+		break;
+	case NA_POS_ANY:
+		break;
+	}
+	memcpy((char *)args + o->pos.pos_off, &pos, sizeof(pos));
+	memcpy((char *)args + o->pos.npos_off, &n, sizeof(n));
+	return 0;
+}
+
 int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args)
 {
 	struct option lo[NA_OPTS_MAX + 1];
@@ -169,7 +206,7 @@ int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args)
 		if (op->kind == NA_OPT_STOP)
 			return 0;
 	}
-	return 0;
+	return take_args(o, argc, argv, args);
 }
 
 int na_opts_help_asked(const struct na_opts *o, const void *args)

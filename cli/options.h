@@ -2,10 +2,11 @@
 /*
  * A command's options, declared once: one table gives each option's names,
  * the kind of its value, where in the command's args struct the value goes,
- * what a bad value is told, and its help line. na_opts_parse() builds the
- * getopt_long tables from it, parses, checks ranges and names, and reports
- * a usage error as every command does ("netacct: CMD: ...", the usage line,
- * NA_EXIT_USAGE); na_opts_help() prints the table's help lines.
+ * what a bad value is told, and its help line; struct na_pos says which
+ * arguments follow the options. na_opts_parse() builds the getopt_long
+ * tables from it, parses, checks ranges, names and the number of arguments,
+ * and reports a usage error as every command does ("netacct: CMD: ...", the
+ * usage line, NA_EXIT_USAGE); na_opts_help() prints the table's help lines.
  *
  *	static const struct na_option opts[] = {
  *		NA_OPT_U(struct na_trace_args, cfg.port, "port", 1, 65535, "1 to 65535", "N", "..."),
@@ -77,6 +78,33 @@ struct na_option {
 #define NA_OPT_HELP_ENTRY(type, field, hlp) \
 	{ .name = "help", .short_name = 'h', .kind = NA_OPT_STOP, NA_OPT_AT(type, field), .help = hlp }
 
+/*
+ * The arguments a command takes after its options (cgroup PATHs, run's
+ * CMD), checked by na_opts_parse() once the options are read.
+ */
+enum na_pos_kind {
+	NA_POS_OWN,     /* the command reads them itself (top, netacct's COMMAND) */
+	NA_POS_NONE,    /* none: more is refused with why */
+	NA_POS_ANY,     /* any number, kept */
+	NA_POS_SOME,    /* at least one, kept: none is refused with why */
+	NA_POS_AT_MOST, /* at most max, kept: more is refused with why */
+};
+
+struct na_pos {
+	enum na_pos_kind kind;
+	int max;                  /* NA_POS_AT_MOST */
+	const char *why;          /* the usage error; a "%s" in it shows the first argument too many */
+	size_t pos_off, npos_off; /* kept: argv's rest (char **) and its count (int) in the args struct */
+};
+
+/* The args struct's pos and npos fields keep the arguments. */
+#define NA_POS_AT(type) .pos_off = offsetof(type, pos), .npos_off = offsetof(type, npos)
+/* A struct na_pos of each kind: .pos = NA_ARGS_SOME(struct na_attach_args, "no cgroup PATH given") */
+#define NA_ARGS_NONE(whytext) { .kind = NA_POS_NONE, .why = whytext }
+#define NA_ARGS_ANY(type) { .kind = NA_POS_ANY, NA_POS_AT(type) }
+#define NA_ARGS_SOME(type, whytext) { .kind = NA_POS_SOME, .why = whytext, NA_POS_AT(type) }
+#define NA_ARGS_AT_MOST(type, n, whytext) { .kind = NA_POS_AT_MOST, .max = n, .why = whytext, NA_POS_AT(type) }
+
 /* A command's options and how its help lists them. */
 struct na_opts {
 	const char *cmd;               /* "trace"; NULL: netacct's global options */
@@ -85,13 +113,16 @@ struct na_opts {
 	int help_width;                /* of the names column in na_opts_help() */
 	const char *about;             /* --help: this, then the help lines; NULL: the usage line and what it does */
 	void (*help_tail)(void);       /* --help: what follows the help lines, or NULL */
+	struct na_pos pos;             /* the arguments after the options */
 };
 
 /*
  * Parse argv's options into args (zeroed first only by the caller, who sets
- * the defaults). 0, with optind at the first argument that is no option
- * (or at the end); 0 at once after a STOP option; NA_EXIT_USAGE after the
- * usage error is printed. optind and opterr are the caller's to set.
+ * the defaults), then check the arguments after them by o->pos and keep
+ * them there. 0, with optind at the first argument that is no option (or
+ * at the end); 0 at once after a STOP option (nothing checked or kept);
+ * NA_EXIT_USAGE after the usage error is printed. optind and opterr are
+ * the caller's to set.
  */
 int na_opts_parse(const struct na_opts *o, int argc, char **argv, void *args);
 

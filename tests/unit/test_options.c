@@ -2,8 +2,9 @@
 /*
  * unit.options: cli/options.c, the option tables of the commands, on a
  * table of its own: flags, counts, strings, number ranges, names, functions,
- * --help; unknown options and missing values; the usage errors, word for
- * word; the help lines. na_usage_error() (cli/dispatch.c) is replaced by one
+ * --help; unknown options and missing values; the arguments after the
+ * options, counted and kept; the usage errors, word for word; the help
+ * lines. na_usage_error() (cli/dispatch.c) is replaced by one
  * that keeps the message; netacct's own options (no command) go through
  * na_log(), read back from stderr.
  */
@@ -41,6 +42,8 @@ struct targs {
 	unsigned long long u64;
 	int pick;
 	int odd, odd_set;
+	char **pos;
+	int npos;
 };
 
 static int word_ok(const char *arg)
@@ -89,10 +92,13 @@ static const struct na_option topts[] = {
 
 static const struct na_opts tspec = { .cmd = "test", .opts = topts, .help_width = 14 };
 
-/* Parse the NULL-terminated words after argv[0] "test" into a; the return of na_opts_parse. */
+/*
+ * Parse the NULL-terminated words after argv[0] "test" into a; the return of
+ * na_opts_parse. argv lives until the next parse (a->pos points into it).
+ */
 static int parse_spec(const struct na_opts *spec, struct targs *a, const char *const *words)
 {
-	char *argv[32] = { "test" };
+	static char *argv[32] = { "test" };
 	int argc = 1;
 
 	while (*words && argc < 31)
@@ -198,6 +204,55 @@ static void test_usage(void)
 	ASSERT_EQ(a.flag, 7, "-f after an argument taken");
 }
 
+/* The arguments after the options: how many each rule takes, the message, what is kept. */
+static void test_args(void)
+{
+	static const struct na_opts none = { .cmd = "test", .opts = topts, .pos = NA_ARGS_NONE("unexpected argument '%s'") };
+	static const struct na_opts none_plain = { .cmd = "test", .opts = topts,
+						   .pos = NA_ARGS_NONE("no arguments (100% of them are options)") };
+	static const struct na_opts some = { .cmd = "test", .opts = topts,
+					     .pos = NA_ARGS_SOME(struct targs, "no PATH given") };
+	static const struct na_opts two = { .cmd = "test", .opts = topts,
+					    .pos = NA_ARGS_AT_MOST(struct targs, 2, "at most 2 PATHs, not '%s' too") };
+	static const struct na_opts any = { .cmd = "test", .opts = topts, .pos = NA_ARGS_ANY(struct targs) };
+	struct targs a;
+
+	ASSERT_EQ(parse_spec(&none, &a, (const char *const[]){ "-f", NULL }), 0, "none: none given");
+	refused(parse_spec(&none, &a, (const char *const[]){ "X", "-f", "Y", NULL }), "unexpected argument 'X'",
+		"none: the first argument named");
+	refused(parse_spec(&none_plain, &a, (const char *const[]){ "X", NULL }), "no arguments (100% of them are options)",
+		"none: a message without %s, as it is");
+	ASSERT_EQ(parse_spec(&none, &a, (const char *const[]){ "X", "--help", NULL }), 0,
+		  "none: --help stops the parse before the arguments are counted");
+	ASSERT_EQ(a.help * 10 + (a.pos == NULL), 11, "none: --help set, nothing kept");
+	refused(parse_spec(&none, &a, (const char *const[]){ "X", "--bogus", NULL }),
+		"unknown option or missing value: --bogus", "none: a bad option is told before the argument");
+
+	refused(parse_spec(&some, &a, (const char *const[]){ "-f", NULL }), "no PATH given", "some: none given");
+	ASSERT_EQ(parse_spec(&some, &a, (const char *const[]){ "A", "-f", "B", NULL }), 0, "some: two among options");
+	ASSERT_EQ(a.npos, 2, "some: two kept");
+	if (a.npos == 2) {
+		ASSERT_STREQ(a.pos[0], "A", "some: the first");
+		ASSERT_STREQ(a.pos[1], "B", "some: the second, after -f");
+		ASSERT_EQ(a.pos[2] == NULL, 1, "some: NULL-terminated as argv");
+	}
+	ASSERT_EQ(a.flag, 7, "some: -f among them taken");
+
+	ASSERT_EQ(parse_spec(&two, &a, (const char *const[]){ "A", "B", NULL }), 0, "at most 2: two");
+	ASSERT_EQ(a.npos, 2, "at most 2: two kept");
+	refused(parse_spec(&two, &a, (const char *const[]){ "A", "B", "C", "D", NULL }), "at most 2 PATHs, not 'C' too",
+		"at most 2: the first one too many named");
+	ASSERT_EQ(a.npos, 0, "at most 2: nothing kept when refused");
+
+	ASSERT_EQ(parse_spec(&any, &a, (const char *const[]){ "-f", NULL }), 0, "any: none");
+	ASSERT_EQ(a.npos == 0 && a.pos && !a.pos[0], 1, "any: none kept, an empty list");
+	ASSERT_EQ(parse_spec(&any, &a, (const char *const[]){ "A", "B", "C", NULL }), 0, "any: three");
+	ASSERT_EQ(a.npos, 3, "any: three kept");
+
+	ASSERT_EQ(PARSE(&a, "A", "B"), 0, "the command's own: not counted");
+	ASSERT_EQ(a.npos == 0 && !a.pos && optind == 1, 1, "the command's own: nothing kept, optind at the first");
+}
+
 static void test_in_order(void)
 {
 	static const struct na_opts spec = { .opts = topts, .in_order = 1 };
@@ -265,6 +320,7 @@ int main(void)
 	opterr = 0; /* as main() sets it: the messages are the table's */
 	test_values();
 	test_usage();
+	test_args();
 	test_in_order();
 	test_help();
 	return check_summary();
