@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "commands.h"
 #include "top.h"
 
 /*

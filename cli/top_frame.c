@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "top.h"
 
 static uint64_t sub0(uint64_t a, uint64_t b)

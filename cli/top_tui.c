@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "format.h"
 #include "top.h"
 

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "commands.h"
+#include "netacct.h"
+#include "common.h"
 
 enum na_group {
 	NA_G_SOCKET,  /* one row per live socket */
