@@ -901,15 +901,41 @@ static int fold_cmp(const void *a, const void *b)
  * Keep the `keep` largest rows of kind in a period; fold the others into
  * their cgroup's "other" row. Every cgroup's sum stays as it was.
  */
+/* The rows taken out of a period, summed per cgroup into its "other" series. */
+static int fold_into_other(struct na_history *h, sqlite3_stmt **cache, int tab, int64_t start, int kind,
+			   struct fold *f, size_t n, char *why, size_t wlen)
+{
+	size_t i, j;
+	int64_t series;
+	int err, c;
+
+	if (n)
+		qsort(f, n, sizeof(*f), fold_cmp);
+	for (i = 0; i < n; i = j) {
+		uint64_t sum[NCTR];
+
+		memset(sum, 0, sizeof(sum));
+		for (j = i; j < n && !strcmp(f[j].cgroup, f[i].cgroup); j++)
+			for (c = 0; c < NCTR; c++)
+				sum[c] += f[j].v[c];
+		err = series_of(h, kind == NA_HK_PROCESS ? NA_HK_OTHER_PROC : NA_HK_OTHER_PEER, f[i].cgroup,
+				f[i].cgroup_id, 0, "", 0, "", &series, why, wlen);
+		if (!err)
+			err = add_to(h, cache, tab, start, series, sum, why, wlen);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int compact(struct na_history *h, sqlite3_stmt **cache, int tab, int64_t start, int kind, unsigned keep,
 		   char *why, size_t wlen)
 {
 	char sql[768];
 	sqlite3_stmt *st, *del = NULL;
 	struct fold *f = NULL, *nf;
-	size_t n = 0, cap = 0, i, j;
+	size_t n = 0, cap = 0, i;
 	int rc, err = 0, c;
-	int64_t series;
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT t.series, s.cgroup, s.cgroup_id, t.tx_packets, t.tx_ip_hdr_bytes, t.tx_l4_hdr_bytes, "
@@ -958,22 +984,7 @@ static int compact(struct na_history *h, sqlite3_stmt **cache, int tab, int64_t 
 		err = st_fail(h, rc, "compact", why, wlen);
 		goto out;
 	}
-	if (n)
-		qsort(f, n, sizeof(*f), fold_cmp);
-	for (i = 0; i < n; i = j) {
-		uint64_t sum[NCTR];
-
-		memset(sum, 0, sizeof(sum));
-		for (j = i; j < n && !strcmp(f[j].cgroup, f[i].cgroup); j++)
-			for (c = 0; c < NCTR; c++)
-				sum[c] += f[j].v[c];
-		err = series_of(h, kind == NA_HK_PROCESS ? NA_HK_OTHER_PROC : NA_HK_OTHER_PEER, f[i].cgroup,
-				f[i].cgroup_id, 0, "", 0, "", &series, why, wlen);
-		if (!err)
-			err = add_to(h, cache, tab, start, series, sum, why, wlen);
-		if (err)
-			goto out;
-	}
+	err = fold_into_other(h, cache, tab, start, kind, f, n, why, wlen);
 out:
 	sqlite3_finalize(st);
 	sqlite3_finalize(del);
