@@ -12,6 +12,7 @@ import time
 import na_harness as na
 
 COMM = "na_churn"
+TCP_MSG = 100  # bytes each way of a TCP connection (na_churn.c's TCP_MSG)
 HELPER_DEADLINE = "180"
 
 
@@ -164,8 +165,8 @@ def check_app(h, what, ch, tcp, udp):
         lbl = "%s %s %s:%d" % (what, e["proto"], e["addr"], e["port"])
         if e["proto"] == "tcp":
             ok = (c["conns"], s["conns"], c["app_sent"], c["app_received"], s["app_sent"],
-                  s["app_received"]) == (n, n, 100 * n, 100 * n, 100 * n, 100 * n)
-            h.check("%s: %d connections, 100 B each way, all received" % (lbl, n), ok,
+                  s["app_received"]) == (n, n) + (TCP_MSG * n,) * 4
+            h.check("%s: %d connections, %d B each way, all received" % (lbl, n, TCP_MSG), ok,
                     "client %r server %r" % (c, s))
         else:
             q = sum(udp_req(i) for i in range(n))

@@ -93,9 +93,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 from na_churnlib import (  # noqa: E402
-    COMM, fan_up, fan_down, fam_of_row, churn_bin, spawn_churn, Churn, churn_model, check_app, status, settled, closed_key, closed_rows,
+    COMM, TCP_MSG, fan_up, fan_down, fam_of_row, churn_bin, spawn_churn, Churn, churn_model, check_app, status, settled, closed_key, closed_rows,
     identity, check_totals, check_tx_eq_rx, drop_counters, drop_delta, expected_closed,
     check_closed_rows, closed_row_mismatches)
+
+# struct na_row's flags (bpf/netacct_abi.h) the diagnostics tell apart
+ROW_LISTENER, ROW_UNCONN = 0x20, 0x80
 
 # churn layout: (listener address, client source address or None, connections)
 # (127.0.0.2 and 127.0.0.3 share a client address: two server threads fold into
@@ -161,24 +164,30 @@ def unended_rows(h, what, cg, ch, live, spid):
     raw = h.raw_socket_rows()
     h.note("DIAG: rows left; na_socks head (cookie, token, flags, state): %s"
            % [(r["cookie"], r["acct_token"], hex(r["flags"]), r["state"]) for r in raw][:40])
-    odd = [r["cookie"] for r in raw if not r["flags"] & 0x20 and not r["flags"] & 0x80]
+    odd = [r["cookie"] for r in raw if not r["flags"] & (ROW_LISTENER | ROW_UNCONN)]
     progs = {p.get("attach_type"): p.get("id") for p in (h.bpftool_cgroup_progs(cg) or [])}
     h.note("DIAG: the kernel's sockets with those cookies: %s; runs (kernel.bpf_stats_enabled): "
            "tcp_destroy %s, sock_release %s"
            % (h.kernel_sockets_by_cookie(odd) or "none", h.link_prog_stats("tcp_destroy"),
               h.prog_stats(progs.get("cgroup_inet_sock_release"))))
     held = {w.pid: socket_fds(w.pid) for w in (ch.server, ch.client)}
-    whole = [r for r in left if (r["tx_payload_bytes"], r["rx_payload_bytes"]) == (100, 100)
-             if r["proto"] == "tcp"] + [r for r in left if r["proto"] == "udp"
-                                         and (r["tx_packets"], r["rx_packets"]) == (1, 1)]
-    h.eq("%s: at most one row left, a whole connection of the workload whose socket no process "
-         "holds (sockets held: the server's %d kept, the client none)" % (what, len(servers)),
-         (len(left) <= 1, len(whole) == len(left), held[ch.server.pid], held[ch.client.pid]),
-         (True, True, len(servers), 0))
-    h.note("KNOWN LIMIT: a row left live by a socket the kernel freed without netacct's hooks "
-           "(its counts stay in the live row and the totals): %s"
-           % [(r["proto"], r["lport"], r["raddr"], r["rport"]) for r in left])
+    if h.eq("%s: at most one row left, a whole connection of the workload whose socket no process "
+            "holds (sockets held: the server's %d kept, the client none)" % (what, len(servers)),
+            (len(left) <= 1, all(whole_connection(r) for r in left), held[ch.server.pid],
+             held[ch.client.pid]),
+            (True, True, len(servers), 0)):
+        h.note("KNOWN LIMIT: a row left live by a socket the kernel freed without netacct's hooks "
+               "(its counts stay in the live row and the totals): %s"
+               % [(r["proto"], r["lport"], r["raddr"], r["rport"]) for r in left])
     return left
+
+
+def whole_connection(r):
+    """Does row r hold a whole connection of the churn: TCP_MSG bytes each
+    way (TCP), one datagram each way (UDP)?"""
+    if r["proto"] == "tcp":
+        return (r["tx_payload_bytes"], r["rx_payload_bytes"]) == (TCP_MSG, TCP_MSG)
+    return (r["tx_packets"], r["rx_packets"]) == (1, 1)
 
 
 def fold_unended(crs, left, spid):
