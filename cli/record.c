@@ -80,6 +80,11 @@ static void line_put(struct line *l, const char *s, size_t n)
 {
 	size_t k;
 
+	if (n <= sizeof(l->buf) - l->len) { /* the common case: the field fits */
+		memcpy(l->buf + l->len, s, n);
+		l->len += n;
+		return;
+	}
 	while (n) {
 		if (l->len == sizeof(l->buf))
 			line_flush(l);
@@ -91,14 +96,32 @@ static void line_put(struct line *l, const char *s, size_t n)
 	}
 }
 
+static void line_char(struct line *l, char c)
+{
+	if (l->len == sizeof(l->buf))
+		line_flush(l);
+	l->buf[l->len++] = c;
+}
+
+/* Decimal, two digits a step: figures are most of a record's characters. */
 static void line_u64(struct line *l, uint64_t u)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
 	char num[20], *t = num + sizeof(num);
 
-	do {
-		*--t = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
+	while (u >= 100) {
+		t -= 2;
+		memcpy(t, pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		t -= 2;
+		memcpy(t, pairs + 2 * u, 2);
+	} else {
+		*--t = (char)('0' + u);
+	}
 	line_put(l, t, (size_t)(num + sizeof(num) - t));
 }
 
@@ -130,7 +153,7 @@ static void csv_write(FILE *out, const struct na_field *f, size_t n)
 	l.len = 0;
 	for (i = 0; i < n; i++) {
 		if (i)
-			line_put(&l, ",", 1);
+			line_char(&l, ',');
 		if (f[i].t == NA_FT_U64)
 			line_u64(&l, f[i].u);
 		else if (f[i].t == NA_FT_NUM)
