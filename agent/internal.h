@@ -87,6 +87,13 @@ int na_reader_new(int socks_fd, uint32_t max_rows, struct na_reader **out);
  * in batches.
  */
 int na_reader_read(struct na_reader *rd, size_t expect, struct na_sock_row **rows, size_t *n, struct na_rbuf **held);
+/*
+ * top's figures of every live row into the reader's one figures' buffer
+ * (made or grown for `expect` rows, keeping what the walk before left in
+ * it), as struct na_figs says. -EOPNOTSUPP as above; there is no batched
+ * read of figures.
+ */
+int na_reader_read_figs(struct na_reader *rd, size_t expect, struct na_figs *out);
 /* A snapshot is done with the rows (the reader may have gone: the last reference frees the buffer). */
 void na_rbuf_put(struct na_rbuf *b);
 void na_reader_free(struct na_reader *rd);

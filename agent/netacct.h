@@ -335,6 +335,22 @@ struct na_cg_live {
 	const char *path; /* the rows' cgroup (points into the snapshot), NULL when unknown */
 	size_t live;
 };
+/*
+ * top's compact read of the live rows (struct na_rd_fig, agent/reader.c):
+ * slots[0..n) this read's rows; the rows of the read before (then) are the
+ * then_* of slots[0..min(n, nthen)) and the rows of slots[n..nthen). Valid
+ * until the next na_state_read_figs() of the same state, which writes the
+ * same slots: only the latest snapshot's figures may be read.
+ */
+struct na_figs {
+	struct na_rd_fig *slots;
+	size_t n;
+	size_t nthen;
+	uint64_t seq;       /* this read's number, of the state's figure reads */
+	uint64_t then_seq;  /* the read whose rows are then (0: none, nthen is 0) */
+	struct na_rbuf *held;
+};
+
 struct na_snapshot {
 	uint64_t boot_ns;     /* CLOCK_BOOTTIME when read */
 	int64_t realtime_off; /* na_boot_offset_ns(): boot ns + this = Unix time in ns */
@@ -348,7 +364,8 @@ struct na_snapshot {
 	struct na_sock_row *rows;
 	size_t nrows;
 	struct na_rbuf *rows_buf; /* rows is a reader's buffer (agent/reader.c), NULL: malloc'ed */
-	struct na_cg_live *cglive; /* live rows per cgroup of the rows, in no particular order */
+	struct na_figs figs;  /* na_state_read_figs(): top's figures of the live rows instead of rows */
+	struct na_cg_live *cglive; /* live rows per cgroup of the rows, by id */
 	size_t ncglive;
 	size_t unowned;       /* TCP and UDP rows without an owner (NA_OWN_NONE): na_owners_resolve() looks at these */
 	struct na_closed_row *closed;
@@ -403,6 +420,17 @@ int na_state_meta(const char *pin_root, struct na_meta *meta, int *have);
  * na_state_close()).
  */
 int na_state_read(struct na_state *st, struct na_snapshot *snap);
+/*
+ * The same snapshot with top's figures of the live rows (snap->figs) instead
+ * of rows: what a frame by socket needs of every row at 136 bytes a row,
+ * where rows take 184 and two snapshots of them twice that. -EOPNOTSUPP
+ * (nothing read) when the reader's walk is not used here: read rows then.
+ */
+int na_state_read_figs(struct na_state *st, struct na_snapshot *snap);
+/* The live row of socket cookie now, as a snapshot's row (cgroup NULL): 0, -ENOENT, or -errno. */
+int na_state_sock_row(struct na_state *st, uint64_t cookie, struct na_sock_row *out);
+/* The path of cgroup id among a snapshot's live rows' (cglive), or NULL. */
+const char *na_snapshot_cgroup(const struct na_snapshot *snap, uint64_t id);
 /*
  * A link of this pin root's programs (they use its na_active) that no pin in
  * its tree holds: a process keeps it attached with a descriptor, out of

@@ -32,7 +32,7 @@
 
 struct want {
 	uint64_t cookie;
-	size_t row;        /* index in snap->rows */
+	size_t row;        /* index in snap->rows, or in snap->figs.slots */
 	uint64_t inode;
 	uint32_t uid;
 	uint32_t pid;      /* 0: no process found (yet) */
@@ -436,7 +436,7 @@ static int set_owners(const char *root, struct na_snapshot *snap, struct resolve
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		struct na_sock_row *row = &snap->rows[which[i]->row];
+		struct na_sock_row *row = snap->rows ? &snap->rows[which[i]->row] : NULL;
 		struct na_row s;
 
 		if (a[i].result)
@@ -446,7 +446,11 @@ static int set_owners(const char *root, struct na_snapshot *snap, struct resolve
 		else
 			r->st.unknown++;
 		/* What the row holds now: a kernel hook may have set the owner first. */
-		if (!bpf_map_lookup_elem(socks, &a[i].cookie, &s)) {
+		if (!row && !bpf_map_lookup_elem(socks, &a[i].cookie, &s)) {
+			/* top's figures: the comm is looked up with the rest of a row shown */
+			snap->figs.slots[which[i]->row].pid = s.pid;
+			snap->figs.slots[which[i]->row].owner_src = s.owner_src;
+		} else if (row && !bpf_map_lookup_elem(socks, &a[i].cookie, &s)) {
 			row->s.pid = s.pid;
 			row->s.uid = s.uid;
 			memcpy(row->s.comm, s.comm, NA_COMM_LEN);
@@ -469,19 +473,26 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Row i of a snapshot's rows, or of its figures (top's read), is a TCP or UDP row without an owner. */
+static int row_unowned(const struct na_snapshot *snap, size_t i)
+{
+	uint8_t owner = snap->rows ? snap->rows[i].s.owner_src : snap->figs.slots[i].owner_src;
+	uint8_t proto = snap->rows ? snap->rows[i].s.proto : snap->figs.slots[i].proto;
+
+	return owner == NA_OWN_NONE && (proto == NA_P_TCP || proto == NA_P_UDP);
+}
+
 int na_owners_resolve(const char *root, struct na_snapshot *snap, struct na_owners_stats *stats)
 {
+	size_t nrows = snap->rows ? snap->nrows : snap->figs.n;
 	struct resolver r = {};
 	uint64_t t0 = mono_ns(), t_diag = t0, t_proc = t0, t1;
 	int err = 0;
 	size_t i;
 
 	/* na_state_read() counted them: no pass over every row in the steady state. */
-	for (i = 0; snap->unowned && i < snap->nrows; i++) {
-		const struct na_sock *s = &snap->rows[i].s;
-
-		r.n += s->owner_src == NA_OWN_NONE && (s->proto == NA_P_TCP || s->proto == NA_P_UDP);
-	}
+	for (i = 0; snap->unowned && i < nrows; i++)
+		r.n += row_unowned(snap, i);
 	r.st.wanted = r.n;
 	if (!r.n)
 		goto out; /* the steady state: every row has an owner or was looked at */
@@ -493,14 +504,12 @@ int na_owners_resolve(const char *root, struct na_snapshot *snap, struct na_owne
 		goto out;
 	}
 	r.n = 0;
-	for (i = 0; i < snap->nrows; i++) {
-		const struct na_sock_row *row = &snap->rows[i];
-
-		if (row->s.owner_src != NA_OWN_NONE || (row->s.proto != NA_P_TCP && row->s.proto != NA_P_UDP))
+	for (i = 0; i < nrows; i++) {
+		if (!row_unowned(snap, i))
 			continue;
-		r.w[r.n].cookie = row->cookie;
+		r.w[r.n].cookie = snap->rows ? snap->rows[i].cookie : snap->figs.slots[i].cookie;
 		r.w[r.n].row = i;
-		r.w[r.n].proto = row->s.proto;
+		r.w[r.n].proto = snap->rows ? snap->rows[i].s.proto : snap->figs.slots[i].proto;
 		r.n++;
 	}
 	qsort(r.w, r.n, sizeof(*r.w), cmp_cookie);

@@ -61,11 +61,17 @@ struct na_rbuf {
 	uint32_t cap;
 };
 
+/* The rows buffers, then top's figures (NA_RD_FIGS). */
+#define NBUF (NA_RD_BUFS + 1)
+
 struct na_reader {
 	int socks_fd;           /* a copy of the state's na_socks descriptor */
 	uint32_t max_rows;      /* na_socks' max_entries: no run finds more */
 	struct netacct_read_bpf *skel;
-	struct na_rbuf *buf[NA_RD_BUFS];
+	struct na_rbuf *buf[NBUF];
+	uint32_t fig_rows;      /* rows the last figures' walk left in its buffer (their then_* to be) */
+	uint64_t fig_seq;       /* walks of the figures' buffer so far */
+	int fig_valid;          /* the figures' buffer holds the rows of walk fig_seq */
 	int failed;             /* loading failed: the batched read from then on */
 };
 
@@ -103,7 +109,7 @@ void na_reader_free(struct na_reader *rd)
 	if (!rd)
 		return;
 	/* A buffer a snapshot still holds stays until that snapshot is freed. */
-	for (i = 0; i < NA_RD_BUFS; i++)
+	for (i = 0; i < NBUF; i++)
 		na_rbuf_put(rd->buf[i]);
 	netacct_read_bpf__destroy(rd->skel);
 	close(rd->socks_fd);
@@ -119,7 +125,12 @@ static int quiet_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 
 static struct bpf_map *buf_map(struct netacct_read_bpf *skel, int i)
 {
-	return i == 0 ? skel->maps.na_rd_buf0 : skel->maps.na_rd_buf1;
+	return i == NA_RD_FIGS ? skel->maps.na_rd_figs : i == 0 ? skel->maps.na_rd_buf0 : skel->maps.na_rd_buf1;
+}
+
+static size_t slot_size(int i)
+{
+	return i == NA_RD_FIGS ? sizeof(struct na_rd_fig) : sizeof(struct na_rd_row);
 }
 
 /*
@@ -138,7 +149,7 @@ static int reader_load(struct na_reader *rd, int grow, uint32_t cap)
 	if (!skel)
 		return -errno ? -errno : -ENOMEM;
 	err = bpf_map__reuse_fd(skel->maps.na_socks, rd->socks_fd);
-	for (i = 0; !err && i < NA_RD_BUFS; i++) {
+	for (i = 0; !err && i < NBUF; i++) {
 		if (i != grow && rd->buf[i])
 			err = bpf_map__reuse_fd(buf_map(skel, i), rd->buf[i]->fd);
 		else
@@ -149,7 +160,7 @@ static int reader_load(struct na_reader *rd, int grow, uint32_t cap)
 		err = netacct_read_bpf__load(skel);
 		libbpf_set_print(old);
 	}
-	for (i = 0; !err && i < NA_RD_BUFS; i++) {
+	for (i = 0; !err && i < NBUF; i++) {
 		struct bpf_map *m = buf_map(skel, i);
 		long page = sysconf(_SC_PAGESIZE);
 
@@ -162,7 +173,7 @@ static int reader_load(struct na_reader *rd, int grow, uint32_t cap)
 		}
 		nb->refs = 1;
 		nb->cap = bpf_map__max_entries(m);
-		nb->len = ((size_t)nb->cap * sizeof(struct na_rd_row) + page - 1) / page * page;
+		nb->len = ((size_t)nb->cap * slot_size(i) + page - 1) / page * page;
 		nb->fd = fcntl(bpf_map__fd(m), F_DUPFD_CLOEXEC, 0);
 		nb->mem = nb->fd < 0 ? MAP_FAILED : mmap(NULL, nb->len, PROT_READ | PROT_WRITE, MAP_SHARED, nb->fd, 0);
 		if (nb->mem == MAP_FAILED) {
@@ -195,10 +206,138 @@ static uint32_t room_for(struct na_reader *rd, uint64_t n, unsigned part)
 	return cap > rd->max_rows ? rd->max_rows : (uint32_t)cap;
 }
 
-int na_reader_read(struct na_reader *rd, size_t expect, struct na_sock_row **rows, size_t *n, struct na_rbuf **held)
+/* One walk into buffer b: 0 and *rows (those in na_socks: more than the buffer holds when it overflowed), or -errno. */
+static int run_walk(struct na_reader *rd, int b, uint64_t *rows)
 {
 	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run);
 	struct na_rd_args args;
+
+	memset(&args, 0, sizeof(args));
+	args.buf = (uint32_t)b;
+	args.cap = rd->buf[b]->cap;
+	run.ctx_in = &args;
+	run.ctx_size_in = sizeof(args);
+	if (bpf_prog_test_run_opts(bpf_program__fd(rd->skel->progs.na_read_socks), &run))
+		return -errno;
+	*rows = args.rows;
+	return 0;
+}
+
+/*
+ * What the last walk left in old (whose walk since overflowed it) as the
+ * rows of the new buffer nb, so that the walk into nb moves them into
+ * then_*: slots the overflowing walk reached hold them in then_*, the
+ * others still in their row.
+ */
+static void figs_carry(const struct na_rbuf *old, uint32_t reached, uint32_t left, struct na_rbuf *nb)
+{
+	const struct na_rd_fig *o = old->mem;
+	struct na_rd_fig *f = nb->mem;
+	uint32_t i, n = left < nb->cap ? left : nb->cap;
+	int d;
+
+	for (i = 0; i < n; i++) {
+		if (i >= reached) {
+			f[i] = o[i];
+			continue;
+		}
+		memset(&f[i], 0, sizeof(f[i]));
+		f[i].cookie = o[i].then_cookie;
+		f[i].first_ns = o[i].then_first_ns;
+		for (d = 0; d < NA_NDIR; d++)
+			f[i].dir[d].payload_bytes = o[i].then_bytes[d];
+		f[i].dir[NA_TX].packets = o[i].then_packets;
+	}
+}
+
+/*
+ * A reader keeps the buffers of the read it is used for: those of the other
+ * kind that no snapshot holds (top switched between its reads) are made
+ * anew for one row. Their memory is the kernel's until the program that
+ * names them is gone, so the program is loaded again without them.
+ */
+static int reader_trim(struct na_reader *rd, int figs)
+{
+	int i, dropped = 0;
+
+	for (i = 0; i < NBUF; i++) {
+		struct na_rbuf *b = rd->buf[i];
+
+		if (!b || (i == NA_RD_FIGS) == figs || b->refs > 1 || b->cap <= 1)
+			continue;
+		na_rbuf_put(b);
+		rd->buf[i] = NULL;
+		dropped = 1;
+	}
+	if (!figs && dropped)
+		rd->fig_rows = rd->fig_valid = 0;
+	return dropped ? reader_load(rd, -1, 0) : 0;
+}
+
+int na_reader_read_figs(struct na_reader *rd, size_t expect, struct na_figs *out)
+{
+	struct na_rbuf *old;
+	uint64_t rows;
+	uint32_t reached;
+	int tries, err;
+
+	memset(out, 0, sizeof(*out));
+	if (rd->failed)
+		return -EOPNOTSUPP;
+	if (rd->skel && (err = reader_trim(rd, 1)))
+		return err;
+	if (!rd->skel || !rd->buf[NA_RD_FIGS] || rd->buf[NA_RD_FIGS]->cap < expect) {
+		old = rd->buf[NA_RD_FIGS];
+		if (old)
+			old->refs++;
+		err = reader_load(rd, NA_RD_FIGS, room_for(rd, expect, 32));
+		if (err) {
+			na_rbuf_put(old);
+			rd->failed = 1;
+			na_log(NA_LOG_DEBUG, "reader: cannot load the walk of na_socks (%s): batched reads",
+			       strerror(-err));
+			return -EOPNOTSUPP;
+		}
+		if (old && old != rd->buf[NA_RD_FIGS])
+			figs_carry(old, 0, rd->fig_rows, rd->buf[NA_RD_FIGS]);
+		else
+			rd->fig_rows = rd->fig_valid = 0;
+		na_rbuf_put(old);
+	}
+	for (tries = 0; tries < 4; tries++) {
+		err = run_walk(rd, NA_RD_FIGS, &rows);
+		if (err)
+			return err;
+		if (rows <= rd->buf[NA_RD_FIGS]->cap)
+			break;
+		/* Overflowed: the rows the walk reached moved into then_*; carried over into a larger buffer. */
+		old = rd->buf[NA_RD_FIGS];
+		reached = old->cap;
+		old->refs++;
+		err = reader_load(rd, NA_RD_FIGS, room_for(rd, rows, 8));
+		if (!err)
+			figs_carry(old, reached, rd->fig_rows, rd->buf[NA_RD_FIGS]);
+		na_rbuf_put(old);
+		if (err)
+			return err;
+	}
+	if (tries == 4)
+		return -EAGAIN;
+	out->slots = rd->buf[NA_RD_FIGS]->mem;
+	out->n = (size_t)rows;
+	out->nthen = rd->fig_rows;
+	out->then_seq = rd->fig_valid ? rd->fig_seq : 0;
+	out->seq = ++rd->fig_seq;
+	rd->fig_rows = (uint32_t)rows;
+	rd->fig_valid = 1;
+	rd->buf[NA_RD_FIGS]->refs++;
+	out->held = rd->buf[NA_RD_FIGS];
+	return 0;
+}
+
+int na_reader_read(struct na_reader *rd, size_t expect, struct na_sock_row **rows, size_t *n, struct na_rbuf **held)
+{
+	uint64_t got;
 	int b = -1, i, tries, err;
 
 	if (rd->failed)
@@ -210,6 +349,8 @@ int na_reader_read(struct na_reader *rd, size_t expect, struct na_sock_row **row
 				b = i;
 	if (b < 0)
 		return -EBUSY;
+	if (rd->skel && (err = reader_trim(rd, 0)))
+		return err;
 	if (!rd->skel || !rd->buf[b] || rd->buf[b]->cap < expect) {
 		uint64_t t0 = na_boot_ns();
 
@@ -224,22 +365,18 @@ int na_reader_read(struct na_reader *rd, size_t expect, struct na_sock_row **row
 		}
 	}
 	for (tries = 0; tries < 4; tries++) {
-		memset(&args, 0, sizeof(args));
-		args.buf = (uint32_t)b;
-		args.cap = rd->buf[b]->cap;
-		run.ctx_in = &args;
-		run.ctx_size_in = sizeof(args);
-		if (bpf_prog_test_run_opts(bpf_program__fd(rd->skel->progs.na_read_socks), &run))
-			return -errno;
-		if (args.rows <= args.cap) {
+		err = run_walk(rd, b, &got);
+		if (err)
+			return err;
+		if (got <= rd->buf[b]->cap) {
 			rd->buf[b]->refs++;
 			*held = rd->buf[b];
 			*rows = rd->buf[b]->mem;
-			*n = (size_t)args.rows;
+			*n = (size_t)got;
 			return 0;
 		}
 		/* More rows than room: a larger buffer (room to grow), and again (the map may grow meanwhile). */
-		err = reader_load(rd, b, room_for(rd, args.rows, 4));
+		err = reader_load(rd, b, room_for(rd, got, 4));
 		if (err)
 			return err;
 	}

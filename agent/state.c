@@ -596,19 +596,23 @@ static size_t socks_guess(struct na_state *st)
 	return memlock > buckets * 16 ? (size_t)((memlock - buckets * 16) / (sizeof(struct na_row) + 64)) : 0;
 }
 
+/* Is the reader's walk used here (NETACCT_READ, or it pays and may be loaded)? 0 with st->reader made, or -errno. */
+static int walk_wanted(struct na_state *st, size_t expect)
+{
+	if (st->walk < 0 || (!st->reader && st->walk == 0 && (expect < NA_WALK_MIN_ROWS || !na_can_write_state())))
+		return -EOPNOTSUPP;
+	return st->reader ? 0 : na_reader_new(st->socks_fd, st->meta.max_sockets, &st->reader);
+}
+
 /* The reader's walk, when it may be used and pays: 0, or -errno for the batched read. */
 static int walk_socks(struct na_state *st, struct na_snapshot *snap)
 {
 	size_t expect = st->have_read ? st->last_nrows : socks_guess(st);
 	int err;
 
-	if (st->walk < 0 || (!st->reader && st->walk == 0 && (expect < NA_WALK_MIN_ROWS || !na_can_write_state())))
-		return -EOPNOTSUPP;
-	if (!st->reader) {
-		err = na_reader_new(st->socks_fd, st->meta.max_sockets, &st->reader);
-		if (err)
-			return err;
-	}
+	err = walk_wanted(st, expect);
+	if (err)
+		return err;
 	err = na_reader_read(st->reader, expect, &snap->rows, &snap->nrows, &snap->rows_buf);
 	if (err && err != -EOPNOTSUPP && err != -EBUSY)
 		na_log(NA_LOG_DEBUG, "read %s/na_socks with the reader's program: %s; batched reads", st->root,
@@ -842,6 +846,21 @@ static const char *cgroup_path_once(struct na_state *st, struct na_cgpaths *path
  * na_owners_resolve()). Cgroups are found through a small table by id;
  * rows of one cgroup often follow each other: the previous row's first.
  */
+static int cg_live_cmp(const void *pa, const void *pb)
+{
+	const struct na_cg_live *a = pa, *b = pb;
+
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+const char *na_snapshot_cgroup(const struct na_snapshot *snap, uint64_t id)
+{
+	const struct na_cg_live key = { .id = id }, *c;
+
+	c = snap->ncglive ? bsearch(&key, snap->cglive, snap->ncglive, sizeof(key), cg_live_cmp) : NULL;
+	return c ? c->path : NULL;
+}
+
 static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct na_cgpaths *seen)
 {
 	uint32_t *slot = NULL; /* index + 1 into snap->cglive, 0: empty */
@@ -849,13 +868,18 @@ static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct 
 	uint64_t last = 0;
 	struct na_cg_live *c;
 
-	for (i = 0; i < snap->nrows; i++) {
-		struct na_sock_row *r = &snap->rows[i];
-		uint64_t id = r->s.cgroup_id;
+	size_t n = snap->rows ? snap->nrows : snap->figs.n;
 
-		snap->unowned += r->s.owner_src == NA_OWN_NONE && (r->s.proto == NA_P_TCP || r->s.proto == NA_P_UDP);
+	for (i = 0; i < n; i++) {
+		struct na_sock_row *r = snap->rows ? &snap->rows[i] : NULL;
+		const struct na_rd_fig *f = &snap->figs.slots[i];
+		uint64_t id = r ? r->s.cgroup_id : f->cgroup_id;
+		uint8_t owner = r ? r->s.owner_src : f->owner_src, proto = r ? r->s.proto : f->proto;
+
+		snap->unowned += owner == NA_OWN_NONE && (proto == NA_P_TCP || proto == NA_P_UDP);
 		if (i && id == last) {
-			r->cgroup = snap->cglive[at].path;
+			if (r)
+				r->cgroup = snap->cglive[at].path;
 			snap->cglive[at].live++;
 			continue;
 		}
@@ -893,17 +917,35 @@ static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct 
 		}
 		at = slot[k] - 1;
 		last = id;
-		r->cgroup = snap->cglive[at].path;
+		if (r)
+			r->cgroup = snap->cglive[at].path;
 		snap->cglive[at].live++;
 	}
 	free(slot);
+	qsort(snap->cglive, snap->ncglive, sizeof(*snap->cglive), cg_live_cmp);
 	return 0;
 nomem:
 	free(slot);
 	return -ENOMEM;
 }
 
-int na_state_read(struct na_state *st, struct na_snapshot *snap)
+/* top's figures of every live row, by the reader's walk only (there is no batched read of them). */
+static int read_figs(struct na_state *st, struct na_snapshot *snap)
+{
+	size_t expect = st->have_read ? st->last_nrows : socks_guess(st);
+	int err;
+
+	err = na_reader_read_figs(st->reader, expect, &snap->figs);
+	if (err && err != -EOPNOTSUPP)
+		return na_err(err, "read %s/na_socks with the reader's program", st->root);
+	if (!err) {
+		st->last_nrows = snap->figs.n;
+		st->have_read = 1;
+	}
+	return err;
+}
+
+static int state_read(struct na_state *st, struct na_snapshot *snap, int figs)
 {
 	struct na_cgpaths *seen = NULL;
 	__u32 zero = 0;
@@ -928,7 +970,7 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 		err = read_closed(st, snap);
 	t1 = na_boot_ns();
 	if (!err)
-		err = read_socks(st, snap);
+		err = figs ? read_figs(st, snap) : read_socks(st, snap);
 	t2 = na_boot_ns();
 	if (!err)
 		err = read_peers(st, snap);
@@ -960,8 +1002,35 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 	na_cgpaths_free(seen);
 	if (na_log_verbose())
 		na_log(NA_LOG_DEBUG, "snapshot: %zu attachments and the closed rows %.2f ms, %zu live rows (%s) %.2f ms, the rest %.2f ms",
-		       snap->natt, (t1 - t0) / 1e6, snap->nrows, snap->rows_buf ? "walk" : "batches", (t2 - t1) / 1e6,
-		       (na_boot_ns() - t2) / 1e6);
+		       snap->natt, (t1 - t0) / 1e6, figs ? snap->figs.n : snap->nrows,
+		       figs ? "figures" : snap->rows_buf ? "walk" : "batches", (t2 - t1) / 1e6, (na_boot_ns() - t2) / 1e6);
+	return 0;
+}
+
+int na_state_read(struct na_state *st, struct na_snapshot *snap)
+{
+	return state_read(st, snap, 0);
+}
+
+int na_state_read_figs(struct na_state *st, struct na_snapshot *snap)
+{
+	/* Only where the walk would read the rows (walk_socks()'s rule). */
+	memset(snap, 0, sizeof(*snap));
+	if (walk_wanted(st, st->have_read ? st->last_nrows : socks_guess(st)))
+		return -EOPNOTSUPP;
+	return state_read(st, snap, 1);
+}
+
+int na_state_sock_row(struct na_state *st, uint64_t cookie, struct na_sock_row *out)
+{
+	struct na_row r;
+
+	if (bpf_map_lookup_elem(st->socks_fd, &cookie, &r))
+		return -errno;
+	NA_KERNEL_WROTE(&r, sizeof(r));
+	out->cookie = cookie;
+	out->cgroup = NULL;
+	na_sock_from_row(&out->s, &r);
 	return 0;
 }
 
@@ -972,6 +1041,7 @@ void na_snapshot_free(struct na_snapshot *snap)
 		na_rbuf_put(snap->rows_buf);
 	else
 		free(snap->rows);
+	na_rbuf_put(snap->figs.held);
 	free(snap->cglive);
 	free(snap->closed);
 	free(snap->peers);

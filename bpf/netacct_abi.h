@@ -439,9 +439,44 @@ struct na_rd_row {
 /* The reader has two buffers: top keeps the rows of two snapshots. */
 #define NA_RD_BUFS 2
 
+/*
+ * top's compact read by socket (na_read_figs): what top weighs every row by,
+ * not what it shows of the few rows on screen (those it looks up by cookie).
+ * One slot holds this walk's row and, in then_*, what the walk before left
+ * in the slot, copied by the walk itself: top keeps no second snapshot of
+ * its rows, and rates come from the two. Header bytes are one figure (IP
+ * and transport together): top shows their share, not the split.
+ */
+struct na_rd_fig_dir {
+	__u64 packets;
+	__u64 hdr_bytes;     /* ip_hdr_bytes + l4_hdr_bytes */
+	__u64 payload_bytes;
+	__u64 resent_bytes;  /* 0 while below 0 (na_resent()) */
+};
+
+struct na_rd_fig {
+	__u64 cookie;
+	__u64 first_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u8 family;
+	__u8 proto;
+	__u8 state;
+	__u8 owner_src;
+	struct na_rd_fig_dir dir[NA_NDIR];
+	/* the slot's row of the walk before: cookie and first_ns say which */
+	__u64 then_cookie;
+	__u64 then_first_ns;
+	__u64 then_bytes[NA_NDIR];
+	__u64 then_packets;  /* both directions */
+};
+
+/* na_rd_args.buf of the figures' buffer */
+#define NA_RD_FIGS NA_RD_BUFS
+
 /* ctx of the na_read_socks syscall program. */
 struct na_rd_args {
-	__u32 buf;     /* in: which buffer, 0 .. NA_RD_BUFS - 1 */
+	__u32 buf;     /* in: which buffer, 0 .. NA_RD_BUFS - 1, or NA_RD_FIGS */
 	__u32 cap;     /* in: rows the buffer holds */
 	__u64 rows;    /* out: rows in na_socks (the first min(rows, cap) are in the buffer) */
 };
@@ -472,6 +507,7 @@ _Static_assert(sizeof(struct na_dns_key) == 32, "na_dns_key layout");
 _Static_assert(sizeof(struct na_dns_name) == 280, "na_dns_name layout");
 _Static_assert(sizeof(struct na_sweep_args) == 16, "na_sweep_args layout");
 _Static_assert(sizeof(struct na_rd_row) == 184, "na_rd_row layout");
+_Static_assert(sizeof(struct na_rd_fig) == 136, "na_rd_fig layout");
 _Static_assert(sizeof(struct na_rd_args) == 16, "na_rd_args layout");
 #endif
 

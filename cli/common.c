@@ -41,7 +41,8 @@ void na_att_explain(char *buf, size_t len, const struct na_att_state *a, int bus
 	}
 }
 
-static int open_snapshot(const struct na_global *g, struct na_state **st, struct na_snapshot *snap, int quiet)
+static int open_snapshot(const struct na_global *g, struct na_state **st, struct na_snapshot *snap, int quiet,
+			 int figs)
 {
 	char why[PATH_MAX + 256];
 	size_t i;
@@ -54,7 +55,9 @@ static int open_snapshot(const struct na_global *g, struct na_state **st, struct
 	}
 	if (err)
 		return NA_EXIT_FAIL;
-	err = na_state_read(*st, snap);
+	err = figs ? na_state_read_figs(*st, snap) : -EOPNOTSUPP;
+	if (err == -EOPNOTSUPP)
+		err = na_state_read(*st, snap);
 	if (err) {
 		na_state_close(*st);
 		*st = NULL;
@@ -71,12 +74,17 @@ static int open_snapshot(const struct na_global *g, struct na_state **st, struct
 
 int na_open_snapshot(const struct na_global *g, struct na_state **st, struct na_snapshot *snap)
 {
-	return open_snapshot(g, st, snap, 0);
+	return open_snapshot(g, st, snap, 0, 0);
 }
 
 int na_open_snapshot_quiet(const struct na_global *g, struct na_state **st, struct na_snapshot *snap)
 {
-	return open_snapshot(g, st, snap, 1);
+	return open_snapshot(g, st, snap, 1, 0);
+}
+
+int na_open_snapshot_figs(const struct na_global *g, struct na_state **st, struct na_snapshot *snap)
+{
+	return open_snapshot(g, st, snap, 0, 1);
 }
 
 int na_filter_init(struct na_filter *f, char **paths, int n)

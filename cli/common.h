@@ -24,6 +24,8 @@ int na_open_snapshot(const struct na_global *g, struct na_state **st, struct na_
  * attachment that is not counting (status shows them in its table).
  */
 int na_open_snapshot_quiet(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
+/* na_open_snapshot() with top's figures of the live rows where the walk reads them (na_state_read_figs()), else rows. */
+int na_open_snapshot_figs(const struct na_global *g, struct na_state **st, struct na_snapshot *snap);
 /*
  * What an attachment that is not live means and what to do about it, in one
  * clause ("" for a live one). busy: an attach or detach held the lock.

@@ -75,17 +75,20 @@ struct top_state {
  * the live view's rule that processes gone and idle age out of it.
  */
 void top_view_bind(struct top_opts *o);
-/* Open the pinned state and take the first snapshot. NA_EXIT_*. */
-int top_start(const struct na_global *g, struct top_state *ts);
+/* Open the pinned state and take the first snapshot, of the kind o's frames need. NA_EXIT_*. */
+int top_start(const struct na_global *g, struct top_state *ts, const struct top_opts *o);
 /* Take the next snapshot and build the frame against the previous one. 0 or -errno. */
 int top_next(const struct na_global *g, struct top_state *ts, const struct top_opts *o, struct top_frame *f);
 /*
  * The last frame again from the two snapshots it came from, after o changed
- * (order, grouping, filter): no map reads. -EAGAIN before the first top_next.
+ * (order, grouping, filter): no map reads but the names of the rows shown
+ * by socket. -EAGAIN before the first top_next, and when the snapshots are
+ * top's figures and o now needs rows (another grouping, a text filter):
+ * top_rebase() then reads them.
  */
 int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top_frame *f);
-/* Take a snapshot as the new baseline, without a frame (after a pause). 0 or -errno. */
-int top_rebase(const struct na_global *g, struct top_state *ts);
+/* Take a snapshot as the new baseline, without a frame (after a pause, or o changed its kind). 0 or -errno. */
+int top_rebase(const struct na_global *g, struct top_state *ts, const struct top_opts *o);
 void top_frame_free(struct top_frame *f);
 void top_stop(struct top_state *ts);
 

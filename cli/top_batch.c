@@ -90,7 +90,7 @@ int top_batch(const struct na_global *g, const struct top_opts *o)
 	long it;
 	int rc;
 
-	rc = top_start(g, &ts);
+	rc = top_start(g, &ts, o);
 	if (rc)
 		return rc;
 	for (it = 0; !o->iterations || it < o->iterations; it++) {

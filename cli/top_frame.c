@@ -22,14 +22,37 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 
 static uint64_t closed_conns_below(const struct na_snapshot *s, const char *path);
 
-int top_start(const struct na_global *g, struct top_state *ts)
+/* Rows a frame orders: --limit, or the screen's, whichever is fewer (0: all). */
+static size_t frame_rows(const struct top_opts *o)
+{
+	return o->limit > 0 && (!o->ordered || (size_t)o->limit < o->ordered) ? (size_t)o->limit : o->ordered;
+}
+
+/*
+ * By socket, a screenful by a figure: top's figures of the rows (136 bytes
+ * a row, read into one buffer that keeps the read before) instead of two
+ * snapshots of rows (2 x 184 bytes a row); the names of the rows shown
+ * are looked up. Where the walk does not read (small tables, no CAP_BPF),
+ * rows.
+ */
+static int figs_wanted(const struct top_opts *o)
+{
+	return na_view_figs_serve(&o->view, o->sort, frame_rows(o));
+}
+
+static int sock_row(void *st, uint64_t cookie, struct na_sock_row *out)
+{
+	return na_state_sock_row(st, cookie, out);
+}
+
+int top_start(const struct na_global *g, struct top_state *ts, const struct top_opts *o)
 {
 	int rc;
 
 	size_t i;
 
 	memset(ts, 0, sizeof(*ts));
-	rc = na_open_snapshot(g, &ts->st, &ts->prev);
+	rc = figs_wanted(o) ? na_open_snapshot_figs(g, &ts->st, &ts->prev) : na_open_snapshot(g, &ts->st, &ts->prev);
 	if (rc)
 		return rc;
 	na_owners_resolve(g->pin_root, &ts->prev, NULL);
@@ -132,7 +155,7 @@ static size_t live_in_view(const struct na_snapshot *s, const struct na_filter *
 	size_t i, n = 0;
 
 	if (!paths->n)
-		return s->nrows;
+		return s->figs.slots ? s->figs.n : s->nrows;
 	for (i = 0; i < s->ncglive; i++)
 		if (na_filter_match(paths, s->cglive[i].path, s->cglive[i].id))
 			n += s->cglive[i].live;
@@ -140,14 +163,16 @@ static size_t live_in_view(const struct na_snapshot *s, const struct na_filter *
 }
 
 /* A new snapshot in cur becomes prev; the old prev stays as the baseline. */
-static int take_snapshot(const struct na_global *g, struct top_state *ts)
+static int take_snapshot(const struct na_global *g, struct top_state *ts, const struct top_opts *o)
 {
 	int err;
 
 	/* Two snapshots in memory, not three: the oldest has served its frame. */
 	na_snapshot_free(&ts->before);
 	ts->have_before = 0;
-	err = na_state_read(ts->st, &ts->cur);
+	err = figs_wanted(o) ? na_state_read_figs(ts->st, &ts->cur) : -EOPNOTSUPP;
+	if (err == -EOPNOTSUPP)
+		err = na_state_read(ts->st, &ts->cur);
 	if (err)
 		return err;
 	/* Only rows still without an owner cost anything: none, in the steady state. */
@@ -161,27 +186,30 @@ static int take_snapshot(const struct na_global *g, struct top_state *ts)
 
 int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top_frame *f)
 {
+	struct na_view_opts v = o->view;
 	int err;
 
 	memset(f, 0, sizeof(*f));
 	if (!ts->have_before)
 		return -EAGAIN;
+	/* The figures' names come from the table as it is now; rates only against a baseline of the same kind. */
+	v.sock_row = sock_row;
+	v.sock_row_ctx = ts->st;
 	f->secs = (double)(ts->prev.boot_ns - ts->before.boot_ns) / 1e9;
 	f->live_sockets = live_in_view(&ts->prev, &o->paths);
 	err = build_header(&ts->prev, &ts->before, ts, o, f);
 	if (!err)
-		err = na_view_build_top(&ts->prev, &ts->before, f->secs, &o->view, o->sort, o->reverse,
-					o->limit > 0 && (!o->ordered || (size_t)o->limit < o->ordered)
-						? (size_t)o->limit : o->ordered,
-					&f->rows, &f->nrows, &f->total_rows);
+		err = na_view_build_top(&ts->prev, !ts->prev.figs.slots == !ts->before.figs.slots ? &ts->before : NULL,
+					f->secs, &v, o->sort, o->reverse, frame_rows(o), &f->rows, &f->nrows,
+					&f->total_rows);
 	if (err)
 		top_frame_free(f);
 	return err;
 }
 
-int top_rebase(const struct na_global *g, struct top_state *ts)
+int top_rebase(const struct na_global *g, struct top_state *ts, const struct top_opts *o)
 {
-	return take_snapshot(g, ts);
+	return take_snapshot(g, ts, o);
 }
 
 int top_next(const struct na_global *g, struct top_state *ts, const struct top_opts *o, struct top_frame *f)
@@ -194,7 +222,7 @@ int top_next(const struct na_global *g, struct top_state *ts, const struct top_o
 		na_names_pass(o->names);
 		na_names_expire(o->names, NA_NAMES_IDLE_S); /* no frame holds names here: the last was freed */
 	}
-	err = take_snapshot(g, ts);
+	err = take_snapshot(g, ts, o);
 	return err ? err : top_rebuild(ts, o, f);
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -441,6 +442,11 @@ static int rebuild(struct tui *t)
 	err = top_rebuild(&t->ts, t->o, &t->f);
 	if (!err)
 		t->have_frame = 1;
+	/* The snapshots held do not serve the new view (figures, and it needs rows): a new baseline, a frame next interval. */
+	if (err == -EAGAIN) {
+		err = top_rebase(t->g, &t->ts, t->o);
+		t->last_at = mono();
+	}
 	return err;
 }
 
@@ -547,7 +553,7 @@ static int screen_key(struct tui *t, int ch)
 		t->paused = !t->paused;
 		/* Rates after a pause are over the next interval, not over the pause. */
 		if (!t->paused && t->have_frame) {
-			int err = top_rebase(t->g, &t->ts);
+			int err = top_rebase(t->g, &t->ts, t->o);
 
 			t->last_at = mono();
 			return err;
@@ -741,6 +747,7 @@ int top_interactive(const struct na_global *g, struct top_opts *o)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa, old[3];
+	struct winsize ws;
 	struct tui t;
 	SCREEN *scr;
 	int rc, err, i;
@@ -749,7 +756,10 @@ int top_interactive(const struct na_global *g, struct top_opts *o)
 	t.g = g;
 	t.o = o;
 	o->view.text = o->text[0] ? o->text : NULL;
-	rc = top_start(g, &t.ts);
+	/* The first snapshot of the kind a screenful needs: no more rows fit than the terminal's lines. */
+	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_row > 0)
+		o->ordered = ws.ws_row;
+	rc = top_start(g, &t.ts, o);
 	if (rc)
 		return rc;
 	/*

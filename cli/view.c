@@ -1200,6 +1200,201 @@ static int worse_than(double v, double v2, const struct hent *top)
 	return sort_reverse ? c < 0 : c > 0;
 }
 
+/* ---- top's screenful from figures (struct na_figs) ---------------------------- */
+
+/*
+ * The figures' rows of the read before ("then", struct na_figs): found as
+ * prev_match finds prev's rows, the slot of the last match's next first
+ * (an unchanged table matches slot by slot), else through a hash of them.
+ */
+struct then_match {
+	const struct na_figs *f;
+	size_t n;       /* then rows: max(nthen, 0) */
+	struct vhash t; /* t.slot NULL until the first miss */
+	size_t next;
+};
+
+struct then_row {
+	uint64_t cookie, first_ns;
+	uint64_t bytes[NA_NDIR];
+	uint64_t packets;
+};
+
+static void then_row(const struct na_figs *f, size_t j, struct then_row *t)
+{
+	const struct na_rd_fig *s = &f->slots[j];
+	int d;
+
+	if (j < f->n) { /* this read moved it into then_* */
+		t->cookie = s->then_cookie;
+		t->first_ns = s->then_first_ns;
+		memcpy(t->bytes, s->then_bytes, sizeof(t->bytes));
+		t->packets = s->then_packets;
+		return;
+	}
+	t->cookie = s->cookie; /* past this read's rows: untouched */
+	t->first_ns = s->first_ns;
+	t->packets = 0;
+	for (d = 0; d < NA_NDIR; d++) {
+		t->bytes[d] = s->dir[d].hdr_bytes + s->dir[d].payload_bytes;
+		t->packets += s->dir[d].packets;
+	}
+}
+
+static int then_find(struct then_match *tm, uint64_t cookie, uint64_t first_ns, struct then_row *out)
+{
+	size_t j, k;
+
+	if (tm->next < tm->n) {
+		then_row(tm->f, tm->next, out);
+		if (out->cookie == cookie && out->first_ns == first_ns) {
+			tm->next++;
+			return 1;
+		}
+	}
+	if (!tm->t.slot) {
+		if (vhash_init(&tm->t, tm->n))
+			return -ENOMEM;
+		for (j = 0; j < tm->n; j++) {
+			then_row(tm->f, j, out);
+			for (k = mix(out->cookie ^ mix(out->first_ns)) & tm->t.mask; tm->t.slot[k]; k = (k + 1) & tm->t.mask)
+				;
+			tm->t.slot[k] = (uint32_t)j + 1;
+		}
+	}
+	for (k = mix(cookie ^ mix(first_ns)) & tm->t.mask; tm->t.slot[k]; k = (k + 1) & tm->t.mask) {
+		j = tm->t.slot[k] - 1;
+		then_row(tm->f, j, out);
+		if (out->cookie == cookie && out->first_ns == first_ns) {
+			tm->next = j + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The figures of slot s's view row: the counters with the header bytes as
+ * one figure; delta (rates) as far as the rates read it: each direction's
+ * bytes, the packets of both. v holds nothing else of s yet: the rest is
+ * made for a row that may make the screen only.
+ */
+static int fig_figures(struct then_match *tm, const struct na_rd_fig *s, struct na_vrow *v)
+{
+	struct then_row t;
+	uint64_t pkts = 0;
+	int d, found = 0;
+
+	for (d = 0; d < NA_NDIR; d++) {
+		v->tot[d].packets = s->dir[d].packets;
+		v->tot[d].ip_hdr_bytes = s->dir[d].hdr_bytes;
+		v->tot[d].payload_bytes = s->dir[d].payload_bytes;
+		v->tot[d].resent_bytes = s->dir[d].resent_bytes;
+		pkts += s->dir[d].packets;
+	}
+	if (tm && (found = then_find(tm, s->cookie, s->first_ns, &t)) < 0)
+		return found;
+	/* A socket's row made anew (it connected again) starts from zero. */
+	for (d = 0; d < NA_NDIR; d++)
+		v->delta[d].payload_bytes = sub0(na_counters_bytes(&v->tot[d]), found ? t.bytes[d] : 0);
+	v->delta[NA_TX].packets = sub0(pkts, found ? t.packets : 0);
+	return 0;
+}
+
+/* The rest of slot s's view row, for a row that may make the screen. */
+static void fig_identity(const struct na_rd_fig *s, const char *cgroup, struct na_vrow *v)
+{
+	v->cookie = s->cookie;
+	v->first_ns = s->first_ns;
+	v->pid = s->pid;
+	v->cgroup_id = s->cgroup_id;
+	v->cgroup = cgroup;
+	v->family = s->family;
+	v->proto = s->proto;
+	v->state = s->state;
+}
+
+/* A row that makes the screen: its names as the table has them now (the rest stays the figures'). */
+static void fig_names(const struct na_snapshot *cur, const struct na_view_opts *o, struct na_vrow *v)
+{
+	struct na_sock_row r;
+
+	/* Ended since the read (or made anew): shown as the figures have it, without its names. */
+	if (!o->sock_row || o->sock_row(o->sock_row_ctx, v->cookie, &r) || r.s.first_ns != v->first_ns)
+		return;
+	memcpy(v->comm, r.s.comm, NA_COMM_LEN);
+	memcpy(v->laddr, r.s.laddr, 16);
+	memcpy(v->raddr, r.s.raddr, 16);
+	v->lport = r.s.lport;
+	v->rport = r.s.rport;
+	v->peer_name = peer_name_of(cur, v);
+}
+
+int na_view_figs_serve(const struct na_view_opts *o, enum na_col col, size_t k)
+{
+	struct na_vrow probe = { 0 };
+
+	return o->group == NA_G_SOCKET && k && !isnan(sort_value(&probe, col)) && (!o->text || !*o->text);
+}
+
+static int build_top_figs(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
+			  const struct na_view_opts *o, size_t k, struct na_vrow **out, size_t *n, size_t *total)
+{
+	const struct na_figs *f = &cur->figs;
+	struct then_match tm = { .f = f, .n = f->nthen };
+	int rates = prev && prev->figs.seq && prev->figs.seq == f->then_seq;
+	const char *path = NULL;
+	uint64_t path_id = 0;
+	int path_in = 1, have_path = 0, err = 0;
+	struct hent *h, e;
+	struct na_vrow *res;
+	size_t i, m = 0;
+
+	h = malloc(k * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	*total = 0;
+	memset(&e, 0, sizeof(e));
+	e.r.pclass = -1;
+	e.r.conns = e.r.live = 1;
+	e.r.secs = rates ? secs : 0;
+	for (i = 0; i < f->n && !err; i++) {
+		const struct na_rd_fig *s = &f->slots[i];
+
+		/* Rows of one cgroup follow each other: its path and the filter's answer once per run of them. */
+		if (!have_path || s->cgroup_id != path_id) {
+			path = na_snapshot_cgroup(cur, s->cgroup_id);
+			path_id = s->cgroup_id;
+			path_in = !o->paths || !o->paths->n || na_filter_match(o->paths, path, path_id);
+			have_path = 1;
+		}
+		if (!path_in || (o->pid && s->pid != o->pid) || (o->proto >= 0 && s->proto != o->proto))
+			continue;
+		(*total)++;
+		err = fig_figures(rates ? &tm : NULL, s, &e.r);
+		row_key(&e.r, sort_col, &e.v, &e.v2);
+		if (err || (m == k && worse_than(e.v, e.v2, &h[0])))
+			continue;
+		fig_identity(s, path, &e.r);
+		heap_offer(h, &m, k, sizeof(*h), hent_cmp, &e);
+	}
+	free(tm.t.slot);
+	res = err ? NULL : malloc((m ? m : 1) * sizeof(*res));
+	if (!res) {
+		free(h);
+		return err ? err : -ENOMEM;
+	}
+	qsort(h, m, sizeof(*h), hent_cmp);
+	for (i = 0; i < m; i++) {
+		res[i] = h[i].r;
+		fig_names(cur, o, &res[i]);
+	}
+	free(h);
+	*out = res;
+	*n = m;
+	return 0;
+}
+
 int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
 		      struct na_vrow **out, size_t *n, size_t *total)
@@ -1211,6 +1406,8 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 	size_t i, m = 0;
 	int err;
 
+	if (cur->figs.slots && !na_view_figs_serve(o, col, k))
+		return -EAGAIN; /* figures serve top by socket only: the caller reads rows */
 	/* By socket, by a figure, a screenful: otherwise every row is made. */
 	if (o->group != NA_G_SOCKET || !k || isnan(sort_value(&probe, col))) {
 		err = na_view_build(cur, prev, secs, o, out, n);
@@ -1221,6 +1418,8 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 	}
 	sort_col = col;
 	sort_reverse = reverse;
+	if (cur->figs.slots)
+		return build_top_figs(cur, prev, secs, o, k, out, n, total);
 	h = malloc(k * sizeof(*h));
 	if (!h)
 		return -ENOMEM;

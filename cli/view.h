@@ -110,6 +110,13 @@ struct na_view_opts {
 	void *names_ctx;
 	/* By peer class: the classes (agent/netclass.c); NULL: every peer has none. */
 	const struct na_netclass *classes;
+	/*
+	 * top's figures (a snapshot of na_state_read_figs()): the row of a
+	 * socket on screen, for its names (na_state_sock_row()); NULL: shown
+	 * without them.
+	 */
+	int (*sock_row)(void *ctx, uint64_t cookie, struct na_sock_row *out);
+	void *sock_row_ctx;
 };
 
 /* The names callback of struct na_view_opts for a struct na_names (ctx). */
@@ -144,6 +151,16 @@ void na_view_sort_top(struct na_vrow *rows, size_t n, enum na_col col, int rever
 int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
 		      struct na_vrow **out, size_t *n, size_t *total);
+
+/*
+ * Does a snapshot of figures (na_state_read_figs()) serve this view: by
+ * socket, ordered by a figure, a screenful (k > 0), no text filter? Then
+ * na_view_build_top() takes it, its rates against prev's figures when cur's
+ * then are prev's rows (struct na_figs); ties in order go by cgroup, pid,
+ * protocol, family and cookie (the names are looked up for the k rows
+ * only). A view it does not serve gets -EAGAIN from a snapshot of figures.
+ */
+int na_view_figs_serve(const struct na_view_opts *o, enum na_col col, size_t k);
 
 /* What --group-by takes, for a usage message. */
 #define NA_GROUPS_TEXT "socket, process, cgroup, peer, unit, container, pod or peer-class"

@@ -890,8 +890,8 @@ class Harness:
         env = dict(os.environ, NETACCT_PIN_ROOT=self.pin_root, **(env or {}))
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
-    def netacct_ok(self, *args, timeout=60):
-        p = self.netacct(*args, timeout=timeout)
+    def netacct_ok(self, *args, timeout=60, env=None):
+        p = self.netacct(*args, timeout=timeout, env=env)
         if p.returncode != 0:
             raise HarnessError("netacct %s: exit %d\nstdout: %s\nstderr: %s"
                                % (" ".join(args), p.returncode, p.stdout.strip(),

@@ -22,11 +22,12 @@ that the pre-attach listener sees a handshake), and:
     user space;
   * a live connection that no process holds (its only reference an
     SCM_RIGHTS message nobody reads) gets no pid and no comm, uid 0;
-  * the first export resolves (its -v line says how much work that was:
-    the listener at least, and that one unknown); a second export does no
-    owner work at all, not even for that unknown one, and a process renamed
-    after the first export keeps its old comm on its rows: the row is the
-    cache;
+  * the first reader resolves: `top` by socket, whose rows are top's
+    figures (NETACCT_READ=walk; its -v line says how much work that was:
+    the listener at least, and that one unknown), shows the listener's pid
+    and comm; export then does no owner work at all, not even for that
+    unknown one, and a process renamed after that keeps its old comm on its
+    rows: the row is the cache;
   * par forks, resolution already done; par exits, its child keeps the
     socket and sends on it: the row is live (counters grow), and once the
     child has sent 16 packets on it, it names the child.
@@ -333,21 +334,31 @@ def run(h, kids):
     srv.send("push %d" % inflight["lport"])
     srv.expect("pushed")
 
-    p = h.netacct_ok("-v", "export", "--csv")
-    exp = na.Export(na.parse_export_csv(p.stdout))
+    # The first reader resolves: top by socket, its rows read as top's figures (what a large
+    # table gets; NETACCT_READ=walk here), which carry no comm: the listener's is looked up.
+    p = h.netacct_ok("-v", "top", "--batch", "-n", "1", "-d", "0.2", "--limit", "20", env={"NETACCT_READ": "walk"})
+    h.check("top: the rows read as figures (-v)", "live rows (figures)" in p.stderr, p.stderr[-1500:])
     line = owners_line(p.stderr)
-    h.check("first export: the owner pass ran (-v)", line is not None,
+    h.check("top, the first reader: the owner pass ran (-v)", line is not None,
             "no 'owners:' line in stderr: %r" % p.stderr[-500:])
     if line:
         h.note(line)
         m = re.search(r"(\d+) resolved", line)
         # The listener at least: the rest sent from their processes after attach,
         # which named them in the kernel; the in-flight one unknown.
-        h.check("first export resolved the rows the kernel could not name (the listener)",
+        h.check("top resolved the rows the kernel could not name (the listener)",
                 m is not None and int(m.group(1)) >= 1, line)
         m = re.search(r"(\d+) unknown", line)
         h.check("... and found 1 listed socket that no process holds",
                 m is not None and int(m.group(1)) == 1, line)
+    lrow = [l.split() for l in p.stdout.splitlines()
+            if re.search(r"\s%s:%d\s+\*\s" % (re.escape(LO), ports["tcp"]), l)]
+    h.eq("top: the pre-attach listener's row, its PID and COMM", [r[:2] for r in lrow],
+         [[str(srv.pid), "na-own-srv"]])
+
+    p = h.netacct_ok("-v", "export", "--csv")
+    exp = na.Export(na.parse_export_csv(p.stdout))
+    h.eq("export after top: no owner work left (no 'owners:' line with -v)", owners_line(p.stderr), None)
 
     S, C, P = srv.pid, cli.pid, par.pid
     t = cready["tcp"]

@@ -11,6 +11,10 @@ A paced TCP flow (client and server in one test cgroup) sends about
     within the pace; a CONNS column;
   * both of these with the rows read in batches and read by the reader's
     walk of na_socks (NETACCT_READ=batch, walk);
+  * a screenful by socket (--limit 6) read by the walk comes from top's
+    figures (the -v line says so): the busy rows first, the client's TX/s
+    within the pace, the idle flow's rows (names, totals, HDR%, rates)
+    the same cells as rows read in batches, and the title's 6 live sockets;
   * --pid keeps only that process's rows, --proto udp none of these TCP
     rows, --limit 1 one row and a "(N more" line, --sort rx puts the
     busy server first;
@@ -158,6 +162,34 @@ def main():
                       lo, hi)
             h.between("%s: by process: server RX/s within the pace" % read, parse_rate(rows[spid]["RX/s"]),
                       lo, hi)
+        # A screenful by socket read by the walk is top's figures (a compact row, the names looked
+        # up for the rows shown): the same frame as rows read in batches. The idle flow's rows do
+        # not move: their cells are the same to the last digit shown; the busy client's TX/s is
+        # within the pace.
+        fig = h.netacct("-v", "top", "--batch", "-d", "1", "-n", "2", "--limit", "6", A.path,
+                        env={"NETACCT_READ": "walk"})
+        h.check("figures: top --limit 6 read the walk's figures",
+                fig.returncode == 0 and "live rows (figures)" in fig.stderr, fig.stderr[-2000:])
+        by_rows = table(top("--limit", "6", read="batch"))
+        by_figs = table(frames(fig.stdout)[-1]) if fig.returncode == 0 else []
+        h.eq("figures: the busy flow's two rows are first (pids)",
+             sorted(int(r["PID"]) for r in by_figs[:2]), sorted([cpid, spid]))
+        client = [r for r in by_figs[:2] if int(r["PID"]) == cpid]
+        h.between("figures: the busy client's TX/s within the pace",
+                  parse_rate(client[0]["TX/s"]) if client else 0, lo, hi)
+        idle_pids = {idle.client.pid, idle.server.pid}
+
+        def idle_cells(rows):
+            return sorted(tuple(r[c] for c in ("PID", "COMM", "PROTO", "LOCAL", "REMOTE", "TX", "RX", "RETRANS", "DUP",
+                                               "HDR%", "TX/s", "RX/s"))
+                          for r in rows if int(r["PID"]) in idle_pids)
+        h.eq("figures: the idle flow's rows (names, totals, header share, no rate) as read in batches",
+             idle_cells(by_figs), idle_cells(by_rows))
+        h.eq("figures: six rows", len(by_figs), 6)
+        if fig.returncode == 0:
+            title = frames(fig.stdout)[-1]["title"]
+            h.check("figures: the title counts the 6 live sockets", ", 6 live sockets," in title, title)
+
         grouped = na.parse_export_csv(h.netacct_ok("export", "--group-by", "process", A.path).stdout)
         kept = {r["pid"]: r for r in grouped if r["kind"] == "process"}
         h.check("export --group-by process keeps the exited processes, with their bytes",

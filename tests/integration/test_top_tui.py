@@ -22,6 +22,10 @@ capture-pane is checked:
     the TX column header in reverse video (capture-pane -e);
   * g groups by process: "by process" in the title, a CONNS column, one row
     per worker;
+  * with the rows read by the walk (NETACCT_READ=walk, what a large table
+    gets), by socket comes from top's figures: the busy flow's rows first,
+    with their owners' PID and COMM looked up; g then shows one row per
+    worker from the next interval on (by process reads rows);
   * / text Enter filters: only the slow cgroup's rows remain;
   * t shows totals (and back to rates: sort TX/s), + and - change the
     interval, h shows the help (with the column letters) and any key closes
@@ -429,6 +433,27 @@ def main():
         status = p.wait_exit()
         h.eq("q: netacct exits with status 0", status, 0)
         check_restored(h, p, "q")
+
+        # -- top's figures (a large table's read, NETACCT_READ=walk here) --------------
+        # By socket a screenful comes from figures, the names looked up for the rows
+        # shown; g needs every row (by process): the next interval's frame, from rows.
+        p = Pane(h.tmux, tmpdir, "NETACCT_READ=walk " + top, 200, 50)
+        time.sleep(3 * INTERVAL)
+        lines = p.wait("figures: the busy flow", lambda l: any(busy_client in x for x in l))
+        _, rows = table(lines)
+        h.eq("figures: the two busiest rows are the busy flow's sockets",
+             {(r.get("LOCAL"), r.get("REMOTE")) for r in rows[:2]}, busy_pair)
+        for r in rows[:2]:
+            pid, what = owner[r["LOCAL"]]
+            h.eq("figures: %s row: PID and COMM (looked up) its owner's" % what, (r["PID"], r["COMM"]),
+                 (str(pid), "python3"))
+        p.keys("g")
+        lines = p.wait("figures, then g: by process, from rows",
+                       lambda l: "by process" in l[0] and table(l)[1], settled=True)
+        h.eq("figures, then g: one row per worker process", sorted(int(r["PID"]) for r in table(lines)[1]),
+             sorted(p for f in flows for p in (f.client.pid, f.server.pid)))
+        p.keys("q")
+        h.eq("figures: q: netacct exits with status 0", p.wait_exit(), 0)
 
         # -- 80x24, 100x30, 160x40: who and the rates on every row -----------------
         by_remote = {}  # REMOTE endpoint of a connected socket -> (pid, what)

@@ -968,6 +968,239 @@ out:
 	free(prev.rows);
 }
 
+/* ---- top's figures (struct na_figs) against rows ------------------------------- */
+
+/* A slot's row as the walk (bpf/netacct_read.bpf.c, copy_fig) writes it: then_* first, from what the slot held. */
+static void walk_slot(struct na_rd_fig *o, const struct na_sock_row *r)
+{
+	int d;
+
+	o->then_cookie = o->cookie;
+	o->then_first_ns = o->first_ns;
+	o->then_packets = 0;
+	for (d = 0; d < NA_NDIR; d++) {
+		o->then_bytes[d] = o->dir[d].hdr_bytes + o->dir[d].payload_bytes;
+		o->then_packets += o->dir[d].packets;
+	}
+	o->cookie = r->cookie;
+	o->first_ns = r->s.first_ns;
+	o->cgroup_id = r->s.cgroup_id;
+	o->pid = r->s.pid;
+	o->family = r->s.family;
+	o->proto = r->s.proto;
+	o->state = r->s.state;
+	o->owner_src = r->s.owner_src;
+	for (d = 0; d < NA_NDIR; d++) {
+		o->dir[d].packets = r->s.dir[d].packets;
+		o->dir[d].hdr_bytes = r->s.dir[d].ip_hdr_bytes + r->s.dir[d].l4_hdr_bytes;
+		o->dir[d].payload_bytes = r->s.dir[d].payload_bytes;
+		o->dir[d].resent_bytes = r->s.dir[d].resent_bytes;
+	}
+}
+
+static const struct na_sock_row *figs_rows;
+static size_t figs_nrows;
+static uint64_t figs_gone; /* a cookie whose row ended between the read and the look-up */
+
+static int figs_sock_row(void *ctx, uint64_t cookie, struct na_sock_row *out)
+{
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < figs_nrows; i++)
+		if (figs_rows[i].cookie == cookie && cookie != figs_gone) {
+			*out = figs_rows[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/*
+ * top by socket from figures (two walks into one buffer: prev's rows, then
+ * cur's, each slot keeping what it held) against the same frame from rows:
+ * the same rows in the same order, with the same totals, rates, header
+ * share, retransmissions and names. Figures are distinct (no ties: figures
+ * order ties by fewer fields than rows). prev: every third row of cur is
+ * new, every seventh made anew (a new first packet), `gone` more rows ended
+ * since (first in prev's walk, so that rows which stay were in slots past
+ * cur's); `shuffle` moves prev's rows to other slots.
+ */
+static void figs_case(const char *what, enum na_col col, int reverse, const struct na_view_opts *filter, size_t n,
+		      size_t gone, int shuffle, size_t k)
+{
+	static const char *const paths[3] = { "/app", "/app/x", "/other" };
+	struct na_snapshot cur = { 0 }, prev = { 0 }, fcur = { 0 }, fprev = { 0 };
+	struct na_view_opts vo = { .group = NA_G_SOCKET, .proto = -1, .sock_row = figs_sock_row };
+	struct na_cg_live cgs[3];
+	struct na_vrow *a = NULL, *b = NULL;
+	struct na_rd_fig *slots = NULL;
+	size_t na = 0, nb = 0, ta = 0, tb = 0, i, bad = 0, cap = n + gone + 8;
+	int d;
+
+	if (two_snapshots(&cur, &prev, n + gone) || !(slots = calloc(cap, sizeof(*slots)))) {
+		CHECK(slots, "%s: calloc failed", what);
+		goto out;
+	}
+	for (i = 0; i < n + gone; i++) {
+		struct na_sock_row *r = &cur.rows[i];
+
+		r->cookie = 1000 + i;
+		r->s.first_ns = 100 + i;
+		r->s.pid = (uint32_t)(1 + i % 4);
+		r->s.proto = i % 5 ? NA_P_TCP : NA_P_UDP;
+		r->s.family = NA_F_IPV4;
+		r->s.owner_src = NA_OWN_CREATE;
+		r->s.cgroup_id = 10 + (i / 50) % 3;
+		r->cgroup = paths[r->s.cgroup_id - 10];
+		snprintf(r->s.comm, sizeof(r->s.comm), "w%zu", i);
+		r->s.laddr[0] = 127;
+		r->s.laddr[3] = 1;
+		r->s.lport = (uint16_t)(2000 + i);
+		for (d = 0; d < NA_NDIR; d++) {
+			r->s.dir[d].packets = 10 + 2 * i + (size_t)d;
+			r->s.dir[d].ip_hdr_bytes = 20 * r->s.dir[d].packets;
+			r->s.dir[d].l4_hdr_bytes = 32 * r->s.dir[d].packets;
+			r->s.dir[d].payload_bytes = (d ? 50000 : 100000) + 7 * i;
+			r->s.dir[d].resent_bytes = 3 * i + (size_t)d;
+		}
+		if (i % 3 == 0 && i < n)
+			continue; /* new since prev */
+		prev.rows[prev.nrows] = *r;
+		for (d = 0; d < NA_NDIR; d++) { /* distinct amounts moved since */
+			prev.rows[prev.nrows].s.dir[d].payload_bytes -= i + (size_t)d;
+			prev.rows[prev.nrows].s.dir[d].packets -= i % 2;
+		}
+		if (i % 7 == 0 && i < n)
+			prev.rows[prev.nrows].s.first_ns = 1; /* the cookie's row made anew since */
+		prev.nrows++;
+	}
+	cur.nrows = n;
+	/* The ended rows first in prev's walk: the rows that stay were then in slots this walk does not reach. */
+	if (gone) {
+		struct na_sock_row *t = malloc(prev.nrows * sizeof(*t));
+		size_t m = 0, j;
+
+		CHECK(t != NULL, "%s: malloc failed", what);
+		for (j = 0; t && j < prev.nrows; j++)
+			if (prev.rows[j].cookie >= 1000 + n)
+				t[m++] = prev.rows[j];
+		for (j = 0; t && j < prev.nrows; j++)
+			if (prev.rows[j].cookie < 1000 + n)
+				t[m++] = prev.rows[j];
+		if (t)
+			memcpy(prev.rows, t, prev.nrows * sizeof(*t));
+		free(t);
+	}
+	for (i = 0; shuffle && i + 1 < prev.nrows; i += 2) {
+		struct na_sock_row t = prev.rows[i];
+
+		prev.rows[i] = prev.rows[i + 1];
+		prev.rows[i + 1] = t;
+	}
+	/* The two walks. */
+	for (i = 0; i < prev.nrows; i++)
+		walk_slot(&slots[i], &prev.rows[i]);
+	for (i = 0; i < n; i++)
+		walk_slot(&slots[i], &cur.rows[i]);
+	for (i = 0; i < 3; i++) {
+		cgs[i].id = 10 + i;
+		cgs[i].path = paths[i];
+		cgs[i].live = 0;
+	}
+	fcur.cglive = cgs;
+	fcur.ncglive = 3;
+	fcur.figs = (struct na_figs){ .slots = slots, .n = n, .nthen = prev.nrows, .seq = 2, .then_seq = 1 };
+	fprev.figs.seq = 1;
+	figs_rows = cur.rows;
+	figs_nrows = n;
+	figs_gone = 1000 + n / 2;
+	if (filter) {
+		vo.paths = filter->paths;
+		vo.pid = filter->pid;
+		vo.proto = filter->proto;
+	}
+	CHECK(na_view_figs_serve(&vo, col, k), "%s: figures serve top by socket", what);
+	CHECK(!na_view_build_top(&cur, &prev, 2.0, &vo, col, reverse, k, &a, &na, &ta), "%s: from rows failed", what);
+	CHECK(!na_view_build_top(&fcur, &fprev, 2.0, &vo, col, reverse, k, &b, &nb, &tb), "%s: from figures failed",
+	      what);
+	CHECK(na == nb && ta == tb && na, "%s: %zu of %zu rows from figures, %zu of %zu from rows", what, nb, tb, na, ta);
+	for (i = 0; i < na && i < nb; i++) {
+		int names = a[i].cookie != figs_gone;
+
+		for (d = 0; d < NA_NDIR; d++)
+			bad += a[i].cookie != b[i].cookie || na_vrow_bytes(&a[i], d) != na_vrow_bytes(&b[i], d) ||
+			       na_vrow_rate(&a[i], d) != na_vrow_rate(&b[i], d) ||
+			       na_vrow_resent(&a[i], d) != na_vrow_resent(&b[i], d) ||
+			       a[i].tot[d].packets != b[i].tot[d].packets;
+		bad += na_vrow_pkt_rate(&a[i]) != na_vrow_pkt_rate(&b[i]) || na_vrow_hdr_pct(&a[i]) != na_vrow_hdr_pct(&b[i]) ||
+		       a[i].pid != b[i].pid || a[i].cgroup != b[i].cgroup || a[i].first_ns != b[i].first_ns;
+		/* the names: looked up, but for the row that ended meanwhile, shown without them */
+		bad += names ? strcmp(a[i].comm, b[i].comm) || a[i].lport != b[i].lport || memcmp(a[i].laddr, b[i].laddr, 16)
+			     : b[i].comm[0] || b[i].lport;
+	}
+	CHECK(!bad, "%s: %zu differences between the frames from figures and from rows", what, bad);
+	/* A baseline of another read (a pause, another kind of snapshot): no rates, the same totals. */
+	free(b);
+	b = NULL;
+	fprev.figs.seq = 7;
+	CHECK(!na_view_build_top(&fcur, &fprev, 2.0, &vo, col, reverse, k, &b, &nb, &tb), "%s: failed", what);
+	for (i = bad = 0; i < nb; i++)
+		bad += na_vrow_rate(&b[i], NA_TX) != 0 || na_vrow_rate(&b[i], NA_RX) != 0 || na_vrow_pkt_rate(&b[i]) != 0;
+	CHECK(!bad && nb, "%s: against another read's baseline, %zu rows with rates", what, bad);
+out:
+	free(a);
+	free(b);
+	free(slots);
+	free(cur.rows);
+	free(prev.rows);
+}
+
+static void test_figs(void)
+{
+	struct na_view_opts vo = { .group = NA_G_SOCKET, .proto = -1 };
+	struct na_snapshot s = { 0 };
+	struct na_rd_fig slot = { 0 };
+	struct na_vrow *v = NULL;
+	size_t n = 0, t = 0;
+
+	figs_case("figures: busiest", NA_C_COUNT, 0, NULL, 600, 0, 0, 30);
+	figs_case("figures: more rows ended than began, slots moved", NA_C_COUNT, 0, NULL, 300, 250, 1, 30);
+	figs_case("figures: TX/s, reversed", NA_C_TX_RATE, 1, NULL, 500, 10, 1, 12);
+	figs_case("figures: PKTS/s", NA_C_PKT_RATE, 0, NULL, 500, 3, 0, 40);
+	figs_case("figures: RX, every row", NA_C_RX, 0, NULL, 300, 0, 1, 1000);
+	figs_case("figures: RETRANS", NA_C_RETRANS, 0, NULL, 300, 0, 0, 25);
+	figs_case("figures: HDR%", NA_C_HDR, 0, NULL, 300, 0, 0, 25);
+	{
+		struct na_filter app = { 0 };
+		struct na_cgroup cg = { .id = 10 };
+		struct na_view_opts f = { .proto = -1 };
+
+		snprintf(cg.rel, sizeof(cg.rel), "/app");
+		app.cg = &cg;
+		app.n = 1;
+		f.paths = &app;
+		figs_case("figures: a cgroup PATH", NA_C_COUNT, 0, &f, 600, 20, 1, 30);
+		f.paths = NULL;
+		f.pid = 3;
+		figs_case("figures: --pid", NA_C_TX_RATE, 0, &f, 600, 0, 0, 10);
+		f.pid = 0;
+		f.proto = NA_P_UDP;
+		figs_case("figures: --proto udp", NA_C_RX, 0, &f, 600, 0, 1, 20);
+	}
+	/* What figures do not serve: a frame that needs every row's names, or every row. */
+	CHECK(!na_view_figs_serve(&vo, NA_C_COMM, 20), "figures: not by %s", "a name column");
+	CHECK(!na_view_figs_serve(&vo, NA_C_COUNT, 0), "figures: not for %s", "every row (k 0)");
+	vo.text = "nginx";
+	CHECK(!na_view_figs_serve(&vo, NA_C_COUNT, 20), "figures: not with %s", "a text filter");
+	vo.text = NULL;
+	vo.group = NA_G_PROCESS;
+	CHECK(!na_view_figs_serve(&vo, NA_C_COUNT, 20), "figures: not by %s", "process");
+	s.figs = (struct na_figs){ .slots = &slot, .n = 1 };
+	CHECK(na_view_build_top(&s, NULL, 1.0, &vo, NA_C_COUNT, 0, 20, &v, &n, &t) == -EAGAIN,
+	      "figures: a view they do not serve is %s", "-EAGAIN");
+	free(v);
+}
+
 /*
  * Rates by socket: each row's delta is its bytes minus its socket's bytes in
  * prev (same cookie and first packet), whatever the order of prev's rows;
@@ -1610,6 +1843,7 @@ int main(void)
 	test_record();
 	test_label();
 	test_sort_top();
+	test_figs();
 	test_aging();
 	test_prom();
 	if (!mkdtemp(tmpdir)) {
