@@ -318,11 +318,17 @@ int na_reader_read_figs(struct na_reader *rd, size_t expect, struct na_figs *out
 		if (!err)
 			figs_carry(old, reached, rd->fig_rows, rd->buf[NA_RD_FIGS]);
 		na_rbuf_put(old);
-		if (err)
+		if (err) {
+			rd->fig_rows = rd->fig_valid = 0; /* the walk moved what the slots held: no baseline left */
 			return err;
+		}
+		na_log(NA_LOG_DEBUG, "reader: figures' buffer for %u rows made, %u rows of the read before carried over",
+		       rd->buf[NA_RD_FIGS]->cap, rd->fig_rows);
 	}
-	if (tries == 4)
+	if (tries == 4) {
+		rd->fig_rows = rd->fig_valid = 0;
 		return -EAGAIN;
+	}
 	out->slots = rd->buf[NA_RD_FIGS]->mem;
 	out->n = (size_t)rows;
 	out->nthen = rd->fig_rows;

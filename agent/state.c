@@ -872,7 +872,7 @@ static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct 
 
 	for (i = 0; i < n; i++) {
 		struct na_sock_row *r = snap->rows ? &snap->rows[i] : NULL;
-		const struct na_rd_fig *f = &snap->figs.slots[i];
+		const struct na_rd_fig *f = r ? NULL : &snap->figs.slots[i];
 		uint64_t id = r ? r->s.cgroup_id : f->cgroup_id;
 		uint8_t owner = r ? r->s.owner_src : f->owner_src, proto = r ? r->s.proto : f->proto;
 
@@ -936,13 +936,19 @@ static int read_figs(struct na_state *st, struct na_snapshot *snap)
 	int err;
 
 	err = na_reader_read_figs(st->reader, expect, &snap->figs);
-	if (err && err != -EOPNOTSUPP)
+	if (err == -ENOMEM)
 		return na_err(err, "read %s/na_socks with the reader's program", st->root);
-	if (!err) {
-		st->last_nrows = snap->figs.n;
-		st->have_read = 1;
+	if (err) {
+		/* As a walk of rows that fails: the caller reads rows, in batches if need be. */
+		na_log(NA_LOG_DEBUG, "read %s/na_socks' figures with the reader's program: %s; rows instead", st->root,
+		       strerror(-err));
+		if (err == -EOPNOTSUPP)
+			st->walk = -1; /* the program cannot be loaded here: no more tries, figures or rows */
+		return -EOPNOTSUPP;
 	}
-	return err;
+	st->last_nrows = snap->figs.n;
+	st->have_read = 1;
+	return 0;
 }
 
 static int state_read(struct na_state *st, struct na_snapshot *snap, int figs)

@@ -440,7 +440,7 @@ struct na_rd_row {
 #define NA_RD_BUFS 2
 
 /*
- * top's compact read by socket (na_read_figs): what top weighs every row by,
+ * top's compact read by socket (na_read_socks into na_rd_figs): what top weighs every row by,
  * not what it shows of the few rows on screen (those it looks up by cookie).
  * One slot holds this walk's row and, in then_*, what the walk before left
  * in the slot, copied by the walk itself: top keeps no second snapshot of

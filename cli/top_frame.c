@@ -192,14 +192,18 @@ int top_rebuild(const struct top_state *ts, const struct top_opts *o, struct top
 	memset(f, 0, sizeof(*f));
 	if (!ts->have_before)
 		return -EAGAIN;
-	/* The figures' names come from the table as it is now; rates only against a baseline of the same kind. */
+	/*
+	 * The figures' names come from the table as it is now. Rates: figures
+	 * against figures or rows; rows against rows only (the frame of rows
+	 * just after figures has none: the TUI reads a baseline of rows first).
+	 */
 	v.sock_row = sock_row;
 	v.sock_row_ctx = ts->st;
 	f->secs = (double)(ts->prev.boot_ns - ts->before.boot_ns) / 1e9;
 	f->live_sockets = live_in_view(&ts->prev, &o->paths);
 	err = build_header(&ts->prev, &ts->before, ts, o, f);
 	if (!err)
-		err = na_view_build_top(&ts->prev, !ts->prev.figs.slots == !ts->before.figs.slots ? &ts->before : NULL,
+		err = na_view_build_top(&ts->prev, !ts->prev.figs.slots && ts->before.figs.slots ? NULL : &ts->before,
 					f->secs, &v, o->sort, o->reverse, frame_rows(o), &f->rows, &f->nrows,
 					&f->total_rows);
 	if (err)

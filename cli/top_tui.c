@@ -3,8 +3,11 @@
  * The interactive view of top: the frames of top_next() drawn full screen with
  * ncurses, one snapshot per interval. Keys that change what is shown (order,
  * grouping, filter, totals) make the frame again from the two snapshots it
- * came from (top_rebuild): a key never reads the maps, so top costs one batch
- * of map reads per interval however fast someone types.
+ * came from (top_rebuild): a key reads no table (but the names of the rows
+ * shown by socket, a screenful of lookups), so top costs one read per
+ * interval however fast someone types. The one exception: a key that leaves
+ * top's figures for a view that needs rows reads them at once, as a new
+ * baseline (top_rebase), and the next frame comes an interval later.
  *
  * The terminal is restored on every way out: q, --iterations, SIGINT, SIGTERM,
  * SIGHUP and a failed read. Diagnostics written while the screen is ours go to
@@ -551,8 +554,8 @@ static int screen_key(struct tui *t, int ch)
 		return 0;
 	case ' ':
 		t->paused = !t->paused;
-		/* Rates after a pause are over the next interval, not over the pause. */
-		if (!t->paused && t->have_frame) {
+		/* Rates after a pause are over the next interval, not over the pause (nor from a key's rebase in it). */
+		if (!t->paused && t->ts.have_before) {
 			int err = top_rebase(t->g, &t->ts, t->o);
 
 			t->last_at = mono();
@@ -783,6 +786,7 @@ int top_interactive(const struct na_global *g, struct top_opts *o)
 		for (i = 0; i < 3; i++)
 			sigaction(sigs[i], &old[i], NULL);
 		top_stop(&t.ts);
+		o->ordered = 0; /* plain frames print every row */
 		na_log(NA_LOG_WARN, "top: cannot drive terminal '%s' (TERM): printing plain frames",
 		       getenv("TERM") ? getenv("TERM") : "");
 		return -ENOTTY;

@@ -1279,11 +1279,33 @@ static int then_find(struct then_match *tm, uint64_t cookie, uint64_t first_ns, 
  * bytes, the packets of both. v holds nothing else of s yet: the rest is
  * made for a row that may make the screen only.
  */
-static int fig_figures(struct then_match *tm, const struct na_rd_fig *s, struct na_vrow *v)
+/* Socket s's row of the read before as then_row: from the figures' then (tm) or a snapshot of rows (pm). */
+static int then_of(struct then_match *tm, struct prev_match *pm, const struct na_rd_fig *s, struct then_row *t)
+{
+	const struct na_sock_row *p;
+	int d;
+
+	if (tm)
+		return then_find(tm, s->cookie, s->first_ns, t);
+	if (!pm)
+		return 0;
+	if (prev_find(pm, s->cookie, s->first_ns, &p))
+		return -ENOMEM;
+	if (!p)
+		return 0;
+	t->packets = 0;
+	for (d = 0; d < NA_NDIR; d++) {
+		t->bytes[d] = na_counters_bytes(&p->s.dir[d]);
+		t->packets += p->s.dir[d].packets;
+	}
+	return 1;
+}
+
+static int fig_figures(struct then_match *tm, struct prev_match *pm, const struct na_rd_fig *s, struct na_vrow *v)
 {
 	struct then_row t;
 	uint64_t pkts = 0;
-	int d, found = 0;
+	int d, found;
 
 	for (d = 0; d < NA_NDIR; d++) {
 		v->tot[d].packets = s->dir[d].packets;
@@ -1292,7 +1314,8 @@ static int fig_figures(struct then_match *tm, const struct na_rd_fig *s, struct 
 		v->tot[d].resent_bytes = s->dir[d].resent_bytes;
 		pkts += s->dir[d].packets;
 	}
-	if (tm && (found = then_find(tm, s->cookie, s->first_ns, &t)) < 0)
+	found = then_of(tm, pm, s, &t);
+	if (found < 0)
 		return found;
 	/* A socket's row made anew (it connected again) starts from zero. */
 	for (d = 0; d < NA_NDIR; d++)
@@ -1342,7 +1365,11 @@ static int build_top_figs(const struct na_snapshot *cur, const struct na_snapsho
 {
 	const struct na_figs *f = &cur->figs;
 	struct then_match tm = { .f = f, .n = f->nthen };
-	int rates = prev && prev->figs.seq && prev->figs.seq == f->then_seq;
+	struct prev_match pm = { .prev = prev };
+	/* The read before: these figures' then, or a snapshot of rows (top came from a view of rows). */
+	int by_figs = prev && prev->figs.seq && prev->figs.seq == f->then_seq;
+	int by_rows = prev && !prev->figs.slots;
+	int rates = by_figs || by_rows;
 	const char *path = NULL;
 	uint64_t path_id = 0;
 	int path_in = 1, have_path = 0, err = 0;
@@ -1371,7 +1398,7 @@ static int build_top_figs(const struct na_snapshot *cur, const struct na_snapsho
 		if (!path_in || (o->pid && s->pid != o->pid) || (o->proto >= 0 && s->proto != o->proto))
 			continue;
 		(*total)++;
-		err = fig_figures(rates ? &tm : NULL, s, &e.r);
+		err = fig_figures(by_figs ? &tm : NULL, by_rows ? &pm : NULL, s, &e.r);
 		row_key(&e.r, sort_col, &e.v, &e.v2);
 		if (err || (m == k && worse_than(e.v, e.v2, &h[0])))
 			continue;
@@ -1379,6 +1406,7 @@ static int build_top_figs(const struct na_snapshot *cur, const struct na_snapsho
 		heap_offer(h, &m, k, sizeof(*h), hent_cmp, &e);
 	}
 	free(tm.t.slot);
+	free(pm.t.slot);
 	res = err ? NULL : malloc((m ? m : 1) * sizeof(*res));
 	if (!res) {
 		free(h);

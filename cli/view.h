@@ -156,7 +156,8 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
  * Does a snapshot of figures (na_state_read_figs()) serve this view: by
  * socket, ordered by a figure, a screenful (k > 0), no text filter? Then
  * na_view_build_top() takes it, its rates against prev's figures when cur's
- * then are prev's rows (struct na_figs); ties in order go by cgroup, pid,
+ * then are prev's rows (struct na_figs), or against prev's rows when prev is
+ * a snapshot of rows (top came from a view of rows); ties in order go by cgroup, pid,
  * protocol, family and cookie (the names are looked up for the k rows
  * only). A view it does not serve gets -EAGAIN from a snapshot of figures.
  */

@@ -15,6 +15,10 @@ A paced TCP flow (client and server in one test cgroup) sends about
     figures (the -v line says so): the busy rows first, the client's TX/s
     within the pace, the idle flow's rows (names, totals, HDR%, rates)
     the same cells as rows read in batches, and the title's 6 live sockets;
+  * that buffer outgrown while top runs (1500 sockets opened): the -v line
+    says the rows of the read before were carried over, and the first frame
+    after has the busy client's TX/s within the pace and the idle rows at
+    0 B/s;
   * --pid keeps only that process's rows, --proto udp none of these TCP
     rows, --limit 1 one row and a "(N more" line, --sort rx puts the
     busy server first;
@@ -36,12 +40,23 @@ The other runs name A, so that B's rows stay out of them.
 
 import os
 import re
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import na_harness as na  # noqa: E402
 
 MiB = 1 << 20
+
+# Opens N UDP sockets (a row each, from socket() on), says so, and holds them until stdin closes.
+MANY_SOCKETS = (
+    "import json, resource, socket, sys\n"
+    "n = int(sys.argv[1])\n"
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (n + 64, n + 64))\n"
+    "s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]\n"
+    "print(json.dumps({'event': 'ready', 'n': len(s)}), flush=True)\n"
+    "sys.stdin.read()\n")
 CHUNK = 65536
 PACE_US = 50000                        # one 64 KiB write every 50 ms
 RATE = CHUNK / (PACE_US / 1e6)         # 1.25 MiB/s of payload, headers on top
@@ -189,6 +204,30 @@ def main():
         if fig.returncode == 0:
             title = frames(fig.stdout)[-1]["title"]
             h.check("figures: the title counts the 6 live sockets", ", 6 live sockets," in title, title)
+
+        # The figures' buffer outgrown while top runs (1500 rows more than its room): the rows of
+        # the read before are carried over into the larger one, so the busy client's TX/s stays
+        # its pace and the idle flow's rows stay at 0 B/s, where rows taken for new would show
+        # their totals over the interval.
+        tp = subprocess.Popen([h.bin, "--pin-root", h.pin_root, "-v", "top", "--batch", "-d", "1", "-n", "4",
+                               "--limit", "6", A.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, NETACCT_READ="walk"))
+        time.sleep(0.5)  # its first read made the buffer for the rows there were
+        many = h.spawn([sys.executable, "-c", MANY_SOCKETS, "1500"], cgroup=A, label="1500 sockets")
+        many.expect("ready")
+        out, err = tp.communicate(timeout=60)
+        h.check("grown: top read the figures into a buffer made anew, rows carried over (-v)",
+                tp.returncode == 0 and "rows of the read before carried over" in err, err[-2000:])
+        after = [f for f in frames(out) if int(re.search(r", (\d+) live sockets", f["title"]).group(1)) > 1500]
+        if h.check("grown: frames after the 1500 sockets", after, out[-3000:]):
+            rows = table(after[0])
+            client = [r for r in rows if int(r["PID"]) == cpid]
+            h.between("grown: the busy client's TX/s within the pace in the first frame after",
+                      parse_rate(client[0]["TX/s"]) if client else 0, lo, hi)
+            h.eq("grown: the idle flow's rows at 0 B/s each way",
+                 [(r["TX/s"], r["RX/s"]) for r in rows if int(r["PID"]) in idle_pids],
+                 [("0 B/s", "0 B/s")] * len([r for r in rows if int(r["PID"]) in idle_pids]))
+        many.p.stdin.close()
 
         grouped = na.parse_export_csv(h.netacct_ok("export", "--group-by", "process", A.path).stdout)
         kept = {r["pid"]: r for r in grouped if r["kind"] == "process"}

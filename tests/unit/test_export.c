@@ -1139,9 +1139,19 @@ static void figs_case(const char *what, enum na_col col, int reverse, const stru
 			     : b[i].comm[0] || b[i].lport;
 	}
 	CHECK(!bad, "%s: %zu differences between the frames from figures and from rows", what, bad);
-	/* A baseline of another read (a pause, another kind of snapshot): no rates, the same totals. */
+	/* Figures after a snapshot of rows (top came from a view of rows): the same rates, from prev's rows. */
 	free(b);
 	b = NULL;
+	CHECK(!na_view_build_top(&fcur, &prev, 2.0, &vo, col, reverse, k, &b, &nb, &tb), "%s: failed", what);
+	for (i = bad = 0; i < na && i < nb; i++)
+		bad += a[i].cookie != b[i].cookie || na_vrow_rate(&a[i], NA_TX) != na_vrow_rate(&b[i], NA_TX) ||
+		       na_vrow_rate(&a[i], NA_RX) != na_vrow_rate(&b[i], NA_RX) ||
+		       na_vrow_pkt_rate(&a[i]) != na_vrow_pkt_rate(&b[i]);
+	CHECK(!bad && nb == na, "%s: after rows, %zu differences from the frame of rows", what, bad);
+	/* A baseline of another read of figures (a pause): no rates, the same totals. */
+	free(b);
+	b = NULL;
+	fprev.figs.slots = slots;
 	fprev.figs.seq = 7;
 	CHECK(!na_view_build_top(&fcur, &fprev, 2.0, &vo, col, reverse, k, &b, &nb, &tb), "%s: failed", what);
 	for (i = bad = 0; i < nb; i++)
