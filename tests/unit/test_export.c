@@ -1052,7 +1052,7 @@ static void figs_case(const char *what, enum na_col col, int reverse, const stru
 		r->s.owner_src = NA_OWN_CREATE;
 		r->s.cgroup_id = 10 + (i / 50) % 3;
 		r->cgroup = paths[r->s.cgroup_id - 10];
-		snprintf(r->s.comm, sizeof(r->s.comm), "w%zu", i);
+		snprintf(r->s.comm, sizeof(r->s.comm), "w%u", (unsigned)i);
 		r->s.laddr[0] = 127;
 		r->s.laddr[3] = 1;
 		r->s.lport = (uint16_t)(2000 + i);
