@@ -922,7 +922,8 @@ static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct 
 		snap->cglive[at].live++;
 	}
 	free(slot);
-	qsort(snap->cglive, snap->ncglive, sizeof(*snap->cglive), cg_live_cmp);
+	if (snap->ncglive > 1)
+		qsort(snap->cglive, snap->ncglive, sizeof(*snap->cglive), cg_live_cmp);
 	return 0;
 nomem:
 	free(slot);
