@@ -15,9 +15,18 @@
  *           attachments, retransmit tracking, state, RTT, closed rows by
  *           peer or connection log.
  *
+ *  ledger   floor, and what the per-connection promises add to it: the
+ *           owner where only the kernel knows it (a row with pid, uid, comm
+ *           and cgroup made at socket(), sock_create), the endpoints at the
+ *           first packet, and at the socket's end its counters folded into a
+ *           closed row by owner and peer address (a hash lookup, atomic adds) and a
+ *           connection record in a ring buffer (no wake-up). No listener
+ *           owners, nesting, retransmits, state, RTT, DNS or many-peer UDP.
+ *
  * How far netacct is from `floor` is what its own bookkeeping costs; how far
  * `floor` is from `empty` is the price of per-socket counting at all
- * (docs/performance.md).
+ * (docs/performance.md); `ledger` between them prices the owner, the closed
+ * rows and the log.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -79,6 +88,27 @@ struct {
 	__type(key, __u32);
 	__type(value, struct na_totals);
 } floor_closed SEC(".maps");
+
+/* ledger's rows (netacct's own layout), closed rows and log. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NA_DEFAULT_MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, struct na_row);
+} ledger_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct na_closed_key);
+	__type(value, struct na_closed);
+} ledger_closed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} ledger_log SEC(".maps");
 
 typedef struct {
 	__s64 counter;
@@ -148,6 +178,168 @@ static __always_inline void floor_end(__u64 cookie)
 		counters_sum(&c->dir[NA_RX], &fs->rx);
 	}
 	bpf_map_delete_elem(&floor_socks, &cookie);
+}
+
+/* A row for a socket: at socket() with its owner, or at its first packet (an accepted socket) without. */
+static __always_inline void ledger_birth(__u64 cookie, int owned)
+{
+	struct na_row s = {};
+
+	s.cookie = cookie;
+	s.flags = NA_ROW_FRESH;
+	if (owned) {
+		s.pid = bpf_get_current_pid_tgid() >> 32;
+		s.uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(s.comm, sizeof(s.comm));
+		s.owner_src = NA_OWN_CREATE;
+	}
+	bpf_map_update_elem(&ledger_socks, &cookie, &s, BPF_NOEXIST);
+}
+
+static __always_inline void ledger(struct __sk_buff *skb, int dir)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct na_totals *t;
+	struct na_row *s;
+	struct na_pkt p;
+	__u32 zero = 0;
+	__u64 cookie;
+
+	na_pkt_parse(skb, &p);
+	t = bpf_map_lookup_elem(&floor_totals, &zero);
+	if (t)
+		counters_add(&t->dir[dir], &p);
+	cookie = bpf_get_socket_cookie(skb);
+	s = bpf_map_lookup_elem(&ledger_socks, &cookie);
+	if (!s) {
+		ledger_birth(cookie, 0);
+		s = bpf_map_lookup_elem(&ledger_socks, &cookie);
+		if (!s)
+			return;
+	}
+	if (s->flags & NA_ROW_FRESH) {
+		s->flags &= ~NA_ROW_FRESH;
+		s->cgroup_id = bpf_skb_cgroup_id(skb);
+		s->first_ns = bpf_ktime_get_boot_ns();
+		s->family = p.family;
+		s->proto = p.proto;
+		if (sk && (sk = bpf_sk_fullsock(sk)) && !p.bad)
+			na_pkt_endpoints(skb, &p, dir, sk->dst_port != 0, s);
+	}
+	counters_add(dir == NA_TX ? &s->tx.c : &s->rx.c, &p);
+}
+
+static __always_inline void ledger_fold(const struct na_row *s, __u64 now)
+{
+	struct na_closed_key k = {};
+	struct na_closed *c, init = {};
+	int d;
+
+	k.cgroup_id = s->cgroup_id;
+	k.pid = s->pid;
+	__builtin_memcpy(k.comm, s->comm, NA_COMM_LEN);
+	k.proto = s->proto;
+	k.family = s->family;
+	/* By peer address only: a server's peers come from ephemeral ports (netacct keeps a client's port). */
+	__builtin_memcpy(k.raddr, s->raddr, 16);
+	c = bpf_map_lookup_elem(&ledger_closed, &k);
+	if (!c) {
+		init.first_ns = s->first_ns;
+		bpf_map_update_elem(&ledger_closed, &k, &init, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&ledger_closed, &k);
+		if (!c)
+			return;
+	}
+	__sync_fetch_and_add(&c->conns, 1);
+	for (d = 0; d < NA_NDIR; d++) {
+		const struct na_counters *sc = d == NA_TX ? &s->tx.c : &s->rx.c;
+
+		__sync_fetch_and_add(&c->dir[d].packets, sc->packets);
+		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, sc->ip_hdr_bytes);
+		__sync_fetch_and_add(&c->dir[d].l4_hdr_bytes, sc->l4_hdr_bytes);
+		__sync_fetch_and_add(&c->dir[d].payload_bytes, sc->payload_bytes);
+	}
+	if (now > c->last_ns)
+		c->last_ns = now;
+}
+
+static __always_inline void ledger_log_conn(const struct na_row *s, __u64 cookie, __u64 now)
+{
+	struct na_conn *r = bpf_ringbuf_reserve(&ledger_log, sizeof(*r), 0);
+
+	if (!r)
+		return;
+	r->cookie = cookie;
+	r->cgroup_id = s->cgroup_id;
+	r->start_ns = s->first_ns;
+	r->end_ns = now;
+	r->pid = s->pid;
+	r->uid = s->uid;
+	__builtin_memcpy(r->comm, s->comm, NA_COMM_LEN);
+	__builtin_memcpy(r->laddr, s->laddr, 16);
+	__builtin_memcpy(r->raddr, s->raddr, 16);
+	r->lport = s->lport;
+	r->rport = s->rport;
+	r->family = s->family;
+	r->proto = s->proto;
+	r->owner_src = s->owner_src;
+	r->flags = 0;
+	r->dir[NA_TX] = s->tx.c;
+	r->dir[NA_RX] = s->rx.c;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void ledger_end(__u64 cookie)
+{
+	struct na_row *s = bpf_map_lookup_elem(&ledger_socks, &cookie);
+	__u64 now;
+
+	if (!s)
+		return;
+	now = bpf_ktime_get_boot_ns();
+	ledger_fold(s, now);
+	ledger_log_conn(s, cookie, now);
+	bpf_map_delete_elem(&ledger_socks, &cookie);
+}
+
+SEC("cgroup/sock_create")
+int ledger_sock_create(struct bpf_sock *sk)
+{
+	ledger_birth(bpf_get_socket_cookie(sk), 1);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int ledger_egress(struct __sk_buff *skb)
+{
+	ledger(skb, NA_TX);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int ledger_ingress(struct __sk_buff *skb)
+{
+	ledger(skb, NA_RX);
+	return 1;
+}
+
+SEC("cgroup/sock_release")
+int ledger_release(struct bpf_sock *sk)
+{
+	if (sk->protocol != IPPROTO_TCP)
+		ledger_end(bpf_get_socket_cookie(sk));
+	return 1;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int ledger_tcp_destroy(__u64 *ctx)
+{
+	struct sock *sk = (struct sock *)ctx[0];
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+
+	if (cookie)
+		ledger_end(cookie);
+	return 0;
 }
 
 SEC("tp_btf/tcp_destroy_sock")
