@@ -4,7 +4,9 @@ A test file builds one Harness, asks it for its own cgroups and a private pin
 root, spawns workload processes into those cgroups, drives the netacct binary
 and compares what netacct exports with an independent truth (``ss -tin``, the
 application's own byte counts). Cleanup always runs: on normal exit, on an
-exception, on SIGINT/SIGTERM/SIGHUP and on the harness's own deadline.
+exception, on SIGINT/SIGTERM/SIGHUP and on the harness's own deadline; it
+removes the cgroups made inside the test's own too (`netacct run` makes its
+own there, and a run that failed half-way leaves them).
 
     from na_harness import Harness
 
@@ -787,6 +789,14 @@ class Harness:
         return "/var/lib/netacct/history%s.db" % self.pin_root.replace("%", "%25").replace("/", "%2F")
 
     def _rmdir_cgroup(self, cg):
+        # Cgroups made inside ours (`netacct run` makes its own) first, the deepest first:
+        # a run that failed half-way leaves them, and ours cannot go while they stay.
+        for root, dirs, _ in os.walk(cg.path, topdown=False):
+            for d in dirs:
+                try:
+                    os.rmdir(os.path.join(root, d))
+                except OSError as e:
+                    log("# cleanup: rmdir %s: %s" % (os.path.join(root, d), e))
         for _ in range(50):
             try:
                 os.rmdir(cg.path)
