@@ -446,16 +446,17 @@ static int set_owners(const char *root, struct na_snapshot *snap, struct resolve
 		else
 			r->st.unknown++;
 		/* What the row holds now: a kernel hook may have set the owner first. */
-		if (!row && !bpf_map_lookup_elem(socks, &a[i].cookie, &s)) {
-			/* top's figures: the comm is looked up with the rest of a row shown */
+		if (bpf_map_lookup_elem(socks, &a[i].cookie, &s))
+			continue;
+		if (!row) { /* top's figures: the comm is looked up with the rest of a row shown */
 			snap->figs.slots[which[i]->row].pid = s.pid;
 			snap->figs.slots[which[i]->row].owner_src = s.owner_src;
-		} else if (row && !bpf_map_lookup_elem(socks, &a[i].cookie, &s)) {
-			row->s.pid = s.pid;
-			row->s.uid = s.uid;
-			memcpy(row->s.comm, s.comm, NA_COMM_LEN);
-			row->s.owner_src = s.owner_src;
+			continue;
 		}
+		row->s.pid = s.pid;
+		row->s.uid = s.uid;
+		memcpy(row->s.comm, s.comm, NA_COMM_LEN);
+		row->s.owner_src = s.owner_src;
 	}
 out:
 	if (socks >= 0)

@@ -968,6 +968,17 @@ out:
 	free(prev.rows);
 }
 
+/* A cgroup PATH filter of /app (cgroup id 10): the rows of /app and /app/x, not /other. */
+static void app_filter(struct na_filter *app, struct na_cgroup *cg)
+{
+	memset(app, 0, sizeof(*app));
+	memset(cg, 0, sizeof(*cg));
+	cg->id = 10;
+	snprintf(cg->rel, sizeof(cg->rel), "/app");
+	app->cg = cg;
+	app->n = 1;
+}
+
 /* ---- top's figures (struct na_figs) against rows ------------------------------- */
 
 /* A slot's row as the walk (bpf/netacct_read.bpf.c, copy_fig) writes it: then_* first, from what the slot held. */
@@ -1181,13 +1192,11 @@ static void test_figs(void)
 	figs_case("figures: RETRANS", NA_C_RETRANS, 0, NULL, 300, 0, 0, 25);
 	figs_case("figures: HDR%", NA_C_HDR, 0, NULL, 300, 0, 0, 25);
 	{
-		struct na_filter app = { 0 };
-		struct na_cgroup cg = { .id = 10 };
+		struct na_filter app;
+		struct na_cgroup cg;
 		struct na_view_opts f = { .proto = -1 };
 
-		snprintf(cg.rel, sizeof(cg.rel), "/app");
-		app.cg = &cg;
-		app.n = 1;
+		app_filter(&app, &cg);
 		f.paths = &app;
 		figs_case("figures: a cgroup PATH", NA_C_COUNT, 0, &f, 600, 20, 1, 30);
 		f.paths = NULL;
@@ -1431,13 +1440,11 @@ static void test_sort_top(void)
 	build_top_case(NA_C_COUNT, 1, NULL, 3000, 40);
 	build_top_case(NA_C_TX, 1, NULL, 3000, 5);
 	{
-		struct na_filter app = { 0 };
-		struct na_cgroup cg = { .id = 10 };
+		struct na_filter app;
+		struct na_cgroup cg;
 		struct na_view_opts f = { .proto = -1 };
 
-		snprintf(cg.rel, sizeof(cg.rel), "/app");
-		app.cg = &cg;
-		app.n = 1;
+		app_filter(&app, &cg);
 		f.paths = &app; /* /app and /app/x, not /other */
 		build_top_case(NA_C_COUNT, 0, &f, 3000, 30);
 		f.paths = NULL;
