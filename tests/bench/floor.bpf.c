@@ -17,11 +17,13 @@
  *
  *  ledger   floor, and what the per-connection promises add to it: the
  *           owner where only the kernel knows it (a row with pid, uid, comm
- *           and cgroup made at socket(), sock_create), the endpoints at the
- *           first packet, and at the socket's end its counters folded into a
- *           closed row by owner and peer address (a hash lookup, atomic adds) and a
- *           connection record in a ring buffer (no wake-up). No listener
- *           owners, nesting, retransmits, state, RTT, DNS or many-peer UDP.
+ *           and cgroup made at socket(), sock_create; taken over by the
+ *           caller of connect(), on the connect4 hook netacct's shape names),
+ *           the endpoints at the first packet, and at the socket's end its
+ *           counters folded into a closed row by owner and peer address (a
+ *           hash lookup, atomic adds) and a connection record in a ring
+ *           buffer (no wake-up). No listener owners, nesting, retransmits,
+ *           state, RTT, DNS or many-peer UDP.
  *
  * How far netacct is from `floor` is what its own bookkeeping costs; how far
  * `floor` is from `empty` is the price of per-socket counting at all
@@ -306,6 +308,22 @@ SEC("cgroup/sock_create")
 int ledger_sock_create(struct bpf_sock *sk)
 {
 	ledger_birth(bpf_get_socket_cookie(sk), 1);
+	return 1;
+}
+
+/* connect(): the caller owns the socket from here on. */
+SEC("cgroup/connect4")
+int ledger_connect4(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct na_row *s = bpf_map_lookup_elem(&ledger_socks, &cookie);
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	if (s && s->pid != pid) {
+		s->pid = pid;
+		s->uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(s->comm, sizeof(s->comm));
+	}
 	return 1;
 }
 
