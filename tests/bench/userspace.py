@@ -307,6 +307,7 @@ def measure_agent(exe, pin, cgdir, reps, conc):
             p.wait(timeout=20)
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait()
         err.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return statistics.median(one) * 1e3, [x * 1e3 for x in each_s], wall * 1e3, rss
