@@ -377,6 +377,18 @@ struct na_snapshot {
 	struct na_cgpaths *paths;
 };
 
+/* A snapshot's live rows: its rows, or top's figures of them (na_state_read_figs()). */
+static inline size_t na_snapshot_nlive(const struct na_snapshot *snap)
+{
+	return snap->figs.slots ? snap->figs.n : snap->nrows;
+}
+
+/* A TCP or UDP row without an owner: what na_owners_resolve() looks for. */
+static inline int na_unowned(uint8_t owner_src, uint8_t proto)
+{
+	return owner_src == NA_OWN_NONE && (proto == NA_P_TCP || proto == NA_P_UDP);
+}
+
 /* The peers of the socket with this cookie in a snapshot: the first, and *n of them (0: none). */
 const struct na_peer_row *na_snapshot_peers(const struct na_snapshot *snap, uint64_t cookie, size_t *n);
 
@@ -423,8 +435,9 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap);
 /*
  * The same snapshot with top's figures of the live rows (snap->figs) instead
  * of rows: what a frame by socket needs of every row at 136 bytes a row,
- * where rows take 184 and two snapshots of them twice that. -EOPNOTSUPP
- * (nothing read) when the reader's walk is not used here: read rows then.
+ * where rows take 184 and two snapshots of them twice that. Where the
+ * reader's walk is not used (or cannot read them), rows as na_state_read()
+ * reads them (snap->figs.slots NULL).
  */
 int na_state_read_figs(struct na_state *st, struct na_snapshot *snap);
 /* The live row of socket cookie now, as a snapshot's row (cgroup NULL): 0, -ENOENT, or -errno. */

@@ -436,7 +436,7 @@ static int set_owners(const char *root, struct na_snapshot *snap, struct resolve
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		struct na_sock_row *row = snap->rows ? &snap->rows[which[i]->row] : NULL;
+		struct na_sock_row *row = snap->figs.slots ? NULL : &snap->rows[which[i]->row];
 		struct na_row s;
 
 		if (a[i].result)
@@ -477,15 +477,15 @@ static uint64_t mono_ns(void)
 /* Row i of a snapshot's rows, or of its figures (top's read), is a TCP or UDP row without an owner. */
 static int row_unowned(const struct na_snapshot *snap, size_t i)
 {
-	uint8_t owner = snap->rows ? snap->rows[i].s.owner_src : snap->figs.slots[i].owner_src;
-	uint8_t proto = snap->rows ? snap->rows[i].s.proto : snap->figs.slots[i].proto;
+	uint8_t owner = snap->figs.slots ? snap->figs.slots[i].owner_src : snap->rows[i].s.owner_src;
+	uint8_t proto = snap->figs.slots ? snap->figs.slots[i].proto : snap->rows[i].s.proto;
 
-	return owner == NA_OWN_NONE && (proto == NA_P_TCP || proto == NA_P_UDP);
+	return na_unowned(owner, proto);
 }
 
 int na_owners_resolve(const char *root, struct na_snapshot *snap, struct na_owners_stats *stats)
 {
-	size_t nrows = snap->rows ? snap->nrows : snap->figs.n;
+	size_t nrows = na_snapshot_nlive(snap);
 	struct resolver r = {};
 	uint64_t t0 = mono_ns(), t_diag = t0, t_proc = t0, t1;
 	int err = 0;
@@ -508,9 +508,9 @@ int na_owners_resolve(const char *root, struct na_snapshot *snap, struct na_owne
 	for (i = 0; i < nrows; i++) {
 		if (!row_unowned(snap, i))
 			continue;
-		r.w[r.n].cookie = snap->rows ? snap->rows[i].cookie : snap->figs.slots[i].cookie;
+		r.w[r.n].cookie = snap->figs.slots ? snap->figs.slots[i].cookie : snap->rows[i].cookie;
 		r.w[r.n].row = i;
-		r.w[r.n].proto = snap->rows ? snap->rows[i].s.proto : snap->figs.slots[i].proto;
+		r.w[r.n].proto = snap->figs.slots ? snap->figs.slots[i].proto : snap->rows[i].s.proto;
 		r.n++;
 	}
 	qsort(r.w, r.n, sizeof(*r.w), cmp_cookie);

@@ -224,12 +224,12 @@ static int run_walk(struct na_reader *rd, int b, uint64_t *rows)
 }
 
 /*
- * What the last walk left in old (whose walk since overflowed it) as the
- * rows of the new buffer nb, so that the walk into nb moves them into
- * then_*: slots the overflowing walk reached hold them in then_*, the
- * others still in their row.
+ * The last walk's left rows in old, as the rows of the new buffer nb, so
+ * that the walk into nb moves them into then_*. moved: a walk since (one
+ * that overflowed old) moved them into then_* already, else they are
+ * still in their slots' rows.
  */
-static void figs_carry(const struct na_rbuf *old, uint32_t reached, uint32_t left, struct na_rbuf *nb)
+static void figs_carry(const struct na_rbuf *old, int moved, uint32_t left, struct na_rbuf *nb)
 {
 	const struct na_rd_fig *o = old->mem;
 	struct na_rd_fig *f = nb->mem;
@@ -237,7 +237,7 @@ static void figs_carry(const struct na_rbuf *old, uint32_t reached, uint32_t lef
 	int d;
 
 	for (i = 0; i < n; i++) {
-		if (i >= reached) {
+		if (!moved) {
 			f[i] = o[i];
 			continue;
 		}
@@ -274,11 +274,30 @@ static int reader_trim(struct na_reader *rd, int figs)
 	return dropped ? reader_load(rd, -1, 0) : 0;
 }
 
+/*
+ * A figures' buffer of cap slots in place of the reader's, the last walk's
+ * rows carried over (moved: as figs_carry()). On failure no baseline is
+ * left: what the slots held may have moved.
+ */
+static int figs_regrow(struct na_reader *rd, uint32_t cap, int moved)
+{
+	struct na_rbuf *old = rd->buf[NA_RD_FIGS];
+	int err;
+
+	if (old)
+		old->refs++;
+	err = reader_load(rd, NA_RD_FIGS, cap);
+	if (!err && old) /* reader_load() made the buffer anew */
+		figs_carry(old, moved, rd->fig_rows, rd->buf[NA_RD_FIGS]);
+	else
+		rd->fig_rows = rd->fig_valid = 0;
+	na_rbuf_put(old);
+	return err;
+}
+
 int na_reader_read_figs(struct na_reader *rd, size_t expect, struct na_figs *out)
 {
-	struct na_rbuf *old;
 	uint64_t rows;
-	uint32_t reached;
 	int tries, err;
 
 	memset(out, 0, sizeof(*out));
@@ -287,22 +306,13 @@ int na_reader_read_figs(struct na_reader *rd, size_t expect, struct na_figs *out
 	if (rd->skel && (err = reader_trim(rd, 1)))
 		return err;
 	if (!rd->skel || !rd->buf[NA_RD_FIGS] || rd->buf[NA_RD_FIGS]->cap < expect) {
-		old = rd->buf[NA_RD_FIGS];
-		if (old)
-			old->refs++;
-		err = reader_load(rd, NA_RD_FIGS, room_for(rd, expect, 32));
+		err = figs_regrow(rd, room_for(rd, expect, 32), 0);
 		if (err) {
-			na_rbuf_put(old);
 			rd->failed = 1;
 			na_log(NA_LOG_DEBUG, "reader: cannot load the walk of na_socks (%s): batched reads",
 			       strerror(-err));
 			return -EOPNOTSUPP;
 		}
-		if (old && old != rd->buf[NA_RD_FIGS])
-			figs_carry(old, 0, rd->fig_rows, rd->buf[NA_RD_FIGS]);
-		else
-			rd->fig_rows = rd->fig_valid = 0;
-		na_rbuf_put(old);
 	}
 	for (tries = 0; tries < 4; tries++) {
 		err = run_walk(rd, NA_RD_FIGS, &rows);
@@ -310,18 +320,10 @@ int na_reader_read_figs(struct na_reader *rd, size_t expect, struct na_figs *out
 			return err;
 		if (rows <= rd->buf[NA_RD_FIGS]->cap)
 			break;
-		/* Overflowed: the rows the walk reached moved into then_*; carried over into a larger buffer. */
-		old = rd->buf[NA_RD_FIGS];
-		reached = old->cap;
-		old->refs++;
-		err = reader_load(rd, NA_RD_FIGS, room_for(rd, rows, 8));
-		if (!err)
-			figs_carry(old, reached, rd->fig_rows, rd->buf[NA_RD_FIGS]);
-		na_rbuf_put(old);
-		if (err) {
-			rd->fig_rows = rd->fig_valid = 0; /* the walk moved what the slots held: no baseline left */
+		/* Overflowed: the walk moved the rows into then_*; carried over into a larger buffer. */
+		err = figs_regrow(rd, room_for(rd, rows, 8), 1);
+		if (err)
 			return err;
-		}
 		na_log(NA_LOG_DEBUG, "reader: figures' buffer for %u rows made, %u rows of the read before carried over",
 		       rd->buf[NA_RD_FIGS]->cap, rd->fig_rows);
 	}

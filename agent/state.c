@@ -597,6 +597,12 @@ static size_t socks_guess(struct na_state *st)
 }
 
 /* Is the reader's walk used here (NETACCT_READ, or it pays and may be loaded)? 0 with st->reader made, or -errno. */
+/* The rows a read may find: as many as the last one read, or the table's count before any. */
+static size_t expect_rows(struct na_state *st)
+{
+	return st->have_read ? st->last_nrows : socks_guess(st);
+}
+
 static int walk_wanted(struct na_state *st, size_t expect)
 {
 	if (st->walk < 0 || (!st->reader && st->walk == 0 && (expect < NA_WALK_MIN_ROWS || !na_can_write_state())))
@@ -607,7 +613,7 @@ static int walk_wanted(struct na_state *st, size_t expect)
 /* The reader's walk, when it may be used and pays: 0, or -errno for the batched read. */
 static int walk_socks(struct na_state *st, struct na_snapshot *snap)
 {
-	size_t expect = st->have_read ? st->last_nrows : socks_guess(st);
+	size_t expect = expect_rows(st);
 	int err;
 
 	err = walk_wanted(st, expect);
@@ -839,13 +845,6 @@ static const char *cgroup_path_once(struct na_state *st, struct na_cgpaths *path
 	return na_cgpaths_get(paths, id);
 }
 
-/*
- * The one pass over the live rows: each gets its cgroup's path, and the
- * snapshot the rows per cgroup and those without an owner, so that the
- * readers need not pass over every row again for them (top's header,
- * na_owners_resolve()). Cgroups are found through a small table by id;
- * rows of one cgroup often follow each other: the previous row's first.
- */
 static int cg_live_cmp(const void *pa, const void *pb)
 {
 	const struct na_cg_live *a = pa, *b = pb;
@@ -861,6 +860,13 @@ const char *na_snapshot_cgroup(const struct na_snapshot *snap, uint64_t id)
 	return c ? c->path : NULL;
 }
 
+/*
+ * The one pass over the live rows: each gets its cgroup's path, and the
+ * snapshot the rows per cgroup and those without an owner, so that the
+ * readers need not pass over every row again for them (top's header,
+ * na_owners_resolve()). Cgroups are found through a small table by id;
+ * rows of one cgroup often follow each other: the previous row's first.
+ */
 static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct na_cgpaths *seen)
 {
 	uint32_t *slot = NULL; /* index + 1 into snap->cglive, 0: empty */
@@ -868,15 +874,15 @@ static int rows_by_cgroup(struct na_state *st, struct na_snapshot *snap, struct 
 	uint64_t last = 0;
 	struct na_cg_live *c;
 
-	size_t n = snap->rows ? snap->nrows : snap->figs.n;
+	size_t n = na_snapshot_nlive(snap);
 
 	for (i = 0; i < n; i++) {
-		struct na_sock_row *r = snap->rows ? &snap->rows[i] : NULL;
+		struct na_sock_row *r = snap->figs.slots ? NULL : &snap->rows[i];
 		const struct na_rd_fig *f = r ? NULL : &snap->figs.slots[i];
 		uint64_t id = r ? r->s.cgroup_id : f->cgroup_id;
 		uint8_t owner = r ? r->s.owner_src : f->owner_src, proto = r ? r->s.proto : f->proto;
 
-		snap->unowned += owner == NA_OWN_NONE && (proto == NA_P_TCP || proto == NA_P_UDP);
+		snap->unowned += na_unowned(owner, proto);
 		if (i && id == last) {
 			if (r)
 				r->cgroup = snap->cglive[at].path;
@@ -933,7 +939,7 @@ nomem:
 /* top's figures of every live row, by the reader's walk only (there is no batched read of them). */
 static int read_figs(struct na_state *st, struct na_snapshot *snap)
 {
-	size_t expect = st->have_read ? st->last_nrows : socks_guess(st);
+	size_t expect = expect_rows(st);
 	int err;
 
 	err = na_reader_read_figs(st->reader, expect, &snap->figs);
@@ -1022,10 +1028,9 @@ int na_state_read(struct na_state *st, struct na_snapshot *snap)
 int na_state_read_figs(struct na_state *st, struct na_snapshot *snap)
 {
 	/* Only where the walk would read the rows (walk_socks()'s rule). */
-	memset(snap, 0, sizeof(*snap));
-	if (walk_wanted(st, st->have_read ? st->last_nrows : socks_guess(st)))
-		return -EOPNOTSUPP;
-	return state_read(st, snap, 1);
+	int err = walk_wanted(st, expect_rows(st)) ? -EOPNOTSUPP : state_read(st, snap, 1);
+
+	return err == -EOPNOTSUPP ? state_read(st, snap, 0) : err;
 }
 
 int na_state_sock_row(struct na_state *st, uint64_t cookie, struct na_sock_row *out)

@@ -55,9 +55,7 @@ static int open_snapshot(const struct na_global *g, struct na_state **st, struct
 	}
 	if (err)
 		return NA_EXIT_FAIL;
-	err = figs ? na_state_read_figs(*st, snap) : -EOPNOTSUPP;
-	if (err == -EOPNOTSUPP)
-		err = na_state_read(*st, snap);
+	err = figs ? na_state_read_figs(*st, snap) : na_state_read(*st, snap);
 	if (err) {
 		na_state_close(*st);
 		*st = NULL;

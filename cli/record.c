@@ -134,14 +134,14 @@ static void line_csv_str(struct line *l, const char *s)
 		line_put(l, s, strlen(s));
 		return;
 	}
-	line_put(l, "\"", 1);
+	line_char(l, '"');
 	while ((q = strchr(s, '"'))) {
 		line_put(l, s, (size_t)(q - s) + 1);
-		line_put(l, "\"", 1);
+		line_char(l, '"');
 		s = q + 1;
 	}
 	line_put(l, s, strlen(s));
-	line_put(l, "\"", 1);
+	line_char(l, '"');
 }
 
 static void csv_write(FILE *out, const struct na_field *f, size_t n)

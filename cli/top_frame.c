@@ -155,7 +155,7 @@ static size_t live_in_view(const struct na_snapshot *s, const struct na_filter *
 	size_t i, n = 0;
 
 	if (!paths->n)
-		return s->figs.slots ? s->figs.n : s->nrows;
+		return na_snapshot_nlive(s);
 	for (i = 0; i < s->ncglive; i++)
 		if (na_filter_match(paths, s->cglive[i].path, s->cglive[i].id))
 			n += s->cglive[i].live;
@@ -170,9 +170,7 @@ static int take_snapshot(const struct na_global *g, struct top_state *ts, const 
 	/* Two snapshots in memory, not three: the oldest has served its frame. */
 	na_snapshot_free(&ts->before);
 	ts->have_before = 0;
-	err = figs_wanted(o) ? na_state_read_figs(ts->st, &ts->cur) : -EOPNOTSUPP;
-	if (err == -EOPNOTSUPP)
-		err = na_state_read(ts->st, &ts->cur);
+	err = figs_wanted(o) ? na_state_read_figs(ts->st, &ts->cur) : na_state_read(ts->st, &ts->cur);
 	if (err)
 		return err;
 	/* Only rows still without an owner cost anything: none, in the steady state. */

@@ -294,10 +294,7 @@ static int keep(const struct na_vrow *r, const struct na_view_opts *o)
 	return text_match(r, o, o->text);
 }
 
-/*
- * keep() for a socket's row without making its view row (but for a text
- * filter): the cgroup paths' answer is kept per run of rows of one cgroup.
- */
+/* The cgroup paths' answer, kept per run of rows of one cgroup (rows of one cgroup follow each other). */
 struct filter_cache {
 	const char *path;
 	uint64_t id;
@@ -314,6 +311,7 @@ static const char *peer_name_of(const struct na_snapshot *s, const struct na_vro
 			     : NULL;
 }
 
+/* keep() for a socket's row without making its view row (but for a text filter). */
 static int keep_sock(const struct na_snapshot *s, const struct na_sock_row *r, const struct na_view_opts *o,
 		     struct filter_cache *fc)
 {
@@ -1209,7 +1207,6 @@ static int worse_than(double v, double v2, const struct hent *top)
  */
 struct then_match {
 	const struct na_figs *f;
-	size_t n;       /* then rows: max(nthen, 0) */
 	struct vhash t; /* t.slot NULL until the first miss */
 	size_t next;
 };
@@ -1245,7 +1242,7 @@ static int then_find(struct then_match *tm, uint64_t cookie, uint64_t first_ns, 
 {
 	size_t j, k;
 
-	if (tm->next < tm->n) {
+	if (tm->next < tm->f->nthen) {
 		then_row(tm->f, tm->next, out);
 		if (out->cookie == cookie && out->first_ns == first_ns) {
 			tm->next++;
@@ -1253,9 +1250,9 @@ static int then_find(struct then_match *tm, uint64_t cookie, uint64_t first_ns, 
 		}
 	}
 	if (!tm->t.slot) {
-		if (vhash_init(&tm->t, tm->n))
+		if (vhash_init(&tm->t, tm->f->nthen))
 			return -ENOMEM;
-		for (j = 0; j < tm->n; j++) {
+		for (j = 0; j < tm->f->nthen; j++) {
 			then_row(tm->f, j, out);
 			for (k = mix(out->cookie ^ mix(out->first_ns)) & tm->t.mask; tm->t.slot[k]; k = (k + 1) & tm->t.mask)
 				;
@@ -1273,12 +1270,6 @@ static int then_find(struct then_match *tm, uint64_t cookie, uint64_t first_ns, 
 	return 0;
 }
 
-/*
- * The figures of slot s's view row: the counters with the header bytes as
- * one figure; delta (rates) as far as the rates read it: each direction's
- * bytes, the packets of both. v holds nothing else of s yet: the rest is
- * made for a row that may make the screen only.
- */
 /* Socket s's row of the read before as then_row: from the figures' then (tm) or a snapshot of rows (pm). */
 static int then_of(struct then_match *tm, struct prev_match *pm, const struct na_rd_fig *s, struct then_row *t)
 {
@@ -1301,6 +1292,12 @@ static int then_of(struct then_match *tm, struct prev_match *pm, const struct na
 	return 1;
 }
 
+/*
+ * The figures of slot s's view row: the counters with the header bytes as
+ * one figure; delta (rates) as far as the rates read it: each direction's
+ * bytes, the packets of both. v holds nothing else of s yet: the rest is
+ * made for a row that may make the screen only.
+ */
 static int fig_figures(struct then_match *tm, struct prev_match *pm, const struct na_rd_fig *s, struct na_vrow *v)
 {
 	struct then_row t;
@@ -1353,29 +1350,34 @@ static void fig_names(const struct na_snapshot *cur, const struct na_view_opts *
 	v->peer_name = peer_name_of(cur, v);
 }
 
-int na_view_figs_serve(const struct na_view_opts *o, enum na_col col, size_t k)
+/* By socket, by a figure, a screenful: the frame that needs no view row but those shown. */
+static int top_by_figure(const struct na_view_opts *o, enum na_col col, size_t k)
 {
 	struct na_vrow probe = { 0 };
 
-	return o->group == NA_G_SOCKET && k && !isnan(sort_value(&probe, col)) && (!o->text || !*o->text);
+	return o->group == NA_G_SOCKET && k && !isnan(sort_value(&probe, col));
+}
+
+int na_view_figs_serve(const struct na_view_opts *o, enum na_col col, size_t k)
+{
+	return top_by_figure(o, col, k) && (!o->text || !*o->text);
 }
 
 static int build_top_figs(const struct na_snapshot *cur, const struct na_snapshot *prev, double secs,
 			  const struct na_view_opts *o, size_t k, struct na_vrow **out, size_t *n, size_t *total)
 {
 	const struct na_figs *f = &cur->figs;
-	struct then_match tm = { .f = f, .n = f->nthen };
+	struct then_match tm = { .f = f };
 	struct prev_match pm = { .prev = prev };
 	/* The read before: these figures' then, or a snapshot of rows (top came from a view of rows). */
 	int by_figs = prev && prev->figs.seq && prev->figs.seq == f->then_seq;
 	int by_rows = prev && !prev->figs.slots;
 	int rates = by_figs || by_rows;
-	const char *path = NULL;
-	uint64_t path_id = 0;
-	int path_in = 1, have_path = 0, err = 0;
+	struct filter_cache fc = { 0 };
 	struct hent *h, e;
 	struct na_vrow *res;
 	size_t i, m = 0;
+	int err = 0;
 
 	h = malloc(k * sizeof(*h));
 	if (!h)
@@ -1385,24 +1387,26 @@ static int build_top_figs(const struct na_snapshot *cur, const struct na_snapsho
 	e.r.pclass = -1;
 	e.r.conns = e.r.live = 1;
 	e.r.secs = rates ? secs : 0;
-	for (i = 0; i < f->n && !err; i++) {
+	for (i = 0; i < f->n; i++) {
 		const struct na_rd_fig *s = &f->slots[i];
 
 		/* Rows of one cgroup follow each other: its path and the filter's answer once per run of them. */
-		if (!have_path || s->cgroup_id != path_id) {
-			path = na_snapshot_cgroup(cur, s->cgroup_id);
-			path_id = s->cgroup_id;
-			path_in = !o->paths || !o->paths->n || na_filter_match(o->paths, path, path_id);
-			have_path = 1;
+		if (!fc.valid || s->cgroup_id != fc.id) {
+			fc.path = na_snapshot_cgroup(cur, s->cgroup_id);
+			fc.id = s->cgroup_id;
+			fc.in = !o->paths || !o->paths->n || na_filter_match(o->paths, fc.path, fc.id);
+			fc.valid = 1;
 		}
-		if (!path_in || (o->pid && s->pid != o->pid) || (o->proto >= 0 && s->proto != o->proto))
+		if (!fc.in || (o->pid && s->pid != o->pid) || (o->proto >= 0 && s->proto != o->proto))
 			continue;
 		(*total)++;
 		err = fig_figures(by_figs ? &tm : NULL, by_rows ? &pm : NULL, s, &e.r);
+		if (err)
+			break;
 		row_key(&e.r, sort_col, &e.v, &e.v2);
-		if (err || (m == k && worse_than(e.v, e.v2, &h[0])))
+		if (m == k && worse_than(e.v, e.v2, &h[0]))
 			continue;
-		fig_identity(s, path, &e.r);
+		fig_identity(s, fc.path, &e.r);
 		heap_offer(h, &m, k, sizeof(*h), hent_cmp, &e);
 	}
 	free(tm.t.slot);
@@ -1427,7 +1431,7 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 		      const struct na_view_opts *o, enum na_col col, int reverse, size_t k,
 		      struct na_vrow **out, size_t *n, size_t *total)
 {
-	struct na_vrow probe = { 0 }, fig, *res;
+	struct na_vrow fig, *res;
 	struct prev_match pm = { .prev = prev };
 	struct filter_cache fc = { 0 };
 	struct hent *h, e;
@@ -1436,8 +1440,8 @@ int na_view_build_top(const struct na_snapshot *cur, const struct na_snapshot *p
 
 	if (cur->figs.slots && !na_view_figs_serve(o, col, k))
 		return -EAGAIN; /* figures serve top by socket only: the caller reads rows */
-	/* By socket, by a figure, a screenful: otherwise every row is made. */
-	if (o->group != NA_G_SOCKET || !k || isnan(sort_value(&probe, col))) {
+	/* Otherwise every row is made. */
+	if (!top_by_figure(o, col, k)) {
 		err = na_view_build(cur, prev, secs, o, out, n);
 		if (!err)
 			na_view_sort_top(*out, *n, col, reverse, k);

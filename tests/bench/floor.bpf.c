@@ -124,6 +124,14 @@ struct sock {
 	struct sock_common __sk_common;
 } __attribute__((preserve_access_index));
 
+/* The cookie of the socket tcp_destroy_sock destroys: 0 when no program asked for one. */
+static __always_inline __u64 destroyed_cookie(__u64 *ctx)
+{
+	struct sock *sk = (struct sock *)ctx[0];
+
+	return sk->__sk_common.skc_cookie.counter;
+}
+
 static __always_inline void counter(struct __sk_buff *skb, __u32 dir)
 {
 	struct pk_bytes *c = bpf_map_lookup_elem(&counter_map, &dir);
@@ -182,6 +190,14 @@ static __always_inline void floor_end(__u64 cookie)
 	bpf_map_delete_elem(&floor_socks, &cookie);
 }
 
+/* The current process as the row's owner. */
+static __always_inline void ledger_owner(struct na_row *s, __u32 pid)
+{
+	s->pid = pid;
+	s->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+}
+
 /* A row for a socket: at socket() with its owner, or at its first packet (an accepted socket) without. */
 static __always_inline void ledger_birth(__u64 cookie, int owned)
 {
@@ -190,9 +206,7 @@ static __always_inline void ledger_birth(__u64 cookie, int owned)
 	s.cookie = cookie;
 	s.flags = NA_ROW_FRESH;
 	if (owned) {
-		s.pid = bpf_get_current_pid_tgid() >> 32;
-		s.uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(s.comm, sizeof(s.comm));
+		ledger_owner(&s, bpf_get_current_pid_tgid() >> 32);
 		s.owner_src = NA_OWN_CREATE;
 	}
 	bpf_map_update_elem(&ledger_socks, &cookie, &s, BPF_NOEXIST);
@@ -235,7 +249,6 @@ static __always_inline void ledger_fold(const struct na_row *s, __u64 now)
 {
 	struct na_closed_key k = {};
 	struct na_closed *c, init = {};
-	int d;
 
 	k.cgroup_id = s->cgroup_id;
 	k.pid = s->pid;
@@ -253,14 +266,8 @@ static __always_inline void ledger_fold(const struct na_row *s, __u64 now)
 			return;
 	}
 	__sync_fetch_and_add(&c->conns, 1);
-	for (d = 0; d < NA_NDIR; d++) {
-		const struct na_counters *sc = d == NA_TX ? &s->tx.c : &s->rx.c;
-
-		__sync_fetch_and_add(&c->dir[d].packets, sc->packets);
-		__sync_fetch_and_add(&c->dir[d].ip_hdr_bytes, sc->ip_hdr_bytes);
-		__sync_fetch_and_add(&c->dir[d].l4_hdr_bytes, sc->l4_hdr_bytes);
-		__sync_fetch_and_add(&c->dir[d].payload_bytes, sc->payload_bytes);
-	}
+	counters_sum(&c->dir[NA_TX], &s->tx.c);
+	counters_sum(&c->dir[NA_RX], &s->rx.c);
 	if (now > c->last_ns)
 		c->last_ns = now;
 }
@@ -319,11 +326,8 @@ int ledger_connect4(struct bpf_sock_addr *ctx)
 	struct na_row *s = bpf_map_lookup_elem(&ledger_socks, &cookie);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 
-	if (s && s->pid != pid) {
-		s->pid = pid;
-		s->uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(s->comm, sizeof(s->comm));
-	}
+	if (s && s->pid != pid)
+		ledger_owner(s, pid);
 	return 1;
 }
 
@@ -352,8 +356,7 @@ int ledger_release(struct bpf_sock *sk)
 SEC("tp_btf/tcp_destroy_sock")
 int ledger_tcp_destroy(__u64 *ctx)
 {
-	struct sock *sk = (struct sock *)ctx[0];
-	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	__u64 cookie = destroyed_cookie(ctx);
 
 	if (cookie)
 		ledger_end(cookie);
@@ -363,8 +366,7 @@ int ledger_tcp_destroy(__u64 *ctx)
 SEC("tp_btf/tcp_destroy_sock")
 int floor_tcp_destroy(__u64 *ctx)
 {
-	struct sock *sk = (struct sock *)ctx[0];
-	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	__u64 cookie = destroyed_cookie(ctx);
 
 	if (cookie)
 		floor_end(cookie);
